@@ -1,0 +1,205 @@
+// Bounded parsing of one config file (YAML, multi-document, or JSON) into
+// plain documents with their line numbers. Pure: bytes in, values out.
+//
+// Bounds: file size, binary content, alias expansion (billion-laughs),
+// nesting depth and document count. Each refusal is a Diagnostic naming the
+// file (and line where there is one), never an exception.
+
+import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, type Node, type Document } from 'yaml';
+import type { Diagnostic } from '../api/types.js';
+
+export interface ParseLimits {
+  maxFileBytes: number;
+  maxDepth: number;
+  maxAliasCount: number;
+  maxDocuments: number;
+}
+
+export const DEFAULT_LIMITS: ParseLimits = {
+  maxFileBytes: 4 * 1024 * 1024,
+  maxDepth: 64,
+  maxAliasCount: 100,
+  maxDocuments: 10_000,
+};
+
+export interface ParsedDocument {
+  /** 1-based line where the document (or List item) starts. */
+  line: number;
+  value: unknown;
+  /** For List items: index inside `items`. */
+  listIndex?: number;
+}
+
+export interface ParsedFile {
+  documents: ParsedDocument[];
+  diagnostics: Diagnostic[];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeText(file: string, bytes: Uint8Array, limits: ParseLimits = DEFAULT_LIMITS): { text?: string; diagnostic?: Diagnostic } {
+  if (bytes.byteLength > limits.maxFileBytes) {
+    return { diagnostic: fileError(file, 1, 'MCD0003', `file is ${bytes.byteLength} bytes, over the ${limits.maxFileBytes}-byte limit for a config file`) };
+  }
+  const probe = bytes.subarray(0, Math.min(bytes.byteLength, 8000));
+  if (probe.includes(0)) {
+    return { diagnostic: fileError(file, 1, 'MCD0004', 'file looks binary (contains NUL bytes); not a YAML or JSON config file') };
+  }
+  try {
+    let text = utf8.decode(bytes);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return { text };
+  } catch {
+    return { diagnostic: fileError(file, 1, 'MCD0004', 'file is not valid UTF-8 text') };
+  }
+}
+
+export function parseConfigFile(file: string, bytes: Uint8Array, limits: ParseLimits = DEFAULT_LIMITS): ParsedFile {
+  const decoded = decodeText(file, bytes, limits);
+  if (decoded.text === undefined) return { documents: [], diagnostics: [decoded.diagnostic!] };
+  return parseConfigText(file, decoded.text, limits);
+}
+
+export function parseConfigText(file: string, text: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedFile {
+  const diagnostics: Diagnostic[] = [];
+  const documents: ParsedDocument[] = [];
+  const lineCounter = new LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  } catch (err) {
+    return { documents, diagnostics: [fileError(file, 1, 'MCD0001', `cannot parse: ${errorText(err)}`)] };
+  }
+  if (!Array.isArray(docs)) docs = [docs];
+  if (docs.length > limits.maxDocuments) {
+    return { documents, diagnostics: [fileError(file, 1, 'MCD0003', `file holds ${docs.length} documents, over the limit of ${limits.maxDocuments}`)] };
+  }
+  for (const doc of docs) {
+    const startLine = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]).line : lineCounter.linePos(doc.range[0]).line;
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const line = e.linePos?.[0]?.line ?? (e.pos ? lineCounter.linePos(e.pos[0]).line : startLine);
+        diagnostics.push(fileError(file, line, 'MCD0001', `YAML syntax error: ${firstLine(e.message)}`));
+      }
+      continue;
+    }
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty document
+    const depth = nodeDepth(doc.contents as Node, limits.maxDepth);
+    if (depth > limits.maxDepth) {
+      diagnostics.push(fileError(file, startLine, 'MCD0003', `document nests deeper than ${limits.maxDepth} levels; refused`));
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
+    } catch (err) {
+      const msg = errorText(err);
+      const bomb = /alias/i.test(msg);
+      diagnostics.push(fileError(file, startLine, bomb ? 'MCD0003' : 'MCD0001', bomb ? `document expands too many aliases (over ${limits.maxAliasCount}); refused as a possible alias bomb` : `cannot read document: ${msg}`));
+      continue;
+    }
+    // Kubernetes List: unwrap items, each with its own line.
+    if (isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) && isMap(doc.contents)) {
+      const itemsNode = doc.contents.get('items', true);
+      value.items.forEach((item: unknown, i: number) => {
+        let line = startLine;
+        if (isSeq(itemsNode)) {
+          const n = itemsNode.items[i] as Node | undefined;
+          if (n?.range) line = lineCounter.linePos(n.range[0]).line;
+        }
+        documents.push({ line, value: item, listIndex: i });
+      });
+      continue;
+    }
+    documents.push({ line: startLine, value });
+  }
+  return { documents, diagnostics };
+}
+
+/**
+ * The 1-based line of a path inside a document of a file, e.g.
+ * `['spec','http',0,'route',1,'weight']`. Re-parses the text: only used when
+ * reporting, so nothing is kept in memory for the happy path.
+ */
+export function lineOfPath(text: string, docLine: number, path: readonly (string | number)[], listIndex?: number): number {
+  const lineCounter = new LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, { lineCounter });
+  } catch {
+    return docLine;
+  }
+  if (!Array.isArray(docs)) return docLine;
+  for (const doc of docs) {
+    if (!doc.contents?.range) continue;
+    const l = lineCounter.linePos(doc.contents.range[0]).line;
+    const end = lineCounter.linePos(doc.contents.range[2]).line;
+    let node: unknown = doc.contents;
+    if (listIndex !== undefined) {
+      if (!isMap(node)) continue;
+      const items = node.get('items', true);
+      if (!isSeq(items)) continue;
+      node = items.items[listIndex];
+      if (!node || (node as Node).range === undefined || lineCounter.linePos((node as Node).range![0]).line !== docLine) continue;
+    } else if (l !== docLine && !(docLine >= l && docLine <= end)) {
+      continue;
+    }
+    let line = docLine;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+        if (!pair) break;
+        const keyNode = pair.key as Node;
+        if (keyNode.range) line = lineCounter.linePos(keyNode.range[0]).line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as Node | undefined;
+        if (!item) break;
+        if (item.range) line = lineCounter.linePos(item.range[0]).line;
+        node = item;
+      } else {
+        break;
+      }
+    }
+    return line;
+  }
+  return docLine;
+}
+
+function nodeDepth(root: Node, limit: number): number {
+  // Iterative, so a hostile document cannot overflow the stack here.
+  const stack: [unknown, number][] = [[root, 1]];
+  let max = 0;
+  while (stack.length > 0) {
+    const [n, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    if (isMap(n) || isSeq(n)) {
+      for (const item of n.items) {
+        if (isPair(item)) {
+          if (item.value) stack.push([item.value, d + 1]);
+        } else if (item) {
+          stack.push([item, d + 1]);
+        }
+      }
+    }
+  }
+  return max;
+}
+
+function fileError(file: string, line: number, code: string, message: string): Diagnostic {
+  return { code, severity: 'error', message, origin: { file, line } };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return firstLine(err.message);
+  return String(err);
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
