@@ -1,20 +1,57 @@
 // Validation: four layers over one loaded revision, each producing
 // Diagnostics. Pure: policies are loaded by the caller and passed in.
 //   1. schema   — field names and types per kind (schema.ts)
-//   2. rules    — Istio's per-kind validation (rules/*.ts)
-//   3. analyze  — cross-resource analyzers like `istioctl analyze` (analyzers/*.ts)
+//   2. rules    — Istio's per-kind validation (rules/)
+//   3. analyze  — cross-resource analyzers like `istioctl analyze` (analyzers/)
 //   4. policies — the organisation's CEL rules (policies.ts)
+// A resource that fails its schema is not handed to the later layers: they
+// may rely on the types in api/istio.ts.
 
-import type { Diagnostic } from '../api/types.js';
+import type { AnyResource, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
 import type { LoadResult } from '../config/load.js';
+import { makeConfigSet } from '../config/load.js';
+import { buildServiceIndex } from '../registry/config.js';
+import { checkSchema } from './schema.js';
+import { checkRules } from './rules/index.js';
+import { analyze } from './analyzers/index.js';
+import { evaluatePolicies, type CompiledPolicy } from './policies.js';
 
 export interface ValidateOptions {
   /** Compiled org policies (see policies.ts); none when omitted. */
-  policies?: readonly unknown[];
+  policies?: readonly CompiledPolicy[];
+  /** Services and workloads; built from the config's ServiceEntry/WorkloadEntry when omitted. */
+  index?: ServiceIndex;
 }
 
-export function validate(load: LoadResult, _opts: ValidateOptions = {}): Diagnostic[] {
-  return [...load.diagnostics];
+export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnostic[] {
+  const out: Diagnostic[] = [...load.diagnostics];
+  const schema = checkSchema(load);
+  out.push(...schema);
+  const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+  const clean: LoadResult = bad.size === 0 ? load : { ...load, config: makeConfigSet(load.config.resources.filter((r: AnyResource) => !bad.has(keyOf(r))) as AnyResource[], load.config.mesh) };
+  out.push(...checkRules(clean));
+  const index = opts.index ?? buildServiceIndex(clean.config);
+  out.push(...analyze(clean, index));
+  if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
+  return sortDiagnostics(out);
+}
+
+function keyOf(r: AnyResource): ResourceKey {
+  return `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+}
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+/** Stable order: by file, line, then severity and code. */
+export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
+  return diags.sort((a, b) => {
+    const fa = a.origin?.file ?? '', fb = b.origin?.file ?? '';
+    if (fa !== fb) return fa < fb ? -1 : 1;
+    const la = a.origin?.line ?? 0, lb = b.origin?.line ?? 0;
+    if (la !== lb) return la - lb;
+    if (a.severity !== b.severity) return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity];
+    return a.code < b.code ? -1 : a.code > b.code ? 1 : 0;
+  });
 }
 
 export function hasErrors(diags: readonly Diagnostic[]): boolean {

@@ -1,0 +1,132 @@
+// ServiceIndex from the config itself: ServiceEntry (hosts, ports,
+// resolution, inline endpoints, workloadSelector) and WorkloadEntry. Pure.
+// Kubernetes discovery (later) implements the same ServiceIndex interface.
+
+import type { ConfigSet, Protocol, Service, ServiceIndex, ServicePort, Workload } from '../api/types.js';
+import { resourceKey } from '../api/types.js';
+import type { Resource } from '../api/types.js';
+import type { WorkloadEntrySpec } from '../api/istio.js';
+
+const PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS', 'HTTP2', 'GRPC', 'GRPC-WEB', 'TCP', 'TLS', 'MONGO', 'REDIS', 'MYSQL']);
+
+export function normalizeProtocol(p: string | undefined): Protocol {
+  const up = (p ?? '').toUpperCase();
+  return (PROTOCOLS.has(up) ? up : 'UNKNOWN') as Protocol;
+}
+
+/** `exportTo` as Istio reads it: `.` is the own namespace, `*` everyone, `~` nobody. */
+export function resolveExportTo(exportTo: readonly string[] | undefined, namespace: string): string[] {
+  if (!exportTo || exportTo.length === 0) return ['*'];
+  if (exportTo.includes('~')) return [];
+  return [...new Set(exportTo.map((e) => (e === '.' ? namespace : e)))];
+}
+
+export function isVisibleTo(exportTo: readonly string[], namespace: string): boolean {
+  return exportTo.includes('*') || exportTo.includes(namespace);
+}
+
+export function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}
+
+function workloadFromEntry(id: string, namespace: string, spec: WorkloadEntrySpec, extraLabels: Record<string, string> = {}): Workload | undefined {
+  if (typeof spec.address !== 'string' || spec.address === '') return undefined;
+  return {
+    id,
+    namespace,
+    address: spec.address,
+    ports: { ...(spec.ports ?? {}) },
+    labels: { ...extraLabels, ...(spec.labels ?? {}) },
+    ...(spec.locality ? { locality: spec.locality } : {}),
+    ...(spec.weight !== undefined ? { weight: spec.weight } : {}),
+    ...(spec.serviceAccount ? { serviceAccount: spec.serviceAccount } : {}),
+    ...(spec.network ? { network: spec.network } : {}),
+  };
+}
+
+export class ConfigServiceIndex implements ServiceIndex {
+  private readonly list: Service[] = [];
+  private readonly byHost = new Map<string, Service[]>();
+  private readonly endpoints = new Map<Service, Workload[]>();
+  private readonly allWorkloads: Workload[] = [];
+
+  constructor(config: ConfigSet) {
+    const entries = config.ofKind('WorkloadEntry');
+    for (const we of entries) {
+      const w = workloadFromEntry(resourceKey('WorkloadEntry', we.metadata.namespace, we.metadata.name), we.metadata.namespace, we.spec);
+      if (w) this.allWorkloads.push(w);
+    }
+    for (const se of config.ofKind('ServiceEntry')) this.addServiceEntry(se);
+  }
+
+  private addServiceEntry(se: Resource<'ServiceEntry'>): void {
+    const ns = se.metadata.namespace;
+    const spec = se.spec;
+    const ports: ServicePort[] = (spec.ports ?? []).map((p) => ({
+      number: p.number,
+      protocol: normalizeProtocol(p.protocol),
+      name: p.name,
+      ...(p.targetPort ? { targetPort: p.targetPort } : {}),
+    }));
+    const key = resourceKey('ServiceEntry', ns, se.metadata.name);
+    let workloads: Workload[] = [];
+    if (spec.workloadSelector?.matchLabels) {
+      const sel = spec.workloadSelector.matchLabels;
+      workloads = this.allWorkloads.filter((w) => w.namespace === ns && labelsMatch(sel, w.labels));
+    } else {
+      (spec.endpoints ?? []).forEach((ep, i) => {
+        const w = workloadFromEntry(`${key}#${i}`, ns, ep);
+        if (w) {
+          workloads.push(w);
+          this.allWorkloads.push(w);
+        }
+      });
+    }
+    const exportTo = resolveExportTo(spec.exportTo, ns);
+    for (const host of spec.hosts ?? []) {
+      const svc: Service = {
+        hostname: host,
+        namespace: ns,
+        ports,
+        resolution: spec.resolution ?? 'NONE',
+        location: spec.location ?? 'MESH_EXTERNAL',
+        addresses: [...(spec.addresses ?? [])],
+        exportTo,
+        origin: se.origin,
+        resource: key,
+      };
+      this.list.push(svc);
+      let l = this.byHost.get(host);
+      if (!l) this.byHost.set(host, (l = []));
+      l.push(svc);
+      this.endpoints.set(svc, workloads);
+    }
+  }
+
+  services(): readonly Service[] {
+    return this.list;
+  }
+
+  /** The service for a host as seen from a namespace: its own namespace's definition first, then any exported to it. */
+  service(hostname: string, namespace?: string): Service | undefined {
+    const l = this.byHost.get(hostname);
+    if (!l) return undefined;
+    if (namespace === undefined) return l[0];
+    return l.find((s) => s.namespace === namespace) ?? l.find((s) => isVisibleTo(s.exportTo, namespace));
+  }
+
+  workloadsFor(hostname: string, namespace?: string): readonly Workload[] {
+    const s = this.service(hostname, namespace);
+    return s ? (this.endpoints.get(s) ?? []) : [];
+  }
+
+  workloads(): readonly Workload[] {
+    return this.allWorkloads;
+  }
+}
+
+export function buildServiceIndex(config: ConfigSet): ServiceIndex {
+  return new ConfigServiceIndex(config);
+}
