@@ -1,0 +1,73 @@
+import test from 'ava';
+import { loadYaml, memoryRevision } from '../../helpers/revision.js';
+import { loadRevision, ParseCache } from '../../../src/config/load.js';
+
+const vs = (name: string, ns?: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ${name}
+${ns ? `  namespace: ${ns}\n` : ''}spec:
+  hosts: [${name}]
+  http:
+  - route:
+    - destination: {host: ${name}}
+`;
+
+test('loads typed resources with origin and default namespace', async (t) => {
+  const r = await loadYaml({ 'a/vs.yaml': vs('reviews') + '---\n' + vs('ratings', 'shop') });
+  t.deepEqual(r.diagnostics, []);
+  const keys = r.config.resources.map((x) => `${x.kind}/${x.metadata.namespace}/${x.metadata.name}@${x.origin.file}:${x.origin.line}`);
+  t.deepEqual(keys, ['VirtualService/default/reviews@a/vs.yaml:1', 'VirtualService/shop/ratings@a/vs.yaml:11']);
+  t.is(r.config.get('VirtualService', 'shop', 'ratings')?.spec.hosts?.[0], 'ratings');
+});
+
+test('MeshConfig sets the default namespace', async (t) => {
+  const r = await loadYaml({
+    'mesh.yaml': 'apiVersion: meshcd.io/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {defaultNamespace: apps, trustDomain: example.org}\n',
+    'vs.yaml': vs('reviews'),
+  });
+  t.truthy(r.config.get('VirtualService', 'apps', 'reviews'));
+  t.is(r.config.mesh.trustDomain, 'example.org');
+});
+
+test('the same kind/namespace/name twice is an error naming both places', async (t) => {
+  const r = await loadYaml({ 'a.yaml': vs('reviews'), 'b.yaml': vs('reviews') });
+  const d = r.diagnostics.find((x) => x.code === 'MCD0002');
+  t.truthy(d);
+  t.regex(d!.message, /b\.yaml:1 and at a\.yaml:1/);
+  t.is(r.config.resources.length, 1);
+});
+
+test('other kinds are ignored with an info diagnostic; List objects unwrapped', async (t) => {
+  const r = await loadYaml({
+    'k.yaml': 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\napiVersion: v1\nkind: List\nitems:\n' + vs('reviews').replace(/^/gm, '  ').replace(/^  apiVersion/m, '- apiVersion'),
+  });
+  t.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, d.origin?.line]), [['MCD0010', 'info', 1]]);
+  t.is(r.config.resources[0]!.origin.line, 8);
+});
+
+test('unsupported versions, missing names and non-mappings are located errors', async (t) => {
+  const r = await loadYaml({
+    'x.yaml': 'apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: a}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {}\n---\n- 1\n',
+  });
+  t.deepEqual(r.diagnostics.map((d) => [d.code, d.origin?.line]), [['MCD0007', 1], ['MCD0006', 5], ['MCD0006', 9]]);
+});
+
+test('locate finds the line of a field path', async (t) => {
+  const r = await loadYaml({ 'vs.yaml': vs('reviews') });
+  t.deepEqual(r.locate('VirtualService/default/reviews', 'spec.http[0].route[0].destination'), { file: 'vs.yaml', line: 9 });
+});
+
+test('ParseCache re-parses only changed blobs', async (t) => {
+  const cache = new ParseCache();
+  const reads: string[] = [];
+  const rev1 = memoryRevision({ 'a.yaml': vs('a'), 'b.yaml': vs('b') });
+  const wrap = (rev: typeof rev1) => ({ ...rev, read: (p: string) => (reads.push(p), rev.read(p)) });
+  await loadRevision(wrap(rev1), { cache });
+  t.deepEqual(reads.sort(), ['a.yaml', 'b.yaml']);
+  reads.length = 0;
+  const rev2 = memoryRevision({ 'a.yaml': vs('a'), 'b.yaml': vs('b').replace('hosts: [b]', 'hosts: [b2]') });
+  const r = await loadRevision(wrap(rev2), { cache });
+  t.deepEqual(reads, ['b.yaml']);
+  t.deepEqual(r.config.get('VirtualService', 'default', 'b')?.spec.hosts, ['b2']);
+});
