@@ -1,0 +1,222 @@
+// A diff report and its renderings: text (terminal), markdown (a pull-request
+// comment, kept under GitHub's comment size) and JSON (stable, for tools).
+
+import type { Diagnostic } from '../api/types.js';
+import { fmtOrigin } from '../config/load.js';
+import type { EnvoyImpact, ProxyDiff } from './envoy.js';
+import { countChanges, type DiffCounts, type JsonPatchOp, type ResourceDiff } from './resources.js';
+
+/** Marker that lets a CI job find and update its own PR comment. */
+export const MARKDOWN_MARKER = '<!-- meshcd-diff -->';
+
+export interface DiffSide {
+  /** What the user named: a ref (`origin/main`) or a folder. */
+  label: string;
+  /** Revision id, e.g. `origin/main@sha1:…` or `dir@sha256:…`. */
+  revision: string;
+}
+
+export type ValidationStatus = 'passed' | 'warnings' | 'failed';
+
+export type EnvoySection = ({ status: 'computed' } & EnvoyImpact) | { status: 'skipped'; reason: string };
+
+export interface DiffReport {
+  base: DiffSide;
+  head: DiffSide;
+  counts: DiffCounts;
+  resources: ResourceDiff[];
+  validation: { status: ValidationStatus; errors: number; warnings: number; diagnostics: Diagnostic[] };
+  envoy: EnvoySection;
+}
+
+export function makeReport(base: DiffSide, head: DiffSide, resources: ResourceDiff[], headDiagnostics: Diagnostic[], envoy: EnvoySection): DiffReport {
+  const errors = headDiagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = headDiagnostics.filter((d) => d.severity === 'warning').length;
+  return {
+    base,
+    head,
+    counts: countChanges(resources),
+    resources,
+    validation: { status: errors > 0 ? 'failed' : warnings > 0 ? 'warnings' : 'passed', errors, warnings, diagnostics: headDiagnostics },
+    envoy,
+  };
+}
+
+export function hasChanges(r: DiffReport): boolean {
+  return r.resources.length > 0;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function validationLine(v: DiffReport['validation']): string {
+  if (v.status === 'passed') return 'passed';
+  return `${v.status} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')})`;
+}
+
+function proxiesLine(e: EnvoySection): string {
+  return e.status === 'computed' ? `${e.affected.length} of ${e.proxies}` : 'not computed';
+}
+
+export function formatPatchOp(op: JsonPatchOp): string {
+  const v = op.value === undefined ? '' : ` ${JSON.stringify(op.value)}`;
+  const from = op.from === undefined ? '' : ` from ${op.from}`;
+  return `${op.op} ${op.path === '' ? '/' : op.path}${from}${v}`;
+}
+
+function whereOf(r: ResourceDiff): string {
+  if (r.change === 'removed') return `(was ${fmtOrigin(r.base!)})`;
+  if (r.change === 'changed' && r.base && r.head && fmtOrigin(r.base) !== fmtOrigin(r.head)) return `${fmtOrigin(r.head)} (was ${fmtOrigin(r.base)})`;
+  return fmtOrigin(r.head!);
+}
+
+function shownDiagnostics(r: DiffReport): Diagnostic[] {
+  // `info` findings (e.g. ignored non-mesh documents) stay in the JSON output only.
+  return r.validation.diagnostics.filter((d) => d.severity !== 'info');
+}
+
+function diagLine(d: Diagnostic): string {
+  return `${d.origin ? fmtOrigin(d.origin) : '-'}  ${d.severity.toUpperCase()}  ${d.code}  ${d.resource ?? '-'}  ${d.message}`;
+}
+
+// ---------------------------------------------------------------------------
+// text
+
+export function renderText(r: DiffReport): string {
+  const out: string[] = [];
+  out.push(`base: ${r.base.label} (${r.base.revision})`);
+  out.push(`head: ${r.head.label} (${r.head.revision})`);
+  const c = r.counts;
+  out.push(`resources: ${c.added} added, ${c.changed} changed, ${c.removed} removed; validation of head: ${validationLine(r.validation)}; proxies affected: ${proxiesLine(r.envoy)}`);
+  if (r.resources.length === 0) out.push('', 'no changes');
+  else {
+    out.push('');
+    const w = Math.max(...r.resources.map((x) => x.key.length));
+    for (const x of r.resources) out.push(`${x.change.padEnd(8)} ${x.key.padEnd(w)}  ${whereOf(x)}`);
+    for (const x of r.resources) {
+      out.push('', `=== ${x.change} ${x.key}`, x.yamlDiff.replace(/\n$/, ''));
+      out.push('json patch:');
+      for (const op of x.patch) out.push(`  ${formatPatchOp(op)}`);
+    }
+  }
+  const diags = shownDiagnostics(r);
+  out.push('', `validation of head: ${validationLine(r.validation)}`);
+  for (const d of diags) out.push(`  ${diagLine(d)}`);
+  out.push('', renderEnvoyText(r.envoy));
+  return out.join('\n') + '\n';
+}
+
+function renderEnvoyText(e: EnvoySection): string {
+  if (e.status === 'skipped') return `envoy impact: not computed (${e.reason})`;
+  const out = [`envoy impact: ${e.affected.length} of ${e.proxies} proxies change`];
+  for (const err of e.errors) out.push(`  ERROR ${err}`);
+  for (const p of e.affected) {
+    out.push(`  ${p.proxy.id}`);
+    for (const ch of p.changes) out.push(`    ${ch.change.padEnd(8)} ${ch.type.padEnd(8)} ${ch.name}${ch.patch ? `  (${plural(ch.patch.length, 'op')})` : ''}`);
+  }
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// markdown
+
+/** GitHub refuses comments over 65,536 characters; leave room for the frame. */
+export const MARKDOWN_BUDGET = 60_000;
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
+}
+
+function fence(body: string, lang: string): string {
+  const longest = Math.max(2, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  const f = '`'.repeat(longest + 1);
+  return `${f}${lang}\n${body.replace(/\n$/, '')}\n${f}`;
+}
+
+const ICON: Record<string, string> = { added: '➕', changed: '✏️', removed: '➖' };
+const STATUS_ICON: Record<ValidationStatus, string> = { passed: '✅', warnings: '⚠️', failed: '❌' };
+
+export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string {
+  const head: string[] = [MARKDOWN_MARKER, '### meshcd diff', ''];
+  head.push(`Base \`${r.base.revision}\` → head \`${r.head.revision}\``, '');
+  head.push('| Added | Changed | Removed | Validation | Proxies affected |', '|---:|---:|---:|---|---|');
+  head.push(`| ${r.counts.added} | ${r.counts.changed} | ${r.counts.removed} | ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)} | ${proxiesLine(r.envoy)} |`, '');
+  if (r.resources.length === 0) head.push('No mesh resources change.', '');
+  else {
+    head.push('| | Resource | Where |', '|---|---|---|');
+    for (const x of r.resources) head.push(`| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${esc(whereOf(x))} |`);
+    head.push('');
+  }
+  const tail: string[] = [];
+  const diags = shownDiagnostics(r);
+  if (diags.length > 0) {
+    tail.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|');
+    for (const d of diags) tail.push(`| ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`);
+    tail.push('');
+  }
+  tail.push(...renderEnvoyMarkdown(r.envoy));
+  // Per-resource sections fill what the budget leaves; the rest is named, not shown.
+  let used = head.join('\n').length + tail.join('\n').length + 400;
+  const sections: string[] = [];
+  let omitted = 0;
+  for (const x of r.resources) {
+    const s = resourceSection(x);
+    if (used + s.length > budget) {
+      omitted++;
+      continue;
+    }
+    used += s.length;
+    sections.push(s);
+  }
+  const body = [...head, ...sections];
+  if (omitted > 0) body.push(`_${plural(omitted, 'resource diff')} left out to stay under GitHub's comment size; run \`meshcd diff\` locally for everything._`, '');
+  body.push(...tail);
+  return body.join('\n').replace(/\n+$/, '\n');
+}
+
+function resourceSection(x: ResourceDiff): string {
+  return [
+    `<details><summary>${ICON[x.change]} <b>${x.change}</b> <code>${esc(x.key)}</code> — ${esc(whereOf(x))}</summary>`,
+    '',
+    fence(x.yamlDiff, 'diff'),
+    '',
+    'JSON Patch:',
+    '',
+    fence(JSON.stringify(x.patch, null, 2), 'json'),
+    '',
+    '</details>',
+    '',
+  ].join('\n');
+}
+
+function renderEnvoyMarkdown(e: EnvoySection): string[] {
+  if (e.status === 'skipped') return [`_Envoy impact not computed: ${esc(e.reason)}._`, ''];
+  const out = [`#### Envoy impact: ${e.affected.length} of ${e.proxies} proxies change`, ''];
+  for (const err of e.errors) out.push(`- ❌ ${esc(err)}`);
+  if (e.errors.length > 0) out.push('');
+  for (const p of e.affected) out.push(proxySection(p));
+  return out;
+}
+
+function proxySection(p: ProxyDiff): string {
+  const c = countChanges(p.changes);
+  const rows = p.changes.map((ch) => `| ${ICON[ch.change]} ${ch.change} | ${ch.type} | \`${esc(ch.name)}\` |`);
+  return [
+    `<details><summary><code>${esc(p.proxy.id)}</code> — ${c.added} added, ${c.changed} changed, ${c.removed} removed</summary>`,
+    '',
+    '| | Type | Name |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    '</details>',
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// json
+
+export function renderJson(r: DiffReport): string {
+  return JSON.stringify(r, null, 2) + '\n';
+}

@@ -1,0 +1,50 @@
+// In-memory Revision for diff unit tests.
+import { createHash } from 'node:crypto';
+import type { Revision } from '../../../src/api/types.js';
+import { loadRevision, type LoadResult } from '../../../src/config/load.js';
+
+export function memRevision(files: Record<string, string>, ref = 'mem'): Revision {
+  const enc = new TextEncoder();
+  const paths = Object.keys(files).sort();
+  const ids = new Map(paths.map((p) => [p, createHash('sha256').update(files[p]!).digest('hex')]));
+  return {
+    source: 'mem',
+    ref,
+    commit: ref,
+    id: `${ref}@mem`,
+    paths,
+    read: async (p) => enc.encode(files[p]!),
+    blobId: (p) => ids.get(p),
+  };
+}
+
+export function load(files: Record<string, string>): Promise<LoadResult> {
+  return loadRevision(memRevision(files));
+}
+
+export const vs = (weight: number, extra = '') => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: ${weight}
+    - destination: {host: reviews, subset: v2}
+      weight: ${100 - weight}
+${extra}`;
+
+export const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  host: reviews
+  subsets:
+  - name: v1
+    labels: {version: v1}
+`;

@@ -1,0 +1,43 @@
+import test from 'ava';
+import { diffConfigSets } from '../../../src/diff/resources.js';
+import { makeReport, renderMarkdown, renderText, renderJson, MARKDOWN_MARKER, hasChanges } from '../../../src/diff/report.js';
+import { dr, load, vs } from './_mem.js';
+
+const skipped = { status: 'skipped' as const, reason: 'test' };
+
+async function report(n = 1) {
+  const a = await load({ 'vs.yaml': vs(90), 'dr.yaml': dr });
+  const files: Record<string, string> = { 'vs.yaml': vs(80) };
+  for (let i = 0; i < n; i++) files[`big${i}.yaml`] = dr.replace('name: reviews', `name: r${i}`) + `    trafficPolicy: {x: "${'y'.repeat(3000)}"}\n`;
+  const b = await load(files);
+  const diags = [{ code: 'IST0101', severity: 'error' as const, message: 'host <x> | not found', resource: 'VirtualService/bookinfo/reviews', origin: { file: 'vs.yaml', line: 9 } }];
+  return makeReport({ label: 'main', revision: 'main@sha1:aaa' }, { label: 'HEAD', revision: 'HEAD@sha1:bbb' }, diffConfigSets(a.config, b.config), diags, skipped);
+}
+
+test('summary counts and validation status', async (t) => {
+  const r = await report();
+  t.deepEqual(r.counts, { added: 1, changed: 1, removed: 1 });
+  t.is(r.validation.status, 'failed');
+  t.true(hasChanges(r));
+  t.regex(renderText(r), /resources: 1 added, 1 changed, 1 removed; validation of head: failed \(1 error, 0 warnings\)/);
+  t.regex(renderText(r), /vs\.yaml:9  ERROR  IST0101/);
+  t.deepEqual(JSON.parse(renderJson(r)).counts, r.counts);
+});
+
+test('markdown has the marker, a summary table, one details block per resource and escapes HTML', async (t) => {
+  const r = await report();
+  const md = renderMarkdown(r);
+  t.true(md.startsWith(MARKDOWN_MARKER + '\n'));
+  t.regex(md, /\| 1 \| 1 \| 1 \| ❌ failed/);
+  t.is(md.match(/<details>/g)?.length, 3);
+  t.true(md.includes('```diff\n'));
+  t.true(md.includes('host &lt;x&gt; &#124; not found'));
+});
+
+test('markdown stays under the comment budget and says what it left out', async (t) => {
+  const r = await report(40);
+  const md = renderMarkdown(r, 20_000);
+  t.true(md.length < 20_000);
+  t.regex(md, /resource diffs left out/);
+  t.regex(md, /Validation of head/);
+});
