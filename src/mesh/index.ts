@@ -1,0 +1,364 @@
+// mesh/: ConfigSet + ServiceIndex + RolloutOverlay → MeshModel (./model.ts).
+// Pure: no clock, no I/O. May import src/api, src/registry/config.ts (for
+// exportTo and label helpers) and its own files; never Envoy types.
+
+import type { ConfigSet, Diagnostic, Resource, RolloutOverlay, RouteOverride, Service, ServiceIndex } from '../api/types.js';
+import { EMPTY_OVERLAY, resourceKey } from '../api/types.js';
+import type { Destination, HTTPMatchRequest, HTTPRoute, Percent, StringMatch } from '../api/istio.js';
+import { resolveExportTo } from '../registry/config.js';
+import type {
+  AuthorizationPolicyModel,
+  DestinationModel,
+  DestinationRuleModel,
+  GatewayModel,
+  HttpMatchModel,
+  HttpRouteModel,
+  L4RouteModel,
+  MeshEndpoint,
+  MeshModel,
+  MeshService,
+  MtlsMode,
+  NamedMatch,
+  PeerAuthenticationModel,
+  SidecarModel,
+  StringMatchModel,
+  VirtualServiceModel,
+  WeightedDestination,
+} from './model.js';
+import { cmp, parseDurationMs, resolveGatewayRef, resolveHost } from './names.js';
+
+export type * from './model.js';
+export { resolveHost, parseDurationMs, durationFromMs, hostMatches, hostsOverlap, labelsKey } from './names.js';
+
+export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: RolloutOverlay = EMPTY_OVERLAY): MeshModel {
+  const diagnostics: Diagnostic[] = [];
+  const settings = config.mesh;
+  const services = index
+    .services()
+    .map((s) => serviceModel(s, index))
+    .sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
+
+  const overrides = new Map<string, RouteOverride[]>();
+  for (const o of overlay.overrides) {
+    let l = overrides.get(o.virtualService);
+    if (!l) overrides.set(o.virtualService, (l = []));
+    l.push(o);
+  }
+
+  const virtualServices: VirtualServiceModel[] = [];
+  for (const vs of config.ofKind('VirtualService')) {
+    virtualServices.push(virtualServiceModel(vs, settings.clusterDomain, overrides.get(keyOf(vs)) ?? [], diagnostics));
+    overrides.delete(keyOf(vs));
+  }
+  for (const [key, list] of overrides) {
+    for (const o of list) {
+      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay names ${key}, which does not exist; override ignored`, resource: key, path: `spec.http[${o.routeIndex}]` });
+    }
+  }
+
+  const destinationRules: DestinationRuleModel[] = config.ofKind('DestinationRule').map((dr) => ({
+    key: keyOf(dr),
+    name: dr.metadata.name,
+    namespace: dr.metadata.namespace,
+    host: resolveHost(dr.spec.host ?? '', dr.metadata.namespace, settings),
+    exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
+    ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
+    subsets: (dr.spec.subsets ?? []).map((s) => ({ name: s.name, labels: { ...(s.labels ?? {}) }, ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}) })),
+    ...(dr.spec.workloadSelector?.matchLabels ? { workloadSelector: { ...dr.spec.workloadSelector.matchLabels } } : {}),
+    origin: dr.origin,
+  }));
+
+  const gateways: GatewayModel[] = config.ofKind('Gateway').map((g) => ({
+    key: keyOf(g),
+    name: g.metadata.name,
+    namespace: g.metadata.namespace,
+    selector: { ...(g.spec.selector ?? {}) },
+    servers: (g.spec.servers ?? []).map((s) => ({ ...s, hosts: (s.hosts ?? []).slice() })),
+    origin: g.origin,
+  }));
+
+  const sidecars: SidecarModel[] = config.ofKind('Sidecar').map((sc) => {
+    const ns = sc.metadata.namespace;
+    const egressHosts = (sc.spec.egress ?? []).flatMap((e) =>
+      (e.hosts ?? []).map((h) => {
+        const slash = h.indexOf('/');
+        const hns = slash < 0 ? '*' : h.slice(0, slash);
+        const host = slash < 0 ? h : h.slice(slash + 1);
+        return { namespace: hns === '.' ? ns : hns, host: host === '*' || host.startsWith('*') ? host : resolveHost(host, hns === '.' || hns === '*' || hns === '~' ? ns : hns, settings) };
+      }),
+    );
+    const mode = sc.spec.outboundTrafficPolicy?.mode;
+    return {
+      key: keyOf(sc),
+      namespace: ns,
+      ...(sc.spec.workloadSelector?.matchLabels ? { workloadSelector: { ...sc.spec.workloadSelector.matchLabels } } : {}),
+      egressHosts,
+      ...(mode ? { outboundTrafficPolicy: mode } : {}),
+      origin: sc.origin,
+    };
+  });
+
+  const peerAuthentications: PeerAuthenticationModel[] = config.ofKind('PeerAuthentication').map((pa) => {
+    const portLevel: Record<number, MtlsMode> = {};
+    for (const [port, v] of Object.entries(pa.spec.portLevelMtls ?? {})) portLevel[Number(port)] = v.mode ?? 'UNSET';
+    return {
+      key: keyOf(pa),
+      namespace: pa.metadata.namespace,
+      ...(pa.spec.selector?.matchLabels ? { selector: { ...pa.spec.selector.matchLabels } } : {}),
+      mode: pa.spec.mtls?.mode ?? 'UNSET',
+      portLevel,
+      origin: pa.origin,
+    };
+  });
+
+  const authorizationPolicies: AuthorizationPolicyModel[] = config.ofKind('AuthorizationPolicy').map((ap) => ({
+    key: keyOf(ap),
+    name: ap.metadata.name,
+    namespace: ap.metadata.namespace,
+    ...(ap.spec.selector?.matchLabels ? { selector: { ...ap.spec.selector.matchLabels } } : {}),
+    action: ap.spec.action ?? 'ALLOW',
+    rules: ap.spec.rules ?? [],
+    origin: ap.origin,
+  }));
+
+  return { settings, services, virtualServices, destinationRules, gateways, sidecars, peerAuthentications, authorizationPolicies, diagnostics };
+}
+
+function keyOf(r: Resource): string {
+  return resourceKey(r.kind, r.metadata.namespace, r.metadata.name);
+}
+
+function serviceModel(s: Service, index: ServiceIndex): MeshService {
+  const endpoints: MeshEndpoint[] = index
+    .workloadsFor(s.hostname, s.namespace)
+    .map((w) => {
+      const ports: Record<number, number> = {};
+      for (const p of s.ports) ports[p.number] = w.ports[p.name] ?? p.targetPort ?? p.number;
+      return {
+        workload: w.id,
+        namespace: w.namespace,
+        address: w.address,
+        ports,
+        labels: { ...w.labels },
+        ...(w.locality ? { locality: w.locality } : {}),
+        weight: w.weight && w.weight > 0 ? w.weight : 1,
+        ...(w.serviceAccount ? { serviceAccount: w.serviceAccount } : {}),
+      };
+    })
+    .sort((a, b) => cmp(a.address, b.address) || cmp(a.workload, b.workload));
+  return {
+    hostname: s.hostname,
+    namespace: s.namespace,
+    ports: s.ports.map((p) => ({ number: p.number, name: p.name, protocol: p.protocol })).sort((a, b) => a.number - b.number),
+    resolution: s.resolution,
+    location: s.location,
+    addresses: s.addresses.slice(),
+    exportTo: s.exportTo.slice(),
+    endpoints,
+    ...(s.resource ? { resource: s.resource } : {}),
+    ...(s.origin ? { origin: s.origin } : {}),
+  };
+}
+
+function stringMatch(m: StringMatch | undefined): StringMatchModel | undefined {
+  if (!m) return undefined;
+  if (typeof m.exact === 'string') return { kind: 'exact', value: m.exact };
+  if (typeof m.prefix === 'string') return { kind: 'prefix', value: m.prefix };
+  if (typeof m.regex === 'string') return { kind: 'regex', value: m.regex };
+  return undefined;
+}
+
+function namedMatches(rec: Record<string, StringMatch> | undefined, lower = true): NamedMatch[] {
+  const out: NamedMatch[] = [];
+  for (const name of Object.keys(rec ?? {}).sort()) {
+    const m = stringMatch(rec![name]) ?? { kind: 'prefix' as const, value: '' };
+    out.push({ name: lower ? name.toLowerCase() : name, match: m });
+  }
+  return out;
+}
+
+function httpMatch(m: HTTPMatchRequest, ns: string): HttpMatchModel {
+  const out: HttpMatchModel = {
+    headers: namedMatches(m.headers),
+    withoutHeaders: namedMatches(m.withoutHeaders),
+    queryParams: namedMatches(m.queryParams, false),
+    ignoreUriCase: m.ignoreUriCase === true,
+    gateways: (m.gateways ?? []).map((g) => resolveGatewayRef(g, ns)),
+  };
+  if (m.name) out.name = m.name;
+  const uri = stringMatch(m.uri);
+  if (uri) out.uri = uri;
+  const scheme = stringMatch(m.scheme);
+  if (scheme) out.scheme = scheme;
+  const method = stringMatch(m.method);
+  if (method) out.method = method;
+  const authority = stringMatch(m.authority);
+  if (authority) out.authority = authority;
+  if (typeof m.port === 'number') out.port = m.port;
+  if (m.sourceLabels) out.sourceLabels = { ...m.sourceLabels };
+  if (m.sourceNamespace) out.sourceNamespace = m.sourceNamespace;
+  return out;
+}
+
+function destination(d: Destination, ns: string, domain: string): DestinationModel {
+  return {
+    host: resolveHost(d.host, ns, { clusterDomain: domain }),
+    ...(d.subset ? { subset: d.subset } : {}),
+    ...(d.port?.number ? { port: d.port.number } : {}),
+  };
+}
+
+function percentOf(p: Percent | undefined, legacy: number | undefined, dflt: number): number {
+  if (p && typeof p.value === 'number') return p.value;
+  if (typeof legacy === 'number') return legacy;
+  return dflt;
+}
+
+function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key: string, diagnostics: Diagnostic[]): HttpRouteModel {
+  const path = `spec.http[${index}]`;
+  const duration = (text: string | undefined, field: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const ms = parseDurationMs(text);
+    if (ms === undefined) diagnostics.push({ code: 'MCD4002', severity: 'warning', message: `${field} "${text}" is not a duration; ignored`, resource: key, path: `${path}.${field}` });
+    return ms;
+  };
+  const destinations: WeightedDestination[] = (r.route ?? []).map((d) => ({
+    ...destination(d.destination, ns, domain),
+    weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0,
+    ...(d.headers ? { headers: d.headers } : {}),
+  }));
+  // Istio: with several destinations and no weights, traffic is split evenly.
+  if (destinations.length > 1 && destinations.every((d) => d.weight === 0)) {
+    const even = Math.floor(100 / destinations.length);
+    destinations.forEach((d, i) => (d.weight = even + (i < 100 - even * destinations.length ? 1 : 0)));
+  }
+  const out: HttpRouteModel = {
+    index,
+    matches: (r.match ?? []).map((m) => httpMatch(m, ns)),
+    destinations,
+    mirrors: [],
+    path,
+  };
+  if (r.name) out.name = r.name;
+  if (r.redirect) out.redirect = { ...r.redirect };
+  if (r.directResponse) {
+    const body = r.directResponse.body?.string ?? (r.directResponse.body?.bytes !== undefined ? Buffer.from(r.directResponse.body.bytes, 'base64').toString('utf8') : undefined);
+    out.directResponse = { status: r.directResponse.status, ...(body !== undefined ? { body } : {}) };
+  }
+  if (r.rewrite) {
+    out.rewrite = {
+      ...(r.rewrite.uri !== undefined ? { uri: r.rewrite.uri } : {}),
+      ...(r.rewrite.authority !== undefined ? { authority: r.rewrite.authority } : {}),
+      ...(r.rewrite.uriRegexRewrite ? { uriRegex: { ...r.rewrite.uriRegexRewrite } } : {}),
+    };
+  }
+  const timeout = duration(r.timeout, 'timeout');
+  if (timeout !== undefined) out.timeoutMs = timeout;
+  if (r.retries) {
+    const perTry = duration(r.retries.perTryTimeout, 'retries.perTryTimeout');
+    out.retries = {
+      attempts: r.retries.attempts ?? 2,
+      ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}),
+      ...(r.retries.retryOn ? { retryOn: r.retries.retryOn } : {}),
+    };
+  }
+  if (r.fault) {
+    const fault: NonNullable<HttpRouteModel['fault']> = {};
+    if (r.fault.delay) {
+      const d = duration(r.fault.delay.fixedDelay, 'fault.delay.fixedDelay');
+      if (d !== undefined) fault.delay = { fixedDelayMs: d, percent: percentOf(r.fault.delay.percentage, r.fault.delay.percent, 100) };
+    }
+    if (r.fault.abort) {
+      const a = r.fault.abort;
+      fault.abort = {
+        ...(typeof a.httpStatus === 'number' ? { httpStatus: a.httpStatus } : {}),
+        ...(a.grpcStatus ? { grpcStatus: a.grpcStatus } : {}),
+        percent: percentOf(a.percentage, undefined, 100),
+      };
+    }
+    if (fault.delay || fault.abort) out.fault = fault;
+  }
+  if (r.mirror) out.mirrors.push({ destination: destination(r.mirror, ns, domain), percent: percentOf(r.mirrorPercentage, r.mirrorPercent, 100) });
+  for (const m of r.mirrors ?? []) out.mirrors.push({ destination: destination(m.destination, ns, domain), percent: percentOf(m.percentage, undefined, 100) });
+  if (r.corsPolicy) out.cors = r.corsPolicy;
+  if (r.headers) out.headers = r.headers;
+  return out;
+}
+
+function applyOverrides(routes: HttpRouteModel[], list: RouteOverride[], key: string, diagnostics: Diagnostic[]): HttpRouteModel[] {
+  const out = routes.slice();
+  // Apply from the last route index backwards so inserted header routes do not shift later indexes.
+  for (const o of list.slice().sort((a, b) => b.routeIndex - a.routeIndex)) {
+    const pos = out.findIndex((r) => r.index === o.routeIndex);
+    const route = pos >= 0 ? out[pos] : undefined;
+    if (!route) {
+      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay names http route ${o.routeIndex} of ${key}, which does not exist; override ignored`, resource: key, path: `spec.http[${o.routeIndex}]` });
+      continue;
+    }
+    if (o.weights.length !== route.destinations.length) {
+      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay has ${o.weights.length} weights for ${route.destinations.length} destinations of ${key} http[${o.routeIndex}]; override ignored`, resource: key, path: route.path });
+      continue;
+    }
+    const updated: HttpRouteModel = { ...route, destinations: route.destinations.map((d, i) => ({ ...d, weight: o.weights[i]! })) };
+    // The canary is the route's last destination (Rollout routes are written stable first).
+    const canary = route.destinations[route.destinations.length - 1]!;
+    if (typeof o.mirrorPercent === 'number' && o.mirrorPercent > 0) {
+      updated.mirrors = [...route.mirrors, { destination: { host: canary.host, ...(canary.subset ? { subset: canary.subset } : {}), ...(canary.port ? { port: canary.port } : {}) }, percent: o.mirrorPercent }];
+    }
+    out[pos] = updated;
+    if (o.headerMatch && Object.keys(o.headerMatch).length > 0) {
+      const headers: NamedMatch[] = Object.keys(o.headerMatch)
+        .sort()
+        .map((name) => ({ name: name.toLowerCase(), match: { kind: 'exact', value: o.headerMatch![name]! } }));
+      const base = route.matches.length > 0 ? route.matches : [{ headers: [], withoutHeaders: [], queryParams: [], ignoreUriCase: false, gateways: [] }];
+      const headerRoute: HttpRouteModel = {
+        ...updated,
+        name: `${route.name ?? `route-${route.index}`}-canary`,
+        matches: base.map((m) => ({ ...m, headers: [...m.headers, ...headers] })),
+        destinations: [{ ...canary, weight: 100 }],
+        mirrors: [],
+      };
+      out.splice(pos, 0, headerRoute);
+    }
+  }
+  return out;
+}
+
+function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; sniHosts?: string[] }[]; route?: { destination: Destination; weight?: number }[] }[] | undefined, field: string, ns: string, domain: string): L4RouteModel[] {
+  return (list ?? []).map((r, i) => {
+    const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0 }));
+    if (dests.length > 1 && dests.every((d) => d.weight === 0)) dests.forEach((d) => (d.weight = 1));
+    return {
+      matches: (r.match ?? []).map((m) => ({
+        ...(typeof m.port === 'number' ? { port: m.port } : {}),
+        destinationSubnets: m.destinationSubnets ?? [],
+        ...(m.sourceLabels ? { sourceLabels: { ...m.sourceLabels } } : {}),
+        ...(m.sourceNamespace ? { sourceNamespace: m.sourceNamespace } : {}),
+        gateways: (m.gateways ?? []).map((g) => resolveGatewayRef(g, ns)),
+        sniHosts: m.sniHosts ?? [],
+      })),
+      destinations: dests,
+      path: `spec.${field}[${i}]`,
+    };
+  });
+}
+
+function virtualServiceModel(vs: Resource<'VirtualService'>, domain: string, overrides: RouteOverride[], diagnostics: Diagnostic[]): VirtualServiceModel {
+  const ns = vs.metadata.namespace;
+  const key = keyOf(vs);
+  let http = (vs.spec.http ?? []).map((r, i) => httpRoute(r, i, ns, domain, key, diagnostics));
+  if (overrides.length > 0) http = applyOverrides(http, overrides, key, diagnostics);
+  const gateways = (vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh']).map((g) => resolveGatewayRef(g, ns));
+  return {
+    key,
+    name: vs.metadata.name,
+    namespace: ns,
+    hosts: (vs.spec.hosts ?? []).map((h) => resolveHost(h, ns, { clusterDomain: domain })),
+    gateways: [...new Set(gateways)].sort(),
+    exportTo: resolveExportTo(vs.spec.exportTo, ns),
+    http,
+    tcp: l4Routes(vs.spec.tcp, 'tcp', ns, domain),
+    tls: l4Routes(vs.spec.tls, 'tls', ns, domain),
+    origin: vs.origin,
+  };
+}
