@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, UserError } from './exit.js';
 import { packageVersion, registerVersion } from './version.js';
 import { registerValidate } from './validate.js';
+import { registerDiff } from './diff.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerVersion(program);
   registerValidate(program);
+  registerDiff(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

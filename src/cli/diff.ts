@@ -1,0 +1,154 @@
+// `meshcd diff`: what a change (a pull request, two refs, two folders) does to
+// the mesh before it is merged. Exit codes as `argocd app diff`: 0 no change,
+// 1 changes, 2 meshcd could not compute the diff (bad ref, unreadable repo).
+// Validation errors in the head are reported, not turned into exit 2: CI gates
+// on them with `meshcd validate` (or the workflow's fail-on input).
+
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import type { Revision } from '../api/types.js';
+import { loadRevision, ParseCache } from '../config/load.js';
+import { diffConfigSets } from '../diff/resources.js';
+import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
+import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffSide, type EnvoySection } from '../diff/report.js';
+import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit } from '../git/repo.js';
+import { buildServiceIndex } from '../registry/config.js';
+import { readFolderRevision } from '../source/folder.js';
+import { validate } from '../validate/index.js';
+import { EXIT, UserError } from './exit.js';
+import { checkOutput } from './output.js';
+
+interface DiffOptions {
+  base?: string;
+  head?: string;
+  path?: string;
+  output: string;
+  envoy: boolean;
+}
+
+export function registerDiff(program: Command): void {
+  program
+    .command('diff')
+    .description('Show what a change does to the mesh: resources added/changed/removed, validation of the head, Envoy config per proxy')
+    .argument('[repo-or-dirs...]', 'a Git repository (default .), or two config folders to compare')
+    .option('--base <ref>', 'base commit/branch/tag (default: merge-base of HEAD with the default branch)')
+    .option('--head <ref>', 'head commit/branch/tag (default: HEAD)')
+    .option('--path <subdir>', 'config folder inside the repository (or inside both folders)')
+    .option('-o, --output <format>', 'text|markdown|json', 'text')
+    .option('--no-envoy', 'skip the Envoy-level impact (listeners/routes/clusters per proxy)')
+    .addHelpText('after', '\nExit codes: 0 no change, 1 changes, 2 error (bad ref, unreadable repository or folder).')
+    .action(async (args: string[], opts: DiffOptions) => {
+      const format = checkOutput(opts.output, ['text', 'markdown', 'json'] as const);
+      const sides = args.length === 2 ? await folderSides(args[0]!, args[1]!, opts) : await repoSides(args, opts);
+      const cache = new ParseCache();
+      const baseLoad = await loadRevision(sides.base.rev, { cache });
+      const headLoad = await loadRevision(sides.head.rev, { cache });
+      const diagnostics = validate(headLoad);
+      const resources = diffConfigSets(baseLoad.config, headLoad.config);
+      let envoy: EnvoySection;
+      if (!opts.envoy) envoy = { status: 'skipped', reason: 'disabled with --no-envoy' };
+      else if (resources.length === 0) envoy = { status: 'skipped', reason: 'no resource changes' };
+      else {
+        const t = await loadTranslator();
+        envoy = typeof t === 'string' ? { status: 'skipped', reason: t } : { status: 'computed', ...envoyImpact(baseLoad.config, headLoad.config, t) };
+      }
+      const report = makeReport(sides.base.side, sides.head.side, resources, diagnostics, envoy);
+      const text = format === 'json' ? renderJson(report) : format === 'markdown' ? renderMarkdown(report) : renderText(report);
+      process.stdout.write(text);
+      process.exitCode = hasChanges(report) ? EXIT.FINDINGS : EXIT.OK;
+    });
+}
+
+interface Side {
+  side: DiffSide;
+  rev: Revision;
+}
+
+async function folderSides(a: string, b: string, opts: DiffOptions): Promise<{ base: Side; head: Side }> {
+  if (opts.base || opts.head) throw new UserError('--base/--head name Git refs; they cannot be used when comparing two folders');
+  const sub = subPath(opts.path);
+  const read = async (dir: string): Promise<Side> => {
+    const full = sub ? join(dir, sub) : dir;
+    try {
+      const rev = await readFolderRevision(full);
+      return { side: { label: full, revision: rev.id }, rev };
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+  };
+  return { base: await read(a), head: await read(b) };
+}
+
+function subPath(path: string | undefined): string {
+  try {
+    return normalizeSubPath(path);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
+
+async function repoSides(args: string[], opts: DiffOptions): Promise<{ base: Side; head: Side }> {
+  if (args.length > 2) throw new UserError(`diff takes one repository or two folders; got ${args.length} arguments`);
+  const dir = args[0] ?? '.';
+  const sub = subPath(opts.path);
+  try {
+    const repo = await openRepo(dir);
+    const headRef = opts.head ?? 'HEAD';
+    const headOid = await resolveCommit(repo, headRef).catch(flag('--head'));
+    let baseOid: string;
+    let baseLabel: string;
+    let baseRef: string;
+    if (opts.base) {
+      baseOid = await resolveCommit(repo, opts.base).catch(flag('--base'));
+      baseLabel = baseRef = opts.base;
+    } else {
+      const db = await defaultBranch(repo);
+      if (!db) throw new UserError(`no default branch (origin/HEAD, main or master) in ${dir}; name the base with --base REF`);
+      const mb = await mergeBase(repo, db.oid, headOid);
+      if (!mb) throw new UserError(`${db.name} and ${headRef} have no common ancestor in ${dir}; name the base with --base REF`);
+      baseOid = mb;
+      baseLabel = `merge-base of ${db.name} and ${headRef}`;
+      baseRef = 'merge-base';
+    }
+    const base = await commitRevision(repo, baseOid, { path: sub, ref: baseRef });
+    const head = await commitRevision(repo, headOid, { path: sub, ref: headRef });
+    if (sub && !base.pathExists && !head.pathExists) throw new UserError(`--path ${sub}: no such folder in ${baseLabel} (${baseOid.slice(0, 12)}) nor in ${headRef} (${headOid.slice(0, 12)}) of ${dir}`);
+    return { base: { side: { label: baseLabel, revision: base.id }, rev: base }, head: { side: { label: headRef, revision: head.id }, rev: head } };
+  } catch (err) {
+    if (err instanceof GitError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+function flag(name: string) {
+  return (err: unknown): never => {
+    if (err instanceof GitError) throw new UserError(`${name}: ${err.message}`);
+    throw err;
+  };
+}
+
+/**
+ * The xDS translation, when this build has it (src/mesh and src/xds/translate).
+ * Loaded at run time so `meshcd diff` works, minus the Envoy section, without it.
+ */
+async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
+  const load = async (rel: string): Promise<Record<string, unknown> | undefined> => {
+    try {
+      return (await import(new URL(rel, import.meta.url).href)) as Record<string, unknown>;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+      throw new UserError(`loading the xDS translation (${rel}) failed: ${(err as Error).message}`);
+    }
+  };
+  const mesh = await load('../mesh/index.js');
+  const xlate = await load('../xds/translate/index.js');
+  if (!mesh || !xlate || typeof mesh.buildMeshModel !== 'function' || typeof xlate.translate !== 'function') {
+    return 'the xDS translation is not part of this build';
+  }
+  return {
+    buildMeshModel: mesh.buildMeshModel as EnvoyTranslator<unknown>['buildMeshModel'],
+    translate: xlate.translate as EnvoyTranslator<unknown>['translate'],
+    ...(typeof xlate.translationKey === 'function' ? { translationKey: xlate.translationKey as NonNullable<EnvoyTranslator<unknown>['translationKey']> } : {}),
+    buildServiceIndex,
+  };
+}
