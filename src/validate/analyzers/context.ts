@@ -1,0 +1,170 @@
+// Shared, precomputed view of one revision for the analyzers: host lookup
+// (short names, wildcards, exportTo), DestinationRules by host, workloads,
+// known namespaces, and a `report` helper that locates a diagnostic at the
+// line of the offending field. Built once per analysis so each analyzer
+// stays a single pass over the resources it looks at. Pure.
+
+import type { AnyResource, ConfigSet, Diagnostic, MeshSettings, Resource, ResourceKey, Service, ServiceIndex, Severity, Workload } from '../../api/types.js';
+import { resourceKey } from '../../api/types.js';
+import type { Destination, MeshKind } from '../../api/istio.js';
+import type { LoadResult } from '../../config/load.js';
+import { isVisibleTo, labelsMatch } from '../../registry/config.js';
+
+/** One analyzer code, documented (README table, SARIF rules). */
+export interface AnalyzerCode {
+  code: string;
+  name: string;
+  severity: Severity;
+  description: string;
+}
+
+export interface Analyzer {
+  /** Short id, e.g. `virtualservice/destination-hosts`. */
+  name: string;
+  codes: readonly AnalyzerCode[];
+  run(ctx: AnalysisContext): void;
+}
+
+export function arr<T>(v: T[] | readonly T[] | undefined | null): readonly T[];
+export function arr(v: unknown): readonly unknown[];
+export function arr(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+export function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function keyOf(r: AnyResource | Resource): ResourceKey {
+  return resourceKey(r.kind, r.metadata.namespace, r.metadata.name);
+}
+
+/** `kind/ns/name` for messages (`ns/name` as Istio prints it). */
+export function nsName(r: { metadata: { namespace: string; name: string } }): string {
+  return r.metadata.namespace ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name;
+}
+
+/** Does wildcard host `a` overlap host `b` (either side may be a wildcard)? As Istio's host.Name.Matches. */
+export function hostsOverlap(a: string, b: string): boolean {
+  if (a === b || a === '*' || b === '*') return true;
+  const aw = a.startsWith('*'), bw = b.startsWith('*');
+  if (aw && bw) {
+    const sa = a.slice(1), sb = b.slice(1);
+    return sa.endsWith(sb) || sb.endsWith(sa);
+  }
+  if (aw) return b.endsWith(a.slice(1));
+  if (bw) return a.endsWith(b.slice(1));
+  return false;
+}
+
+/** Does (possibly wildcard) `pattern` cover concrete or wildcard `host`? */
+export function hostCovers(pattern: string, host: string): boolean {
+  if (pattern === host || pattern === '*') return true;
+  if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return false;
+}
+
+export class AnalysisContext {
+  readonly config: ConfigSet;
+  readonly index: ServiceIndex;
+  readonly mesh: MeshSettings;
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly load: LoadResult;
+  private readonly wildcardServices: Service[];
+  private readonly drByHost = new Map<string, Resource<'DestinationRule'>[]>();
+  private readonly drWildcards: Resource<'DestinationRule'>[] = [];
+  readonly namespaces: ReadonlySet<string>;
+  /** Labels of each namespace, from MeshConfig.spec.namespaces. */
+  readonly namespaceLabels: ReadonlyMap<string, Record<string, string>>;
+
+  constructor(load: LoadResult, index: ServiceIndex) {
+    this.load = load;
+    this.config = load.config;
+    this.index = index;
+    this.mesh = load.config.mesh;
+    this.wildcardServices = index.services().filter((s) => s.hostname.startsWith('*'));
+    for (const dr of this.config.ofKind('DestinationRule')) {
+      if (typeof dr.spec.host !== 'string') continue;
+      const host = this.fqdn(dr.spec.host, dr.metadata.namespace);
+      if (host.startsWith('*')) {
+        this.drWildcards.push(dr);
+        continue;
+      }
+      let l = this.drByHost.get(host);
+      if (!l) this.drByHost.set(host, (l = []));
+      l.push(dr);
+    }
+    const ns = new Set<string>([this.mesh.defaultNamespace, this.mesh.rootNamespace]);
+    for (const r of this.config.resources) if (r.metadata.namespace) ns.add(r.metadata.namespace);
+    for (const s of index.services()) ns.add(s.namespace);
+    const labels = new Map<string, Record<string, string>>();
+    const meshConfig = this.config.ofKind('MeshConfig')[0];
+    const declared = meshConfig?.spec.namespaces;
+    if (isObj(declared)) {
+      for (const [name, v] of Object.entries(declared)) {
+        ns.add(name);
+        const l = isObj(v) && isObj(v.labels) ? (v.labels as Record<string, string>) : {};
+        labels.set(name, l);
+      }
+    }
+    this.namespaces = ns;
+    this.namespaceLabels = labels;
+  }
+
+  /** Istio's short-name rule: a host without dots is `name.<ns>.<clusterDomain>`. */
+  fqdn(host: string, namespace: string): string {
+    if (host === '*' || host.includes('.')) return host;
+    return `${host}.${namespace}.${this.mesh.clusterDomain}`;
+  }
+
+  /** The service a destination host names, as seen from `namespace`, including wildcard ServiceEntries. */
+  findService(host: string, namespace: string): Service | undefined {
+    const h = this.fqdn(host, namespace);
+    const exact = this.index.service(h, namespace);
+    if (exact) return exact;
+    for (const s of this.wildcardServices) {
+      if (hostCovers(s.hostname, h) && (s.namespace === namespace || isVisibleTo(s.exportTo, namespace))) return s;
+    }
+    return undefined;
+  }
+
+  /** Any service (any namespace) whose host overlaps `host`; for wildcard references. */
+  anyServiceOverlapping(host: string): boolean {
+    if (!host.startsWith('*')) return this.index.service(host) !== undefined || this.wildcardServices.some((s) => hostCovers(s.hostname, host));
+    return this.index.services().some((s) => hostsOverlap(host, s.hostname));
+  }
+
+  /** DestinationRules that apply to `host` for a client in `namespace` (own namespace, root namespace or exported). */
+  destinationRulesFor(host: string, namespace: string): Resource<'DestinationRule'>[] {
+    const h = this.fqdn(host, namespace);
+    const out: Resource<'DestinationRule'>[] = [];
+    const visible = (dr: Resource<'DestinationRule'>) => {
+      const ns = dr.metadata.namespace;
+      if (ns === namespace || ns === this.mesh.rootNamespace) return true;
+      const exp = arr(dr.spec.exportTo);
+      if (exp.length === 0) return true;
+      if (exp.includes('~')) return false;
+      return exp.includes('*') || exp.includes(namespace);
+    };
+    for (const dr of this.drByHost.get(h) ?? []) if (visible(dr)) out.push(dr);
+    for (const dr of this.drWildcards) if (hostCovers(this.fqdn(dr.spec.host, dr.metadata.namespace), h) && visible(dr)) out.push(dr);
+    return out;
+  }
+
+  hasSubset(dest: Destination, namespace: string): boolean {
+    return this.destinationRulesFor(dest.host, namespace).some((dr) => arr(dr.spec.subsets).some((s) => isObj(s) && s.name === dest.subset));
+  }
+
+  /** Workloads a selector picks in a namespace (root namespace: every namespace). */
+  workloadsSelected(selector: Record<string, string> | undefined, namespace: string): Workload[] {
+    const all = this.index.workloads();
+    const anyNs = namespace === this.mesh.rootNamespace;
+    return all.filter((w) => (anyNs || w.namespace === namespace) && labelsMatch(selector, w.labels));
+  }
+
+  report(r: AnyResource | Resource<MeshKind>, code: string, severity: Severity, message: string, path?: string): void {
+    const key = keyOf(r);
+    const origin = (path && this.load.locate(key, path)) || r.origin;
+    this.diagnostics.push({ code, severity, message, resource: key, origin, ...(path ? { path } : {}) });
+  }
+}

@@ -1,0 +1,657 @@
+// Table-driven: each analyzer with a valid and an invalid case, asserting the
+// exact codes and file:line it reports. Every case is loaded on top of BASE
+// (a small valid mesh, see _helpers.ts) and run through that analyzer alone.
+import test from 'ava';
+import { analyze, ANALYZERS, analyzerCodes } from '../../../../src/validate/analyzers/index.js';
+import { buildServiceIndex } from '../../../../src/registry/config.js';
+import { BASE, brief, loadFiles } from './_helpers.js';
+
+const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\n';
+const DR = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\n';
+const GW = 'apiVersion: networking.istio.io/v1\nkind: Gateway\n';
+
+interface Case {
+  analyzer: string;
+  name: string;
+  yaml: string;
+  expect: string[];
+}
+
+const cases: Case[] = [
+  // --- virtualservice/destinations (IST0101 host, subset)
+  {
+    analyzer: 'virtualservice/destinations',
+    name: 'valid: short host, defined subset, mirror to known host',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+    mirror: {host: reviews.shop.svc.cluster.local}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/destinations',
+    name: 'invalid: unknown host and unknown subset',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination:
+        host: reviewz
+    - destination:
+        host: reviews
+        subset: v9
+`,
+    expect: ['IST0101 t.yaml:9', 'IST0101 t.yaml:12'],
+  },
+  // --- virtualservice/gateways (IST0101 gateway)
+  {
+    analyzer: 'virtualservice/gateways',
+    name: 'valid: mesh and an existing gateway in another namespace',
+    yaml: `${GW}metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  gateways: [mesh, istio-system/gw]
+  http: [{route: [{destination: {host: reviews}}]}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/gateways',
+    name: 'invalid: gateway missing (same-namespace and match-level refs)',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  gateways:
+  - gw
+  http:
+  - match:
+    - gateways: [istio-system/nope]
+    route: [{destination: {host: reviews}}]
+`,
+    expect: ['IST0101 t.yaml:7', 'IST0101 t.yaml:10'],
+  },
+  // --- IST0109
+  {
+    analyzer: 'virtualservice/conflicting-mesh-hosts',
+    name: 'valid: same host on a gateway-bound VirtualService',
+    yaml: `${VS}metadata: {name: a, namespace: shop}
+spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}]}]}
+---
+${VS}metadata: {name: b, namespace: shop}
+spec: {hosts: [reviews], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/conflicting-mesh-hosts',
+    name: 'invalid: two mesh VirtualServices for reviews (short and FQDN)',
+    yaml: `${VS}metadata: {name: a, namespace: shop}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+${VS}metadata: {name: b, namespace: shop}
+spec:
+  hosts:
+  - ratings
+  - reviews.shop.svc.cluster.local
+  http: [{route: [{destination: {host: reviews}}]}]
+`,
+    expect: ['IST0109 t.yaml:5', 'IST0109 t.yaml:14'],
+  },
+  // --- IST0112
+  {
+    analyzer: 'virtualservice/destination-port',
+    name: 'valid: port given for a two-port service',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec: {hosts: [ratings], http: [{route: [{destination: {host: ratings, port: {number: 9080}}}]}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/destination-port',
+    name: 'invalid: no port for a two-port service',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - destination: {host: ratings}
+`,
+    expect: ['IST0112 t.yaml:8'],
+  },
+  // --- IST0130 / IST0131
+  {
+    analyzer: 'virtualservice/conditions',
+    name: 'valid: distinct matches then catch-all last',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: reviews}}]
+  - route: [{destination: {host: reviews}}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/conditions',
+    name: 'invalid: duplicate match, fully shadowed rule, rule after catch-all',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: reviews}}]
+  - match:
+    - uri: {prefix: /b}
+    - name: again
+      uri: {prefix: /a}
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /b}}]
+    route: [{destination: {host: reviews}}]
+  - route: [{destination: {host: reviews}}]
+  - route: [{destination: {host: reviews}}]
+`,
+    expect: ['IST0130 t.yaml:14', 'IST0130 t.yaml:17', 'IST0131 t.yaml:11'],
+  },
+  // --- IST0132
+  {
+    analyzer: 'virtualservice/gateway-hosts',
+    name: 'valid: VirtualService host covered by a wildcard server host',
+    yaml: `${GW}metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['shop/*.example.com']}]
+---
+${VS}metadata: {name: r, namespace: shop}
+spec: {hosts: [www.example.com], gateways: [istio-system/gw], http: [{route: [{destination: {host: reviews}}]}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/gateway-hosts',
+    name: 'invalid: host not on the gateway, and namespace restriction excludes',
+    yaml: `${GW}metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['other/*.example.com', 'api.example.com']}]
+---
+${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [www.example.com]
+  gateways:
+  - istio-system/gw
+  http: [{route: [{destination: {host: reviews}}]}]
+`,
+    expect: ['IST0132 t.yaml:14'],
+  },
+  // --- IST0145
+  {
+    analyzer: 'gateway/conflicting-gateways',
+    name: 'valid: same selector and port, different hosts',
+    yaml: `${GW}metadata: {name: a, namespace: istio-system}
+spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com]}]}
+---
+${GW}metadata: {name: b, namespace: istio-system}
+spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [b.example.com]}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/conflicting-gateways',
+    name: 'invalid: wildcard overlaps on the same port and selector',
+    yaml: `${GW}metadata: {name: a, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ['*.example.com']
+---
+${GW}metadata: {name: b, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [shop.example.com]
+`,
+    expect: ['IST0145 t.yaml:7', 'IST0145 t.yaml:16'],
+  },
+  // --- gateway/workloads (IST0101 selector, IST0162 port)
+  {
+    analyzer: 'gateway/workloads',
+    name: 'valid: selector matches the ingress workload, port on its service',
+    yaml: `${GW}metadata: {name: gw, namespace: istio-system}
+spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/workloads',
+    name: 'invalid: selector matches nothing; port not on the service',
+    yaml: `${GW}metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: egressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${GW}metadata: {name: gw2, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port:
+      number: 8443
+      name: https
+      protocol: HTTPS
+    hosts: ['*']
+    tls: {mode: SIMPLE, credentialName: c}
+`,
+    expect: ['IST0101 t.yaml:5', 'IST0162 t.yaml:15'],
+  },
+  // --- IST0173 / IST0174
+  {
+    analyzer: 'destinationrule/host-and-subsets',
+    name: 'valid: BASE DestinationRule only',
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec: {host: ratings.shop.svc.cluster.local, subsets: [{name: all}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/host-and-subsets',
+    name: 'invalid: unknown host; subset selecting no workload',
+    yaml: `${DR}metadata: {name: x, namespace: shop}
+spec:
+  host: nothere
+---
+${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  subsets:
+  - name: v3
+    labels: {version: v3}
+`,
+    expect: ['IST0173 t.yaml:14', 'IST0174 t.yaml:5'],
+  },
+  // --- IST0128 / IST0129
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: 'valid: SIMPLE with caCertificates; ISTIO_MUTUAL',
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec: {host: ratings, trafficPolicy: {tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}, portLevelSettings: [{port: {number: 9090}, tls: {mode: ISTIO_MUTUAL}}]}}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: 'invalid: SIMPLE without CA at both levels',
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    tls: {mode: SIMPLE}
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}
+`,
+    expect: ['IST0128 t.yaml:7', 'IST0129 t.yaml:10'],
+  },
+  // --- MCD0320
+  {
+    analyzer: 'destinationrule/conflicts',
+    name: 'valid: second rule for the host adds a new subset',
+    yaml: `${DR}metadata: {name: reviews-more, namespace: shop}
+spec: {host: reviews, subsets: [{name: v3, labels: {version: v3}}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/conflicts',
+    name: 'invalid: repeated subset name and two trafficPolicies',
+    yaml: `${DR}metadata: {name: reviews-more, namespace: shop}
+spec:
+  host: reviews.shop.svc.cluster.local
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+---
+${DR}metadata: {name: reviews-tp, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+`,
+    expect: ['MCD0320 t.yaml:16', 'MCD0320 t.yaml:8'],
+  },
+  // --- sidecars (IST0110, IST0111, IST0101 egress)
+  {
+    analyzer: 'sidecar/selectors-and-egress',
+    name: 'valid: one default Sidecar with known egress hosts',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec:
+  egress:
+  - hosts: [./reviews.shop.svc.cluster.local, istio-system/*, '*/ratings.shop.svc.cluster.local']
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'sidecar/selectors-and-egress',
+    name: 'invalid: two selector-less, two overlapping selectors, unknown egress host',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: a, namespace: shop}
+spec:
+  egress:
+  - hosts:
+    - shop/nothere.example.com
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: b, namespace: shop}
+spec: {}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: c, namespace: shop}
+spec:
+  workloadSelector: {matchLabels: {app: reviews}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: d, namespace: shop}
+spec:
+  workloadSelector: {matchLabels: {version: v1}}
+`,
+    expect: ['IST0101 t.yaml:7', 'IST0110 t.yaml:18', 'IST0110 t.yaml:24', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9'],
+  },
+  // --- IST0127
+  {
+    analyzer: 'selector/matching-workloads',
+    name: 'valid: selectors that match',
+    yaml: `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: shop}
+spec: {selector: {matchLabels: {app: reviews}}, mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: all, namespace: istio-system}
+spec: {selector: {matchLabels: {version: v2}}, action: ALLOW, rules: [{}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'selector/matching-workloads',
+    name: 'invalid: typo in a label; workload in another namespace',
+    yaml: `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: reveiws}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: gw, namespace: shop}
+spec:
+  selector:
+    matchLabels: {istio: ingressgateway}
+`,
+    expect: ['IST0127 t.yaml:13', 'IST0127 t.yaml:6'],
+  },
+  // --- authz references
+  {
+    analyzer: 'authorizationpolicy/references',
+    name: 'valid: known namespaces and principals, wildcards skipped',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - from:
+    - source: {namespaces: [shop, 'team-*'], principals: [cluster.local/ns/istio-system/sa/ingress, '*']}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'authorizationpolicy/references',
+    name: 'invalid: unknown namespace and principal namespace',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec:
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: [shpo]
+    - source:
+        principals:
+        - cluster.local/ns/frontend/sa/web
+`,
+    expect: ['IST0101 t.yaml:12', 'IST0101 t.yaml:9'],
+  },
+  // --- IST0134
+  {
+    analyzer: 'serviceentry/addresses',
+    name: 'valid: TCP with addresses; HTTP without',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec: {hosts: [db.example.com], addresses: [10.1.0.5/32], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'serviceentry/addresses',
+    name: 'invalid: TCP and unset protocol without addresses',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec:
+  hosts: [db.example.com]
+  resolution: DNS
+  ports:
+  - {number: 5432, name: tcp, protocol: TCP}
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 6379, name: redis}
+`,
+    expect: ['IST0134 t.yaml:10', 'IST0134 t.yaml:8'],
+  },
+  // --- IST0002
+  {
+    analyzer: 'deprecated-fields',
+    name: 'valid: current field names',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}], mirror: {host: reviews}, mirrorPercentage: {value: 5}}]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'deprecated-fields',
+    name: 'invalid: mirrorPercent, corsPolicy.allowOrigin, consecutiveErrors',
+    yaml: `${VS}metadata: {name: r, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - route: [{destination: {host: reviews}}]
+    mirror: {host: reviews}
+    mirrorPercent: 5
+    corsPolicy:
+      allowOrigin: [a.example.com]
+---
+${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    outlierDetection:
+      consecutiveErrors: 5
+`,
+    expect: ['IST0002 t.yaml:11', 'IST0002 t.yaml:20', 'IST0002 t.yaml:9'],
+  },
+  // --- rollouts
+  {
+    analyzer: 'rollout/references',
+    name: 'valid: Rollout on a named route between two subsets',
+    yaml: `${VS}metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - name: primary
+    route:
+    - {destination: {host: reviews, subset: v1}, weight: 100}
+    - {destination: {host: reviews, subset: v2}, weight: 0}
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: reviews, namespace: shop}
+spec:
+  virtualService: {name: reviews, route: primary}
+  stable: {host: reviews, subset: v1}
+  canary: {host: reviews.shop.svc.cluster.local, subset: v2}
+  steps: [{weight: 10}, {weight: 100}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'rollout/references',
+    name: 'invalid: missing VS, missing route, canary not in route, unknown subset, two owners',
+    yaml: `${VS}metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - name: primary
+    route:
+    - {destination: {host: reviews, subset: v1}, weight: 100}
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: a, namespace: shop}
+spec:
+  virtualService: {name: reviews}
+  stable: {host: reviews, subset: v1}
+  canary:
+    host: reviews
+    subset: v3
+  steps: [{weight: 10}]
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: b, namespace: shop}
+spec:
+  virtualService: {name: reviews, route: primary}
+  stable: {host: reviews, subset: v1}
+  canary: {host: reviews, subset: v1}
+  steps: [{weight: 10}]
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: c, namespace: shop}
+spec:
+  virtualService:
+    name: nothere
+  stable: {host: reviews, subset: v1}
+  canary: {host: reviews, subset: v2}
+  steps: [{weight: 10}]
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: d, namespace: shop}
+spec:
+  virtualService:
+    name: reviews
+    route: secondary
+  stable: {host: reviews, subset: v1}
+  canary: {host: reviews, subset: v2}
+  steps: [{weight: 10}]
+`,
+    expect: ['MCD0301 t.yaml:36', 'MCD0302 t.yaml:47', 'MCD0303 t.yaml:17', 'MCD0304 t.yaml:15', 'MCD0304 t.yaml:26', 'MCD0305 t.yaml:19'],
+  },
+  // --- orphans
+  {
+    analyzer: 'orphans',
+    name: 'valid: every WorkloadEntry selected; declared namespace used',
+    yaml: `apiVersion: meshcd.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec:
+  namespaces:
+    shop: {labels: {env: production}}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'orphans',
+    name: 'invalid: WorkloadEntry nobody selects; empty declared namespace',
+    yaml: `apiVersion: meshcd.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec:
+  namespaces:
+    shop: {labels: {env: production}}
+    shpo: {labels: {env: production}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: stray, namespace: shop}
+spec:
+  address: 127.0.0.99
+  labels: {app: stray}
+`,
+    expect: ['MCD0310 t.yaml:14', 'MCD0311 t.yaml:7'],
+  },
+];
+
+for (const c of cases) {
+  test(`${c.analyzer}: ${c.name}`, async (t) => {
+    const analyzer = ANALYZERS.find((a) => a.name === c.analyzer);
+    if (!analyzer) return t.fail(`no analyzer ${c.analyzer}`);
+    const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': c.yaml });
+    t.deepEqual(load.diagnostics, [], 'test input loads cleanly');
+    const diags = analyze(load, buildServiceIndex(load.config), [analyzer]);
+    const lines = c.yaml.split('\n');
+    const shown = diags.map((d) => `${d.code} ${d.origin?.line}: ${lines[(d.origin?.line ?? 1) - 1]?.trim()} — ${d.message}`).join('\n');
+    t.deepEqual(brief(diags), c.expect.slice().sort(), shown);
+    const declared = new Set(analyzer.codes.map((x) => x.code));
+    for (const d of diags) t.true(declared.has(d.code), `${d.code} is declared by ${c.analyzer}`);
+  });
+}
+
+test('every analyzer has a valid and an invalid case', (t) => {
+  for (const a of ANALYZERS) {
+    t.true(cases.some((c) => c.analyzer === a.name && c.expect.length === 0), `${a.name} valid case`);
+    t.true(cases.some((c) => c.analyzer === a.name && c.expect.length > 0), `${a.name} invalid case`);
+  }
+});
+
+test('BASE itself is clean under all analyzers', async (t) => {
+  const load = await loadFiles({ 'base.yaml': BASE });
+  t.deepEqual(brief(analyze(load, buildServiceIndex(load.config))), []);
+});
+
+test('at least 15 distinct codes, each documented', (t) => {
+  const codes = analyzerCodes();
+  t.true(codes.length >= 15, `${codes.length} codes`);
+  for (const c of codes) t.regex(c.code, /^(IST|MCD)\d{4}$/) && t.truthy(c.description);
+});
+
+test('analyzers survive malformed specs that skipped schema checks', async (t) => {
+  const load = await loadFiles({
+    'base.yaml': BASE,
+    'bad.yaml': `${VS}metadata: {name: r, namespace: shop}\nspec: {hosts: 3, http: {a: 1}, gateways: [1, null]}\n---\n${DR}metadata: {name: d, namespace: shop}\nspec: {host: 7, subsets: [null, 3]}\n---\n${GW}metadata: {name: g, namespace: shop}\nspec: {servers: [null, {port: 5}], selector: 3}\n`,
+  });
+  const diags = analyze(load, buildServiceIndex(load.config));
+  t.false(diags.some((d) => d.code === 'IST0001'), diags.map((d) => d.message).join('\n'));
+});
