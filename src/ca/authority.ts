@@ -1,0 +1,738 @@
+// The signing authority: where the signing key comes from, what the trust
+// bundle holds, and root rotation with overlap.
+//
+// Two modes. Self-signed: a root generated on first start, kept under
+// `<state-dir>/ca/roots/<fp>-{cert,key}.pem` with `roots.json` as the single
+// atomic commit point that says which root is active and which retired roots
+// still belong in the bundle (`root-cert.pem`/`root-key.pem` are copies of the
+// active root for people and tools that expect Istio's names). Plug-in: an
+// intermediate in a folder with Istio's file names, re-read when it changes;
+// a bad new set keeps the old one.
+//
+// Rotation keeps the old root in the bundle until no identity's newest
+// certificate still comes from it (tracked in `issued.json`), or until the
+// longest certificate it could have signed has expired, whichever is first.
+
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { IssuedCert, TrustBundle } from '../api/types.js';
+import { writeFileAtomic, writeSecretFile } from '../util/fs.js';
+import { logger } from '../util/log.js';
+import { metric } from '../util/metrics.js';
+import {
+  buildCertificate, buildName, CsrError, derToPem, keyIdentifier, OID, parseCsr, randomSerial, spkiOf,
+  splitPemCerts, subjectNameOf, type KeyUsageBit, type ParsedCsr,
+} from './x509.js';
+
+export const DEFAULT_TTL_SECONDS = 24 * 3600;
+export const MAX_TTL_SECONDS = 90 * 24 * 3600;
+const ROOT_VALIDITY_DAYS = 3650;
+/** notBefore is backdated so that peers with a slightly slow clock accept a fresh certificate. */
+const BACKDATE_SECONDS = 60;
+
+export interface CaOptions {
+  /** meshcd's state directory; the CA keeps its files in `<stateDir>/ca/`. */
+  stateDir: string;
+  trustDomain?: string;
+  /** Key type of a generated root: RSA 2048 (default) or ECDSA P-256. */
+  rootKeyAlgorithm?: 'rsa' | 'ec';
+  /** Plug-in CA folder (`ca-cert.pem`, `ca-key.pem`, `cert-chain.pem`, `root-cert.pem`). */
+  pluginDir?: string;
+  defaultTtlSeconds?: number;
+  maxTtlSeconds?: number;
+  /** Shortest certificate issued; requests below are raised to it. Tests use 1. */
+  minTtlSeconds?: number;
+  /** Watch the plug-in folder and `roots.json` for changes made by other processes. */
+  watch?: boolean;
+  now?: () => Date;
+}
+
+/** A request the CA refuses; `reason` is the metric label, `message` is safe for the requester. */
+export class CaRequestError extends Error {
+  constructor(readonly reason: 'invalid_csr' | 'ttl_too_long' | 'bad_identity', message: string) {
+    super(message);
+    this.name = 'CaRequestError';
+  }
+}
+
+export interface IssueRequest {
+  /** PEM PKCS#10 request; only its key is used. */
+  csrPem: string;
+  /** The authenticated caller's identity: what goes into the certificate. */
+  namespace: string;
+  serviceAccount: string;
+  /** 0 or absent: the default TTL. */
+  ttlSeconds?: number;
+  /** Who asked, for the audit log (never a token). */
+  caller?: string;
+}
+
+export interface IssuedWorkloadCert extends IssuedCert {
+  /** Leaf first, intermediates, then the signing root last (Istio's CreateCertificate response). */
+  responseChainPem: string[];
+}
+
+export interface RootInfo {
+  fingerprint: string;
+  subject: string;
+  notAfter: string;
+  active: boolean;
+  /** Identities whose newest, still valid certificate chains to this root. */
+  activeCerts: number;
+  /** When a retired root leaves the bundle at the latest. */
+  retireAfter?: string;
+}
+
+export interface CaStatus {
+  mode: 'self-signed' | 'plugin';
+  trustDomain: string;
+  signer: { subject: string; notAfter: string; fingerprint: string };
+  roots: RootInfo[];
+  rotation: { inProgress: boolean; remainingOnOldRoots: number; completesBy?: string };
+}
+
+interface RootRecord {
+  fingerprint: string;
+  certPem: string;
+  createdAt: string;
+  /** Set once a root is no longer the signer. */
+  retireAfter?: string;
+}
+
+interface RootsFile {
+  version: 1;
+  /** Self-signed mode: fingerprint of the active root. */
+  active?: string;
+  roots: RootRecord[];
+}
+
+interface IssuedFile {
+  version: 1;
+  /** SPIFFE id → the root its newest certificate chains to, and when it expires. */
+  identities: Record<string, { root: string; notAfter: string }>;
+}
+
+interface Signer {
+  key: KeyObject;
+  certDer: Buffer;
+  cert: X509Certificate;
+  issuerName: ReturnType<typeof subjectNameOf>;
+  keyId: Buffer;
+  /** Signer and intermediates, not the root (empty when the signer is the root). */
+  intermediatesPem: string[];
+  /** The root this signer chains to (fingerprint used for tracking). */
+  rootPem: string;
+  rootFingerprint: string;
+  /** All roots from the plug-in root-cert.pem, or the one generated root. */
+  ownRootsPem: string[];
+}
+
+export function fingerprintOf(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+function sameKey(cert: X509Certificate, key: KeyObject): boolean {
+  const a = cert.publicKey.export({ type: 'spki', format: 'der' });
+  const b = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  return a.equals(b);
+}
+
+const issuedTotal = () => metric('counter', 'meshcd_ca_certs_issued_total', 'Workload certificates issued by the CA');
+const refusedTotal = () => metric('counter', 'meshcd_ca_refused_total', 'Certificate requests refused, by reason', ['reason']);
+const rootExpiry = () => metric('gauge', 'meshcd_ca_root_expiry_seconds', 'Seconds until the active root (or plug-in signing) certificate expires');
+const reloadErrors = () => metric('counter', 'meshcd_ca_reload_errors_total', 'Plug-in CA or roots.json reloads rejected (the previous set stays in use)');
+
+export function countRefusal(reason: string): void {
+  refusedTotal().inc({ reason });
+}
+
+export class CertificateAuthority {
+  readonly trustDomain: string;
+  private readonly dir: string;
+  private readonly log = logger('ca');
+  private readonly now: () => Date;
+  private readonly defaultTtl: number;
+  private readonly maxTtl: number;
+  private readonly minTtl: number;
+  private signer!: Signer;
+  private roots: RootRecord[] = [];
+  private issued: IssuedFile = { version: 1, identities: {} };
+  private issuedDirty = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private listeners = new Set<() => void>();
+  private closed = false;
+
+  private constructor(private readonly opts: CaOptions) {
+    this.trustDomain = opts.trustDomain ?? 'cluster.local';
+    this.dir = join(opts.stateDir, 'ca');
+    this.now = opts.now ?? (() => new Date());
+    this.defaultTtl = opts.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.maxTtl = opts.maxTtlSeconds ?? MAX_TTL_SECONDS;
+    this.minTtl = opts.minTtlSeconds ?? 60;
+    if (this.defaultTtl > this.maxTtl) throw new Error(`default TTL ${this.defaultTtl}s is above the maximum ${this.maxTtl}s`);
+  }
+
+  /** Opens the CA: loads or creates the root, or loads the plug-in folder. Throws with a clear message on bad files. */
+  static async open(opts: CaOptions): Promise<CertificateAuthority> {
+    const ca = new CertificateAuthority(opts);
+    await mkdir(ca.dir, { recursive: true, mode: 0o700 });
+    await ca.loadIssued();
+    await ca.loadRootsFile();
+    if (opts.pluginDir) ca.signer = await ca.loadPlugin(opts.pluginDir);
+    else await ca.loadOrCreateRoot();
+    ca.updateGauge();
+    await ca.writeBundleFile();
+    if (opts.watch) ca.startWatching();
+    return ca;
+  }
+
+  get mode(): 'self-signed' | 'plugin' {
+    return this.opts.pluginDir ? 'plugin' : 'self-signed';
+  }
+
+  spiffeId(namespace: string, serviceAccount: string): string {
+    return `spiffe://${this.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+  }
+
+  /** Called whenever the signer or the trust bundle changes (reload, rotation, retirement). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Roots that validate workload certificates now: the active one(s) plus retired roots in their overlap window. */
+  trustBundle(): TrustBundle {
+    this.retireExpired();
+    const seen = new Set<string>();
+    const out: string[] = [];
+    for (const pem of [...this.signer.ownRootsPem, ...this.roots.filter((r) => r.retireAfter).map((r) => r.certPem)]) {
+      const fp = fingerprintOf(pem);
+      if (seen.has(fp)) continue;
+      seen.add(fp);
+      out.push(pem);
+    }
+    return { rootsPem: out };
+  }
+
+  /** The signing certificate and intermediates (not the root): what a TLS peer sends after its leaf. */
+  intermediatesPem(): string[] {
+    return [...this.signer.intermediatesPem];
+  }
+
+  /** Public keys that may have signed a certificate this CA still honours (current signer, retired roots). */
+  isIssuedByUs(cert: X509Certificate): boolean {
+    if (cert.verify(this.signer.cert.publicKey)) return true;
+    for (const r of this.roots) {
+      if (!r.retireAfter) continue;
+      if (cert.verify(new X509Certificate(r.certPem).publicKey)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Issues a workload certificate for the caller's identity. The CSR only
+   * contributes its public key: its subject and SANs are ignored, so a caller
+   * can never obtain someone else's identity.
+   */
+  issue(req: IssueRequest): IssuedWorkloadCert {
+    let csr: ParsedCsr;
+    try {
+      csr = parseCsr(req.csrPem);
+    } catch (err) {
+      throw new CaRequestError('invalid_csr', err instanceof CsrError ? err.message : 'malformed CSR');
+    }
+    return this.issueForKey(csr, req);
+  }
+
+  /** Same as issue() with an already parsed CSR (lets a caller parse once and log what was asked). */
+  issueForKey(csr: ParsedCsr, req: Omit<IssueRequest, 'csrPem'>): IssuedWorkloadCert {
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(req.namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(req.serviceAccount)) {
+      throw new CaRequestError('bad_identity', `identity ns="${req.namespace}" sa="${req.serviceAccount}" is not a valid namespace/service account name`);
+    }
+    let ttl = req.ttlSeconds && req.ttlSeconds > 0 ? Math.floor(req.ttlSeconds) : this.defaultTtl;
+    if (ttl > this.maxTtl) throw new CaRequestError('ttl_too_long', `requested validity ${ttl}s exceeds the maximum of ${this.maxTtl}s`);
+    ttl = Math.max(ttl, this.minTtl);
+    const now = this.now();
+    const s = this.signer;
+    let notAfter = new Date(now.getTime() + ttl * 1000);
+    const signerEnd = new Date(s.cert.validTo);
+    if (notAfter > signerEnd) notAfter = signerEnd;
+    const spiffeId = this.spiffeId(req.namespace, req.serviceAccount);
+    const serial = randomSerial();
+    const leafKu: KeyUsageBit[] = csr.keyAlgorithm === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+    const der = buildCertificate({
+      serial,
+      notBefore: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
+      notAfter,
+      subject: buildName([]),
+      issuer: s.issuerName,
+      spkiDer: csr.spkiDer,
+      isCa: false,
+      keyUsage: leafKu,
+      extKeyUsage: [OID.serverAuth, OID.clientAuth],
+      sans: { uris: [spiffeId] },
+      authorityKeyId: s.keyId,
+    }, s.key);
+    const leafPem = derToPem(der, 'CERTIFICATE');
+    const serialHex = serial.toString('hex');
+    issuedTotal().inc();
+    this.track(spiffeId, s.rootFingerprint, notAfter);
+    const asked = csr.requestedUris.filter((u) => u !== spiffeId);
+    this.log.info({ audit: 'cert_issued', identity: spiffeId, serial: serialHex, notAfter: notAfter.toISOString(), caller: req.caller ?? 'in-process', ...(asked.length ? { csrAskedFor: asked } : {}) }, 'certificate issued');
+    return {
+      chainPem: [leafPem, ...s.intermediatesPem],
+      responseChainPem: [leafPem, ...s.intermediatesPem, s.rootPem],
+      notAfter,
+      serial: serialHex,
+      spiffeId,
+    };
+  }
+
+  /** A TLS server certificate for the CA's own port (and the xDS port), with a fresh native key. */
+  issueServerCert(names: { dns: string[]; ips: string[] }, ttlSeconds = 30 * 24 * 3600): { certChainPem: string; keyPem: string; notAfter: Date } {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const now = this.now();
+    const s = this.signer;
+    let notAfter = new Date(now.getTime() + ttlSeconds * 1000);
+    if (notAfter > new Date(s.cert.validTo)) notAfter = new Date(s.cert.validTo);
+    const der = buildCertificate({
+      serial: randomSerial(),
+      notBefore: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
+      notAfter,
+      subject: buildName([{ oid: OID.organization, value: this.trustDomain }]),
+      issuer: s.issuerName,
+      spkiDer: spkiOf(privateKey),
+      isCa: false,
+      keyUsage: ['digitalSignature'],
+      extKeyUsage: [OID.serverAuth, OID.clientAuth],
+      sans: { dns: names.dns, ips: names.ips },
+      authorityKeyId: s.keyId,
+    }, s.key);
+    return {
+      certChainPem: [derToPem(der, 'CERTIFICATE'), ...s.intermediatesPem].join(''),
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      notAfter,
+    };
+  }
+
+  /**
+   * Starts a root rotation: a new root signs from now on; the old root stays
+   * in the trust bundle until every identity renewed or its certificates expired.
+   */
+  async rotateRoot(): Promise<CaStatus> {
+    if (this.opts.pluginDir) throw new Error('plug-in CA: rotate by replacing the files in the plug-in folder (the old root stays trusted during the overlap)');
+    const oldFp = this.signer.rootFingerprint;
+    const now = this.now();
+    const old = this.roots.find((r) => r.fingerprint === oldFp);
+    if (old) old.retireAfter = new Date(Math.max(now.getTime() + this.maxTtl * 1000, this.latestNotAfter(oldFp))).toISOString();
+    const created = this.createRoot();
+    await this.storeRoot(created.certPem, created.keyPem);
+    this.roots.push({ fingerprint: fingerprintOf(created.certPem), certPem: created.certPem, createdAt: now.toISOString() });
+    await this.writeRootsFile(fingerprintOf(created.certPem));
+    this.signer = this.signerFromRoot(created.certPem, createPrivateKey(created.keyPem));
+    this.log.warn({ oldRoot: oldFp, newRoot: this.signer.rootFingerprint }, 'root rotation started: new root signs, old root stays in the trust bundle');
+    this.updateGauge();
+    this.emit();
+    return this.status();
+  }
+
+  status(): CaStatus {
+    this.retireExpired();
+    const now = this.now().getTime();
+    const counts = new Map<string, number>();
+    for (const v of Object.values(this.issued.identities)) {
+      if (Date.parse(v.notAfter) <= now) continue;
+      counts.set(v.root, (counts.get(v.root) ?? 0) + 1);
+    }
+    const bundle = this.trustBundle().rootsPem;
+    const roots: RootInfo[] = bundle.map((pem) => {
+      const c = new X509Certificate(pem);
+      const fp = fingerprintOf(pem);
+      const rec = this.roots.find((r) => r.fingerprint === fp);
+      return {
+        fingerprint: fp,
+        subject: c.subject.replace(/\n/g, ', '),
+        notAfter: new Date(c.validTo).toISOString(),
+        active: fp === this.signer.rootFingerprint,
+        activeCerts: counts.get(fp) ?? 0,
+        ...(rec?.retireAfter ? { retireAfter: rec.retireAfter } : {}),
+      };
+    });
+    const old = roots.filter((r) => !r.active && r.retireAfter);
+    return {
+      mode: this.mode,
+      trustDomain: this.trustDomain,
+      signer: { subject: this.signer.cert.subject.replace(/\n/g, ', '), notAfter: new Date(this.signer.cert.validTo).toISOString(), fingerprint: fingerprintOf(derToPem(this.signer.certDer, 'CERTIFICATE')) },
+      roots,
+      rotation: {
+        inProgress: old.length > 0,
+        remainingOnOldRoots: old.reduce((n, r) => n + r.activeCerts, 0),
+        ...(old.length ? { completesBy: old.map((r) => r.retireAfter!).sort().at(-1)! } : {}),
+      },
+    };
+  }
+
+  /** Writes pending state and stops watching. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flush();
+  }
+
+  /** Forces pending issuance tracking to disk (normally debounced to once a second). */
+  async flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (!this.issuedDirty) return;
+      this.issuedDirty = false;
+      await writeFileAtomic(join(this.dir, 'issued.json'), JSON.stringify(this.issued));
+    });
+    return this.flushing;
+  }
+
+  // -------------------------------------------------------------------------
+
+  private emit(): void {
+    this.writeBundleFile().catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write trust-bundle.pem'));
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'CA change listener failed');
+      }
+    }
+  }
+
+  /**
+   * `<state-dir>/ca/trust-bundle.pem`: every root in the bundle, for agents'
+   * `--ca-root-cert` (they re-read it, so a rotation does not strand them).
+   */
+  private async writeBundleFile(): Promise<void> {
+    const text = this.trustBundle().rootsPem.join('');
+    const path = join(this.dir, 'trust-bundle.pem');
+    if ((await readFile(path, 'utf8').catch(() => '')) === text) return;
+    await writeFileAtomic(path, text);
+  }
+
+  private updateGauge(): void {
+    rootExpiry().set((Date.parse(this.signer.cert.validTo) - this.now().getTime()) / 1000);
+  }
+
+  private track(spiffeId: string, root: string, notAfter: Date): void {
+    this.issued.identities[spiffeId] = { root, notAfter: notAfter.toISOString() };
+    this.issuedDirty = true;
+    if (!this.flushTimer && !this.closed) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.flush().catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write issued.json'));
+      }, 1000);
+      this.flushTimer.unref();
+    }
+    // A rotation completes as soon as the last identity on the old root renews.
+    if (this.roots.some((r) => r.retireAfter)) this.retireExpired();
+  }
+
+  private latestNotAfter(root: string): number {
+    let max = 0;
+    for (const v of Object.values(this.issued.identities)) if (v.root === root) max = Math.max(max, Date.parse(v.notAfter));
+    return max;
+  }
+
+  /** Drops retired roots whose overlap is over. */
+  private retireExpired(): void {
+    const now = this.now().getTime();
+    const keep: RootRecord[] = [];
+    let changed = false;
+    for (const r of this.roots) {
+      if (r.retireAfter && r.fingerprint !== this.signer?.rootFingerprint) {
+        const stillUsed = Object.values(this.issued.identities).some((v) => v.root === r.fingerprint && Date.parse(v.notAfter) > now);
+        if (Date.parse(r.retireAfter) <= now || !stillUsed) {
+          changed = true;
+          this.log.warn({ root: r.fingerprint, reason: stillUsed ? 'overlap window over' : 'every identity renewed' }, 'old root removed from the trust bundle: rotation complete');
+          continue;
+        }
+      }
+      keep.push(r);
+    }
+    if (!changed) return;
+    this.roots = keep;
+    this.writeRootsFile(this.mode === 'self-signed' ? this.signer.rootFingerprint : undefined).catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
+    queueMicrotask(() => this.emit());
+  }
+
+  private async loadIssued(): Promise<void> {
+    try {
+      const v = JSON.parse(await readFile(join(this.dir, 'issued.json'), 'utf8')) as IssuedFile;
+      if (v && v.version === 1 && typeof v.identities === 'object') this.issued = v;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err: (err as Error).message }, `${join(this.dir, 'issued.json')} is unreadable; issuance tracking restarts empty`);
+    }
+  }
+
+  private async loadRootsFile(): Promise<RootsFile | undefined> {
+    const path = join(this.dir, 'roots.json');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let v: RootsFile;
+    try {
+      v = JSON.parse(text) as RootsFile;
+      if (v.version !== 1 || !Array.isArray(v.roots)) throw new Error('unexpected content');
+      for (const r of v.roots) fingerprintOf(r.certPem);
+    } catch (err) {
+      throw new Error(`${path}: not a valid meshcd roots file (${(err as Error).message})`);
+    }
+    this.roots = v.roots;
+    return v;
+  }
+
+  private async writeRootsFile(active: string | undefined): Promise<void> {
+    const file: RootsFile = { version: 1, ...(active ? { active } : {}), roots: this.roots };
+    await writeFileAtomic(join(this.dir, 'roots.json'), JSON.stringify(file, null, 2) + '\n');
+  }
+
+  private createRoot(): { certPem: string; keyPem: string } {
+    const alg = this.opts.rootKeyAlgorithm ?? 'rsa';
+    const { privateKey, publicKey } = alg === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const now = this.now();
+    // A distinct subject per root keeps chain building unambiguous during an overlap.
+    const name = buildName([
+      { oid: OID.organization, value: this.trustDomain },
+      { oid: OID.commonName, value: `meshcd root CA ${now.toISOString().slice(0, 19)}Z ${randomSerial().toString('hex').slice(0, 8)}` },
+    ]);
+    const der = buildCertificate({
+      serial: randomSerial(),
+      notBefore: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
+      notAfter: new Date(now.getTime() + ROOT_VALIDITY_DAYS * 86400 * 1000),
+      subject: name,
+      issuer: name,
+      spkiDer: spkiOf(publicKey),
+      isCa: true,
+      keyUsage: ['digitalSignature', 'keyCertSign', 'cRLSign'],
+    }, privateKey);
+    return { certPem: derToPem(der, 'CERTIFICATE'), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  }
+
+  private async storeRoot(certPem: string, keyPem: string): Promise<void> {
+    const fp = fingerprintOf(certPem).slice(0, 16);
+    await mkdir(join(this.dir, 'roots'), { recursive: true, mode: 0o700 });
+    await writeSecretFile(join(this.dir, 'roots', `${fp}-key.pem`), keyPem);
+    await writeFileAtomic(join(this.dir, 'roots', `${fp}-cert.pem`), certPem);
+  }
+
+  private async loadOrCreateRoot(): Promise<void> {
+    const file = await this.loadRootsFile();
+    if (file?.active) {
+      const rec = file.roots.find((r) => r.fingerprint === file.active);
+      if (!rec) throw new Error(`${join(this.dir, 'roots.json')}: active root ${file.active} is not listed`);
+      const keyPath = join(this.dir, 'roots', `${rec.fingerprint.slice(0, 16)}-key.pem`);
+      const keyPem = await readFile(keyPath, 'utf8').catch(() => {
+        throw new Error(`${keyPath}: the active root's key is missing`);
+      });
+      const key = createPrivateKey(keyPem);
+      const cert = new X509Certificate(rec.certPem);
+      if (!sameKey(cert, key)) throw new Error(`${keyPath}: key does not match the active root certificate`);
+      this.signer = this.signerFromRoot(rec.certPem, key);
+      await this.writeCompatCopies(rec.certPem, keyPem);
+      return;
+    }
+    // First start, or a root put in place by hand with Istio's names.
+    let certPem: string;
+    let keyPem: string;
+    const certPath = join(this.dir, 'root-cert.pem');
+    const keyPath = join(this.dir, 'root-key.pem');
+    const existing = await readFile(certPath, 'utf8').then((c) => c, () => undefined);
+    if (existing) {
+      certPem = existing;
+      keyPem = await readFile(keyPath, 'utf8').catch(() => {
+        throw new Error(`${keyPath}: missing (${certPath} exists)`);
+      });
+      const cert = new X509Certificate(certPem);
+      if (!sameKey(cert, createPrivateKey(keyPem))) throw new Error(`${keyPath}: key does not match ${certPath}`);
+      if (!cert.ca) throw new Error(`${certPath}: not a CA certificate`);
+    } else {
+      ({ certPem, keyPem } = this.createRoot());
+      this.log.info({ dir: this.dir, algorithm: this.opts.rootKeyAlgorithm ?? 'rsa' }, 'generated a new root CA');
+    }
+    await this.storeRoot(certPem, keyPem);
+    const fp = fingerprintOf(certPem);
+    if (!this.roots.some((r) => r.fingerprint === fp)) this.roots.push({ fingerprint: fp, certPem, createdAt: this.now().toISOString() });
+    await this.writeRootsFile(fp);
+    await this.writeCompatCopies(certPem, keyPem);
+    this.signer = this.signerFromRoot(certPem, createPrivateKey(keyPem));
+  }
+
+  private async writeCompatCopies(certPem: string, keyPem: string): Promise<void> {
+    const certPath = join(this.dir, 'root-cert.pem');
+    const current = await readFile(certPath, 'utf8').catch(() => '');
+    if (current === certPem) return;
+    await writeSecretFile(join(this.dir, 'root-key.pem'), keyPem);
+    await writeFileAtomic(certPath, certPem);
+  }
+
+  private signerFromRoot(certPem: string, key: KeyObject): Signer {
+    const cert = new X509Certificate(certPem);
+    return {
+      key,
+      cert,
+      certDer: cert.raw,
+      issuerName: subjectNameOf(cert.raw),
+      keyId: keyIdentifier(spkiOf(cert.publicKey)),
+      intermediatesPem: [],
+      rootPem: certPem,
+      rootFingerprint: fingerprintOf(certPem),
+      ownRootsPem: [certPem],
+    };
+  }
+
+  /** Loads and checks a plug-in CA folder; throws a message naming the file at fault. */
+  private async loadPlugin(dir: string): Promise<Signer> {
+    const read = async (name: string, required: boolean): Promise<string | undefined> => {
+      try {
+        return await readFile(join(dir, name), 'utf8');
+      } catch (err) {
+        if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new Error(`${join(dir, name)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
+      }
+    };
+    const caCertPem = (await read('ca-cert.pem', true))!;
+    const caKeyPem = (await read('ca-key.pem', true))!;
+    const rootPemText = (await read('root-cert.pem', true))!;
+    const chainText = (await read('cert-chain.pem', false)) ?? '';
+    let caCert: X509Certificate;
+    let key: KeyObject;
+    try {
+      caCert = new X509Certificate(caCertPem);
+    } catch {
+      throw new Error(`${join(dir, 'ca-cert.pem')}: not a PEM certificate`);
+    }
+    try {
+      key = createPrivateKey(caKeyPem);
+    } catch {
+      throw new Error(`${join(dir, 'ca-key.pem')}: not a PEM private key`);
+    }
+    if (!sameKey(caCert, key)) throw new Error(`${join(dir, 'ca-key.pem')}: key does not match ca-cert.pem`);
+    if (!caCert.ca) throw new Error(`${join(dir, 'ca-cert.pem')}: not a CA certificate (basicConstraints CA:TRUE required)`);
+    const now = this.now();
+    if (Date.parse(caCert.validTo) <= now.getTime()) throw new Error(`${join(dir, 'ca-cert.pem')}: expired on ${caCert.validTo}`);
+    const rootsPem = splitPemCerts(rootPemText);
+    if (rootsPem.length === 0) throw new Error(`${join(dir, 'root-cert.pem')}: no certificate`);
+    const roots = rootsPem.map((p) => new X509Certificate(p));
+    const rootFps = new Set(rootsPem.map(fingerprintOf));
+    // Intermediates: cert-chain.pem minus the roots, with ca-cert.pem first.
+    const caFp = fingerprintOf(caCertPem);
+    const chain = splitPemCerts(chainText).filter((p) => !rootFps.has(fingerprintOf(p)) && fingerprintOf(p) !== caFp);
+    const intermediates = [caCertPem.endsWith('\n') ? caCertPem : `${caCertPem}\n`, ...chain];
+    // Walk up: each certificate must be signed by the next, and the last by a root.
+    let child = caCert;
+    for (const p of chain) {
+      const parent = new X509Certificate(p);
+      if (!child.verify(parent.publicKey)) throw new Error(`${join(dir, 'cert-chain.pem')}: chain is broken at "${child.subject.replace(/\n/g, ', ')}"`);
+      child = parent;
+    }
+    const root = roots.find((r) => child.checkIssued(r) && child.verify(r.publicKey));
+    if (!root) throw new Error(`${join(dir, 'ca-cert.pem')}: does not chain to any certificate in root-cert.pem`);
+    const rootPem = rootsPem[roots.indexOf(root)]!;
+    return {
+      key,
+      cert: caCert,
+      certDer: caCert.raw,
+      issuerName: subjectNameOf(caCert.raw),
+      keyId: keyIdentifier(spkiOf(caCert.publicKey)),
+      intermediatesPem: intermediates,
+      rootPem,
+      rootFingerprint: fingerprintOf(rootPem),
+      ownRootsPem: rootsPem,
+    };
+  }
+
+  private startWatching(): void {
+    const onEvent = () => {
+      if (this.reloadTimer) clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload(), 200);
+      this.reloadTimer.unref();
+    };
+    const dirs = this.opts.pluginDir ? [this.opts.pluginDir, this.dir] : [this.dir];
+    for (const d of dirs) {
+      try {
+        const w = watch(d, { persistent: false }, onEvent);
+        w.on('error', (err) => this.log.error({ dir: d, err: err.message }, 'CA file watch failed'));
+        this.watchers.push(w);
+      } catch (err) {
+        this.log.error({ dir: d, err: (err as Error).message }, 'cannot watch CA folder');
+      }
+    }
+  }
+
+  /** Re-reads the plug-in folder or roots.json (another process may have rotated). Keeps the old set on error. */
+  async reload(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const before = this.signer.rootFingerprint + fingerprintOf(derToPem(this.signer.certDer, 'CERTIFICATE')) + this.trustBundle().rootsPem.join('');
+      if (this.opts.pluginDir) {
+        const next = await this.loadPlugin(this.opts.pluginDir);
+        const file = await this.loadRootsFile().catch(() => undefined);
+        if (!file) this.roots = [];
+        if (next.rootFingerprint !== this.signer.rootFingerprint) {
+          // The organisation changed root: keep trusting the old one during the overlap.
+          const old = this.signer;
+          const retireAfter = new Date(Math.max(this.now().getTime() + this.maxTtl * 1000, this.latestNotAfter(old.rootFingerprint))).toISOString();
+          for (const pem of old.ownRootsPem) {
+            const fp = fingerprintOf(pem);
+            if (!next.ownRootsPem.some((p) => fingerprintOf(p) === fp) && !this.roots.some((r) => r.fingerprint === fp)) {
+              this.roots.push({ fingerprint: fp, certPem: pem, createdAt: this.now().toISOString(), retireAfter });
+            }
+          }
+          await this.writeRootsFile(undefined);
+        }
+        this.signer = next;
+      } else {
+        await this.loadOrCreateRoot();
+      }
+      const after = this.signer.rootFingerprint + fingerprintOf(derToPem(this.signer.certDer, 'CERTIFICATE')) + this.trustBundle().rootsPem.join('');
+      if (before !== after) {
+        this.log.info({ root: this.signer.rootFingerprint }, 'CA material reloaded');
+        this.updateGauge();
+        this.emit();
+      }
+      return true;
+    } catch (err) {
+      reloadErrors().inc();
+      this.log.error({ err: (err as Error).message }, 'CA reload rejected; the previous CA material stays in use');
+      return false;
+    }
+  }
+}
+
+/** True when `dir` holds a plug-in CA (its ca-cert.pem exists). */
+export async function hasPluginFiles(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, 'ca-cert.pem'))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Lists files in the CA state folder (for status output). */
+export async function stateFiles(stateDir: string): Promise<string[]> {
+  return readdir(join(stateDir, 'ca')).catch(() => []);
+}
+
+/** Hash of a bearer token, for comparisons that leak nothing about the token. */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
