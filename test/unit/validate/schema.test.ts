@@ -1,0 +1,168 @@
+import test from 'ava';
+import { checkSchema } from '../../../src/validate/schema.js';
+import { istioSpecSchema, extractSchemaLiteral } from '../../../src/validate/schema/istio.js';
+import { editDistance, suggest } from '../../../src/validate/schema/jsonschema.js';
+import { brief, loadYaml, yaml } from './rules/helper.js';
+
+async function schemaDiags(text: string) {
+  const load = await loadYaml(text);
+  return checkSchema(load);
+}
+
+test('a typo in a field name is reported with its path, line and a suggestion', async (t) => {
+  const d = await schemaDiags(yaml`
+    apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata:
+      name: reviews
+    spec:
+      hosts: [reviews]
+      http:
+      - route:
+        - destination:
+            host: reviews
+          wieght: 100
+  `);
+  t.is(d.length, 1, d.map(brief).join('\n'));
+  t.is(d[0]!.code, 'MCD0100');
+  t.is(d[0]!.path, 'spec.http[0].route[0].wieght');
+  t.is(d[0]!.origin?.line, 11);
+  t.is(d[0]!.resource, 'VirtualService/default/reviews');
+  t.regex(d[0]!.message, /did you mean `weight`\?/);
+});
+
+interface Case {
+  name: string;
+  text: string;
+  code: string;
+  path: string;
+  line: number;
+  message: RegExp;
+}
+
+const header = (kind: string, apiVersion = 'networking.istio.io/v1beta1') => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n`;
+
+const invalid: Case[] = [
+  {
+    name: 'wrong type: string weight',
+    text: header('VirtualService') + 'spec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: "50"\n',
+    code: 'MCD0101', path: 'spec.http[0].route[0].weight', line: 10, message: /must be an integer, found string "50"/,
+  },
+  {
+    name: 'wrong type: hosts not a list',
+    text: header('VirtualService', 'networking.istio.io/v1') + 'spec:\n  hosts: reviews\n',
+    code: 'MCD0101', path: 'spec.hosts', line: 6, message: /must be a list/,
+  },
+  {
+    name: 'enum value with suggestion',
+    text: header('DestinationRule', 'networking.istio.io/v1alpha3') + 'spec:\n  host: a\n  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTAL\n',
+    code: 'MCD0103', path: 'spec.trafficPolicy.tls.mode', line: 9, message: /did you mean `ISTIO_MUTUAL`/,
+  },
+  {
+    name: 'exclusive string match fields',
+    text: header('VirtualService') + 'spec:\n  hosts: [a]\n  http:\n  - match:\n    - uri:\n        exact: /a\n        prefix: /b\n    route:\n    - destination: {host: a}\n',
+    code: 'MCD0104', path: 'spec.http[0].match[0].uri.prefix', line: 11, message: /only one of `exact`, `prefix`, `regex`/,
+  },
+  {
+    name: 'consistent hash keys exclude each other (nested oneOf)',
+    text: header('DestinationRule') + 'spec:\n  host: a\n  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        httpHeaderName: x-user\n        useSourceIp: true\n',
+    code: 'MCD0104', path: 'spec.trafficPolicy.loadBalancer.consistentHash.useSourceIp', line: 11, message: /only one of `httpHeaderName`, `httpCookie`, `useSourceIp`/,
+  },
+  {
+    name: 'simple and consistentHash together',
+    text: header('DestinationRule') + 'spec:\n  host: a\n  trafficPolicy:\n    loadBalancer:\n      simple: ROUND_ROBIN\n      consistentHash:\n        useSourceIp: true\n',
+    code: 'MCD0104', path: 'spec.trafficPolicy.loadBalancer.consistentHash', line: 10, message: /only one of `simple`, `consistentHash`/,
+  },
+  {
+    name: 'required field missing (Rollout metric query)',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews}\n  canary: {host: reviews}\n  steps: [{weight: 10}]\n  analysis:\n    metrics:\n    - name: ok\n',
+    code: 'MCD0102', path: 'spec.analysis.metrics[0].query', line: 12, message: /`spec.analysis.metrics\[0\].query` is required/,
+  },
+  {
+    name: 'int32 overflow',
+    text: header('DestinationRule') + 'spec:\n  host: a\n  trafficPolicy:\n    connectionPool:\n      tcp:\n        maxConnections: 99999999999\n',
+    code: 'MCD0105', path: 'spec.trafficPolicy.connectionPool.tcp.maxConnections', line: 10, message: /int32 range/,
+  },
+  {
+    name: 'unknown top-level field',
+    text: header('Sidecar') + 'spec: {}\nspce: {}\n',
+    code: 'MCD0100', path: 'spce', line: 6, message: /did you mean `spec`/,
+  },
+  {
+    name: 'unknown field in security kind (v1)',
+    text: header('AuthorizationPolicy', 'security.istio.io/v1') + 'spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        principal: [a]\n',
+    code: 'MCD0100', path: 'spec.rules[0].from[0].source.principal', line: 10, message: /did you mean `principals`/,
+  },
+  {
+    name: 'PeerAuthentication v1 falls back to the v1beta1 schema',
+    text: header('PeerAuthentication', 'security.istio.io/v1') + 'spec:\n  mtls:\n    mode: strict\n',
+    code: 'MCD0103', path: 'spec.mtls.mode', line: 7, message: /did you mean `STRICT`/,
+  },
+  {
+    name: 'Rollout unknown field (meshcd schema)',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews, subset: v1}\n  canary: {host: reviews, subset: v2}\n  steps:\n  - wieght: 10\n',
+    code: 'MCD0100', path: 'spec.steps[0].wieght', line: 10, message: /did you mean `weight`/,
+  },
+  {
+    name: 'Rollout missing required fields',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews}\n  canary: {host: reviews}\n',
+    code: 'MCD0102', path: 'spec.steps', line: 5, message: /`spec.steps` is required/,
+  },
+  {
+    name: 'MeshConfig enum',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: MeshConfig\nmetadata:\n  name: mesh\nspec:\n  outboundTrafficPolicy:\n    mode: REGISTRY\n',
+    code: 'MCD0103', path: 'spec.outboundTrafficPolicy.mode', line: 7, message: /one of ALLOW_ANY, REGISTRY_ONLY/,
+  },
+  {
+    name: 'metadata name not DNS-1123',
+    text: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: My_Sidecar\nspec: {}\n',
+    code: 'MCD0106', path: 'metadata.name', line: 4, message: /RFC 1123 subdomain/,
+  },
+  {
+    name: 'metadata label value not valid',
+    text: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: s\n  labels:\n    app: "-bad-"\nspec: {}\n',
+    code: 'MCD0107', path: 'metadata.labels.app', line: 6, message: /label value "-bad-"/,
+  },
+  {
+    name: 'metadata label value not a string',
+    text: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: s\n  labels:\n    version: 1\nspec: {}\n',
+    code: 'MCD0101', path: 'metadata.labels.version', line: 6, message: /must be a string, found integer 1/,
+  },
+];
+
+for (const c of invalid) {
+  test(`schema rejects: ${c.name}`, async (t) => {
+    const d = await schemaDiags(c.text);
+    t.true(d.length >= 1, 'expected a diagnostic');
+    const hit = d.find((x) => x.code === c.code && x.path === c.path);
+    t.truthy(hit, `got:\n${d.map(brief).join('\n')}`);
+    t.regex(hit!.message, c.message);
+    t.is(hit!.origin?.line, c.line);
+    t.is(hit!.severity, 'error');
+  });
+}
+
+test('valid resources of every kind and version produce no schema diagnostics', async (t) => {
+  const text = await import('node:fs/promises').then((fs) => fs.readFile('test/fixtures/validate-rules/valid-all-kinds.yaml', 'utf8'));
+  const load = await loadYaml(text);
+  t.deepEqual(load.diagnostics.filter((d) => d.severity === 'error'), []);
+  t.true(load.config.resources.length >= 11);
+  t.deepEqual(checkSchema(load).map(brief), []);
+});
+
+test('every Istio kind has a schema from the package in every accepted version', (t) => {
+  const kinds = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const;
+  for (const k of kinds) for (const v of ['v1', 'v1beta1', 'v1alpha3']) t.truthy(istioSpecSchema(k, v).properties, `${k} ${v}`);
+});
+
+test('schema literal extraction handles braces inside strings and reports a changed layout', (t) => {
+  t.deepEqual(extractSchemaLiteral('x; const schema = {"a": "}{\\"", "b": {}};\nexport class', 'f'), { a: '}{"', b: {} });
+  t.throws(() => extractSchemaLiteral('nothing here', 'f.js'), { message: /no schema literal/ });
+});
+
+test('suggestions: close typos only', (t) => {
+  t.is(editDistance('wieght', 'weight'), 1);
+  t.is(suggest('wieght', ['weight', 'headers', 'destination']), 'weight');
+  t.is(suggest('retry_on', ['retryOn', 'attempts']), 'retryOn');
+  t.is(suggest('zzzzzz', ['weight', 'headers']), undefined);
+});
