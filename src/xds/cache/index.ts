@@ -1,0 +1,208 @@
+// The snapshot cache: model inputs in, one consistent EncodedSnapshot per
+// class of proxy out. Proxies with the same translation key share a
+// snapshot, so a revision is translated once per class, not once per proxy.
+// Bursts of updates are debounced (quiet period, bounded by a max delay);
+// subscribers hear only about keys whose snapshot version changed. An
+// inconsistent or invalid snapshot is refused: the key keeps its last good
+// one and the error is kept for /debug and logged as a meshcd bug.
+// Imports: src/api, src/xds/proto (via snapshot.ts), src/util. The translator
+// is injected (see Translator) so this folder does not depend on src/mesh.
+
+import type { ConfigSet, Diagnostic, ProxyInfo, ProxyResources, RolloutOverlay, ServiceIndex, TypeUrl, XdsResource } from '../../api/types.js';
+import { TYPE_URL } from '../../api/types.js';
+import { logger } from '../../util/log.js';
+import { metric } from '../../util/metrics.js';
+import { buildSnapshot, EncodeCache, type EncodedSnapshot } from './snapshot.js';
+
+export * from './snapshot.js';
+
+export interface ModelInputs {
+  config: ConfigSet;
+  index: ServiceIndex;
+  overlay?: RolloutOverlay;
+}
+
+export interface TranslateOutput {
+  resources: ProxyResources;
+  diagnostics?: Diagnostic[];
+}
+
+/** What the cache needs from translation (src/mesh + src/xds/translate). */
+export interface Translator<M = unknown> {
+  /** Built once per accepted revision. */
+  model(inputs: ModelInputs): M;
+  /** Two proxies with the same key get identical resources. */
+  key(proxy: ProxyInfo): string;
+  translate(proxy: ProxyInfo, model: M): TranslateOutput;
+}
+
+export interface CacheOptions {
+  /** Quiet period before a rebuild (ms). */
+  debounceMs?: number;
+  /** Longest a burst may delay a rebuild (ms). */
+  maxDelayMs?: number;
+}
+
+export type SnapshotListener = (key: string, snapshot: EncodedSnapshot) => void;
+
+interface KeyState {
+  representative: ProxyInfo;
+  proxies: Set<string>;
+  snapshot?: EncodedSnapshot;
+  /** Why the latest translation for this key was refused, if it was. */
+  error?: { revision: string; errors: string[]; at: Date };
+  diagnostics: Diagnostic[];
+}
+
+const refused = metric('counter', 'meshcd_xds_snapshot_refused_total', 'Snapshots refused because a resource failed the strict proto checks or the snapshot was inconsistent (a meshcd bug)');
+const translateSeconds = metric('histogram', 'meshcd_xds_translate_seconds', 'Time to build the model and translate every proxy class for one revision', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+const classes = metric('gauge', 'meshcd_xds_proxy_classes', 'Distinct translation keys (classes of proxy) with connected proxies');
+
+export class SnapshotCache<M = unknown> {
+  private readonly log = logger('xds-cache');
+  private readonly keys = new Map<string, KeyState>();
+  private readonly proxyKey = new Map<string, string>();
+  private readonly encodeCache = new EncodeCache();
+  private readonly listeners = new Set<SnapshotListener>();
+  private model: M | undefined;
+  private pending: { inputs: ModelInputs; revision: string } | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
+  private maxTimer: NodeJS.Timeout | undefined;
+  private secrets = new Map<string, XdsResource>();
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  /** Id of the revision the current model was built from. */
+  revision: string | undefined;
+  rebuilds = 0;
+
+  constructor(private readonly translator: Translator<M>, opts: CacheOptions = {}) {
+    this.debounceMs = opts.debounceMs ?? 100;
+    this.maxDelayMs = opts.maxDelayMs ?? 1000;
+  }
+
+  onSnapshot(l: SnapshotListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Schedule a rebuild from new inputs; bursts within the quiet period coalesce. */
+  update(inputs: ModelInputs, revision: string): void {
+    this.pending = { inputs, revision };
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.flush(), this.debounceMs);
+    this.maxTimer ??= setTimeout(() => this.flush(), this.maxDelayMs);
+  }
+
+  /** Apply pending inputs now (tests and shutdown use this). */
+  flush(): void {
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.quietTimer = this.maxTimer = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    if (!p) return;
+    const end = translateSeconds.startTimer();
+    try {
+      this.model = this.translator.model(p.inputs);
+    } catch (err) {
+      this.log.error({ revision: p.revision, err: (err as Error).message }, 'building the mesh model failed; keeping the previous config (meshcd bug)');
+      end();
+      return;
+    }
+    this.revision = p.revision;
+    this.rebuilds++;
+    for (const key of this.keys.keys()) this.rebuildKey(key);
+    this.encodeCache.sweep();
+    end();
+  }
+
+  /** Replace the SDS secrets served to every proxy (e.g. ROOTCA from the CA's trust bundle). */
+  setSecrets(secrets: XdsResource[]): void {
+    this.secrets = new Map(secrets.map((s) => [s.name, s]));
+    for (const key of this.keys.keys()) this.rebuildKey(key);
+  }
+
+  /** A proxy connected (or changed kind); returns its key and current snapshot (translated now if needed). */
+  register(proxy: ProxyInfo): { key: string; snapshot?: EncodedSnapshot } {
+    const key = this.translator.key(proxy);
+    const old = this.proxyKey.get(proxy.id);
+    if (old !== undefined && old !== key) this.unregister(proxy.id);
+    this.proxyKey.set(proxy.id, key);
+    let st = this.keys.get(key);
+    if (!st) {
+      st = { representative: proxy, proxies: new Set(), diagnostics: [] };
+      this.keys.set(key, st);
+      classes.set(this.keys.size);
+      st.proxies.add(proxy.id);
+      this.rebuildKey(key, false);
+    } else st.proxies.add(proxy.id);
+    return { key, snapshot: st.snapshot };
+  }
+
+  unregister(proxyId: string): void {
+    const key = this.proxyKey.get(proxyId);
+    if (key === undefined) return;
+    this.proxyKey.delete(proxyId);
+    const st = this.keys.get(key);
+    if (!st) return;
+    st.proxies.delete(proxyId);
+    if (st.proxies.size === 0) {
+      this.keys.delete(key);
+      classes.set(this.keys.size);
+    }
+  }
+
+  snapshotOf(key: string): EncodedSnapshot | undefined {
+    return this.keys.get(key)?.snapshot;
+  }
+
+  keyOf(proxyId: string): string | undefined {
+    return this.proxyKey.get(proxyId);
+  }
+
+  /** Per key: proxies, snapshot version, last refusal, translation diagnostics. */
+  status(): { key: string; proxies: number; version?: string; error?: KeyState['error']; diagnostics: Diagnostic[] }[] {
+    return [...this.keys].map(([key, st]) => ({ key, proxies: st.proxies.size, version: st.snapshot?.version, error: st.error, diagnostics: st.diagnostics }));
+  }
+
+  close(): void {
+    if (this.quietTimer) clearTimeout(this.quietTimer);
+    if (this.maxTimer) clearTimeout(this.maxTimer);
+    this.quietTimer = this.maxTimer = undefined;
+  }
+
+  private rebuildKey(key: string, notify = true): void {
+    const st = this.keys.get(key);
+    if (!st || this.model === undefined) return;
+    let out: TranslateOutput;
+    try {
+      out = this.translator.translate(st.representative, this.model);
+    } catch (err) {
+      this.refuse(key, st, [`translation failed: ${(err as Error).message}`]);
+      return;
+    }
+    st.diagnostics = out.diagnostics ?? [];
+    let resources = out.resources;
+    if (this.secrets.size) {
+      const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);
+      merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets]));
+      resources = merged;
+    }
+    const res = buildSnapshot(resources, this.encodeCache);
+    if (!res.snapshot) {
+      this.refuse(key, st, res.errors);
+      return;
+    }
+    if (res.warnings.length) this.log.debug({ key, warnings: res.warnings.slice(0, 5) }, 'snapshot warnings');
+    st.error = undefined;
+    if (st.snapshot?.version === res.snapshot.version) return;
+    st.snapshot = res.snapshot;
+    if (notify) for (const l of this.listeners) l(key, res.snapshot);
+  }
+
+  private refuse(key: string, st: KeyState, errors: string[]): void {
+    refused.inc();
+    st.error = { revision: this.revision ?? '', errors, at: new Date() };
+    this.log.error({ key, proxy: st.representative.id, revision: this.revision, errors: errors.slice(0, 10) }, 'refusing to publish an invalid or inconsistent snapshot (meshcd bug); proxies keep their previous config');
+  }
+}

@@ -1,0 +1,194 @@
+// One proxy class's resources, encoded once with Envoy's protos (strict
+// checks on), versioned by the hash of their bytes, and checked for internal
+// consistency before anyone may publish them: a listener's RDS name must
+// exist, a route's clusters must exist, an EDS cluster must have endpoints.
+// Imports: src/api, src/xds/proto.
+
+import { createHash } from 'node:crypto';
+import type { ProxyResources, Snapshot, TypeUrl, XdsResource } from '../../api/types.js';
+import { TYPE_URL } from '../../api/types.js';
+import { checkResource, contentVersion, encodeUnchecked } from '../proto.js';
+
+export interface EncodedResource {
+  name: string;
+  /** sha256 of the encoded bytes, 16 hex chars. */
+  version: string;
+  /** The message bytes (the Any's value). */
+  bytes: Buffer;
+  /** The plain object, for config dumps. */
+  value: Record<string, unknown>;
+}
+
+/** A Snapshot plus the encoded bytes; what the server sends from. */
+export interface EncodedSnapshot extends Snapshot {
+  encoded: ReadonlyMap<TypeUrl, ReadonlyMap<string, EncodedResource>>;
+}
+
+export const ALL_TYPES: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
+
+const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const TCP_PROXY = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const AGGREGATE = 'envoy.extensions.clusters.aggregate.v3.ClusterConfig';
+
+/** Encodes resources once per (type, name, translator version); reused across proxy classes and revisions. */
+export class EncodeCache {
+  private entries = new Map<string, EncodedResource>();
+  private used = new Set<string>();
+  hits = 0;
+  misses = 0;
+
+  /** Returns the encoded resource, or the strict-check errors. */
+  encode(typeUrl: TypeUrl, r: XdsResource): EncodedResource | string[] {
+    const key = `${typeUrl}\0${r.name}\0${r.version}`;
+    this.used.add(key);
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const errors = checkResource(typeUrl, r.value);
+    if (errors.length) return errors;
+    const bytes = encodeUnchecked(typeUrl, r.value);
+    const e: EncodedResource = { name: r.name, version: contentVersion(bytes), bytes, value: r.value };
+    this.entries.set(key, e);
+    return e;
+  }
+
+  /** Drop entries not used since the last sweep. */
+  sweep(): void {
+    for (const k of this.entries.keys()) if (!this.used.has(k)) this.entries.delete(k);
+    this.used = new Set();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export interface SnapshotResult {
+  snapshot?: EncodedSnapshot;
+  /** Strict-check and consistency errors; when non-empty there is no snapshot. */
+  errors: string[];
+  warnings: string[];
+}
+
+export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = new EncodeCache()): SnapshotResult {
+  const errors: string[] = [];
+  const encoded = new Map<TypeUrl, Map<string, EncodedResource>>();
+  for (const [typeUrl, byName] of resources) {
+    const out = new Map<string, EncodedResource>();
+    for (const [name, r] of byName) {
+      if (r.name !== name) errors.push(`${shortType(typeUrl)} ${name}: indexed under a different name than its own (${r.name})`);
+      const e = cache.encode(typeUrl, r);
+      if (Array.isArray(e)) {
+        for (const m of e.slice(0, 10)) errors.push(`${shortType(typeUrl)} ${name}: ${m}`);
+        continue;
+      }
+      const own = (r.value as { name?: unknown; cluster_name?: unknown }).name ?? (r.value as { cluster_name?: unknown }).cluster_name;
+      if (typeof own === 'string' && own !== name) errors.push(`${shortType(typeUrl)} ${name}: resource's own name is ${own}`);
+      out.set(name, e);
+    }
+    encoded.set(typeUrl, out);
+  }
+  const { errors: consistency, warnings } = checkConsistency(resources);
+  errors.push(...consistency);
+  if (errors.length) return { errors, warnings };
+  const h = createHash('sha256');
+  for (const t of ALL_TYPES) {
+    const m = encoded.get(t);
+    if (!m) continue;
+    h.update(t).update('\n');
+    for (const name of [...m.keys()].sort()) h.update(name).update('\0').update(m.get(name)!.version).update('\n');
+  }
+  const versioned = new Map<TypeUrl, Map<string, XdsResource>>();
+  for (const [t, m] of encoded) versioned.set(t, new Map([...m].map(([n, e]) => [n, { name: n, value: e.value, version: e.version }])));
+  return { snapshot: { version: h.digest('hex').slice(0, 16), resources: versioned, encoded }, errors: [], warnings };
+}
+
+export function shortType(t: string): string {
+  return t.slice(t.lastIndexOf('.') + 1);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const typeName = (o: Obj): string => (typeof o['@type'] === 'string' ? (o['@type'] as string).slice((o['@type'] as string).lastIndexOf('/') + 1) : '');
+
+/** Every cluster a route configuration sends traffic to. */
+export function clustersOfRouteConfig(rc: Obj): string[] {
+  const out: string[] = [];
+  const vhs = Array.isArray(rc.virtual_hosts) ? rc.virtual_hosts : [];
+  for (const vh of vhs) {
+    if (!isObj(vh) || !Array.isArray(vh.routes)) continue;
+    for (const route of vh.routes) {
+      if (!isObj(route) || !isObj(route.route)) continue;
+      const a = route.route;
+      if (typeof a.cluster === 'string') out.push(a.cluster);
+      if (isObj(a.weighted_clusters) && Array.isArray(a.weighted_clusters.clusters)) {
+        for (const c of a.weighted_clusters.clusters) if (isObj(c) && typeof c.name === 'string') out.push(c.name);
+      }
+      if (Array.isArray(a.request_mirror_policies)) for (const m of a.request_mirror_policies) if (isObj(m) && typeof m.cluster === 'string') out.push(m.cluster);
+    }
+  }
+  return out;
+}
+
+interface ListenerRefs {
+  routes: string[];
+  clusters: string[];
+}
+
+function listenerRefs(v: unknown, refs: ListenerRefs = { routes: [], clusters: [] }): ListenerRefs {
+  if (Array.isArray(v)) {
+    for (const x of v) listenerRefs(x, refs);
+    return refs;
+  }
+  if (!isObj(v)) return refs;
+  const tn = typeName(v);
+  if (tn === HCM) {
+    if (isObj(v.rds) && typeof v.rds.route_config_name === 'string') refs.routes.push(v.rds.route_config_name);
+    if (isObj(v.route_config)) refs.clusters.push(...clustersOfRouteConfig(v.route_config));
+  } else if (tn === TCP_PROXY) {
+    if (typeof v.cluster === 'string') refs.clusters.push(v.cluster);
+    if (isObj(v.weighted_clusters) && Array.isArray(v.weighted_clusters.clusters)) {
+      for (const c of v.weighted_clusters.clusters) if (isObj(c) && typeof c.name === 'string') refs.clusters.push(c.name);
+    }
+  }
+  for (const [k, x] of Object.entries(v)) if (k !== '@type' && typeof x === 'object') listenerRefs(x, refs);
+  return refs;
+}
+
+/** Dangling references are errors; endpoints no cluster uses are warnings. */
+export function checkConsistency(resources: ProxyResources): { errors: string[]; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const names = (t: TypeUrl) => resources.get(t) ?? new Map<string, XdsResource>();
+  const listeners = names(TYPE_URL.listener);
+  const routes = names(TYPE_URL.route);
+  const clusters = names(TYPE_URL.cluster);
+  const endpoints = names(TYPE_URL.endpoint);
+  for (const [ln, l] of listeners) {
+    const refs = listenerRefs(l.value);
+    for (const r of new Set(refs.routes)) if (!routes.has(r)) errors.push(`Listener ${ln}: route configuration ${r} (RDS) is not in the snapshot`);
+    for (const c of new Set(refs.clusters)) if (!clusters.has(c)) errors.push(`Listener ${ln}: cluster ${c} is not in the snapshot`);
+  }
+  for (const [rn, r] of routes) {
+    for (const c of new Set(clustersOfRouteConfig(r.value))) if (!clusters.has(c)) errors.push(`RouteConfiguration ${rn}: cluster ${c} is not in the snapshot`);
+  }
+  const edsNames = new Set<string>();
+  for (const [cn, c] of clusters) {
+    const v = c.value;
+    const type = v.type ?? (isObj(v.cluster_type) ? undefined : 'STATIC');
+    if (type === 'EDS') {
+      const svc = isObj(v.eds_cluster_config) && typeof v.eds_cluster_config.service_name === 'string' && v.eds_cluster_config.service_name ? v.eds_cluster_config.service_name : cn;
+      edsNames.add(svc);
+      if (!endpoints.has(svc)) errors.push(`Cluster ${cn}: EDS ClusterLoadAssignment ${svc} is not in the snapshot`);
+    }
+    if (isObj(v.cluster_type) && isObj(v.cluster_type.typed_config) && typeName(v.cluster_type.typed_config) === AGGREGATE) {
+      const list = v.cluster_type.typed_config.clusters;
+      if (Array.isArray(list)) for (const x of list) if (typeof x === 'string' && !clusters.has(x)) errors.push(`Cluster ${cn}: aggregate member ${x} is not in the snapshot`);
+    }
+  }
+  for (const en of endpoints.keys()) if (!edsNames.has(en)) warnings.push(`ClusterLoadAssignment ${en}: no EDS cluster uses it`);
+  return { errors, warnings };
+}
