@@ -96,8 +96,10 @@ export function renderText(r: DiffReport): string {
     for (const x of r.resources) out.push(`${x.change.padEnd(8)} ${x.key.padEnd(w)}  ${whereOf(x)}`);
     for (const x of r.resources) {
       out.push('', `=== ${x.change} ${x.key}`, x.yamlDiff.replace(/\n$/, ''));
-      out.push('json patch:');
-      for (const op of x.patch) out.push(`  ${formatPatchOp(op)}`);
+      if (x.change === 'changed') {
+        out.push('json patch:');
+        for (const op of x.patch) out.push(`  ${formatPatchOp(op)}`);
+      }
     }
   }
   const diags = shownDiagnostics(r);
@@ -176,15 +178,14 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
 }
 
 function resourceSection(x: ResourceDiff): string {
+  // A whole-document add/remove patch repeats the YAML; only changes get one.
+  const patch = x.change === 'changed' ? ['JSON Patch:', '', fence(JSON.stringify(x.patch, null, 2), 'json'), ''] : [];
   return [
     `<details><summary>${ICON[x.change]} <b>${x.change}</b> <code>${esc(x.key)}</code> — ${esc(whereOf(x))}</summary>`,
     '',
     fence(x.yamlDiff, 'diff'),
     '',
-    'JSON Patch:',
-    '',
-    fence(JSON.stringify(x.patch, null, 2), 'json'),
-    '',
+    ...patch,
     '</details>',
     '',
   ].join('\n');
