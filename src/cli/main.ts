@@ -6,6 +6,7 @@ import { EXIT, UserError } from './exit.js';
 import { packageVersion, registerVersion } from './version.js';
 import { registerValidate } from './validate.js';
 import { registerDiff } from './diff.js';
+import { registerHistory } from './history.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerValidate(program);
   registerDiff(program);
+  registerHistory(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
