@@ -13,9 +13,9 @@ export const BIN = resolve('dist/src/cli/bin.js');
 export class TempRepo {
   readonly dir: string;
   private tick = 0;
-  constructor(prefix = 'meshcd-diff-') {
+  constructor(prefix = 'meshcd-diff-', init = true) {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
-    this.git('init', '-q', '-b', 'main');
+    if (init) this.git('init', '-q', '-b', 'main');
   }
 
   private env(): NodeJS.ProcessEnv {
