@@ -48,6 +48,13 @@ export function mergeLoads(loads: readonly SourceLoad[]): LoadResult {
           continue;
         }
       }
+      if (r.kind === 'MeshConfig') {
+        if (meshFrom) {
+          diagnostics.push({ code: MERGE_CODES.meshConfigTwice, severity: 'error', message: `MeshConfig in source "${sl.source.name}" and in source "${meshFrom.source.name}"; only one source may set mesh-wide settings`, resource: key, origin: r.origin });
+          continue;
+        }
+        meshFrom = sl;
+      }
       const prior = owner.get(key);
       if (prior) {
         const first = prior.load.config.byKey.get(key)!;
@@ -59,13 +66,6 @@ export function mergeLoads(loads: readonly SourceLoad[]): LoadResult {
           origin: r.origin,
         });
         continue;
-      }
-      if (r.kind === 'MeshConfig') {
-        if (meshFrom) {
-          diagnostics.push({ code: MERGE_CODES.meshConfigTwice, severity: 'error', message: `MeshConfig in source "${sl.source.name}" and in source "${meshFrom.source.name}"; only one source may set mesh-wide settings`, resource: key, origin: r.origin });
-          continue;
-        }
-        meshFrom = sl;
       }
       owner.set(key, sl);
       kept.push(r);

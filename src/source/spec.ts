@@ -67,7 +67,8 @@ export function parseDuration(value: unknown, where: string): number {
 }
 
 function isGitUrl(loc: string): boolean {
-  return /^(https?):\/\//i.test(loc);
+  // Any scheme counts as a URL, so ssh:// or ftp:// get a clear "not supported" rather than being taken for a folder.
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(loc);
 }
 
 function checkUrl(url: string, where: string): string {
@@ -126,6 +127,7 @@ export function parseSourceFlag(value: string, where: string, defaults: Defaults
     loc = eq[2]!;
   }
   if (!loc) throw new SpecError(`${where}: no folder or URL given`);
+  if (/^[\w.-]+@[\w.-]+:/.test(loc)) throw new SpecError(`${where}: SSH Git URLs are not supported; use the https:// URL with token-file or token-env`);
   const fields: Record<string, unknown> = {};
   for (const opt of opts) {
     if (!opt.trim()) continue;
