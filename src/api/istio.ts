@@ -217,7 +217,10 @@ export interface Subset {
 }
 
 export interface WorkloadSelector {
+  /** security.istio.io kinds and DestinationRule (istio.type.v1beta1.WorkloadSelector). */
   matchLabels?: Record<string, string>;
+  /** ServiceEntry and Sidecar (networking.v1alpha3.WorkloadSelector) spell it `labels`. */
+  labels?: Record<string, string>;
 }
 
 export interface DestinationRuleSpec {

@@ -1,9 +1,74 @@
+// `meshcd validate [DIR]`: load a config folder, run the four validation
+// layers (with the baseline policies and any --policies folders) and print
+// the findings as text, JSON, YAML or SARIF. Exit 0: no errors; 1: errors;
+// 2: usage problem or unreadable input (UserError).
+
 import type { Command } from 'commander';
+import { isAbsolute, join, relative } from 'node:path';
+import type { Diagnostic, Severity } from '../api/types.js';
 import { readFolderRevision } from '../source/folder.js';
-import { loadRevision } from '../config/load.js';
-import { validate, hasErrors } from '../validate/index.js';
+import { isConfigPath, loadRevision } from '../config/load.js';
+import { validate, hasErrors, sortDiagnostics } from '../validate/index.js';
+import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
+import { formatSarif, formatText, structured, type ValidationReport } from '../validate/report.js';
 import { EXIT, UserError } from './exit.js';
 import { checkOutput, printStructured } from './output.js';
+import { packageVersion } from './version.js';
+
+interface ValidateFlags {
+  output: string;
+  policies: string[];
+  defaultPolicies: boolean;
+  severity: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Config paths are relative to DIR; show them relative to the working directory so they can be opened (and so SARIF URIs are repo-relative). */
+function fromWorkingDir(dir: string, d: Diagnostic): Diagnostic {
+  if (!d.origin) return d;
+  const p = relative(process.cwd(), join(dir, d.origin.file));
+  const file = p && !p.startsWith('..') && !isAbsolute(p) ? p.split('\\').join('/') : join(dir, d.origin.file);
+  return { ...d, origin: { ...d.origin, file } };
+}
+
+export interface ValidateRun {
+  report: ValidationReport;
+  policies: CompiledPolicy[];
+}
+
+/** The work behind the command, reusable by tests and other commands. */
+export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean } = {}): Promise<ValidateRun> {
+  const dirs = [...(opts.defaultPolicies === false ? [] : [DEFAULT_POLICY_DIR]), ...(opts.policyDirs ?? [])];
+  let policies: CompiledPolicy[] = [];
+  let policyDiags: Diagnostic[] = [];
+  try {
+    ({ policies, diagnostics: policyDiags } = await loadPolicies(dirs));
+  } catch (err) {
+    if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
+    throw new UserError(`cannot read policies: ${(err as Error).message}`);
+  }
+  let rev;
+  try {
+    rev = await readFolderRevision(dir);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  const load = await loadRevision(rev);
+  const diags = validate(load, { policies }).map((d) => fromWorkingDir(dir, d));
+  return {
+    policies,
+    report: {
+      revision: rev.id,
+      source: dir,
+      resources: load.config.resources.length,
+      files: rev.paths.filter(isConfigPath).length,
+      diagnostics: sortDiagnostics([...policyDiags, ...diags]),
+    },
+  };
+}
 
 export function registerValidate(program: Command): void {
   program
@@ -11,18 +76,18 @@ export function registerValidate(program: Command): void {
     .description('Validate mesh config in a folder: schema, Istio rules, cross-resource analysis, org policies')
     .argument('[dir]', 'config folder', '.')
     .option('-o, --output <format>', 'text|json|yaml|sarif', 'text')
-    .action(async (dir: string, opts: { output: string }) => {
+    .option('--policies <dir>', 'extra policy folder (repeatable); same-named policies replace earlier ones', collect, [])
+    .option('--no-default-policies', 'do not apply the shipped baseline policies')
+    .option('--severity <level>', 'lowest severity to show: error|warning|info', 'info')
+    .addHelpText('after', '\nExit codes: 0 no errors, 1 errors found, 2 usage problem or unreadable input.')
+    .action(async (dir: string, opts: ValidateFlags) => {
       const format = checkOutput(opts.output, ['text', 'json', 'yaml', 'sarif'] as const);
-      let rev;
-      try {
-        rev = await readFolderRevision(dir);
-      } catch (err) {
-        throw new UserError((err as Error).message);
-      }
-      const load = await loadRevision(rev);
-      const diags = validate(load);
-      if (format === 'json' || format === 'yaml') printStructured(format, { revision: rev.id, diagnostics: diags });
-      else for (const d of diags) process.stdout.write(`${d.origin ? `${d.origin.file}:${d.origin.line}` : '-'}  ${d.severity.toUpperCase()}  ${d.code}  ${d.resource ?? '-'}  ${d.message}\n`);
-      process.exitCode = hasErrors(diags) ? EXIT.FINDINGS : EXIT.OK;
+      if (!['error', 'warning', 'info'].includes(opts.severity)) throw new UserError(`--severity: "${opts.severity}" is not one of error, warning, info`);
+      const min = opts.severity as Severity;
+      const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies });
+      if (format === 'text') process.stdout.write(formatText(report, min));
+      else if (format === 'sarif') process.stdout.write(JSON.stringify(formatSarif(report, { toolVersion: packageVersion(), policies, min }), null, 2) + '\n');
+      else printStructured(format, structured(report, min));
+      process.exitCode = hasErrors(report.diagnostics) ? EXIT.FINDINGS : EXIT.OK;
     });
 }

@@ -35,6 +35,16 @@ export function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Labels of a workload selector. ServiceEntry and Sidecar spell the field
+ * `labels`, the security kinds and DestinationRule `matchLabels`; accept both.
+ */
+export function selectorLabels(ws: unknown): Record<string, string> | undefined {
+  if (!isObj(ws)) return undefined;
+  const l = isObj(ws.labels) ? ws.labels : isObj(ws.matchLabels) ? ws.matchLabels : undefined;
+  return l as Record<string, string> | undefined;
+}
+
 export function keyOf(r: AnyResource | Resource): ResourceKey {
   return resourceKey(r.kind, r.metadata.namespace, r.metadata.name);
 }
@@ -149,6 +159,20 @@ export class AnalysisContext {
     for (const dr of this.drByHost.get(h) ?? []) if (visible(dr)) out.push(dr);
     for (const dr of this.drWildcards) if (hostCovers(this.fqdn(dr.spec.host, dr.metadata.namespace), h) && visible(dr)) out.push(dr);
     return out;
+  }
+
+  /**
+   * Workloads behind a service. A ServiceEntry selecting with Istio's
+   * `workloadSelector.labels` is resolved here too, whatever the index did.
+   */
+  serviceWorkloads(svc: Service): readonly Workload[] {
+    const fromIndex = this.index.workloadsFor(svc.hostname, svc.namespace);
+    if (fromIndex.length > 0 || !svc.resource) return fromIndex;
+    const se = this.config.byKey.get(svc.resource);
+    if (!se || se.kind !== 'ServiceEntry') return fromIndex;
+    const sel = selectorLabels((se.spec as { workloadSelector?: unknown }).workloadSelector);
+    if (!sel) return fromIndex;
+    return this.index.workloads().filter((w) => w.namespace === svc.namespace && labelsMatch(sel, w.labels));
   }
 
   hasSubset(dest: Destination, namespace: string): boolean {

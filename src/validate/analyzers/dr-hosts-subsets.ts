@@ -27,7 +27,7 @@ export const drHostsSubsets: Analyzer = {
         ctx.report(dr, 'IST0174', 'warning', `The host ${dr.spec.host} defined in the DestinationRule does not match any services in the mesh.`, 'spec.host');
         continue;
       }
-      const workloads = ctx.index.workloadsFor(svc.hostname, svc.namespace);
+      const workloads = ctx.serviceWorkloads(svc);
       arr(dr.spec.subsets).forEach((s, i) => {
         if (!isObj(s)) return;
         const labels = isObj(s.labels) ? (s.labels as Record<string, string>) : undefined;

@@ -28,7 +28,7 @@ export const gatewayWorkloads: Analyzer = {
       const ports = new Set<number>();
       let fronted = false;
       for (const svc of ctx.index.services()) {
-        if (!ctx.index.workloadsFor(svc.hostname, svc.namespace).some((w) => ids.has(w.id))) continue;
+        if (!ctx.serviceWorkloads(svc).some((w) => ids.has(w.id))) continue;
         fronted = true;
         for (const p of svc.ports) {
           ports.add(p.number);

@@ -6,7 +6,7 @@
 //   usually a misspelt namespace, so policies selecting it check nothing.
 
 import { labelsMatch } from '../../registry/config.js';
-import { isObj, type AnalysisContext, type Analyzer } from './context.js';
+import { isObj, selectorLabels, type AnalysisContext, type Analyzer } from './context.js';
 
 export const orphans: Analyzer = {
   name: 'orphans',
@@ -17,11 +17,11 @@ export const orphans: Analyzer = {
   run(ctx: AnalysisContext) {
     const selectors = new Map<string, Record<string, string>[]>();
     for (const se of ctx.config.ofKind('ServiceEntry')) {
-      const ws = se.spec.workloadSelector;
-      if (!isObj(ws) || !isObj(ws.matchLabels)) continue;
+      const sel = selectorLabels(se.spec.workloadSelector);
+      if (!sel) continue;
       let l = selectors.get(se.metadata.namespace);
       if (!l) selectors.set(se.metadata.namespace, (l = []));
-      l.push(ws.matchLabels as Record<string, string>);
+      l.push(sel);
     }
     for (const we of ctx.config.ofKind('WorkloadEntry')) {
       const labels = isObj(we.spec.labels) ? (we.spec.labels as Record<string, string>) : {};

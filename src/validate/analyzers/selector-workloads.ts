@@ -5,7 +5,7 @@
 
 import type { MeshKind } from '../../api/istio.js';
 import type { AnyResource } from '../../api/types.js';
-import { isObj, type AnalysisContext, type Analyzer } from './context.js';
+import { selectorLabels, type AnalysisContext, type Analyzer } from './context.js';
 
 const SELECTOR_FIELD: Partial<Record<MeshKind, 'selector' | 'workloadSelector'>> = {
   PeerAuthentication: 'selector',
@@ -21,13 +21,12 @@ export const selectorWorkloads: Analyzer = {
     for (const [kind, field] of Object.entries(SELECTOR_FIELD) as [MeshKind, string][]) {
       for (const r of ctx.config.ofKind(kind) as readonly AnyResource[]) {
         const spec = r.spec as unknown as Record<string, unknown>;
-        const sel = spec[field];
-        if (!isObj(sel) || !isObj(sel.matchLabels)) continue;
-        const labels = sel.matchLabels as Record<string, string>;
+        const labels = selectorLabels(spec[field]);
+        if (!labels) continue;
         if (Object.keys(labels).length === 0) continue;
         if (ctx.workloadsSelected(labels, r.metadata.namespace).length > 0) continue;
         const text = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
-        ctx.report(r, 'IST0127', 'warning', `No matching workloads for this resource with the following labels: ${text}`, `spec.${field}.matchLabels`);
+        ctx.report(r, 'IST0127', 'warning', `No matching workloads for this resource with the following labels: ${text}`, `spec.${field}`);
       }
     }
   },

@@ -8,7 +8,7 @@
 
 import type { Resource } from '../../api/types.js';
 import { labelsMatch } from '../../registry/config.js';
-import { arr, hostCovers, isObj, nsName, type AnalysisContext, type Analyzer } from './context.js';
+import { arr, hostCovers, isObj, nsName, selectorLabels, type AnalysisContext, type Analyzer } from './context.js';
 
 export const sidecars: Analyzer = {
   name: 'sidecar/selectors-and-egress',
@@ -26,7 +26,7 @@ export const sidecars: Analyzer = {
       checkEgress(ctx, sc);
     }
     for (const [ns, list] of byNs) {
-      const noSel = list.filter((s) => !isObj(s.spec.workloadSelector) || !isObj(s.spec.workloadSelector.matchLabels));
+      const noSel = list.filter((s) => !selectorLabels(s.spec.workloadSelector));
       if (noSel.length > 1) {
         const names = noSel.map((s) => s.metadata.name).sort().join(',');
         for (const s of noSel) ctx.report(s, 'IST0111', 'error', `The Sidecars [${names}] in namespace "${ns}" have no workload selector, which can lead to undefined behavior.`);
@@ -35,7 +35,7 @@ export const sidecars: Analyzer = {
       if (withSel.length < 2) continue;
       const workloads = ctx.index.workloads().filter((w) => w.namespace === ns);
       for (const w of workloads) {
-        const hits = withSel.filter((s) => labelsMatch(s.spec.workloadSelector!.matchLabels, w.labels));
+        const hits = withSel.filter((s) => labelsMatch(selectorLabels(s.spec.workloadSelector), w.labels));
         if (hits.length < 2) continue;
         const names = hits.map((s) => s.metadata.name).sort().join(',');
         for (const s of hits) ctx.report(s, 'IST0110', 'error', `The Sidecars [${names}] in namespace "${ns}" select the same workload "${w.id}", which can lead to undefined behavior.`, 'spec.workloadSelector');

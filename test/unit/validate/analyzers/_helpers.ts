@@ -39,7 +39,7 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: 9080, name: http, protocol: HTTP}]
-  workloadSelector: {matchLabels: {app: reviews}}
+  workloadSelector: {labels: {app: reviews}}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -78,7 +78,7 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: 80, name: http, protocol: HTTP}]
-  workloadSelector: {matchLabels: {istio: ingressgateway}}
+  workloadSelector: {labels: {istio: ingressgateway}}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry

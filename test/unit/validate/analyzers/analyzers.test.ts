@@ -365,13 +365,13 @@ apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: c, namespace: shop}
 spec:
-  workloadSelector: {matchLabels: {app: reviews}}
+  workloadSelector: {labels: {app: reviews}}
 ---
 apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: d, namespace: shop}
 spec:
-  workloadSelector: {matchLabels: {version: v1}}
+  workloadSelector: {labels: {version: v1}}
 `,
     expect: ['IST0101 t.yaml:7', 'IST0110 t.yaml:18', 'IST0110 t.yaml:24', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9'],
   },
@@ -408,7 +408,7 @@ spec:
   selector:
     matchLabels: {istio: ingressgateway}
 `,
-    expect: ['IST0127 t.yaml:13', 'IST0127 t.yaml:6'],
+    expect: ['IST0127 t.yaml:12', 'IST0127 t.yaml:5'],
   },
   // --- authz references
   {
