@@ -1,0 +1,314 @@
+// meshcd's xDS server: ADS (state-of-the-world and delta) over @grpc/grpc-js,
+// fed by the snapshot cache; SDS ROOTCA from the CA's trust bundle; debug
+// endpoints (/debug/syncz, /debug/config_dump) and meshcd_xds_* metrics on the
+// admin server. Other gRPC services (the CA's IstioCertificateService) can be
+// added to the same server with addService.
+// Imports: src/api, src/xds/{proto,node,cache}, src/admin, src/util.
+
+import * as grpc from '@grpc/grpc-js';
+import type { ProxyInfo, TrustBundle, TypeUrl } from '../../api/types.js';
+import { TYPE_URL } from '../../api/types.js';
+import { json, type AdminServer } from '../../admin/server.js';
+import { logger } from '../../util/log.js';
+import { metric } from '../../util/metrics.js';
+import { SnapshotCache, shortType, type ModelInputs, type Translator } from '../cache/index.js';
+import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
+import { configDump } from './dump.js';
+import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
+import { AdsStream, type NackRecord, type TypeStatus } from './stream.js';
+
+export { adsClientDefinition, adsServiceDefinition } from './service.js';
+export type { NackRecord, TypeStatus } from './stream.js';
+
+/** gRPC's default maximum message size on the receiving side. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+export interface XdsServerOptions {
+  translator: Translator<any>;
+  debounceMs?: number;
+  maxDelayMs?: number;
+  /** Largest response sent (default 4 MiB, what clients accept by default). */
+  maxMessageBytes?: number;
+  /** For `name:port` listener aliases (default `svc.cluster.local`; taken from the config's MeshConfig when updated). */
+  clusterDomain?: string;
+}
+
+export interface SynczEntry {
+  proxy: string;
+  kind: ProxyInfo['kind'];
+  namespace: string;
+  mode: 'sotw' | 'delta';
+  connectedAt: string;
+  userAgent?: string;
+  snapshotVersion?: string;
+  revision?: string;
+  types: Record<string, TypeStatus>;
+  lastNack?: NackRecord;
+}
+
+export interface XdsStats {
+  connected: number;
+  byKind: Record<string, number>;
+  pushes: number;
+  acks: number;
+  nacks: number;
+  oversize: number;
+  revision?: string;
+  /** Snapshot refusals per proxy class (a meshcd bug when non-empty). */
+  refused: { key: string; errors: string[] }[];
+  /** Every NACK seen since start (most recent 100). */
+  nackLog: (NackRecord & { proxy: string })[];
+}
+
+const connected = metric('gauge', 'meshcd_xds_connected_proxies', 'Connected ADS streams by proxy kind', ['kind']);
+const pushes = metric('counter', 'meshcd_xds_pushes_total', 'xDS responses sent, by type', ['type']);
+const pushDuration = metric('histogram', 'meshcd_xds_push_duration_seconds', 'Time to push one new snapshot to every stream of a proxy class', [], [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]);
+const convergence = metric('histogram', 'meshcd_xds_push_ack_seconds', 'Push to ACK convergence time, by type', ['type'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+const nacks = metric('counter', 'meshcd_xds_nacks_total', 'Responses rejected by proxies, by type', ['type']);
+const messageBytes = metric('histogram', 'meshcd_xds_message_bytes', 'Size of xDS responses, by type', ['type'], [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]);
+const oversize = metric('counter', 'meshcd_xds_oversize_refused_total', 'Responses not sent because they exceeded the message size limit, by type', ['type']);
+
+interface Conn {
+  id: number;
+  stream?: AdsStream;
+  call: grpc.ServerDuplexStream<unknown, unknown>;
+  key?: string;
+}
+
+export class XdsServer {
+  private readonly log = logger('xds');
+  private readonly cache: SnapshotCache<any>;
+  private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.keepalive_permit_without_calls': 1 });
+  private readonly conns = new Map<number, Conn>();
+  private readonly byKey = new Map<string, Set<Conn>>();
+  private nextId = 1;
+  private readonly maxMessageBytes: number;
+  private clusterDomain: string;
+  private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0 };
+  private nackLog: (NackRecord & { proxy: string })[] = [];
+  private closed = false;
+
+  constructor(opts: XdsServerOptions) {
+    this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs });
+    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
+    this.cache.onSnapshot((key) => this.pushKey(key));
+    this.grpcServer.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, PreparedResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw'),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta'),
+    });
+  }
+
+  /** New accepted config; applied after the debounce (≈100 ms quiet, ≤1 s). */
+  update(inputs: ModelInputs, revisionId: string): void {
+    this.clusterDomain = inputs.config.mesh.clusterDomain || this.clusterDomain;
+    this.cache.update(inputs, revisionId);
+  }
+
+  /** Apply a pending update now. */
+  flush(): void {
+    this.cache.flush();
+  }
+
+  get revision(): string | undefined {
+    return this.cache.revision;
+  }
+
+  /** Serve the CA's roots as the SDS secret `ROOTCA`. */
+  setTrustBundle(b: TrustBundle): void {
+    const pem = b.rootsPem.join('\n');
+    const value = { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem } } };
+    this.cache.setSecrets([{ name: 'ROOTCA', value, version: '' }]);
+  }
+
+  addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
+    this.grpcServer.addService(def, impl);
+  }
+
+  listen(port: number, host = '127.0.0.1', credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.grpcServer.bindAsync(addr, credentials, (err, bound) => (err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(bound)));
+    });
+  }
+
+  registerAdmin(admin: AdminServer): void {
+    admin.route('GET', '/debug/syncz', () => json(200, { revision: this.cache.revision, proxies: this.syncz(), refused: this.stats().refused }));
+    admin.route('GET', '/debug/config_dump', (req) => {
+      const id = req.query.get('proxy');
+      if (!id) return json(400, { error: 'query parameter proxy=<node id> is required; see /debug/syncz for ids' });
+      const dump = this.configDump(id);
+      return dump ? json(200, dump) : json(404, { error: `no connected proxy with id ${id}` });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cache.close();
+    for (const c of this.conns.values()) {
+      try {
+        c.call.end();
+      } catch {
+        /* already gone */
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 1000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    for (const c of [...this.conns.values()]) this.drop(c);
+  }
+
+  stats(): XdsStats {
+    const byKind: Record<string, number> = {};
+    for (const c of this.conns.values()) if (c.stream) byKind[c.stream.proxy.kind] = (byKind[c.stream.proxy.kind] ?? 0) + 1;
+    return {
+      connected: [...this.conns.values()].filter((c) => c.stream).length,
+      byKind,
+      ...this.counters,
+      revision: this.cache.revision,
+      refused: this.cache.status().filter((s) => s.error).map((s) => ({ key: s.key, errors: s.error!.errors })),
+      nackLog: this.nackLog.slice(),
+    };
+  }
+
+  syncz(): SynczEntry[] {
+    const out: SynczEntry[] = [];
+    for (const c of this.conns.values()) {
+      const s = c.stream;
+      if (!s) continue;
+      const types = s.status();
+      const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
+      const e: SynczEntry = { proxy: s.proxy.id, kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: this.cache.revision, types };
+      if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
+      if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
+      out.push(e);
+    }
+    return out.sort((a, b) => a.proxy.localeCompare(b.proxy));
+  }
+
+  configDump(proxyId: string): Record<string, unknown> | undefined {
+    const c = [...this.conns.values()].reverse().find((x) => x.stream?.proxy.id === proxyId);
+    const s = c?.stream;
+    if (!s || !s.snapshot) return s ? { configs: [] } : undefined;
+    const types = new Map<TypeUrl, { version?: string; resources: { name: string; version: string; value: Record<string, unknown> }[] }>();
+    for (const [t, st] of Object.entries(s.status()) as [TypeUrl, TypeStatus][]) {
+      const names = st.subscribed === '*' ? [...(s.snapshot.encoded.get(t)?.keys() ?? [])] : st.subscribed;
+      const resources = names.map((n) => s.lookup(s.snapshot!, t, n)).filter((r) => !!r).map((r) => ({ name: r!.name, version: r!.version, value: r!.value }));
+      types.set(t, { version: st.ackedVersion ?? st.sentVersion, resources });
+    }
+    return configDump({ types, at: new Date().toISOString() });
+  }
+
+  // ---------------------------------------------------------------------------
+
+  private handle(call: grpc.ServerDuplexStream<unknown, unknown>, mode: 'sotw' | 'delta'): void {
+    const conn: Conn = { id: this.nextId++, call };
+    this.conns.set(conn.id, conn);
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+      try {
+        this.onRequest(conn, mode, req);
+      } catch (err) {
+        const code = err instanceof NodeError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
+        if (!(err instanceof NodeError)) this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'ADS request handling failed');
+        call.emit('error', { code, details: (err as Error).message });
+        this.drop(conn);
+      }
+    });
+    const end = () => this.drop(conn);
+    call.on('end', () => {
+      end();
+      try {
+        call.end();
+      } catch {
+        /* closed */
+      }
+    });
+    call.on('cancelled', end);
+    call.on('error', end);
+    call.on('close', end);
+  }
+
+  private onRequest(conn: Conn, mode: 'sotw' | 'delta', req: DiscoveryRequest | DeltaDiscoveryRequest): void {
+    if (!conn.stream) {
+      const proxy = proxyFromNode(req.node as XdsNode | undefined);
+      const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
+      if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain });
+      conn.stream = stream;
+      connected.inc({ kind: proxy.kind });
+      const { key, snapshot } = this.cache.register(proxy);
+      conn.key = key;
+      let set = this.byKey.get(key);
+      if (!set) this.byKey.set(key, (set = new Set()));
+      set.add(conn);
+      this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent }, 'proxy connected');
+      if (snapshot) stream.snapshot = snapshot;
+    }
+    if (mode === 'sotw') conn.stream.onRequest(req as DiscoveryRequest);
+    else conn.stream.onDeltaRequest(req as DeltaDiscoveryRequest);
+  }
+
+  private hooks(conn: Conn, proxy: ProxyInfo) {
+    return {
+      sendSotw: (r: PreparedResponse) => {
+        conn.call.write(r);
+      },
+      sendDelta: (r: DeltaResponse) => {
+        conn.call.write(r);
+      },
+      acked: (type: TypeUrl, seconds: number) => {
+        this.counters.acks++;
+        convergence.observe({ type: shortType(type) }, seconds);
+      },
+      nacked: (n: NackRecord) => {
+        this.counters.nacks++;
+        nacks.inc({ type: shortType(n.type) });
+        this.nackLog.push({ ...n, proxy: proxy.id });
+        if (this.nackLog.length > 100) this.nackLog.shift();
+        this.log.error({ proxy: proxy.id, type: n.type, nonce: n.nonce, version: n.version, error: n.message }, 'proxy rejected a response (NACK); it keeps its previous config');
+      },
+      oversize: (type: TypeUrl, bytes: number) => {
+        this.counters.oversize++;
+        oversize.inc({ type: shortType(type) });
+        this.log.error({ proxy: proxy.id, type, bytes, limit: this.maxMessageBytes }, 'response exceeds the gRPC message size limit; not sent (SotW responses must be whole)');
+      },
+      pushed: (type: TypeUrl, bytes: number) => {
+        this.counters.pushes++;
+        pushes.inc({ type: shortType(type) });
+        messageBytes.observe({ type: shortType(type) }, bytes);
+      },
+    };
+  }
+
+  private pushKey(key: string): void {
+    const set = this.byKey.get(key);
+    const snap = this.cache.snapshotOf(key);
+    if (!set || !snap) return;
+    const end = pushDuration.startTimer();
+    for (const c of set) c.stream?.setSnapshot(snap);
+    end();
+  }
+
+  private drop(conn: Conn): void {
+    if (!this.conns.delete(conn.id)) return;
+    const s = conn.stream;
+    if (!s) return;
+    connected.dec({ kind: s.proxy.kind });
+    if (conn.key) {
+      const set = this.byKey.get(conn.key);
+      set?.delete(conn);
+      if (set && set.size === 0) this.byKey.delete(conn.key);
+    }
+    // Another stream of the same proxy (a reconnect) keeps the class registered.
+    if (![...this.conns.values()].some((c) => c.stream?.proxy.id === s.proxy.id)) this.cache.unregister(s.proxy.id);
+    this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
+  }
+}

@@ -1,0 +1,400 @@
+// One ADS stream's protocol state, SotW or delta, independent of gRPC: it
+// takes decoded requests and new snapshots, and hands prepared responses to
+// `send`. Rules it keeps:
+// - ACK/NACK are matched by nonce; a request carrying an older nonce than
+//   the last one sent for its type is stale and ignored (SotW).
+// - A response is sent when the subscribed names change or the resources
+//   they select change; never the same version twice, never again a version
+//   the proxy rejected (no NACK loops).
+// - SotW LDS/CDS responses carry the whole set (absent = deleted); wildcard
+//   when the first request names nothing or names `*`.
+// - Make-before-break: clusters and endpoints go first, listeners and
+//   routes next; clusters that disappear are kept (union with the previous
+//   snapshot) until the proxy has answered the listener/route push, then
+//   removed.
+// - No message over the size limit is sent: it is refused, logged, counted.
+
+import { createHash } from 'node:crypto';
+import type { ProxyInfo, TypeUrl } from '../../api/types.js';
+import { TYPE_URL } from '../../api/types.js';
+import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
+import { checkResource, contentVersion, encodeUnchecked } from '../proto.js';
+import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
+
+export interface NackRecord {
+  type: TypeUrl;
+  nonce: string;
+  /** The version the proxy rejected (SotW) or the nonce's resources (delta). */
+  version: string;
+  message: string;
+  resources: string[];
+  at: string;
+}
+
+export interface TypeStatus {
+  subscribed: string[] | '*';
+  sentVersion?: string;
+  sentNonce?: string;
+  ackedVersion?: string;
+  ackedNonce?: string;
+  lastNack?: NackRecord;
+}
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  seenRequest: boolean;
+  // SotW
+  sentVersion?: string;
+  sentNonce?: string;
+  sentNames?: string;
+  sentAt?: number;
+  ackedVersion?: string;
+  ackedNonce?: string;
+  nackedVersion?: string;
+  lastNack?: NackRecord;
+  // delta: what the proxy holds (name → version) and nonces awaiting an answer
+  known: Map<string, string>;
+  /** Names sent as "does not exist", so they are not repeated. */
+  absent: Set<string>;
+  pending: Map<string, { at: number; resources: Map<string, string>; removed: string[] }>;
+  rejected: Map<string, string>;
+}
+
+export interface StreamHooks {
+  sendSotw(r: PreparedResponse, bytes: number): void;
+  sendDelta(r: DeltaResponse): void;
+  /** Called when a push was acknowledged, with seconds since it was sent. */
+  acked(type: TypeUrl, seconds: number): void;
+  nacked(n: NackRecord): void;
+  oversize(type: TypeUrl, bytes: number): void;
+  pushed(type: TypeUrl, bytes: number, count: number): void;
+}
+
+export interface StreamOptions {
+  maxMessageBytes: number;
+  clusterDomain: string;
+}
+
+/** Send order for make-before-break. */
+const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
+const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
+const INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
+
+// Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
+const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer }>>();
+// Listeners renamed for a requested alias (`name:port`, inbound by port), per snapshot.
+const aliasCache = new WeakMap<EncodedSnapshot, Map<string, EncodedResource | null>>();
+
+let nonceCounter = 0;
+function nextNonce(): string {
+  nonceCounter = (nonceCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return nonceCounter.toString(36);
+}
+
+export class AdsStream {
+  readonly types = new Map<TypeUrl, TypeState>();
+  snapshot: EncodedSnapshot | undefined;
+  /** Snapshot whose clusters/endpoints stay until listeners and routes are answered. */
+  private previous: EncodedSnapshot | undefined;
+  readonly connectedAt = new Date();
+
+  constructor(public proxy: ProxyInfo, readonly mode: 'sotw' | 'delta', private readonly hooks: StreamHooks, private readonly opts: StreamOptions) {}
+
+  private state(type: TypeUrl): TypeState {
+    let s = this.types.get(type);
+    if (!s) {
+      s = { wildcard: false, names: new Set(), seenRequest: false, known: new Map(), absent: new Set(), pending: new Map(), rejected: new Map() };
+      this.types.set(type, s);
+    }
+    return s;
+  }
+
+  status(): Record<string, TypeStatus> {
+    const out: Record<string, TypeStatus> = {};
+    for (const [t, s] of this.types) {
+      out[t] = {
+        subscribed: s.wildcard ? '*' : [...s.names].sort(),
+        sentVersion: s.sentVersion,
+        sentNonce: s.sentNonce,
+        ackedVersion: s.ackedVersion,
+        ackedNonce: s.ackedNonce,
+        lastNack: s.lastNack,
+      };
+    }
+    return out;
+  }
+
+  /** A new snapshot for this proxy's class. */
+  setSnapshot(snap: EncodedSnapshot): void {
+    if (this.snapshot && this.snapshot !== snap) this.previous = this.snapshot;
+    this.snapshot = snap;
+    for (const t of ORDER) {
+      const s = this.types.get(t);
+      if (s?.seenRequest) this.respond(t);
+    }
+    this.maybeFinishRemoval();
+  }
+
+  // -------------------------------------------------------------------------
+  // SotW
+
+  onRequest(req: DiscoveryRequest): void {
+    const type = req.type_url as TypeUrl;
+    if (!ALL_TYPES.includes(type)) return; // unknown types are ignored, as Envoy servers do
+    const s = this.state(type);
+    const names = (req.resource_names ?? []).filter((n) => n !== '');
+    const nonce = req.response_nonce ?? '';
+    if (nonce && s.sentNonce && nonce !== s.sentNonce) return; // stale
+    if (nonce && s.sentNonce === nonce) {
+      const sentAt = s.sentAt;
+      if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
+        s.nackedVersion = s.sentVersion;
+        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: req.error_detail.message ?? `code ${req.error_detail.code}`, resources: names, at: new Date().toISOString() };
+        this.hooks.nacked(s.lastNack);
+      } else {
+        s.ackedVersion = req.version_info ?? s.sentVersion;
+        s.ackedNonce = nonce;
+        if (sentAt !== undefined) this.hooks.acked(type, (performance.now() - sentAt) / 1000);
+      }
+      s.sentAt = undefined;
+    }
+    const first = !s.seenRequest;
+    s.seenRequest = true;
+    const star = names.includes('*');
+    if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
+    else if (names.length) s.wildcard = false;
+    s.names = new Set(names.filter((n) => n !== '*'));
+    this.respond(type);
+    this.maybeFinishRemoval();
+  }
+
+  private selectionKey(s: TypeState): string {
+    return s.wildcard ? '*' : [...s.names].sort().join('\n');
+  }
+
+  /** The resources a response for this type carries now. */
+  private select(type: TypeUrl, s: TypeState): EncodedResource[] {
+    const snap = this.snapshot;
+    if (!snap) return [];
+    const byName = new Map<string, EncodedResource>();
+    const all = snap.encoded.get(type);
+    if (s.wildcard) for (const [n, r] of all ?? []) byName.set(n, r);
+    for (const n of s.names) {
+      const r = this.lookup(snap, type, n);
+      if (r) byName.set(n, r);
+    }
+    // Make-before-break: keep what the previous snapshot had until routes moved away.
+    if (this.previous && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint)) {
+      const prev = this.previous.encoded.get(type);
+      for (const [n, r] of prev ?? []) {
+        if (byName.has(n)) continue;
+        if (s.wildcard || s.names.has(n)) byName.set(n, r);
+      }
+    }
+    return [...byName.keys()].sort().map((n) => byName.get(n)!);
+  }
+
+  /** A resource by requested name, resolving proxyless aliases for listeners. */
+  lookup(snap: EncodedSnapshot, type: TypeUrl, name: string): EncodedResource | undefined {
+    const direct = snap.encoded.get(type)?.get(name);
+    if (direct || type !== TYPE_URL.listener) return direct;
+    let cache = aliasCache.get(snap);
+    if (!cache) aliasCache.set(snap, (cache = new Map()));
+    const ck = `${this.proxy.namespace}\0${name}`;
+    const hit = cache.get(ck);
+    if (hit !== undefined) return hit ?? undefined;
+    const target = this.aliasTarget(snap, name);
+    let out: EncodedResource | null = null;
+    if (target) {
+      const value = { ...target.value, name };
+      if (checkResource(TYPE_URL.listener, value).length === 0) {
+        const bytes = encodeUnchecked(TYPE_URL.listener, value);
+        out = { name, value, bytes, version: contentVersion(bytes) };
+      }
+    }
+    cache.set(ck, out);
+    return out ?? undefined;
+  }
+
+  private aliasTarget(snap: EncodedSnapshot, name: string): EncodedResource | undefined {
+    const listeners = snap.encoded.get(TYPE_URL.listener);
+    if (!listeners) return undefined;
+    if (name.startsWith(INBOUND_PREFIX)) {
+      // Server listeners are asked for by the address the server bound (often 0.0.0.0 or [::]); match by port.
+      const port = name.slice(name.lastIndexOf(':') + 1);
+      for (const [n, r] of listeners) if (n.startsWith(INBOUND_PREFIX) && n.endsWith(`:${port}`)) return r;
+      return undefined;
+    }
+    const m = /^([^:]+):(\d+)$/.exec(name);
+    if (!m) return undefined;
+    const host = m[1]!;
+    const labels = host.split('.');
+    const candidates: string[] = [];
+    if (labels.length === 1) candidates.push(`${host}.${this.proxy.namespace}.${this.opts.clusterDomain}`);
+    if (labels.length === 2) candidates.push(`${host}.${this.opts.clusterDomain}`);
+    if (labels.length === 3 && labels[2] === 'svc') candidates.push(`${labels[0]}.${labels[1]}.${this.opts.clusterDomain}`);
+    for (const c of candidates) {
+      const r = listeners.get(`${c}:${m[2]}`);
+      if (r) return r;
+    }
+    return undefined;
+  }
+
+  private respond(type: TypeUrl): void {
+    if (this.mode === 'delta') return this.respondDelta(type);
+    const s = this.state(type);
+    if (!this.snapshot) return;
+    const sel = this.selectionKey(s);
+    let prepared = preparedCache.get(this.snapshot);
+    if (!prepared) preparedCache.set(this.snapshot, (prepared = new Map()));
+    const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${sel}`;
+    let p = prepared.get(pk);
+    if (!p) {
+      const list = this.select(type, s);
+      const h = createHash('sha256');
+      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
+      p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list) };
+      prepared.set(pk, p);
+    }
+    if (p.version === s.sentVersion && sel === s.sentNames) return; // nothing new for this proxy
+    if (p.version === s.nackedVersion && sel === s.sentNames) return; // rejected before: do not loop
+    const size = p.bytes.length + 200;
+    if (size > this.opts.maxMessageBytes) {
+      this.hooks.oversize(type, size);
+      return;
+    }
+    const nonce = nextNonce();
+    s.sentVersion = p.version;
+    s.sentNonce = nonce;
+    s.sentNames = sel;
+    s.sentAt = performance.now();
+    this.hooks.sendSotw({ version_info: p.version, type_url: type, nonce, resourcesBytes: p.bytes }, size);
+    this.hooks.pushed(type, size, -1);
+  }
+
+  /** Drop the make-before-break union once listeners and routes are answered. */
+  private maybeFinishRemoval(): void {
+    if (!this.previous) return;
+    for (const t of [TYPE_URL.listener, TYPE_URL.route] as TypeUrl[]) {
+      const s = this.types.get(t);
+      if (!s?.seenRequest) continue;
+      if (this.mode === 'sotw' ? s.sentAt !== undefined : s.pending.size > 0) return;
+    }
+    this.previous = undefined;
+    for (const t of [TYPE_URL.cluster, TYPE_URL.endpoint] as TypeUrl[]) {
+      const s = this.types.get(t);
+      if (s?.seenRequest) this.respond(t);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Delta
+
+  onDeltaRequest(req: DeltaDiscoveryRequest): void {
+    const type = req.type_url as TypeUrl;
+    if (!ALL_TYPES.includes(type)) return;
+    const s = this.state(type);
+    const nonce = req.response_nonce ?? '';
+    const pend = nonce ? s.pending.get(nonce) : undefined;
+    if (pend) {
+      s.pending.delete(nonce);
+      if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
+        // The proxy kept its previous versions of these resources; remember what it refused.
+        for (const [n, v] of pend.resources) {
+          s.rejected.set(n, v);
+          s.known.delete(n);
+        }
+        s.lastNack = { type, nonce, version: [...pend.resources.values()].join(','), message: req.error_detail.message ?? `code ${req.error_detail.code}`, resources: [...pend.resources.keys()], at: new Date().toISOString() };
+        this.hooks.nacked(s.lastNack);
+      } else {
+        s.ackedNonce = nonce;
+        s.ackedVersion = this.snapshot?.version;
+        this.hooks.acked(type, (performance.now() - pend.at) / 1000);
+      }
+    }
+    const first = !s.seenRequest;
+    s.seenRequest = true;
+    if (first && req.initial_resource_versions) for (const [n, v] of Object.entries(req.initial_resource_versions)) s.known.set(n, v);
+    const sub = req.resource_names_subscribe ?? [];
+    const unsub = req.resource_names_unsubscribe ?? [];
+    if (first && sub.length === 0 && WILDCARD_TYPES.has(type)) s.wildcard = true;
+    for (const n of sub) {
+      if (n === '*') s.wildcard = true;
+      else {
+        s.names.add(n);
+        s.absent.delete(n);
+        s.rejected.delete(n);
+      }
+    }
+    for (const n of unsub) {
+      if (n === '*') s.wildcard = false;
+      else {
+        s.names.delete(n);
+        s.known.delete(n);
+        s.absent.delete(n);
+      }
+    }
+    this.respondDelta(type);
+    this.maybeFinishRemoval();
+  }
+
+  private respondDelta(type: TypeUrl): void {
+    const s = this.state(type);
+    if (!this.snapshot) return;
+    const want = new Map<string, EncodedResource>();
+    for (const r of this.select(type, s)) want.set(r.name, r);
+    const changed: EncodedResource[] = [];
+    for (const [n, r] of want) {
+      if (s.known.get(n) === r.version) continue;
+      if (s.rejected.get(n) === r.version) continue;
+      changed.push(r);
+    }
+    const removed: string[] = [];
+    for (const n of s.known.keys()) if (!want.has(n)) removed.push(n);
+    // Names asked for explicitly that do not exist are reported once as removed, so clients stop waiting.
+    for (const n of s.names) if (!want.has(n) && !s.known.has(n) && !s.absent.has(n)) {
+      removed.push(n);
+      s.absent.add(n);
+    }
+    if (!changed.length && !removed.length) return;
+    // Split by size: delta responses need not be whole, so several messages are fine.
+    const batches: EncodedResource[][] = [];
+    let cur: EncodedResource[] = [];
+    let size = 200;
+    for (const r of changed) {
+      const rs = r.bytes.length + r.name.length + type.length + 40;
+      if (rs + 200 > this.opts.maxMessageBytes) {
+        this.hooks.oversize(type, rs);
+        continue;
+      }
+      if (size + rs > this.opts.maxMessageBytes && cur.length) {
+        batches.push(cur);
+        cur = [];
+        size = 200;
+      }
+      cur.push(r);
+      size += rs;
+    }
+    batches.push(cur);
+    batches.forEach((batch, i) => {
+      const rm = i === batches.length - 1 ? removed : [];
+      if (!batch.length && !rm.length) return;
+      const nonce = nextNonce();
+      const resources = new Map(batch.map((r) => [r.name, r.version]));
+      s.pending.set(nonce, { at: performance.now(), resources, removed: rm });
+      for (const r of batch) s.known.set(r.name, r.version);
+      for (const n of rm) s.known.delete(n);
+      s.sentNonce = nonce;
+      s.sentVersion = this.snapshot!.version;
+      const bytes = batch.reduce((a, r) => a + r.bytes.length, 0);
+      this.hooks.sendDelta({ system_version_info: this.snapshot!.version, type_url: type, nonce, resources: batch.map((r) => ({ name: r.name, version: r.version, bytes: r.bytes })), removed_resources: rm });
+      this.hooks.pushed(type, bytes, batch.length);
+    });
+  }
+
+  /** Short text for logs. */
+  describe(): string {
+    return `${this.proxy.id} (${this.proxy.kind}, ${this.mode}) ${[...this.types.keys()].map(shortType).join(',')}`;
+  }
+}
