@@ -9,12 +9,19 @@
 // intermediate in a folder with Istio's file names, re-read when it changes;
 // a bad new set keeps the old one.
 //
-// Rotation keeps the old root in the bundle until no identity's newest
-// certificate still comes from it (tracked in `issued.json`), or until the
-// longest certificate it could have signed has expired, whichever is first.
+// Rotation has two phases, because a peer can only accept a certificate from
+// the new root once its own trust bundle holds that root:
+//  1. distributing: the new root joins the bundle, the old root still signs,
+//     until every live certificate was (re)issued after the rotation started
+//     (its holder got the new bundle with it) or one maximum TTL has passed;
+//  2. overlap: the new root signs; the old root stays in the bundle until no
+//     live certificate chains to it any more, or its last possible one expired.
+// Live certificates are tracked per public key in `issued.json` (the agent
+// keeps its key across renewals, so a key is one workload instance).
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { IssuedCert, TrustBundle } from '../api/types.js';
@@ -46,6 +53,8 @@ export interface CaOptions {
   minTtlSeconds?: number;
   /** Watch the plug-in folder and `roots.json` for changes made by other processes. */
   watch?: boolean;
+  /** Inspect only (`meshcd ca status`): never create a root or write a file. */
+  readOnly?: boolean;
   now?: () => Date;
 }
 
@@ -90,7 +99,17 @@ export interface CaStatus {
   trustDomain: string;
   signer: { subject: string; notAfter: string; fingerprint: string };
   roots: RootInfo[];
-  rotation: { inProgress: boolean; remainingOnOldRoots: number; completesBy?: string };
+  rotation: {
+    /** idle; distributing (new root in the bundle, old root signs); overlap (new root signs, old still trusted). */
+    phase: 'idle' | 'distributing' | 'overlap';
+    inProgress: boolean;
+    /** distributing: live certificates issued before the rotation began (their holders lack the new root). */
+    awaitingNewBundle: number;
+    /** overlap: live certificates still chaining to an old root. */
+    remainingOnOldRoots: number;
+    /** The latest time the current phase can last. */
+    completesBy?: string;
+  };
 }
 
 interface RootRecord {
@@ -103,15 +122,25 @@ interface RootRecord {
 
 interface RootsFile {
   version: 1;
-  /** Self-signed mode: fingerprint of the active root. */
+  /** Self-signed mode: fingerprint of the root that signs. */
   active?: string;
+  /** A rotation in its distributing phase: the next root, already in the bundle. */
+  pending?: string;
+  pendingSince?: string;
   roots: RootRecord[];
 }
 
+interface IssuedEntry {
+  identity: string;
+  root: string;
+  notAfter: string;
+  issuedAt: string;
+}
+
 interface IssuedFile {
-  version: 1;
-  /** SPIFFE id → the root its newest certificate chains to, and when it expires. */
-  identities: Record<string, { root: string; notAfter: string }>;
+  version: 2;
+  /** Public key (sha256 of SPKI, 32 hex) → its newest certificate. */
+  certs: Record<string, IssuedEntry>;
 }
 
 interface Signer {
@@ -158,7 +187,8 @@ export class CertificateAuthority {
   private readonly minTtl: number;
   private signer!: Signer;
   private roots: RootRecord[] = [];
-  private issued: IssuedFile = { version: 1, identities: {} };
+  private issued: IssuedFile = { version: 2, certs: {} };
+  private pending: { fingerprint: string; since: string } | undefined;
   private issuedDirty = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -180,7 +210,7 @@ export class CertificateAuthority {
   /** Opens the CA: loads or creates the root, or loads the plug-in folder. Throws with a clear message on bad files. */
   static async open(opts: CaOptions): Promise<CertificateAuthority> {
     const ca = new CertificateAuthority(opts);
-    await mkdir(ca.dir, { recursive: true, mode: 0o700 });
+    if (!opts.readOnly) await mkdir(ca.dir, { recursive: true, mode: 0o700 });
     await ca.loadIssued();
     await ca.loadRootsFile();
     if (opts.pluginDir) ca.signer = await ca.loadPlugin(opts.pluginDir);
@@ -210,7 +240,8 @@ export class CertificateAuthority {
     this.retireExpired();
     const seen = new Set<string>();
     const out: string[] = [];
-    for (const pem of [...this.signer.ownRootsPem, ...this.roots.filter((r) => r.retireAfter).map((r) => r.certPem)]) {
+    const extra = this.roots.filter((r) => r.retireAfter || r.fingerprint === this.pending?.fingerprint).map((r) => r.certPem);
+    for (const pem of [...this.signer.ownRootsPem, ...extra]) {
       const fp = fingerprintOf(pem);
       if (seen.has(fp)) continue;
       seen.add(fp);
@@ -281,7 +312,7 @@ export class CertificateAuthority {
     const leafPem = derToPem(der, 'CERTIFICATE');
     const serialHex = serial.toString('hex');
     issuedTotal().inc();
-    this.track(spiffeId, s.rootFingerprint, notAfter);
+    this.track(createHash('sha256').update(csr.spkiDer).digest('hex').slice(0, 32), { identity: spiffeId, root: s.rootFingerprint, notAfter: notAfter.toISOString(), issuedAt: now.toISOString() });
     const asked = csr.requestedUris.filter((u) => u !== spiffeId);
     this.log.info({ audit: 'cert_issued', identity: spiffeId, serial: serialHex, notAfter: notAfter.toISOString(), caller: req.caller ?? 'in-process', ...(asked.length ? { csrAskedFor: asked } : {}) }, 'certificate issued');
     return {
@@ -321,34 +352,70 @@ export class CertificateAuthority {
   }
 
   /**
-   * Starts a root rotation: a new root signs from now on; the old root stays
-   * in the trust bundle until every identity renewed or its certificates expired.
+   * Starts a root rotation (phase 1): a new root joins the trust bundle while
+   * the old one keeps signing; it takes over once every workload has the new
+   * bundle, and the old root leaves once nothing live chains to it.
    */
   async rotateRoot(): Promise<CaStatus> {
-    if (this.opts.pluginDir) throw new Error('plug-in CA: rotate by replacing the files in the plug-in folder (the old root stays trusted during the overlap)');
-    const oldFp = this.signer.rootFingerprint;
+    if (this.opts.readOnly) throw new Error('the CA was opened read-only');
+    if (this.opts.pluginDir) throw new Error('plug-in CA: rotate by adding the new root to root-cert.pem first, then replacing ca-cert.pem/ca-key.pem/cert-chain.pem (the old root stays trusted during the overlap)');
+    if (this.pending) throw new Error(`a rotation is already distributing root ${this.pending.fingerprint.slice(0, 16)} (see "meshcd ca status")`);
     const now = this.now();
-    const old = this.roots.find((r) => r.fingerprint === oldFp);
-    if (old) old.retireAfter = new Date(Math.max(now.getTime() + this.maxTtl * 1000, this.latestNotAfter(oldFp))).toISOString();
     const created = this.createRoot();
     await this.storeRoot(created.certPem, created.keyPem);
-    this.roots.push({ fingerprint: fingerprintOf(created.certPem), certPem: created.certPem, createdAt: now.toISOString() });
-    await this.writeRootsFile(fingerprintOf(created.certPem));
-    this.signer = this.signerFromRoot(created.certPem, createPrivateKey(created.keyPem));
-    this.log.warn({ oldRoot: oldFp, newRoot: this.signer.rootFingerprint }, 'root rotation started: new root signs, old root stays in the trust bundle');
-    this.updateGauge();
+    const fp = fingerprintOf(created.certPem);
+    this.roots.push({ fingerprint: fp, certPem: created.certPem, createdAt: now.toISOString() });
+    this.pending = { fingerprint: fp, since: now.toISOString() };
+    await this.writeRootsFile();
+    this.log.warn({ oldRoot: this.signer.rootFingerprint, newRoot: fp }, 'root rotation started: new root added to the trust bundle; it signs once every workload has it');
     this.emit();
+    this.maybePromote();
     return this.status();
   }
 
-  status(): CaStatus {
-    this.retireExpired();
+  /** Phase 1 → 2: the pending root becomes the signer. */
+  private maybePromote(): void {
+    if (!this.pending || this.opts.pluginDir) return;
     const now = this.now().getTime();
-    const counts = new Map<string, number>();
-    for (const v of Object.values(this.issued.identities)) {
-      if (Date.parse(v.notAfter) <= now) continue;
-      counts.set(v.root, (counts.get(v.root) ?? 0) + 1);
+    const since = Date.parse(this.pending.since);
+    const waiting = this.liveCerts().filter((c) => Date.parse(c.issuedAt) < since).length;
+    if (waiting > 0 && now < since + this.maxTtl * 1000) return;
+    const rec = this.roots.find((r) => r.fingerprint === this.pending!.fingerprint);
+    if (!rec) {
+      this.pending = undefined;
+      return;
     }
+    const keyPath = join(this.dir, 'roots', `${rec.fingerprint.slice(0, 16)}-key.pem`);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(readFileSync(keyPath, 'utf8'));
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, keyPath }, 'cannot read the new root key; rotation stays in its distributing phase');
+      return;
+    }
+    const old = this.roots.find((r) => r.fingerprint === this.signer.rootFingerprint);
+    if (old) old.retireAfter = new Date(Math.max(now + this.maxTtl * 1000, this.latestNotAfter(old.fingerprint))).toISOString();
+    this.signer = this.signerFromRoot(rec.certPem, key);
+    this.pending = undefined;
+    this.log.warn({ newRoot: rec.fingerprint, oldRoot: old?.fingerprint, reason: waiting ? 'distribution window over' : 'every workload has the new root' }, 'root rotation: the new root signs from now on; the old root stays trusted until nothing uses it');
+    this.writeRootsFile().then(
+      () => this.writeCompatCopies(rec.certPem, key.export({ type: 'pkcs8', format: 'pem' }) as string),
+    ).catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
+    this.updateGauge();
+    queueMicrotask(() => this.emit());
+  }
+
+  private liveCerts(): IssuedEntry[] {
+    const now = this.now().getTime();
+    return Object.values(this.issued.certs).filter((c) => Date.parse(c.notAfter) > now);
+  }
+
+  status(): CaStatus {
+    this.maybePromote();
+    this.retireExpired();
+    const counts = new Map<string, number>();
+    const live = this.liveCerts();
+    for (const v of live) counts.set(v.root, (counts.get(v.root) ?? 0) + 1);
     const bundle = this.trustBundle().rootsPem;
     const roots: RootInfo[] = bundle.map((pem) => {
       const c = new X509Certificate(pem);
@@ -364,15 +431,22 @@ export class CertificateAuthority {
       };
     });
     const old = roots.filter((r) => !r.active && r.retireAfter);
+    const pending = this.pending;
+    const phase = pending ? 'distributing' : old.length ? 'overlap' : 'idle';
+    const completesBy = pending
+      ? new Date(Date.parse(pending.since) + this.maxTtl * 1000).toISOString()
+      : old.length ? old.map((r) => r.retireAfter!).sort().at(-1)! : undefined;
     return {
       mode: this.mode,
       trustDomain: this.trustDomain,
       signer: { subject: this.signer.cert.subject.replace(/\n/g, ', '), notAfter: new Date(this.signer.cert.validTo).toISOString(), fingerprint: fingerprintOf(derToPem(this.signer.certDer, 'CERTIFICATE')) },
       roots,
       rotation: {
-        inProgress: old.length > 0,
+        phase,
+        inProgress: phase !== 'idle',
+        awaitingNewBundle: pending ? live.filter((c) => Date.parse(c.issuedAt) < Date.parse(pending.since)).length : 0,
         remainingOnOldRoots: old.reduce((n, r) => n + r.activeCerts, 0),
-        ...(old.length ? { completesBy: old.map((r) => r.retireAfter!).sort().at(-1)! } : {}),
+        ...(completesBy ? { completesBy } : {}),
       },
     };
   }
@@ -390,6 +464,7 @@ export class CertificateAuthority {
 
   /** Forces pending issuance tracking to disk (normally debounced to once a second). */
   async flush(): Promise<void> {
+    if (this.opts.readOnly) return;
     this.flushing = this.flushing.then(async () => {
       if (!this.issuedDirty) return;
       this.issuedDirty = false;
@@ -416,6 +491,7 @@ export class CertificateAuthority {
    * `--ca-root-cert` (they re-read it, so a rotation does not strand them).
    */
   private async writeBundleFile(): Promise<void> {
+    if (this.opts.readOnly) return;
     const text = this.trustBundle().rootsPem.join('');
     const path = join(this.dir, 'trust-bundle.pem');
     if ((await readFile(path, 'utf8').catch(() => '')) === text) return;
@@ -426,8 +502,8 @@ export class CertificateAuthority {
     rootExpiry().set((Date.parse(this.signer.cert.validTo) - this.now().getTime()) / 1000);
   }
 
-  private track(spiffeId: string, root: string, notAfter: Date): void {
-    this.issued.identities[spiffeId] = { root, notAfter: notAfter.toISOString() };
+  private track(keyId: string, entry: IssuedEntry): void {
+    this.issued.certs[keyId] = entry;
     this.issuedDirty = true;
     if (!this.flushTimer && !this.closed) {
       this.flushTimer = setTimeout(() => {
@@ -436,13 +512,14 @@ export class CertificateAuthority {
       }, 1000);
       this.flushTimer.unref();
     }
-    // A rotation completes as soon as the last identity on the old root renews.
+    // Each phase of a rotation ends as soon as the last workload it waits for renews.
+    if (this.pending) this.maybePromote();
     if (this.roots.some((r) => r.retireAfter)) this.retireExpired();
   }
 
   private latestNotAfter(root: string): number {
     let max = 0;
-    for (const v of Object.values(this.issued.identities)) if (v.root === root) max = Math.max(max, Date.parse(v.notAfter));
+    for (const v of Object.values(this.issued.certs)) if (v.root === root) max = Math.max(max, Date.parse(v.notAfter));
     return max;
   }
 
@@ -453,10 +530,10 @@ export class CertificateAuthority {
     let changed = false;
     for (const r of this.roots) {
       if (r.retireAfter && r.fingerprint !== this.signer?.rootFingerprint) {
-        const stillUsed = Object.values(this.issued.identities).some((v) => v.root === r.fingerprint && Date.parse(v.notAfter) > now);
+        const stillUsed = Object.values(this.issued.certs).some((v) => v.root === r.fingerprint && Date.parse(v.notAfter) > now);
         if (Date.parse(r.retireAfter) <= now || !stillUsed) {
           changed = true;
-          this.log.warn({ root: r.fingerprint, reason: stillUsed ? 'overlap window over' : 'every identity renewed' }, 'old root removed from the trust bundle: rotation complete');
+          this.log.warn({ root: r.fingerprint, reason: stillUsed ? 'overlap window over' : 'every workload renewed' }, 'old root removed from the trust bundle: rotation complete');
           continue;
         }
       }
@@ -464,14 +541,14 @@ export class CertificateAuthority {
     }
     if (!changed) return;
     this.roots = keep;
-    this.writeRootsFile(this.mode === 'self-signed' ? this.signer.rootFingerprint : undefined).catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
+    this.writeRootsFile().catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
     queueMicrotask(() => this.emit());
   }
 
   private async loadIssued(): Promise<void> {
     try {
       const v = JSON.parse(await readFile(join(this.dir, 'issued.json'), 'utf8')) as IssuedFile;
-      if (v && v.version === 1 && typeof v.identities === 'object') this.issued = v;
+      if (v && v.version === 2 && typeof v.certs === 'object') this.issued = v;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ err: (err as Error).message }, `${join(this.dir, 'issued.json')} is unreadable; issuance tracking restarts empty`);
     }
@@ -495,11 +572,19 @@ export class CertificateAuthority {
       throw new Error(`${path}: not a valid meshcd roots file (${(err as Error).message})`);
     }
     this.roots = v.roots;
+    this.pending = v.pending && v.pendingSince && v.roots.some((r) => r.fingerprint === v.pending) ? { fingerprint: v.pending, since: v.pendingSince } : undefined;
     return v;
   }
 
-  private async writeRootsFile(active: string | undefined): Promise<void> {
-    const file: RootsFile = { version: 1, ...(active ? { active } : {}), roots: this.roots };
+  private async writeRootsFile(): Promise<void> {
+    if (this.opts.readOnly) return;
+    const active = this.mode === 'self-signed' ? this.signer?.rootFingerprint : undefined;
+    const file: RootsFile = {
+      version: 1,
+      ...(active ? { active } : {}),
+      ...(this.pending ? { pending: this.pending.fingerprint, pendingSince: this.pending.since } : {}),
+      roots: this.roots,
+    };
     await writeFileAtomic(join(this.dir, 'roots.json'), JSON.stringify(file, null, 2) + '\n');
   }
 
@@ -565,18 +650,20 @@ export class CertificateAuthority {
       if (!sameKey(cert, createPrivateKey(keyPem))) throw new Error(`${keyPath}: key does not match ${certPath}`);
       if (!cert.ca) throw new Error(`${certPath}: not a CA certificate`);
     } else {
+      if (this.opts.readOnly) throw new Error(`${this.dir}: no CA here yet (it is created on the first start of "meshcd ca serve" or the control plane)`);
       ({ certPem, keyPem } = this.createRoot());
       this.log.info({ dir: this.dir, algorithm: this.opts.rootKeyAlgorithm ?? 'rsa' }, 'generated a new root CA');
     }
     await this.storeRoot(certPem, keyPem);
     const fp = fingerprintOf(certPem);
     if (!this.roots.some((r) => r.fingerprint === fp)) this.roots.push({ fingerprint: fp, certPem, createdAt: this.now().toISOString() });
-    await this.writeRootsFile(fp);
-    await this.writeCompatCopies(certPem, keyPem);
     this.signer = this.signerFromRoot(certPem, createPrivateKey(keyPem));
+    await this.writeRootsFile();
+    await this.writeCompatCopies(certPem, keyPem);
   }
 
   private async writeCompatCopies(certPem: string, keyPem: string): Promise<void> {
+    if (this.opts.readOnly) return;
     const certPath = join(this.dir, 'root-cert.pem');
     const current = await readFile(certPath, 'utf8').catch(() => '');
     if (current === certPem) return;
@@ -697,7 +784,7 @@ export class CertificateAuthority {
               this.roots.push({ fingerprint: fp, certPem: pem, createdAt: this.now().toISOString(), retireAfter });
             }
           }
-          await this.writeRootsFile(undefined);
+          await this.writeRootsFile();
         }
         this.signer = next;
       } else {

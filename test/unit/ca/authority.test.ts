@@ -4,7 +4,7 @@ import { readFileSync, statSync, writeFileSync, copyFileSync, mkdirSync } from '
 import { join } from 'node:path';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { CertificateAuthority, CaRequestError, MAX_TTL_SECONDS } from '../../../src/ca/authority.js';
+import { CertificateAuthority, CaRequestError, MAX_TTL_SECONDS, fingerprintOf } from '../../../src/ca/authority.js';
 import { buildCsr, uriSans } from '../../../src/ca/x509.js';
 import { registry } from '../../../src/util/metrics.js';
 import { ecKey, makePluginCa, openssl, opensslText, opensslVerify, tempDir } from './_helpers.js';
@@ -196,54 +196,82 @@ async function mtlsHandshake(bundle: string, server: { cert: string; key: string
   }
 }
 
-test.serial('root rotation: old and new workloads talk during the overlap; the old root leaves once every identity renewed; state survives a restart', async (t) => {
+test.serial('root rotation in two phases: new root distributed first, then it signs; old and new workloads talk; old root leaves when nothing uses it; state survives a restart', async (t) => {
   const { dir, cleanup } = tempDir();
   t.teardown(cleanup);
   const ca = await CertificateAuthority.open({ stateDir: dir });
   const oldRoot = ca.trustBundle().rootsPem[0]!;
   const a = ecKey();
   const b = ecKey();
-  const certA = ca.issue({ csrPem: buildCsr(a.privateKey, {}), namespace: 'ns', serviceAccount: 'a' });
+  const issue = (c: CertificateAuthority, k: ReturnType<typeof ecKey>, sa: string) => c.issue({ csrPem: buildCsr(k.privateKey, {}), namespace: 'ns', serviceAccount: sa });
+  const signedBy = (pem: string, root: string) => new X509Certificate(pem).verify(new X509Certificate(root).publicKey);
+  issue(ca, a, 'a');
   let changes = 0;
   ca.onChange(() => changes++);
+
+  // Phase 1: the new root is in the bundle; the old root still signs.
   const status = await ca.rotateRoot();
   t.true(changes > 0);
-  t.true(status.rotation.inProgress);
-  t.is(status.rotation.remainingOnOldRoots, 1);
-  t.is(status.roots.length, 2);
+  t.is(status.rotation.phase, 'distributing');
+  t.is(status.rotation.awaitingNewBundle, 1);
   const bundle = ca.trustBundle().rootsPem;
   t.is(bundle.length, 2);
   const newRoot = bundle.find((p) => p !== oldRoot)!;
-  const certB = ca.issue({ csrPem: buildCsr(b.privateKey, {}), namespace: 'ns', serviceAccount: 'b' });
-  t.true(new X509Certificate(certB.chainPem[0]!).verify(new X509Certificate(newRoot).publicKey));
-  t.false(new X509Certificate(certB.chainPem[0]!).verify(new X509Certificate(oldRoot).publicKey));
+  const b1 = issue(ca, b, 'b');
+  t.true(signedBy(b1.chainPem[0]!, oldRoot), 'phase 1: old root signs');
+  t.is(ca.status().rotation.awaitingNewBundle, 1, 'a has not renewed yet');
+
+  // a renews (same key): everyone now holds the new bundle, so the new root takes over.
+  const a1 = issue(ca, a, 'a');
+  t.true(signedBy(a1.chainPem[0]!, oldRoot));
+  const overlap = ca.status();
+  t.is(overlap.rotation.phase, 'overlap');
+  t.is(overlap.rotation.remainingOnOldRoots, 2);
+  t.is(overlap.roots.find((r) => r.active)?.fingerprint, fingerprintOf(newRoot));
+  const b2 = issue(ca, b, 'b');
+  t.true(signedBy(b2.chainPem[0]!, newRoot), 'phase 2: new root signs');
+  t.false(signedBy(b2.chainPem[0]!, oldRoot));
   await ca.flush();
 
-  const both = bundle.join('');
-  t.is(await mtlsHandshake(both, { cert: certA.chainPem[0]!, key: a.keyPem }, { cert: certB.chainPem[0]!, key: b.keyPem }), 'URI:spiffe://cluster.local/ns/ns/sa/b');
-  t.is(await mtlsHandshake(both, { cert: certB.chainPem[0]!, key: b.keyPem }, { cert: certA.chainPem[0]!, key: a.keyPem }), 'URI:spiffe://cluster.local/ns/ns/sa/a');
+  // An old-root workload and a new-root workload talk both ways with the bundle.
+  const both = ca.trustBundle().rootsPem.join('');
+  t.is(await mtlsHandshake(both, { cert: a1.chainPem[0]!, key: a.keyPem }, { cert: b2.chainPem[0]!, key: b.keyPem }), 'URI:spiffe://cluster.local/ns/ns/sa/b');
+  t.is(await mtlsHandshake(both, { cert: b2.chainPem[0]!, key: b.keyPem }, { cert: a1.chainPem[0]!, key: a.keyPem }), 'URI:spiffe://cluster.local/ns/ns/sa/a');
   // Trusting only the new root, the old workload is refused: the overlap is what keeps them talking.
-  const refused = await mtlsHandshake(newRoot, { cert: certB.chainPem[0]!, key: b.keyPem }, { cert: certA.chainPem[0]!, key: a.keyPem }).catch(() => 'refused');
+  const refused = await mtlsHandshake(newRoot, { cert: b2.chainPem[0]!, key: b.keyPem }, { cert: a1.chainPem[0]!, key: a.keyPem }).catch(() => 'refused');
   t.true(refused === '' || refused === 'refused', `handshake result: ${refused}`);
 
-  // Restart mid-rotation: the same roots and counts come back.
+  // Restart mid-overlap: the same roots and counts come back.
   await ca.close();
   const reopened = await CertificateAuthority.open({ stateDir: dir });
-  t.deepEqual(reopened.trustBundle().rootsPem.sort(), [...bundle].sort());
+  t.deepEqual(reopened.trustBundle().rootsPem.sort(), ca.trustBundle().rootsPem.sort());
   t.is(reopened.status().rotation.remainingOnOldRoots, 1);
   t.is(readFileSync(join(dir, 'ca', 'root-cert.pem'), 'utf8'), newRoot);
-  // Identity a renews with the new root: the old root leaves the bundle.
-  reopened.issue({ csrPem: buildCsr(a.privateKey, {}), namespace: 'ns', serviceAccount: 'a' });
+  // a renews with the new root: the old root leaves the bundle.
+  issue(reopened, a, 'a');
   t.deepEqual(reopened.trustBundle().rootsPem, [newRoot]);
   const done = reopened.status();
-  t.false(done.rotation.inProgress);
+  t.is(done.rotation.phase, 'idle');
   t.is(done.roots.length, 1);
   t.is(done.roots[0]!.activeCerts, 2);
   await reopened.close();
-  const final = await CertificateAuthority.open({ stateDir: dir });
+  const final = await CertificateAuthority.open({ stateDir: dir, readOnly: true });
   t.deepEqual(final.trustBundle().rootsPem, [newRoot]);
   t.is(readFileSync(join(dir, 'ca', 'trust-bundle.pem'), 'utf8'), newRoot);
   await final.close();
+});
+
+test.serial('a rotation with no live certificates promotes the new root at once; read-only open of an empty dir is an error', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  await t.throwsAsync(CertificateAuthority.open({ stateDir: dir, readOnly: true }), { message: /no CA here yet/ });
+  const ca = await CertificateAuthority.open({ stateDir: dir });
+  const oldRoot = ca.trustBundle().rootsPem[0]!;
+  const s = await ca.rotateRoot();
+  t.is(s.rotation.phase, 'idle');
+  t.is(ca.trustBundle().rootsPem.length, 1);
+  t.not(ca.trustBundle().rootsPem[0], oldRoot);
+  await ca.close();
 });
 
 test.serial('a rotation made by another process (the CLI) is picked up by a running CA', async (t) => {
@@ -262,6 +290,7 @@ test.serial('a rotation made by another process (the CLI) is picked up by a runn
   await cli.close();
   await changed;
   t.is(running.trustBundle().rootsPem.length, 2);
-  t.is(running.status().rotation.remainingOnOldRoots, 1);
+  t.is(running.status().rotation.phase, 'distributing');
+  t.is(running.status().rotation.awaitingNewBundle, 1);
   await running.close();
 });

@@ -152,19 +152,26 @@ test.serial('pluggable authenticator (as a Kubernetes TokenReview would be) and 
   t.is(await hashed.authenticate({ bearerToken: 'hashed-token-1234568' }), undefined);
 });
 
-test.serial('after a root rotation the CA port serves a certificate from the new root and the trailer carries both roots', async (t) => {
+test.serial('after a root rotation the trailer carries both roots, and the CA port moves to the new root once it signs', async (t) => {
   const f = await fixture(t);
   const k = ecKey();
   const first = await requestCertificate({ address: f.address, caRootsPem: f.roots, csrPem: buildCsr(k.privateKey, {}), token: TOKEN });
-  // Another identity still on the old root keeps the rotation open.
-  f.ca.issue({ csrPem: buildCsr(ecKey().privateKey, {}), namespace: 'other', serviceAccount: 'slow' });
+  // Another workload on the old root keeps the rotation in its distributing phase.
+  const slow = ecKey();
+  f.ca.issue({ csrPem: buildCsr(slow.privateKey, {}), namespace: 'other', serviceAccount: 'slow' });
   await f.ca.rotateRoot();
   const both = f.ca.trustBundle().rootsPem;
   t.is(both.length, 2);
-  // Renew with the old-root certificate, trusting both roots (as an agent holding the bundle does).
-  const renewed = await requestCertificate({ address: f.address, caRootsPem: both.join(''), csrPem: buildCsr(k.privateKey, {}), clientCert: { certChainPem: first.certChainPem[0]!, keyPem: k.keyPem } });
-  t.deepEqual(renewed.trustBundlePem.sort(), [...both].sort());
   const newRoot = both.find((p) => p !== f.roots)!;
-  t.is(renewed.certChainPem.at(-1), newRoot);
-  t.regex(opensslVerify(f.dir, newRoot, [], renewed.certChainPem[0]!), /OK/);
+  // Renew with the old-root certificate: the answer carries both roots, still signed by the old root.
+  const renewed = await requestCertificate({ address: f.address, caRootsPem: f.roots, csrPem: buildCsr(k.privateKey, {}), clientCert: { certChainPem: first.certChainPem[0]!, keyPem: k.keyPem } });
+  t.deepEqual(renewed.trustBundlePem.sort(), [...both].sort());
+  t.is(renewed.certChainPem.at(-1), f.roots);
+  // The last workload renews: the new root signs, and the CA's own TLS certificate follows.
+  f.ca.issue({ csrPem: buildCsr(slow.privateKey, {}), namespace: 'other', serviceAccount: 'slow' });
+  t.is(f.ca.status().rotation.phase, 'overlap');
+  await new Promise((r) => setTimeout(r, 50));
+  const onlyNew = await requestCertificate({ address: f.address, caRootsPem: newRoot, csrPem: buildCsr(k.privateKey, {}), clientCert: { certChainPem: renewed.certChainPem[0]!, keyPem: k.keyPem } });
+  t.is(onlyNew.certChainPem.at(-1), newRoot);
+  t.regex(opensslVerify(f.dir, newRoot, [], onlyNew.certChainPem[0]!), /OK/);
 });
