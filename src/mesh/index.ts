@@ -2,7 +2,7 @@
 // Pure: no clock, no I/O. May import src/api, src/registry/config.ts (for
 // exportTo and label helpers) and its own files; never Envoy types.
 
-import type { ConfigSet, Diagnostic, Resource, RolloutOverlay, RouteOverride, Service, ServiceIndex } from '../api/types.js';
+import type { ConfigSet, Diagnostic, Resource, RolloutOverlay, RouteOverride, Service, ServiceIndex, Workload } from '../api/types.js';
 import { EMPTY_OVERLAY, resourceKey } from '../api/types.js';
 import type { Destination, HTTPMatchRequest, HTTPRoute, Percent, StringMatch } from '../api/istio.js';
 import { resolveExportTo } from '../registry/config.js';
@@ -35,7 +35,7 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
   const settings = config.mesh;
   const services = index
     .services()
-    .map((s) => serviceModel(s, index))
+    .map((s) => serviceModel(s, index, config))
     .sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
 
   const overrides = new Map<string, RouteOverride[]>();
@@ -91,7 +91,7 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
     return {
       key: keyOf(sc),
       namespace: ns,
-      ...(sc.spec.workloadSelector?.matchLabels ? { workloadSelector: { ...sc.spec.workloadSelector.matchLabels } } : {}),
+      ...(selectorOf(sc.spec.workloadSelector) ? { workloadSelector: selectorOf(sc.spec.workloadSelector)! } : {}),
       egressHosts,
       ...(mode ? { outboundTrafficPolicy: mode } : {}),
       origin: sc.origin,
@@ -128,9 +128,28 @@ function keyOf(r: Resource): string {
   return resourceKey(r.kind, r.metadata.namespace, r.metadata.name);
 }
 
-function serviceModel(s: Service, index: ServiceIndex): MeshService {
-  const endpoints: MeshEndpoint[] = index
-    .workloadsFor(s.hostname, s.namespace)
+/** networking.istio.io spells the selector `labels` (ServiceEntry, Sidecar); security kinds `matchLabels`. */
+function selectorOf(sel: { labels?: Record<string, string>; matchLabels?: Record<string, string> } | undefined): Record<string, string> | undefined {
+  const l = sel?.labels ?? sel?.matchLabels;
+  return l && Object.keys(l).length > 0 ? { ...l } : undefined;
+}
+
+/**
+ * Workloads of a service. A ServiceEntry whose `workloadSelector.labels` the
+ * index did not resolve (it reads `matchLabels`) is resolved here from the
+ * index's WorkloadEntries, in the ServiceEntry's namespace.
+ */
+function workloadsOf(s: Service, index: ServiceIndex, config: ConfigSet): readonly Workload[] {
+  const found = index.workloadsFor(s.hostname, s.namespace);
+  if (found.length > 0 || !s.resource?.startsWith('ServiceEntry/')) return found;
+  const se = config.byKey.get(s.resource) as Resource<'ServiceEntry'> | undefined;
+  const sel = selectorOf(se?.spec.workloadSelector);
+  if (!se || !sel) return found;
+  return index.workloads().filter((w) => w.namespace === se.metadata.namespace && w.id.startsWith('WorkloadEntry/') && Object.entries(sel).every(([k, v]) => w.labels[k] === v));
+}
+
+function serviceModel(s: Service, index: ServiceIndex, config: ConfigSet): MeshService {
+  const endpoints: MeshEndpoint[] = workloadsOf(s, index, config)
     .map((w) => {
       const ports: Record<number, number> = {};
       for (const p of s.ports) ports[p.number] = w.ports[p.name] ?? p.targetPort ?? p.number;

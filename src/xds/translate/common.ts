@@ -1,0 +1,68 @@
+// Shared builders for the per-concern translators: type URLs of the Envoy
+// extensions we emit, Any wrapping, resource versions, Istio cluster names.
+// Values follow the .proto's snake_case field names (protobufjs keepCase).
+
+import { createHash } from 'node:crypto';
+import type { Diagnostic, XdsResource } from '../../api/types.js';
+import { canonicalJson } from '../../config/load.js';
+
+export const T = {
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  fault: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  httpRbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  httpRbacPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
+  cors: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
+  corsPolicy: 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
+  tcpProxy: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  networkRbac: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+  tlsInspector: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  originalDst: 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
+  httpInspector: 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
+  upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;
+
+/** A google.protobuf.Any as protobufjs fromObject reads it. */
+export function any(typeUrl: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return { '@type': typeUrl, ...fields };
+}
+
+export function durationOf(ms: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1_000_000) };
+}
+
+/** Content version: sha256 of the canonical JSON of the value (first 16 hex chars). */
+export function versionOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+}
+
+export function xdsResource(name: string, value: Record<string, unknown>): XdsResource {
+  return { name, value, version: versionOf(value) };
+}
+
+/** Istio's cluster name: `outbound|9080|v1|reviews.bookinfo.svc.cluster.local`. */
+export function clusterName(direction: 'outbound' | 'inbound', port: number, subset: string | undefined, host: string): string {
+  return `${direction}|${port}|${subset ?? ''}|${host}`;
+}
+
+export const BLACKHOLE = 'BlackHoleCluster';
+export const PASSTHROUGH = 'PassthroughCluster';
+export const INBOUND_PASSTHROUGH = 'InboundPassthroughCluster';
+
+/** Collects translation diagnostics, deduplicated (one per message and resource). */
+export class DiagnosticSink {
+  private readonly seen = new Set<string>();
+  readonly list: Diagnostic[] = [];
+  add(d: Diagnostic): void {
+    const k = `${d.code}|${d.resource ?? ''}|${d.path ?? ''}|${d.message}`;
+    if (this.seen.has(k)) return;
+    this.seen.add(k);
+    this.list.push(d);
+  }
+}
+
+/** ADS as the config source for RDS/EDS/SDS. */
+export const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;

@@ -1,0 +1,108 @@
+// Proxyless gRPC (grpc-js-xds, grpc-go, grpc-java), Istio's conventions:
+// - client: one api_listener per `host:port` (FQDN, `name.namespace`, and the
+//   short name in the client's namespace, so whichever the client dialled
+//   exists), HCM with RDS `outbound|port||host`, http_filters fault + router;
+// - server: `xds.istio.io/grpc/lds/inbound/IP:PORT` listeners with one
+//   filter chain per port, an inline route config with a non-forwarding
+//   action, RBAC filters from AuthorizationPolicy, mTLS from PeerAuthentication.
+// grpc-js-xds refuses listener_filters, use_original_dst, more than one
+// network filter per chain, SDS and inline certificates; none appear here.
+
+import type { XdsResource } from '../../api/types.js';
+import type { MeshService } from '../../mesh/model.js';
+import { ADS_SOURCE, T, any, clusterName, xdsResource } from './common.js';
+import { isHttpish } from './clusters.js';
+import { rbacHttpFilters } from './rbac.js';
+import { serviceDomains, serviceRoutes } from './routes.js';
+import { istioMutualDownstream } from './tls.js';
+import type { ProxyView } from './view.js';
+
+export const GRPC_INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
+
+const FAULT_FILTER = { name: 'envoy.filters.http.fault', typed_config: any(T.fault) };
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: any(T.router) };
+
+/** Listener names a proxyless client in `namespace` may ask for to reach `svc` on `port`. */
+export function grpcListenerNames(svc: MeshService, port: number, namespace: string, clusterDomain: string): string[] {
+  const names = [`${svc.hostname}:${port}`];
+  const suffix = `.${svc.namespace}.${clusterDomain}`;
+  if (svc.hostname.endsWith(suffix)) {
+    const short = svc.hostname.slice(0, -suffix.length);
+    names.push(`${short}.${svc.namespace}:${port}`, `${short}.${svc.namespace}.svc:${port}`);
+    if (svc.namespace === namespace) names.push(`${short}:${port}`);
+  }
+  return names;
+}
+
+export function grpcClientResources(view: ProxyView): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
+  const listeners = new Map<string, XdsResource>();
+  const routes = new Map<string, XdsResource>();
+  const { settings } = view.model;
+  for (const svc of view.services) {
+    const vs = view.virtualServiceFor(svc.hostname);
+    for (const port of svc.ports) {
+      const rdsName = clusterName('outbound', port.number, undefined, svc.hostname);
+      const ctx = { view, gateway: 'mesh', port: port.number };
+      const vhost = {
+        name: `${svc.hostname}:${port.number}`,
+        domains: serviceDomains(svc, port.number, view.proxy.namespace, settings.clusterDomain).filter((d) => !/^\d|^\[/.test(d)),
+        routes: serviceRoutes(ctx, vs, svc, port.number),
+      };
+      routes.set(rdsName, xdsResource(rdsName, { name: rdsName, virtual_hosts: [vhost] }));
+      for (const name of grpcListenerNames(svc, port.number, view.proxy.namespace, settings.clusterDomain)) {
+        const hcm = any(T.hcm, {
+          stat_prefix: name,
+          rds: { config_source: ADS_SOURCE, route_config_name: rdsName },
+          http_filters: [FAULT_FILTER, ROUTER_FILTER],
+        });
+        listeners.set(name, xdsResource(name, { name, api_listener: { api_listener: hcm } }));
+      }
+    }
+  }
+  return { listeners, routes };
+}
+
+/** Server-side listeners for the workloads this proxy runs, one per address it may bind (its IPs, 0.0.0.0, [::]). */
+export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
+  const out = new Map<string, XdsResource>();
+  const byPort = new Map<number, { svc: MeshService; servicePort: number; protocol: string; ns: string; labels: Record<string, string> }>();
+  for (const inst of view.inbound) {
+    for (const p of inst.service.ports) {
+      const port = inst.endpoint.ports[p.number] ?? p.number;
+      if (!byPort.has(port)) byPort.set(port, { svc: inst.service, servicePort: p.number, protocol: p.protocol, ns: inst.endpoint.namespace, labels: inst.endpoint.labels });
+    }
+  }
+  const addresses = [...new Set([...view.proxy.ips, ...view.inbound.map((i) => i.endpoint.address)])].sort();
+  for (const [port, info] of [...byPort].sort((a, b) => a[0] - b[0])) {
+    if (!isHttpish(info.protocol) && info.protocol !== 'UNKNOWN') {
+      view.sink.add({ code: 'MCD4130', severity: 'info', message: `port ${port} of ${info.svc.hostname} is ${info.protocol}; proxyless gRPC servers serve HTTP/2 only`, ...(info.svc.resource ? { resource: info.svc.resource } : {}) });
+    }
+    const mode = view.mtlsMode(info.ns, info.labels, port);
+    if (mode === 'PERMISSIVE' && view.model.peerAuthentications.length > 0) {
+      view.sink.add({ code: 'MCD4131', severity: 'info', message: `PERMISSIVE mTLS on port ${port}: proxyless gRPC servers cannot detect TLS per connection, so they accept plaintext`, ...(info.svc.resource ? { resource: info.svc.resource } : {}) });
+    }
+    const policies = view.authorizationPolicies(info.ns, info.labels);
+    const httpFilters = [...rbacHttpFilters(view, policies), ROUTER_FILTER];
+    const routeName = clusterName('inbound', port, undefined, '');
+    const hcm = any(T.hcm, {
+      stat_prefix: routeName,
+      route_config: {
+        name: routeName,
+        virtual_hosts: [{ name: `inbound|grpc|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, decorator: { operation: `${info.svc.hostname}:${info.servicePort}/*` }, non_forwarding_action: {} }] }],
+      },
+      http_filters: httpFilters,
+    });
+    const chain: Record<string, unknown> = {
+      name: routeName,
+      filter_chain_match: { destination_port: { value: port } },
+      filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }],
+    };
+    if (mode === 'STRICT') chain.transport_socket = istioMutualDownstream('grpc');
+    for (const ip of [...addresses, '0.0.0.0', '[::]']) {
+      const name = `${GRPC_INBOUND_PREFIX}${ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip}:${port}`;
+      const bare = ip.replace(/^\[|\]$/g, '');
+      out.set(name, xdsResource(name, { name, address: { socket_address: { address: bare === '' ? '::' : bare, port_value: port } }, filter_chains: [chain] }));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,223 @@
+// Envoy sidecar listeners, laid out like istiod's so config dumps read the same:
+// - `virtualOutbound` 0.0.0.0:15001 (use_original_dst; unmatched traffic to
+//   PassthroughCluster or BlackHoleCluster per the outbound traffic policy);
+// - `0.0.0.0_<port>` per outbound HTTP port (bind_to_port false) with RDS
+//   named by the port ("9080"), and per TCP/TLS port with tcp_proxy chains;
+// - `virtualInbound` 0.0.0.0:15006 with a filter chain per inbound port and
+//   transport protocol (mTLS per PeerAuthentication), RBAC from
+//   AuthorizationPolicy, plus a passthrough chain.
+
+import type { XdsResource } from '../../api/types.js';
+import type { L4RouteModel, MeshService, VirtualServiceModel } from '../../mesh/model.js';
+import { cmp } from '../../mesh/names.js';
+import { ADS_SOURCE, BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, T, any, clusterName, durationOf, xdsResource } from './common.js';
+import { type ClusterSet, destinationCluster, inboundCluster, isHttpish } from './clusters.js';
+import { socketAddress } from './endpoints.js';
+import { rbacHttpFilters } from './rbac.js';
+import { serviceDomains, serviceRoutes } from './routes.js';
+import { istioMutualDownstream } from './tls.js';
+import type { ProxyView } from './view.js';
+
+type Obj = Record<string, unknown>;
+
+export const ENVOY_HTTP_FILTERS: Obj[] = [
+  { name: 'envoy.filters.http.fault', typed_config: any(T.fault) },
+  { name: 'envoy.filters.http.cors', typed_config: any(T.cors) },
+  { name: 'envoy.filters.http.router', typed_config: any(T.router) },
+];
+
+export function hcmFilter(fields: Obj): Obj {
+  return { name: 'envoy.filters.network.http_connection_manager', typed_config: any(T.hcm, fields) };
+}
+
+export function tcpProxyFilter(statPrefix: string, clusters: { name: string; weight: number }[]): Obj {
+  const live = clusters.filter((c) => c.weight > 0);
+  const target = live.length === 1 ? { cluster: live[0]!.name } : { weighted_clusters: { clusters: live.map((c) => ({ name: c.name, weight: c.weight })) } };
+  return { name: 'envoy.filters.network.tcp_proxy', typed_config: any(T.tcpProxy, { stat_prefix: statPrefix, ...target }) };
+}
+
+function listenerFilter(name: string, typeUrl: string): Obj {
+  return { name, typed_config: any(typeUrl) };
+}
+
+export const TLS_INSPECTOR = listenerFilter('envoy.filters.listener.tls_inspector', T.tlsInspector);
+
+/** Clusters an L4 route (TCP or TLS) sends to, from a listener on `port`. */
+export function l4Targets(view: ProxyView, vs: VirtualServiceModel, r: L4RouteModel, port: number): { name: string; weight: number }[] {
+  return r.destinations.flatMap((d, i) => {
+    const name = destinationCluster(view, d, port, { resource: vs.key, path: `${r.path}.route[${i}].destination` });
+    return name ? [{ name, weight: d.weight }] : [];
+  });
+}
+
+function cidrOf(addr: string): Obj {
+  const [a, len] = addr.split('/');
+  return { address_prefix: a, prefix_len: { value: len !== undefined ? Number(len) : a!.includes(':') ? 128 : 32 } };
+}
+
+function outboundHttp(view: ProxyView, port: number, services: MeshService[], routes: Map<string, XdsResource>): Obj {
+  const name = String(port);
+  const used = new Set<string>();
+  const vhosts: Obj[] = [];
+  for (const svc of services) {
+    const domains = serviceDomains(svc, port, view.proxy.namespace, view.model.settings.clusterDomain).filter((d) => !used.has(d));
+    domains.forEach((d) => used.add(d));
+    if (domains.length === 0) continue;
+    const vs = view.virtualServiceFor(svc.hostname);
+    vhosts.push({ name: `${svc.hostname}:${port}`, domains, routes: serviceRoutes({ view, gateway: 'mesh', port }, vs, svc, port) });
+  }
+  if (view.outboundPolicy === 'ALLOW_ANY') {
+    vhosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: durationOf(0) } }] });
+  } else {
+    vhosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
+  }
+  routes.set(name, xdsResource(name, { name, virtual_hosts: vhosts, validate_clusters: { value: false } }));
+  const lname = `0.0.0.0_${port}`;
+  return {
+    name: lname,
+    address: socketAddress('0.0.0.0', port),
+    traffic_direction: 'OUTBOUND',
+    bind_to_port: { value: false },
+    filter_chains: [{ filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: ENVOY_HTTP_FILTERS })] }],
+  };
+}
+
+function outboundTcp(view: ProxyView, port: number, services: MeshService[]): Obj | undefined {
+  const chains: Obj[] = [];
+  let defaultTaken = false;
+  let sni = false;
+  for (const svc of services) {
+    const vs = view.virtualServiceFor(svc.hostname);
+    const proto = svc.ports.find((p) => p.number === port)?.protocol;
+    const def = [{ name: clusterName('outbound', port, undefined, svc.hostname), weight: 100 }];
+    if (proto === 'TLS' || proto === 'HTTPS') {
+      // TLS: route by SNI, the VirtualService's tls routes first.
+      const tlsRoutes = vs?.tls.filter((r) => r.matches.some((m) => m.port === undefined || m.port === port)) ?? [];
+      const seen = new Set<string>();
+      for (const r of tlsRoutes) {
+        const names = [...new Set(r.matches.flatMap((m) => m.sniHosts))].filter((h) => !seen.has(h)).sort(cmp);
+        names.forEach((h) => seen.add(h));
+        const targets = l4Targets(view, vs!, r, port);
+        if (names.length === 0 || targets.length === 0) continue;
+        chains.push({ name: `${svc.hostname}:${port}:${r.path}`, filter_chain_match: { server_names: names }, filters: [tcpProxyFilter(`outbound|${port}||${svc.hostname}`, targets)] });
+      }
+      if (!seen.has(svc.hostname)) chains.push({ name: `${svc.hostname}:${port}`, filter_chain_match: { server_names: [svc.hostname] }, filters: [tcpProxyFilter(`outbound|${port}||${svc.hostname}`, def)] });
+      sni = true;
+      continue;
+    }
+    const tcpRoute = vs?.tcp.find((r) => r.matches.length === 0 || r.matches.some((m) => m.port === undefined || m.port === port));
+    const targets = tcpRoute ? l4Targets(view, vs!, tcpRoute, port) : def;
+    if (targets.length === 0) continue;
+    const addresses = svc.addresses;
+    if (addresses.length > 0) {
+      chains.push({ name: `${svc.hostname}:${port}`, filter_chain_match: { prefix_ranges: addresses.map(cidrOf) }, filters: [tcpProxyFilter(`outbound|${port}||${svc.hostname}`, targets)] });
+    } else if (!defaultTaken) {
+      defaultTaken = true;
+      chains.push({ name: `${svc.hostname}:${port}`, filters: [tcpProxyFilter(`outbound|${port}||${svc.hostname}`, targets)] });
+    } else {
+      view.sink.add({ code: 'MCD4140', severity: 'warning', message: `TCP service ${svc.hostname} shares port ${port} with another service without addresses; give it addresses to be reachable from sidecars`, ...(svc.resource ? { resource: svc.resource } : {}) });
+    }
+  }
+  if (chains.length === 0) return undefined;
+  return {
+    name: `0.0.0.0_${port}`,
+    address: socketAddress('0.0.0.0', port),
+    traffic_direction: 'OUTBOUND',
+    bind_to_port: { value: false },
+    ...(sni ? { listener_filters: [TLS_INSPECTOR] } : {}),
+    filter_chains: chains,
+  };
+}
+
+function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
+  const chains: Obj[] = [];
+  const ports = new Map<number, { servicePort: number; protocol: string; ns: string; labels: Record<string, string>; host: string }>();
+  for (const inst of view.inbound) {
+    for (const p of inst.service.ports) {
+      const ep = inst.endpoint.ports[p.number] ?? p.number;
+      if (!ports.has(ep)) ports.set(ep, { servicePort: p.number, protocol: p.protocol, ns: inst.endpoint.namespace, labels: inst.endpoint.labels, host: inst.service.hostname });
+    }
+  }
+  for (const [port, info] of [...ports].sort((a, b) => a[0] - b[0])) {
+    const cluster = clusterName('inbound', info.servicePort, undefined, '');
+    cs.clusters.set(cluster, inboundCluster(info.servicePort, port, info.protocol));
+    const mode = view.mtlsMode(info.ns, info.labels, port);
+    let filters: Obj[];
+    if (isHttpish(info.protocol)) {
+      const rbac = rbacHttpFilters(view, view.authorizationPolicies(info.ns, info.labels));
+      filters = [
+        hcmFilter({
+          stat_prefix: cluster,
+          route_config: { name: cluster, virtual_hosts: [{ name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: durationOf(0) } }] }] },
+          http_filters: [...rbac, ...ENVOY_HTTP_FILTERS.filter((f) => f.name !== 'envoy.filters.http.cors')],
+        }),
+      ];
+    } else {
+      if (view.authorizationPolicies(info.ns, info.labels).length > 0) {
+        view.sink.add({ code: 'MCD4141', severity: 'warning', message: `AuthorizationPolicies for TCP port ${port} of ${info.host} are not enforced yet (only HTTP ports get RBAC)` });
+      }
+      filters = [tcpProxyFilter(cluster, [{ name: cluster, weight: 100 }])];
+    }
+    const base = { destination_port: { value: port } };
+    if (mode === 'STRICT' || mode === 'PERMISSIVE') {
+      chains.push({ name: `${cluster}-tls`, filter_chain_match: { ...base, transport_protocol: 'tls' }, transport_socket: istioMutualDownstream('sidecar'), filters });
+    }
+    if (mode === 'PERMISSIVE' || mode === 'DISABLE') {
+      chains.push({ name: `${cluster}-plaintext`, filter_chain_match: { ...base, transport_protocol: 'raw_buffer' }, filters });
+    }
+    if (mode === 'STRICT') {
+      // Without this chain plaintext to a STRICT port would fall through to the passthrough chain.
+      chains.push({ name: `${cluster}-plaintext-refused`, filter_chain_match: { ...base, transport_protocol: 'raw_buffer' }, filters: [tcpProxyFilter(BLACKHOLE, [{ name: BLACKHOLE, weight: 100 }])] });
+    }
+    if (mode === 'DISABLE') {
+      chains.push({ name: `${cluster}-tls-passthrough`, filter_chain_match: { ...base, transport_protocol: 'tls' }, filters });
+    }
+  }
+  chains.push({ name: 'virtualInbound-catchall', filters: [tcpProxyFilter(INBOUND_PASSTHROUGH, [{ name: INBOUND_PASSTHROUGH, weight: 100 }])] });
+  return {
+    name: 'virtualInbound',
+    address: socketAddress('0.0.0.0', 15006),
+    traffic_direction: 'INBOUND',
+    listener_filters: [listenerFilter('envoy.filters.listener.original_dst', T.originalDst), TLS_INSPECTOR],
+    filter_chains: chains,
+  };
+}
+
+export function sidecarResources(view: ProxyView, cs: ClusterSet): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
+  const listeners = new Map<string, XdsResource>();
+  const routes = new Map<string, XdsResource>();
+  const httpPorts = new Map<number, MeshService[]>();
+  const tcpPorts = new Map<number, MeshService[]>();
+  for (const svc of view.services) {
+    for (const p of svc.ports) {
+      const m = isHttpish(p.protocol) ? httpPorts : tcpPorts;
+      let l = m.get(p.number);
+      if (!l) m.set(p.number, (l = []));
+      l.push(svc);
+    }
+  }
+  for (const port of [...httpPorts.keys()].sort((a, b) => a - b)) {
+    if (tcpPorts.has(port)) {
+      view.sink.add({ code: 'MCD4142', severity: 'warning', message: `port ${port} is HTTP for some services and TCP for others; sidecars treat it as HTTP` });
+    }
+    const l = outboundHttp(view, port, httpPorts.get(port)!, routes);
+    listeners.set(l.name as string, xdsResource(l.name as string, l));
+  }
+  for (const port of [...tcpPorts.keys()].sort((a, b) => a - b)) {
+    if (httpPorts.has(port)) continue;
+    const l = outboundTcp(view, port, tcpPorts.get(port)!);
+    if (l) listeners.set(l.name as string, xdsResource(l.name as string, l));
+  }
+  const fallback = view.outboundPolicy === 'ALLOW_ANY' ? PASSTHROUGH : BLACKHOLE;
+  const vo: Obj = {
+    name: 'virtualOutbound',
+    address: socketAddress('0.0.0.0', 15001),
+    traffic_direction: 'OUTBOUND',
+    use_original_dst: { value: true },
+    filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(fallback, [{ name: fallback, weight: 100 }])] }],
+  };
+  listeners.set('virtualOutbound', xdsResource('virtualOutbound', vo));
+  const vi = virtualInbound(view, cs);
+  listeners.set('virtualInbound', xdsResource('virtualInbound', vi));
+  return { listeners, routes };
+}

@@ -1,0 +1,172 @@
+// What one proxy can see of the mesh: the Sidecar that applies to it, the
+// services in its scope (exportTo + Sidecar egress hosts), the
+// VirtualServices and DestinationRules that apply, the workloads it runs
+// (inbound), its PeerAuthentication mode and AuthorizationPolicies.
+// Everything here depends only on (kind, namespace, labels, ips) of the
+// proxy — translationKey() in ./index.ts relies on that.
+
+import type { ProxyInfo } from '../../api/types.js';
+import type {
+  AuthorizationPolicyModel,
+  DestinationRuleModel,
+  MeshEndpoint,
+  MeshModel,
+  MeshService,
+  MtlsMode,
+  SidecarModel,
+  VirtualServiceModel,
+} from '../../mesh/model.js';
+import { cmp, hostMatches } from '../../mesh/names.js';
+import { DiagnosticSink } from './common.js';
+
+export interface InboundInstance {
+  service: MeshService;
+  endpoint: MeshEndpoint;
+}
+
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}
+
+function exportedTo(exportTo: readonly string[], owner: string, ns: string): boolean {
+  if (exportTo.length === 0) return false;
+  return exportTo.includes('*') || exportTo.includes(ns) || (owner === ns && exportTo.includes('.'));
+}
+
+export class ProxyView {
+  readonly sidecar: SidecarModel | undefined;
+  /** Services in scope, one per hostname (the proxy's own namespace wins), sorted by hostname. */
+  readonly services: MeshService[];
+  readonly serviceByHost = new Map<string, MeshService>();
+  readonly outboundPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly inbound: InboundInstance[];
+  readonly sink = new DiagnosticSink();
+  private readonly vsCache = new Map<string, VirtualServiceModel[]>();
+
+  constructor(
+    readonly proxy: ProxyInfo,
+    readonly model: MeshModel,
+  ) {
+    const ns = proxy.namespace;
+    const root = model.settings.rootNamespace;
+    const sidecars = model.sidecars;
+    this.sidecar =
+      sidecars.find((s) => s.namespace === ns && s.workloadSelector && selects(s.workloadSelector, proxy.labels)) ??
+      sidecars.find((s) => s.namespace === ns && !s.workloadSelector) ??
+      sidecars.find((s) => s.namespace === root && !s.workloadSelector);
+    this.outboundPolicy = this.sidecar?.outboundTrafficPolicy ?? model.settings.outboundTrafficPolicy;
+
+    const egress = proxy.kind === 'router' ? [] : (this.sidecar?.egressHosts ?? []);
+    const inScope = (s: MeshService) =>
+      egress.length === 0 ||
+      egress.some((e) => e.namespace !== '~' && (e.namespace === '*' || e.namespace === s.namespace) && hostMatches(e.host, s.hostname));
+    for (const s of model.services) {
+      if (!exportedTo(s.exportTo, s.namespace, ns) || !inScope(s)) continue;
+      const prior = this.serviceByHost.get(s.hostname);
+      if (!prior || (prior.namespace !== ns && s.namespace === ns)) this.serviceByHost.set(s.hostname, s);
+    }
+    this.services = [...this.serviceByHost.values()].sort((a, b) => cmp(a.hostname, b.hostname));
+
+    const inbound: InboundInstance[] = [];
+    const ips = new Set(proxy.ips);
+    const labelKeys = Object.keys(proxy.labels);
+    for (const service of model.services) {
+      for (const endpoint of service.endpoints) {
+        const byIp = ips.size > 0 && ips.has(endpoint.address);
+        const byLabels =
+          ips.size === 0 &&
+          endpoint.namespace === ns &&
+          labelKeys.length > 0 &&
+          Object.keys(endpoint.labels).length > 0 &&
+          selects(endpoint.labels, proxy.labels);
+        if (byIp || byLabels) inbound.push({ service, endpoint });
+      }
+    }
+    this.inbound = inbound;
+  }
+
+  /** VirtualServices bound to `gateway` (`mesh` or `ns/name`) visible to this proxy, in precedence order. */
+  virtualServices(gateway: string): VirtualServiceModel[] {
+    let l = this.vsCache.get(gateway);
+    if (l) return l;
+    const ns = this.proxy.namespace;
+    const visible = (vs: VirtualServiceModel) => gateway !== 'mesh' || exportedTo(vs.exportTo, vs.namespace, ns);
+    l = this.model.virtualServices
+      .filter((vs) => vs.gateways.includes(gateway) && visible(vs))
+      // Istio gives a VirtualService in the proxy's own namespace precedence, then the rest in order.
+      .sort((a, b) => (a.namespace === ns ? 0 : 1) - (b.namespace === ns ? 0 : 1) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+    this.vsCache.set(gateway, l);
+    return l;
+  }
+
+  /** The VirtualService that routes `host` for the mesh gateway: exact host first, then the longest wildcard. */
+  virtualServiceFor(host: string, gateway = 'mesh'): VirtualServiceModel | undefined {
+    const list = this.virtualServices(gateway);
+    const exact = list.find((vs) => vs.hosts.includes(host));
+    if (exact) return exact;
+    let best: VirtualServiceModel | undefined;
+    let bestLen = -1;
+    for (const vs of list) {
+      for (const h of vs.hosts) {
+        if (h !== host && hostMatches(h, host) && h.length > bestLen) {
+          best = vs;
+          bestLen = h.length;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** The DestinationRule for `host` as Istio picks it: proxy namespace, then the service's, then the root namespace; exact host over wildcard. */
+  destinationRule(host: string): DestinationRuleModel | undefined {
+    const ns = this.proxy.namespace;
+    const svcNs = this.serviceByHost.get(host)?.namespace;
+    const root = this.model.settings.rootNamespace;
+    let best: DestinationRuleModel | undefined;
+    let bestRank: number[] = [];
+    for (const dr of this.model.destinationRules) {
+      if (!hostMatches(dr.host, host)) continue;
+      if (!exportedTo(dr.exportTo, dr.namespace, ns)) continue;
+      if (dr.workloadSelector && (dr.namespace !== ns || !selects(dr.workloadSelector, this.proxy.labels))) continue;
+      const tier = dr.namespace === ns ? 0 : dr.namespace === svcNs ? 1 : dr.namespace === root ? 2 : 3;
+      const rank = [tier, dr.workloadSelector ? 0 : 1, dr.host === host ? 0 : 1, -dr.host.length];
+      if (!best || lexLess(rank, bestRank)) {
+        best = dr;
+        bestRank = rank;
+      }
+    }
+    return best;
+  }
+
+  /** mTLS mode for a workload (namespace, labels) on a port, as PeerAuthentication sets it (default PERMISSIVE). */
+  mtlsMode(namespace: string, labels: Record<string, string>, port?: number): Exclude<MtlsMode, 'UNSET'> {
+    const root = this.model.settings.rootNamespace;
+    const pas = this.model.peerAuthentications;
+    const workload = pas.find((p) => p.namespace === namespace && p.selector && Object.keys(p.selector).length > 0 && selects(p.selector, labels));
+    const nsLevel = pas.find((p) => p.namespace === namespace && (!p.selector || Object.keys(p.selector).length === 0));
+    const meshLevel = pas.find((p) => p.namespace === root && (!p.selector || Object.keys(p.selector).length === 0));
+    const chain: MtlsMode[] = [];
+    if (workload && port !== undefined && workload.portLevel[port]) chain.push(workload.portLevel[port]!);
+    for (const p of [workload, nsLevel, meshLevel]) if (p) chain.push(p.mode);
+    const found = chain.find((m) => m !== 'UNSET');
+    return (found ?? 'PERMISSIVE') as Exclude<MtlsMode, 'UNSET'>;
+  }
+
+  /** AuthorizationPolicies that apply to a workload of this proxy (root namespace and its own namespace). */
+  authorizationPolicies(namespace: string, labels: Record<string, string>): AuthorizationPolicyModel[] {
+    const root = this.model.settings.rootNamespace;
+    return this.model.authorizationPolicies.filter((p) => (p.namespace === namespace || p.namespace === root) && selects(p.selector, labels));
+  }
+}
+
+function lexLess(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! < b[i]!) return true;
+    if (a[i]! > b[i]!) return false;
+  }
+  return false;
+}
+
+export { selects };
