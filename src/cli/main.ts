@@ -7,6 +7,7 @@ import { packageVersion, registerVersion } from './version.js';
 import { registerValidate } from './validate.js';
 import { registerDiff } from './diff.js';
 import { registerHistory } from './history.js';
+import { registerServe } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerDiff(program);
   registerHistory(program);
+  registerServe(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
