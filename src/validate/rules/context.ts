@@ -2,7 +2,6 @@
 // offending field's line through load.locate.
 import type { AnyResource, Diagnostic, ResourceKey, Severity } from '../../api/types.js';
 import type { LoadResult } from '../../config/load.js';
-import { splitPath } from '../../config/load.js';
 import { RULE_CODES, type RuleCodeKey } from './codes.js';
 
 export class RuleContext {
@@ -34,11 +33,22 @@ export class RuleContext {
   }
 }
 
-/** `a.b["x.y"].c` → `a.b`: load.locate cannot express keys holding dots or brackets. */
+/**
+ * The display path (`a.b[":path"].c`) as load.locate reads it (`a.b.:path.c`),
+ * cut before the first key holding `.`, `[` or `]`, which locate cannot express.
+ */
 function locatable(path: string): string {
-  const cut = path.indexOf('["');
-  const head = cut >= 0 ? path.slice(0, cut) : path;
-  return splitPath(head).map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+  let out = '';
+  const re = /\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|\.?([^.[\]]+)/gy;
+  for (let m = re.exec(path); m && m[0] !== ''; m = re.exec(path)) {
+    if (m[2] !== undefined) out += `[${m[2]}]`;
+    else {
+      const key = m[1] !== undefined ? (JSON.parse(`"${m[1]}"`) as string) : m[3]!;
+      if (/[.[\]]/.test(key)) break;
+      out += out === '' ? key : `.${key}`;
+    }
+  }
+  return out;
 }
 
 /** Appends a key to a path, quoting keys that are not plain identifiers. */

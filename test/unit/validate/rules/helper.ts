@@ -35,3 +35,48 @@ export function yaml(strings: TemplateStringsArray, ...values: unknown[]): strin
 export function brief(d: Diagnostic): string {
   return `${d.origin?.line ?? '?'} ${d.severity} ${d.code} ${d.path ?? ''} ${d.message}`;
 }
+
+export interface RuleCase {
+  name: string;
+  /** The document; the line the diagnostic must point at ends with `#<`. */
+  yaml: string;
+  code: string;
+  message: RegExp;
+  severity?: 'error' | 'warning';
+}
+
+/** Registers one ava test per case: schema-clean input, the rule's code, message and line. */
+export function ruleCases(
+  test: import('ava').TestFn,
+  check: (load: LoadResult) => Diagnostic[],
+  schema: (load: LoadResult) => Diagnostic[],
+  cases: readonly RuleCase[],
+): void {
+  for (const c of cases) {
+    test(`${c.code} ${c.name}`, async (t) => {
+      const lines = c.yaml.split('\n');
+      const marked = lines.findIndex((l) => l.includes('#<'));
+      t.true(marked >= 0, 'case must mark the expected line with #<');
+      const load = await loadYaml(c.yaml);
+      t.deepEqual(load.diagnostics.filter((d) => d.severity === 'error').map(brief), [], 'loads cleanly');
+      t.deepEqual(schema(load).map(brief), [], 'passes the schema layer');
+      const diags = check(load);
+      const hit = diags.find((d) => d.code === c.code && c.message.test(d.message));
+      t.truthy(hit, `expected ${c.code} ${c.message} in:\n${diags.map(brief).join('\n')}`);
+      if (!hit) return;
+      t.is(hit.severity, c.severity ?? 'error');
+      t.is(hit.origin?.line, marked + 1, `line of ${brief(hit)}`);
+      t.is(hit.resource?.split('/')[0], load.config.resources[0]?.kind);
+    });
+  }
+}
+
+/** Registers one test per valid document: no rule diagnostics at all. */
+export function validCases(test: import('ava').TestFn, check: (load: LoadResult) => Diagnostic[], cases: readonly { name: string; yaml: string }[]): void {
+  for (const c of cases) {
+    test(`valid: ${c.name}`, async (t) => {
+      const load = await loadYaml(c.yaml);
+      t.deepEqual(check(load).map(brief), []);
+    });
+  }
+}
