@@ -8,6 +8,8 @@ import { registerValidate } from './validate.js';
 import { registerDiff } from './diff.js';
 import { registerHistory } from './history.js';
 import { registerServe } from './serve.js';
+import { registerCa } from './ca.js';
+import { registerAgent } from './agent.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerDiff(program);
   registerHistory(program);
   registerServe(program);
+  registerCa(program);
+  registerAgent(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
