@@ -172,7 +172,21 @@ export class AnalysisContext {
     if (!se || se.kind !== 'ServiceEntry') return fromIndex;
     const sel = selectorLabels((se.spec as { workloadSelector?: unknown }).workloadSelector);
     if (!sel) return fromIndex;
-    return this.index.workloads().filter((w) => w.namespace === svc.namespace && labelsMatch(sel, w.labels));
+    return (this.workloadsInNamespace().get(svc.namespace) ?? []).filter((w) => labelsMatch(sel, w.labels));
+  }
+
+  private byNamespace?: Map<string, Workload[]>;
+  /** Workloads grouped by namespace, built on first use. */
+  workloadsInNamespace(): ReadonlyMap<string, readonly Workload[]> {
+    if (!this.byNamespace) {
+      this.byNamespace = new Map();
+      for (const w of this.index.workloads()) {
+        let l = this.byNamespace.get(w.namespace);
+        if (!l) this.byNamespace.set(w.namespace, (l = []));
+        l.push(w);
+      }
+    }
+    return this.byNamespace;
   }
 
   hasSubset(dest: Destination, namespace: string): boolean {
@@ -181,9 +195,8 @@ export class AnalysisContext {
 
   /** Workloads a selector picks in a namespace (root namespace: every namespace). */
   workloadsSelected(selector: Record<string, string> | undefined, namespace: string): Workload[] {
-    const all = this.index.workloads();
-    const anyNs = namespace === this.mesh.rootNamespace;
-    return all.filter((w) => (anyNs || w.namespace === namespace) && labelsMatch(selector, w.labels));
+    const pool = namespace === this.mesh.rootNamespace ? this.index.workloads() : (this.workloadsInNamespace().get(namespace) ?? []);
+    return pool.filter((w) => labelsMatch(selector, w.labels));
   }
 
   report(r: AnyResource | Resource<MeshKind>, code: string, severity: Severity, message: string, path?: string): void {
