@@ -7,7 +7,7 @@
 // a renewal changes one file, atomically.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { writeFileAtomic, writeSecretFile } from '../util/fs.js';
@@ -44,6 +44,8 @@ export interface IdentityMaterial {
   rootsPem: string;
   notAfter: Date;
   spiffeId: string;
+  /** When the agent got it: the CA backdates notBefore, so life is counted from here. */
+  receivedAt: Date;
 }
 
 const expirySeconds = () => metric('gauge', 'meshcd_agent_cert_expiry_seconds', 'Seconds until the served workload certificate expires', ['identity']);
@@ -124,8 +126,7 @@ export class WorkloadAgent {
 
   private lifetime(): { start: number; end: number } | undefined {
     if (!this.material) return undefined;
-    const c = new X509Certificate(splitPemCerts(this.material.certChainPem)[0]!);
-    return { start: Date.parse(c.validFrom), end: Date.parse(c.validTo) };
+    return { start: this.material.receivedAt.getTime(), end: this.material.notAfter.getTime() };
   }
 
   private renewDelayMs(): number {
@@ -203,7 +204,7 @@ export class WorkloadAgent {
     };
     const l = this.lifetime();
     let res;
-    if (this.material && l && l.end > Date.now() + 2000) {
+    if (this.material && l && l.end > Date.now() + 250) {
       // Renewal authenticates with the current certificate (mTLS).
       try {
         res = await requestCertificate({ ...base, clientCert: { certChainPem: this.material.certChainPem, keyPem: this.keyPem } });
@@ -235,6 +236,7 @@ export class WorkloadAgent {
       rootsPem: res.trustBundlePem.join(''),
       notAfter: new Date(leaf.validTo),
       spiffeId,
+      receivedAt: new Date(),
     };
     await this.write(material);
     this.material = material;
@@ -300,7 +302,8 @@ export class WorkloadAgent {
       this.keyPem = keyPem!;
       this.bundle = splitPemCerts(rootsPem!);
       if (Date.parse(leaf.validTo) > Date.now()) {
-        this.material = { certChainPem: certPem!, keyPem: keyPem!, rootsPem: rootsPem!, notAfter: new Date(leaf.validTo), spiffeId };
+        const written = (await stat(join(dir, 'cert-chain.pem'))).mtime;
+        this.material = { certChainPem: certPem!, keyPem: keyPem!, rootsPem: rootsPem!, notAfter: new Date(leaf.validTo), spiffeId, receivedAt: written };
         this.log.info({ identity: spiffeId, notAfter: leaf.validTo }, 'using the certificate found in the output folder');
       }
     } catch (err) {
