@@ -122,6 +122,8 @@ async function main(): Promise<void> {
     const latency: number[] = [];
     const meshcdFetch: number[] = [];
     const cliFetch: number[] = [];
+    const loadMs: number[] = [];
+    const validateMs: number[] = [];
     for (let n = 0; n < SAMPLES; n++) {
       const i = (n * 131) % FILES;
       await writeFile(join(work, pathOf(i)), serviceYaml(i, HISTORY + n));
@@ -135,7 +137,10 @@ async function main(): Promise<void> {
       if (res.status !== 202) throw new Error(`webhook answered ${res.status}`);
       await accepted;
       latency.push(performance.now() - t0);
-      meshcdFetch.push(rec.status()[0]!.lastFetchDurationMs ?? NaN);
+      const st = rec.status()[0]!;
+      meshcdFetch.push(st.lastFetchDurationMs ?? NaN);
+      loadMs.push(st.lastEvaluation?.loadMs ?? NaN);
+      validateMs.push(st.lastEvaluation?.validateMs ?? NaN);
       const t1 = performance.now();
       await gitCli(cliMirror, ['fetch', '-q', 'origin', 'main:main']);
       cliFetch.push(performance.now() - t1);
@@ -146,6 +151,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`webhook → revision accepted, ${SAMPLES} commits: p50 ${fmt(pct(L, 50))}, p99 ${fmt(pct(L, 99))}, max ${fmt(L[L.length - 1]!)} (goal: p99 < 500 ms)`);
     console.log(`  of which fetch (isomorphic-git):      p50 ${fmt(pct(F, 50))}, p99 ${fmt(pct(F, 99))}`);
+    console.log(`  of which load (config/load, cached parse): p50 ${fmt(pct(s(loadMs), 50))}, p99 ${fmt(pct(s(loadMs), 99))}`);
+    console.log(`  of which validate (validate/):        p50 ${fmt(pct(s(validateMs), 50))}, p99 ${fmt(pct(s(validateMs), 99))}`);
     console.log(`  same fetch with git CLI (git fetch):  p50 ${fmt(pct(C, 50))}, p99 ${fmt(pct(C, 99))}; ratio meshcd/git p50 ${(pct(F, 50) / pct(C, 50)).toFixed(2)}x`);
     console.log(`peak RSS: ${rssMb.toFixed(0)} MB`);
     console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}`);

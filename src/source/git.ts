@@ -155,7 +155,12 @@ export class GitSource {
           if (!(await this.hasObject(commit))) throw new GitFetchError(`${this.spec.name} (${this.url}): commit ${commit} is not reachable from any branch or tag`, 'commit-missing');
         }
       } else {
-        const res = await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, ref: this.spec.ref, singleBranch: true, tags: false, headers, cache: this.cache });
+        // The first fetch is shallow: config needs the tree, not 5,000 commits of
+        // history (isomorphic-git indexes packs in JS, so history is slow to take).
+        // Later fetches are incremental from the local ref, and a shallow base
+        // still lets isDescendent tell a fast-forward from a force-push.
+        const first = !(await this.hasRef(`refs/heads/${this.spec.ref}`));
+        const res = await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, ref: this.spec.ref, singleBranch: true, tags: false, headers, cache: this.cache, ...(first ? { depth: 1 } : {}) });
         if (!res.fetchHead) throw new GitFetchError(`${this.spec.name} (${this.url}): the repository is empty`, 'ref-missing');
         isTag = (res.fetchHeadDescription ?? '').startsWith('tag');
         commit = await this.peel(res.fetchHead);
@@ -182,6 +187,15 @@ export class GitSource {
   private async hasObject(oid: string): Promise<boolean> {
     try {
       await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'deflated', cache: this.cache });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async hasRef(ref: string): Promise<boolean> {
+    try {
+      await git.resolveRef({ fs, gitdir: this.gitdir, ref });
       return true;
     } catch {
       return false;

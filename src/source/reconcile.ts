@@ -85,6 +85,8 @@ export interface SourceStatus {
   /** The revision persisted by a previous run, when this run has not accepted one yet. */
   restoredRevision?: string;
   webhook: boolean;
+  /** Time spent in the last evaluation this source took part in (load = parse + merge). */
+  lastEvaluation?: { loadMs: number; validateMs: number };
 }
 
 interface PersistedState {
@@ -113,6 +115,7 @@ interface SourceState {
   persisted?: PersistedState['sources'][string];
   /** Re-evaluate a rejected revision once: another source changed around it. */
   retry?: boolean;
+  evaluation?: { loadMs: number; validateMs: number };
 }
 
 const metrics = {
@@ -238,6 +241,7 @@ export class Reconciler extends EventEmitter {
     if (st.lastFetchDurationMs !== undefined) s.lastFetchDurationMs = st.lastFetchDurationMs;
     if (st.error) s.lastError = { message: st.error.message, reason: st.error.reason, at: iso(st.error.at)!, consecutiveFailures: st.failures };
     if (st.nextFetchAt !== undefined) s.nextFetchAt = iso(st.nextFetchAt);
+    if (st.evaluation) s.lastEvaluation = st.evaluation;
     if (st.rejected) s.lastRejected = { revision: st.rejected.revision, at: iso(st.rejected.at)!, diagnostics: st.rejected.diagnostics };
     return s;
   }
@@ -403,13 +407,17 @@ export class Reconciler extends EventEmitter {
     }
     const loads: SourceLoad[] = [];
     const pre: Diagnostic[] = [];
+    const t0 = performance.now();
     for (const { st: s, update } of parts) {
       const load: LoadResult = s.accepted && s.accepted.revision === update.revision ? s.accepted.load : await loadRevision(update.revision, { cache: s.cache, sourceName: s.spec.name });
       loads.push({ source: s.spec, revision: update.revision, load });
       pre.push(...update.diagnostics);
     }
     const merged = mergeLoads(loads);
+    const t1 = performance.now();
     const diagnostics = [...pre, ...validate(merged, this.policies ? { policies: this.policies } : {})];
+    const evaluation = { loadMs: Math.round(t1 - t0), validateMs: Math.round(performance.now() - t1) };
+    for (const { st: s } of parts) s.evaluation = evaluation;
     const changedSources = parts.filter(({ st: s, update }) => s.accepted?.revision.id !== update.revision.id);
     if (hasErrors(diagnostics)) {
       const errors = diagnostics.filter((d) => d.severity === 'error');
@@ -433,7 +441,7 @@ export class Reconciler extends EventEmitter {
         metrics.webhookToApplied().observe({ source: s.spec.name }, (at - s.webhookAt) / 1000);
         s.webhookAt = undefined;
       }
-      this.log.info({ source: s.spec.name, revision: update.revision.id, previous: old ?? null, warnings: diagnostics.filter((d) => d.severity === 'warning').length }, 'revision accepted');
+      this.log.info({ source: s.spec.name, revision: update.revision.id, previous: old ?? null, warnings: diagnostics.filter((d) => d.severity === 'warning').length, ...evaluation }, 'revision accepted');
     }
     // The webhook led to an unchanged revision: nothing to time.
     for (const s of this.states.values()) if (!changedSources.some((c) => c.st === s)) s.webhookAt = undefined;
