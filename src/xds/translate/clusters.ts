@@ -184,12 +184,12 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const c: Record<string, unknown> = { name, connect_timeout: durationOf(connectTimeout) };
   const dns = svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN';
   if (dns) {
-    const endpoints = svc.endpoints.length > 0 ? cla : { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(svc.hostname, port.number) } }], load_balancing_weight: { value: 1 } }] };
+    const endpoints = svc.endpoints.length > 0 ? cla : { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [{ endpoint: { address: socketAddress(svc.hostname, port.number) } }], load_balancing_weight: { value: 1 } }] };
     if (kind === 'grpc') {
       const first = (endpoints.endpoints as { lb_endpoints: unknown[] }[])[0]?.lb_endpoints[0];
       if (svc.endpoints.length > 1) view.sink.add({ code: 'MCD4104', severity: 'warning', message: `DNS service ${svc.hostname} has ${svc.endpoints.length} endpoints; proxyless gRPC resolves only the first`, ...(svc.resource ? { resource: svc.resource } : {}) });
       c.type = 'LOGICAL_DNS';
-      c.load_assignment = { cluster_name: name, endpoints: [{ lb_endpoints: [first], load_balancing_weight: { value: 1 } }] };
+      c.load_assignment = { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [first], load_balancing_weight: { value: 1 } }] };
     } else {
       c.type = svc.resolution === 'DNS_ROUND_ROBIN' ? 'LOGICAL_DNS' : 'STRICT_DNS';
       c.load_assignment = endpoints;

@@ -32,7 +32,8 @@ export function loadAssignment(clusterName: string, endpoints: readonly MeshEndp
       load_balancing_weight: { value: e.weight },
     }));
     return {
-      ...(loc ? { locality: locality(loc) } : {}),
+      // gRPC refuses a locality group without a locality (even an empty one).
+      locality: locality(loc),
       lb_endpoints,
       load_balancing_weight: { value: list.reduce((s, e) => s + e.weight, 0) },
     };
