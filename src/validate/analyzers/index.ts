@@ -18,6 +18,7 @@ import { gatewayWorkloads } from './gateway-workloads.js';
 import { drHostsSubsets } from './dr-hosts-subsets.js';
 import { drTlsVerification } from './dr-tls-verification.js';
 import { drConflicts } from './dr-conflicts.js';
+import { mtlsConflicts } from './mtls-conflicts.js';
 import { sidecars } from './sidecars.js';
 import { selectorWorkloads } from './selector-workloads.js';
 import { authzReferences } from './authz-references.js';
@@ -40,6 +41,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   drHostsSubsets,
   drTlsVerification,
   drConflicts,
+  mtlsConflicts,
   sidecars,
   selectorWorkloads,
   authzReferences,

@@ -332,6 +332,42 @@ spec:
 `,
     expect: ['MCD0320 t.yaml:16', 'MCD0320 t.yaml:8'],
   },
+  // --- IST0113
+  {
+    analyzer: 'destinationrule/mtls-conflict',
+    name: 'valid: DISABLE toward PERMISSIVE workloads under a STRICT mesh default',
+    yaml: `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ratings, namespace: shop}
+spec: {mtls: {mode: PERMISSIVE}}
+---
+${DR}metadata: {name: ratings, namespace: shop}
+spec: {host: ratings, trafficPolicy: {tls: {mode: DISABLE}}}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/mtls-conflict',
+    name: 'invalid: DISABLE toward workloads a selector makes STRICT',
+    yaml: `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: shop}
+spec: {selector: {matchLabels: {version: v2}}, mtls: {mode: STRICT}}
+---
+${DR}metadata: {name: reviews-plain, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls:
+      mode: DISABLE
+`,
+    expect: ['IST0113 t.yaml:13'],
+  },
   // --- sidecars (IST0110, IST0111, IST0101 egress)
   {
     analyzer: 'sidecar/selectors-and-egress',
