@@ -21,7 +21,8 @@ export interface SecretMaterial {
 
 type Msg = Record<string, unknown>;
 
-function serviceDefinition(): grpc.ServiceDefinition {
+/** SecretDiscoveryService with Envoy's messages (exported for clients and tests). */
+export function sdsServiceDefinition(): grpc.ServiceDefinition {
   const ser = (name: string) => (v: Msg) => encodeUnchecked(name, v);
   const de = (name: string) => (b: Buffer) => {
     const t = messageType(name);
@@ -79,7 +80,7 @@ export class SdsServer {
   private version = 0;
 
   constructor(private readonly socketPath: string) {
-    this.server.addService(serviceDefinition(), {
+    this.server.addService(sdsServiceDefinition(), {
       StreamSecrets: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.onSotw(call),
       DeltaSecrets: (call: grpc.ServerDuplexStream<Msg, Msg>) => this.onDelta(call),
       FetchSecrets: (call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
