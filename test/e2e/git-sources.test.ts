@@ -9,8 +9,9 @@ import git from 'isomorphic-git';
 import * as openpgp from 'openpgp';
 import { Reconciler, type AcceptedEvent, type RejectedEvent } from '../../src/source/reconcile.js';
 import { parseSourceFlag, parseSourcesConfig } from '../../src/source/spec.js';
-import { startGitServer } from '../helpers/git-server.js';
+import { GIT_ENV, startGitServer } from '../helpers/git-server.js';
 import { makeRepo, serviceYaml, tempDir, type TestRepo } from '../helpers/git-repo.js';
+import { execFileSync } from 'node:child_process';
 import { nextEvent } from '../helpers/git-wait.js';
 
 async function newKey(name: string) {
@@ -153,4 +154,59 @@ test('a watched folder: edits become a new dir@sha256 revision', async (t) => {
   const e = await next;
   t.truthy(e.config.get('ServiceEntry', 'default', 'b'));
   t.not(e.revisions[0]!.id, before);
+});
+
+function hasGpg(): boolean {
+  try {
+    execFileSync('gpg', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Interop with what users actually run: `git commit -S` with GnuPG. Skipped
+// where gpg is not installed (CI installs only git); the openpgp test above
+// covers the same path everywhere.
+(hasGpg() ? test : test.skip)('a commit signed by the git CLI with GnuPG verifies; its key id is named when untrusted', async (t) => {
+  const root = await tempDir();
+  const gnupg = join(root, 'gnupg');
+  await mkdir(gnupg, { mode: 0o700 });
+  const env = { ...process.env, GNUPGHOME: gnupg };
+  const gpg = (...args: string[]) => execFileSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const server = await startGitServer({ root });
+  t.teardown(async () => {
+    try {
+      execFileSync('gpgconf', ['--kill', 'all'], { env, stdio: 'ignore' });
+    } catch {
+      /* no agent running */
+    }
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  gpg('--quick-gen-key', 'Git Signer <git-signer@example.com>', 'ed25519', 'sign', '0');
+  const keyId = /^sec:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):/m.exec(gpg('--with-colons', '--list-secret-keys'))![1]!;
+  const repo = await makeRepo(root, 'gpg');
+  await writeFile(join(repo.work, 'a.yaml'), serviceYaml('a'));
+  await repo.git('add', '-A');
+  execFileSync('git', ['-c', 'gpg.program=gpg', '-c', `user.signingkey=${keyId}`, 'commit', '-q', '-S', '-m', 'signed with gpg'], { cwd: repo.work, env: { ...env, ...GIT_ENV, HOME: repo.work }, stdio: 'ignore' });
+  const c1 = await repo.head();
+  await repo.push();
+  const trustedFile = join(root, 'trusted.asc');
+  await writeFile(trustedFile, gpg('--armor', '--export', keyId));
+  const good = new Reconciler({ sources: [parseSourceFlag(`mesh=${server.url('gpg.git')};poll=1h;verify-pgp=${trustedFile}`, 'test')], stateDir: join(root, 's1') });
+  t.teardown(() => good.stop());
+  await good.start();
+  t.is(good.desired()?.revisions[0]!.commit, c1);
+
+  const other = await newKey('other');
+  const otherFile = join(root, 'other.asc');
+  await writeFile(otherFile, other.publicKey);
+  const bad = new Reconciler({ sources: [parseSourceFlag(`mesh=${server.url('gpg.git')};poll=1h;verify-pgp=${otherFile}`, 'test')], stateDir: join(root, 's2') });
+  t.teardown(() => bad.stop());
+  const rejected = nextEvent<RejectedEvent>(bad, 'rejected');
+  await bad.start();
+  const d = (await rejected).diagnostics.find((x) => x.code === 'MCD3004');
+  t.true(d!.message.includes(keyId), d!.message);
+  t.false(bad.hasAccepted());
 });
