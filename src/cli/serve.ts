@@ -112,7 +112,7 @@ export class FolderFeed {
 export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Record<string, unknown> {
   return {
     xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
+    node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
     server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',
   };
 }
