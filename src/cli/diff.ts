@@ -14,7 +14,8 @@ import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type Di
 import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit } from '../git/repo.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
-import { validate } from '../validate/index.js';
+import { sortDiagnostics, validate } from '../validate/index.js';
+import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError } from '../validate/policies.js';
 import { EXIT, UserError } from './exit.js';
 import { checkOutput } from './output.js';
 
@@ -24,6 +25,12 @@ interface DiffOptions {
   path?: string;
   output: string;
   envoy: boolean;
+  policies: string[];
+  defaultPolicies: boolean;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export function registerDiff(program: Command): void {
@@ -36,14 +43,27 @@ export function registerDiff(program: Command): void {
     .option('--path <subdir>', 'config folder inside the repository (or inside both folders)')
     .option('-o, --output <format>', 'text|markdown|json', 'text')
     .option('--no-envoy', 'skip the Envoy-level impact (listeners/routes/clusters per proxy)')
+    .option('--policies <dir>', 'extra policy folder for validating the head (repeatable), as `meshcd validate`', collect, [])
+    .option('--no-default-policies', 'do not apply the shipped baseline policies when validating the head')
     .addHelpText('after', '\nExit codes: 0 no change, 1 changes, 2 error (bad ref, unreadable repository or folder).')
     .action(async (args: string[], opts: DiffOptions) => {
       const format = checkOutput(opts.output, ['text', 'markdown', 'json'] as const);
+      // The head is validated exactly as `meshcd validate` would, so the PR comment and the SARIF agree.
+      const dirs = [...(opts.defaultPolicies ? [DEFAULT_POLICY_DIR] : []), ...opts.policies];
+      let policies;
+      try {
+        policies = await loadPolicies(dirs);
+      } catch (err) {
+        if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
+        throw new UserError(`cannot read policies: ${(err as Error).message}`);
+      }
       const sides = args.length === 2 ? await folderSides(args[0]!, args[1]!, opts) : await repoSides(args, opts);
       const cache = new ParseCache();
       const baseLoad = await loadRevision(sides.base.rev, { cache });
       const headLoad = await loadRevision(sides.head.rev, { cache });
-      const diagnostics = validate(headLoad);
+      const diagnostics = sortDiagnostics([...policies.diagnostics, ...validate(headLoad, { policies: policies.policies })]);
+      // The base's findings tell which of the head's are new in this change.
+      const baseDiagnostics = validate(baseLoad, { policies: policies.policies });
       const resources = diffConfigSets(baseLoad.config, headLoad.config);
       let envoy: EnvoySection;
       if (!opts.envoy) envoy = { status: 'skipped', reason: 'disabled with --no-envoy' };
@@ -52,7 +72,7 @@ export function registerDiff(program: Command): void {
         const t = await loadTranslator();
         envoy = typeof t === 'string' ? { status: 'skipped', reason: t } : { status: 'computed', ...envoyImpact(baseLoad.config, headLoad.config, t) };
       }
-      const report = makeReport(sides.base.side, sides.head.side, resources, diagnostics, envoy);
+      const report = makeReport(sides.base.side, sides.head.side, resources, diagnostics, envoy, baseDiagnostics);
       const text = format === 'json' ? renderJson(report) : format === 'markdown' ? renderMarkdown(report) : renderText(report);
       process.stdout.write(text);
       process.exitCode = hasChanges(report) ? EXIT.FINDINGS : EXIT.OK;

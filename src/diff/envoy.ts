@@ -152,3 +152,20 @@ export function diffProxyResources(base: ProxyResources, head: ProxyResources): 
   }
   return out.sort((x, y) => TYPE_ORDER.indexOf(x.type) - TYPE_ORDER.indexOf(y.type) || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
+
+export interface ProxyGroup {
+  proxies: ProxyDiff['proxy'][];
+  changes: EnvoyChange[];
+}
+
+/** Proxies whose changes are identical, together (e.g. every sidecar of a namespace gets the same route change). */
+export function groupByChanges(affected: readonly ProxyDiff[]): ProxyGroup[] {
+  const groups = new Map<string, ProxyGroup>();
+  for (const p of affected) {
+    const k = canonicalJson(p.changes);
+    const g = groups.get(k);
+    if (g) g.proxies.push(p.proxy);
+    else groups.set(k, { proxies: [p.proxy], changes: p.changes });
+  }
+  return [...groups.values()];
+}

@@ -3,7 +3,7 @@
 
 import type { Diagnostic } from '../api/types.js';
 import { fmtOrigin } from '../config/load.js';
-import type { EnvoyImpact, ProxyDiff } from './envoy.js';
+import { groupByChanges, type EnvoyImpact, type ProxyGroup } from './envoy.js';
 import { countChanges, type DiffCounts, type JsonPatchOp, type ResourceDiff } from './resources.js';
 
 /** Marker that lets a CI job find and update its own PR comment. */
@@ -20,24 +20,34 @@ export type ValidationStatus = 'passed' | 'warnings' | 'failed';
 
 export type EnvoySection = ({ status: 'computed' } & EnvoyImpact) | { status: 'skipped'; reason: string };
 
+/** A finding of the head; `introduced` when the base had no such finding (same code, resource and message). */
+export type ReportDiagnostic = Diagnostic & { introduced: boolean };
+
 export interface DiffReport {
   base: DiffSide;
   head: DiffSide;
   counts: DiffCounts;
   resources: ResourceDiff[];
-  validation: { status: ValidationStatus; errors: number; warnings: number; diagnostics: Diagnostic[] };
+  validation: { status: ValidationStatus; errors: number; warnings: number; introduced: number; diagnostics: ReportDiagnostic[] };
   envoy: EnvoySection;
 }
 
-export function makeReport(base: DiffSide, head: DiffSide, resources: ResourceDiff[], headDiagnostics: Diagnostic[], envoy: EnvoySection): DiffReport {
-  const errors = headDiagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = headDiagnostics.filter((d) => d.severity === 'warning').length;
+function findingKey(d: Diagnostic): string {
+  return `${d.code}\0${d.resource ?? d.origin?.file ?? ''}\0${d.message}`;
+}
+
+export function makeReport(base: DiffSide, head: DiffSide, resources: ResourceDiff[], headDiagnostics: Diagnostic[], envoy: EnvoySection, baseDiagnostics: Diagnostic[] = []): DiffReport {
+  const before = new Set(baseDiagnostics.map(findingKey));
+  const diagnostics = headDiagnostics.map((d) => ({ ...d, introduced: !before.has(findingKey(d)) }));
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
+  const introduced = diagnostics.filter((d) => d.introduced && d.severity !== 'info').length;
   return {
     base,
     head,
     counts: countChanges(resources),
     resources,
-    validation: { status: errors > 0 ? 'failed' : warnings > 0 ? 'warnings' : 'passed', errors, warnings, diagnostics: headDiagnostics },
+    validation: { status: errors > 0 ? 'failed' : warnings > 0 ? 'warnings' : 'passed', errors, warnings, introduced, diagnostics },
     envoy,
   };
 }
@@ -52,7 +62,7 @@ function plural(n: number, word: string): string {
 
 function validationLine(v: DiffReport['validation']): string {
   if (v.status === 'passed') return 'passed';
-  return `${v.status} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')})`;
+  return `${v.status} (${plural(v.errors, 'error')}, ${plural(v.warnings, 'warning')}; ${v.introduced} new in this change)`;
 }
 
 function proxiesLine(e: EnvoySection): string {
@@ -71,13 +81,26 @@ function whereOf(r: ResourceDiff): string {
   return fmtOrigin(r.head!);
 }
 
-function shownDiagnostics(r: DiffReport): Diagnostic[] {
+function shownDiagnostics(r: DiffReport): ReportDiagnostic[] {
   // `info` findings (e.g. ignored non-mesh documents) stay in the JSON output only.
   return r.validation.diagnostics.filter((d) => d.severity !== 'info');
 }
 
-function diagLine(d: Diagnostic): string {
-  return `${d.origin ? fmtOrigin(d.origin) : '-'}  ${d.severity.toUpperCase()}  ${d.code}  ${d.resource ?? '-'}  ${d.message}`;
+function diagLine(d: ReportDiagnostic): string {
+  return `${d.introduced ? 'NEW ' : '    '}${d.origin ? fmtOrigin(d.origin) : '-'}  ${d.severity.toUpperCase()}  ${d.code}  ${d.resource ?? '-'}  ${d.message}`;
+}
+
+const MAX_OPS = 5;
+
+/** The first few patch operations of an Envoy resource, values cut short: a hint, not the whole story. */
+function shownOps(patch: JsonPatchOp[] | undefined): string[] {
+  if (!patch) return [];
+  const ops = patch.slice(0, MAX_OPS).map((op) => {
+    const line = formatPatchOp(op);
+    return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+  });
+  if (patch.length > MAX_OPS) ops.push(`... ${patch.length - MAX_OPS} more`);
+  return ops;
 }
 
 // ---------------------------------------------------------------------------
@@ -113,9 +136,12 @@ function renderEnvoyText(e: EnvoySection): string {
   if (e.status === 'skipped') return `envoy impact: not computed (${e.reason})`;
   const out = [`envoy impact: ${e.affected.length} of ${e.proxies} proxies change`];
   for (const err of e.errors) out.push(`  ERROR ${err}`);
-  for (const p of e.affected) {
-    out.push(`  ${p.proxy.id}`);
-    for (const ch of p.changes) out.push(`    ${ch.change.padEnd(8)} ${ch.type.padEnd(8)} ${ch.name}${ch.patch ? `  (${plural(ch.patch.length, 'op')})` : ''}`);
+  for (const g of groupByChanges(e.affected)) {
+    for (const p of g.proxies) out.push(`  ${p.id}`);
+    for (const ch of g.changes) {
+      out.push(`    ${ch.change.padEnd(8)} ${ch.type.padEnd(8)} ${ch.name}`);
+      for (const op of shownOps(ch.patch)) out.push(`      ${op}`);
+    }
   }
   return out.join('\n');
 }
@@ -153,8 +179,8 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
   const tail: string[] = [];
   const diags = shownDiagnostics(r);
   if (diags.length > 0) {
-    tail.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|');
-    for (const d of diags) tail.push(`| ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`);
+    tail.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| | Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|---|');
+    for (const d of diags) tail.push(`| ${d.introduced ? '🆕' : ''} | ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`);
     tail.push('');
   }
   tail.push(...renderEnvoyMarkdown(r.envoy));
@@ -196,18 +222,19 @@ function renderEnvoyMarkdown(e: EnvoySection): string[] {
   const out = [`#### Envoy impact: ${e.affected.length} of ${e.proxies} proxies change`, ''];
   for (const err of e.errors) out.push(`- ❌ ${esc(err)}`);
   if (e.errors.length > 0) out.push('');
-  for (const p of e.affected) out.push(proxySection(p));
+  for (const g of groupByChanges(e.affected)) out.push(proxySection(g));
   return out;
 }
 
-function proxySection(p: ProxyDiff): string {
-  const c = countChanges(p.changes);
-  const rows = p.changes.map((ch) => `| ${ICON[ch.change]} ${ch.change} | ${ch.type} | \`${esc(ch.name)}\` |`);
+function proxySection(g: ProxyGroup): string {
+  const c = countChanges(g.changes);
+  const rows = g.changes.map((ch) => `| ${ICON[ch.change]} ${ch.change} | ${ch.type} | \`${esc(ch.name)}\` | ${shownOps(ch.patch).map((o) => `<code>${esc(o)}</code>`).join('<br>')} |`);
   return [
-    `<details><summary><code>${esc(p.proxy.id)}</code> — ${c.added} added, ${c.changed} changed, ${c.removed} removed</summary>`,
+    `<details><summary><code>${esc(g.proxies[0]!.id)}</code>${g.proxies.length > 1 ? ` and ${g.proxies.length - 1} other ${g.proxies.length === 2 ? 'proxy' : 'proxies'}` : ''} — ${c.added} added, ${c.changed} changed, ${c.removed} removed</summary>`,
     '',
-    '| | Type | Name |',
-    '|---|---|---|',
+    ...(g.proxies.length > 1 ? [`Same change for: ${g.proxies.map((p) => `<code>${esc(p.id)}</code>`).join(', ')}`, ''] : []),
+    '| | Type | Name | What changes |',
+    '|---|---|---|---|',
     ...rows,
     '',
     '</details>',

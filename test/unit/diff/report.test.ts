@@ -19,8 +19,8 @@ test('summary counts and validation status', async (t) => {
   t.deepEqual(r.counts, { added: 1, changed: 1, removed: 1 });
   t.is(r.validation.status, 'failed');
   t.true(hasChanges(r));
-  t.regex(renderText(r), /resources: 1 added, 1 changed, 1 removed; validation of head: failed \(1 error, 0 warnings\)/);
-  t.regex(renderText(r), /vs\.yaml:9  ERROR  IST0101/);
+  t.regex(renderText(r), /resources: 1 added, 1 changed, 1 removed; validation of head: failed \(1 error, 0 warnings; 1 new in this change\)/);
+  t.regex(renderText(r), /NEW vs\.yaml:9  ERROR  IST0101/);
   t.deepEqual(JSON.parse(renderJson(r)).counts, r.counts);
 });
 
@@ -40,4 +40,14 @@ test('markdown stays under the comment budget and says what it left out', async 
   t.true(md.length < 20_000);
   t.regex(md, /resource diffs left out/);
   t.regex(md, /Validation of head/);
+});
+
+test('a finding the base already had is not new', (t) => {
+  const d = { code: 'IST0101', severity: 'error' as const, message: 'm', resource: 'VirtualService/a/b', origin: { file: 'x.yaml', line: 3 } };
+  const moved = { ...d, origin: { file: 'x.yaml', line: 9 } };
+  const other = { ...d, message: 'another' };
+  const r = makeReport({ label: 'a', revision: 'a' }, { label: 'b', revision: 'b' }, [], [moved, other], skipped, [d]);
+  t.deepEqual(r.validation.diagnostics.map((x) => x.introduced), [false, true]);
+  t.is(r.validation.introduced, 1);
+  t.false(hasChanges(r));
 });
