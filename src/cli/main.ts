@@ -10,6 +10,7 @@ import { registerHistory } from './history.js';
 import { registerServe } from './serve.js';
 import { registerCa } from './ca.js';
 import { registerAgent } from './agent.js';
+import { registerSources } from '../source/cli.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerCa(program);
   registerAgent(program);
+  registerSources(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

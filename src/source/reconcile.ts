@@ -191,6 +191,7 @@ export class Reconciler extends EventEmitter {
     await this.serialize(() => this.evaluateAll());
     for (const st of this.states.values()) {
       if (st.source instanceof DirSource) {
+        st.source.onError = (err) => this.log.error({ source: st.spec.name, err: err.message }, 'watching the folder failed');
         await st.source.watch(() => void this.enqueue(st));
       } else if (!st.timer) {
         this.schedule(st);

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, isMap, LineCounter } from 'yaml';
 import { lineOfPath, isRecord } from '../config/parse.js';
-import type { SecretRef } from './secret.js';
+import { redact, type SecretRef } from './secret.js';
 
 export interface SourceAuth {
   /** Basic-auth user name; with a token, defaults to `x-access-token`. */
@@ -349,7 +349,7 @@ export function resolveSourceSpecs(flags: SourceFlags, cwd = process.cwd()): Sou
     }
     specs.push(...parseSourcesConfig(text, flags.config, defaults));
   }
-  (flags.source ?? []).forEach((v, i) => specs.push(parseSourceFlag(v, `--source #${i + 1} "${v.split(';')[0]}"`, defaults, cwd)));
+  (flags.source ?? []).forEach((v, i) => specs.push(parseSourceFlag(v, `--source #${i + 1} "${redact(v.split(';')[0]!)}"`, defaults, cwd)));
   if (specs.length === 0) throw new SpecError('no source given: use --source <folder|git-url> or --config meshcd.yaml');
   return checkUnique(specs);
 }

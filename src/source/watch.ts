@@ -41,6 +41,8 @@ export class DirSource {
   private watcher: FSWatcher | undefined;
   private debouncer: ReturnType<typeof debounce> | undefined;
   private lastId: string | undefined;
+  /** Told about watcher failures (the Reconciler logs them). */
+  onError: ((err: Error) => void) | undefined;
 
   constructor(readonly spec: SourceSpec) {}
 
@@ -68,6 +70,8 @@ export class DirSource {
         return rel !== '' && rel.split(sep).some((s) => s.startsWith('.') || s === 'node_modules');
       },
     });
+    // An unhandled 'error' would crash the process; the next fetch reports a vanished folder.
+    this.watcher.on('error', (err) => this.onError?.(err as Error));
     this.watcher.on('all', (_event, path) => {
       if (typeof path === 'string' && basename(path) && !path.endsWith('~')) this.debouncer!.trigger();
     });
