@@ -34,8 +34,17 @@ export function durationOf(ms: number): { seconds: number; nanos: number } {
   return { seconds, nanos: Math.round((ms - seconds * 1000) * 1_000_000) };
 }
 
-/** Content version: sha256 of the canonical JSON of the value (first 16 hex chars). */
+/**
+ * Content version: sha256 of the value's JSON (first 16 hex chars). The
+ * translators build objects in a fixed key order, so plain JSON is already
+ * canonical for them and costs a third of canonicalJson; use
+ * `canonicalVersionOf` for objects from elsewhere.
+ */
 export function versionOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+export function canonicalVersionOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 

@@ -44,6 +44,10 @@ export class ProxyView {
   readonly inbound: InboundInstance[];
   readonly sink = new DiagnosticSink();
   private readonly vsCache = new Map<string, VirtualServiceModel[]>();
+  private readonly vsIndex = new Map<string, { exact: Map<string, VirtualServiceModel>; wildcard: { host: string; vs: VirtualServiceModel }[] }>();
+  private readonly drCache = new Map<string, DestinationRuleModel | undefined>();
+  private drByHost: Map<string, DestinationRuleModel[]> | undefined;
+  private drWildcard: DestinationRuleModel[] = [];
 
   constructor(
     readonly proxy: ProxyInfo,
@@ -103,17 +107,25 @@ export class ProxyView {
 
   /** The VirtualService that routes `host` for the mesh gateway: exact host first, then the longest wildcard. */
   virtualServiceFor(host: string, gateway = 'mesh'): VirtualServiceModel | undefined {
-    const list = this.virtualServices(gateway);
-    const exact = list.find((vs) => vs.hosts.includes(host));
+    let idx = this.vsIndex.get(gateway);
+    if (!idx) {
+      idx = { exact: new Map(), wildcard: [] };
+      for (const vs of this.virtualServices(gateway)) {
+        for (const h of vs.hosts) {
+          if (h.startsWith('*')) idx.wildcard.push({ host: h, vs });
+          else if (!idx.exact.has(h)) idx.exact.set(h, vs);
+        }
+      }
+      this.vsIndex.set(gateway, idx);
+    }
+    const exact = idx.exact.get(host);
     if (exact) return exact;
     let best: VirtualServiceModel | undefined;
     let bestLen = -1;
-    for (const vs of list) {
-      for (const h of vs.hosts) {
-        if (h !== host && hostMatches(h, host) && h.length > bestLen) {
-          best = vs;
-          bestLen = h.length;
-        }
+    for (const { host: h, vs } of idx.wildcard) {
+      if (hostMatches(h, host) && h.length > bestLen) {
+        best = vs;
+        bestLen = h.length;
       }
     }
     return best;
@@ -121,12 +133,24 @@ export class ProxyView {
 
   /** The DestinationRule for `host` as Istio picks it: proxy namespace, then the service's, then the root namespace; exact host over wildcard. */
   destinationRule(host: string): DestinationRuleModel | undefined {
+    if (this.drCache.has(host)) return this.drCache.get(host);
+    if (!this.drByHost) {
+      this.drByHost = new Map();
+      for (const dr of this.model.destinationRules) {
+        if (dr.host.startsWith('*')) this.drWildcard.push(dr);
+        else {
+          let l = this.drByHost.get(dr.host);
+          if (!l) this.drByHost.set(dr.host, (l = []));
+          l.push(dr);
+        }
+      }
+    }
     const ns = this.proxy.namespace;
     const svcNs = this.serviceByHost.get(host)?.namespace;
     const root = this.model.settings.rootNamespace;
     let best: DestinationRuleModel | undefined;
     let bestRank: number[] = [];
-    for (const dr of this.model.destinationRules) {
+    for (const dr of [...(this.drByHost.get(host) ?? []), ...this.drWildcard]) {
       if (!hostMatches(dr.host, host)) continue;
       if (!exportedTo(dr.exportTo, dr.namespace, ns)) continue;
       if (dr.workloadSelector && (dr.namespace !== ns || !selects(dr.workloadSelector, this.proxy.labels))) continue;
@@ -137,6 +161,7 @@ export class ProxyView {
         bestRank = rank;
       }
     }
+    this.drCache.set(host, best);
     return best;
   }
 
