@@ -412,13 +412,15 @@ export function evaluatePolicies(load: LoadResult, policies: readonly CompiledPo
       if (policy.excludeNamespaces?.has(s.namespace)) continue;
       const nsLabels = labelsOf(s.namespace);
       if (policy.namespaceSelector && !selectorMatches(policy.namespaceSelector, nsLabels)) continue;
-      const ctx = {
-        object: s.resource ? cel(s.resource) : s.object,
-        namespaceObject: toCel({ metadata: { name: s.namespace, labels: nsLabels } }),
-        resources: resourcesOf(s.namespace),
-        rootResources: resourcesOf(mesh.rootNamespace),
-        mesh: meshCel,
-      };
+      // Lazy: most expressions never look at the namespace's resources, and
+      // converting them all would dominate evaluation on a large repo.
+      const ns = s.namespace;
+      const ctx: Record<string, unknown> = { object: s.resource ? cel(s.resource) : s.object, mesh: meshCel };
+      Object.defineProperties(ctx, {
+        namespaceObject: { enumerable: true, get: () => toCel({ metadata: { name: ns, labels: nsLabels } }) },
+        resources: { enumerable: true, get: () => resourcesOf(ns) },
+        rootResources: { enumerable: true, get: () => resourcesOf(mesh.rootNamespace) },
+      });
       for (const v of policy.validations) {
         let result: unknown;
         try {

@@ -172,31 +172,70 @@ export class AnalysisContext {
     if (!se || se.kind !== 'ServiceEntry') return fromIndex;
     const sel = selectorLabels((se.spec as { workloadSelector?: unknown }).workloadSelector);
     if (!sel) return fromIndex;
-    return (this.workloadsInNamespace().get(svc.namespace) ?? []).filter((w) => labelsMatch(sel, w.labels));
+    let cached = this.serviceWorkloadCache.get(svc);
+    if (!cached) this.serviceWorkloadCache.set(svc, (cached = this.select(svc.namespace, sel)));
+    return cached;
   }
 
+  private readonly serviceWorkloadCache = new Map<Service, Workload[]>();
   private byNamespace?: Map<string, Workload[]>;
+  /** namespace → `key=value` → workloads carrying that label; `*` for every namespace. */
+  private byLabel?: Map<string, Map<string, Workload[]>>;
+
   /** Workloads grouped by namespace, built on first use. */
   workloadsInNamespace(): ReadonlyMap<string, readonly Workload[]> {
     if (!this.byNamespace) {
       this.byNamespace = new Map();
+      this.byLabel = new Map([['*', new Map()]]);
       for (const w of this.index.workloads()) {
         let l = this.byNamespace.get(w.namespace);
         if (!l) this.byNamespace.set(w.namespace, (l = []));
         l.push(w);
+        let li = this.byLabel.get(w.namespace);
+        if (!li) this.byLabel.set(w.namespace, (li = new Map()));
+        for (const [k, v] of Object.entries(w.labels)) {
+          for (const m of [li, this.byLabel.get('*')!]) {
+            const kv = `${k}=${v}`;
+            let x = m.get(kv);
+            if (!x) m.set(kv, (x = []));
+            x.push(w);
+          }
+        }
       }
     }
     return this.byNamespace;
   }
 
+  /** Workloads in `namespace` (`*`: any) matching every label of `sel`, via the label index. */
+  select(namespace: string, sel: Record<string, string>): Workload[] {
+    this.workloadsInNamespace();
+    const entries = Object.entries(sel);
+    if (entries.length === 0) return [...(namespace === '*' ? this.index.workloads() : (this.byNamespace!.get(namespace) ?? []))];
+    const idx = this.byLabel!.get(namespace);
+    if (!idx) return [];
+    let smallest: Workload[] | undefined;
+    for (const [k, v] of entries) {
+      const l = idx.get(`${k}=${v}`);
+      if (!l) return [];
+      if (!smallest || l.length < smallest.length) smallest = l;
+    }
+    return smallest!.filter((w) => labelsMatch(sel, w.labels));
+  }
+
+  private readonly subsetCache = new Map<string, boolean>();
   hasSubset(dest: Destination, namespace: string): boolean {
-    return this.destinationRulesFor(dest.host, namespace).some((dr) => arr(dr.spec.subsets).some((s) => isObj(s) && s.name === dest.subset));
+    const k = `${namespace}|${dest.host}|${dest.subset}`;
+    let v = this.subsetCache.get(k);
+    if (v === undefined) {
+      v = this.destinationRulesFor(dest.host, namespace).some((dr) => arr(dr.spec.subsets).some((s) => isObj(s) && s.name === dest.subset));
+      this.subsetCache.set(k, v);
+    }
+    return v;
   }
 
   /** Workloads a selector picks in a namespace (root namespace: every namespace). */
   workloadsSelected(selector: Record<string, string> | undefined, namespace: string): Workload[] {
-    const pool = namespace === this.mesh.rootNamespace ? this.index.workloads() : (this.workloadsInNamespace().get(namespace) ?? []);
-    return pool.filter((w) => labelsMatch(selector, w.labels));
+    return this.select(namespace === this.mesh.rootNamespace ? '*' : namespace, selector ?? {});
   }
 
   report(r: AnyResource | Resource<MeshKind>, code: string, severity: Severity, message: string, path?: string): void {

@@ -6,7 +6,7 @@
 //   usually a misspelt namespace, so policies selecting it check nothing.
 
 import { labelsMatch } from '../../registry/config.js';
-import { isObj, selectorLabels, type AnalysisContext, type Analyzer } from './context.js';
+import { isObj, keyOf, selectorLabels, type AnalysisContext, type Analyzer } from './context.js';
 
 export const orphans: Analyzer = {
   name: 'orphans',
@@ -23,10 +23,16 @@ export const orphans: Analyzer = {
       if (!l) selectors.set(se.metadata.namespace, (l = []));
       l.push(sel);
     }
+    // Selected workloads, found from the selectors' side through the label index.
+    const selected = new Set<string>();
+    for (const [ns, sels] of selectors) for (const sel of sels) for (const w of ctx.select(ns, sel)) selected.add(w.id);
+    const indexed = new Set(ctx.index.workloads().map((w) => w.id));
     for (const we of ctx.config.ofKind('WorkloadEntry')) {
+      const id = keyOf(we);
       const labels = isObj(we.spec.labels) ? (we.spec.labels as Record<string, string>) : {};
-      const sels = selectors.get(we.metadata.namespace) ?? [];
-      if (!sels.some((s) => labelsMatch(s, labels))) {
+      // A WorkloadEntry the index skipped (no address) is matched by labels directly.
+      const hit = indexed.has(id) ? selected.has(id) : (selectors.get(we.metadata.namespace) ?? []).some((s) => labelsMatch(s, labels));
+      if (!hit) {
         ctx.report(we, 'MCD0310', 'warning', `WorkloadEntry ${we.metadata.namespace}/${we.metadata.name} is selected by no ServiceEntry workloadSelector in namespace ${we.metadata.namespace}; it receives no traffic`, 'spec.labels');
       }
     }
