@@ -14,7 +14,7 @@ const wf = parse(text) as {
 
 test('is a reusable workflow with path, version, fail-on inputs', (t) => {
   const inputs = wf.on.workflow_call.inputs;
-  t.deepEqual(Object.keys(inputs).sort(), ['comment', 'fail-on', 'meshcd-git', 'meshcd-version', 'path', 'upload-sarif']);
+  t.deepEqual(Object.keys(inputs).sort(), ['comment', 'fail-on', 'meshcd-git', 'meshcd-version', 'path', 'policies', 'upload-sarif']);
   t.is(inputs['fail-on']!.default, 'errors');
   t.is(inputs.path!.default, '.');
 });
