@@ -30,7 +30,7 @@ import { logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import {
   buildCertificate, buildName, CsrError, derToPem, keyIdentifier, OID, parseCsr, randomSerial, spkiOf,
-  splitPemCerts, subjectNameOf, type KeyUsageBit, type ParsedCsr,
+  splitPemCerts, subjectNameOf, LeafCertificateBuilder, type ParsedCsr,
 } from './x509.js';
 
 export const DEFAULT_TTL_SECONDS = 24 * 3600;
@@ -156,6 +156,7 @@ interface Signer {
   rootFingerprint: string;
   /** All roots from the plug-in root-cert.pem, or the one generated root. */
   ownRootsPem: string[];
+  leafBuilder: LeafCertificateBuilder;
 }
 
 export function fingerprintOf(certPem: string): string {
@@ -295,20 +296,15 @@ export class CertificateAuthority {
     if (notAfter > signerEnd) notAfter = signerEnd;
     const spiffeId = this.spiffeId(req.namespace, req.serviceAccount);
     const serial = randomSerial();
-    const leafKu: KeyUsageBit[] = csr.keyAlgorithm === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
-    const der = buildCertificate({
+    // Key usage: digitalSignature (+ keyEncipherment for RSA), EKU server+client auth, CA:false, SAN critical.
+    const der = s.leafBuilder.build({
       serial,
       notBefore: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
       notAfter,
-      subject: buildName([]),
-      issuer: s.issuerName,
       spkiDer: csr.spkiDer,
-      isCa: false,
-      keyUsage: leafKu,
-      extKeyUsage: [OID.serverAuth, OID.clientAuth],
-      sans: { uris: [spiffeId] },
-      authorityKeyId: s.keyId,
-    }, s.key);
+      keyAlgorithm: csr.keyAlgorithm,
+      uri: spiffeId,
+    });
     const leafPem = derToPem(der, 'CERTIFICATE');
     const serialHex = serial.toString('hex');
     issuedTotal().inc();
@@ -673,12 +669,15 @@ export class CertificateAuthority {
 
   private signerFromRoot(certPem: string, key: KeyObject): Signer {
     const cert = new X509Certificate(certPem);
+    const issuerName = subjectNameOf(cert.raw);
+    const keyId = keyIdentifier(spkiOf(cert.publicKey));
     return {
       key,
       cert,
       certDer: cert.raw,
-      issuerName: subjectNameOf(cert.raw),
-      keyId: keyIdentifier(spkiOf(cert.publicKey)),
+      issuerName,
+      keyId,
+      leafBuilder: new LeafCertificateBuilder(issuerName, keyId, key),
       intermediatesPem: [],
       rootPem: certPem,
       rootFingerprint: fingerprintOf(certPem),
@@ -734,12 +733,15 @@ export class CertificateAuthority {
     const root = roots.find((r) => child.checkIssued(r) && child.verify(r.publicKey));
     if (!root) throw new Error(`${join(dir, 'ca-cert.pem')}: does not chain to any certificate in root-cert.pem`);
     const rootPem = rootsPem[roots.indexOf(root)]!;
+    const issuerName = subjectNameOf(caCert.raw);
+    const keyId = keyIdentifier(spkiOf(caCert.publicKey));
     return {
       key,
       cert: caCert,
       certDer: caCert.raw,
-      issuerName: subjectNameOf(caCert.raw),
-      keyId: keyIdentifier(spkiOf(caCert.publicKey)),
+      issuerName,
+      keyId,
+      leafBuilder: new LeafCertificateBuilder(issuerName, keyId, key),
       intermediatesPem: intermediates,
       rootPem,
       rootFingerprint: fingerprintOf(rootPem),
