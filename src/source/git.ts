@@ -5,7 +5,7 @@
 // costs nothing and a new commit costs one incremental fetch.
 
 import * as fs from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
@@ -82,7 +82,8 @@ export class GitSource {
   private lastRevision: SourceUpdate | undefined;
   private initialised = false;
 
-  constructor(readonly spec: SourceSpec, stateDir: string) {
+  constructor(readonly spec: SourceSpec, stateDir: string, opts: { maxPacks?: number } = {}) {
+    this.maxPacks = opts.maxPacks ?? GitSource.MAX_PACKS;
     if (spec.kind !== 'git' || !spec.url) throw new SourceError(`${spec.name}: not a git source`);
     this.gitdir = join(stateDir, 'sources', `${spec.name}.git`);
   }
@@ -140,11 +141,31 @@ export class GitSource {
     return new GitFetchError(`${where}: ${(err as Error)?.message?.split('\n')[0] ?? String(err)}`, 'other');
   }
 
+  /**
+   * Every fetch that brings new commits adds a pack file, and isomorphic-git
+   * cannot repack; object lookups get slower with each pack. Past this many,
+   * the clone is dropped and taken again (shallow, about a second).
+   */
+  static readonly MAX_PACKS = 100;
+  private readonly maxPacks: number;
+
+  private async compactIfNeeded(): Promise<void> {
+    let packs = 0;
+    try {
+      packs = (await readdir(join(this.gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.pack')).length;
+    } catch {
+      return;
+    }
+    if (packs <= this.maxPacks) return;
+    await this.reset();
+  }
+
   /** Fetches the ref and returns the revision at its commit. Throws GitFetchError. */
   async fetch(): Promise<SourceUpdate> {
     let commit: string;
     let isTag = false;
     try {
+      await this.compactIfNeeded();
       await this.init();
       const headers = await this.authHeaders();
       if (this.isCommitPin) {

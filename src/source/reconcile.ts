@@ -112,6 +112,8 @@ interface SourceState {
   tail: Promise<void>;
   queued?: Promise<void>;
   webhookAt?: number;
+  /** The webhook time the running fetch cycle answers. */
+  cycleWebhookAt?: number;
   persisted?: PersistedState['sources'][string];
   /** Re-evaluate a rejected revision once: another source changed around it. */
   retry?: boolean;
@@ -300,8 +302,12 @@ export class Reconciler extends EventEmitter {
     const run = st.tail.then(async () => {
       st.queued = undefined;
       if (this.stopped) return;
+      // A webhook arriving from now on waits for the next cycle (its push may be newer than this fetch).
+      st.cycleWebhookAt = st.webhookAt;
+      st.webhookAt = undefined;
       const fresh = await this.fetchOnce(st, false);
       if (fresh) await this.serialize(() => this.evaluate(st));
+      st.cycleWebhookAt = undefined;
       if (st.source instanceof GitSource && !this.stopped) this.schedule(st);
     });
     st.queued = run;
@@ -438,14 +444,12 @@ export class Reconciler extends EventEmitter {
       s.accepted = { source: s.spec, revision: update.revision, load: loads.find((l) => l.source === s.spec)!.load, at };
       metrics.revision().set({ source: s.spec.name, revision: update.revision.id }, 1);
       metrics.appliedAt().set({ source: s.spec.name }, at / 1000);
-      if (s.webhookAt !== undefined) {
-        metrics.webhookToApplied().observe({ source: s.spec.name }, (at - s.webhookAt) / 1000);
-        s.webhookAt = undefined;
+      if (s.cycleWebhookAt !== undefined) {
+        metrics.webhookToApplied().observe({ source: s.spec.name }, (at - s.cycleWebhookAt) / 1000);
+        s.cycleWebhookAt = undefined;
       }
       this.log.info({ source: s.spec.name, revision: update.revision.id, previous: old ?? null, warnings: diagnostics.filter((d) => d.severity === 'warning').length, ...evaluation }, 'revision accepted');
     }
-    // The webhook led to an unchanged revision: nothing to time.
-    for (const s of this.states.values()) if (!changedSources.some((c) => c.st === s)) s.webhookAt = undefined;
     const revisions = [...this.states.values()].map((s) => s.accepted!.revision);
     this.current = { config: merged.config, revisions, diagnostics };
     await this.persist();

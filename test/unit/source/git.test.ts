@@ -1,5 +1,5 @@
 import test from 'ava';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitSource, GitFetchError } from '../../../src/source/git.js';
 import { parseSourceFlag } from '../../../src/source/spec.js';
@@ -134,4 +134,30 @@ test('a missing sub-folder is a diagnostic, an unreachable server a network erro
   const err = await t.throwsAsync(src.fetch(), { instanceOf: GitFetchError });
   t.is((err as GitFetchError).reason, 'network');
   t.regex(err!.message, /cannot reach the server \(ECONNREFUSED\)/);
+});
+
+test('many fetches: the clone is re-taken once it holds too many pack files', async (t) => {
+  const root = await tempDir();
+  const server = await startGitServer({ root });
+  t.teardown(async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await makeRepo(root, 'packs');
+  await repo.commit({ 'a.yaml': serviceYaml('a') });
+  await repo.push();
+  const src = new GitSource(parseSourceFlag(server.url('packs.git'), 'test'), join(root, 'state'), { maxPacks: 2 });
+  const packs = async () => (await readdir(join(src.gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.pack')).length;
+  let last = '';
+  let most = 0;
+  for (let i = 0; i < 5; i++) {
+    last = await repo.commit({ [`f${i}.yaml`]: serviceYaml(`f${i}`) });
+    await repo.push();
+    const u = await src.fetch();
+    t.is(u.revision.commit, last);
+    most = Math.max(most, await packs());
+  }
+  t.true(most <= 3, `at most maxPacks + 1 packs, saw ${most}`);
+  const u = await src.fetch();
+  t.is(u.revision.paths.length, 6);
 });
