@@ -33,9 +33,9 @@ const context = {
   server: { serverUri: 'localhost:15010', channelCredentials: { type: 'insecure' }, serverFeatures: [] },
 };
 
-for (const proxy of ['grpc-productpage', 'grpc-ratings-server']) {
-  test(`grpc-js-xds accepts every resource for ${proxy}`, async (t) => {
-    const c = await loadCase('bookinfo');
+for (const [fixture, proxy] of [['bookinfo', 'grpc-productpage'], ['bookinfo', 'grpc-ratings-server'], ['edge', 'grpc-web']] as const) {
+  test(`grpc-js-xds accepts every resource for ${fixture}/${proxy}`, async (t) => {
+    const c = await loadCase(fixture);
     const res = translate(c.proxies[proxy]!, c.model);
     const dec = decoders();
     let n = 0;
