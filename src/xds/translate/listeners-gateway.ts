@@ -126,6 +126,12 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
     }
     for (const bs of servers.filter((s) => kindOf(s.server) === 'https')) {
       const { gw, server, index } = bs;
+      const tls = server.tls ?? {};
+      if (tls.mode !== 'ISTIO_MUTUAL' && !tls.credentialName && !(tls.serverCertificate && tls.privateKey)) {
+        // Envoy refuses a TLS listener without a certificate; leave the server out rather than NACK the whole listener.
+        view.sink.add({ code: 'MCD4151', severity: 'error', message: `HTTPS server on port ${port} has no credentialName nor serverCertificate/privateKey; left out`, resource: gw.key, origin: gw.origin, path: `spec.servers[${index}].tls` });
+        continue;
+      }
       const name = `https.${port}.${server.name ?? index}.${gw.name}.${gw.namespace}`;
       const sniNames = server.hosts.map((h) => splitHost(h, gw.namespace).host).filter((h) => h !== '*').sort(cmp);
       const names = claim([...new Set(sniNames)], 'HTTPS server', bs);
