@@ -152,13 +152,28 @@ export function namespaceSlashHostError(host: string, isGateway: boolean): strin
 
 // --- regexes ----------------------------------------------------------------
 
+// Compiling with RE2 costs about a millisecond; configs repeat the same
+// patterns across many routes, so results are kept (bounded).
+const regexVerdicts = new Map<string, string | undefined>();
+const REGEX_CACHE_LIMIT = 20000;
+
 /** Compiles with RE2 (as Envoy does); names the construct RE2 refuses. */
 export function regexError(re: string): string | undefined {
+  if (regexVerdicts.has(re)) return regexVerdicts.get(re);
+  const verdict = compileRegex(re);
+  if (regexVerdicts.size >= REGEX_CACHE_LIMIT) regexVerdicts.clear();
+  regexVerdicts.set(re, verdict);
+  return verdict;
+}
+
+function compileRegex(re: string): string | undefined {
   if (re.length > 1024) return 'regex is too large, max length allowed is 1024';
-  if (/\(\?<?[=!]/.test(re)) return `look-around assertions such as (?=…), (?!…), (?<=…) are not supported by RE2, which Envoy uses (https://github.com/google/re2/wiki/Syntax)`;
+  if (/(^|[^\\])(\\\\)*\(\?<?[=!]/.test(re)) return `look-around assertions such as (?=…), (?!…), (?<=…) are not supported by RE2, which Envoy uses (https://github.com/google/re2/wiki/Syntax)`;
   if (/(^|[^\\])(\\\\)*\\[1-9]/.test(re)) return `back-references such as \\1 are not supported by RE2, which Envoy uses (https://github.com/google/re2/wiki/Syntax)`;
   try {
-    new (RE2())(re, 'u');
+    const compiled = new (RE2())(re, 'u') as { wrapper?: { delete?: () => void } };
+    // The compiled program lives in wasm memory, which the JS garbage collector does not free.
+    compiled.wrapper?.delete?.();
     return undefined;
   } catch (err) {
     const msg = (err as Error).message.replace(/^Invalid regular expression: \/.*\/u: /s, '');

@@ -73,7 +73,7 @@ export function checkServiceEntry(ctx: RuleContext, spec: ServiceEntrySpec): voi
     checkPortName(ctx, at(pp, 'name'), p.name ?? '');
     if (typeof p.protocol === 'string' && p.protocol !== '' && !protocolKnown(p.protocol)) ctx.error('name', at(pp, 'protocol'), `unsupported protocol: ${p.protocol}`);
     checkPort(ctx, at(pp, 'number'), typeof p.number === 'number' ? p.number : 0);
-    if ((spec.addresses ?? []).length === 0 && (!p.protocol || p.protocol.toUpperCase() === 'TCP')) {
+    if ((spec.addresses ?? []).length === 0 && (!p.protocol || String(p.protocol).toUpperCase() === 'TCP')) {
       ctx.warn('address', pp, 'addresses are required for ports serving TCP (or unset) protocol when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy');
     }
   });
@@ -103,7 +103,7 @@ export function checkServiceEntry(ctx: RuleContext, spec: ServiceEntrySpec): voi
         if (isObject(e)) checkWorkloadEntrySpec(ctx, at('spec.endpoints', i), e, names, true);
       });
       if (spec.workloadSelector) ctx.warn('resolution', 'spec.workloadSelector', `workloadSelector should not be set when resolution mode is ${resolution}`);
-      if ((spec.addresses ?? []).length > 0 && hosts.length > 1 && ports.some((p) => isObject(p) && (!p.protocol || p.protocol.toUpperCase() === 'TCP'))) {
+      if ((spec.addresses ?? []).length > 0 && hosts.length > 1 && ports.some((p) => isObject(p) && (!p.protocol || String(p.protocol).toUpperCase() === 'TCP'))) {
         ctx.warn('resolution', 'spec.hosts', 'service entry can not have more than one host specified simultaneously with address and tcp port');
       }
       break;

@@ -73,7 +73,8 @@ export function checkVirtualService(ctx: RuleContext, spec: VirtualServiceSpec):
   if (allHostsValid) {
     for (let i = 0; i < hosts.length; i++) {
       for (let j = i + 1; j < hosts.length; j++) {
-        if (hostsMatch(hosts[i]!, hosts[j]!)) ctx.error('duplicate', at('spec.hosts', j), `duplicate hosts in virtual service: ${hosts[i]} & ${hosts[j]}`);
+        const a = hosts[i], b = hosts[j];
+        if (typeof a === 'string' && typeof b === 'string' && hostsMatch(a, b)) ctx.error('duplicate', at('spec.hosts', j), `duplicate hosts in virtual service: ${hosts[i]} & ${hosts[j]}`);
       }
     }
   }
@@ -92,7 +93,7 @@ export function checkVirtualService(ctx: RuleContext, spec: VirtualServiceSpec):
       const mp = at(at(path, 'match'), j);
       const sni = Array.isArray(m?.sniHosts) ? m.sniHosts : [];
       if (sni.length === 0) ctx.error('missing', mp, 'TLS match must have at least one SNI host');
-      sni.forEach((h, k) => checkSniHost(ctx, at(at(mp, 'sniHosts'), k), h, hosts));
+      sni.forEach((h, k) => checkSniHost(ctx, at(at(mp, 'sniHosts'), k), h, hosts.filter((x): x is string => typeof x === 'string')));
       checkL4Match(ctx, mp, m);
     });
     checkRouteDestinations(ctx, path, route.route, 'TLS');
