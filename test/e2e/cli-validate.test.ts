@@ -50,7 +50,7 @@ test('examples/invalid reports exactly the expected diagnostics (exit 1)', (t) =
 
 test('text output: file:line  SEVERITY  CODE  kind/ns/name  message, then summary; --severity filters', (t) => {
   const r = meshcd('validate', 'examples/invalid', '--severity', 'error');
-  t.is(r.code, 1);
+  t.is(r.code, 1, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   t.regex(lines[0]!, /^examples\/invalid\/\S+\.yaml:\d+ {2}ERROR {2}\S+ {2}(\S+\/\S*\/\S+|-) {2}.+/);
   t.false(r.stdout.includes('WARNING'));
@@ -59,7 +59,7 @@ test('text output: file:line  SEVERITY  CODE  kind/ns/name  message, then summar
 
 test('SARIF 2.1.0: rules with every reported code, results with repo-relative locations and levels', (t) => {
   const r = meshcd('validate', 'examples/invalid', '-o', 'sarif');
-  t.is(r.code, 1);
+  t.is(r.code, 1, r.stderr);
   const sarif = JSON.parse(r.stdout);
   t.is(sarif.version, '2.1.0');
   const run = sarif.runs[0];
@@ -79,7 +79,7 @@ test('SARIF 2.1.0: rules with every reported code, results with repo-relative lo
 
 test('YAML output carries the same summary', (t) => {
   const r = meshcd('validate', 'examples/mesh', '-o', 'yaml');
-  t.is(r.code, 0);
+  t.is(r.code, 0, r.stderr);
   const doc = parseYaml(r.stdout);
   t.is(doc.summary.errors, 0);
   t.is(doc.summary.resources, 31);
@@ -119,6 +119,7 @@ spec:
     t.is(r.code, 0);
     t.regex(r.stdout, /WARNING {2}ORG-NAME {2}VirtualService\/bookinfo\/reviews {2}VirtualService reviews should start with bi-/);
     const noBase = meshcd('validate', 'examples/invalid', '--no-default-policies', '-o', 'json');
+    t.is(noBase.code, 1, noBase.stderr);
     t.false(JSON.parse(noBase.stdout).diagnostics.some((d: { code: string }) => d.code.startsWith('POL-')));
     await writeFile(join(dir, 'broken.yaml'), 'apiVersion: meshcd.io/v1alpha1\nkind: Policy\nmetadata: {name: broken}\nspec:\n  validations:\n  - expression: "object.spec.("\n');
     const b = meshcd('validate', 'examples/mesh', '--policies', dir);
