@@ -38,7 +38,7 @@ const COMMIT_RE = /^[0-9a-f]{40}$/;
 const HTTP_TIMEOUT_MS = 120_000;
 
 /** isomorphic-git HTTP client on Node's fetch: keep-alive connections and a timeout. */
-function httpClient(timeoutMs: number): HttpClient {
+function httpClient(timeoutMs: number, stop: AbortSignal): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       let body: Uint8Array | undefined;
@@ -51,7 +51,7 @@ function httpClient(timeoutMs: number): HttpClient {
         method: req.method ?? 'GET',
         headers: req.headers ?? {},
         ...(body ? { body: body as unknown as BodyInit } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]),
       });
       const headers: Record<string, string> = {};
       res.headers.forEach((v, k) => (headers[k] = v));
@@ -74,7 +74,8 @@ export class GitSource {
   readonly gitdir: string;
   /** The commit of the last successful fetch (or the persisted one after a restart). */
   lastCommit: string | undefined;
-  private readonly http = httpClient(HTTP_TIMEOUT_MS);
+  private readonly stopper = new AbortController();
+  private readonly http = httpClient(HTTP_TIMEOUT_MS, this.stopper.signal);
   /** isomorphic-git's object cache (pack indexes), shared by all reads. */
   private cache: object = {};
   /** Flattened tree listings by tree oid, from the last revision built. */
@@ -313,6 +314,11 @@ export class GitSource {
     }
     next.set(oid, out);
     return out;
+  }
+
+  /** Aborts requests in flight (shutdown); the source is not used afterwards. */
+  close(): void {
+    this.stopper.abort();
   }
 
   /** Removes the local clone (e.g. when the URL changed). */

@@ -214,6 +214,7 @@ export class Reconciler extends EventEmitter {
       clearTimeout(st.timer);
       st.timer = undefined;
       if (st.source instanceof DirSource) await st.source.close();
+      else st.source.close();
     }
     await Promise.all([...this.states.values()].map((st) => st.tail));
     await this.evaluating.catch(() => undefined);
@@ -338,6 +339,7 @@ export class Reconciler extends EventEmitter {
     try {
       update = await st.source.fetch();
     } catch (err) {
+      if (this.stopped) return false; // aborted by stop()
       const message = redact((err as Error).message ?? String(err));
       const reason = err instanceof GitFetchError ? err.reason : 'other';
       st.failures++;

@@ -5,6 +5,8 @@ import test from 'ava';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Reconciler, type AcceptedEvent, type FetchFailedEvent, type RejectedEvent, type SourceStatus } from '../../src/source/reconcile.js';
 import { parseSourceFlag } from '../../src/source/spec.js';
@@ -234,4 +236,25 @@ test('wrong credentials: a clear error naming where the secret came from, never 
   await rec.refresh('mesh');
   t.true(rec.hasAccepted());
   t.false(logLines.join('').includes(password));
+});
+
+test('stop() aborts a fetch stuck on a server that never answers', async (t) => {
+  const root = await tempDir();
+  const hanging = createServer(() => undefined); // accepts, never responds
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
+  t.teardown(async () => {
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
+    await rm(root, { recursive: true, force: true });
+  });
+  const port = (hanging.address() as AddressInfo).port;
+  const rec = new Reconciler({ sources: [parseSourceFlag(`mesh=http://127.0.0.1:${port}/mesh.git`, 'test')], stateDir: join(root, 'state') });
+  let failures = 0;
+  rec.on('fetch-failed', () => failures++);
+  const started = rec.start();
+  await new Promise((r) => setTimeout(r, 200));
+  await rec.stop();
+  await started;
+  t.false(rec.hasAccepted());
+  t.is(failures, 0, 'an aborted fetch at shutdown is not reported as a failure');
 });
