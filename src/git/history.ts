@@ -3,8 +3,9 @@
 // results by config-tree id, so a commit that did not touch the config costs
 // one tree read.
 
-import type { AnyResource, Origin, ResourceKey } from '../api/types.js';
-import { loadRevision, ParseCache } from '../config/load.js';
+import type { AnyResource, Origin, ResourceKey, Revision } from '../api/types.js';
+import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
+import { decodeText, isRecord, parseConfigText } from '../config/parse.js';
 import { yamlDiff, type ChangeKind } from '../diff/resources.js';
 import { commitRevision, logCommits, type CommitInfo, type LocalRepo } from './repo.js';
 
@@ -63,7 +64,7 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
         if (!rev.tree) return undefined;
         let t = byTree.get(rev.tree);
         if (!t) {
-          t = loadRevision(rev, { cache }).then((l) => l.config.byKey.get(key));
+          t = candidates(rev).then((sub) => loadRevision(sub, { cache })).then((l) => l.config.byKey.get(key));
           byTree.set(rev.tree, t);
         }
         return t;
@@ -71,6 +72,32 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
       byCommit.set(oid, p);
     }
     return p;
+  };
+
+  // Only files that could hold the resource (a document of its kind and name)
+  // or change its namespace default (MeshConfig) are loaded per commit; each
+  // blob is parsed once, and its documents go to the loader's cache.
+  const [kind, , name] = key.split('/');
+  const relevant = new Map<string, boolean>();
+  const isRelevant = async (rev: Revision, path: string): Promise<boolean> => {
+    const oid = rev.blobId(path)!;
+    let r = relevant.get(oid);
+    if (r === undefined) {
+      const decoded = decodeText(path, await rev.read(path));
+      if (decoded.text === undefined) r = false;
+      else {
+        const parsed = parseConfigText(path, decoded.text);
+        cache.set(oid, { text: decoded.text, documents: parsed.documents, diagnostics: parsed.diagnostics });
+        r = parsed.documents.some(({ value: v }) => isRecord(v) && (v.kind === 'MeshConfig' || (v.kind === kind && isRecord(v.metadata) && v.metadata.name === name)));
+      }
+      relevant.set(oid, r);
+    }
+    return r;
+  };
+  const candidates = async (rev: Revision): Promise<Revision> => {
+    const paths: string[] = [];
+    for (const p of rev.paths) if (isConfigPath(p) && (await isRelevant(rev, p))) paths.push(p);
+    return { ...rev, paths, read: rev.read, blobId: rev.blobId };
   };
 
   const entries: HistoryEntry[] = [];
