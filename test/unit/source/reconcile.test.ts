@@ -1,0 +1,60 @@
+// Scheduling arithmetic of the Reconciler with an injected clock and jitter
+// source: poll interval ±10%, exponential backoff from min(poll, 1 s), capped.
+
+import test from 'ava';
+import { createServer } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Reconciler } from '../../../src/source/reconcile.js';
+import { parseSourceFlag } from '../../../src/source/spec.js';
+import { startGitServer } from '../../helpers/git-server.js';
+import { makeRepo, serviceYaml, tempDir } from '../../helpers/git-repo.js';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test('failed fetches back off exponentially up to the cap; status names the next attempt', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const port = await freePort();
+  const NOW = Date.parse('2026-01-01T00:00:00Z');
+  const rec = new Reconciler({ sources: [parseSourceFlag(`m=http://127.0.0.1:${port}/m.git;poll=1h`, 'test')], stateDir: join(root, 'state'), now: () => NOW, maxBackoffMs: 5000 });
+  t.teardown(() => rec.stop());
+  await rec.start();
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const st = rec.status()[0]!;
+    t.is(st.lastError?.consecutiveFailures, i + 1);
+    delays.push(Date.parse(st.nextFetchAt!) - NOW);
+    await rec.refresh('m');
+  }
+  t.deepEqual(delays, [1000, 2000, 4000, 5000, 5000]);
+});
+
+test('polls every interval with ±10% jitter once a fetch succeeds', async (t) => {
+  const root = await tempDir();
+  const server = await startGitServer({ root });
+  t.teardown(async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await makeRepo(root, 'm');
+  await repo.commit({ 'a.yaml': serviceYaml('a') });
+  await repo.push();
+  const NOW = Date.parse('2026-01-01T00:00:00Z');
+  let r = 0;
+  const rec = new Reconciler({ sources: [parseSourceFlag(`m=${server.url('m.git')};poll=1h`, 'test')], stateDir: join(root, 'state'), now: () => NOW, random: () => r });
+  t.teardown(() => rec.stop());
+  await rec.start();
+  t.is(Date.parse(rec.status()[0]!.nextFetchAt!) - NOW, 0.9 * 3_600_000);
+  r = 0.5;
+  await rec.refresh('m');
+  t.is(Date.parse(rec.status()[0]!.nextFetchAt!) - NOW, 3_600_000);
+  t.true(rec.hasAccepted());
+  t.is(rec.status()[0]!.lastFetchTime, new Date(NOW).toISOString());
+});
