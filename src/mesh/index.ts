@@ -47,7 +47,7 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
 
   const virtualServices: VirtualServiceModel[] = [];
   for (const vs of config.ofKind('VirtualService')) {
-    virtualServices.push(virtualServiceModel(vs, settings.clusterDomain, overrides.get(keyOf(vs)) ?? [], diagnostics));
+    virtualServices.push(virtualServiceModel(vs, settings.clusterDomain, overrides.get(keyOf(vs)) ?? [], diagnostics, config));
     overrides.delete(keyOf(vs));
   }
   for (const [key, list] of overrides) {
@@ -362,10 +362,53 @@ function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]
   });
 }
 
-function virtualServiceModel(vs: Resource<'VirtualService'>, domain: string, overrides: RouteOverride[], diagnostics: Diagnostic[]): VirtualServiceModel {
+/** A root match narrowed by a delegate's match: the delegate's uri/method/authority win, headers and query params add up. */
+function mergeMatch(root: HttpMatchModel, d: HttpMatchModel): HttpMatchModel {
+  return {
+    ...root,
+    ...Object.fromEntries(Object.entries(d).filter(([k, v]) => v !== undefined && !['headers', 'withoutHeaders', 'queryParams', 'gateways', 'ignoreUriCase'].includes(k))),
+    headers: [...root.headers, ...d.headers],
+    withoutHeaders: [...root.withoutHeaders, ...d.withoutHeaders],
+    queryParams: [...root.queryParams, ...d.queryParams],
+    ignoreUriCase: root.ignoreUriCase || d.ignoreUriCase,
+    gateways: root.gateways,
+  };
+}
+
+/** Inline `delegate` routes (one level, as Istio): each delegate route under the root route's matches. */
+function inlineDelegates(vs: Resource<'VirtualService'>, domain: string, key: string, config: ConfigSet, diagnostics: Diagnostic[]): HttpRouteModel[] {
+  const ns = vs.metadata.namespace;
+  const out: HttpRouteModel[] = [];
+  (vs.spec.http ?? []).forEach((r, i) => {
+    const root = httpRoute(r, i, ns, domain, key, diagnostics);
+    if (!r.delegate) {
+      out.push(root);
+      return;
+    }
+    const dns = r.delegate.namespace ?? ns;
+    const target = config.get('VirtualService', dns, r.delegate.name);
+    const path = `spec.http[${i}].delegate`;
+    if (!target) {
+      diagnostics.push({ code: 'IST0101', severity: 'error', message: `delegate VirtualService ${dns}/${r.delegate.name} does not exist; route left out`, resource: key, origin: vs.origin, path });
+      return;
+    }
+    if ((target.spec.hosts ?? []).length > 0 || (target.spec.http ?? []).some((x) => x.delegate)) {
+      diagnostics.push({ code: 'MCD4003', severity: 'error', message: `delegate VirtualService ${dns}/${r.delegate.name} must have no hosts and no delegates of its own; route left out`, resource: key, origin: vs.origin, path });
+      return;
+    }
+    (target.spec.http ?? []).forEach((dr, j) => {
+      const d = httpRoute(dr, i, dns, domain, keyOf(target), diagnostics);
+      const matches = root.matches.length === 0 ? d.matches : d.matches.length === 0 ? root.matches : root.matches.flatMap((rm) => d.matches.map((dm) => mergeMatch(rm, dm)));
+      out.push({ ...d, index: i, name: `${r.name ?? `http[${i}]`}/${dr.name ?? `delegate[${j}]`}`, matches, path: `spec.http[${i}]` });
+    });
+  });
+  return out;
+}
+
+function virtualServiceModel(vs: Resource<'VirtualService'>, domain: string, overrides: RouteOverride[], diagnostics: Diagnostic[], config: ConfigSet): VirtualServiceModel {
   const ns = vs.metadata.namespace;
   const key = keyOf(vs);
-  let http = (vs.spec.http ?? []).map((r, i) => httpRoute(r, i, ns, domain, key, diagnostics));
+  let http = inlineDelegates(vs, domain, key, config, diagnostics);
   if (overrides.length > 0) http = applyOverrides(http, overrides, key, diagnostics);
   const gateways = (vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh']).map((g) => resolveGatewayRef(g, ns));
   return {

@@ -129,3 +129,40 @@ spec:
   ]);
   t.is(s.outboundTrafficPolicy, 'REGISTRY_ONLY');
 });
+
+test('delegate VirtualServices are inlined under the root route matches', (t) => {
+  const config = configOf(`
+kind: VirtualService
+metadata: { name: root, namespace: edge }
+spec:
+  hosts: [shop.example.com]
+  gateways: [gw]
+  http:
+    - name: shop
+      match: [{ uri: { prefix: /shop }, headers: { x-a: { exact: "1" } } }]
+      delegate: { name: shop-routes, namespace: web }
+    - name: missing
+      delegate: { name: nope }
+    - route: [{ destination: { host: fallback.web.svc.cluster.local } }]
+---
+kind: VirtualService
+metadata: { name: shop-routes, namespace: web }
+spec:
+  http:
+    - name: v2
+      match: [{ uri: { prefix: /shop/v2 }, headers: { x-b: { exact: "2" } } }]
+      route: [{ destination: { host: shop, subset: v2 } }]
+    - route: [{ destination: { host: shop } }]
+`);
+  const m = buildMeshModel(config, buildServiceIndex(config));
+  const root = m.virtualServices.find((v) => v.name === 'root')!;
+  t.deepEqual(root.http.map((r) => r.name ?? `#${r.index}`), ['shop/v2', 'shop/delegate[1]', '#2']);
+  const v2 = root.http[0]!;
+  t.deepEqual(v2.matches[0]!.uri, { kind: 'prefix', value: '/shop/v2' });
+  t.deepEqual(v2.matches[0]!.headers.map((h) => h.name), ['x-a', 'x-b']);
+  t.deepEqual(v2.matches[0]!.gateways, []);
+  // Delegate destinations resolve in the delegate's namespace.
+  t.is(v2.destinations[0]!.host, 'shop.web.svc.cluster.local');
+  t.deepEqual(root.http[1]!.matches[0]!.uri, { kind: 'prefix', value: '/shop' });
+  t.true(m.diagnostics.some((d) => d.code === 'IST0101' && d.path === 'spec.http[1].delegate'));
+});
