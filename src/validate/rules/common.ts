@@ -21,7 +21,13 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Istio's labels.IsDNS1123Label, which (unlike Kubernetes) also accepts upper case. */
 export function isDns1123Label(v: string): boolean {
+  return v.length <= 63 && /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(v);
+}
+
+/** Kubernetes' own rule, for values that name Kubernetes objects (namespaces). */
+export function isK8sDns1123Label(v: string): boolean {
   return dns1123LabelError(v) === undefined;
 }
 

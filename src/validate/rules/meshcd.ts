@@ -2,13 +2,13 @@
 // VirtualService route) and MeshConfig (mesh-wide settings).
 import type { MeshConfigSpec, RolloutSpec } from '../../api/istio.js';
 import { at, type RuleContext } from './context.js';
-import { checkDestination, checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isObject } from './common.js';
+import { checkDestination, checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isK8sDns1123Label, isObject } from './common.js';
 
 export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
   const vs = spec.virtualService;
   if (isObject(vs)) {
-    if (typeof vs.name === 'string' && vs.name !== '' && !isDns1123Label(vs.name) && fqdnError(vs.name)) ctx.error('rollout', 'spec.virtualService.name', `virtualService name ${JSON.stringify(vs.name)} is not a valid resource name`);
-    if (typeof vs.namespace === 'string' && vs.namespace !== '' && !isDns1123Label(vs.namespace)) ctx.error('name', 'spec.virtualService.namespace', `invalid namespace ${JSON.stringify(vs.namespace)}`);
+    if (typeof vs.name === 'string' && vs.name !== '' && !isK8sDns1123Label(vs.name) && fqdnError(vs.name)) ctx.error('rollout', 'spec.virtualService.name', `virtualService name ${JSON.stringify(vs.name)} is not a valid resource name`);
+    if (typeof vs.namespace === 'string' && vs.namespace !== '' && !isK8sDns1123Label(vs.namespace)) ctx.error('name', 'spec.virtualService.namespace', `invalid namespace ${JSON.stringify(vs.namespace)}`);
   }
   checkDestination(ctx, 'spec.stable', spec.stable);
   checkDestination(ctx, 'spec.canary', spec.canary);
@@ -56,7 +56,7 @@ export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
       if (typeof m.name === 'string') {
         if (names.has(m.name)) ctx.error('duplicate', at(mp, 'name'), `metric name ${JSON.stringify(m.name)} is already used by metrics[${names.get(m.name)}]`);
         names.set(m.name, i);
-        if (m.name !== '' && !isDns1123Label(m.name)) ctx.error('name', at(mp, 'name'), `metric name ${JSON.stringify(m.name)} must be a DNS-1123 label (lower case letters, digits and '-')`);
+        if (m.name !== '' && !isK8sDns1123Label(m.name)) ctx.error('name', at(mp, 'name'), `metric name ${JSON.stringify(m.name)} must be a DNS-1123 label (lower case letters, digits and '-')`);
       }
       const t = m.thresholdRange;
       if (isObject(t)) {
@@ -79,7 +79,7 @@ export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {
   }
   for (const f of ['defaultNamespace', 'rootNamespace'] as const) {
     const v = spec[f];
-    if (typeof v === 'string' && !isDns1123Label(v)) ctx.error('meshConfig', at('spec', f), `${f} ${JSON.stringify(v)} is not a valid namespace name (DNS-1123 label)`);
+    if (typeof v === 'string' && !isK8sDns1123Label(v)) ctx.error('meshConfig', at('spec', f), `${f} ${JSON.stringify(v)} is not a valid namespace name (DNS-1123 label)`);
   }
   if (typeof spec.clusterDomain === 'string') {
     const e = fqdnError(spec.clusterDomain);
@@ -87,7 +87,7 @@ export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {
   }
   if (isObject(spec.namespaces)) {
     for (const [ns, v] of Object.entries(spec.namespaces)) {
-      if (!isDns1123Label(ns)) ctx.error('meshConfig', at('spec.namespaces', ns), `namespace ${JSON.stringify(ns)} is not a valid namespace name (DNS-1123 label)`);
+      if (!isK8sDns1123Label(ns)) ctx.error('meshConfig', at('spec.namespaces', ns), `namespace ${JSON.stringify(ns)} is not a valid namespace name (DNS-1123 label)`);
       if (isObject(v)) checkLabels(ctx, at(at('spec.namespaces', ns), 'labels'), v.labels);
     }
   }

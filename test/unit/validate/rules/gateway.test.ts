@@ -29,7 +29,7 @@ const cases: RuleCase[] = [
   { name: 'server without hosts', code: 'MCD0210', message: /server config must contain at least one host/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP} #<\n`) },
   { name: 'short host name', code: 'MCD0200', message: /short names \(non FQDN\) are not allowed/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - reviews #<\n`) },
   { name: 'partial wildcard', code: 'MCD0200', message: /partial wildcard "\*foo.example.com" not allowed/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - "*foo.example.com" #<\n`) },
-  { name: 'bad namespace in host', code: 'MCD0200', message: /invalid namespace value "Shop" in gateway/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - Shop/a.example.com #<\n`) },
+  { name: 'bad namespace in host', code: 'MCD0200', message: /invalid namespace value "sh_op" in gateway/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - sh_op/a.example.com #<\n`) },
   { name: 'unsupported protocol', code: 'MCD0223', message: /invalid protocol "HTTP3"/, yaml: gw(`  - port:\n      number: 80\n      name: http\n      protocol: HTTP3 #<\n    hosts: ["*"]\n`) },
   { name: 'port out of range', code: 'MCD0201', message: /port number 0 must be in the range 1..65535/, yaml: gw(`  - port:\n      number: 0 #<\n      name: http\n      protocol: HTTP\n    hosts: ["*"]\n`) },
   { name: 'port without name', code: 'MCD0223', message: /port name must be set/, yaml: gw(`  - port: {number: 80, protocol: HTTP} #<\n    hosts: ["*"]\n`) },
