@@ -91,7 +91,7 @@ export interface SourceStatus {
 
 interface PersistedState {
   version: 1;
-  sources: Record<string, { revision: string; commit: string; ref: string; acceptedAt: string }>;
+  sources: Record<string, { revision: string; commit: string; ref: string; url?: string; acceptedAt: string }>;
 }
 
 interface SourceState {
@@ -156,6 +156,9 @@ export class Reconciler extends EventEmitter {
     for (const spec of opts.sources) {
       if (this.states.has(spec.name)) throw new Error(`source name "${spec.name}" is used twice`);
       const source = spec.kind === 'git' ? new GitSource(spec, opts.stateDir) : new DirSource(spec);
+      if (spec.url?.startsWith('http://') && (spec.auth?.token || spec.auth?.password) && !/^http:\/\/(127\.|localhost[:/]|\[::1\])/.test(spec.url)) {
+        this.log.warn({ source: spec.name, url: safeUrl(spec.url) }, 'credentials will be sent over plain HTTP; use https://');
+      }
       this.states.set(spec.name, { spec, source, cache: new ParseCache(), failures: 0, notices: [], tail: Promise.resolve() });
     }
   }
@@ -176,7 +179,8 @@ export class Reconciler extends EventEmitter {
     const persisted = await this.store.read<PersistedState>('sources');
     for (const st of this.states.values()) {
       const p = persisted?.version === 1 ? persisted.sources[st.spec.name] : undefined;
-      if (p && p.ref === st.spec.ref) {
+      // Only trust it for the same repository and ref (a renamed source must not inherit history).
+      if (p && p.ref === st.spec.ref && (p.url ?? '') === (st.spec.url ?? st.spec.dir ?? '')) {
         st.persisted = p;
         if (st.source instanceof GitSource) st.source.lastCommit = p.commit;
       }
@@ -468,7 +472,7 @@ export class Reconciler extends EventEmitter {
   private async persist(): Promise<void> {
     const sources: PersistedState['sources'] = {};
     for (const s of this.states.values()) {
-      if (s.accepted) sources[s.spec.name] = { revision: s.accepted.revision.id, commit: s.accepted.revision.commit, ref: s.spec.ref, acceptedAt: new Date(s.accepted.at).toISOString() };
+      if (s.accepted) sources[s.spec.name] = { revision: s.accepted.revision.id, commit: s.accepted.revision.commit, ref: s.spec.ref, url: s.spec.url ?? s.spec.dir ?? '', acceptedAt: new Date(s.accepted.at).toISOString() };
     }
     try {
       await this.store.write('sources', { version: 1, sources } satisfies PersistedState);
