@@ -208,8 +208,14 @@ export function simulate(res: ProxyResources, req: SimRequest): SimResult {
     if (!l) return { ...out, error: `no listener ${req.target}` };
     out.listener = l.name;
     if (l.api_listener) return runHcm(res, l.api_listener.api_listener, req, out);
-    // A proxyless server listener: the chain for the port the connection arrived on.
-    const chain = selectChain(l.filter_chains ?? [], { ...req, port: req.port ?? l.address?.socket_address?.port_value });
+    // A proxyless server listener. grpc-js-xds (gRFC A36) never matches a chain
+    // that sets destination_port, server_names, application_protocols or a
+    // transport_protocol other than raw_buffer; of the rest, the first wins here.
+    const usable = (l.filter_chains ?? []).filter((c: Obj) => {
+      const m = c.filter_chain_match ?? {};
+      return !m.destination_port && !(m.server_names ?? []).length && !(m.application_protocols ?? []).length && (m.transport_protocol ?? 'raw_buffer') === 'raw_buffer';
+    });
+    const chain = usable[0] ?? l.default_filter_chain;
     if (!chain) return { ...out, error: `no filter chain of ${l.name} matches` };
     return runChain(res, chain, req, out);
   }

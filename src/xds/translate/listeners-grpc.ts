@@ -2,8 +2,8 @@
 // - client: one api_listener per `host:port` (FQDN, `name.namespace`, and the
 //   short name in the client's namespace, so whichever the client dialled
 //   exists), HCM with RDS `outbound|port||host`, http_filters fault + router;
-// - server: `xds.istio.io/grpc/lds/inbound/IP:PORT` listeners with one
-//   filter chain per port, an inline route config with a non-forwarding
+// - server: `xds.istio.io/grpc/lds/inbound/IP:PORT` listeners (one per
+//   port, so the chain needs no match), an inline route config with a non-forwarding
 //   action, RBAC filters from AuthorizationPolicy, mTLS from PeerAuthentication.
 // grpc-js-xds refuses listener_filters, use_original_dst, more than one
 // network filter per chain, SDS and inline certificates; none appear here.
@@ -92,9 +92,11 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
       },
       http_filters: httpFilters,
     });
+    // No filter_chain_match: grpc-js-xds never matches a chain that sets
+    // destination_port, server_names or a transport_protocol other than
+    // raw_buffer (gRFC A36), and the listener is per port already.
     const chain: Record<string, unknown> = {
       name: routeName,
-      filter_chain_match: { destination_port: { value: port } },
       filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }],
     };
     if (mode === 'STRICT') chain.transport_socket = istioMutualDownstream('grpc');
