@@ -165,6 +165,15 @@ function fence(body: string, lang: string): string {
 const ICON: Record<string, string> = { added: '➕', changed: '✏️', removed: '➖' };
 const STATUS_ICON: Record<ValidationStatus, string> = { passed: '✅', warnings: '⚠️', failed: '❌' };
 
+/** Rows of a table shown before the rest is summarised in one line. */
+const MAX_TABLE_ROWS = 200;
+
+function capped<T>(items: readonly T[], row: (x: T) => string, what: string): string[] {
+  const out = items.slice(0, MAX_TABLE_ROWS).map(row);
+  if (items.length > MAX_TABLE_ROWS) out.push('', `_… and ${items.length - MAX_TABLE_ROWS} more ${what}; see \`meshcd diff --output json\`._`);
+  return out;
+}
+
 export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string {
   const head: string[] = [MARKDOWN_MARKER, '### meshcd diff', ''];
   head.push(`Base \`${r.base.revision}\` → head \`${r.head.revision}\``, '');
@@ -173,33 +182,39 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
   if (r.resources.length === 0) head.push('No mesh resources change.', '');
   else {
     head.push('| | Resource | Where |', '|---|---|---|');
-    for (const x of r.resources) head.push(`| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${esc(whereOf(x))} |`);
+    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${esc(whereOf(x))} |`, 'resources'));
     head.push('');
   }
-  const tail: string[] = [];
+  const validation: string[] = [];
   const diags = shownDiagnostics(r);
   if (diags.length > 0) {
-    tail.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| | Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|---|');
-    for (const d of diags) tail.push(`| ${d.introduced ? '🆕' : ''} | ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`);
-    tail.push('');
+    validation.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| | Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|---|');
+    validation.push(...capped(diags, (d) => `| ${d.introduced ? '🆕' : ''} | ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`, 'findings'));
+    validation.push('');
   }
-  tail.push(...renderEnvoyMarkdown(r.envoy));
-  // Per-resource sections fill what the budget leaves; the rest is named, not shown.
-  let used = head.join('\n').length + tail.join('\n').length + 400;
-  const sections: string[] = [];
-  let omitted = 0;
-  for (const x of r.resources) {
-    const s = resourceSection(x);
-    if (used + s.length > budget) {
-      omitted++;
-      continue;
+  const envoyHead = envoyHeading(r.envoy);
+  const groups = r.envoy.status === 'computed' ? groupByChanges(r.envoy.affected) : [];
+  // Collapsible sections (resources first, then proxies) fill what the budget
+  // leaves after the summary and findings; the rest is counted, not shown.
+  let used = [...head, ...validation, ...envoyHead].join('\n').length + 600;
+  const take = (sections: string[]): { shown: string[]; omitted: number } => {
+    const shown: string[] = [];
+    let omitted = 0;
+    for (const sec of sections) {
+      if (used + sec.length > budget) omitted++;
+      else {
+        used += sec.length + 1;
+        shown.push(sec);
+      }
     }
-    used += s.length;
-    sections.push(s);
-  }
-  const body = [...head, ...sections];
-  if (omitted > 0) body.push(`_${plural(omitted, 'resource diff')} left out to stay under GitHub's comment size; run \`meshcd diff\` locally for everything._`, '');
-  body.push(...tail);
+    return { shown, omitted };
+  };
+  const res = take(r.resources.map(resourceSection));
+  const prx = take(groups.map(proxySection));
+  const body = [...head, ...res.shown];
+  if (res.omitted > 0) body.push(`_${plural(res.omitted, 'resource diff')} left out to stay under GitHub's comment size; run \`meshcd diff\` locally for everything._`, '');
+  body.push(...validation, ...envoyHead, ...prx.shown);
+  if (prx.omitted > 0) body.push(`_${plural(prx.omitted, 'proxy group')} left out to stay under GitHub's comment size; run \`meshcd diff\` locally for everything._`, '');
   return body.join('\n').replace(/\n+$/, '\n');
 }
 
@@ -217,12 +232,11 @@ function resourceSection(x: ResourceDiff): string {
   ].join('\n');
 }
 
-function renderEnvoyMarkdown(e: EnvoySection): string[] {
+function envoyHeading(e: EnvoySection): string[] {
   if (e.status === 'skipped') return [`_Envoy impact not computed: ${esc(e.reason)}._`, ''];
   const out = [`#### Envoy impact: ${e.affected.length} of ${e.proxies} proxies change`, ''];
   for (const err of e.errors) out.push(`- ❌ ${esc(err)}`);
   if (e.errors.length > 0) out.push('');
-  for (const g of groupByChanges(e.affected)) out.push(proxySection(g));
   return out;
 }
 

@@ -51,3 +51,17 @@ test('a finding the base already had is not new', (t) => {
   t.is(r.validation.introduced, 1);
   t.false(hasChanges(r));
 });
+
+test('markdown budget covers the Envoy sections too; long tables are capped', async (t) => {
+  const affected = Array.from({ length: 300 }, (_, i) => ({
+    proxy: { id: `sidecar~10.0.0.${i}~p${i}.ns~ns.svc.cluster.local`, kind: 'sidecar' as const, namespace: 'ns', labels: { app: `p${i}` } },
+    changes: Array.from({ length: 20 }, (_, j) => ({ type: 'cluster' as const, name: `outbound|80||s${i}-${j}.ns.svc.cluster.local`, change: 'added' as const })),
+  }));
+  const diags = Array.from({ length: 500 }, (_, i) => ({ code: 'MCD0204', severity: 'warning' as const, message: `finding ${i}`, origin: { file: 'a.yaml', line: i + 1 } }));
+  const r = makeReport({ label: 'a', revision: 'a' }, { label: 'b', revision: 'b' }, [], diags, { status: 'computed', proxies: 300, affected, errors: [] });
+  const md = renderMarkdown(r);
+  t.true(md.length < 65_536, `${md.length}`);
+  t.regex(md, /proxy groups left out to stay under GitHub's comment size/);
+  t.regex(md, /… and 300 more findings/);
+  t.regex(md, /#### Envoy impact: 300 of 300 proxies change/);
+});
