@@ -77,3 +77,29 @@ spec:
   t.is(good.length, 1);
   t.is(good[0]!.origin?.line, 19);
 });
+
+test('the schema layer reports mangled documents without crashing', async (t) => {
+  const { checkSchema: schema } = await import('../../../../src/validate/schema.js');
+  const text = await readFile('test/fixtures/validate-rules/valid-all-kinds.yaml', 'utf8');
+  const base = await loadYaml(text);
+  const problems: string[] = [];
+  let runs = 0;
+  for (const r of base.config.resources) {
+    for (const p of mangle(r.raw)) {
+      if (p[0] === 'apiVersion' || p[0] === 'kind') continue;
+      for (const odd of [null, 1.5, 'x', [], {}]) {
+        const raw = structuredClone(r.raw) as Record<string, unknown>;
+        let node: Record<string | number, unknown> = raw;
+        for (const seg of p.slice(0, -1)) node = node[seg] as Record<string | number, unknown>;
+        node[p[p.length - 1]!] = odd;
+        const mangled = { ...base, config: { ...base.config, resources: [{ ...r, raw }] } } as unknown as typeof base;
+        const diags = schema(mangled);
+        runs++;
+        const crash = diags.find((d) => d.code === 'MCD0109' || !d.origin || !d.path);
+        if (crash) problems.push(`${r.kind} ${p.join('.')} = ${JSON.stringify(odd)}: ${crash.code} ${crash.message}`);
+      }
+    }
+  }
+  t.deepEqual(problems, []);
+  t.true(runs > 1000);
+});
