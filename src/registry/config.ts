@@ -72,8 +72,9 @@ export class ConfigServiceIndex implements ServiceIndex {
     }));
     const key = resourceKey('ServiceEntry', ns, se.metadata.name);
     let workloads: Workload[] = [];
-    if (spec.workloadSelector?.matchLabels) {
-      const sel = spec.workloadSelector.matchLabels;
+    // Istio spells ServiceEntry's selector `workloadSelector.labels`.
+    const sel = spec.workloadSelector?.labels ?? spec.workloadSelector?.matchLabels;
+    if (sel) {
       workloads = this.allWorkloads.filter((w) => w.namespace === ns && labelsMatch(sel, w.labels));
     } else {
       (spec.endpoints ?? []).forEach((ep, i) => {
