@@ -145,13 +145,7 @@ test.serial('a change in the config folder is followed by the client', async (t)
   t.deepEqual(await nacks(), []);
 });
 
-// Known failure (translation bug, reported to the lead): the inbound listener's
-// filter chain sets filter_chain_match.destination_port, and gRFC A36 clients
-// (grpc-js-xds, grpc-go, grpc-java) ignore every chain that sets it, so the
-// XdsServer rejects connections with "No filter matched". When
-// src/xds/translate/listeners-grpc.ts drops destination_port, this test passes
-// and ava reports it: change `failing` to a plain test then.
-test.serial.failing('server-side listener: an XdsServer configured by meshcd accepts calls', async (t) => {
+test.serial('server-side listener: an XdsServer configured by meshcd accepts calls', async (t) => {
   const c = await xdsClient('xds:///echo-xds.bookinfo.svc.cluster.local:9091', ctx.serve.xds, CLIENT_ID);
   t.teardown(() => c.close());
   const r = await eventually(() => callEcho(c, {}, {}, 2000), 8000);

@@ -34,6 +34,12 @@ export interface Translator<M = unknown> {
   /** Two proxies with the same key get identical resources. */
   key(proxy: ProxyInfo): string;
   translate(proxy: ProxyInfo, model: M): TranslateOutput;
+  /**
+   * Optional: the proxy with everything translation ignores under this model
+   * removed (e.g. IPs no workload uses), so that more proxies share a key.
+   * Keys are recomputed with each new model.
+   */
+  canonical?(proxy: ProxyInfo, model: M): ProxyInfo;
 }
 
 export interface CacheOptions {
@@ -43,7 +49,8 @@ export interface CacheOptions {
   maxDelayMs?: number;
 }
 
-export type SnapshotListener = (key: string, snapshot: EncodedSnapshot) => void;
+/** Proxies (by id) whose snapshot changed, all to the same snapshot. */
+export type SnapshotListener = (proxyIds: readonly string[], snapshot: EncodedSnapshot) => void;
 
 interface KeyState {
   representative: ProxyInfo;
@@ -60,8 +67,8 @@ const classes = metric('gauge', 'meshcd_xds_proxy_classes', 'Distinct translatio
 
 export class SnapshotCache<M = unknown> {
   private readonly log = logger('xds-cache');
-  private readonly keys = new Map<string, KeyState>();
-  private readonly proxyKey = new Map<string, string>();
+  private keys = new Map<string, KeyState>();
+  private readonly proxies = new Map<string, { proxy: ProxyInfo; key?: string; snapshot?: EncodedSnapshot }>();
   private readonly encodeCache = new EncodeCache();
   private readonly listeners = new Set<SnapshotListener>();
   private model: M | undefined;
@@ -74,6 +81,7 @@ export class SnapshotCache<M = unknown> {
   /** Id of the revision the current model was built from. */
   revision: string | undefined;
   rebuilds = 0;
+  translations = 0;
 
   constructor(private readonly translator: Translator<M>, opts: CacheOptions = {}) {
     this.debounceMs = opts.debounceMs ?? 100;
@@ -102,16 +110,18 @@ export class SnapshotCache<M = unknown> {
     this.pending = undefined;
     if (!p) return;
     const end = translateSeconds.startTimer();
+    let model: M;
     try {
-      this.model = this.translator.model(p.inputs);
+      model = this.translator.model(p.inputs);
     } catch (err) {
       this.log.error({ revision: p.revision, err: (err as Error).message }, 'building the mesh model failed; keeping the previous config (meshcd bug)');
       end();
       return;
     }
+    this.model = model;
     this.revision = p.revision;
     this.rebuilds++;
-    for (const key of this.keys.keys()) this.rebuildKey(key);
+    this.regroup();
     this.encodeCache.sweep();
     end();
   }
@@ -119,37 +129,47 @@ export class SnapshotCache<M = unknown> {
   /** Replace the SDS secrets served to every proxy (e.g. ROOTCA from the CA's trust bundle). */
   setSecrets(secrets: XdsResource[]): void {
     this.secrets = new Map(secrets.map((s) => [s.name, s]));
-    for (const key of this.keys.keys()) this.rebuildKey(key);
+    this.regroup();
   }
 
-  /** A proxy connected (or changed kind); returns its key and current snapshot (translated now if needed). */
-  register(proxy: ProxyInfo): { key: string; snapshot?: EncodedSnapshot } {
-    const key = this.translator.key(proxy);
-    const old = this.proxyKey.get(proxy.id);
-    if (old !== undefined && old !== key) this.unregister(proxy.id);
-    this.proxyKey.set(proxy.id, key);
+  /** A proxy connected (or changed kind); returns its current snapshot (translated now if its class is new). */
+  register(proxy: ProxyInfo): { key?: string; snapshot?: EncodedSnapshot } {
+    this.unregister(proxy.id);
+    const entry: { proxy: ProxyInfo; key?: string; snapshot?: EncodedSnapshot } = { proxy };
+    this.proxies.set(proxy.id, entry);
+    if (this.model === undefined) return {};
+    const canonical = this.canonical(proxy);
+    const key = this.translator.key(canonical);
+    entry.key = key;
     let st = this.keys.get(key);
     if (!st) {
-      st = { representative: proxy, proxies: new Set(), diagnostics: [] };
+      st = { representative: canonical, proxies: new Set(), diagnostics: [] };
       this.keys.set(key, st);
       classes.set(this.keys.size);
-      st.proxies.add(proxy.id);
-      this.rebuildKey(key, false);
-    } else st.proxies.add(proxy.id);
+      this.translateKey(key, st, undefined);
+    }
+    st.proxies.add(proxy.id);
+    entry.snapshot = st.snapshot;
     return { key, snapshot: st.snapshot };
   }
 
   unregister(proxyId: string): void {
-    const key = this.proxyKey.get(proxyId);
-    if (key === undefined) return;
-    this.proxyKey.delete(proxyId);
-    const st = this.keys.get(key);
+    const e = this.proxies.get(proxyId);
+    if (!e) return;
+    this.proxies.delete(proxyId);
+    if (e.key === undefined) return;
+    const st = this.keys.get(e.key);
     if (!st) return;
     st.proxies.delete(proxyId);
     if (st.proxies.size === 0) {
-      this.keys.delete(key);
+      this.keys.delete(e.key);
       classes.set(this.keys.size);
     }
+  }
+
+  /** The snapshot a proxy is being served. */
+  snapshotFor(proxyId: string): EncodedSnapshot | undefined {
+    return this.proxies.get(proxyId)?.snapshot;
   }
 
   snapshotOf(key: string): EncodedSnapshot | undefined {
@@ -157,7 +177,7 @@ export class SnapshotCache<M = unknown> {
   }
 
   keyOf(proxyId: string): string | undefined {
-    return this.proxyKey.get(proxyId);
+    return this.proxies.get(proxyId)?.key;
   }
 
   /** Per key: proxies, snapshot version, last refusal, translation diagnostics. */
@@ -171,10 +191,45 @@ export class SnapshotCache<M = unknown> {
     this.quietTimer = this.maxTimer = undefined;
   }
 
-  private rebuildKey(key: string, notify = true): void {
-    const st = this.keys.get(key);
-    if (!st || this.model === undefined) return;
+  private canonical(proxy: ProxyInfo): ProxyInfo {
+    return this.translator.canonical && this.model !== undefined ? this.translator.canonical(proxy, this.model) : proxy;
+  }
+
+  /** Re-key every proxy under the current model, translate once per class, notify proxies whose snapshot changed. */
+  private regroup(): void {
+    if (this.model === undefined) return;
+    const old = this.keys;
+    const next = new Map<string, KeyState>();
+    for (const [id, e] of this.proxies) {
+      const canonical = this.canonical(e.proxy);
+      const key = this.translator.key(canonical);
+      e.key = key;
+      let st = next.get(key);
+      if (!st) next.set(key, (st = { representative: canonical, proxies: new Set(), diagnostics: [] }));
+      st.proxies.add(id);
+    }
+    this.keys = next;
+    classes.set(next.size);
+    for (const [key, st] of next) this.translateKey(key, st, old.get(key));
+    const changed = new Map<EncodedSnapshot, string[]>();
+    for (const [id, e] of this.proxies) {
+      const st = next.get(e.key!)!;
+      // A refused class keeps serving each proxy what it had.
+      const snap = st.snapshot ?? e.snapshot;
+      if (!snap || snap === e.snapshot || snap.version === e.snapshot?.version) continue;
+      e.snapshot = snap;
+      let l = changed.get(snap);
+      if (!l) changed.set(snap, (l = []));
+      l.push(id);
+    }
+    for (const [snap, ids] of changed) for (const l of this.listeners) l(ids, snap);
+  }
+
+  private translateKey(key: string, st: KeyState, previous: KeyState | undefined): void {
+    if (this.model === undefined) return;
+    st.snapshot = previous?.snapshot;
     let out: TranslateOutput;
+    this.translations++;
     try {
       out = this.translator.translate(st.representative, this.model);
     } catch (err) {
@@ -194,10 +249,8 @@ export class SnapshotCache<M = unknown> {
       return;
     }
     if (res.warnings.length) this.log.debug({ key, warnings: res.warnings.slice(0, 5) }, 'snapshot warnings');
-    st.error = undefined;
-    if (st.snapshot?.version === res.snapshot.version) return;
-    st.snapshot = res.snapshot;
-    if (notify) for (const l of this.listeners) l(key, res.snapshot);
+    // Same content as before: keep the old object so streams see no change.
+    st.snapshot = previous?.snapshot?.version === res.snapshot.version ? previous.snapshot : res.snapshot;
   }
 
   private refuse(key: string, st: KeyState, errors: string[]): void {

@@ -11,7 +11,7 @@ import { TYPE_URL } from '../../api/types.js';
 import { json, type AdminServer } from '../../admin/server.js';
 import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
-import { SnapshotCache, shortType, type ModelInputs, type Translator } from '../cache/index.js';
+import { SnapshotCache, shortType, type EncodedSnapshot, type ModelInputs, type Translator } from '../cache/index.js';
 import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
 import { configDump } from './dump.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
@@ -72,7 +72,6 @@ interface Conn {
   id: number;
   stream?: AdsStream;
   call: grpc.ServerDuplexStream<unknown, unknown>;
-  key?: string;
 }
 
 export class XdsServer {
@@ -80,7 +79,7 @@ export class XdsServer {
   private readonly cache: SnapshotCache<any>;
   private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.keepalive_permit_without_calls': 1 });
   private readonly conns = new Map<number, Conn>();
-  private readonly byKey = new Map<string, Set<Conn>>();
+  private readonly byProxy = new Map<string, Set<Conn>>();
   private nextId = 1;
   private readonly maxMessageBytes: number;
   private clusterDomain: string;
@@ -92,7 +91,7 @@ export class XdsServer {
     this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs });
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
-    this.cache.onSnapshot((key) => this.pushKey(key));
+    this.cache.onSnapshot((ids, snap) => this.push(ids, snap));
     this.grpcServer.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, PreparedResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw'),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta'),
@@ -244,10 +243,9 @@ export class XdsServer {
       const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain });
       conn.stream = stream;
       connected.inc({ kind: proxy.kind });
-      const { key, snapshot } = this.cache.register(proxy);
-      conn.key = key;
-      let set = this.byKey.get(key);
-      if (!set) this.byKey.set(key, (set = new Set()));
+      const { snapshot } = this.cache.register(proxy);
+      let set = this.byProxy.get(proxy.id);
+      if (!set) this.byProxy.set(proxy.id, (set = new Set()));
       set.add(conn);
       this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent }, 'proxy connected');
       if (snapshot) stream.snapshot = snapshot;
@@ -288,12 +286,9 @@ export class XdsServer {
     };
   }
 
-  private pushKey(key: string): void {
-    const set = this.byKey.get(key);
-    const snap = this.cache.snapshotOf(key);
-    if (!set || !snap) return;
+  private push(ids: readonly string[], snap: EncodedSnapshot): void {
     const end = pushDuration.startTimer();
-    for (const c of set) c.stream?.setSnapshot(snap);
+    for (const id of ids) for (const c of this.byProxy.get(id) ?? []) c.stream?.setSnapshot(snap);
     end();
   }
 
@@ -302,13 +297,13 @@ export class XdsServer {
     const s = conn.stream;
     if (!s) return;
     connected.dec({ kind: s.proxy.kind });
-    if (conn.key) {
-      const set = this.byKey.get(conn.key);
-      set?.delete(conn);
-      if (set && set.size === 0) this.byKey.delete(conn.key);
+    const set = this.byProxy.get(s.proxy.id);
+    set?.delete(conn);
+    // Another stream of the same proxy (a reconnect) keeps it registered.
+    if (!set || set.size === 0) {
+      this.byProxy.delete(s.proxy.id);
+      this.cache.unregister(s.proxy.id);
     }
-    // Another stream of the same proxy (a reconnect) keeps the class registered.
-    if (![...this.conns.values()].some((c) => c.stream?.proxy.id === s.proxy.id)) this.cache.unregister(s.proxy.id);
     this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
   }
 }

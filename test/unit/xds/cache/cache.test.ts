@@ -81,7 +81,7 @@ test('translates once per key, notifies only changed keys, keeps the last good s
   const tr = fakeTranslator(() => world);
   const cache = new SnapshotCache(tr, { debounceMs: 5, maxDelayMs: 20 });
   const seen: string[] = [];
-  cache.onSnapshot((key) => seen.push(key));
+  cache.onSnapshot((ids) => seen.push(ids.join(',')));
   cache.update(empty, 'r1');
   cache.flush();
   const a = cache.register(proxy('a', 'bookinfo'));
@@ -95,7 +95,7 @@ test('translates once per key, notifies only changed keys, keeps the last good s
   world = { bookinfo: mutate(world.bookinfo!, TYPE_URL.endpoint, 'outbound|9080|v1|reviews.bookinfo.svc.cluster.local', (v) => (v.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = 1003)), shop: world.shop! };
   cache.update(empty, 'r2');
   cache.flush();
-  t.deepEqual(seen, ['grpc/bookinfo'], 'shop unchanged: no notification');
+  t.deepEqual(seen, ['a,b'], 'shop unchanged: no notification; both bookinfo proxies in one notification');
   t.not(cache.snapshotOf('grpc/bookinfo')!.version, a.snapshot!.version);
 
   const good = cache.snapshotOf('grpc/bookinfo');
@@ -106,11 +106,38 @@ test('translates once per key, notifies only changed keys, keeps the last good s
   const st = cache.status().find((s) => s.key === 'grpc/bookinfo')!;
   t.is(st.error?.revision, 'r3');
   t.regex(st.error!.errors.join(), /name: must not be empty/);
-  t.deepEqual(seen, ['grpc/bookinfo']);
+  t.deepEqual(seen, ['a,b']);
+  t.is(cache.snapshotFor('a'), good);
 
   cache.unregister('a');
   cache.unregister('b');
   t.is(cache.snapshotOf('grpc/bookinfo'), undefined, 'class dropped with its last proxy');
+  cache.close();
+});
+
+test('canonical(): proxies that differ only in what translation ignores share one class, re-keyed per model', (t) => {
+  const world: Record<string, ProxyResources> = { bookinfo: grpcResources([ratings]) };
+  let workloadIps = new Set<string>(['10.0.0.1']);
+  const tr = {
+    ...fakeTranslator(() => world),
+    key: (p: ProxyInfo) => `${p.kind}/${p.namespace}/${p.ips.join(',')}`,
+    canonical: (p: ProxyInfo) => ({ ...p, ips: p.ips.filter((ip) => workloadIps.has(ip)) }),
+  };
+  const cache = new SnapshotCache(tr);
+  cache.update(empty, 'r1');
+  cache.flush();
+  cache.register({ ...proxy('a', 'bookinfo'), ips: ['10.9.0.1'] });
+  cache.register({ ...proxy('b', 'bookinfo'), ips: ['10.9.0.2'] });
+  cache.register({ ...proxy('c', 'bookinfo'), ips: ['10.0.0.1'] });
+  t.is(cache.keyOf('a'), cache.keyOf('b'));
+  t.not(cache.keyOf('a'), cache.keyOf('c'));
+  t.is(cache.status().length, 2);
+  // A workload appears at b's address: b gets its own class on the next revision.
+  workloadIps = new Set(['10.0.0.1', '10.9.0.2']);
+  cache.update(empty, 'r2');
+  cache.flush();
+  t.not(cache.keyOf('a'), cache.keyOf('b'));
+  t.is(cache.status().length, 3);
   cache.close();
 });
 
