@@ -105,6 +105,9 @@ async function main(): Promise<void> {
     t = performance.now();
     await gitCli(root, ['clone', '-q', '--bare', '--single-branch', '--branch', 'main', server.url('mesh.git'), cliMirror]);
     const cliClone = performance.now() - t;
+    t = performance.now();
+    await gitCli(root, ['clone', '-q', '--bare', '--depth', '1', '--single-branch', '--branch', 'main', server.url('mesh.git'), join(root, 'cli-shallow.git')]);
+    const cliShallow = performance.now() - t;
 
     const secret = 'bench-webhook-secret';
     await writeFile(join(root, 'hook'), secret);
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     const initial = performance.now() - t;
     if (!rec.hasAccepted()) throw new Error(`initial revision not accepted: ${JSON.stringify(rec.status()[0]?.lastRejected?.diagnostics.slice(0, 3))}`);
     const initialFetch = rec.status()[0]!.lastFetchDurationMs ?? NaN;
-    console.log(`initial sync (clone + load + validate ${FILES} files): ${fmt(initial)}, of which clone ${fmt(initialFetch)}; git CLI bare clone: ${fmt(cliClone)}`);
+    console.log(`initial sync (clone + load + validate ${FILES} files): ${fmt(initial)}, of which shallow clone ${fmt(initialFetch)}; git CLI: shallow clone ${fmt(cliShallow)}, full clone ${fmt(cliClone)}`);
 
     const latency: number[] = [];
     const meshcdFetch: number[] = [];
