@@ -7,11 +7,11 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Revision } from '../api/types.js';
-import { loadRevision, ParseCache } from '../config/load.js';
+import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
 import { diffConfigSets } from '../diff/resources.js';
 import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
 import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffSide, type EnvoySection } from '../diff/report.js';
-import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit } from '../git/repo.js';
+import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
 import { sortDiagnostics, validate } from '../validate/index.js';
@@ -25,6 +25,7 @@ interface DiffOptions {
   path?: string;
   output: string;
   envoy: boolean;
+  worktree?: boolean;
   policies: string[];
   defaultPolicies: boolean;
 }
@@ -40,6 +41,7 @@ export function registerDiff(program: Command): void {
     .argument('[repo-or-dirs...]', 'a Git repository (default .), or two config folders to compare')
     .option('--base <ref>', 'base commit/branch/tag (default: merge-base of HEAD with the default branch)')
     .option('--head <ref>', 'head commit/branch/tag (default: HEAD)')
+    .option('--worktree', 'use the work tree as it is on disk (uncommitted and untracked files too) as the head; base defaults to HEAD')
     .option('--path <subdir>', 'config folder inside the repository (or inside both folders)')
     .option('-o, --output <format>', 'text|markdown|json', 'text')
     .option('--no-envoy', 'skip the Envoy-level impact (listeners/routes/clusters per proxy)')
@@ -113,6 +115,7 @@ async function repoSides(args: string[], opts: DiffOptions): Promise<{ base: Sid
   const sub = subPath(opts.path);
   try {
     const repo = await openRepo(dir);
+    if (opts.worktree) return await worktreeSides(repo, dir, sub, opts);
     const headRef = opts.head ?? 'HEAD';
     const headOid = await resolveCommit(repo, headRef).catch(flag('--head'));
     let baseOid: string;
@@ -138,6 +141,22 @@ async function repoSides(args: string[], opts: DiffOptions): Promise<{ base: Sid
     if (err instanceof GitError) throw new UserError(err.message);
     throw err;
   }
+}
+
+/** Base: a commit (HEAD unless --base); head: the files on disk, as `git diff` without arguments. */
+async function worktreeSides(repo: LocalRepo, dir: string, sub: string, opts: DiffOptions): Promise<{ base: Side; head: Side }> {
+  if (opts.head) throw new UserError('--worktree is the head; it cannot be used with --head');
+  if (!repo.workTree) throw new UserError(`--worktree: ${dir} is a bare repository (no work tree)`);
+  const baseRef = opts.base ?? 'HEAD';
+  const baseOid = await resolveCommit(repo, baseRef).catch(flag('--base'));
+  const base = await commitRevision(repo, baseOid, { path: sub, ref: baseRef });
+  let head: Revision;
+  try {
+    head = await readFolderRevision(sub ? join(repo.workTree, sub) : repo.workTree, { filter: (p) => isConfigPath(p) });
+  } catch (err) {
+    throw new UserError(`--worktree${sub ? ` --path ${sub}` : ''}: ${(err as Error).message}`);
+  }
+  return { base: { side: { label: baseRef, revision: base.id }, rev: base }, head: { side: { label: 'work tree', revision: head.id }, rev: head } };
 }
 
 function flag(name: string) {

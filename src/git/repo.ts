@@ -20,6 +20,8 @@ export interface LocalRepo {
   /** Work tree root (or the git dir of a bare repository), as the user named it. */
   dir: string;
   gitdir: string;
+  /** Absolute path of the work tree's top folder; undefined for a bare repository. */
+  workTree?: string;
   /** isomorphic-git's pack/object cache, shared by every call on this repo. */
   cache: object;
   /** Tree id → files below it (relative path, blob id). */
@@ -67,13 +69,13 @@ export async function openRepo(dir: string): Promise<LocalRepo> {
     const gd = resolve(root, m[1]!);
     // A linked worktree's objects and refs live in its common dir.
     const common = (await isFile(join(gd, 'commondir'))) ? resolve(gd, (await readFile(join(gd, 'commondir'), 'utf8')).trim()) : gd;
-    return makeRepo(dir, common);
+    return makeRepo(dir, common, root);
   }
-  return makeRepo(dir, dotgit);
+  return makeRepo(dir, dotgit, root);
 }
 
-function makeRepo(dir: string, gitdir: string): LocalRepo {
-  return { dir, gitdir, cache: {}, trees: new Map() };
+function makeRepo(dir: string, gitdir: string, workTree?: string): LocalRepo {
+  return { dir, gitdir, ...(workTree ? { workTree } : {}), cache: {}, trees: new Map() };
 }
 
 function where(repo: LocalRepo): string {

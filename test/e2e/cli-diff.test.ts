@@ -106,3 +106,22 @@ test('errors name the ref, flag and repository; exit 2 with one line', (t) => {
     t.is(r.stdout, '');
   }
 });
+
+test('--worktree compares the files on disk (uncommitted and untracked) with HEAD or --base', (t) => {
+  const { repo, c1 } = repoWithHistory();
+  t.teardown(() => repo.cleanup());
+  const clean = meshcd(['diff', '--no-envoy', '--worktree', '--path', 'mesh'], repo.dir);
+  t.is(clean.code, 0, clean.stderr);
+  repo.write('mesh/new.yaml', gw('untracked'));
+  repo.remove('mesh/gw.yaml');
+  const r = meshcd(['diff', '--no-envoy', '--worktree', '--path', 'mesh', '-o', 'json'], repo.dir);
+  t.is(r.code, 1, r.stderr);
+  const j = JSON.parse(r.stdout) as Json;
+  t.regex(j.head.revision, /^dir@sha256:/);
+  t.deepEqual(j.resources.map((x) => [x.change, x.key]), [['removed', 'Gateway/bookinfo/public'], ['added', 'Gateway/bookinfo/untracked']]);
+  const vsBase = meshcd(['diff', '--no-envoy', '--worktree', '--path', 'mesh', '--base', c1, '-o', 'json'], repo.dir);
+  t.deepEqual((JSON.parse(vsBase.stdout) as Json).resources.map((x) => x.key), ['Gateway/bookinfo/untracked']);
+  const bad = meshcd(['diff', '--worktree', '--head', 'HEAD'], repo.dir);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--worktree is the head; it cannot be used with --head/);
+});
