@@ -194,7 +194,7 @@ export class Reconciler extends EventEmitter {
       }),
     );
     if (this.stopped) return;
-    await this.serialize(() => this.evaluateAll());
+    await this.serialize(() => this.guarded([...this.states.values()][0]!, () => this.evaluateAll()));
     for (const st of this.states.values()) {
       if (st.source instanceof DirSource) {
         st.source.onError = (err) => this.log.error({ source: st.spec.name, err: err.message }, 'watching the folder failed');
@@ -310,10 +310,14 @@ export class Reconciler extends EventEmitter {
       // A webhook arriving from now on waits for the next cycle (its push may be newer than this fetch).
       st.cycleWebhookAt = st.webhookAt;
       st.webhookAt = undefined;
-      const fresh = await this.fetchOnce(st, false);
-      if (fresh) await this.serialize(() => this.evaluate(st));
-      st.cycleWebhookAt = undefined;
-      if (st.source instanceof GitSource && !this.stopped) this.schedule(st);
+      try {
+        const fresh = await this.fetchOnce(st, false);
+        if (fresh) await this.serialize(() => this.guarded(st, () => this.evaluate(st)));
+      } finally {
+        st.cycleWebhookAt = undefined;
+        // Polling must go on whatever happened above.
+        if (st.source instanceof GitSource && !this.stopped) this.schedule(st);
+      }
     });
     st.queued = run;
     st.tail = run.catch(() => undefined);
@@ -386,6 +390,24 @@ export class Reconciler extends EventEmitter {
     const run = this.evaluating.then(fn);
     this.evaluating = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * A failure inside loading or validation (a bug, not bad config) rejects the
+   * revision with MCD3000 instead of stopping the loop; the last good state stays.
+   */
+  private async guarded(st: SourceState, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      const revision = st.latest?.revision.id ?? '(none)';
+      const message = redact((err as Error)?.message ?? String(err));
+      this.log.error({ source: st.spec.name, revision, err: message }, 'internal error while evaluating a revision');
+      const diagnostics: Diagnostic[] = [{ code: 'MCD3000', severity: 'error', message: `internal error while loading or validating ${revision}: ${message}` }];
+      st.rejected = { revision, at: this.now(), diagnostics };
+      metrics.rejected().inc({ source: st.spec.name });
+      this.emit('rejected', { source: st.spec.name, revision, diagnostics } satisfies RejectedEvent);
+    }
   }
 
   /** Startup: evaluate all sources together once every source has a revision. */
