@@ -1,0 +1,46 @@
+// `meshcd serve` as a user runs it: flag errors exit 2 with one clear line;
+// a running server answers /ready and stops with exit 0 on SIGTERM; a folder
+// whose first revision is invalid still starts, reports the errors with
+// file:line and is not ready.
+
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startServe, tempDir, writeFileIn } from '../helpers/xds-e2e.js';
+
+const bin = join(process.cwd(), 'dist/src/cli/bin.js');
+
+const bad: [string, string[], RegExp][] = [
+  ['non-numeric port', ['--xds-port', 'abc'], /^error: --xds-port: "abc" is not a port number/],
+  ['port out of range', ['--admin-port', '70000'], /^error: --admin-port: "70000" is not a port number/],
+  ['missing source folder', ['--source', '/nonexistent/meshcd-e2e'], /^error: --source: \/nonexistent\/meshcd-e2e: no such folder/],
+];
+for (const [title, args, re] of bad) {
+  test(`serve refuses ${title} with exit 2`, (t) => {
+    const r = spawnSync(process.execPath, [bin, 'serve', '--source', 'examples/mesh', ...args], { encoding: 'utf8', timeout: 20000 });
+    t.is(r.status, 2);
+    t.regex(r.stderr, re);
+    t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
+
+test('serves examples/mesh, is ready, exits 0 on SIGTERM', async (t) => {
+  const s = await startServe('examples/mesh');
+  t.teardown(() => s.stop());
+  t.regex(s.stdout(), /GRPC_XDS_BOOTSTRAP/);
+  t.regex(s.stdout(), /"server_listener_resource_name_template":"xds\.istio\.io\/grpc\/lds\/inbound\/%s"/);
+  const ready = await fetch(`${s.admin}/ready`);
+  t.is(ready.status, 200);
+  t.is(await s.stop(), 0);
+});
+
+test('an invalid first revision is reported with file:line and the server is not ready', async (t) => {
+  const { dir, remove } = await tempDir('meshcd-e2e-serve-');
+  t.teardown(remove);
+  await writeFileIn(dir, 'vs.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: default}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: 300\n');
+  const s = await startServe(dir);
+  t.teardown(() => s.stop());
+  t.is((await fetch(`${s.admin}/ready`)).status, 503);
+  t.regex(s.stderr(), /rejected dir@sha256:[0-9a-f]+: \d+ error\(s\); still serving nothing/);
+  t.regex(s.stderr(), /vs\.yaml:\d+/);
+});
