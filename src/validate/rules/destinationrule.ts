@@ -86,7 +86,7 @@ function checkOutlier(ctx: RuleContext, path: string, o: TrafficPolicy['outlierD
   }
 }
 
-function checkConnectionPool(ctx: RuleContext, path: string, cp: TrafficPolicy['connectionPool']): void {
+export function checkConnectionPool(ctx: RuleContext, path: string, cp: TrafficPolicy['connectionPool']): void {
   if (!isObject(cp)) return;
   if (!cp.http && !cp.tcp) {
     ctx.error('trafficPolicy', path, 'connection pool must have at least one field');

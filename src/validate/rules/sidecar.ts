@@ -4,6 +4,7 @@ import type { SidecarSpec } from '../../api/istio.js';
 import { at, type RuleContext } from './context.js';
 import { checkDestination, checkPort, checkPortName, checkWorkloadSelector, fqdnError, isIPAddress, isObject, namespaceSlashHostError, protocolIsHTTP, protocolKnown } from './common.js';
 import { checkServerTLS } from './gateway.js';
+import { checkConnectionPool } from './destinationrule.js';
 
 type Listener = { port?: { number?: number; protocol?: string; name?: string; targetPort?: number }; bind?: string; captureMode?: string };
 
@@ -18,6 +19,7 @@ export function checkSidecar(ctx: RuleContext, spec: SidecarSpec & { inboundConn
     ctx.error('sidecar', 'spec', 'sidecar: empty configuration provided');
     return;
   }
+  if (isObject(spec.inboundConnectionPool)) checkConnectionPool(ctx, 'spec.inboundConnectionPool', spec.inboundConnectionPool);
   const ingressPorts = new Set<number>();
   ingress.forEach((l, i) => {
     const lp = at('spec.ingress', i);
@@ -39,6 +41,13 @@ export function checkSidecar(ctx: RuleContext, spec: SidecarSpec & { inboundConn
       if (l.tls.credentialName) ctx.error('sidecar', at(tp, 'credentialName'), 'sidecar: credentialName is not currently supported');
       if (l.tls.mode === 'ISTIO_MUTUAL' || l.tls.mode === 'AUTO_PASSTHROUGH') ctx.error('tls', at(tp, 'mode'), `configuration is invalid: cannot set mode to ${l.tls.mode} in sidecar ingress tls`);
       checkServerTLS(ctx, tp, l.tls as Parameters<typeof checkServerTLS>[2]);
+    }
+    const pool = (l as Record<string, unknown>).connectionPool;
+    if (isObject(pool)) {
+      checkConnectionPool(ctx, at(lp, 'connectionPool'), pool);
+      if (isObject(pool.http) && typeof l.port.protocol === 'string' && !protocolIsHTTP(l.port.protocol)) {
+        ctx.warn('sidecar', at(at(lp, 'connectionPool'), 'http'), `sidecar: HTTP connection pool settings are configured for port ${String(l.port.number)} (${JSON.stringify(l.port.name ?? '')}) but its protocol is not HTTP (${l.port.protocol}); only TCP settings will apply`);
+      }
     }
   });
 
@@ -117,7 +126,6 @@ function checkListenerPort(ctx: RuleContext, lp: string, l: Listener, egress: bo
   }
   checkPort(ctx, at(pp, 'number'), n);
   if (bind !== '' && !isIPAddress(bind)) ctx.error('address', at(lp, 'bind'), `${bind} is not a valid IP`);
-  void protocolIsHTTP;
 }
 
 function checkDefaultEndpoint(ctx: RuleContext, path: string, ep: string): void {

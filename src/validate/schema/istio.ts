@@ -140,6 +140,8 @@ function applyAdditions(kind: IstioKind, spec: JsonSchema): JsonSchema {
     if (p.http1MaxPendingRequests) addProps(s, { maxConcurrentStreams: { type: 'integer', format: 'int32' } });
     if (p.connectionPool && p.loadBalancer) addProps(s, { proxyProtocol: { type: 'object', properties: { version: { type: 'string', enum: ['V1', 'V2'] } } } });
     if ((p.clientCertificate || p.serverCertificate) && p.caCertificates) addProps(s, { caCrl: str });
+    // RequestAuthentication JWTRule: fromCookies (1.21), timeout (1.22).
+    if (p.issuer && p.jwksUri) addProps(s, { fromCookies: { type: 'array', items: str }, timeout: str });
   });
   if (kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication' || kind === 'PeerAuthentication') {
     // targetRef (1.20), targetRefs (1.22): policy attachment for waypoints and gateways.
@@ -148,7 +150,12 @@ function applyAdditions(kind: IstioKind, spec: JsonSchema): JsonSchema {
   if (kind === 'Sidecar') {
     // inboundConnectionPool (1.22).
     const pool = istioSpecSchema('DestinationRule', 'v1beta1').properties?.trafficPolicy?.properties?.connectionPool;
-    if (pool) addProps(spec, { inboundConnectionPool: pool });
+    if (pool) {
+      addProps(spec, { inboundConnectionPool: pool });
+      // Per-port ingress connection pools (1.22).
+      const ingress = spec.properties?.ingress?.items;
+      if (ingress?.properties) addProps(ingress, { connectionPool: pool });
+    }
   }
   return spec;
 }

@@ -53,6 +53,8 @@ const cases: RuleCase[] = [
   { name: 'jwks not JSON', code: 'MCD0219', message: /jwks parse error/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwks: "{keys" #<\n`) },
   { name: 'empty header location', code: 'MCD0219', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
   { name: 'selector with empty key', code: 'MCD0207', message: /empty key is not supported in selector/, yaml: ra(`  selector:\n    matchLabels: #<\n      "": x\n  jwtRules:\n  - issuer: me\n`) },
+  { name: 'JWKS fetch timeout', code: 'MCD0202', message: /greater than 1ms/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    timeout: 0s #<\n`) },
+  { name: 'empty cookie name', code: 'MCD0219', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
 

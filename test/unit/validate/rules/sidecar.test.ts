@@ -29,5 +29,7 @@ const cases: RuleCase[] = [
   { name: 'egressProxy with REGISTRY_ONLY', code: 'MCD0224', message: /egress_proxy must be set only with ALLOW_ANY/, yaml: sc(`  outboundTrafficPolicy:\n    mode: REGISTRY_ONLY\n    egressProxy: #<\n      host: egress.example.com\n      port: {number: 3128}\n`) },
   { name: 'duplicated egress host', severity: 'warning', code: 'MCD0216', message: /duplicated egress host: shop\/a.example.com/, yaml: sc(`  egress:\n  - hosts:\n    - shop/*\n    - shop/a.example.com #<\n`) },
   { name: 'selector without labels', severity: 'warning', code: 'MCD0207', message: /workload selector specified without labels/, yaml: sc(`  workloadSelector: {} #<\n  egress:\n  - hosts: ["./*"]\n`) },
+  { name: 'inbound connection pool limits', code: 'MCD0222', message: /max connections must be non-negative/, yaml: sc(`  inboundConnectionPool:\n    tcp:\n      maxConnections: -5 #<\n`) },
+  { name: 'HTTP pool on a TCP ingress port', severity: 'warning', code: 'MCD0224', message: /HTTP connection pool settings are configured for port 3306/, yaml: sc(`  ingress:\n  - port: {number: 3306, protocol: TCP, name: mysql}\n    connectionPool:\n      http: #<\n        maxRetries: 1\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
