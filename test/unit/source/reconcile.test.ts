@@ -58,3 +58,30 @@ test('polls every interval with ±10% jitter once a fetch succeeds', async (t) =
   t.true(rec.hasAccepted());
   t.is(rec.status()[0]!.lastFetchTime, new Date(NOW).toISOString());
 });
+
+test('an exception inside validation rejects the revision with MCD3000 instead of stopping the loop', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(root, 'a.yaml'), serviceYaml('a'));
+  const exploding = {
+    name: 'boom',
+    code: 'ORG001',
+    severity: 'error',
+    origin: { file: 'policy.yaml', line: 1 },
+    get validations(): never {
+      throw new Error('policy engine exploded');
+    },
+  } as unknown as import('../../../src/validate/policies.js').CompiledPolicy;
+  const rec = new Reconciler({ sources: [parseSourceFlag(`local=${root}`, 'test')], stateDir: join(root, '.state'), policies: [exploding] });
+  t.teardown(() => rec.stop());
+  const rejected: { diagnostics: { code: string; message: string }[] }[] = [];
+  rec.on('rejected', (e) => rejected.push(e));
+  await rec.start();
+  t.false(rec.hasAccepted());
+  t.is(rejected[0]?.diagnostics[0]?.code, 'MCD3000');
+  t.regex(rejected[0]!.diagnostics[0]!.message, /internal error while loading or validating dir@sha256:[0-9a-f]+: policy engine exploded/);
+  await writeFile(join(root, 'b.yaml'), serviceYaml('b'));
+  await t.notThrowsAsync(rec.refresh('local'));
+  t.is(rejected.length, 2, 'the next revision is evaluated (and fails the same way)');
+});
