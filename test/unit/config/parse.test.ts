@@ -39,3 +39,26 @@ test('lineOfPath finds nested keys and list items', (t) => {
   t.is(lineOfPath(text, 3, ['spec', 'http', 0, 'route', 1, 'weight']), 7);
   t.is(lineOfPath(text, 3, ['spec', 'http']), 4);
 });
+
+test('the fast reader and the thorough one agree on documents and lines', async (t) => {
+  const { parseFast, parseThorough } = await import('../../../src/config/parse.js');
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const f = join(d, e);
+      if (statSync(f).isDirectory()) walk(f);
+      else if (/\.(ya?ml|json)$/.test(f)) files.push(f);
+    }
+  };
+  walk('examples/mesh');
+  t.true(files.length > 3);
+  const samples = files.map((f) => readFileSync(f, 'utf8'));
+  samples.push('# lead\n\n---\n# c\nkind: A\nn: 0o14\nb: yes\nd: 2020-01-01\nf: 1.5e3\nz: ~\n---\n---\n"quoted": [1, {a: b}]\n');
+  for (const text of samples) {
+    const fast = parseFast(text, { maxFileBytes: 1e7, maxDepth: 64, maxAliasCount: 100, maxDocuments: 1e4 });
+    t.truthy(fast);
+    t.deepEqual(fast, parseThorough('x.yaml', text, { maxFileBytes: 1e7, maxDepth: 64, maxAliasCount: 100, maxDocuments: 1e4 }));
+  }
+});
