@@ -188,6 +188,7 @@ async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
     buildMeshModel: mesh.buildMeshModel as EnvoyTranslator<unknown>['buildMeshModel'],
     translate: xlate.translate as EnvoyTranslator<unknown>['translate'],
     ...(typeof xlate.translationKey === 'function' ? { translationKey: xlate.translationKey as NonNullable<EnvoyTranslator<unknown>['translationKey']> } : {}),
+    ...(typeof xlate.translateWithDiagnostics === 'function' ? { translateWithDiagnostics: xlate.translateWithDiagnostics as NonNullable<EnvoyTranslator<unknown>['translateWithDiagnostics']> } : {}),
     buildServiceIndex,
   };
 }

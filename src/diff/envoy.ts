@@ -3,7 +3,7 @@
 // translation are passed in (see EnvoyTranslator), so this stays pure and
 // compiles without src/mesh or src/xds.
 
-import type { ConfigSet, ProxyInfo, ProxyKind, ProxyResources, ServiceIndex, TypeUrl, Workload } from '../api/types.js';
+import type { ConfigSet, Diagnostic, ProxyInfo, ProxyKind, ProxyResources, ServiceIndex, TypeUrl, Workload } from '../api/types.js';
 import { TYPE_URL } from '../api/types.js';
 import { canonicalJson } from '../config/load.js';
 import type { ChangeKind, JsonPatchOp } from './resources.js';
@@ -13,6 +13,8 @@ import jsonPatch from 'fast-json-patch';
 export interface EnvoyTranslator<M> {
   buildMeshModel(config: ConfigSet, index: ServiceIndex): M;
   translate(proxy: ProxyInfo, model: M): ProxyResources;
+  /** When present, used instead of translate: also says what a proxy kind cannot do. */
+  translateWithDiagnostics?(proxy: ProxyInfo, model: M): { resources: ProxyResources; diagnostics: Diagnostic[] };
   /** Proxies with the same key get identical resources. */
   translationKey?(proxy: ProxyInfo): string;
   buildServiceIndex(config: ConfigSet): ServiceIndex;
@@ -43,6 +45,16 @@ export interface EnvoyImpact {
   affected: ProxyDiff[];
   /** Translation failures, e.g. a translator exception on one side. */
   errors: string[];
+  /** What the translation of the head reported (per proxy kind, deduplicated); `introduced` when the base's did not. */
+  diagnostics: TranslationFinding[];
+}
+
+export interface TranslationFinding {
+  proxyKind: ProxyKind;
+  /** One proxy that got this finding. */
+  proxy: string;
+  introduced: boolean;
+  diagnostic: Diagnostic;
 }
 
 /**
@@ -104,15 +116,16 @@ export function envoyImpact<M>(base: ConfigSet, head: ConfigSet, t: EnvoyTransla
   const byId = new Map<string, ProxyInfo>();
   for (const p of [...deriveProxies(base, baseIndex), ...deriveProxies(head, headIndex)]) if (!byId.has(p.id)) byId.set(p.id, p);
   const proxies = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  if (baseModel === undefined || headModel === undefined) return { proxies: proxies.length, affected: [], errors };
+  if (baseModel === undefined || headModel === undefined) return { proxies: proxies.length, affected: [], errors, diagnostics: [] };
   // Same translation key → same resources: translate once per class of proxy.
-  const memo = new Map<string, ProxyResources | undefined>();
-  const translated = (side: 'base' | 'head', p: ProxyInfo, m: M): ProxyResources | undefined => {
+  type Translated = { resources: ProxyResources; diagnostics: Diagnostic[] };
+  const memo = new Map<string, Translated | undefined>();
+  const translated = (side: 'base' | 'head', p: ProxyInfo, m: M): Translated | undefined => {
     const key = `${side}|${t.translationKey ? t.translationKey(p) : p.id}`;
     if (memo.has(key)) return memo.get(key);
-    let r: ProxyResources | undefined;
+    let r: Translated | undefined;
     try {
-      r = t.translate(p, m);
+      r = t.translateWithDiagnostics ? t.translateWithDiagnostics(p, m) : { resources: t.translate(p, m), diagnostics: [] };
     } catch (err) {
       errors.push(`${side}: translating for ${p.id} failed: ${(err as Error).message}`);
     }
@@ -120,14 +133,27 @@ export function envoyImpact<M>(base: ConfigSet, head: ConfigSet, t: EnvoyTransla
     return r;
   };
   const affected: ProxyDiff[] = [];
+  const findings = new Map<string, TranslationFinding>();
   for (const p of proxies) {
     const b = translated('base', p, baseModel);
     const h = translated('head', p, headModel);
     if (!b || !h) continue;
-    const changes = diffProxyResources(b, h);
+    const changes = diffProxyResources(b.resources, h.resources);
     if (changes.length > 0) affected.push({ proxy: { id: p.id, kind: p.kind, namespace: p.namespace, labels: p.labels }, changes });
+    const before = new Set(b.diagnostics.map(findingKey));
+    for (const d of h.diagnostics) {
+      const k = `${p.kind}\0${findingKey(d)}`;
+      const prior = findings.get(k);
+      const introduced = !before.has(findingKey(d));
+      if (!prior) findings.set(k, { proxyKind: p.kind, proxy: p.id, introduced, diagnostic: d });
+      else if (introduced && !prior.introduced) findings.set(k, { ...prior, introduced, proxy: p.id });
+    }
   }
-  return { proxies: proxies.length, affected, errors };
+  return { proxies: proxies.length, affected, errors, diagnostics: [...findings.values()] };
+}
+
+function findingKey(d: Diagnostic): string {
+  return `${d.code}\0${d.resource ?? ''}\0${d.message}`;
 }
 
 /** Resources compared by version (content hash); changed ones carry a JSON Patch of the value. */

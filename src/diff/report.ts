@@ -136,6 +136,7 @@ function renderEnvoyText(e: EnvoySection): string {
   if (e.status === 'skipped') return `envoy impact: not computed (${e.reason})`;
   const out = [`envoy impact: ${e.affected.length} of ${e.proxies} proxies change`];
   for (const err of e.errors) out.push(`  ERROR ${err}`);
+  for (const f of e.diagnostics.filter((x) => x.diagnostic.severity !== 'info')) out.push(`  ${f.introduced ? 'NEW ' : ''}${f.diagnostic.severity.toUpperCase()} ${f.proxyKind} proxies: ${f.diagnostic.code} ${f.diagnostic.resource ?? '-'} ${f.diagnostic.message}`);
   for (const g of groupByChanges(e.affected)) {
     for (const p of g.proxies) out.push(`  ${p.id}`);
     for (const ch of g.changes) {
@@ -236,7 +237,11 @@ function envoyHeading(e: EnvoySection): string[] {
   if (e.status === 'skipped') return [`_Envoy impact not computed: ${esc(e.reason)}._`, ''];
   const out = [`#### Envoy impact: ${e.affected.length} of ${e.proxies} proxies change`, ''];
   for (const err of e.errors) out.push(`- ❌ ${esc(err)}`);
-  if (e.errors.length > 0) out.push('');
+  const findings = e.diagnostics.filter((x) => x.diagnostic.severity !== 'info');
+  for (const f of findings.slice(0, MAX_TABLE_ROWS)) {
+    out.push(`- ${f.diagnostic.severity === 'error' ? '❌' : '⚠️'}${f.introduced ? ' 🆕' : ''} ${f.proxyKind} proxies: ${f.diagnostic.code} ${f.diagnostic.resource ? `\`${esc(f.diagnostic.resource)}\` ` : ''}${esc(f.diagnostic.message)}`);
+  }
+  if (e.errors.length > 0 || findings.length > 0) out.push('');
   return out;
 }
 

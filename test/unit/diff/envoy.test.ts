@@ -3,7 +3,7 @@
 // translator here is a small stand-in with one route per VirtualService and
 // one cluster per service port, so these tests do not depend on src/xds.
 import test from 'ava';
-import type { ConfigSet, ProxyInfo, ProxyResources, ServiceIndex, TypeUrl, XdsResource } from '../../../src/api/types.js';
+import type { ConfigSet, Diagnostic, ProxyInfo, ProxyResources, ServiceIndex, TypeUrl, XdsResource } from '../../../src/api/types.js';
 import { TYPE_URL } from '../../../src/api/types.js';
 import { digestOf } from '../../../src/config/load.js';
 import { buildServiceIndex } from '../../../src/registry/config.js';
@@ -105,4 +105,25 @@ test('diffProxyResources compares by version and ignores unknown type URLs', (t)
   const head: ProxyResources = new Map([[TYPE_URL.cluster, new Map([['c', res('c', { a: 2 })]])], ['type.googleapis.com/x.Y' as TypeUrl, new Map([['y', v1]])]]);
   t.deepEqual(diffProxyResources(base, head), [{ type: 'cluster', name: 'c', change: 'changed', patch: [{ op: 'replace', path: '/a', value: 2 }] }]);
   t.deepEqual(diffProxyResources(base, base), []);
+});
+
+test('translation findings of the head are collected per proxy kind, new ones marked', async (t) => {
+  const withFindings: EnvoyTranslator<Model> = {
+    ...translator,
+    translateWithDiagnostics(proxy, m) {
+      const diagnostics: Diagnostic[] = [];
+      if (proxy.kind === 'grpc') {
+        for (const v of m.config.ofKind('VirtualService')) {
+          if (JSON.stringify(v.raw).includes('"weight":50')) diagnostics.push({ code: 'MCD0500', severity: 'warning', message: 'even split', resource: `VirtualService/${v.metadata.namespace}/${v.metadata.name}` });
+        }
+        diagnostics.push({ code: 'MCD0501', severity: 'warning', message: 'always' });
+      }
+      return { resources: translator.translate(proxy, m), diagnostics };
+    },
+  };
+  const files = { 'se.yaml': se('reviews', ['v1']) };
+  const a = await load({ ...files, 'vs.yaml': vs(90) });
+  const b = await load({ ...files, 'vs.yaml': vs(50) });
+  const r = envoyImpact(a.config, b.config, withFindings);
+  t.deepEqual(r.diagnostics.map((f) => [f.proxyKind, f.diagnostic.code, f.introduced]), [['grpc', 'MCD0500', true], ['grpc', 'MCD0501', false]]);
 });

@@ -58,7 +58,7 @@ test('markdown budget covers the Envoy sections too; long tables are capped', as
     changes: Array.from({ length: 20 }, (_, j) => ({ type: 'cluster' as const, name: `outbound|80||s${i}-${j}.ns.svc.cluster.local`, change: 'added' as const })),
   }));
   const diags = Array.from({ length: 500 }, (_, i) => ({ code: 'MCD0204', severity: 'warning' as const, message: `finding ${i}`, origin: { file: 'a.yaml', line: i + 1 } }));
-  const r = makeReport({ label: 'a', revision: 'a' }, { label: 'b', revision: 'b' }, [], diags, { status: 'computed', proxies: 300, affected, errors: [] });
+  const r = makeReport({ label: 'a', revision: 'a' }, { label: 'b', revision: 'b' }, [], diags, { status: 'computed', proxies: 300, affected, errors: [], diagnostics: [] });
   const md = renderMarkdown(r);
   t.true(md.length < 65_536, `${md.length}`);
   t.regex(md, /proxy groups left out to stay under GitHub's comment size/);
