@@ -78,7 +78,9 @@ export class ProxyView {
     const labelKeys = Object.keys(proxy.labels);
     for (const service of model.services) {
       for (const endpoint of service.endpoints) {
-        const byIp = ips.size > 0 && ips.has(endpoint.address);
+        // Several workloads may share an address (loopback, host networking): a
+        // label both the proxy and the workload state must agree.
+        const byIp = ips.size > 0 && ips.has(endpoint.address) && compatible(endpoint.labels, proxy.labels);
         const byLabels =
           ips.size === 0 &&
           endpoint.namespace === ns &&
@@ -184,6 +186,11 @@ export class ProxyView {
     const root = this.model.settings.rootNamespace;
     return this.model.authorizationPolicies.filter((p) => (p.namespace === namespace || p.namespace === root) && selects(p.selector, labels));
   }
+}
+
+function compatible(a: Record<string, string>, b: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(a)) if (k in b && b[k] !== v) return false;
+  return true;
 }
 
 function lexLess(a: number[], b: number[]): boolean {

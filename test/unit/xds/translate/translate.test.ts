@@ -239,3 +239,25 @@ test('gRPC client listeners answer to every name a client may dial and share one
   const other = run('', proxy('grpc', { namespace: 'web' }));
   t.false(other.resources.get(TYPE_URL.listener)!.has('api:8080'));
 });
+
+test('workloads sharing an address (loopback) are told apart by labels', (t) => {
+  const yaml = `kind: ServiceEntry
+metadata: { name: a, namespace: app }
+spec:
+  hosts: [a.app.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{ number: 7000, name: grpc, protocol: GRPC }]
+  endpoints: [{ address: 127.0.0.1, ports: { grpc: 17000 }, labels: { app: a } }]
+---
+kind: ServiceEntry
+metadata: { name: b, namespace: app }
+spec:
+  hosts: [b.app.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{ number: 7001, name: grpc, protocol: GRPC }]
+  endpoints: [{ address: 127.0.0.1, ports: { grpc: 17001 }, labels: { app: b } }]`;
+  const inbound = (labels: Record<string, string>) =>
+    [...run(yaml, proxy('grpc', { ips: ['127.0.0.1'], labels })).resources.get(TYPE_URL.listener)!.keys()].filter((n) => n.startsWith('xds.istio.io/grpc/lds/inbound/127.'));
+  t.deepEqual(inbound({ app: 'b' }), ['xds.istio.io/grpc/lds/inbound/127.0.0.1:17001']);
+  t.deepEqual(inbound({}), ['xds.istio.io/grpc/lds/inbound/127.0.0.1:17000', 'xds.istio.io/grpc/lds/inbound/127.0.0.1:17001']);
+});
