@@ -212,6 +212,42 @@ function cachedRules(field: protobuf.Field): Rules | undefined {
   return r ?? undefined;
 }
 
+interface Plan {
+  requiredOneofs: protobuf.OneOf[];
+  /** Fields whose rules must be checked even when the field is absent. */
+  absentChecks: protobuf.Field[];
+}
+
+const patternCache = new Map<string, RegExp | null>();
+const plans = new WeakMap<protobuf.Type, Plan>();
+
+function planOf(type: protobuf.Type): Plan {
+  let p = plans.get(type);
+  if (p) return p;
+  const requiredOneofs = type.oneofsArray.filter((o) => (o.options as Record<string, unknown> | undefined)?.['(validate.required)'] === true);
+  const absentChecks: protobuf.Field[] = [];
+  for (const field of type.fieldsArray) {
+    const rules = cachedRules(field);
+    if (!rules) continue;
+    if (field.repeated || field.map) {
+      const rep = rules.repeated as Rules | undefined;
+      if (rep && typeof rep.min_items === 'number' && rep.min_items > 0) absentChecks.push(field);
+      continue;
+    }
+    // A oneof member's rules apply only when it is the member set.
+    if (field.partOf) continue;
+    if (field.resolvedType instanceof protobuf.Type) {
+      const req = (k: string) => (rules[k] as Rules | undefined)?.required === true;
+      if (req('message') || req('duration') || req('any') || req('timestamp')) absentChecks.push(field);
+      continue;
+    }
+    absentChecks.push(field);
+  }
+  p = { requiredOneofs, absentChecks };
+  plans.set(type, p);
+  return p;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
@@ -263,72 +299,74 @@ class Checker {
       else obj.values.forEach((v, i) => this.structValue(v, `${path}.values[${i}]`));
       return;
     }
+    const plan = planOf(type);
+    const setOneofs = new Map<string, string[]>();
     for (const key of Object.keys(obj)) {
-      if (!type.fields[key]) this.err(join2(path, key), `unknown field of ${full}${suggest(type, key)}`);
+      const field = type.fields[key];
+      if (!field) {
+        this.err(join2(path, key), `unknown field of ${full}${suggest(type, key)}`);
+        continue;
+      }
+      const v = obj[key];
+      if (v === undefined || v === null) continue;
+      if (field.partOf) {
+        const l = setOneofs.get(field.partOf.name);
+        if (l) l.push(key);
+        else setOneofs.set(field.partOf.name, [key]);
+      }
+      this.present(field, v, join2(path, key));
     }
-    for (const oneof of type.oneofsArray) {
-      const set = oneof.oneof.filter((n) => obj[n] !== undefined && obj[n] !== null);
-      if (set.length > 1) this.err(path, `oneof ${oneof.name} has more than one field set: ${set.join(', ')}`);
-      const required = (oneof.options as Record<string, unknown> | undefined)?.['(validate.required)'] === true;
-      if (required && set.length === 0) this.err(join2(path, oneof.name), `one of ${oneof.oneof.join(', ')} is required`);
-    }
-    for (const field of type.fieldsArray) {
-      const fpath = join2(path, field.name);
+    for (const [name, set] of setOneofs) if (set.length > 1) this.err(path, `oneof ${name} has more than one field set: ${set.join(', ')}`);
+    for (const oneof of plan.requiredOneofs) if (!setOneofs.has(oneof.name)) this.err(join2(path, oneof.name), `one of ${oneof.oneof.join(', ')} is required`);
+    // Rules that also apply when a field is absent (proto3 scalars are checked at their default, PGV-style).
+    for (const field of plan.absentChecks) {
       const v = obj[field.name];
-      const rules = cachedRules(field);
-      const present = v !== undefined && v !== null;
-      if (field.map) {
-        if (!present) continue;
-        if (!isPlainObject(v)) {
-          this.err(fpath, `expected a map object, got ${describe(v)}`);
-          continue;
-        }
-        const m = rules?.map as Rules | undefined;
-        const n = Object.keys(v).length;
-        if (m && typeof m.min_pairs === 'number' && n < m.min_pairs) this.err(fpath, `needs at least ${m.min_pairs} entries`);
-        if (m && typeof m.max_pairs === 'number' && n > m.max_pairs) this.err(fpath, `allows at most ${m.max_pairs} entries`);
-        for (const [k, item] of Object.entries(v)) {
-          if (m?.keys && isPlainObject(m.keys)) this.scalarRules('string', k, m.keys, `${fpath}[${JSON.stringify(k)}]`);
-          this.value(field, item, `${fpath}[${JSON.stringify(k)}]`, m?.values as Rules | undefined);
-        }
-        continue;
-      }
-      if (field.repeated) {
-        const rep = rules?.repeated as Rules | undefined;
-        if (!present) {
-          if (rep && typeof rep.min_items === 'number' && rep.min_items > 0 && !rep.ignore_empty) this.err(fpath, `needs at least ${rep.min_items} item(s)`);
-          continue;
-        }
-        if (!Array.isArray(v)) {
-          this.err(fpath, `expected a list, got ${describe(v)}`);
-          continue;
-        }
-        if (rep) {
-          if (typeof rep.min_items === 'number' && v.length < rep.min_items && !(rep.ignore_empty && v.length === 0)) this.err(fpath, `needs at least ${rep.min_items} item(s), has ${v.length}`);
-          if (typeof rep.max_items === 'number' && v.length > rep.max_items) this.err(fpath, `allows at most ${rep.max_items} item(s), has ${v.length}`);
-          if (rep.unique) {
-            const seen = new Set(v.map((x) => JSON.stringify(x)));
-            if (seen.size !== v.length) this.err(fpath, 'items must be unique');
-          }
-        }
-        v.forEach((item, i) => this.value(field, item, `${fpath}[${i}]`, rep?.items as Rules | undefined));
-        continue;
-      }
-      if (!present) {
-        if (field.resolvedType instanceof protobuf.Type) {
-          // A oneof member's rules apply only when it is the member set.
-          if (!field.partOf && rules && ((rules.message as Rules | undefined)?.required || (rules.duration as Rules | undefined)?.required || (rules.any as Rules | undefined)?.required || (rules.timestamp as Rules | undefined)?.required)) {
-            this.err(fpath, 'is required');
-          }
-          continue;
-        }
-        // proto3 scalars have no presence: PGV checks the default value, except inside a oneof.
-        if (field.partOf || !rules) continue;
-        this.value(field, defaultOf(field), fpath, rules, true);
-        continue;
-      }
-      this.value(field, v, fpath, rules);
+      if (v !== undefined && v !== null) continue;
+      const rules = cachedRules(field)!;
+      const fpath = join2(path, field.name);
+      if (field.repeated || field.map) {
+        const rep = rules.repeated as Rules | undefined;
+        if (rep && typeof rep.min_items === 'number' && rep.min_items > 0 && !rep.ignore_empty) this.err(fpath, `needs at least ${rep.min_items} item(s)`);
+      } else if (field.resolvedType instanceof protobuf.Type) this.err(fpath, 'is required');
+      else this.value(field, defaultOf(field), fpath, rules, true);
     }
+  }
+
+  private present(field: protobuf.Field, v: unknown, fpath: string): void {
+    const rules = cachedRules(field);
+    if (field.map) {
+      if (!isPlainObject(v)) {
+        this.err(fpath, `expected a map object, got ${describe(v)}`);
+        return;
+      }
+      const m = rules?.map as Rules | undefined;
+      const n = Object.keys(v).length;
+      if (m && typeof m.min_pairs === 'number' && n < m.min_pairs) this.err(fpath, `needs at least ${m.min_pairs} entries`);
+      if (m && typeof m.max_pairs === 'number' && n > m.max_pairs) this.err(fpath, `allows at most ${m.max_pairs} entries`);
+      for (const [k, item] of Object.entries(v)) {
+        if (m?.keys && isPlainObject(m.keys)) this.scalarRules('string', k, m.keys, `${fpath}[${JSON.stringify(k)}]`);
+        this.value(field, item, `${fpath}[${JSON.stringify(k)}]`, m?.values as Rules | undefined);
+      }
+      return;
+    }
+    if (field.repeated) {
+      if (!Array.isArray(v)) {
+        this.err(fpath, `expected a list, got ${describe(v)}`);
+        return;
+      }
+      const rep = rules?.repeated as Rules | undefined;
+      if (rep) {
+        if (typeof rep.min_items === 'number' && v.length < rep.min_items && !(rep.ignore_empty && v.length === 0)) this.err(fpath, `needs at least ${rep.min_items} item(s), has ${v.length}`);
+        if (typeof rep.max_items === 'number' && v.length > rep.max_items) this.err(fpath, `allows at most ${rep.max_items} item(s), has ${v.length}`);
+        if (rep.unique) {
+          const seen = new Set(v.map((x) => JSON.stringify(x)));
+          if (seen.size !== v.length) this.err(fpath, 'items must be unique');
+        }
+      }
+      v.forEach((item, i) => this.value(field, item, `${fpath}[${i}]`, rep?.items as Rules | undefined));
+      return;
+    }
+    this.value(field, v, fpath, rules);
   }
 
   private value(field: protobuf.Field, v: unknown, path: string, rules: Rules | undefined, isDefault = false): void {
@@ -469,11 +507,14 @@ class Checker {
     if (Array.isArray(r.in) && !r.in.includes(s)) this.err(path, `must be one of ${r.in.join(', ')}`);
     if (Array.isArray(r.not_in) && r.not_in.includes(s)) this.err(path, `must not be ${JSON.stringify(s)}`);
     if (typeof r.pattern === 'string') {
-      let re: RegExp | undefined;
-      try {
-        re = new RegExp(r.pattern.replace(/\\z/g, '$'), 'u');
-      } catch {
-        re = undefined;
+      let re = patternCache.get(r.pattern);
+      if (re === undefined) {
+        try {
+          re = new RegExp(r.pattern.replace(/\\z/g, '$'), 'u');
+        } catch {
+          re = null;
+        }
+        patternCache.set(r.pattern, re);
       }
       if (re && !re.test(s)) this.err(path, `must match ${r.pattern}`);
     }
