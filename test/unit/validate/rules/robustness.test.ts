@@ -32,7 +32,8 @@ test('rules never crash on mangled resources of any kind', async (t) => {
         for (const seg of p.slice(0, -1)) node = node[seg] as Record<string | number, unknown>;
         node[p[p.length - 1]!] = odd;
         const spec = raw.spec;
-        const mangled = { ...base, config: { ...base.config, resources: [{ ...r, raw, spec }] } } as unknown as typeof base;
+        // Locating re-reads the file; this test is about crashes, so the resource's own origin will do.
+        const mangled = { ...base, locate: () => r.origin, config: { ...base.config, resources: [{ ...r, raw, spec }] } } as unknown as typeof base;
         const diags = checkRules(mangled);
         runs++;
         const crash = diags.find((d) => d.code === 'MCD0299');
@@ -92,7 +93,7 @@ test('the schema layer reports mangled documents without crashing', async (t) =>
         let node: Record<string | number, unknown> = raw;
         for (const seg of p.slice(0, -1)) node = node[seg] as Record<string | number, unknown>;
         node[p[p.length - 1]!] = odd;
-        const mangled = { ...base, config: { ...base.config, resources: [{ ...r, raw }] } } as unknown as typeof base;
+        const mangled = { ...base, locate: () => r.origin, config: { ...base.config, resources: [{ ...r, raw }] } } as unknown as typeof base;
         const diags = schema(mangled);
         runs++;
         const crash = diags.find((d) => d.code === 'MCD0109' || !d.origin || !d.path);
