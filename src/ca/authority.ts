@@ -197,6 +197,8 @@ export class CertificateAuthority {
   private reloadTimer: NodeJS.Timeout | undefined;
   private listeners = new Set<() => void>();
   private closed = false;
+  private pendingWrites = new Set<Promise<unknown>>();
+  private rootsWrite: Promise<void> = Promise.resolve();
 
   private constructor(private readonly opts: CaOptions) {
     this.trustDomain = opts.trustDomain ?? 'cluster.local';
@@ -394,9 +396,7 @@ export class CertificateAuthority {
     this.signer = this.signerFromRoot(rec.certPem, key);
     this.pending = undefined;
     this.log.warn({ newRoot: rec.fingerprint, oldRoot: old?.fingerprint, reason: waiting ? 'distribution window over' : 'every workload has the new root' }, 'root rotation: the new root signs from now on; the old root stays trusted until nothing uses it');
-    this.writeRootsFile().then(
-      () => this.writeCompatCopies(rec.certPem, key.export({ type: 'pkcs8', format: 'pem' }) as string),
-    ).catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
+    this.background(this.writeRootsFile().then(() => this.writeCompatCopies(rec.certPem, key.export({ type: 'pkcs8', format: 'pem' }) as string)), 'cannot write roots.json');
     this.updateGauge();
     queueMicrotask(() => this.emit());
   }
@@ -455,6 +455,9 @@ export class CertificateAuthority {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    // emit() runs on a microtask after promotion/retirement; let it start its writes first.
+    await new Promise((r) => setImmediate(r));
+    while (this.pendingWrites.size) await Promise.all([...this.pendingWrites]);
     await this.flush();
   }
 
@@ -471,8 +474,14 @@ export class CertificateAuthority {
 
   // -------------------------------------------------------------------------
 
+  /** State writes started from synchronous paths (issue); close() waits for them. */
+  private background(p: Promise<unknown>, what: string): void {
+    const tracked = p.catch((err) => this.log.error({ err: (err as Error).message }, what)).finally(() => this.pendingWrites.delete(tracked));
+    this.pendingWrites.add(tracked);
+  }
+
   private emit(): void {
-    this.writeBundleFile().catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write trust-bundle.pem'));
+    this.background(this.writeBundleFile(), 'cannot write trust-bundle.pem');
     for (const l of this.listeners) {
       try {
         l();
@@ -537,7 +546,7 @@ export class CertificateAuthority {
     }
     if (!changed) return;
     this.roots = keep;
-    this.writeRootsFile().catch((err) => this.log.error({ err: (err as Error).message }, 'cannot write roots.json'));
+    this.background(this.writeRootsFile(), 'cannot write roots.json');
     queueMicrotask(() => this.emit());
   }
 
@@ -581,7 +590,10 @@ export class CertificateAuthority {
       ...(this.pending ? { pending: this.pending.fingerprint, pendingSince: this.pending.since } : {}),
       roots: this.roots,
     };
-    await writeFileAtomic(join(this.dir, 'roots.json'), JSON.stringify(file, null, 2) + '\n');
+    // Chained so that two quick changes land on disk in the order they happened.
+    const text = JSON.stringify(file, null, 2) + '\n';
+    this.rootsWrite = this.rootsWrite.catch(() => undefined).then(() => writeFileAtomic(join(this.dir, 'roots.json'), text));
+    await this.rootsWrite;
   }
 
   private createRoot(): { certPem: string; keyPem: string } {
