@@ -114,8 +114,10 @@ export function checkAuthorizationPolicy(ctx: RuleContext, spec: AuthorizationPo
   checkSelectorAndTargets(ctx, spec);
   const action = spec.action ?? 'ALLOW';
   const rules = spec.rules;
+  // Istio sees an empty list as no rules at all (proto3 repeated fields).
+  const noRules = !Array.isArray(rules) || rules.length === 0;
   if (action === 'CUSTOM') {
-    if (rules === undefined) ctx.error('authz', 'spec', 'CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request');
+    if (noRules) ctx.error('authz', 'spec', 'CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request');
     else if (!isObject(spec.provider) || !spec.provider.name) ctx.error('authz', isObject(spec.provider) ? 'spec.provider' : 'spec.action', '`provider.name` must not be empty');
     (Array.isArray(rules) ? rules : []).forEach((rule, i) => {
       if (!isObject(rule)) return;
@@ -138,7 +140,7 @@ export function checkAuthorizationPolicy(ctx: RuleContext, spec: AuthorizationPo
     });
   }
   if (spec.provider !== undefined && action !== 'CUSTOM') ctx.error('authz', 'spec.provider', `\`provider\` must not be with non CUSTOM action, found ${action}`);
-  if (action === 'DENY' && rules === undefined) {
+  if (action === 'DENY' && noRules) {
     ctx.error('authz', 'spec', 'DENY action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if you want it be triggered for every request');
   }
 

@@ -159,7 +159,8 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
     return out;
   }
   if (schema.type && !typeMatches(schema.type, value)) {
-    out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}` });
+    const quote = schema.type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ` (quote it in YAML: "${String(value)}")` : '';
+    out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}${quote}` });
     return out;
   }
   if (schema.enum && !schema.enum.includes(value)) {

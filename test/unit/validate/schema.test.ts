@@ -126,7 +126,7 @@ const invalid: Case[] = [
   {
     name: 'metadata label value not a string',
     text: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: s\n  labels:\n    version: 1\nspec: {}\n',
-    code: 'MCD0101', path: 'metadata.labels.version', line: 6, message: /must be a string, found integer 1/,
+    code: 'MCD0101', path: 'metadata.labels.version', line: 6, message: /must be a string, found integer 1 \(quote it in YAML: "1"\)/,
   },
 ];
 
