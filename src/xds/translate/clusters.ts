@@ -184,9 +184,11 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const c: Record<string, unknown> = { name, connect_timeout: durationOf(connectTimeout) };
   const dns = svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN';
   if (dns) {
-    const endpoints = svc.endpoints.length > 0 ? cla : { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [{ endpoint: { address: socketAddress(svc.hostname, port.number) } }], load_balancing_weight: { value: 1 } }] };
+    const hostnameOnly = { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [{ endpoint: { address: socketAddress(svc.hostname, port.number) } }], load_balancing_weight: { value: 1 } }] };
+    const endpoints = svc.endpoints.length > 0 ? cla : hostnameOnly;
     if (kind === 'grpc') {
-      const first = (endpoints.endpoints as { lb_endpoints: unknown[] }[])[0]?.lb_endpoints[0];
+      // LOGICAL_DNS for gRPC takes exactly one address to resolve.
+      const first = (endpoints.endpoints as { lb_endpoints: unknown[] }[])[0]?.lb_endpoints[0] ?? hostnameOnly.endpoints[0]!.lb_endpoints[0];
       if (svc.endpoints.length > 1) view.sink.add({ code: 'MCD4104', severity: 'warning', message: `DNS service ${svc.hostname} has ${svc.endpoints.length} endpoints; proxyless gRPC resolves only the first`, ...(svc.resource ? { resource: svc.resource } : {}) });
       c.type = 'LOGICAL_DNS';
       c.load_assignment = { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [first], load_balancing_weight: { value: 1 } }] };
@@ -209,18 +211,17 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   if (od) c.outlier_detection = od;
   const ts = tlsSocket(view, svc, policy, port.number, subset, dr, sans);
   if (ts) c.transport_socket = ts;
-  if (kind !== 'grpc') {
+  if (kind !== 'grpc' && isHttpish(port.protocol)) {
+    // HttpProtocolOptions must name the upstream protocol, and means nothing for TCP ports.
     const opts: Record<string, unknown> = {};
     const maxReq = policy.connectionPool?.http?.maxRequestsPerConnection;
     const idle = parseDurationMs(policy.connectionPool?.http?.idleTimeout);
     if (maxReq || idle !== undefined) {
       opts.common_http_protocol_options = { ...(idle !== undefined ? { idle_timeout: durationOf(idle) } : {}), ...(maxReq ? { max_requests_per_connection: { value: maxReq } } : {}) };
     }
-    if (isHttpish(port.protocol)) {
-      opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: {} } : { http_protocol_options: {} };
-    }
-    if (Object.keys(opts).length > 0) c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, opts) };
-  } else if (policy.connectionPool?.tcp?.connectTimeout || policy.connectionPool?.http?.maxRequestsPerConnection) {
+    opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: {} } : { http_protocol_options: {} };
+    c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, opts) };
+  } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeout || policy.connectionPool?.http?.maxRequestsPerConnection)) {
     view.sink.add({ code: 'MCD4105', severity: 'info', message: 'connectTimeout and maxRequestsPerConnection are not used by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.connectionPool' });
   }
   out.clusters.set(name, xdsResource(name, c));
