@@ -90,7 +90,7 @@ export function attributeError(key: string, values: readonly string[]): string |
   return `unknown attribute (${key})`;
 }
 
-const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
+const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'] as const;
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
 
 function pathTemplateError(p: string): string | undefined {
@@ -99,13 +99,15 @@ function pathTemplateError(p: string): string | undefined {
     if (p.includes('*') && p !== '*' && !p.endsWith('*') && !p.startsWith('*')) return `path ${JSON.stringify(p)}: "*" is only supported as a prefix, a suffix or the whole path`;
     return undefined;
   }
+  // Envoy URI templates: `{*}` matches one segment, `{**}` the rest; `{**}` must be the last operator.
   const segs = p.split('/');
-  for (let i = 0; i < segs.length; i++) {
-    const s = segs[i]!;
+  let sawDoubleStar = false;
+  for (const s of segs) {
     if (!s.includes('{') && !s.includes('}')) continue;
-    if (s === '{*}') continue;
-    if (s === '{**}' && i === segs.length - 1) continue;
-    return `invalid or unsupported path ${p}. Contains unsupported path template: only {*} segments and a trailing {**} are supported`;
+    if ((s !== '{*}' && s !== '{**}') || sawDoubleStar) {
+      return `invalid or unsupported path ${p}. Contains unsupported path template: use whole segments {*} or {**}, with {**} as the last operator`;
+    }
+    if (s === '{**}') sawDoubleStar = true;
   }
   return undefined;
 }

@@ -52,7 +52,8 @@ export function checkServiceEntry(ctx: RuleContext, spec: ServiceEntrySpec): voi
   });
   if (cidrFound && resolution !== 'NONE' && resolution !== 'STATIC') ctx.error('resolution', 'spec.resolution', 'CIDR addresses are allowed only for NONE/STATIC resolution types');
 
-  if (ports.length === 0) ctx.error('port', 'spec', 'service entry must have at least one port');
+  // Istio accepts a ServiceEntry without ports, but no listener or cluster is built for it.
+  if (ports.length === 0) ctx.warn('port', 'spec', 'service entry has no ports, so no traffic is routed to it; add at least one port');
   const names = new Set<string>();
   const numbers = new Set<number>();
   ports.forEach((p, i) => {

@@ -140,8 +140,13 @@ function applyAdditions(kind: IstioKind, spec: JsonSchema): JsonSchema {
     if (p.http1MaxPendingRequests) addProps(s, { maxConcurrentStreams: { type: 'integer', format: 'int32' } });
     if (p.connectionPool && p.loadBalancer) addProps(s, { proxyProtocol: { type: 'object', properties: { version: { type: 'string', enum: ['V1', 'V2'] } } } });
     if ((p.clientCertificate || p.serverCertificate) && p.caCertificates) addProps(s, { caCrl: str });
-    // RequestAuthentication JWTRule: fromCookies (1.21), timeout (1.22).
-    if (p.issuer && p.jwksUri) addProps(s, { fromCookies: { type: 'array', items: str }, timeout: str });
+    // RequestAuthentication JWTRule: fromCookies (1.21), timeout (1.22), spaceDelimitedClaims (1.25).
+    if (p.issuer && p.jwksUri) addProps(s, { fromCookies: { type: 'array', items: str }, timeout: str, spaceDelimitedClaims: { type: 'array', items: str } });
+    // AuthorizationPolicy Source: serviceAccounts / notServiceAccounts (1.25).
+    if (p.principals && p.ipBlocks) addProps(s, { serviceAccounts: { type: 'array', items: str }, notServiceAccounts: { type: 'array', items: str } });
+    // DestinationRule: loadBalancer.warmup (1.27), connectionPool.http.http2KeepAlive (1.27).
+    if (p.simple && p.consistentHash) addProps(s, { warmup: { type: 'object', properties: { duration: str, minimumPercent: { type: 'number' }, aggression: { type: 'number' } } } });
+    if (p.http1MaxPendingRequests) addProps(s, { http2KeepAlive: { type: 'object', properties: { time: str, interval: str, timeout: str } } });
   });
   if (kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication' || kind === 'PeerAuthentication') {
     // targetRef (1.20), targetRefs (1.22): policy attachment for waypoints and gateways.

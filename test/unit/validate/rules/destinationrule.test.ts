@@ -17,6 +17,7 @@ validCases(test, checkRules, [
   { name: 'MUTUAL with credentialName', yaml: dr(`  trafficPolicy:\n    tls:\n      mode: MUTUAL\n      credentialName: client-cert\n`) },
   { name: 'maglev with a prime table size', yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        useSourceIp: true\n        maglev:\n          tableSize: 65537\n`) },
   { name: 'locality distribute summing to 100', yaml: dr(`  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 5\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: us-west/zone1/*\n          to:\n            "us-west/zone1/*": 80\n            "us-west/zone2/*": 20\n`) },
+  { name: 'newer Istio fields: warmup and HTTP/2 keepalive', yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      simple: ROUND_ROBIN\n      warmup:\n        duration: 120s\n        minimumPercent: 10\n    connectionPool:\n      http:\n        http2KeepAlive:\n          interval: 10s\n          timeout: 3s\n`) },
   { name: 'workload selector exported to own namespace', yaml: dr(`  workloadSelector:\n    matchLabels: {app: reviews}\n  exportTo: ["."]\n`) },
 ]);
 

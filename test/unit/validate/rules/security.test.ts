@@ -20,6 +20,8 @@ validCases(test, checkRules, [
   { name: 'ALLOW with empty rule allows everything', yaml: ap(`  action: ALLOW\n  rules:\n  - {}\n`) },
   { name: 'DENY with ports', yaml: ap(`  action: DENY\n  rules:\n  - to:\n    - operation:\n        ports: ["8080"]\n        paths: ["/admin/{*}/users/{**}"]\n`) },
   { name: 'AUDIT', yaml: ap(`  action: AUDIT\n  rules:\n  - to:\n    - operation:\n        ports: ["80"]\n`) },
+  { name: 'path templates, prefix/suffix wildcards, nested claims, service accounts', yaml: ap(`  rules:\n  - from:\n    - source:\n        serviceAccounts: [shop/checkout]\n    to:\n    - operation:\n        paths: ["/exact", "/api/*", "*.png", "*", "/users/{*}/orders", "/{**}/static"]\n        hosts: ["*.example.com", "api.*"]\n    when:\n    - key: request.auth.claims[realm][role]\n      values: [admin]\n    - key: experimental.envoy.filters.network.mysql_proxy[db.table]\n      values: ["[update]"]\n    - key: destination.port\n      notValues: ["9000"]\n`) },
+  { name: 'RequestAuthentication with targetRefs and newer JWT fields', yaml: ra(`  targetRefs:\n  - group: ""\n    kind: Service\n    name: checkout\n  jwtRules:\n  - issuer: https://id.example.com\n    jwksUri: https://id.example.com/keys\n    fromCookies: [session]\n    outputClaimToHeaders:\n    - claim: sub\n      header: x-user\n    timeout: 3s\n    spaceDelimitedClaims: [scope]\n`) },
   { name: 'jwks inline', yaml: ra(`  jwtRules:\n  - issuer: me\n    jwks: '{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}'\n`) },
 ]);
 
@@ -44,6 +46,7 @@ const cases: RuleCase[] = [
   { name: 'when without values', code: 'MCD0218', message: /at least one of `values` or `notValues` must be set for key source.ip/, yaml: ap(`  rules:\n  - when:\n    - key: source.ip #<\n`).replace('    - key: source.ip #<', '    - key: source.ip #<') },
   { name: 'when source.ip value', code: 'MCD0218', message: /invalid `value` for `key` source.ip: bad IP address \(not-an-ip\)/, yaml: ap(`  rules:\n  - when:\n    - key: source.ip\n      values: [not-an-ip] #<\n`) },
   { name: 'spiffe prefix in principal', severity: 'warning', code: 'MCD0218', message: /should not include the spiffe:\/\/ prefix/, yaml: ap(`  rules:\n  - from:\n    - source:\n        principals:\n        - spiffe://cluster.local/ns/a/sa/b #<\n`) },
+  { name: 'path template {**} not last', code: 'MCD0218', message: /\{\*\*\} as the last operator/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /{**}/x/{*} #<\n`) },
   { name: 'path with * in the middle', code: 'MCD0218', message: /"\*" is only supported as a prefix, a suffix or the whole path/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /api/*/users #<\n`) },
   { name: 'DENY with only HTTP attributes', severity: 'warning', code: 'MCD0218', message: /will deny all traffic to TCP ports/, yaml: ap(`  action: DENY\n  rules:\n  - to: #<\n    - operation:\n        methods: [POST]\n`).replace('  - to: #<', '  - to: #<') },
   { name: 'selector and targetRef', code: 'MCD0209', message: /only one of targetRefs or workloadSelector can be set/, yaml: ap(`  selector:\n    matchLabels: {app: a}\n  targetRef: #<\n    kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  rules:\n  - {}\n`) },

@@ -21,6 +21,7 @@ ${spec}`;
 
 validCases(test, checkRules, [
   { name: 'DNS with FQDN host', yaml: se(`  hosts: [api.example.com]\n  resolution: DNS\n${httpPort}`) },
+  { name: 'IPv6 addresses and exportTo with .', yaml: se(`  hosts: [v6.example.com]\n  addresses: ["2001:db8::10", "2001:db8:1::/64"]\n  resolution: STATIC\n  exportTo: [other, "."]\n${httpPort}  endpoints:\n  - address: "2001:db8::1"\n`) },
   { name: 'DNS endpoints may be host names', yaml: se(`  hosts: [api.internal]\n  resolution: DNS\n${httpPort}  endpoints:\n  - address: backend.example.com\n    ports: {http: 8080}\n`) },
   { name: 'STATIC with a unix socket endpoint', yaml: se(`  hosts: [uds.local]\n  resolution: STATIC\n${httpPort}  endpoints:\n  - address: unix:///var/run/app.sock\n`) },
 ]);
@@ -31,7 +32,7 @@ const cases: RuleCase[] = [
   { name: 'partial wildcard host', severity: 'warning', code: 'MCD0200', message: /partial wildcard "\*api.example.com" not allowed/, yaml: se(`  hosts:\n  - "*api.example.com" #<\n${httpPort}`) },
   { name: 'address not an IP', code: 'MCD0208', message: /10.0.0.300 is not a valid IP/, yaml: se(`  hosts: [a.example.com]\n  addresses:\n  - 10.0.0.300 #<\n${httpPort}`) },
   { name: 'CIDR with DNS resolution', code: 'MCD0217', message: /CIDR addresses are allowed only for NONE\/STATIC resolution types/, yaml: se(`  hosts: [a.example.com]\n  addresses: [10.0.0.0/24]\n  resolution: DNS #<\n${httpPort}`) },
-  { name: 'no ports', code: 'MCD0201', message: /service entry must have at least one port/, yaml: se(`  hosts: [a.example.com]\n`).replace('spec:\n', 'spec: #<\n') },
+  { name: 'no ports', severity: 'warning', code: 'MCD0201', message: /service entry has no ports/, yaml: se(`  hosts: [a.example.com]\n`).replace('spec:\n', 'spec: #<\n') },
   { name: 'duplicate port number', code: 'MCD0216', message: /service entry port 80 already defined/, yaml: se(`  hosts: [a.example.com]\n  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  - number: 80 #<\n    name: http-alt\n    protocol: HTTP\n`) },
   { name: 'duplicate port name', code: 'MCD0216', message: /service entry port name "http" already defined/, yaml: se(`  hosts: [a.example.com]\n  ports:\n  - {number: 80, name: http, protocol: HTTP}\n  - number: 81\n    name: http #<\n    protocol: HTTP\n`) },
   { name: 'port name not a DNS label', code: 'MCD0206', message: /invalid port name: HTTP_Main/, yaml: se(`  hosts: [a.example.com]\n  ports:\n  - number: 80\n    name: HTTP_Main #<\n    protocol: HTTP\n`) },
