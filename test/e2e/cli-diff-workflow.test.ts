@@ -100,7 +100,9 @@ test('validate → diff → one comment, updated on the next push; gate follows 
   pr.commit('v3 subset');
   const v2 = runStep(step('validate'), pr.dir, env, bin);
   t.is(v2.out.errors, 'true');
-  runStep(step('diff'), pr.dir, env, bin);
+  const d2 = runStep(step('diff'), pr.dir, env, bin);
+  t.is(d2.code, 0, d2.stdout);
+  t.is(d2.out.changes, 'true');
   await runComment();
   t.is(comments.length, 2);
   t.regex(comments[1]!.body, /❌ failed/);
