@@ -29,6 +29,12 @@ export interface XdsServerOptions {
   maxDelayMs?: number;
   /** Largest response sent (default 4 MiB, what clients accept by default). */
   maxMessageBytes?: number;
+  /**
+   * Bytes handed to gRPC and not yet flushed, across all streams (default
+   * 32 MiB). Thousands of proxies connecting at once would otherwise each hold
+   * a full CDS response in memory until the network drains it.
+   */
+  sendBudgetBytes?: number;
   /** For `name:port` listener aliases (default `svc.cluster.local`; taken from the config's MeshConfig when updated). */
   clusterDomain?: string;
 }
@@ -68,10 +74,23 @@ const nacks = metric('counter', 'meshcd_xds_nacks_total', 'Responses rejected by
 const messageBytes = metric('histogram', 'meshcd_xds_message_bytes', 'Size of xDS responses, by type', ['type'], [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]);
 const oversize = metric('counter', 'meshcd_xds_oversize_refused_total', 'Responses not sent because they exceeded the message size limit, by type', ['type']);
 
+interface Queued {
+  type: string;
+  msg: PreparedResponse | DeltaResponse;
+  bytes: number;
+  /** SotW responses of a type replace an unsent older one; delta responses never do. */
+  replaceable: boolean;
+}
+
 interface Conn {
   id: number;
   stream?: AdsStream;
   call: grpc.ServerDuplexStream<unknown, unknown>;
+  queue: Queued[];
+  queued: boolean;
+  /** Bytes written to gRPC and not yet flushed. */
+  inFlight: number;
+  closed: boolean;
 }
 
 export class XdsServer {
@@ -86,10 +105,14 @@ export class XdsServer {
   private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
+  private inFlight = 0;
+  private readonly sendBudget: number;
+  private readonly sendQueue: Conn[] = [];
 
   constructor(opts: XdsServerOptions) {
     this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs });
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.sendBudget = opts.sendBudgetBytes ?? 32 * 1024 * 1024;
     this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
     this.cache.onSnapshot((ids, snap) => this.push(ids, snap));
     this.grpcServer.addService(adsServiceDefinition(), {
@@ -209,7 +232,7 @@ export class XdsServer {
   // ---------------------------------------------------------------------------
 
   private handle(call: grpc.ServerDuplexStream<unknown, unknown>, mode: 'sotw' | 'delta'): void {
-    const conn: Conn = { id: this.nextId++, call };
+    const conn: Conn = { id: this.nextId++, call, queue: [], queued: false, inFlight: 0, closed: false };
     this.conns.set(conn.id, conn);
     call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
       try {
@@ -256,12 +279,8 @@ export class XdsServer {
 
   private hooks(conn: Conn, proxy: ProxyInfo) {
     return {
-      sendSotw: (r: PreparedResponse) => {
-        conn.call.write(r);
-      },
-      sendDelta: (r: DeltaResponse) => {
-        conn.call.write(r);
-      },
+      sendSotw: (r: PreparedResponse, bytes: number) => this.enqueue(conn, { type: r.type_url, msg: r, bytes, replaceable: true }),
+      sendDelta: (r: DeltaResponse) => this.enqueue(conn, { type: r.type_url, msg: r, bytes: r.resources.reduce((a, x) => a + x.bytes.length + x.name.length + 64, 128), replaceable: false }),
       acked: (type: TypeUrl, seconds: number) => {
         this.counters.acks++;
         convergence.observe({ type: shortType(type) }, seconds);
@@ -286,6 +305,50 @@ export class XdsServer {
     };
   }
 
+  private enqueue(conn: Conn, item: Queued): void {
+    if (conn.closed) return;
+    const i = item.replaceable ? conn.queue.findIndex((q) => q.replaceable && q.type === item.type) : -1;
+    // Replacing in place keeps make-before-break order (an older CDS stays ahead of LDS).
+    if (i >= 0) conn.queue[i] = item;
+    else conn.queue.push(item);
+    if (!conn.queued) {
+      conn.queued = true;
+      this.sendQueue.push(conn);
+    }
+    this.pump();
+  }
+
+  /** Writes queued responses round-robin across streams while the send budget allows. */
+  private pump(): void {
+    while (this.sendQueue.length && (this.inFlight < this.sendBudget || this.inFlight === 0)) {
+      const conn = this.sendQueue.shift()!;
+      conn.queued = false;
+      const item = conn.queue.shift();
+      if (!item || conn.closed) continue;
+      if (conn.queue.length) {
+        conn.queued = true;
+        this.sendQueue.push(conn);
+      }
+      this.inFlight += item.bytes;
+      conn.inFlight += item.bytes;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        if (!conn.closed) {
+          this.inFlight -= item.bytes;
+          conn.inFlight -= item.bytes;
+        }
+        this.pump();
+      };
+      try {
+        conn.call.write(item.msg, release);
+      } catch {
+        release();
+      }
+    }
+  }
+
   private push(ids: readonly string[], snap: EncodedSnapshot): void {
     const end = pushDuration.startTimer();
     for (const id of ids) for (const c of this.byProxy.get(id) ?? []) c.stream?.setSnapshot(snap);
@@ -294,6 +357,12 @@ export class XdsServer {
 
   private drop(conn: Conn): void {
     if (!this.conns.delete(conn.id)) return;
+    // Writes on a dead stream may never call back: give their budget back now.
+    conn.closed = true;
+    this.inFlight -= conn.inFlight;
+    conn.inFlight = 0;
+    conn.queue = [];
+    queueMicrotask(() => this.pump());
     const s = conn.stream;
     if (!s) return;
     connected.dec({ kind: s.proxy.kind });

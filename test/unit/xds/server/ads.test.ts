@@ -26,7 +26,7 @@ async function barrier(c: AdsTestClient, name: string): Promise<void> {
   await c.next(LDS);
 }
 
-async function setup(t: any, world: Record<string, SvcSpec[]>, opts: { maxMessageBytes?: number } = {}) {
+async function setup(t: any, world: Record<string, SvcSpec[]>, opts: { maxMessageBytes?: number; sendBudgetBytes?: number } = {}) {
   const state = { world };
   const translator: Translator<Record<string, ProxyResources>> = {
     model: () => Object.fromEntries(Object.entries(state.world).map(([ns, svcs]) => [ns, grpcResources(svcs)])),
@@ -268,4 +268,23 @@ test('admin: syncz and config_dump in Envoy shape', async (t) => {
   const metrics = await (await fetch(`http://127.0.0.1:${aport}/metrics`)).text();
   t.regex(metrics, /meshcd_xds_connected_proxies\{kind="sidecar"\} [1-9]/);
   t.regex(metrics, /meshcd_xds_push_ack_seconds_bucket/);
+});
+
+test('a tiny send budget still delivers every response, one at a time, in make-before-break order', async (t) => {
+  const { server, connect, change } = await setup(t, { bookinfo: [reviews(90, 10), ratings] }, { sendBudgetBytes: 1 });
+  const a = connect('s1', 'bookinfo');
+  const b = connect('s2', 'bookinfo');
+  for (const c of [a, b]) {
+    c.request(CDS);
+    c.request(LDS);
+    c.request(EDS, [`outbound|9080|v2|${H}`]);
+  }
+  for (const c of [a, b]) {
+    const got = [await c.next(), await c.next(), await c.next()].map((r) => r.type_url);
+    t.deepEqual(got, [CDS, LDS, EDS]);
+  }
+  change({ bookinfo: [reviews(50, 50, 1005), ratings] }, 'r2');
+  const e = await a.next(EDS);
+  t.is((e.values[0] as any).endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 1005);
+  t.is(server.stats().nacks, 0);
 });
