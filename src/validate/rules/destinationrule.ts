@@ -155,6 +155,16 @@ function checkLoadBalancer(ctx: RuleContext, path: string, lb: TrafficPolicy['lo
     }
   }
   checkLocalityLb(ctx, at(path, 'localityLbSetting'), lb.localityLbSetting, outlier);
+  const warmup = (lb as Record<string, unknown>).warmup;
+  if (isObject(warmup)) {
+    const wp = at(path, 'warmup');
+    if (typeof warmup.duration !== 'string') ctx.error('missing', wp, 'warmup.duration is required');
+    else checkDuration(ctx, at(wp, 'duration'), warmup.duration);
+    if (typeof warmup.minimumPercent === 'number' && (warmup.minimumPercent < 0 || warmup.minimumPercent > 100)) {
+      ctx.error('percentage', at(wp, 'minimumPercent'), `warmup minimumPercent ${warmup.minimumPercent} is not in range 0..100`);
+    }
+    if (typeof warmup.aggression === 'number' && warmup.aggression < 1) ctx.error('trafficPolicy', at(wp, 'aggression'), `warmup aggression ${warmup.aggression} must be at least 1`);
+  }
   if (typeof lb.warmupDurationSecs === 'string') checkDuration(ctx, at(path, 'warmupDurationSecs'), lb.warmupDurationSecs);
 }
 

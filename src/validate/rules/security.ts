@@ -164,6 +164,10 @@ export function checkAuthorizationPolicy(ctx: RuleContext, spec: AuthorizationPo
       const src = f.source;
       const sp = at(fp, 'source');
       if (SOURCE_FIELDS.every((k) => !Array.isArray(src[k]) || src[k]!.length === 0)) ctx.error('authz', sp, `\`from.source\` must not be empty, found at rule ${i}`);
+      const has = (k: (typeof SOURCE_FIELDS)[number]) => Array.isArray(src[k]) && src[k]!.length > 0;
+      if (has('serviceAccounts') && (has('namespaces') || has('principals'))) {
+        ctx.error('conflict', at(sp, 'serviceAccounts'), 'Cannot set serviceAccounts with namespaces or principals');
+      }
       for (const k of SOURCE_FIELDS) {
         const list = src[k];
         if (!Array.isArray(list)) continue;
@@ -266,7 +270,10 @@ export function checkRequestAuthentication(ctx: RuleContext, spec: RequestAuthen
     (Array.isArray(rule.fromParams) ? rule.fromParams : []).forEach((p, j) => {
       if (p === '') ctx.error('jwt', at(at(rp, 'fromParams'), j), 'location query must be non-empty string');
     });
-    const r = rule as typeof rule & { fromCookies?: unknown; outputClaimToHeaders?: unknown; timeout?: unknown };
+    const r = rule as typeof rule & { fromCookies?: unknown; outputClaimToHeaders?: unknown; timeout?: unknown; spaceDelimitedClaims?: unknown };
+    (Array.isArray(r.spaceDelimitedClaims) ? r.spaceDelimitedClaims : []).forEach((c, j) => {
+      if (c === '') ctx.error('jwt', at(at(rp, 'spaceDelimitedClaims'), j), 'space delimited claim name must be non-empty string');
+    });
     (Array.isArray(r.fromCookies) ? r.fromCookies : []).forEach((c, j) => {
       if (c === '') ctx.error('jwt', at(at(rp, 'fromCookies'), j), 'cookie name must be non-empty string');
     });

@@ -48,5 +48,7 @@ const cases: RuleCase[] = [
   { name: 'workload selector exported beyond namespace', code: 'MCD0228', message: /destination rule with workload selector cannot have exportTo beyond current namespace/, yaml: dr(`  workloadSelector:\n    matchLabels: {app: reviews}\n  exportTo: #<\n  - other\n`) },
   { name: 'selector with wildcard', code: 'MCD0207', message: /wildcard is not supported in selector: "app=rev\*"/, yaml: dr(`  workloadSelector:\n    matchLabels:\n      app: rev* #<\n`) },
   { name: 'subset traffic policy checked too', code: 'MCD0222', message: /max retries must be non-negative/, yaml: dr(`  subsets:\n  - name: v1\n    trafficPolicy:\n      connectionPool:\n        http:\n          maxRetries: -2 #<\n`) },
+  { name: 'warmup minimum percent', code: 'MCD0205', message: /warmup minimumPercent 150 is not in range 0..100/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup:\n        duration: 60s\n        minimumPercent: 150 #<\n`) },
+  { name: 'warmup without duration', code: 'MCD0210', message: /warmup.duration is required/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup: #<\n        minimumPercent: 5\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);

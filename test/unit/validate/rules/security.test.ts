@@ -35,6 +35,7 @@ const cases: RuleCase[] = [
   { name: 'CUSTOM with principals', code: 'MCD0218', message: /From.Principals is currently not supported with CUSTOM action/, yaml: ap(`  action: CUSTOM\n  provider: {name: opa}\n  rules:\n  - from:\n    - source:\n        principals: [a] #<\n`) },
   { name: 'DENY without rules', code: 'MCD0218', message: /DENY action without `rules` is meaningless/, yaml: ap(`  action: DENY\n`).replace('spec:\n', 'spec: #<\n') },
   { name: 'DENY with an empty rules list', code: 'MCD0218', message: /DENY action without `rules` is meaningless/, yaml: ap(`  action: DENY\n  rules: [] #<\n`).replace('  rules: [] #<', '  rules: []').replace('spec:\n', 'spec: #<\n') },
+  { name: 'serviceAccounts with namespaces', code: 'MCD0209', message: /Cannot set serviceAccounts with namespaces or principals/, yaml: ap(`  rules:\n  - from:\n    - source:\n        serviceAccounts: [shop/sa] #<\n        namespaces: [shop]\n`) },
   { name: 'empty from', code: 'MCD0218', message: /`from` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - from: [] #<\n`) },
   { name: 'empty source', code: 'MCD0218', message: /`from.source` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - from:\n    - source: {} #<\n`) },
   { name: 'empty operation', code: 'MCD0218', message: /`to.operation` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - to:\n    - operation: {} #<\n`) },
