@@ -87,7 +87,7 @@ interface Side {
 }
 
 async function folderSides(a: string, b: string, opts: DiffOptions): Promise<{ base: Side; head: Side }> {
-  if (opts.base || opts.head) throw new UserError('--base/--head name Git refs; they cannot be used when comparing two folders');
+  if (opts.base || opts.head || opts.worktree) throw new UserError('--base/--head/--worktree are about a Git repository; they cannot be used when comparing two folders');
   const sub = subPath(opts.path);
   const read = async (dir: string): Promise<Side> => {
     const full = sub ? join(dir, sub) : dir;
