@@ -310,6 +310,7 @@ export class CertificateAuthority {
     const leafPem = derToPem(der, 'CERTIFICATE');
     const serialHex = serial.toString('hex');
     issuedTotal().inc();
+    rootExpiry().set((signerEnd.getTime() - now.getTime()) / 1000);
     this.track(createHash('sha256').update(csr.spkiDer).digest('hex').slice(0, 32), { identity: spiffeId, root: s.rootFingerprint, notAfter: notAfter.toISOString(), issuedAt: now.toISOString() });
     const asked = csr.requestedUris.filter((u) => u !== spiffeId);
     this.log.info({ audit: 'cert_issued', identity: spiffeId, serial: serialHex, notAfter: notAfter.toISOString(), caller: req.caller ?? 'in-process', ...(asked.length ? { csrAskedFor: asked } : {}) }, 'certificate issued');
