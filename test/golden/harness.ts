@@ -72,6 +72,38 @@ export function consistencyErrors(res: ProxyResources): string[] {
       if (!endpoints.has(svc)) errors.push(`EDS cluster ${c.name} has no ClusterLoadAssignment ${svc}`);
     }
   }
+  // Envoy NACKs two listeners on one address (proxyless server listeners are alternatives, not all bound).
+  const bound = new Map<string, string>();
+  for (const l of listeners.values()) {
+    const sa = (l.value.address as { socket_address?: { address: string; port_value: number } } | undefined)?.socket_address;
+    if (!sa || l.name.startsWith('xds.istio.io/')) continue;
+    const k = `${sa.address}:${sa.port_value}`;
+    if (bound.has(k)) errors.push(`listeners ${bound.get(k)} and ${l.name} both use ${k}`);
+    bound.set(k, l.name);
+  }
+  // Envoy NACKs two filter chains with the same match, and repeated domains or virtual host names.
+  for (const l of listeners.values()) {
+    const seen = new Set<string>();
+    for (const c of (l.value.filter_chains as { filter_chain_match?: unknown }[] | undefined) ?? []) {
+      const k = JSON.stringify(c.filter_chain_match ?? {});
+      if (seen.has(k)) errors.push(`listener ${l.name} has two filter chains matching ${k}`);
+      seen.add(k);
+    }
+  }
+  const routeConfigs = [...routes.values()].map((r) => r.value);
+  for (const l of listeners.values()) walk(l.value, (o) => { if (o.route_config && typeof o.route_config === 'object') routeConfigs.push(o.route_config as Record<string, unknown>); });
+  for (const rc of routeConfigs) {
+    const domains = new Set<string>();
+    const names = new Set<string>();
+    for (const vh of (rc.virtual_hosts as { name: string; domains: string[] }[] | undefined) ?? []) {
+      if (names.has(vh.name)) errors.push(`route config ${String(rc.name)} repeats virtual host ${vh.name}`);
+      names.add(vh.name);
+      for (const d of vh.domains) {
+        if (domains.has(d.toLowerCase())) errors.push(`route config ${String(rc.name)} repeats domain ${d}`);
+        domains.add(d.toLowerCase());
+      }
+    }
+  }
   for (const e of endpoints.keys()) {
     if (!clusters.has(e)) errors.push(`ClusterLoadAssignment ${e} belongs to no cluster`);
   }

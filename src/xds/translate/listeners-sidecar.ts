@@ -40,6 +40,9 @@ function listenerFilter(name: string, typeUrl: string): Obj {
   return { name, typed_config: any(typeUrl) };
 }
 
+/** Ports the sidecar itself listens on (as Istio reserves them). */
+const RESERVED_PORTS = new Set([15000, 15001, 15006, 15020, 15021, 15090]);
+
 export const TLS_INSPECTOR = listenerFilter('envoy.filters.listener.tls_inspector', T.tlsInspector);
 
 /** Clusters an L4 route (TCP or TLS) sends to, from a listener on `port`. */
@@ -190,6 +193,10 @@ export function sidecarResources(view: ProxyView, cs: ClusterSet): { listeners: 
   const tcpPorts = new Map<number, MeshService[]>();
   for (const svc of view.services) {
     for (const p of svc.ports) {
+      if (RESERVED_PORTS.has(p.number)) {
+        view.sink.add({ code: 'MCD4143', severity: 'warning', message: `port ${p.number} of ${svc.hostname} is reserved by the sidecar (15000, 15001, 15006, 15020, 15021, 15090); sidecars reach it only through the passthrough`, ...(svc.resource ? { resource: svc.resource } : {}) });
+        continue;
+      }
       const m = isHttpish(p.protocol) ? httpPorts : tcpPorts;
       let l = m.get(p.number);
       if (!l) m.set(p.number, (l = []));

@@ -48,7 +48,7 @@ function mesh(seed: number): AnyResource[] {
     const ns = r.pick(nss);
     const name = `s${i}`;
     const proto = r.pick(['HTTP', 'GRPC', 'HTTP2', 'TCP', 'TLS', 'HTTPS']);
-    const ports = [8000 + r.int(3), ...(r.chance(0.3) ? [9000] : [])];
+    const ports = [8000 + r.int(3), ...(r.chance(0.3) ? [r.pick([9000, 15001, 15006])] : [])];
     const resolution = r.pick(['STATIC', 'STATIC', 'DNS', 'NONE']);
     const host = r.chance(0.8) ? `${name}.${ns}.svc.cluster.local` : `${name}.example.com`;
     names.push({ host, ns, ports });
