@@ -92,3 +92,15 @@ test('header values follow Envoy formatter rules', (t) => {
   t.regex(headerValueError('abc%123') ?? '', /unterminated/);
   t.regex(headerValueError('a\nb') ?? '', /control characters/);
 });
+
+test('diagnostic codes are unique across the schema and rules layers and documented', async (t) => {
+  const { SCHEMA_CODES } = await import('../../../../src/validate/schema.js');
+  const { RULE_CODES } = await import('../../../../src/validate/rules/codes.js');
+  const all = [...Object.values(SCHEMA_CODES), ...Object.values(RULE_CODES)];
+  t.is(new Set(all.map((c) => c.code)).size, all.length);
+  t.is(new Set(all.map((c) => c.name)).size, all.length);
+  for (const c of all) {
+    t.regex(c.code, /^MCD0[12]\d\d$/);
+    t.true(c.meaning.length > 20, c.code);
+  }
+});
