@@ -208,8 +208,9 @@ function checkHTTPRoute(ctx: RuleContext, path: string, http: HTTPRoute, delegat
 
   // Conflicts between what a route does.
   if (isRoot) {
-    if (http.redirect) ctx.error('conflict', at(path, 'redirect'), `root HTTP route ${http.name ?? ''} must not specify redirect`.replace('  ', ' '));
-    if (http.route) ctx.error('conflict', at(path, 'route'), `root HTTP route ${http.name ?? ''} must not specify route`.replace('  ', ' '));
+    const label = http.name ? `root HTTP route ${http.name}` : 'root HTTP route';
+    if (http.redirect) ctx.error('conflict', at(path, 'redirect'), `${label} must not specify redirect`);
+    if (http.route) ctx.error('conflict', at(path, 'route'), `${label} must not specify route`);
     if (http.directResponse) ctx.error('conflict', at(path, 'directResponse'), 'root HTTP route must not specify directResponse');
     if (isObject(http.delegate) && typeof http.delegate.name === 'string' && http.delegate.name === '') ctx.error('missing', at(at(path, 'delegate'), 'name'), 'delegate name is required');
   } else {
