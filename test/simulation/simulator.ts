@@ -189,7 +189,8 @@ function runHcm(res: ProxyResources, hcm: Obj, req: SimRequest, out: SimResult):
 
 function runChain(res: ProxyResources, chain: Obj, req: SimRequest, out: SimResult): SimResult {
   out.filterChain = chain.name;
-  const f = chain.filters?.[0];
+  // The terminal network filter (RBAC filters may come first).
+  const f = chain.filters?.[chain.filters.length - 1];
   const tc = f?.typed_config ?? {};
   const type: string = tc['@type'] ?? '';
   if (type.endsWith('HttpConnectionManager')) return runHcm(res, tc, req, out);

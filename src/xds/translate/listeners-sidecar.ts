@@ -13,7 +13,7 @@ import { cmp } from '../../mesh/names.js';
 import { ADS_SOURCE, BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, T, any, clusterName, durationOf, xdsResource } from './common.js';
 import { type ClusterSet, destinationCluster, inboundCluster, isHttpish } from './clusters.js';
 import { socketAddress } from './endpoints.js';
-import { rbacHttpFilters } from './rbac.js';
+import { rbacHttpFilters, rbacNetworkFilters } from './rbac.js';
 import { serviceDomains, serviceRoutes } from './routes.js';
 import { istioMutualDownstream } from './tls.js';
 import type { ProxyView } from './view.js';
@@ -156,10 +156,7 @@ function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
         }),
       ];
     } else {
-      if (view.authorizationPolicies(info.ns, info.labels).length > 0) {
-        view.sink.add({ code: 'MCD4141', severity: 'warning', message: `AuthorizationPolicies for TCP port ${port} of ${info.host} are not enforced yet (only HTTP ports get RBAC)` });
-      }
-      filters = [tcpProxyFilter(cluster, [{ name: cluster, weight: 100 }])];
+      filters = [...rbacNetworkFilters(view, view.authorizationPolicies(info.ns, info.labels), cluster), tcpProxyFilter(cluster, [{ name: cluster, weight: 100 }])];
     }
     const base = { destination_port: { value: port } };
     if (mode === 'STRICT' || mode === 'PERMISSIVE') {

@@ -73,8 +73,11 @@ function sourcePrincipal(s: AuthorizationSource): Obj {
   return andOf('and_ids', parts);
 }
 
-function operationPermission(o: AuthorizationOperation): Obj {
+function operationPermission(o: AuthorizationOperation, tcp: boolean): Obj {
   const parts: Obj[] = [];
+  if (tcp && (o.hosts?.length || o.notHosts?.length || o.methods?.length || o.notMethods?.length || o.paths?.length || o.notPaths?.length)) {
+    throw new Unsupported('hosts, methods and paths do not apply to TCP traffic');
+  }
   const hosts = (l: string[]) => orOf('or_rules', l.map((h) => ({ header: { name: ':authority', string_match: { ...glob(h), ignore_case: true } } })));
   const ports = (l: string[]) => orOf('or_rules', l.map((p) => ({ destination_port: Number(p) })));
   const methods = (l: string[]) => orOf('or_rules', l.map((m) => headerIs(':method', m)));
@@ -91,7 +94,7 @@ function operationPermission(o: AuthorizationOperation): Obj {
 }
 
 /** A `when` condition → a permission (destination/request side) or a principal (source side). */
-function condition(c: AuthorizationCondition): { permission?: Obj; principal?: Obj } {
+function condition(c: AuthorizationCondition, tcp: boolean): { permission?: Obj; principal?: Obj } {
   const values = c.values ?? [];
   const notValues = c.notValues ?? [];
   const both = <K extends 'or_rules' | 'or_ids'>(key: K, f: (v: string) => Obj): Obj => {
@@ -101,6 +104,7 @@ function condition(c: AuthorizationCondition): { permission?: Obj; principal?: O
     return andOf(key === 'or_rules' ? 'and_rules' : 'and_ids', parts);
   };
   const header = /^request\.headers\[(.+)\]$/.exec(c.key);
+  if (header && tcp) throw new Unsupported(`condition key ${c.key} does not apply to TCP traffic`);
   if (header) return { permission: both('or_rules', (v) => headerIs(header[1]!.toLowerCase(), v)) };
   switch (c.key) {
     case 'source.ip':
@@ -123,7 +127,7 @@ function condition(c: AuthorizationCondition): { permission?: Obj; principal?: O
 }
 
 /** One Istio rule → one RBAC Policy, or undefined when the rule cannot match (ALLOW with unsupported parts). */
-function policyOf(rule: AuthorizationRule, allow: boolean, onDrop: (why: string) => void): Obj | undefined {
+function policyOf(rule: AuthorizationRule, allow: boolean, tcp: boolean, onDrop: (why: string) => void): Obj | undefined {
   const principals: Obj[] = [];
   const permissions: Obj[] = [];
   const attempt = <T>(f: () => T): T | undefined => {
@@ -138,8 +142,8 @@ function policyOf(rule: AuthorizationRule, allow: boolean, onDrop: (why: string)
   };
   try {
     const froms = (rule.from ?? []).map((f) => attempt(() => sourcePrincipal(f.source ?? {}))).filter((x): x is Obj => x !== undefined);
-    const tos = (rule.to ?? []).map((t) => operationPermission(t.operation ?? {}));
-    const conds = (rule.when ?? []).map((c) => attempt(() => condition(c))).filter((x): x is { permission?: Obj; principal?: Obj } => x !== undefined);
+    const tos = (rule.to ?? []).map((t) => attempt(() => operationPermission(t.operation ?? {}, tcp))).filter((x): x is Obj => x !== undefined);
+    const conds = (rule.when ?? []).map((c) => attempt(() => condition(c, tcp))).filter((x): x is { permission?: Obj; principal?: Obj } => x !== undefined);
     const pAnd: Obj[] = [];
     if (froms.length) pAnd.push(orOf('or_ids', froms));
     for (const c of conds) if (c.principal) pAnd.push(c.principal);
@@ -155,8 +159,7 @@ function policyOf(rule: AuthorizationRule, allow: boolean, onDrop: (why: string)
   return { permissions, principals };
 }
 
-/** RBAC http filters (DENY first, then ALLOW, then AUDIT) for the policies that apply to a workload. */
-export function rbacHttpFilters(view: ProxyView, policies: readonly AuthorizationPolicyModel[]): Obj[] {
+function rbacGroups(view: ProxyView, policies: readonly AuthorizationPolicyModel[], tcp: boolean): { action: 'DENY' | 'ALLOW' | 'LOG'; policies: Obj }[] {
   const grpc = view.proxy.kind === 'grpc';
   const groups: Record<'DENY' | 'ALLOW' | 'LOG', Obj> = { DENY: {}, ALLOW: {}, LOG: {} };
   const present = { DENY: false, ALLOW: false, LOG: false };
@@ -171,17 +174,27 @@ export function rbacHttpFilters(view: ProxyView, policies: readonly Authorizatio
     }
     present[action] = true;
     ap.rules.forEach((rule, i) => {
-      const p = policyOf(rule, action === 'ALLOW', (why) =>
-        view.sink.add({ code: 'MCD4121', severity: 'warning', message: `${why}; ${action === 'ALLOW' ? 'this ALLOW rule matches nothing' : 'the condition is left out of this rule'}`, resource: ap.key, origin: ap.origin, path: `spec.rules[${i}]` }),
+      const p = policyOf(rule, action === 'ALLOW', tcp, (why) =>
+        view.sink.add({ code: 'MCD4121', severity: 'warning', message: `${why}; ${action === 'ALLOW' ? 'this ALLOW rule matches nothing' : 'the condition is left out of this rule'}${tcp ? ' (TCP port)' : ''}`, resource: ap.key, origin: ap.origin, path: `spec.rules[${i}]` }),
       );
       if (p) groups[action][`ns[${ap.namespace}]-policy[${ap.name}]-rule[${i}]`] = p;
     });
   }
-  const filters: Obj[] = [];
+  const out: { action: 'DENY' | 'ALLOW' | 'LOG'; policies: Obj }[] = [];
   for (const action of ['DENY', 'ALLOW', 'LOG'] as const) {
     if (!present[action]) continue;
-    if (action === 'DENY' && Object.keys(groups.DENY).length === 0) continue;
-    filters.push({ name: `envoy.filters.http.rbac.${action.toLowerCase()}`, typed_config: any(T.httpRbac, { rules: { action, policies: groups[action] } }) });
+    if (action !== 'ALLOW' && Object.keys(groups[action]).length === 0) continue;
+    out.push({ action, policies: groups[action] });
   }
-  return filters;
+  return out;
+}
+
+/** RBAC http filters (DENY first, then ALLOW, then AUDIT) for the policies that apply to a workload. */
+export function rbacHttpFilters(view: ProxyView, policies: readonly AuthorizationPolicyModel[]): Obj[] {
+  return rbacGroups(view, policies, false).map((g) => ({ name: `envoy.filters.http.rbac.${g.action.toLowerCase()}`, typed_config: any(T.httpRbac, { rules: { action: g.action, policies: g.policies } }) }));
+}
+
+/** The same as network filters for TCP ports: HTTP-only attributes make an ALLOW rule match nothing. */
+export function rbacNetworkFilters(view: ProxyView, policies: readonly AuthorizationPolicyModel[], statPrefix: string): Obj[] {
+  return rbacGroups(view, policies, true).map((g) => ({ name: `envoy.filters.network.rbac.${g.action.toLowerCase()}`, typed_config: any(T.networkRbac, { stat_prefix: `${statPrefix}.${g.action.toLowerCase()}`, rules: { action: g.action, policies: g.policies } }) }));
 }

@@ -261,3 +261,30 @@ spec:
   t.deepEqual(inbound({ app: 'b' }), ['xds.istio.io/grpc/lds/inbound/127.0.0.1:17001']);
   t.deepEqual(inbound({}), ['xds.istio.io/grpc/lds/inbound/127.0.0.1:17000', 'xds.istio.io/grpc/lds/inbound/127.0.0.1:17001']);
 });
+
+test('AuthorizationPolicy on a TCP port: network RBAC before tcp_proxy; HTTP-only ALLOW rules match nothing', (t) => {
+  const yaml = `kind: ServiceEntry
+metadata: { name: db, namespace: app }
+spec:
+  hosts: [db.app.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{ number: 5432, name: tcp, protocol: TCP }]
+  endpoints: [{ address: 10.0.7.1, labels: { app: db } }]
+---
+kind: AuthorizationPolicy
+metadata: { name: db, namespace: app }
+spec:
+  selector: { matchLabels: { app: db } }
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/app/sa/api"] } }]
+      to: [{ operation: { ports: ["5432"] } }]
+    - to: [{ operation: { methods: [GET] } }]`;
+  const r = run(yaml, proxy('sidecar', { ips: ['10.0.7.1'], labels: { app: 'db' } }));
+  t.deepEqual(r.bad, []);
+  const chain = value(r, TYPE_URL.listener, 'virtualInbound').filter_chains[0];
+  t.deepEqual(chain.filters.map((f: any) => f.name), ['envoy.filters.network.rbac.allow', 'envoy.filters.network.tcp_proxy']);
+  const policies = chain.filters[0].typed_config.rules.policies;
+  t.deepEqual(Object.keys(policies), ['ns[app]-policy[db]-rule[0]']);
+  t.deepEqual(policies['ns[app]-policy[db]-rule[0]'].permissions, [{ destination_port: 5432 }]);
+  t.true(r.diagnostics.some((d) => d.code === 'MCD4121' && d.path === 'spec.rules[1]'));
+});
