@@ -13,6 +13,7 @@ import { cmp, hostMatches, hostsOverlap } from '../../mesh/names.js';
 import { ADS_SOURCE, xdsResource } from './common.js';
 import { socketAddress } from './endpoints.js';
 import { ENVOY_HTTP_FILTERS, TLS_INSPECTOR, hcmFilter, l4Targets, tcpProxyFilter } from './listeners-sidecar.js';
+import { rbacHttpFilters } from './rbac.js';
 import { gatewayRoutes } from './routes.js';
 import { gatewayDownstream } from './tls.js';
 import { type ProxyView, selects } from './view.js';
@@ -93,6 +94,8 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
       l.push({ gw, server, index });
     });
   }
+  // AuthorizationPolicies select gateways by their labels, like any workload.
+  const httpFilters = [...rbacHttpFilters(view, view.authorizationPolicies(view.proxy.namespace, view.proxy.labels)), ...ENVOY_HTTP_FILTERS];
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const servers = byPort.get(port)!;
     const chains: Obj[] = [];
@@ -121,7 +124,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
       const name = `http.${port}`;
       routes.set(name, xdsResource(name, routeConfig(name, virtualHosts(view, httpServers, port, new Set()))));
       if (claim([], 'HTTP server', httpServers[0]!) !== undefined) {
-        chains.push({ name, filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: ENVOY_HTTP_FILTERS })] });
+        chains.push({ name, filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: httpFilters })] });
       }
     }
     for (const bs of servers.filter((s) => kindOf(s.server) === 'https')) {
@@ -142,7 +145,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
         name,
         ...(names.length > 0 ? { filter_chain_match: { server_names: names } } : {}),
         transport_socket: gatewayDownstream(server.tls ?? {}),
-        filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: ENVOY_HTTP_FILTERS })],
+        filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: httpFilters })],
       });
     }
     for (const bs of servers.filter((s) => kindOf(s.server) === 'passthrough')) {

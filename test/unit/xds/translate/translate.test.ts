@@ -288,3 +288,22 @@ spec:
   t.deepEqual(policies['ns[app]-policy[db]-rule[0]'].permissions, [{ destination_port: 5432 }]);
   t.true(r.diagnostics.some((d) => d.code === 'MCD4121' && d.path === 'spec.rules[1]'));
 });
+
+test('AuthorizationPolicy selecting a gateway applies to its HTTP listeners', (t) => {
+  const yaml = `kind: Gateway
+metadata: { name: gw, namespace: app }
+spec:
+  selector: { istio: ingress }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+kind: AuthorizationPolicy
+metadata: { name: block, namespace: app }
+spec:
+  selector: { matchLabels: { istio: ingress } }
+  action: DENY
+  rules: [{ from: [{ source: { ipBlocks: [203.0.113.0/24] } }] }]`;
+  const r = run(yaml, proxy('router', { labels: { istio: 'ingress' } }));
+  t.deepEqual(r.bad, []);
+  const hcm = value(r, TYPE_URL.listener, '0.0.0.0_80').filter_chains[0].filters[0].typed_config;
+  t.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.rbac.deny', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+});
