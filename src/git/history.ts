@@ -96,7 +96,12 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
   };
   const candidates = async (rev: Revision): Promise<Revision> => {
     const paths: string[] = [];
-    for (const p of rev.paths) if (isConfigPath(p) && (await isRelevant(rev, p))) paths.push(p);
+    for (const p of rev.paths) {
+      if (!isConfigPath(p)) continue;
+      // Most blobs were seen in a newer commit: answer without an await.
+      const known = relevant.get(rev.blobId(p)!);
+      if (known ?? (await isRelevant(rev, p))) paths.push(p);
+    }
     return { ...rev, paths, read: rev.read, blobId: rev.blobId };
   };
 
