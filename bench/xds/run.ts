@@ -78,6 +78,17 @@ spec:
 `;
 }
 
+/** User+system CPU seconds of a process, from /proc. */
+async function cpuOf(pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function metricValue(text: string, name: string): number {
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
 function rssOf(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) * 1024);
 }
@@ -238,6 +249,8 @@ async function main(): Promise<void> {
   say(`meshcd serve: started and accepted the first revision in ${(startup / 1000).toFixed(1)} s, RSS ${mb(rssIdle)} with no proxies`);
 
   // Phase 1: PROXIES full sidecar streams, connected in waves.
+  const cpuServer0 = await cpuOf(child.pid!);
+  const cpuClient0 = process.cpuUsage();
   const c0 = performance.now();
   for (let i = 0; i < PROXIES; i++) {
     const n = ns(i % NAMESPACES);
@@ -253,10 +266,14 @@ async function main(): Promise<void> {
   const syncz = (await (await fetch(`${addr.admin}/debug/syncz`)).json()) as { proxies: unknown[] };
   say(`proxies: ${PROXIES} sidecar-like ADS streams (CDS+EDS+LDS+RDS, each ~${SERVICES / NAMESPACES} services × 2 subsets); server sees ${syncz.proxies.length} connected; ${done.length} got a full config`);
   say(`time to first full config for all: ${((lastComplete - c0) / 1000).toFixed(2)} s (connect to last proxy's 4th type ACKed); stream errors: ${fleet.errors}`);
+  const cpuServer1 = await cpuOf(child.pid!);
+  const cpuClient1 = process.cpuUsage(cpuClient0);
+  say(`CPU during phase 1: meshcd ${(cpuServer1 - cpuServer0).toFixed(1)} s, simulated clients ${((cpuClient1.user + cpuClient1.system) / 1e6).toFixed(1)} s (both on the same ${cpus().length} cores)`);
   say(`RSS with ${PROXIES} proxies: ${mb(rssFull)} (goal < 500 MB), ${((rssFull - rssIdle) / PROXIES / 1024).toFixed(1)} KB per proxy above idle`);
 
   // One VirtualService change in ns0: only ns0's proxies should hear about it.
   for (const p of fleet.proxies) p.responses = [];
+  const before = await (await fetch(`${addr.admin}/metrics`)).text();
   const changeAt = performance.now();
   await writeFile(join(src, 'svc0.yaml'), serviceYaml(0).replace(vsYaml(0, 90), vsYaml(0, 50)));
   const affected = fleet.proxies.filter((p) => p.namespace === ns(0));
@@ -270,6 +287,8 @@ async function main(): Promise<void> {
   const ackHist = [...metrics.matchAll(/meshcd_xds_push_ack_seconds_bucket\{le="([^"]+)",type="RouteConfiguration"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2])] as const);
   say(`one VirtualService change (svc0 in ns0): ${lat.length}/${affected.length} affected proxies got the new route; file write → route received p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms (includes ~100 ms debounce + file watch; goal p99 < 1 s)`);
   say(`unaffected proxies (${unaffected.length}, other namespaces): ${strayPushes} pushes received (goal 0)`);
+  const rebuild = metricValue(metrics, 'meshcd_xds_translate_seconds_sum') - metricValue(before, 'meshcd_xds_translate_seconds_sum');
+  say(`of which model + translation + encoding for all ${metricValue(metrics, 'meshcd_xds_proxy_classes')} proxy classes: ${(rebuild * 1000).toFixed(0)} ms (the rest: folder read, parse, validation, file watch, debounce, push)`);
   if (ackHist.length) say(`server push→ACK histogram for RouteConfiguration (cumulative, since start): ${ackHist.map(([le, n]) => `≤${le}s:${n}`).join(' ')}`);
 
   // Phase 2: hold STREAMS streams in total (extra ones in an empty namespace: small configs).

@@ -164,13 +164,22 @@ export class AdsStream {
     const star = names.includes('*');
     if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
     else if (names.length) s.wildcard = false;
-    s.names = new Set(names.filter((n) => n !== '*'));
+    s.names = this.intern(type, names.filter((n) => n !== '*'));
     this.respond(type);
     this.maybeFinishRemoval();
   }
 
+  /** Identifies the subscribed name set; hashed when long so thousands of streams do not each keep a copy of their EDS list. */
   private selectionKey(s: TypeState): string {
-    return s.wildcard ? '*' : [...s.names].sort().join('\n');
+    if (s.wildcard) return '*';
+    const joined = [...s.names].sort().join('\n');
+    return joined.length <= 64 ? joined : createHash('sha1').update(joined).digest('base64');
+  }
+
+  /** Share name strings with the snapshot (which is kept anyway) instead of each request's copies. */
+  private intern(type: TypeUrl, names: string[]): Set<string> {
+    const m = this.snapshot?.encoded.get(type);
+    return new Set(m ? names.map((n) => m.get(n)?.name ?? n) : names);
   }
 
   /** The resources a response for this type carries now. */
