@@ -73,23 +73,24 @@ export class ProxyView {
     }
     this.services = [...this.serviceByHost.values()].sort((a, b) => cmp(a.hostname, b.hostname));
 
-    const inbound: InboundInstance[] = [];
+    const byIp: InboundInstance[] = [];
+    const byLabels: InboundInstance[] = [];
     const ips = new Set(proxy.ips);
     const labelKeys = Object.keys(proxy.labels);
     for (const service of model.services) {
       for (const endpoint of service.endpoints) {
-        // Several workloads may share an address (loopback, host networking): a
-        // label both the proxy and the workload state must agree.
-        const byIp = ips.size > 0 && ips.has(endpoint.address) && compatible(endpoint.labels, proxy.labels);
-        const byLabels =
-          ips.size === 0 &&
-          endpoint.namespace === ns &&
-          labelKeys.length > 0 &&
-          Object.keys(endpoint.labels).length > 0 &&
-          selects(endpoint.labels, proxy.labels);
-        if (byIp || byLabels) inbound.push({ service, endpoint });
+        if (ips.size > 0) {
+          if (ips.has(endpoint.address)) byIp.push({ service, endpoint });
+        } else if (endpoint.namespace === ns && labelKeys.length > 0 && Object.keys(endpoint.labels).length > 0 && selects(endpoint.labels, proxy.labels)) {
+          byLabels.push({ service, endpoint });
+        }
       }
     }
+    // Several workloads may share an address (loopback, host networking): prefer
+    // those whose labels do not contradict the proxy's; if none, keep them all
+    // (a proxyless server asks for its IP:port listener by name anyway).
+    const agreeing = byIp.filter((i) => compatible(i.endpoint.labels, proxy.labels));
+    const inbound = ips.size > 0 ? (agreeing.length > 0 ? agreeing : byIp) : byLabels;
     this.inbound = inbound;
   }
 
