@@ -28,6 +28,7 @@ interface DiffOptions {
   worktree?: boolean;
   policies: string[];
   defaultPolicies: boolean;
+  linkBase?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -44,6 +45,7 @@ export function registerDiff(program: Command): void {
     .option('--worktree', 'use the work tree as it is on disk (uncommitted and untracked files too) as the head; base defaults to HEAD')
     .option('--path <subdir>', 'config folder inside the repository (or inside both folders)')
     .option('-o, --output <format>', 'text|markdown|json', 'text')
+    .option('--link-base <url>', 'markdown: link head files, URL prefix of the config folder (e.g. https://github.com/o/r/blob/<sha>/mesh)')
     .option('--no-envoy', 'skip the Envoy-level impact (listeners/routes/clusters per proxy)')
     .option('--policies <dir>', 'extra policy folder for validating the head (repeatable), as `meshcd validate`', collect, [])
     .option('--no-default-policies', 'do not apply the shipped baseline policies when validating the head')
@@ -75,7 +77,7 @@ export function registerDiff(program: Command): void {
         envoy = typeof t === 'string' ? { status: 'skipped', reason: t } : { status: 'computed', ...envoyImpact(baseLoad.config, headLoad.config, t) };
       }
       const report = makeReport(sides.base.side, sides.head.side, resources, diagnostics, envoy, baseDiagnostics);
-      const text = format === 'json' ? renderJson(report) : format === 'markdown' ? renderMarkdown(report) : renderText(report);
+      const text = format === 'json' ? renderJson(report) : format === 'markdown' ? renderMarkdown(report, { ...(opts.linkBase ? { linkBase: opts.linkBase } : {}) }) : renderText(report);
       process.stdout.write(text);
       process.exitCode = hasChanges(report) ? EXIT.FINDINGS : EXIT.OK;
     });

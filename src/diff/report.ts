@@ -1,7 +1,7 @@
 // A diff report and its renderings: text (terminal), markdown (a pull-request
 // comment, kept under GitHub's comment size) and JSON (stable, for tools).
 
-import type { Diagnostic } from '../api/types.js';
+import type { Diagnostic, Origin } from '../api/types.js';
 import { fmtOrigin } from '../config/load.js';
 import { groupByChanges, type EnvoyImpact, type ProxyGroup } from './envoy.js';
 import { countChanges, type DiffCounts, type JsonPatchOp, type ResourceDiff } from './resources.js';
@@ -169,13 +169,35 @@ const STATUS_ICON: Record<ValidationStatus, string> = { passed: '✅', warnings:
 /** Rows of a table shown before the rest is summarised in one line. */
 const MAX_TABLE_ROWS = 200;
 
+export interface MarkdownOptions {
+  /** Characters the comment may use (GitHub's limit is 65,536). */
+  budget?: number;
+  /** URL prefix for the head's files (e.g. `https://github.com/o/r/blob/<sha>/mesh`); origins become links. */
+  linkBase?: string;
+}
+
+function headLink(o: Origin, linkBase: string | undefined, text: string): string {
+  if (!linkBase || o.source) return esc(text);
+  const url = `${linkBase.replace(/\/+$/, '')}/${o.file.split('/').map(encodeURIComponent).join('/')}#L${o.line}`;
+  return `<a href="${esc(url).replace(/"/g, '&quot;')}">${esc(text)}</a>`;
+}
+
+/** Where a resource is, with the head's location linked. */
+function whereMd(r: ResourceDiff, linkBase: string | undefined): string {
+  if (r.change === 'removed' || !r.head) return esc(whereOf(r));
+  const at = headLink(r.head, linkBase, fmtOrigin(r.head));
+  return r.change === 'changed' && r.base && fmtOrigin(r.base) !== fmtOrigin(r.head) ? `${at} (was ${esc(fmtOrigin(r.base))})` : at;
+}
+
 function capped<T>(items: readonly T[], row: (x: T) => string, what: string): string[] {
   const out = items.slice(0, MAX_TABLE_ROWS).map(row);
   if (items.length > MAX_TABLE_ROWS) out.push('', `_… and ${items.length - MAX_TABLE_ROWS} more ${what}; see \`meshcd diff --output json\`._`);
   return out;
 }
 
-export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string {
+export function renderMarkdown(r: DiffReport, opts: MarkdownOptions = {}): string {
+  const budget = opts.budget ?? MARKDOWN_BUDGET;
+  const link = opts.linkBase;
   const head: string[] = [MARKDOWN_MARKER, '### meshcd diff', ''];
   head.push(`Base \`${r.base.revision}\` → head \`${r.head.revision}\``, '');
   head.push('| Added | Changed | Removed | Validation | Proxies affected |', '|---:|---:|---:|---|---|');
@@ -183,14 +205,14 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
   if (r.resources.length === 0) head.push('No mesh resources change.', '');
   else {
     head.push('| | Resource | Where |', '|---|---|---|');
-    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${esc(whereOf(x))} |`, 'resources'));
+    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${whereMd(x, link)} |`, 'resources'));
     head.push('');
   }
   const validation: string[] = [];
   const diags = shownDiagnostics(r);
   if (diags.length > 0) {
     validation.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| | Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|---|');
-    validation.push(...capped(diags, (d) => `| ${d.introduced ? '🆕' : ''} | ${d.origin ? `\`${esc(fmtOrigin(d.origin))}\`` : '-'} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`, 'findings'));
+    validation.push(...capped(diags, (d) => `| ${d.introduced ? '🆕' : ''} | ${!d.origin ? '-' : link ? headLink(d.origin, link, fmtOrigin(d.origin)) : `\`${esc(fmtOrigin(d.origin))}\``} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`, 'findings'));
     validation.push('');
   }
   const envoyHead = envoyHeading(r.envoy);
@@ -210,7 +232,7 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
     }
     return { shown, omitted };
   };
-  const res = take(r.resources.map(resourceSection));
+  const res = take(r.resources.map((x) => resourceSection(x, link)));
   const prx = take(groups.map(proxySection));
   const body = [...head, ...res.shown];
   if (res.omitted > 0) body.push(`_${plural(res.omitted, 'resource diff')} left out to stay under GitHub's comment size; run \`meshcd diff\` locally for everything._`, '');
@@ -219,11 +241,11 @@ export function renderMarkdown(r: DiffReport, budget = MARKDOWN_BUDGET): string 
   return body.join('\n').replace(/\n+$/, '\n');
 }
 
-function resourceSection(x: ResourceDiff): string {
+function resourceSection(x: ResourceDiff, link: string | undefined): string {
   // A whole-document add/remove patch repeats the YAML; only changes get one.
   const patch = x.change === 'changed' ? ['JSON Patch:', '', fence(JSON.stringify(x.patch, null, 2), 'json'), ''] : [];
   return [
-    `<details><summary>${ICON[x.change]} <b>${x.change}</b> <code>${esc(x.key)}</code> — ${esc(whereOf(x))}</summary>`,
+    `<details><summary>${ICON[x.change]} <b>${x.change}</b> <code>${esc(x.key)}</code> — ${whereMd(x, link)}</summary>`,
     '',
     fence(x.yamlDiff, 'diff'),
     '',

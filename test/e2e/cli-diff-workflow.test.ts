@@ -54,7 +54,7 @@ test('validate → diff → one comment, updated on the next push; gate follows 
   pr.copy('cases/change-weight', 'mesh');
   pr.commit('50/50');
 
-  const env = { CONFIG_PATH: 'mesh', POLICIES: '', BASE_REF: 'main', FAIL_ON: 'errors' };
+  const env = { CONFIG_PATH: 'mesh', POLICIES: '', BASE_REF: 'main', FAIL_ON: 'errors', HEAD_SHA: 'abc123', REPO_URL: 'https://github.example/o/r' };
   const v = runStep(step('validate'), pr.dir, env, bin);
   t.is(v.code, 0, v.stdout);
   t.is(v.out.errors, 'false');
@@ -67,6 +67,7 @@ test('validate → diff → one comment, updated on the next push; gate follows 
   const md = readFileSync(join(pr.dir, 'meshcd-diff.md'), 'utf8');
   t.true(md.startsWith('<!-- meshcd-diff -->'));
   t.regex(md, /VirtualService\/bookinfo\/reviews/);
+  t.true(md.includes('<a href="https://github.example/o/r/blob/abc123/mesh/virtual-services.yaml#L1">virtual-services.yaml:1</a>'));
   t.is(readFileSync(join(bin, 'summary.md'), 'utf8'), md);
 
   // The comment script, with GitHub's API as an in-memory list.

@@ -36,7 +36,7 @@ test('markdown has the marker, a summary table, one details block per resource a
 
 test('markdown stays under the comment budget and says what it left out', async (t) => {
   const r = await report(40);
-  const md = renderMarkdown(r, 20_000);
+  const md = renderMarkdown(r, { budget: 20_000 });
   t.true(md.length < 20_000);
   t.regex(md, /resource diffs left out/);
   t.regex(md, /Validation of head/);
@@ -64,4 +64,13 @@ test('markdown budget covers the Envoy sections too; long tables are capped', as
   t.regex(md, /proxy groups left out to stay under GitHub's comment size/);
   t.regex(md, /… and 300 more findings/);
   t.regex(md, /#### Envoy impact: 300 of 300 proxies change/);
+});
+
+test('markdown links head origins when given a link base', async (t) => {
+  const r = await report();
+  const md = renderMarkdown(r, { linkBase: 'https://example.com/o/r/blob/abc/mesh/' });
+  t.true(md.includes('<a href="https://example.com/o/r/blob/abc/mesh/vs.yaml#L1">vs.yaml:1</a>'));
+  t.true(md.includes('<a href="https://example.com/o/r/blob/abc/mesh/vs.yaml#L9">vs.yaml:9</a>'));
+  // A removed resource has no head file to link to.
+  t.regex(md, /\(was dr\.yaml:1\) \|/);
 });
