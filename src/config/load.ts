@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { AnyResource, ConfigSet, Diagnostic, MeshSettings, Origin, Resource, ResourceKey, Revision } from '../api/types.js';
 import { DEFAULT_MESH_SETTINGS, resourceKey } from '../api/types.js';
 import { CLUSTER_SCOPED_KINDS, KIND_GROUPS, type MeshConfigSpec, type MeshKind } from '../api/istio.js';
-import { DEFAULT_LIMITS, decodeText, isRecord, lineOfPath, parseConfigText, type ParseLimits, type ParsedDocument } from './parse.js';
+import { DEFAULT_LIMITS, decodeText, isRecord, lineOfPath, parseConfigText, parseForLocate, type ParseLimits, type ParsedDocument, type ParsedText } from './parse.js';
 
 export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -96,14 +96,22 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
   diagnostics.push(...built.diagnostics);
   const docOf = new Map<ResourceKey, Pending>();
   for (const [key, p] of built.pendingByKey) docOf.set(key, p);
+  // Located lazily and kept per file: reports with many findings in one file parse it once.
+  const located = new Map<string, ParsedText | undefined>();
+  const parsedText = (file: string): ParsedText | undefined => {
+    if (!located.has(file)) {
+      const text = texts.get(file);
+      located.set(file, text ? parseForLocate(text) : undefined);
+    }
+    return located.get(file);
+  };
   return {
     config: built.config,
     diagnostics,
     locate(key, path) {
       const p = docOf.get(key);
       if (!p) return undefined;
-      const text = texts.get(p.file);
-      const line = text ? lineOfPath(text, p.doc.line, splitPath(path), p.doc.listIndex) : p.doc.line;
+      const line = lineOfPath(parsedText(p.file), p.doc.line, splitPath(path), p.doc.listIndex);
       return { file: p.file, line, ...(opts.sourceName ? { source: opts.sourceName } : {}) };
     },
   };

@@ -175,15 +175,31 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
  * `['spec','http',0,'route',1,'weight']`. Re-parses the text: only used when
  * reporting, so nothing is kept in memory for the happy path.
  */
-export function lineOfPath(text: string, docLine: number, path: readonly (string | number)[], listIndex?: number): number {
+export interface ParsedText {
+  docs: Document.Parsed[];
+  lineCounter: LineCounter;
+}
+
+/** Parses a file's text once so that many paths can be located in it. */
+export function parseForLocate(text: string): ParsedText | undefined {
   const lineCounter = new LineCounter();
-  let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter });
+    const docs = parseAllDocuments(text, { lineCounter });
+    return Array.isArray(docs) ? { docs, lineCounter } : undefined;
   } catch {
-    return docLine;
+    return undefined;
   }
-  if (!Array.isArray(docs)) return docLine;
+}
+
+/**
+ * The 1-based line of a path inside a document of a file, e.g.
+ * `['spec','http',0,'route',1,'weight']`. Only used when reporting, so
+ * nothing is kept in memory for the happy path.
+ */
+export function lineOfPath(text: string | ParsedText | undefined, docLine: number, path: readonly (string | number)[], listIndex?: number): number {
+  const parsed = typeof text === 'string' ? parseForLocate(text) : text;
+  if (!parsed) return docLine;
+  const { docs, lineCounter } = parsed;
   for (const doc of docs) {
     if (!doc.contents?.range) continue;
     const l = lineCounter.linePos(doc.contents.range[0]).line;
@@ -201,7 +217,7 @@ export function lineOfPath(text: string, docLine: number, path: readonly (string
     let line = docLine;
     for (const seg of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
         if (!pair) break;
         const keyNode = pair.key as Node;
         if (keyNode.range) line = lineCounter.linePos(keyNode.range[0]).line;

@@ -33,7 +33,23 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const index = opts.index ?? buildServiceIndex(clean.config);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
-  return sortDiagnostics(out);
+  return sortDiagnostics(dropEquivalents(out));
+}
+
+/**
+ * Two layers can see the same mistake (Istio's webhook and `istioctl analyze`
+ * overlap too). Where they do, keep the analyzer's Istio code and drop the
+ * rule layer's finding at the same place.
+ */
+const SAME_FINDING: Readonly<Record<string, string>> = { MCD0211: 'IST0130' };
+
+function dropEquivalents(diags: Diagnostic[]): Diagnostic[] {
+  const at = (d: Diagnostic, code: string) => `${code}|${d.resource ?? ''}|${d.origin?.file ?? ''}:${d.origin?.line ?? 0}`;
+  const present = new Set(diags.map((d) => at(d, d.code)));
+  return diags.filter((d) => {
+    const preferred = SAME_FINDING[d.code];
+    return !(preferred && present.has(at(d, preferred)));
+  });
 }
 
 function keyOf(r: AnyResource): ResourceKey {
