@@ -149,7 +149,11 @@ export function registerServe(program: Command): void {
       server.registerAdmin(admin);
       const feed = new FolderFeed(
         opts.source,
-        (load, id) => server.update({ config: load.config, index: buildServiceIndex(load.config) }, id),
+        (load, id) => {
+          server.update({ config: load.config, index: buildServiceIndex(load.config) }, id);
+          // The folder feed already debounced this burst of file changes; do not wait a second quiet period.
+          server.flush();
+        },
         (o) => {
           const errors = o.diagnostics.filter((d) => d.severity === 'error');
           if (o.accepted) {

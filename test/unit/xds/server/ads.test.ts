@@ -288,3 +288,28 @@ test('a tiny send budget still delivers every response, one at a time, in make-b
   t.is((e.values[0] as any).endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 1005);
   t.is(server.stats().nacks, 0);
 });
+
+test('a node without GENERATOR that asks for host:port listeners is served as proxyless gRPC', async (t) => {
+  const { server, connect } = await setup(t, { bookinfo: [reviews(90, 10)] });
+  const g = connect('plain-client', 'bookinfo');
+  g.request(LDS, [`${H}:9080`]);
+  const lds = await g.next(LDS);
+  t.deepEqual(lds.names, [`${H}:9080`]);
+  t.is(server.syncz()[0]!.kind, 'grpc');
+});
+
+test('addService puts another gRPC service on the xDS port', async (t) => {
+  const { server, port } = await setup(t, { bookinfo: [ratings] });
+  const { echoService, callEcho } = await import('../../../helpers/xds-e2e.js');
+  const { service, Client } = echoService();
+  // Services must be added before listen(); a second server shows the call path.
+  const s2 = new XdsServer({ translator: { model: () => 0, key: () => 'k', translate: () => ({ resources: new Map() }) } });
+  s2.addService(service, { Call: (_call: unknown, cb: (e: null, r: { version: string; attempt: number }) => void) => cb(null, { version: 'ca', attempt: 1 }) });
+  const p2 = await s2.listen(0);
+  t.teardown(() => s2.close());
+  const grpc = await import('@grpc/grpc-js');
+  const c = new Client(`127.0.0.1:${p2}`, grpc.credentials.createInsecure());
+  t.teardown(() => c.close());
+  t.is((await callEcho(c)).version, 'ca');
+  t.true(port > 0 && server.stats().connected === 0);
+});
