@@ -72,7 +72,8 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
       if (!byPort.has(port)) byPort.set(port, { svc: inst.service, servicePort: p.number, protocol: p.protocol, ns: inst.endpoint.namespace, labels: inst.endpoint.labels });
     }
   }
-  const addresses = [...new Set([...view.proxy.ips, ...view.inbound.map((i) => i.endpoint.address)])].sort();
+  // Only the addresses of the workloads this proxy runs: other IPs of the proxy change nothing.
+  const addresses = [...new Set(view.inbound.map((i) => i.endpoint.address))].sort();
   for (const [port, info] of [...byPort].sort((a, b) => a[0] - b[0])) {
     if (!isHttpish(info.protocol) && info.protocol !== 'UNKNOWN') {
       view.sink.add({ code: 'MCD4130', severity: 'info', message: `port ${port} of ${info.svc.hostname} is ${info.protocol}; proxyless gRPC servers serve HTTP/2 only`, ...(info.svc.resource ? { resource: info.svc.resource } : {}) });
