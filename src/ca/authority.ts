@@ -199,6 +199,7 @@ export class CertificateAuthority {
   private closed = false;
   private pendingWrites = new Set<Promise<unknown>>();
   private rootsWrite: Promise<void> = Promise.resolve();
+  private bundleCache: { key: string; signer: Signer; rootsPem: string[] } | undefined;
 
   private constructor(private readonly opts: CaOptions) {
     this.trustDomain = opts.trustDomain ?? 'cluster.local';
@@ -241,16 +242,20 @@ export class CertificateAuthority {
   /** Roots that validate workload certificates now: the active one(s) plus retired roots in their overlap window. */
   trustBundle(): TrustBundle {
     this.retireExpired();
+    // Called on every CSR response: rebuilt only when roots, signer or rotation changed.
+    const extra = this.roots.filter((r) => r.retireAfter || r.fingerprint === this.pending?.fingerprint);
+    const key = `${this.signer.rootFingerprint}|${this.signer.ownRootsPem.length}|${extra.map((r) => r.fingerprint).join(',')}`;
+    if (this.bundleCache?.key === key && this.bundleCache.signer === this.signer) return { rootsPem: [...this.bundleCache.rootsPem] };
     const seen = new Set<string>();
     const out: string[] = [];
-    const extra = this.roots.filter((r) => r.retireAfter || r.fingerprint === this.pending?.fingerprint).map((r) => r.certPem);
-    for (const pem of [...this.signer.ownRootsPem, ...extra]) {
+    for (const pem of [...this.signer.ownRootsPem, ...extra.map((r) => r.certPem)]) {
       const fp = fingerprintOf(pem);
       if (seen.has(fp)) continue;
       seen.add(fp);
       out.push(pem);
     }
-    return { rootsPem: out };
+    this.bundleCache = { key, signer: this.signer, rootsPem: out };
+    return { rootsPem: [...out] };
   }
 
   /** The signing certificate and intermediates (not the root): what a TLS peer sends after its leaf. */

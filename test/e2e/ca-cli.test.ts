@@ -90,7 +90,7 @@ test('agent: flag errors are one line with exit 2; a token is never accepted on 
   ];
   for (const [extra, re] of cases) {
     const r = meshcd(...base, ...extra);
-    t.is(r.code, 2, extra.join(' '));
+    t.is(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, re, extra.join(' '));
     t.false(r.stderr.includes('secret-token'), 'a token value is never echoed');
   }
