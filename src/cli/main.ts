@@ -3,16 +3,25 @@
 
 import { Command, CommanderError } from 'commander';
 import { EXIT, UserError } from './exit.js';
-import { packageVersion, registerVersion } from './version.js';
-import { registerValidate } from './validate.js';
-import { registerDiff } from './diff.js';
-import { registerHistory } from './history.js';
-import { registerServe } from './serve.js';
-import { registerCa } from './ca.js';
-import { registerAgent } from './agent.js';
-import { registerSources } from '../source/cli.js';
+import { packageVersion } from './version.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+// Subcommands are imported only when used: `meshcd validate` should not pay
+// for loading gRPC, Envoy's protos or OpenPGP. Help lists them all.
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  version: async () => (await import('./version.js')).registerVersion,
+  validate: async () => (await import('./validate.js')).registerValidate,
+  diff: async () => (await import('./diff.js')).registerDiff,
+  history: async () => (await import('./history.js')).registerHistory,
+  serve: async () => (await import('./serve.js')).registerServe,
+  sources: async () => (await import('../source/cli.js')).registerSources,
+  ca: async () => (await import('./ca.js')).registerCa,
+  agent: async () => (await import('./agent.js')).registerAgent,
+};
+
+/** The program with the subcommands `argv` needs (all of them when no known one is named). */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('meshcd')
@@ -20,20 +29,15 @@ export function buildProgram(): Command {
     .version(packageVersion(), '--version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerVersion(program);
-  registerValidate(program);
-  registerDiff(program);
-  registerHistory(program);
-  registerServe(program);
-  registerCa(program);
-  registerAgent(program);
-  registerSources(program);
+  const named = argv?.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = named && named in COMMANDS ? [named] : Object.keys(COMMANDS);
+  for (const name of wanted) (await COMMANDS[name]!())(program);
   for (const c of program.commands) c.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;

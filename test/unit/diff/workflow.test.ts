@@ -27,8 +27,8 @@ test('checks out full history and finds its comment by the marker meshcd writes'
   t.true(script.includes(`'${MARKDOWN_MARKER}'`));
 });
 
-test('passes only flags and formats the CLI accepts', (t) => {
-  const program = buildProgram();
+test('passes only flags and formats the CLI accepts', async (t) => {
+  const program = await buildProgram();
   const runs = wf.jobs.meshcd.steps.map((s) => s.run ?? '').join('\n');
   for (const m of runs.matchAll(/meshcd (validate|diff) ([^\n>]*)/g)) {
     const cmd = program.commands.find((c) => c.name() === m[1])!;
