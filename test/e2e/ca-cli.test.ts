@@ -37,7 +37,7 @@ test('ca serve creates the CA; status (text/json) and rotate work beside it; bad
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), 45000);
     child.stdout.on('data', () => /listening on/.test(out) && (clearTimeout(timer), resolve()));
   });
   t.regex(out, /meshcd CA listening on 127\.0\.0\.1:\d+ \(trust domain cluster\.local, self-signed\)/);
@@ -104,7 +104,7 @@ test('agent writes the gRPC bootstrap before it has a certificate (CA unreachabl
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no retry logged: ${err}`)), 15000);
+    const timer = setTimeout(() => reject(new Error(`no retry logged: ${err}`)), 45000);
     child.stderr.on('data', () => /retrying/.test(err) && (clearTimeout(timer), resolve()));
   });
   const b = JSON.parse(readFileSync(join(dir, 'bootstrap.json'), 'utf8')) as { node: { id: string; metadata: { LABELS: Record<string, string> } } };
