@@ -47,10 +47,10 @@ function mesh(seed: number): AnyResource[] {
   for (let i = 0; i < n; i++) {
     const ns = r.pick(nss);
     const name = `s${i}`;
-    const proto = r.pick(['HTTP', 'GRPC', 'HTTP2', 'TCP', 'TLS', 'HTTPS']);
+    const proto = r.pick(['HTTP', 'GRPC', 'HTTP2', 'TCP', 'TLS', 'HTTPS', 'http', 'grpc', 'MONGO']);
     const ports = [8000 + r.int(3), ...(r.chance(0.3) ? [r.pick([9000, 15001, 15006])] : [])];
     const resolution = r.pick(['STATIC', 'STATIC', 'DNS', 'NONE']);
-    const host = r.chance(0.8) ? `${name}.${ns}.svc.cluster.local` : `${name}.example.com`;
+    const host = r.chance(0.75) ? `${name}.${ns}.svc.cluster.local` : r.chance(0.7) ? `${name}.example.com` : `*.${name}.example.com`;
     names.push({ host, ns, ports });
     const eps = Array.from({ length: r.int(4) }, (_, k) => ({
       address: resolution === 'DNS' && r.chance(0.5) ? `${name}-${k}.example.com` : `10.${i}.${k}.1`,
@@ -105,7 +105,7 @@ function mesh(seed: number): AnyResource[] {
       ...(r.chance(0.2) ? { headers: { request: { set: { 'x-a': '1' }, remove: ['x-b'] }, response: { add: { 'x-c': '2' } } } } : {}),
     }));
     out.push(res('VirtualService', target.ns, `vs${i}`, {
-      hosts: [target.host],
+      hosts: [r.chance(0.1) ? '*' : target.host],
       ...(r.chance(0.3) ? { gateways: ['mesh', 'a/gw'] } : {}),
       http,
       ...(r.chance(0.3) ? { tcp: [{ route: [{ destination: dest(), weight: 100 }] }] } : {}),
@@ -119,6 +119,7 @@ function mesh(seed: number): AnyResource[] {
       { port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*.svc.cluster.local'], tls: r.pick([{ mode: 'SIMPLE', credentialName: 'c' }, { mode: 'MUTUAL', credentialName: 'c' }, { mode: 'SIMPLE' }]) },
       { port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['*.example.com'], tls: { mode: 'PASSTHROUGH' } },
       { port: { number: 9999, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] },
+      { port: { number: 8080, name: 'http2', protocol: r.pick(['http', 'HTTP2', 'GRPC']) }, hosts: [r.pick(['*/*', 'b/*', './*.example.com'])] },
     ],
   }));
   const mode = () => r.pick(['STRICT', 'PERMISSIVE', 'DISABLE', 'UNSET']);
@@ -134,6 +135,7 @@ function mesh(seed: number): AnyResource[] {
       })),
     }, 'security.istio.io/v1'));
   }
+  if (r.chance(0.2)) out.push(res('DestinationRule', 'c', 'all', { host: '*', trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' }, tls: { mode: 'ISTIO_MUTUAL' } } }));
   if (r.chance(0.5)) out.push(res('Sidecar', r.pick(nss), 'default', { egress: [{ hosts: [r.pick(['./*', '*/*', 'a/*', 'b/s1.b.svc.cluster.local'])] }], outboundTrafficPolicy: { mode: r.pick(['ALLOW_ANY', 'REGISTRY_ONLY']) } }));
   return out;
 }
