@@ -130,7 +130,7 @@ async function repoSides(args: string[], opts: DiffOptions): Promise<{ base: Sid
       const db = await defaultBranch(repo);
       if (!db) throw new UserError(`no default branch (origin/HEAD, main or master) in ${dir}; name the base with --base REF`);
       const mb = await mergeBase(repo, db.oid, headOid);
-      if (!mb) throw new UserError(`${db.name} and ${headRef} have no common ancestor in ${dir}; name the base with --base REF`);
+      if (!mb) throw new UserError(`${db.name} and ${headRef} have no common ancestor in ${dir} (a shallow clone? fetch with full history); name the base with --base REF`);
       baseOid = mb;
       baseLabel = `merge-base of ${db.name} and ${headRef}`;
       baseRef = 'merge-base';

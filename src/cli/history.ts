@@ -74,7 +74,7 @@ const MAX_DIFF_LINES = 30;
 
 export function renderHistoryText(key: ResourceKey, r: HistoryResult): string {
   const out: string[] = [];
-  if (r.entries.length === 0) out.push(`no commit changed ${key} (${r.walked} commits looked at)`);
+  if (r.entries.length === 0) out.push(`no commit changed ${key} (${r.walked} commit${r.walked === 1 ? '' : 's'} looked at)`);
   for (const e of r.entries) {
     out.push(`${e.commit.slice(0, 12)}  ${e.date}  ${e.change.padEnd(7)}  ${e.author.name} <${e.author.email}>  ${e.subject}`);
     if (e.origin) out.push(`  at ${fmtOrigin(e.origin)}`);

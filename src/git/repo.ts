@@ -100,7 +100,8 @@ export async function resolveCommit(repo: LocalRepo, ref: string): Promise<strin
       oid = await parentOf(repo, oid, n - 1, ref);
     }
   }
-  return oid;
+  // A parent named by a commit may be missing from a shallow clone.
+  return m[2] ? peelToCommit(repo, oid, ref) : oid;
 }
 
 async function resolveName(repo: LocalRepo, name: string, full: string): Promise<string> {
@@ -183,7 +184,12 @@ export interface CommitInfo {
 }
 
 export async function readCommitInfo(repo: LocalRepo, oid: string): Promise<CommitInfo> {
-  const { commit } = await git.readCommit({ fs, gitdir: repo.gitdir, oid, cache: repo.cache });
+  let commit;
+  try {
+    ({ commit } = await git.readCommit({ fs, gitdir: repo.gitdir, oid, cache: repo.cache }));
+  } catch (err) {
+    throw new GitError(`commit ${oid.slice(0, 12)} cannot be read from ${where(repo)}: ${(err as Error).message} (a shallow clone? fetch with full history)`);
+  }
   return { oid, tree: commit.tree, parents: commit.parent, author: commit.author, committer: commit.committer, message: commit.message };
 }
 

@@ -126,3 +126,19 @@ test('--worktree compares the files on disk (uncommitted and untracked) with HEA
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--worktree is the head; it cannot be used with --head/);
 });
+
+test('a shallow clone: a base beyond its history is a clear error, not a crash', (t) => {
+  const { repo } = repoWithHistory();
+  const shallow = new TempRepo('meshcd-diff-shallow-', false);
+  t.teardown(() => {
+    repo.cleanup();
+    shallow.cleanup();
+  });
+  shallow.git('clone', '-q', '--depth', '1', `file://${repo.dir}`, '.');
+  const r = meshcd(['diff', '--no-envoy', '--base', 'HEAD~1'], shallow.dir);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^error: --base: "HEAD~1" names object \w{12}, which is missing from the repository at .*\(a shallow clone\? fetch with full history\)\n$/);
+  const h = meshcd(['history', 'Gateway/bookinfo/public', '--path', 'mesh'], shallow.dir);
+  t.is(h.code, 0);
+  t.regex(h.stdout, /history stops at a commit whose parent is not in this clone/);
+});

@@ -116,5 +116,5 @@ test('bad input is one clear line on stderr and exit 2', (t) => {
   }
   const none = meshcd(['history', 'VirtualService/bookinfo/missing'], repo.dir);
   t.is(none.code, 0);
-  t.regex(none.stdout, /no commit changed VirtualService\/bookinfo\/missing \(1 commits looked at\)/);
+  t.regex(none.stdout, /no commit changed VirtualService\/bookinfo\/missing \(1 commit looked at\)/);
 });
