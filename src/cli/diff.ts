@@ -49,7 +49,11 @@ export function registerDiff(program: Command): void {
     .option('--no-envoy', 'skip the Envoy-level impact (listeners/routes/clusters per proxy)')
     .option('--policies <dir>', 'extra policy folder for validating the head (repeatable), as `meshcd validate`', collect, [])
     .option('--no-default-policies', 'do not apply the shipped baseline policies when validating the head')
-    .addHelpText('after', '\nExit codes: 0 no change, 1 changes, 2 error (bad ref, unreadable repository or folder).')
+    .addHelpText(
+      'after',
+      '\nExit codes (as argocd app diff): 0 no change, 1 changes, 2 error (bad ref, unreadable repository or folder).\n' +
+        'Validation errors in the head are reported but do not change the exit code; gate on them with `meshcd validate`.',
+    )
     .action(async (args: string[], opts: DiffOptions) => {
       const format = checkOutput(opts.output, ['text', 'markdown', 'json'] as const);
       // The head is validated exactly as `meshcd validate` would, so the PR comment and the SARIF agree.
