@@ -21,6 +21,8 @@ const NAMESPACES = Number(process.env.NAMESPACES ?? 10);
 const PROXIES = Number(process.env.PROXIES ?? 2000);
 const STREAMS = Number(process.env.STREAMS ?? 10000);
 const STREAMS_PER_CHANNEL = 100;
+/** DELTA=1: simulated proxies use DeltaAggregatedResources instead of state-of-the-world. */
+const DELTA = process.env.DELTA === '1';
 
 const T = {
   L: 'type.googleapis.com/envoy.config.listener.v3.Listener',
@@ -161,6 +163,57 @@ class Fleet {
 
   /** An Envoy-like sidecar: wildcard CDS + LDS, then EDS and RDS by the names they reference; ACKs everything. */
   connect(id: string, namespace: string, full: boolean): SimProxy {
+    return DELTA ? this.connectDelta(id, namespace, full) : this.connectSotw(id, namespace, full);
+  }
+
+  /** Like connectSotw over the incremental protocol: subscribe once, ACK by nonce, track names per type. */
+  connectDelta(id: string, namespace: string, full: boolean): SimProxy {
+    const p: SimProxy = { id, namespace, connectedAt: performance.now(), firstAck: new Map(), responses: [] };
+    const call = (this.channel() as any).DeltaAggregatedResources() as grpc.ClientDuplexStream<object, any>;
+    p.call = call;
+    this.proxies.push(p);
+    const held = new Map<string, Set<string>>([[T.C, new Set()], [T.L, new Set()], [T.E, new Set()], [T.R, new Set()]]);
+    const subscribed = new Map<string, Set<string>>([[T.E, new Set()], [T.R, new Set()]]);
+    const node = { id, metadata: { fields: { NAMESPACE: { string_value: namespace } } }, user_agent_name: 'bench' };
+    let first = true;
+    const send = (req: Record<string, unknown>) => {
+      if (first) req.node = node;
+      first = false;
+      call.write(req);
+    };
+    call.on('data', (r: { type_url: string; nonce?: string; resources?: { name: string; resource: { value: Uint8Array } }[]; removed_resources?: string[] }) => {
+      const now = performance.now();
+      p.responses.push({ type: r.type_url, at: now });
+      if (!p.firstAck.has(r.type_url)) p.firstAck.set(r.type_url, now);
+      const h = held.get(r.type_url)!;
+      for (const x of r.resources ?? []) h.add(x.name);
+      for (const n of r.removed_resources ?? []) h.delete(n);
+      send({ type_url: r.type_url, response_nonce: r.nonce ?? '' });
+      if (!full) return;
+      const follow = (type: string, wanted: string[]) => {
+        const sub = subscribed.get(type)!;
+        const add = wanted.filter((n) => !sub.has(n));
+        const drop = [...sub].filter((n) => !wanted.includes(n));
+        if (!add.length && !drop.length) return;
+        for (const n of add) sub.add(n);
+        for (const n of drop) sub.delete(n);
+        send({ type_url: type, resource_names_subscribe: add, resource_names_unsubscribe: drop });
+      };
+      if (r.type_url === T.C) follow(T.E, [...h].filter((n) => n.startsWith('outbound|')));
+      else if (r.type_url === T.L && r.resources?.length) {
+        const rds = new Set<string>(subscribed.get(T.R));
+        for (const a of r.resources) for (const n of routeNames(decodeResource(T.L, a.resource.value))) rds.add(n);
+        follow(T.R, [...rds].sort());
+      }
+      if (p.complete === undefined && [T.C, T.E, T.L, T.R].every((t) => p.firstAck.has(t))) p.complete = now;
+    });
+    call.on('error', () => this.errors++);
+    send({ type_url: T.C });
+    send({ type_url: T.L });
+    return p;
+  }
+
+  connectSotw(id: string, namespace: string, full: boolean): SimProxy {
     const p: SimProxy = { id, namespace, connectedAt: performance.now(), firstAck: new Map(), responses: [] };
     const call = (this.channel() as any).StreamAggregatedResources() as grpc.ClientDuplexStream<object, any>;
     p.call = call;
@@ -264,6 +317,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
   const rssFull = await rssOf(child.pid!);
   const syncz = (await (await fetch(`${addr.admin}/debug/syncz`)).json()) as { proxies: unknown[] };
+  say(`protocol: ${DELTA ? 'delta (DeltaAggregatedResources)' : 'state of the world (StreamAggregatedResources)'}`);
   say(`proxies: ${PROXIES} sidecar-like ADS streams (CDS+EDS+LDS+RDS, each ~${SERVICES / NAMESPACES} services × 2 subsets); server sees ${syncz.proxies.length} connected; ${done.length} got a full config`);
   say(`time to first full config for all: ${((lastComplete - c0) / 1000).toFixed(2)} s (connect to last proxy's 4th type ACKed); stream errors: ${fleet.errors}`);
   const cpuServer1 = await cpuOf(child.pid!);
