@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import type { Revision } from '../api/types.js';
 import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
-import { diffConfigSets } from '../diff/resources.js';
+import { annotateUnreadable, diffConfigSets } from '../diff/resources.js';
 import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
 import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffSide, type EnvoySection } from '../diff/report.js';
 import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
@@ -72,7 +72,7 @@ export function registerDiff(program: Command): void {
       const diagnostics = sortDiagnostics([...policies.diagnostics, ...validate(headLoad, { policies: policies.policies })]);
       // The base's findings tell which of the head's are new in this change.
       const baseDiagnostics = validate(baseLoad, { policies: policies.policies });
-      const resources = diffConfigSets(baseLoad.config, headLoad.config);
+      const resources = annotateUnreadable(diffConfigSets(baseLoad.config, headLoad.config), headLoad.diagnostics);
       let envoy: EnvoySection;
       if (!opts.envoy) envoy = { status: 'skipped', reason: 'disabled with --no-envoy' };
       else if (resources.length === 0) envoy = { status: 'skipped', reason: 'no resource changes' };

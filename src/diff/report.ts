@@ -116,7 +116,7 @@ export function renderText(r: DiffReport): string {
   else {
     out.push('');
     const w = Math.max(...r.resources.map((x) => x.key.length));
-    for (const x of r.resources) out.push(`${x.change.padEnd(8)} ${x.key.padEnd(w)}  ${whereOf(x)}`);
+    for (const x of r.resources) out.push(`${x.change.padEnd(8)} ${x.key.padEnd(w)}  ${whereOf(x)}${x.note ? `  NOTE: ${x.note}` : ''}`);
     for (const x of r.resources) {
       out.push('', `=== ${x.change} ${x.key}`, x.yamlDiff.replace(/\n$/, ''));
       if (x.change === 'changed') {
@@ -205,7 +205,7 @@ export function renderMarkdown(r: DiffReport, opts: MarkdownOptions = {}): strin
   if (r.resources.length === 0) head.push('No mesh resources change.', '');
   else {
     head.push('| | Resource | Where |', '|---|---|---|');
-    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${whereMd(x, link)} |`, 'resources'));
+    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${whereMd(x, link)}${x.note ? ` ⚠️ ${esc(x.note)}` : ''} |`, 'resources'));
     head.push('');
   }
   const validation: string[] = [];

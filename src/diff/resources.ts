@@ -31,6 +31,21 @@ export interface ResourceDiff {
   yamlDiff: string;
   /** Operations turning the base document into the head document. */
   patch: JsonPatchOp[];
+  /** Why this entry may not be what it seems, e.g. a removal caused by a file that no longer parses. */
+  note?: string;
+}
+
+/** Load problems that drop a file's documents: a resource "removed" by them was not removed on purpose. */
+const UNREADABLE_CODES = new Set(['MCD0001', 'MCD0003', 'MCD0004', 'MCD0005']);
+
+/** Marks removals whose file fails to load in the head, so a YAML typo does not read as a deletion. */
+export function annotateUnreadable(diffs: ResourceDiff[], headDiagnostics: readonly { code: string; severity: string; origin?: Origin }[]): ResourceDiff[] {
+  const broken = new Map<string, number>();
+  for (const d of headDiagnostics) if (d.severity === 'error' && UNREADABLE_CODES.has(d.code) && d.origin && !broken.has(d.origin.file)) broken.set(d.origin.file, d.origin.line);
+  return diffs.map((x) => {
+    const line = x.change === 'removed' && x.base ? broken.get(x.base.file) : undefined;
+    return line === undefined ? x : { ...x, note: `${x.base!.file} does not load in the head (error at line ${line}); the resource may not be meant to go` };
+  });
 }
 
 function keyOf(r: AnyResource): ResourceKey {

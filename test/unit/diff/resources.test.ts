@@ -1,6 +1,6 @@
 import test from 'ava';
 import jsonPatch from 'fast-json-patch';
-import { alignKeys, diffConfigSets, yamlDiff } from '../../../src/diff/resources.js';
+import { alignKeys, annotateUnreadable, diffConfigSets, yamlDiff } from '../../../src/diff/resources.js';
 import { dr, load, vs } from './_mem.js';
 
 test('no change when files are identical', async (t) => {
@@ -72,4 +72,15 @@ test('alignKeys orders base keys like the head and keeps extra keys after', (t) 
 test('yamlDiff keeps the author field order of the head', (t) => {
   const text = yamlDiff('K', undefined, { spec: { z: 1, a: 2 }, kind: 'X' });
   t.true(text.includes('+spec:\n+  z: 1\n+  a: 2\n+kind: X'));
+});
+
+test('a removal caused by a file that no longer parses carries a note', async (t) => {
+  const a = await load({ 'vs.yaml': vs(90), 'dr.yaml': dr });
+  const b = await load({ 'vs.yaml': vs(90).replace('hosts: [reviews]', 'hosts: [reviews'), 'dr.yaml': '' });
+  const d = annotateUnreadable(diffConfigSets(a.config, b.config), b.diagnostics);
+  t.deepEqual(d.map((x) => [x.key, x.change, x.note !== undefined]), [
+    ['DestinationRule/bookinfo/reviews', 'removed', false],
+    ['VirtualService/bookinfo/reviews', 'removed', true],
+  ]);
+  t.regex(d[1]!.note!, /^vs\.yaml does not load in the head \(error at line \d+\)/);
 });
