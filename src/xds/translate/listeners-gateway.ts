@@ -34,9 +34,10 @@ function splitHost(h: string, gwNs: string): { ns: string; host: string } {
   return { ns: ns === '.' ? gwNs : ns, host: h.slice(i + 1) };
 }
 
-function kindOf(s: Server): 'http' | 'https' | 'passthrough' | 'tcp' {
+function kindOf(s: Server): 'http' | 'https' | 'passthrough' | 'auto' | 'tcp' {
   const p = (s.port.protocol ?? '').toUpperCase();
   const mode = s.tls?.mode;
+  if (mode === 'AUTO_PASSTHROUGH' && (p === 'TLS' || p === 'HTTPS')) return 'auto';
   if (p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB') return 'http';
   if (p === 'HTTPS') return mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH' ? 'passthrough' : 'https';
   if (p === 'TLS') return mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH' || !mode ? 'passthrough' : 'https';
@@ -163,6 +164,23 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
           if (names === undefined || names.length === 0) continue;
           sni = true;
           chains.push({ name: `${vs.namespace}/${vs.name}/${r.path}`, filter_chain_match: { server_names: names }, filters: [tcpProxyFilter(`${vs.namespace}/${vs.name}`, targets)] });
+        }
+      }
+    }
+    for (const bs of servers.filter((s) => kindOf(s.server) === 'auto')) {
+      // AUTO_PASSTHROUGH (east-west): the client's SNI names the cluster, `outbound_.<port>_.<subset>_.<host>`.
+      for (const svc of view.services) {
+        if (!bs.server.hosts.some((sh) => hostsOverlap(splitHost(sh, bs.gw.namespace).host, svc.hostname))) continue;
+        const subsets = [undefined, ...(view.destinationRule(svc.hostname)?.subsets.map((x) => x.name) ?? [])];
+        for (const p of svc.ports) {
+          for (const subset of subsets) {
+            const sniName = `outbound_.${p.number}_.${subset ?? ''}_.${svc.hostname}`;
+            const names = claim([sniName], 'AUTO_PASSTHROUGH server', bs);
+            if (!names) continue;
+            sni = true;
+            const cluster = `outbound|${p.number}|${subset ?? ''}|${svc.hostname}`;
+            chains.push({ name: sniName, filter_chain_match: { server_names: names }, filters: [tcpProxyFilter(cluster, [{ name: cluster, weight: 100 }])] });
+          }
         }
       }
     }

@@ -307,3 +307,23 @@ spec:
   const hcm = value(r, TYPE_URL.listener, '0.0.0.0_80').filter_chains[0].filters[0].typed_config;
   t.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.rbac.deny', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
 });
+
+test('AUTO_PASSTHROUGH gateway: one SNI chain per service port and subset', (t) => {
+  const yaml = `kind: Gateway
+metadata: { name: eastwest, namespace: app }
+spec:
+  selector: { istio: eastwest }
+  servers: [{ port: { number: 15443, name: tls, protocol: TLS }, hosts: ["*.svc.cluster.local"], tls: { mode: AUTO_PASSTHROUGH } }]
+---
+kind: DestinationRule
+metadata: { name: api, namespace: app }
+spec: { host: api, subsets: [{ name: v1, labels: { version: v1 } }] }`;
+  const r = run(yaml, proxy('router', { labels: { istio: 'eastwest' } }));
+  t.deepEqual([r.bad, r.inconsistent], [[], []]);
+  const l = value(r, TYPE_URL.listener, '0.0.0.0_15443');
+  t.deepEqual(l.filter_chains.map((c: any) => [c.filter_chain_match.server_names[0], c.filters[0].typed_config.cluster]), [
+    ['outbound_.8080_._.api.app.svc.cluster.local', API],
+    ['outbound_.8080_.v1_.api.app.svc.cluster.local', 'outbound|8080|v1|api.app.svc.cluster.local'],
+  ]);
+  t.is(l.listener_filters[0].name, 'envoy.filters.listener.tls_inspector');
+});
