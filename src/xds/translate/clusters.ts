@@ -205,6 +205,24 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     out.endpoints.set(name, xdsResource(name, cla));
   }
   if (c.lb_policy === undefined) Object.assign(c, lbSettings(view, policy, dr));
+  const warmup = parseDurationMs(policy.loadBalancer?.warmupDurationSecs);
+  if (warmup !== undefined && warmup > 0) {
+    if (kind === 'grpc') view.sink.add({ code: 'MCD4107', severity: 'info', message: 'warmupDurationSecs is not supported by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.loadBalancer.warmupDurationSecs' });
+    else if (c.lb_policy === 'ROUND_ROBIN') c.round_robin_lb_config = { slow_start_config: { slow_start_window: durationOf(warmup) } };
+    else if (c.lb_policy === 'LEAST_REQUEST') c.least_request_lb_config = { slow_start_config: { slow_start_window: durationOf(warmup) } };
+  }
+  const ka = policy.connectionPool?.tcp?.tcpKeepalive;
+  if (ka && kind !== 'grpc') {
+    const secs = (d: string | undefined) => {
+      const ms = parseDurationMs(d);
+      return ms !== undefined && ms >= 1000 ? { value: Math.floor(ms / 1000) } : undefined;
+    };
+    const time = secs(ka.time);
+    const interval = secs(ka.interval);
+    c.upstream_connection_options = {
+      tcp_keepalive: { ...(ka.probes ? { keepalive_probes: { value: ka.probes } } : {}), ...(time ? { keepalive_time: time } : {}), ...(interval ? { keepalive_interval: interval } : {}) },
+    };
+  }
   const cb = circuitBreakers(policy);
   if (cb) c.circuit_breakers = cb;
   const od = outlierDetection(view, policy, dr);

@@ -70,14 +70,15 @@ function mesh(seed: number): AnyResource[] {
       ...(r.chance(0.2) ? { exportTo: [r.pick(['.', '*', 'b'])] } : {}),
     }));
     if (r.chance(0.7)) {
-      const lb = r.pick([{ simple: 'LEAST_REQUEST' }, { simple: 'RANDOM' }, { simple: 'ROUND_ROBIN' }, { simple: 'PASSTHROUGH' }, { consistentHash: { httpHeaderName: 'x-u' } }, { consistentHash: { useSourceIp: true } }, { consistentHash: { httpCookie: { name: 'c', ttl: '10s' } } }, { consistentHash: { maglev: { tableSize: 65537 } } }]);
+      const lb0 = r.pick([{ simple: 'LEAST_REQUEST' }, { simple: 'RANDOM' }, { simple: 'ROUND_ROBIN' }, { simple: 'PASSTHROUGH' }, { consistentHash: { httpHeaderName: 'x-u' } }, { consistentHash: { useSourceIp: true } }, { consistentHash: { httpCookie: { name: 'c', ttl: '10s' } } }, { consistentHash: { maglev: { tableSize: 65537 } } }]);
+      const lb = r.chance(0.3) ? { ...lb0, warmupDurationSecs: '30s' } : lb0;
       const tls = r.pick([undefined, { mode: 'DISABLE' }, { mode: 'ISTIO_MUTUAL' }, { mode: 'SIMPLE', caCertificates: '/ca.pem', sni: 'x' }, { mode: 'MUTUAL', clientCertificate: '/c', privateKey: '/k', caCertificates: '/ca', subjectAltNames: ['a'] }, { mode: 'SIMPLE', credentialName: 'cred' }]);
       out.push(res('DestinationRule', ns, name, {
         host,
         trafficPolicy: {
           loadBalancer: lb,
           ...(tls ? { tls } : {}),
-          ...(r.chance(0.5) ? { connectionPool: { tcp: { maxConnections: 1 + r.int(100), connectTimeout: '1s' }, http: { http2MaxRequests: 10, maxRequestsPerConnection: 3, idleTimeout: '5s', http1MaxPendingRequests: 2, maxRetries: 1 } } } : {}),
+          ...(r.chance(0.5) ? { connectionPool: { tcp: { maxConnections: 1 + r.int(100), connectTimeout: '1s', ...(r.chance(0.5) ? { tcpKeepalive: { probes: 3, time: '60s', interval: '10s' } } : {}) }, http: { http2MaxRequests: 10, maxRequestsPerConnection: 3, idleTimeout: '5s', http1MaxPendingRequests: 2, maxRetries: 1 } } } : {}),
           ...(r.chance(0.5) ? { outlierDetection: { consecutive5xxErrors: r.int(7), consecutiveGatewayErrors: r.int(3), interval: '2s', baseEjectionTime: '30s', maxEjectionPercent: r.int(120) } } : {}),
           ...(r.chance(0.3) ? { portLevelSettings: [{ port: { number: ports[0] }, loadBalancer: { simple: 'RANDOM' } }] } : {}),
         },
