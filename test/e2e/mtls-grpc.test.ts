@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { callEcho, echoService, eventually, startBackend, startServe, tempDir, writeFileIn, xdsModule, type ServeProcess } from '../helpers/xds-e2e.js';
 
@@ -49,7 +50,7 @@ function spawnMeshcd(args: string[], ready: RegExp): Promise<Proc & { match: Reg
     clearTimeout(t);
   };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`meshcd ${args[0]} not ready in 20 s:\n${out}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`meshcd ${args[0]} not ready in 45 s:\n${out}`)), 45000);
     const check = () => {
       const m = ready.exec(out);
       if (m) {
@@ -124,10 +125,10 @@ test.before(async () => {
   const serve = await startServe(meshDir);
   cleanup.push(() => serve.stop());
   const agents = {} as Ctx['agents'];
-  for (const sa of ['client', 'server', 'intruder'] as const) {
+  await Promise.all((['client', 'server', 'intruder'] as const).map(async (sa) => {
     agents[sa] = await startAgent(dir, state, caPort, serve.xds, sa);
     cleanup.push(() => agents[sa].stop());
-  }
+  }));
   Object.assign(ctx, { dir, state, caPort, serve, agents, plainPort, xdsPort });
 });
 
@@ -195,6 +196,7 @@ test.serial('certificates rotate (4 s TTL) and the root rotates under continuous
   await startPlainMtlsServer(t);
   const serialOf = (sa: 'client' | 'server') => readFileSync(join(ctx.agents[sa].dir, 'cert-chain.pem'), 'utf8');
   const before = { client: serialOf('client'), server: serialOf('server') };
+  const rootBefore = readFileSync(join(ctx.state, 'ca', 'root-cert.pem'), 'utf8');
   let ok = 0;
   const failures: string[] = [];
   const deadline = Date.now() + 16000;
@@ -231,6 +233,11 @@ test.serial('certificates rotate (4 s TTL) and the root rotates under continuous
   })) as { rotation: { phase: string }; roots: { active: boolean }[] };
   t.log(`CA after the run: rotation ${status.rotation.phase}, ${status.roots.length} root(s) in the bundle`);
   t.not(status.rotation.phase, 'distributing', 'the new root took over during the run');
+  const rootAfter = readFileSync(join(ctx.state, 'ca', 'root-cert.pem'), 'utf8');
+  t.not(rootAfter, rootBefore, 'the root was rotated');
+  t.true(readFileSync(join(ctx.agents.client.dir, 'root-cert.pem'), 'utf8').includes(rootAfter.trim()), 'the client trusts the new root');
+  const serverLeaf = new X509Certificate(readFileSync(join(ctx.agents.server.dir, 'cert-chain.pem'), 'utf8'));
+  t.true(serverLeaf.verify(new X509Certificate(rootAfter).publicKey), 'the server now serves a certificate from the new root');
   t.deepEqual(await nacks(), []);
 });
 
