@@ -11,7 +11,7 @@ import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
 import { annotateUnreadable, diffConfigSets } from '../diff/resources.js';
 import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
 import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffSide, type EnvoySection } from '../diff/report.js';
-import { commitRevision, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
+import { commitRevision, configPath, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
 import { sortDiagnostics, validate } from '../validate/index.js';
@@ -118,9 +118,9 @@ function subPath(path: string | undefined): string {
 async function repoSides(args: string[], opts: DiffOptions): Promise<{ base: Side; head: Side }> {
   if (args.length > 2) throw new UserError(`diff takes one repository or two folders; got ${args.length} arguments`);
   const dir = args[0] ?? '.';
-  const sub = subPath(opts.path);
   try {
     const repo = await openRepo(dir);
+    const sub = configPath(repo, opts.path);
     if (opts.worktree) return await worktreeSides(repo, dir, sub, opts);
     const headRef = opts.head ?? 'HEAD';
     const headOid = await resolveCommit(repo, headRef).catch(flag('--head'));

@@ -6,7 +6,7 @@ import { MESH_KINDS, CLUSTER_SCOPED_KINDS, type MeshKind } from '../api/istio.js
 import { resourceKey, type ResourceKey } from '../api/types.js';
 import { fmtOrigin } from '../config/load.js';
 import { resourceHistory, type HistoryResult } from '../git/history.js';
-import { GitError, normalizeSubPath, openRepo, resolveCommit } from '../git/repo.js';
+import { configPath, GitError, openRepo, resolveCommit } from '../git/repo.js';
 import { EXIT, UserError } from './exit.js';
 import { checkOutput, printStructured } from './output.js';
 
@@ -34,8 +34,8 @@ export function registerHistory(program: Command): void {
       const maxCount = opts.maxCount === undefined ? undefined : parseCount(opts.maxCount);
       let result: HistoryResult;
       try {
-        const path = normalizeSubPath(opts.path);
         const repo = await openRepo(dir);
+        const path = configPath(repo, opts.path);
         const start = await resolveCommit(repo, opts.ref).catch((err: unknown) => {
           throw err instanceof GitError ? new GitError(`--ref: ${err.message}`) : err;
         });

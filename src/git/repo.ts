@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import git from 'isomorphic-git';
 import type { Revision } from '../api/types.js';
 
@@ -274,4 +274,15 @@ export function normalizeSubPath(path: string | undefined): string {
   const parts = path.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || path.startsWith('/')) throw new GitError(`--path ${path}: must be a folder inside the repository, relative to its root`);
   return parts.join('/');
+}
+
+/**
+ * The config folder inside the repository: `path` is relative to the folder
+ * the user named, so `meshcd diff mesh` (inside a work tree) means `--path mesh`.
+ */
+export function configPath(repo: LocalRepo, path: string | undefined): string {
+  const sub = normalizeSubPath(path);
+  if (!repo.workTree) return sub;
+  const named = relative(repo.workTree, resolve(repo.dir)).split(sep).join('/');
+  return normalizeSubPath([named, sub].filter((p) => p !== '').join('/'));
 }

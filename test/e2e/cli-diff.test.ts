@@ -33,6 +33,11 @@ test('refs: short ids, REF~N, annotated tags, branches; --path limits the config
     t.is(j.head.revision, `${head}@sha1:${c2}`);
     t.deepEqual(j.resources.map((x) => [x.change, x.key, x.head?.file]), [['added', 'Gateway/bookinfo/public', 'gw.yaml']]);
   }
+  // Naming a folder inside the work tree is the same as --path.
+  const named = meshcd(['diff', '--no-envoy', '--base', 'v1', '-o', 'json', 'mesh'], repo.dir);
+  t.deepEqual((JSON.parse(named.stdout) as Json).resources.map((x) => x.key), ['Gateway/bookinfo/public']);
+  const inside = meshcd(['history', 'Gateway/bookinfo/public', '-o', 'json'], `${repo.dir}/mesh`);
+  t.deepEqual((JSON.parse(inside.stdout) as { entries: { commit: string; origin: { file: string } }[] }).entries.map((e) => [e.commit, e.origin.file]), [[c2, 'gw.yaml']]);
   // Without --path both gateways count.
   const all = meshcd(['diff', '--no-envoy', '--base', 'v1', '-o', 'json'], repo.dir);
   t.deepEqual((JSON.parse(all.stdout) as Json).resources.map((x) => x.key), ['Gateway/bookinfo/elsewhere', 'Gateway/bookinfo/public']);
