@@ -153,6 +153,7 @@ function renderEnvoyText(e: EnvoySection): string {
 /** GitHub refuses comments over 65,536 characters; leave room for the frame. */
 export const MARKDOWN_BUDGET = 60_000;
 
+/** HTML-escapes (for <code> and text; not for backtick code spans, which show entities literally). */
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;');
 }
@@ -205,14 +206,14 @@ export function renderMarkdown(r: DiffReport, opts: MarkdownOptions = {}): strin
   if (r.resources.length === 0) head.push('No mesh resources change.', '');
   else {
     head.push('| | Resource | Where |', '|---|---|---|');
-    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | \`${esc(x.key)}\` | ${whereMd(x, link)}${x.note ? ` ⚠️ ${esc(x.note)}` : ''} |`, 'resources'));
+    head.push(...capped(r.resources, (x) => `| ${ICON[x.change]} ${x.change} | <code>${esc(x.key)}</code> | ${whereMd(x, link)}${x.note ? ` ⚠️ ${esc(x.note)}` : ''} |`, 'resources'));
     head.push('');
   }
   const validation: string[] = [];
   const diags = shownDiagnostics(r);
   if (diags.length > 0) {
     validation.push(`#### Validation of head: ${STATUS_ICON[r.validation.status]} ${validationLine(r.validation)}`, '', '| | Where | Severity | Code | Resource | Message |', '|---|---|---|---|---|---|');
-    validation.push(...capped(diags, (d) => `| ${d.introduced ? '🆕' : ''} | ${!d.origin ? '-' : link ? headLink(d.origin, link, fmtOrigin(d.origin)) : `\`${esc(fmtOrigin(d.origin))}\``} | ${d.severity} | ${d.code} | ${d.resource ? `\`${esc(d.resource)}\`` : '-'} | ${esc(d.message)} |`, 'findings'));
+    validation.push(...capped(diags, (d) => `| ${d.introduced ? '🆕' : ''} | ${!d.origin ? '-' : link ? headLink(d.origin, link, fmtOrigin(d.origin)) : `<code>${esc(fmtOrigin(d.origin))}</code>`} | ${d.severity} | ${d.code} | ${d.resource ? `<code>${esc(d.resource)}</code>` : '-'} | ${esc(d.message)} |`, 'findings'));
     validation.push('');
   }
   const envoyHead = envoyHeading(r.envoy);
@@ -261,7 +262,7 @@ function envoyHeading(e: EnvoySection): string[] {
   for (const err of e.errors) out.push(`- ❌ ${esc(err)}`);
   const findings = e.diagnostics.filter((x) => x.diagnostic.severity !== 'info');
   for (const f of findings.slice(0, MAX_TABLE_ROWS)) {
-    out.push(`- ${f.diagnostic.severity === 'error' ? '❌' : '⚠️'}${f.introduced ? ' 🆕' : ''} ${f.proxyKind} proxies: ${f.diagnostic.code} ${f.diagnostic.resource ? `\`${esc(f.diagnostic.resource)}\` ` : ''}${esc(f.diagnostic.message)}`);
+    out.push(`- ${f.diagnostic.severity === 'error' ? '❌' : '⚠️'}${f.introduced ? ' 🆕' : ''} ${f.proxyKind} proxies: ${f.diagnostic.code} ${f.diagnostic.resource ? `<code>${esc(f.diagnostic.resource)}</code> ` : ''}${esc(f.diagnostic.message)}`);
   }
   if (e.errors.length > 0 || findings.length > 0) out.push('');
   return out;
@@ -269,7 +270,7 @@ function envoyHeading(e: EnvoySection): string[] {
 
 function proxySection(g: ProxyGroup): string {
   const c = countChanges(g.changes);
-  const rows = g.changes.map((ch) => `| ${ICON[ch.change]} ${ch.change} | ${ch.type} | \`${esc(ch.name)}\` | ${shownOps(ch.patch).map((o) => `<code>${esc(o)}</code>`).join('<br>')} |`);
+  const rows = g.changes.map((ch) => `| ${ICON[ch.change]} ${ch.change} | ${ch.type} | <code>${esc(ch.name)}</code> | ${shownOps(ch.patch).map((o) => `<code>${esc(o)}</code>`).join('<br>')} |`);
   return [
     `<details><summary><code>${esc(g.proxies[0]!.id)}</code>${g.proxies.length > 1 ? ` and ${g.proxies.length - 1} other ${g.proxies.length === 2 ? 'proxy' : 'proxies'}` : ''} — ${c.added} added, ${c.changed} changed, ${c.removed} removed</summary>`,
     '',
