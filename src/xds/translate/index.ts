@@ -11,7 +11,7 @@ import { cmp, labelsKey } from '../../mesh/names.js';
 import { envoyFixedClusters, outboundClusters } from './clusters.js';
 import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
-import { sidecarResources } from './listeners-sidecar.js';
+import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
 
 export { GRPC_INBOUND_PREFIX, grpcListenerNames } from './listeners-grpc.js';
@@ -36,36 +36,108 @@ function sorted(m: Map<string, XdsResource>): ReadonlyMap<string, XdsResource> {
   return new Map([...m.entries()].sort((a, b) => cmp(a[0], b[0])));
 }
 
-export function translateWithDiagnostics(proxy: ProxyInfo, model: MeshModel): TranslateResult {
-  const view = new ProxyView(proxy, model);
+/** What a proxy sends out: the same for every proxy of a kind, namespace and outbound-relevant labels. */
+interface Outbound {
+  listeners: Map<string, XdsResource>;
+  routes: Map<string, XdsResource>;
+  clusters: Map<string, XdsResource>;
+  endpoints: Map<string, XdsResource>;
+  diagnostics: Diagnostic[];
+}
+
+const outboundMemo = new WeakMap<MeshModel, Map<string, Outbound>>();
+const labelKeysMemo = new WeakMap<MeshModel, string[]>();
+
+/** Label keys that change outbound config: Sidecar and DestinationRule selectors, sourceLabels matches. */
+function outboundLabelKeys(model: MeshModel): string[] {
+  let keys = labelKeysMemo.get(model);
+  if (!keys) {
+    const set = new Set<string>();
+    for (const s of model.sidecars) for (const k of Object.keys(s.workloadSelector ?? {})) set.add(k);
+    for (const d of model.destinationRules) for (const k of Object.keys(d.workloadSelector ?? {})) set.add(k);
+    for (const vs of model.virtualServices) for (const r of vs.http) for (const m of r.matches) for (const k of Object.keys(m.sourceLabels ?? {})) set.add(k);
+    keys = [...set].sort();
+    labelKeysMemo.set(model, keys);
+  }
+  return keys;
+}
+
+function outboundKey(proxy: ProxyInfo, model: MeshModel): string {
+  const labels = outboundLabelKeys(model).map((k) => (k in proxy.labels ? `${k}=${proxy.labels[k]}` : `!${k}`));
+  return `${proxy.kind}|${proxy.namespace}|${labels.join(',')}`;
+}
+
+function buildOutbound(view: ProxyView): Outbound {
   const cs = outboundClusters(view);
   let listeners = new Map<string, XdsResource>();
   let routes = new Map<string, XdsResource>();
-  const secrets = new Map<string, XdsResource>();
-  if (proxy.kind === 'grpc') {
-    const client = grpcClientResources(view);
-    listeners = client.listeners;
-    routes = client.routes;
-    for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
-  } else if (proxy.kind === 'sidecar') {
+  if (view.proxy.kind === 'grpc') {
+    ({ listeners, routes } = grpcClientResources(view));
+  } else if (view.proxy.kind === 'sidecar') {
     envoyFixedClusters(cs, true);
-    const r = sidecarResources(view, cs);
-    listeners = r.listeners;
-    routes = r.routes;
-  } else {
+    ({ listeners, routes } = sidecarOutbound(view));
+  }
+  return { listeners, routes, clusters: cs.clusters, endpoints: cs.endpoints, diagnostics: view.sink.list.slice() };
+}
+
+/**
+ * Outbound resources are shared by every proxy class of the same kind,
+ * namespace and outbound-relevant labels (memoized per model), so a mesh where
+ * every sidecar runs its own workload still builds its outbound config once
+ * per namespace; only inbound is per workload.
+ */
+function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
+  let memo = outboundMemo.get(model);
+  if (!memo) outboundMemo.set(model, (memo = new Map()));
+  const key = outboundKey(proxy, model);
+  let out = memo.get(key);
+  if (!out) {
+    out = buildOutbound(new ProxyView(proxy, model));
+    memo.set(key, out);
+  }
+  return out;
+}
+
+export function translateWithDiagnostics(proxy: ProxyInfo, model: MeshModel): TranslateResult {
+  const view = new ProxyView(proxy, model);
+  const listeners = new Map<string, XdsResource>();
+  const routes = new Map<string, XdsResource>();
+  const clusters = new Map<string, XdsResource>();
+  const endpoints = new Map<string, XdsResource>();
+  const secrets = new Map<string, XdsResource>();
+  const diagnostics: Diagnostic[] = [];
+  if (proxy.kind === 'router') {
+    const cs = outboundClusters(view);
     envoyFixedClusters(cs, false);
     const r = gatewayResources(view);
-    listeners = r.listeners;
-    routes = r.routes;
+    for (const [k, v] of r.listeners) listeners.set(k, v);
+    for (const [k, v] of r.routes) routes.set(k, v);
+    for (const [k, v] of cs.clusters) clusters.set(k, v);
+    for (const [k, v] of cs.endpoints) endpoints.set(k, v);
+  } else {
+    const ob = outboundFor(proxy, model);
+    for (const [k, v] of ob.listeners) listeners.set(k, v);
+    for (const [k, v] of ob.routes) routes.set(k, v);
+    for (const [k, v] of ob.clusters) clusters.set(k, v);
+    for (const [k, v] of ob.endpoints) endpoints.set(k, v);
+    diagnostics.push(...ob.diagnostics);
+    if (proxy.kind === 'grpc') {
+      for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
+    } else {
+      const cs = { clusters, endpoints };
+      listeners.set('virtualInbound', sidecarInbound(view, cs));
+    }
   }
+  const seen = new Set(diagnostics.map((d) => JSON.stringify(d)));
+  for (const d of view.sink.list) if (!seen.has(JSON.stringify(d))) diagnostics.push(d);
   const resources = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([
     [TYPE_URL.listener, sorted(listeners)],
     [TYPE_URL.route, sorted(routes)],
-    [TYPE_URL.cluster, sorted(cs.clusters)],
-    [TYPE_URL.endpoint, sorted(cs.endpoints)],
+    [TYPE_URL.cluster, sorted(clusters)],
+    [TYPE_URL.endpoint, sorted(endpoints)],
     [TYPE_URL.secret, sorted(secrets)],
   ]);
-  return { resources, diagnostics: view.sink.list };
+  return { resources, diagnostics };
 }
 
 export function translate(proxy: ProxyInfo, model: MeshModel): ProxyResources {

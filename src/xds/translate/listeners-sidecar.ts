@@ -183,7 +183,8 @@ function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
   };
 }
 
-export function sidecarResources(view: ProxyView, cs: ClusterSet): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
+/** Outbound listeners and routes: depend on the proxy's namespace and Sidecar, not on the workloads it runs. */
+export function sidecarOutbound(view: ProxyView): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
   const listeners = new Map<string, XdsResource>();
   const routes = new Map<string, XdsResource>();
   const httpPorts = new Map<number, MeshService[]>();
@@ -221,7 +222,10 @@ export function sidecarResources(view: ProxyView, cs: ClusterSet): { listeners: 
     filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(fallback, [{ name: fallback, weight: 100 }])] }],
   };
   listeners.set('virtualOutbound', xdsResource('virtualOutbound', vo));
-  const vi = virtualInbound(view, cs);
-  listeners.set('virtualInbound', xdsResource('virtualInbound', vi));
   return { listeners, routes };
+}
+
+/** `virtualInbound` for the workloads this proxy runs; adds their `inbound|port||` clusters to `cs`. */
+export function sidecarInbound(view: ProxyView, cs: ClusterSet): XdsResource {
+  return xdsResource('virtualInbound', virtualInbound(view, cs));
 }

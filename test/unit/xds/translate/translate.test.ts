@@ -327,3 +327,43 @@ spec: { host: api, subsets: [{ name: v1, labels: { version: v1 } }] }`;
   ]);
   t.is(l.listener_filters[0].name, 'envoy.filters.listener.tls_inspector');
 });
+
+test('outbound config shared between proxy classes is the same as translating each alone', async (t) => {
+  const yaml = `kind: Sidecar
+metadata: { name: web, namespace: app }
+spec: { workloadSelector: { labels: { app: web } }, egress: [{ hosts: ["*/ext.example.com"] }] }
+---
+kind: VirtualService
+metadata: { name: api, namespace: app }
+spec:
+  hosts: [api]
+  http:
+    - match: [{ sourceLabels: { tier: edge } }]
+      route: [{ destination: { host: api }, weight: 100 }]
+      timeout: 1s
+    - route: [{ destination: { host: api } }]`;
+  const fresh = () => {
+    const config = configOf(SERVICES + '---\n' + yaml);
+    return buildMeshModel(config, buildServiceIndex(config));
+  };
+  const shared = fresh();
+  const proxies: ProxyInfo[] = [
+    proxy('sidecar', { ips: ['10.0.0.1'], labels: { app: 'api', version: 'v1' } }),
+    proxy('sidecar', { ips: ['10.0.0.2'], labels: { app: 'api', version: 'v2' } }),
+    proxy('sidecar', { ips: ['10.0.0.3'], labels: { app: 'web' } }),
+    proxy('sidecar', { ips: ['10.0.0.4'], labels: { app: 'api', tier: 'edge' } }),
+    proxy('grpc', { ips: ['10.0.0.1'], labels: { app: 'api', version: 'v1' } }),
+    proxy('grpc', { ips: ['10.0.0.9'], labels: { app: 'x' } }),
+  ];
+  const together = proxies.map((p) => translateWithDiagnostics(p, shared));
+  proxies.forEach((p, i) => {
+    const alone = translateWithDiagnostics(p, fresh());
+    t.deepEqual(together[i]!.resources, alone.resources, `${p.kind} ${JSON.stringify(p.labels)}`);
+    t.deepEqual(together[i]!.diagnostics, alone.diagnostics);
+  });
+  // The workload-specific parts differ; the web Sidecar and the tier=edge route change outbound.
+  const inbound = (i: number) => (together[i]!.resources.get(TYPE_URL.listener)!.get('virtualInbound')!.value as any).filter_chains.length;
+  t.not(inbound(0), inbound(2));
+  t.notDeepEqual(together[0]!.resources.get(TYPE_URL.cluster), together[2]!.resources.get(TYPE_URL.cluster));
+  t.notDeepEqual(together[0]!.resources.get(TYPE_URL.route), together[3]!.resources.get(TYPE_URL.route));
+});
