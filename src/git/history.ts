@@ -45,6 +45,7 @@ export interface HistoryResult {
 
 export async function resourceHistory(repo: LocalRepo, start: string, key: ResourceKey, opts: HistoryOptions = {}): Promise<HistoryResult> {
   const commits = await logCommits(repo, start);
+  const treeOf = new Map(commits.map((c) => [c.oid, c.tree]));
   const cache = new KeepAllParseCache();
   const byTree = new Map<string, Promise<AnyResource | undefined>>();
   const byCommit = new Map<string, Promise<State>>();
@@ -57,7 +58,8 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
       p = (async (): Promise<State> => {
         let rev;
         try {
-          rev = await commitRevision(repo, oid, { ...(opts.path ? { path: opts.path } : {}), ref: oid.slice(0, 12) });
+          const tree = treeOf.get(oid);
+          rev = await commitRevision(repo, oid, { ...(opts.path ? { path: opts.path } : {}), ...(tree ? { tree } : {}), ref: oid.slice(0, 12) });
         } catch {
           return MISSING; // parent not in this clone (shallow)
         }

@@ -233,6 +233,8 @@ export interface CommitRevisionOptions {
   ref?: string;
   /** Source name; the repository folder's name by default. */
   source?: string;
+  /** The commit's tree id when already known (e.g. from a log), to skip reading the commit. */
+  tree?: string;
 }
 
 export interface CommitRevision extends Revision {
@@ -244,9 +246,9 @@ export interface CommitRevision extends Revision {
 
 /** A commit's files (below `path`) as a Revision, read from the object store. */
 export async function commitRevision(repo: LocalRepo, commitOid: string, opts: CommitRevisionOptions = {}): Promise<CommitRevision> {
-  const info = await readCommitInfo(repo, commitOid);
+  const tree = opts.tree ?? (await readCommitInfo(repo, commitOid)).tree;
   const sub = normalizeSubPath(opts.path);
-  const root = sub ? await subTree(repo, info.tree, sub) : info.tree;
+  const root = sub ? await subTree(repo, tree, sub) : tree;
   const files = root ? await listTree(repo, root) : [];
   const byPath = new Map(files.map((f) => [f.path, f.oid]));
   const ref = opts.ref ?? commitOid.slice(0, 12);
