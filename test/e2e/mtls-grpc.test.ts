@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { callEcho, echoService, eventually, startBackend, startServe, tempDir, writeFileIn, xdsModule, type ServeProcess } from '../helpers/xds-e2e.js';
 
 const BOOTSTRAP_KEY = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
+// grpc-js-xds registers its RBAC HTTP filter only with this set (read when the module loads, lazily in xdsModule()).
+process.env.GRPC_XDS_EXPERIMENTAL_RBAC = 'true';
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 const TOKENS = { client: 'e2e-token-client-0123456789', server: 'e2e-token-server-0123456789', intruder: 'e2e-token-intruder-012345678' };
 
@@ -241,11 +243,9 @@ test.serial('certificates rotate (4 s TTL) and the root rotates under continuous
   t.deepEqual(await nacks(), []);
 });
 
-// Depends on the server-side listener for proxyless gRPC: see the
-// `server-side listener` test in test/e2e/xds-grpc.test.ts (filter chains set
-// destination_port, which gRFC A36 servers ignore). When that is fixed these
-// pass and ava reports it: change `failing` to a plain test then.
-test.serial.failing('STRICT + AuthorizationPolicy on an XdsServer configured by meshcd: client allowed, intruder denied, plaintext refused', async (t) => {
+// The server side: listener, mTLS (STRICT) and RBAC (AuthorizationPolicy)
+// all from meshcd, enforced by grpc-js-xds (RBAC needs GRPC_XDS_EXPERIMENTAL_RBAC).
+test.serial('STRICT + AuthorizationPolicy on an XdsServer configured by meshcd: client allowed, intruder denied, plaintext refused', async (t) => {
   const { XdsServer, XdsServerCredentials } = await xdsModule();
   const bootstrap = readFileSync(ctx.agents.server.bootstrap, 'utf8');
   const server = new XdsServer({ [BOOTSTRAP_KEY]: bootstrap } as grpc.ServerOptions);
