@@ -1,34 +1,35 @@
-// `meshcd serve`: one process from config to proxies. A folder source is
-// read, loaded and validated into revisions; an accepted revision goes to the
-// xDS server, a rejected one is reported and the last good config keeps
-// serving. The folder loop (FolderFeed) is kept small and apart so a
-// Reconciler with Git sources can replace it.
+// `meshcd serve`: one process from Git to proxies. The Reconciler
+// (source/) fetches or watches every source, validates the merged set with
+// the same layers and policies as `meshcd validate`, and hands an accepted
+// set to the xDS server; a rejected one is reported and the last good config
+// keeps serving.
 
 import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
-import { loadRevision, ParseCache } from '../config/load.js';
+import { fmtOrigin } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
-import { debounce } from '../source/watch.js';
+import { addSourceOptions, sourceSpecsFromOptions } from '../source/cli.js';
+import { Reconciler, type AcceptedEvent, type RejectedEvent, type FetchFailedEvent, type NoticeEvent } from '../source/reconcile.js';
+import type { SourceFlags } from '../source/spec.js';
 import { enableDefaultMetrics } from '../util/metrics.js';
-import { writeFileAtomic } from '../util/fs.js';
 import { logger } from '../util/log.js';
-import { hasErrors, validate } from '../validate/index.js';
+import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { XdsServer } from '../xds/server/index.js';
 import { meshTranslator } from '../xds/server/translator.js';
 import { UserError } from './exit.js';
 
-interface ServeOptions {
-  source: string;
+interface ServeOptions extends SourceFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
   adminAddress: string;
-  stateDir?: string;
+  stateDir: string;
+  policies: string[];
+  defaultPolicies: boolean;
 }
 
 function port(flag: string, v: string): number {
@@ -37,75 +38,18 @@ function port(flag: string, v: string): number {
   return n;
 }
 
-/** What a revision produced: accepted (sent to the server) or rejected with its errors. */
-export interface RevisionOutcome {
-  id: string;
-  accepted: boolean;
-  diagnostics: Diagnostic[];
-}
+const collect = (value: string, prev: string[] = []) => [...prev, value];
 
-/** Reads a folder on every change and hands valid revisions to `accept`. */
-export class FolderFeed {
-  private readonly log = logger('serve');
-  private readonly cache = new ParseCache();
-  private watcher: FSWatcher | undefined;
-  private readonly debouncer = debounce(() => void this.apply());
-  private running: Promise<void> | undefined;
-  private again = false;
-  lastAccepted: string | undefined;
-  lastSeen: string | undefined;
-
-  constructor(readonly dir: string, private readonly accept: (load: Awaited<ReturnType<typeof loadRevision>>, id: string) => void, private readonly report: (o: RevisionOutcome) => void) {}
-
-  async start(): Promise<void> {
-    await this.apply();
-    const root = resolve(this.dir);
-    this.watcher = watch(root, { ignoreInitial: true, ignored: (p: string) => p.slice(root.length).split(/[\\/]/).some((s) => s.startsWith('.') || s === 'node_modules') });
-    this.watcher.on('all', () => this.debouncer.trigger());
-    this.watcher.on('error', (err) => this.log.error({ err: (err as Error).message }, 'watching the source folder failed'));
-    await new Promise<void>((r) => this.watcher!.once('ready', () => r()));
-  }
-
-  /** Serialised: a change during a load triggers one more load after it. */
-  apply(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.applyOnce();
-      } while (this.again);
-    })().finally(() => (this.running = undefined));
-    return this.running;
-  }
-
-  private async applyOnce(): Promise<void> {
-    let rev;
-    try {
-      rev = await readFolderRevision(this.dir);
-    } catch (err) {
-      this.report({ id: this.dir, accepted: false, diagnostics: [{ code: 'MCD0001', severity: 'error', message: (err as Error).message }] });
-      return;
-    }
-    if (rev.id === this.lastSeen) return;
-    this.lastSeen = rev.id;
-    const load = await loadRevision(rev, { cache: this.cache });
-    const diags = validate(load);
-    if (hasErrors(diags)) {
-      this.report({ id: rev.id, accepted: false, diagnostics: diags });
-      return;
-    }
-    this.accept(load, rev.id);
-    this.lastAccepted = rev.id;
-    this.report({ id: rev.id, accepted: true, diagnostics: diags });
-  }
-
-  async close(): Promise<void> {
-    this.debouncer.cancel();
-    await this.watcher?.close();
-    await this.running;
+async function servePolicies(opts: ServeOptions): Promise<CompiledPolicy[]> {
+  const dirs = [...(opts.defaultPolicies ? [DEFAULT_POLICY_DIR] : []), ...opts.policies];
+  try {
+    const { policies, diagnostics } = await loadPolicies(dirs);
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) throw new UserError(`--policies: ${errors.map((d) => `${d.origin ? fmtOrigin(d.origin) : ''} ${d.message}`).join('; ')}`);
+    return policies;
+  } catch (err) {
+    if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
+    throw err;
   }
 }
 
@@ -122,51 +66,60 @@ function formatDiag(d: Diagnostic): string {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
-    .description('Serve mesh config from a folder to Envoy proxies and proxyless gRPC clients over xDS (ADS, SotW and delta)')
-    .option('--source <dir>', 'config folder (watched for changes)', 'examples/mesh')
+    .description('Serve mesh config from Git repositories or folders to Envoy proxies and proxyless gRPC clients over xDS (ADS, SotW and delta)')
     .option('--xds-port <port>', 'xDS (plaintext gRPC) port; 0 picks a free one', '15010')
     .option('--xds-address <addr>', 'address the xDS port binds to', '127.0.0.1')
-    .option('--admin-port <port>', 'admin HTTP port (/ready, /metrics, /debug/syncz, /debug/config_dump)', '15014')
+    .option('--admin-port <port>', 'admin HTTP port (/ready, /metrics, /api/v1/sources, /hooks/NAME, /debug/syncz, /debug/config_dump)', '15014')
     .option('--admin-address <addr>', 'address the admin port binds to', '127.0.0.1')
-    .option('--state-dir <dir>', 'folder for state kept across restarts (last accepted revision)')
-    .addHelpText('after', '\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags or a port that cannot be bound.')
+    .option('--state-dir <dir>', 'Git clones and state kept across restarts', '.meshcd')
+    .option('--policies <dir>', 'extra policy folder (repeatable)', collect, [])
+    .option('--no-default-policies', 'do not apply the shipped baseline policies');
+  addSourceOptions(cmd)
+    .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
       const xdsPort = port('--xds-port', opts.xdsPort);
       const adminPort = port('--admin-port', opts.adminPort);
       const log = logger('serve');
       enableDefaultMetrics();
-      try {
-        await readFolderRevision(opts.source);
-      } catch (err) {
-        throw new UserError(`--source: ${(err as Error).message}`);
+      if (!opts.source?.length && !opts.config) opts.source = ['examples/mesh'];
+      const specs = sourceSpecsFromOptions(opts);
+      for (const spec of specs) {
+        if (spec.kind !== 'dir') continue;
+        try {
+          await readFolderRevision(spec.dir!);
+        } catch (err) {
+          throw new UserError(`--source: ${(err as Error).message}`);
+        }
       }
-      if (opts.stateDir) await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+      const policies = await servePolicies(opts);
+      await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       const server = new XdsServer({ translator: meshTranslator() });
       const admin = new AdminServer();
       server.registerAdmin(admin);
-      const feed = new FolderFeed(
-        opts.source,
-        (load, id) => {
-          server.update({ config: load.config, index: buildServiceIndex(load.config) }, id);
-          // The folder feed already debounced this burst of file changes; do not wait a second quiet period.
-          server.flush();
-        },
-        (o) => {
-          const errors = o.diagnostics.filter((d) => d.severity === 'error');
-          if (o.accepted) {
-            log.info({ revision: o.id, warnings: o.diagnostics.length }, 'revision accepted');
-            process.stdout.write(`accepted ${o.id}${o.diagnostics.length ? ` (${o.diagnostics.length} warnings/infos)` : ''}\n`);
-            if (opts.stateDir) void writeFileAtomic(join(opts.stateDir, 'serve-state.json'), JSON.stringify({ lastAccepted: o.id, at: new Date().toISOString() }) + '\n').catch((err) => log.error({ err: (err as Error).message }, 'cannot write state'));
-          } else {
-            log.warn({ revision: o.id, errors: errors.length }, 'revision rejected; the last accepted config keeps serving');
-            process.stderr.write(`rejected ${o.id}: ${errors.length} error(s); still serving ${feed.lastAccepted ?? 'nothing (no revision accepted yet)'}\n${errors.slice(0, 20).map(formatDiag).join('\n')}\n`);
-          }
-        },
-      );
-      admin.setReadyCheck(() => feed.lastAccepted !== undefined);
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies });
+      reconciler.registerAdmin(admin);
+      let serving: string | undefined;
+      reconciler.on('accepted', (e: AcceptedEvent) => {
+        const id = e.revisions.map((r) => r.id).join(',');
+        server.update({ config: e.config, index: buildServiceIndex(e.config) }, id);
+        // The sources already debounced this burst of changes; do not wait a second quiet period.
+        server.flush();
+        serving = id;
+        log.info({ revision: id, resources: e.config.resources.length, findings: e.diagnostics.length }, 'revision accepted');
+        process.stdout.write(`accepted ${id} (${e.config.resources.length} resources${e.diagnostics.length ? `, ${e.diagnostics.length} warnings/infos` : ''})\n`);
+      });
+      reconciler.on('rejected', (e: RejectedEvent) => {
+        const errors = e.diagnostics.filter((d) => d.severity === 'error');
+        log.warn({ source: e.source, revision: e.revision, errors: errors.length }, 'revision rejected; the last accepted config keeps serving');
+        process.stderr.write(`rejected ${e.revision}: ${errors.length} error(s); still serving ${serving ?? 'nothing (no revision accepted yet)'}\n${errors.slice(0, 20).map(formatDiag).join('\n')}\n`);
+      });
+      reconciler.on('fetch-failed', (e: FetchFailedEvent) => {
+        process.stderr.write(`source ${e.source}: ${e.message} (attempt ${e.consecutiveFailures}); still serving ${serving ?? 'nothing'}\n`);
+      });
+      reconciler.on('notice', (e: NoticeEvent) => process.stderr.write(`source ${e.source}: ${e.message}\n`));
 
       let boundXds: number;
       let boundAdmin: number;
@@ -178,14 +131,14 @@ export function registerServe(program: Command): void {
         await admin.close();
         throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--admin-port: cannot listen`));
       }
-      await feed.start();
+      await reconciler.start();
       server.flush();
       const xdsAddr = `${opts.xdsAddress.includes(':') ? `[${opts.xdsAddress}]` : opts.xdsAddress}:${boundXds}`;
       process.stdout.write(
         [
-          `meshcd serving ${resolve(opts.source)}`,
+          `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${s.url}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
           `  xDS (ADS, plaintext gRPC): ${xdsAddr}`,
-          `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /debug/syncz /debug/config_dump?proxy=ID)`,
+          `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
           `Point a proxyless gRPC client at it: write this to a file and set GRPC_XDS_BOOTSTRAP to its path, then dial xds:///reviews.bookinfo.svc.cluster.local:9080`,
           JSON.stringify(grpcBootstrapExample(xdsAddr)),
           '',
@@ -198,7 +151,7 @@ export function registerServe(program: Command): void {
           process.off('SIGTERM', onTerm);
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
-            await feed.close();
+            await reconciler.stop();
             await server.close();
             await admin.close();
             done();

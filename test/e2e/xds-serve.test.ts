@@ -6,6 +6,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { startServe, tempDir, writeFileIn } from '../helpers/xds-e2e.js';
 
 const bin = join(process.cwd(), 'dist/src/cli/bin.js');
@@ -17,7 +18,7 @@ const bad: [string, string[], RegExp][] = [
 ];
 for (const [title, args, re] of bad) {
   test(`serve refuses ${title} with exit 2`, (t) => {
-    const r = spawnSync(process.execPath, [bin, 'serve', '--source', 'examples/mesh', ...args], { encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(process.execPath, [bin, 'serve', '--source', 'examples/mesh', '--state-dir', join(tmpdir(), 'meshcd-serve-flags'), ...args], { encoding: 'utf8', timeout: 20000 });
     t.is(r.status, 2);
     t.regex(r.stderr, re);
     t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');

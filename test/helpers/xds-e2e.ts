@@ -130,7 +130,10 @@ export interface ServeProcess {
 /** `meshcd serve` from dist/ as a child process on free ports. */
 export async function startServe(source: string, extra: string[] = []): Promise<ServeProcess> {
   const bin = join(process.cwd(), 'dist/src/cli/bin.js');
-  const child = spawn(process.execPath, [bin, 'serve', '--source', source, '--xds-port', '0', '--admin-port', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
+  // Each server keeps its state (clones, last accepted revisions) apart from the others'.
+  const state = extra.includes('--state-dir') ? undefined : await mkdtemp(join(tmpdir(), 'meshcd-serve-state-'));
+  const child = spawn(process.execPath, [bin, 'serve', '--source', source, '--xds-port', '0', '--admin-port', '0', ...(state ? ['--state-dir', state] : []), ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
+  child.once('exit', () => void (state && rm(state, { recursive: true, force: true })));
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
