@@ -99,7 +99,8 @@ export class ProxyView {
     let l = this.vsCache.get(gateway);
     if (l) return l;
     const ns = this.proxy.namespace;
-    const visible = (vs: VirtualServiceModel) => gateway !== 'mesh' || exportedTo(vs.exportTo, vs.namespace, ns);
+    // exportTo applies to gateways too: a VirtualService must be exported to the gateway proxy's namespace.
+    const visible = (vs: VirtualServiceModel) => exportedTo(vs.exportTo, vs.namespace, ns);
     l = this.model.virtualServices
       .filter((vs) => vs.gateways.includes(gateway) && visible(vs))
       // Istio gives a VirtualService in the proxy's own namespace precedence, then the rest in order.

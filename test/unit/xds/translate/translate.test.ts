@@ -367,3 +367,24 @@ spec:
   t.notDeepEqual(together[0]!.resources.get(TYPE_URL.cluster), together[2]!.resources.get(TYPE_URL.cluster));
   t.notDeepEqual(together[0]!.resources.get(TYPE_URL.route), together[3]!.resources.get(TYPE_URL.route));
 });
+
+test('a gateway only binds VirtualServices exported to its own namespace', (t) => {
+  const yaml = (exportTo: string) => `kind: Gateway
+metadata: { name: gw, namespace: app }
+spec:
+  selector: { istio: ingress }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+kind: VirtualService
+metadata: { name: site, namespace: app }
+spec:
+  hosts: [site.example.com]
+  gateways: [app/gw]
+  exportTo: ["${exportTo}"]
+  http: [{ route: [{ destination: { host: api } }] }]`;
+  const gw = proxy('router', { namespace: 'ingress', labels: { istio: 'ingress' } });
+  const vhosts = (e: string) => value(run(yaml(e), gw), TYPE_URL.route, 'http.80').virtual_hosts.map((v: any) => v.name);
+  t.deepEqual(vhosts('*'), ['site.example.com:80']);
+  t.deepEqual(vhosts('.'), ['blackhole:404']);
+  t.deepEqual(vhosts('ingress'), ['site.example.com:80']);
+});
