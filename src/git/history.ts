@@ -87,6 +87,9 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
     if (r === undefined) {
       const decoded = decodeText(path, await rev.read(path));
       if (decoded.text === undefined) r = false;
+      // A name can only be hidden from a plain text search by an escape sequence
+      // (names have no spaces, so folding cannot split them): skip parsing the rest.
+      else if (!decoded.text.includes(name!) && !decoded.text.includes('MeshConfig') && !decoded.text.includes('\\')) r = false;
       else {
         const parsed = parseConfigText(path, decoded.text);
         cache.set(oid, { text: decoded.text, documents: parsed.documents, diagnostics: parsed.diagnostics });

@@ -118,3 +118,15 @@ test('bad input is one clear line on stderr and exit 2', (t) => {
   t.is(none.code, 0);
   t.regex(none.stdout, /no commit changed VirtualService\/bookinfo\/missing \(1 commit looked at\)/);
 });
+
+test('a name written with a YAML escape is still found', (t) => {
+  const repo = new TempRepo('meshcd-history-');
+  t.teardown(() => repo.cleanup());
+  // Nothing else in the file spells the name: only parsing finds it.
+  repo.write('vs.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: "canary\\x2dweb", namespace: bookinfo}\nspec: {hosts: [web.bookinfo.svc.cluster.local]}\n');
+  const a = repo.commit('escaped name');
+  repo.write('other.yaml', 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: bookinfo}\nspec: {selector: {istio: ingress}}\n');
+  repo.commit('unrelated');
+  const r = meshcd(['history', 'VirtualService/bookinfo/canary-web', '-o', 'json'], repo.dir);
+  t.deepEqual((JSON.parse(r.stdout) as { entries: Entry[] }).entries.map((e) => [e.commit, e.change]), [[a, 'added']]);
+});
