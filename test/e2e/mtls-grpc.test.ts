@@ -5,9 +5,9 @@
 // @grpc/grpc-js-xds client using the agent's bootstrap and XdsChannelCredentials.
 //
 // Two servers: a plain grpc-js TLS server that reads the server agent's files
-// with gRPC's file watcher and requires client certificates (checks the
-// client side and rotation), and a grpc-js-xds XdsServer whose listener,
-// mTLS and RBAC come from meshcd (checks STRICT + AuthorizationPolicy).
+// with gRPC's file watcher and requires client certificates (the client side
+// alone), and a grpc-js-xds XdsServer whose listener, mTLS and RBAC come from
+// meshcd (STRICT + AuthorizationPolicy). Rotation runs traffic to both.
 
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
@@ -150,6 +150,26 @@ async function startPlainMtlsServer(t: { teardown(fn: () => unknown): void }) {
   return backend;
 }
 
+let xdsServerStarted: Promise<void> | undefined;
+/** The grpc-js-xds XdsServer on the server agent's bootstrap (listener, mTLS and RBAC from meshcd); started once. */
+function ensureXdsServer(): Promise<void> {
+  xdsServerStarted ??= (async () => {
+    const { XdsServer, XdsServerCredentials } = await xdsModule();
+    const server = new XdsServer({ [BOOTSTRAP_KEY]: readFileSync(ctx.agents.server.bootstrap, 'utf8') } as grpc.ServerOptions);
+    ctx.cleanup.push(() => server.forceShutdown());
+    // XdsServer binds only once meshcd sent its listener; bounded so a missing listener fails instead of hanging.
+    await startBackend('xds-mtls', server, (s) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`XdsServer did not get its listener xds.istio.io/grpc/lds/inbound/127.0.0.1:${ctx.xdsPort} within 15 s`)), 15000);
+      s.bindAsync(`127.0.0.1:${ctx.xdsPort}`, new XdsServerCredentials(grpc.ServerCredentials.createInsecure()), (e, p) => {
+        clearTimeout(timer);
+        if (e) reject(e);
+        else resolve(p);
+      });
+    }));
+  })();
+  return xdsServerStarted;
+}
+
 async function meshClient(identity: 'client' | 'intruder', target: string) {
   const { XdsChannelCredentials } = await xdsModule();
   const { Client } = echoService();
@@ -196,6 +216,7 @@ test.serial('ISTIO_MUTUAL from meshcd: the proxyless client calls over mTLS; pla
 
 test.serial('certificates rotate (4 s TTL) and the root rotates under continuous traffic with zero failed calls', async (t) => {
   await startPlainMtlsServer(t);
+  await ensureXdsServer();
   const serialOf = (sa: 'client' | 'server') => readFileSync(join(ctx.agents[sa].dir, 'cert-chain.pem'), 'utf8');
   const before = { client: serialOf('client'), server: serialOf('server') };
   const rootBefore = readFileSync(join(ctx.state, 'ca', 'root-cert.pem'), 'utf8');
@@ -205,16 +226,17 @@ test.serial('certificates rotate (4 s TTL) and the root rotates under continuous
   let rotated = false;
   // A fresh channel every round forces new TLS handshakes with whatever certificates are current.
   while (Date.now() < deadline) {
-    const c = await meshClient('client', 'xds:///echo.shop.svc.cluster.local:9443');
+    // Both servers: the plain TLS one (file watcher) and the XdsServer (STRICT + RBAC from meshcd).
+    const clients = [await meshClient('client', 'xds:///echo.shop.svc.cluster.local:9443'), await meshClient('client', 'xds:///echo-xds.shop.svc.cluster.local:9444')];
     try {
-      await eventually(() => callEcho(c, {}, {}, 3000), 10000, 100).catch((e: Error) => failures.push(`connect: ${e.message}`));
-      const rs = await Promise.allSettled(Array.from({ length: 20 }, () => callEcho(c, {}, {}, 3000)));
+      for (const c of clients) await eventually(() => callEcho(c, {}, {}, 3000), 10000, 100).catch((e: Error) => failures.push(`connect: ${e.message}`));
+      const rs = await Promise.allSettled(clients.flatMap((c) => Array.from({ length: 10 }, () => callEcho(c, {}, {}, 3000))));
       for (const r of rs) {
         if (r.status === 'fulfilled') ok++;
         else failures.push((r.reason as Error).message);
       }
     } finally {
-      c.close();
+      for (const c of clients) c.close();
     }
     if (!rotated && Date.now() > deadline - 13000) {
       rotated = true;
@@ -246,19 +268,7 @@ test.serial('certificates rotate (4 s TTL) and the root rotates under continuous
 // The server side: listener, mTLS (STRICT) and RBAC (AuthorizationPolicy)
 // all from meshcd, enforced by grpc-js-xds (RBAC needs GRPC_XDS_EXPERIMENTAL_RBAC).
 test.serial('STRICT + AuthorizationPolicy on an XdsServer configured by meshcd: client allowed, intruder denied, plaintext refused', async (t) => {
-  const { XdsServer, XdsServerCredentials } = await xdsModule();
-  const bootstrap = readFileSync(ctx.agents.server.bootstrap, 'utf8');
-  const server = new XdsServer({ [BOOTSTRAP_KEY]: bootstrap } as grpc.ServerOptions);
-  t.teardown(() => server.forceShutdown());
-  // XdsServer binds only once meshcd sent its listener; bounded so a missing listener fails instead of hanging.
-  await startBackend('xds-mtls', server, (s) => new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`XdsServer did not get its listener xds.istio.io/grpc/lds/inbound/127.0.0.1:${ctx.xdsPort} within 15 s`)), 15000);
-    s.bindAsync(`127.0.0.1:${ctx.xdsPort}`, new XdsServerCredentials(grpc.ServerCredentials.createInsecure()), (e, p) => {
-      clearTimeout(timer);
-      if (e) reject(e);
-      else resolve(p);
-    });
-  }));
+  await ensureXdsServer();
   const target = 'xds:///echo-xds.shop.svc.cluster.local:9444';
   const c = await meshClient('client', target);
   t.teardown(() => c.close());
