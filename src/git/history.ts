@@ -107,7 +107,7 @@ export async function resourceHistory(repo: LocalRepo, start: string, key: Resou
       const known = relevant.get(rev.blobId(p)!);
       if (known ?? (await isRelevant(rev, p))) paths.push(p);
     }
-    return { ...rev, paths, read: rev.read, blobId: rev.blobId };
+    return { ...rev, paths };
   };
 
   const entries: HistoryEntry[] = [];
