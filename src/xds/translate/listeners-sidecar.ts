@@ -151,6 +151,9 @@ function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
       filters = [
         hcmFilter({
           stat_prefix: cluster,
+          // As Istio: the application sees the peer's identity in x-forwarded-client-cert.
+          forward_client_cert_details: 'APPEND_FORWARD',
+          set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
           route_config: { name: cluster, virtual_hosts: [{ name: `inbound|http|${port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: durationOf(0) } }] }] },
           http_filters: [...rbac, ...ENVOY_HTTP_FILTERS.filter((f) => f.name !== 'envoy.filters.http.cors')],
         }),
