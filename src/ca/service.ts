@@ -81,15 +81,23 @@ export function defaultAuth(ca: CertificateAuthority, others: readonly Authentic
 
 /** Adds CreateCertificate to `server`. `auth` decides the caller's identity. */
 export function registerCertificateService(server: grpc.Server, ca: CertificateAuthority, auth: ChainAuthenticator): void {
+  server.addService(certificateServiceDefinition(), certificateServiceImplementation(ca, auth));
+}
+
+/**
+ * The handlers alone, for a server that wraps grpc.Server (the xDS server's
+ * `addService(def, impl)`): `xds.addService(certificateServiceDefinition(), certificateServiceImplementation(ca, auth))`.
+ */
+export function certificateServiceImplementation(ca: CertificateAuthority, auth: ChainAuthenticator): grpc.UntypedServiceImplementation {
   const log = logger('ca-api');
-  server.addService(certificateServiceDefinition(), {
+  return {
     CreateCertificate: (call: grpc.ServerUnaryCall<CertificateRequestMessage, CertificateResponseMessage>, callback: grpc.sendUnaryData<CertificateResponseMessage>) => {
       void handle(call).then(
         ({ value, trailer }) => callback(null, value, trailer),
         (err: { code: grpc.status; details: string }) => callback({ code: err.code, details: err.details, metadata: new grpc.Metadata() }),
       );
     },
-  });
+  };
 
   async function handle(call: grpc.ServerUnaryCall<CertificateRequestMessage, CertificateResponseMessage>): Promise<{ value: CertificateResponseMessage; trailer: grpc.Metadata }> {
     const peer = call.getPeer();

@@ -1,0 +1,81 @@
+// The CA as the control plane embeds it: one call gives the authority, the
+// authenticators, the TLS credentials for port 15012 and the CSR service
+// handlers to put on the xDS server, plus a trust-bundle feed for SDS ROOTCA.
+//
+//   const emb = await openEmbeddedCa({ stateDir, tokenFile });
+//   xds.addService(emb.definition, emb.implementation);
+//   emb.onTrustBundle((b) => xds.setTrustBundle(b));
+//   bind 15012 with emb.credentials
+
+import type * as grpc from '@grpc/grpc-js';
+import type { TrustBundle } from '../api/types.js';
+import { CertificateAuthority, type CaOptions } from './authority.js';
+import { TokenFileAuthenticator, type Authenticator, type ChainAuthenticator } from './auth.js';
+import { CaServerCredentials, certificateServiceDefinition, certificateServiceImplementation, defaultAuth } from './service.js';
+
+export { CertificateAuthority, CaRequestError, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, type CaOptions, type CaStatus, type IssueRequest, type IssuedWorkloadCert } from './authority.js';
+export { AuthError, ChainAuthenticator, ClientCertAuthenticator, TokenFileAuthenticator, parseSpiffeId, type Authenticator, type Caller, type Credentials } from './auth.js';
+export { CaServerCredentials, certificateServiceDefinition, certificateServiceImplementation, createCaServerCredentials, defaultAuth, registerCertificateService, startCaServer } from './service.js';
+export { requestCertificate, CaCallError } from './client.js';
+export { registerCaAdminRoutes } from './admin.js';
+
+export interface EmbeddedCaOptions extends CaOptions {
+  /** Bootstrap tokens file (watched). */
+  tokenFile?: string;
+  /** More authenticators after client certificates and tokens (e.g. Kubernetes TokenReview). */
+  authenticators?: Authenticator[];
+  /** Namespace meshcd runs in: the TLS certificate carries meshcd.<ns>.svc. */
+  namespace?: string;
+  dnsNames?: string[];
+  ips?: string[];
+}
+
+export interface EmbeddedCa {
+  ca: CertificateAuthority;
+  auth: ChainAuthenticator;
+  /** For the TLS port (15012): server certificate from this CA, client certificates optional and checked. */
+  credentials: CaServerCredentials;
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  /** Calls `fn` now and after every change of the trust bundle (rotation, plug-in reload). */
+  onTrustBundle(fn: (b: TrustBundle) => void): () => void;
+  close(): Promise<void>;
+}
+
+export async function openEmbeddedCa(o: EmbeddedCaOptions): Promise<EmbeddedCa> {
+  const ca = await CertificateAuthority.open({ watch: true, ...o });
+  let tokens: TokenFileAuthenticator | undefined;
+  try {
+    if (o.tokenFile) {
+      tokens = await TokenFileAuthenticator.load(o.tokenFile);
+      tokens.watch();
+    }
+  } catch (err) {
+    await ca.close();
+    throw err;
+  }
+  const auth = defaultAuth(ca, [...(tokens ? [tokens] : []), ...(o.authenticators ?? [])]);
+  const credentials = new CaServerCredentials(ca, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.ips ? { ips: o.ips } : {}) });
+  return {
+    ca,
+    auth,
+    credentials,
+    definition: certificateServiceDefinition(),
+    implementation: certificateServiceImplementation(ca, auth),
+    onTrustBundle(fn) {
+      fn(ca.trustBundle());
+      let last = ca.trustBundle().rootsPem.join('');
+      return ca.onChange(() => {
+        const b = ca.trustBundle();
+        if (b.rootsPem.join('') === last) return;
+        last = b.rootsPem.join('');
+        fn(b);
+      });
+    },
+    async close() {
+      credentials.close();
+      tokens?.close();
+      await ca.close();
+    },
+  };
+}
