@@ -223,6 +223,8 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
       tcp_keepalive: { ...(ka.probes ? { keepalive_probes: { value: ka.probes } } : {}), ...(time ? { keepalive_time: time } : {}), ...(interval ? { keepalive_interval: interval } : {}) },
     };
   }
+  const minHealth = policy.outlierDetection?.minHealthPercent;
+  if (minHealth !== undefined && kind !== 'grpc') c.common_lb_config = { healthy_panic_threshold: { value: Math.min(100, Math.max(0, minHealth)) } };
   const cb = circuitBreakers(policy);
   if (cb) c.circuit_breakers = cb;
   const od = outlierDetection(view, policy, dr);
@@ -237,7 +239,10 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     if (maxReq || idle !== undefined) {
       opts.common_http_protocol_options = { ...(idle !== undefined ? { idle_timeout: durationOf(idle) } : {}), ...(maxReq ? { max_requests_per_connection: { value: maxReq } } : {}) };
     }
-    opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: {} } : { http_protocol_options: {} };
+    const maxStreams = policy.connectionPool?.http?.maxConcurrentStreams;
+    const h2 = maxStreams ? { max_concurrent_streams: { value: maxStreams } } : {};
+    if (policy.connectionPool?.http?.useClientProtocol) opts.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2 };
+    else opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: h2 } : { http_protocol_options: {} };
     c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, opts) };
   } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeout || policy.connectionPool?.http?.maxRequestsPerConnection)) {
     view.sink.add({ code: 'MCD4105', severity: 'info', message: 'connectTimeout and maxRequestsPerConnection are not used by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.connectionPool' });

@@ -78,8 +78,8 @@ function mesh(seed: number): AnyResource[] {
         trafficPolicy: {
           loadBalancer: lb,
           ...(tls ? { tls } : {}),
-          ...(r.chance(0.5) ? { connectionPool: { tcp: { maxConnections: 1 + r.int(100), connectTimeout: '1s', ...(r.chance(0.5) ? { tcpKeepalive: { probes: 3, time: '60s', interval: '10s' } } : {}) }, http: { http2MaxRequests: 10, maxRequestsPerConnection: 3, idleTimeout: '5s', http1MaxPendingRequests: 2, maxRetries: 1 } } } : {}),
-          ...(r.chance(0.5) ? { outlierDetection: { consecutive5xxErrors: r.int(7), consecutiveGatewayErrors: r.int(3), interval: '2s', baseEjectionTime: '30s', maxEjectionPercent: r.int(120) } } : {}),
+          ...(r.chance(0.5) ? { connectionPool: { tcp: { maxConnections: 1 + r.int(100), connectTimeout: '1s', ...(r.chance(0.5) ? { tcpKeepalive: { probes: 3, time: '60s', interval: '10s' } } : {}) }, http: { http2MaxRequests: 10, maxRequestsPerConnection: 3, idleTimeout: '5s', http1MaxPendingRequests: 2, maxRetries: 1, ...(r.chance(0.3) ? { useClientProtocol: true } : {}), ...(r.chance(0.3) ? { maxConcurrentStreams: 100 } : {}) } } } : {}),
+          ...(r.chance(0.5) ? { outlierDetection: { consecutive5xxErrors: r.int(7), consecutiveGatewayErrors: r.int(3), interval: '2s', baseEjectionTime: '30s', maxEjectionPercent: r.int(120), ...(r.chance(0.5) ? { minHealthPercent: r.int(101) } : {}) } } : {}),
           ...(r.chance(0.3) ? { portLevelSettings: [{ port: { number: ports[0] }, loadBalancer: { simple: 'RANDOM' } }] } : {}),
         },
         subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' }, ...(r.chance(0.3) ? { trafficPolicy: { loadBalancer: { simple: 'LEAST_REQUEST' } } } : {}) }],
