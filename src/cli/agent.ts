@@ -10,7 +10,8 @@ import { SdsServer } from '../agent/sds.js';
 import { envoyBootstrap, grpcBootstrap, type BootstrapOptions } from '../agent/bootstrap.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { UserError } from './exit.js';
-import { parseDuration } from './ca.js';
+import { parseDuration, parsePort } from './ca.js';
+import { AdminServer } from '../admin/server.js';
 
 interface AgentFlags {
   caAddress: string;
@@ -30,6 +31,7 @@ interface AgentFlags {
   ttl?: string;
   keyType: string;
   certRefreshInterval: string;
+  metricsPort?: string;
 }
 
 export function parseLabels(value: string | undefined): Record<string, string> {
@@ -78,6 +80,7 @@ export function registerAgent(program: Command): void {
     .option('--ttl <duration>', 'requested certificate lifetime (default: the CA default, 24h)')
     .option('--key-type <alg>', 'ec|rsa', 'ec')
     .option('--cert-refresh-interval <duration>', "how often gRPC's file watcher re-reads the files (bootstrap)", '60s')
+    .option('--metrics-port <port>', 'serve /metrics and /ready on 127.0.0.1:<port> (0 picks a free port)')
     .action(async (o: AgentFlags) => {
       hostPort(o.caAddress, '--ca-address');
       if (!NAME_RE.test(o.namespace)) throw new UserError(`--namespace: "${o.namespace}" is not a valid namespace name`);
@@ -131,6 +134,15 @@ export function registerAgent(program: Command): void {
         }
         agent.onUpdate((m) => sds!.update(m));
       }
+      let admin: AdminServer | undefined;
+      if (o.metricsPort !== undefined) {
+        admin = new AdminServer();
+        admin.setReadyCheck(() => agent.current() !== undefined);
+        const port = await admin.listen(parsePort(o.metricsPort, '--metrics-port')).catch((err: Error) => {
+          throw new UserError(`--metrics-port: ${err.message}`);
+        });
+        process.stderr.write(`meshcd agent metrics on http://127.0.0.1:${port}/metrics\n`);
+      }
       await agent.start();
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
@@ -139,5 +151,6 @@ export function registerAgent(program: Command): void {
       });
       agent.stop();
       await sds?.close();
+      await admin?.close();
     });
 }

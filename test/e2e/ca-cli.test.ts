@@ -99,7 +99,7 @@ test('agent: flag errors are one line with exit 2; a token is never accepted on 
 test('agent writes the gRPC bootstrap before it has a certificate (CA unreachable), then keeps retrying', async (t) => {
   const dir = temp(t);
   writeFileSync(join(dir, 'root.pem'), '');
-  const child = spawn(process.execPath, [BIN, 'agent', '--ca-address', '127.0.0.1:1', '--ca-root-cert', join(dir, 'root.pem'), '--namespace', 'shop', '--service-account', 'cart', '--output-dir', join(dir, 'out'), '--xds-address', '127.0.0.1:15010', '--bootstrap-out', join(dir, 'bootstrap.json'), '--ip', '10.0.0.7', '--pod-name', 'cart-0', '--labels', 'app=cart,version=v1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [BIN, 'agent', '--ca-address', '127.0.0.1:1', '--ca-root-cert', join(dir, 'root.pem'), '--namespace', 'shop', '--service-account', 'cart', '--output-dir', join(dir, 'out'), '--xds-address', '127.0.0.1:15010', '--bootstrap-out', join(dir, 'bootstrap.json'), '--ip', '10.0.0.7', '--pod-name', 'cart-0', '--labels', 'app=cart,version=v1', '--metrics-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
   t.teardown(() => void child.kill('SIGKILL'));
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -111,6 +111,10 @@ test('agent writes the gRPC bootstrap before it has a certificate (CA unreachabl
   t.is(b.node.id, 'sidecar~10.0.0.7~cart-0.shop~shop.svc.cluster.local');
   t.deepEqual(b.node.metadata.LABELS, { app: 'cart', version: 'v1' });
   t.regex(err, /root\.pem: no PEM certificate in it|certificate request failed/);
+  const metricsUrl = /metrics on (http:\/\/\S+)/.exec(err)![1]!;
+  const metrics = await (await fetch(metricsUrl)).text();
+  t.regex(metrics, /meshcd_agent_renewals_total\{identity="ns\/shop\/sa\/cart",result="error"\} [1-9]/);
+  t.is((await fetch(metricsUrl.replace('/metrics', '/ready'))).status, 503, 'not ready without a certificate');
   child.kill('SIGTERM');
   t.is(await new Promise<number | null>((r) => child.once('exit', (c) => r(c))), 0);
 });
