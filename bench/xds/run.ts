@@ -269,7 +269,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < SERVICES; i++) await writeFile(join(src, `svc${i}.yaml`), serviceYaml(i));
 
   const bin = join(process.cwd(), 'dist/src/cli/bin.js');
-  const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--source', src, '--xds-port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'error' } });
+  const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--source', src, '--xds-port', '0', '--admin-port', '0', '--no-ca', '--state-dir', join(work, 'state')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'error' } });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

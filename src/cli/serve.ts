@@ -18,6 +18,7 @@ import type { SourceFlags } from '../source/spec.js';
 import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
+import { openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { XdsServer } from '../xds/server/index.js';
 import { meshTranslator } from '../xds/server/translator.js';
 import { UserError } from './exit.js';
@@ -30,6 +31,13 @@ interface ServeOptions extends SourceFlags {
   stateDir: string;
   policies: string[];
   defaultPolicies: boolean;
+  tlsPort: string;
+  tlsAddress: string;
+  ca: boolean;
+  caTokenFile?: string;
+  caPluginDir?: string;
+  trustDomain: string;
+  rootKey: string;
 }
 
 function port(flag: string, v: string): number {
@@ -75,12 +83,21 @@ export function registerServe(program: Command): void {
     .option('--admin-address <addr>', 'address the admin port binds to', '127.0.0.1')
     .option('--state-dir <dir>', 'Git clones and state kept across restarts', '.meshcd')
     .option('--policies <dir>', 'extra policy folder (repeatable)', collect, [])
-    .option('--no-default-policies', 'do not apply the shipped baseline policies');
+    .option('--no-default-policies', 'do not apply the shipped baseline policies')
+    .option('--tls-port <port>', 'xDS and the CA (Istio CreateCertificate) over TLS with a certificate from the embedded CA; 0 picks a free one', '15012')
+    .option('--tls-address <addr>', 'address the TLS port binds to', '127.0.0.1')
+    .option('--no-ca', 'run without the embedded CA and the TLS port')
+    .option('--ca-token-file <file>', 'bootstrap tokens (token → namespace, service account) the CA accepts; watched')
+    .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
+    .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
       const xdsPort = port('--xds-port', opts.xdsPort);
       const adminPort = port('--admin-port', opts.adminPort);
+      const tlsPort = port('--tls-port', opts.tlsPort);
+      if (opts.rootKey !== 'rsa' && opts.rootKey !== 'ec') throw new UserError(`--root-key: "${opts.rootKey}" is not one of rsa, ec`);
       const log = logger('serve');
       enableDefaultMetrics();
       if (!opts.source?.length && !opts.config) opts.source = ['examples/mesh'];
@@ -99,6 +116,24 @@ export function registerServe(program: Command): void {
       const server = new XdsServer({ translator: meshTranslator() });
       const admin = new AdminServer();
       server.registerAdmin(admin);
+      let ca: EmbeddedCa | undefined;
+      if (opts.ca) {
+        try {
+          ca = await openEmbeddedCa({
+            stateDir: opts.stateDir,
+            trustDomain: opts.trustDomain,
+            rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
+            ...(opts.caPluginDir ? { pluginDir: opts.caPluginDir } : {}),
+            ...(opts.caTokenFile ? { tokenFile: opts.caTokenFile } : {}),
+          });
+        } catch (err) {
+          throw new UserError(`CA: ${(err as Error).message}`);
+        }
+        // The CSR API shares the gRPC server (and so port 15012) with xDS, as istiod does.
+        server.addService(ca.definition, ca.implementation);
+        ca.onTrustBundle((b) => server.setTrustBundle(b));
+        registerCaAdminRoutes(admin, ca.ca);
+      }
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies });
       reconciler.registerAdmin(admin);
       let serving: string | undefined;
@@ -108,6 +143,9 @@ export function registerServe(program: Command): void {
         // The sources already debounced this burst of changes; do not wait a second quiet period.
         server.flush();
         serving = id;
+        if (ca && e.config.mesh.trustDomain !== opts.trustDomain) {
+          log.warn({ meshConfig: e.config.mesh.trustDomain, ca: opts.trustDomain }, 'MeshConfig trustDomain differs from --trust-domain: peers will not accept the CA\'s certificates');
+        }
         log.info({ revision: id, resources: e.config.resources.length, findings: e.diagnostics.length }, 'revision accepted');
         process.stdout.write(`accepted ${id} (${e.config.resources.length} resources${e.diagnostics.length ? `, ${e.diagnostics.length} warnings/infos` : ''})\n`);
       });
@@ -123,13 +161,16 @@ export function registerServe(program: Command): void {
 
       let boundXds: number;
       let boundAdmin: number;
+      let boundTls: number | undefined;
       try {
         boundXds = await server.listen(xdsPort, opts.xdsAddress);
+        if (ca) boundTls = await server.listen(tlsPort, opts.tlsAddress, ca.credentials);
         boundAdmin = await admin.listen(adminPort, opts.adminAddress);
       } catch (err) {
         await server.close();
         await admin.close();
-        throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--admin-port: cannot listen`));
+        await ca?.close();
+        throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
       }
       await reconciler.start();
       server.flush();
@@ -138,6 +179,7 @@ export function registerServe(program: Command): void {
         [
           `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${s.url}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
           `  xDS (ADS, plaintext gRPC): ${xdsAddr}`,
+          ...(boundTls !== undefined ? [`  xDS + CA (TLS):            ${opts.tlsAddress}:${boundTls}  (trust bundle: GET /ca/trust-bundle.pem on the admin port; trust domain ${opts.trustDomain}${opts.caTokenFile ? '' : '; no --ca-token-file: only renewals by client certificate'})`] : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
           `Point a proxyless gRPC client at it: write this to a file and set GRPC_XDS_BOOTSTRAP to its path, then dial xds:///reviews.bookinfo.svc.cluster.local:9080`,
           JSON.stringify(grpcBootstrapExample(xdsAddr)),
@@ -154,6 +196,7 @@ export function registerServe(program: Command): void {
             await reconciler.stop();
             await server.close();
             await admin.close();
+            await ca?.close();
             done();
           })();
         };

@@ -32,8 +32,8 @@ export class AdsTestClient {
   error: grpc.ServiceError | undefined;
   first = true;
 
-  constructor(address: string, readonly node: Record<string, unknown>, readonly mode: 'sotw' | 'delta' = 'sotw') {
-    this.client = new Client(address, grpc.credentials.createInsecure());
+  constructor(address: string, readonly node: Record<string, unknown>, readonly mode: 'sotw' | 'delta' = 'sotw', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.client = new Client(address, credentials);
     const method = mode === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
     this.call = (this.client as any)[method]();
     this.call.on('data', (r: any) => this.push(decode(r, mode)));

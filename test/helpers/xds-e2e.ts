@@ -120,6 +120,8 @@ export async function eventually<T>(fn: () => Promise<T>, ms = 10000, every = 10
 
 export interface ServeProcess {
   xds: string;
+  /** xDS + CA over TLS, when the embedded CA runs. */
+  tls?: string;
   admin: string;
   child: ChildProcess;
   stdout(): string;
@@ -132,21 +134,22 @@ export async function startServe(source: string, extra: string[] = []): Promise<
   const bin = join(process.cwd(), 'dist/src/cli/bin.js');
   // Each server keeps its state (clones, last accepted revisions) apart from the others'.
   const state = extra.includes('--state-dir') ? undefined : await mkdtemp(join(tmpdir(), 'meshcd-serve-state-'));
-  const child = spawn(process.execPath, [bin, 'serve', '--source', source, '--xds-port', '0', '--admin-port', '0', ...(state ? ['--state-dir', state] : []), ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [bin, 'serve', '--source', source, '--xds-port', '0', '--admin-port', '0', ...(state ? ['--state-dir', state] : []), ...(extra.includes('--tls-port') || extra.includes('--no-ca') ? [] : ['--tls-port', '0']), ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
   child.once('exit', () => void (state && rm(state, { recursive: true, force: true })));
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ports = await new Promise<{ xds: string; admin: string }>((resolve, reject) => {
+  const ports = await new Promise<{ xds: string; admin: string; tls?: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`meshcd serve did not start in 20 s:\n${out}\n${err}`)), 20000);
     const check = () => {
       const x = /xDS \(ADS, plaintext gRPC\): (\S+)/.exec(out);
       const a = /admin: +(http:\/\/\S+)/.exec(out);
+      const tls = /xDS \+ CA \(TLS\): +(\S+)/.exec(out);
       if (x && a) {
         clearTimeout(timer);
-        resolve({ xds: x[1]!, admin: a[1]! });
+        resolve({ xds: x[1]!, admin: a[1]!, ...(tls ? { tls: tls[1]! } : {}) });
       }
     };
     child.stdout!.on('data', check);
