@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConfigSet, Diagnostic, Revision } from '../api/types.js';
 import { loadRevision, ParseCache, type LoadResult } from '../config/load.js';
-import { validate, hasErrors } from '../validate/index.js';
+import { validate, hasErrors, ValidationCache } from '../validate/index.js';
 import type { CompiledPolicy } from '../validate/policies.js';
 import { json, type AdminServer, type AdminRequest } from '../admin/server.js';
 import { logger } from '../util/log.js';
@@ -140,6 +140,8 @@ export class Reconciler extends EventEmitter {
   private readonly random: () => number;
   private readonly maxBackoffMs: number;
   private readonly policies: readonly CompiledPolicy[] | undefined;
+  /** Schema and rule findings of unchanged resources are reused from one evaluation to the next. */
+  private readonly validationCache = new ValidationCache();
   private readonly log = logger('source');
   private evaluating: Promise<void> = Promise.resolve();
   private current: AcceptedEvent | undefined;
@@ -450,7 +452,7 @@ export class Reconciler extends EventEmitter {
     }
     const merged = mergeLoads(loads);
     const t1 = performance.now();
-    const diagnostics = [...pre, ...validate(merged, this.policies ? { policies: this.policies } : {})];
+    const diagnostics = [...pre, ...validate(merged, { cache: this.validationCache, ...(this.policies ? { policies: this.policies } : {}) })];
     const evaluation = { loadMs: Math.round(t1 - t0), validateMs: Math.round(performance.now() - t1) };
     for (const { st: s } of parts) s.evaluation = evaluation;
     const changedSources = parts.filter(({ st: s, update }) => s.accepted?.revision.id !== update.revision.id);

@@ -21,15 +21,91 @@ export interface ValidateOptions {
   policies?: readonly CompiledPolicy[];
   /** Services and workloads; built from the config's ServiceEntry/WorkloadEntry when omitted. */
   index?: ServiceIndex;
+  /** Keeps per-resource findings between revisions of one source (see ValidationCache). */
+  cache?: ValidationCache;
+}
+
+/**
+ * Schema and rule findings depend only on the resource itself, where it
+ * stands (file and line) and the mesh settings; a new revision re-checks only
+ * the resources that changed. Analyzers and policies look across resources
+ * and always run.
+ */
+export class ValidationCache {
+  private entries = new Map<string, { schema: Diagnostic[]; rules: Diagnostic[] }>();
+  get size(): number {
+    return this.entries.size;
+  }
+  /** @internal */
+  take(used: Map<string, { schema: Diagnostic[]; rules: Diagnostic[] }>): void {
+    this.entries = used;
+  }
+  /** @internal */
+  get(key: string) {
+    return this.entries.get(key);
+  }
+}
+
+function cacheKey(r: AnyResource, meshDigest: string): string {
+  return `${r.digest}|${r.origin.source ?? ''}|${r.origin.file}:${r.origin.line}|${meshDigest}`;
+}
+
+/** Schema and rules of every resource, through the cache when one is given. */
+function perResource(load: LoadResult, cache: ValidationCache | undefined): { schema: Diagnostic[]; rules: Diagnostic[] } {
+  if (!cache) {
+    const schema = checkSchema(load);
+    const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+    return { schema, rules: checkRules(withoutKeys(load, bad)) };
+  }
+  const meshDigest = JSON.stringify(load.config.mesh);
+  const used = new Map<string, { schema: Diagnostic[]; rules: Diagnostic[] }>();
+  const fresh: AnyResource[] = [];
+  for (const r of load.config.resources) {
+    const key = cacheKey(r, meshDigest);
+    const hit = cache.get(key);
+    if (hit) used.set(key, hit);
+    else fresh.push(r);
+  }
+  if (fresh.length > 0) {
+    const part: LoadResult = { ...load, config: makeConfigSet(fresh, load.config.mesh) };
+    const schema = checkSchema(part);
+    const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+    const rules = checkRules(withoutKeys(part, bad));
+    const group = (diags: Diagnostic[]) => {
+      const by = new Map<string, Diagnostic[]>();
+      for (const d of diags) {
+        const k = d.resource ?? '';
+        let l = by.get(k);
+        if (!l) by.set(k, (l = []));
+        l.push(d);
+      }
+      return by;
+    };
+    const schemaBy = group(schema);
+    const rulesBy = group(rules);
+    for (const r of fresh) used.set(cacheKey(r, meshDigest), { schema: schemaBy.get(keyOf(r)) ?? [], rules: rulesBy.get(keyOf(r)) ?? [] });
+  }
+  cache.take(used);
+  const schema: Diagnostic[] = [];
+  const rules: Diagnostic[] = [];
+  for (const e of used.values()) {
+    schema.push(...e.schema);
+    rules.push(...e.rules);
+  }
+  return { schema, rules };
+}
+
+function withoutKeys(load: LoadResult, bad: ReadonlySet<ResourceKey>): LoadResult {
+  return bad.size === 0 ? load : { ...load, config: makeConfigSet(load.config.resources.filter((r: AnyResource) => !bad.has(keyOf(r))) as AnyResource[], load.config.mesh) };
 }
 
 export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [...load.diagnostics];
-  const schema = checkSchema(load);
+  const { schema, rules } = perResource(load, opts.cache);
   out.push(...schema);
   const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
-  const clean: LoadResult = bad.size === 0 ? load : { ...load, config: makeConfigSet(load.config.resources.filter((r: AnyResource) => !bad.has(keyOf(r))) as AnyResource[], load.config.mesh) };
-  out.push(...checkRules(clean));
+  const clean = withoutKeys(load, bad);
+  out.push(...rules);
   const index = opts.index ?? buildServiceIndex(clean.config);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
