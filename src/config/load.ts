@@ -21,6 +21,8 @@ interface CachedFile {
   text: string;
   documents: ParsedDocument[];
   diagnostics: Diagnostic[];
+  /** Lines already located in this blob (`docLine|listIndex|path` → line), kept with the parse. */
+  lines?: Map<string, number>;
 }
 
 export class ParseCache {
@@ -63,6 +65,7 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const diagnostics: Diagnostic[] = [];
   const texts = new Map<string, string>();
+  const files = new Map<string, CachedFile>();
   const pending: Pending[] = [];
   const usedBlobs = new Set<string>();
   const paths = rev.paths.filter(isConfigPath).slice().sort();
@@ -88,6 +91,7 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
     }
     if (blob) usedBlobs.add(blob);
     texts.set(file, parsed.text);
+    files.set(file, parsed);
     diagnostics.push(...parsed.diagnostics.map((d) => withSource(d, opts.sourceName)));
     for (const doc of parsed.documents) pending.push({ doc, file });
   }
@@ -111,7 +115,13 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
     locate(key, path) {
       const p = docOf.get(key);
       if (!p) return undefined;
-      const line = lineOfPath(parsedText(p.file), p.doc.line, splitPath(path), p.doc.listIndex);
+      const cached = files.get(p.file);
+      const lineKey = `${p.doc.line}|${p.doc.listIndex ?? ''}|${path}`;
+      let line = cached?.lines?.get(lineKey);
+      if (line === undefined) {
+        line = lineOfPath(parsedText(p.file), p.doc.line, splitPath(path), p.doc.listIndex);
+        if (cached) (cached.lines ??= new Map()).set(lineKey, line);
+      }
       return { file: p.file, line, ...(opts.sourceName ? { source: opts.sourceName } : {}) };
     },
   };
