@@ -87,6 +87,8 @@ function pct(sorted: number[], p: number): number {
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 
 async function main(): Promise<void> {
+  // The figures are the output; per-revision info logs would drown them.
+  process.env.MESHCD_LOG_LEVEL ??= 'warn';
   const root = await tempDir('meshcd-bench-');
   const server = await startGitServer({ root });
   const admin = new AdminServer();
