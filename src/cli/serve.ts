@@ -20,6 +20,9 @@ import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { XdsServer } from '../xds/server/index.js';
+import { readCredentialsDir } from '../xds/server/credentials.js';
+import { debounce } from '../source/watch.js';
+import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
 import { UserError } from './exit.js';
 
@@ -38,6 +41,7 @@ interface ServeOptions extends SourceFlags {
   caPluginDir?: string;
   trustDomain: string;
   rootKey: string;
+  credentialsDir?: string;
 }
 
 function port(flag: string, v: string): number {
@@ -90,7 +94,8 @@ export function registerServe(program: Command): void {
     .option('--ca-token-file <file>', 'bootstrap tokens (token → namespace, service account) the CA accepts; watched')
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
-    .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa');
+    .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
+    .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
@@ -159,6 +164,25 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stderr.write(`source ${e.source}: ${e.message}\n`));
 
+      let credentialsWatcher: FSWatcher | undefined;
+      if (opts.credentialsDir) {
+        const dir = opts.credentialsDir;
+        const load = async (): Promise<void> => {
+          const { byNamespace, errors } = await readCredentialsDir(dir);
+          for (const e of errors) process.stderr.write(`credentials: ${e}; left out\n`);
+          server.setCredentials(byNamespace);
+          log.info({ namespaces: byNamespace.size, credentials: [...byNamespace.values()].reduce((n, l) => n + l.length, 0) }, 'gateway credentials loaded');
+        };
+        try {
+          await load();
+        } catch (err) {
+          throw new UserError(`--credentials-dir: ${(err as Error).message}`);
+        }
+        const reload = debounce(() => void load().catch((err) => log.error({ err: (err as Error).message }, 'cannot read gateway credentials; the previous ones keep serving')));
+        credentialsWatcher = watch(dir, { ignoreInitial: true });
+        credentialsWatcher.on('all', () => reload.trigger());
+      }
+
       let boundXds: number;
       let boundAdmin: number;
       let boundTls: number | undefined;
@@ -194,6 +218,7 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            await credentialsWatcher?.close();
             await server.close();
             await admin.close();
             await ca?.close();

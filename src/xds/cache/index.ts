@@ -76,6 +76,8 @@ export class SnapshotCache<M = unknown> {
   private quietTimer: NodeJS.Timeout | undefined;
   private maxTimer: NodeJS.Timeout | undefined;
   private secrets = new Map<string, XdsResource>();
+  /** Gateway credentials (credentialName → SDS secrets) by namespace; served only to gateways that use them. */
+  private credentials = new Map<string, ReadonlyMap<string, XdsResource>>();
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   /** Id of the revision the current model was built from. */
@@ -129,6 +131,17 @@ export class SnapshotCache<M = unknown> {
   /** Replace the SDS secrets served to every proxy (e.g. ROOTCA from the CA's trust bundle). */
   setSecrets(secrets: XdsResource[]): void {
     this.secrets = new Map(secrets.map((s) => [s.name, s]));
+    this.regroup();
+  }
+
+  /**
+   * Replace the gateway credentials (TLS certificates and keys named by a
+   * Gateway's credentialName). As Istio does, a gateway proxy reads only the
+   * credentials of its own namespace, and only those its listeners reference:
+   * private keys never go to sidecars or to other namespaces.
+   */
+  setCredentials(byNamespace: ReadonlyMap<string, readonly XdsResource[]>): void {
+    this.credentials = new Map([...byNamespace].map(([ns, list]) => [ns, new Map(list.map((s) => [s.name, s]))]));
     this.regroup();
   }
 
@@ -238,9 +251,11 @@ export class SnapshotCache<M = unknown> {
     }
     st.diagnostics = out.diagnostics ?? [];
     let resources = out.resources;
-    if (this.secrets.size) {
+    const available = st.representative.kind === 'router' ? this.credentials.get(st.representative.namespace) : undefined;
+    const credentials = available ? [...sdsNamesIn(resources)].flatMap((n) => (available.has(n) ? [[n, available.get(n)!] as const] : [])) : [];
+    if (this.secrets.size || credentials.length) {
       const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);
-      merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets]));
+      merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets, ...credentials]));
       resources = merged;
     }
     const res = buildSnapshot(resources, this.encodeCache);
@@ -258,4 +273,20 @@ export class SnapshotCache<M = unknown> {
     st.error = { revision: this.revision ?? '', errors, at: new Date() };
     this.log.error({ key, proxy: st.representative.id, revision: this.revision, errors: errors.slice(0, 10) }, 'refusing to publish an invalid or inconsistent snapshot (meshcd bug); proxies keep their previous config');
   }
+}
+
+/** Names of the SDS secrets a proxy's listeners and clusters reference (`…sds_secret_config(s)`). */
+export function sdsNamesIn(resources: ProxyResources): Set<string> {
+  const names = new Set<string>();
+  const walk = (v: unknown, underSds: boolean): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, underSds);
+    } else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (underSds && typeof o.name === 'string') names.add(o.name);
+      for (const [k, x] of Object.entries(o)) walk(x, /sds_secret_configs?$/.test(k));
+    }
+  };
+  for (const t of [TYPE_URL.listener, TYPE_URL.cluster]) for (const r of resources.get(t)?.values() ?? []) walk(r.value, false);
+  return names;
 }

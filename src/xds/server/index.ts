@@ -6,7 +6,7 @@
 // Imports: src/api, src/xds/{proto,node,cache}, src/admin, src/util.
 
 import * as grpc from '@grpc/grpc-js';
-import type { ProxyInfo, TrustBundle, TypeUrl } from '../../api/types.js';
+import type { ProxyInfo, TrustBundle, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { json, type AdminServer } from '../../admin/server.js';
 import { logger } from '../../util/log.js';
@@ -141,6 +141,11 @@ export class XdsServer {
     const pem = b.rootsPem.join('\n');
     const value = { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem } } };
     this.cache.setSecrets([{ name: 'ROOTCA', value, version: '' }]);
+  }
+
+  /** Gateway credentials by namespace (see readCredentialsDir); each gateway gets only its own namespace's, and only those it uses. */
+  setCredentials(byNamespace: ReadonlyMap<string, readonly XdsResource[]>): void {
+    this.cache.setCredentials(byNamespace);
   }
 
   addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
