@@ -127,14 +127,7 @@ export class SdsServer {
 
   private onSotw(call: grpc.ServerDuplexStream<Msg, Msg>): void {
     const s: SotwStream = { call, names: new Set(), sent: new Map() };
-    this.sotw.add(s);
-    const drop = () => this.sotw.delete(s);
-    call.on('end', () => {
-      drop();
-      call.end();
-    });
-    call.on('error', drop);
-    call.on('cancelled', drop);
+    track(this.sotw, s);
     call.on('data', (req: Msg) => {
       if (req.error_detail) {
         const detail = req.error_detail as { message?: string };
@@ -168,14 +161,7 @@ export class SdsServer {
 
   private onDelta(call: grpc.ServerDuplexStream<Msg, Msg>): void {
     const s: DeltaStream = { call, names: new Set(), sent: new Map() };
-    this.delta.add(s);
-    const drop = () => this.delta.delete(s);
-    call.on('end', () => {
-      drop();
-      call.end();
-    });
-    call.on('error', drop);
-    call.on('cancelled', drop);
+    track(this.delta, s);
     call.on('data', (req: Msg) => {
       if (req.error_detail) {
         this.log.error({ error: (req.error_detail as { message?: string }).message }, 'Envoy rejected a secret (delta NACK)');
@@ -202,4 +188,16 @@ export class SdsServer {
     if (!resources.length) return;
     s.call.write({ system_version_info: String(this.version), resources, type_url: TYPE_URL.secret, nonce: randomBytes(8).toString('hex') });
   }
+}
+
+/** Keeps a stream in its set while it lives; half-closes when Envoy does. */
+function track<T extends { call: grpc.ServerDuplexStream<Msg, Msg> }>(set: Set<T>, s: T): void {
+  set.add(s);
+  const drop = () => set.delete(s);
+  s.call.on('end', () => {
+    drop();
+    s.call.end();
+  });
+  s.call.on('error', drop);
+  s.call.on('cancelled', drop);
 }
