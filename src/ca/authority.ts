@@ -290,6 +290,27 @@ export class CertificateAuthority {
 
   /** Same as issue() with an already parsed CSR (lets a caller parse once and log what was asked). */
   issueForKey(csr: ParsedCsr, req: Omit<IssueRequest, 'csrPem'>): IssuedWorkloadCert {
+    const p = this.prepare(csr, req);
+    return this.record(p, p.signer.leafBuilder.build(p.fields));
+  }
+
+  /**
+   * issue() for servers: the signature is computed on libuv's thread pool, so
+   * the gRPC API keeps serving while certificates are signed.
+   */
+  async issueAsync(req: IssueRequest): Promise<IssuedWorkloadCert> {
+    let csr: ParsedCsr;
+    try {
+      csr = parseCsr(req.csrPem);
+    } catch (err) {
+      throw new CaRequestError('invalid_csr', err instanceof CsrError ? err.message : 'malformed CSR');
+    }
+    const p = this.prepare(csr, req);
+    return this.record(p, await p.signer.leafBuilder.buildAsync(p.fields));
+  }
+
+  /** Checks the request and fixes every field of the certificate (identity from the caller, validity within limits). */
+  private prepare(csr: ParsedCsr, req: Omit<IssueRequest, 'csrPem'>) {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(req.namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(req.serviceAccount)) {
       throw new CaRequestError('bad_identity', `identity ns="${req.namespace}" sa="${req.serviceAccount}" is not a valid namespace/service account name`);
     }
@@ -297,32 +318,37 @@ export class CertificateAuthority {
     if (ttl > this.maxTtl) throw new CaRequestError('ttl_too_long', `requested validity ${ttl}s exceeds the maximum of ${this.maxTtl}s`);
     ttl = Math.max(ttl, this.minTtl);
     const now = this.now();
-    const s = this.signer;
+    const signer = this.signer;
     let notAfter = new Date(now.getTime() + ttl * 1000);
-    const signerEnd = new Date(s.cert.validTo);
+    const signerEnd = new Date(signer.cert.validTo);
     if (notAfter > signerEnd) notAfter = signerEnd;
     const spiffeId = this.spiffeId(req.namespace, req.serviceAccount);
-    const serial = randomSerial();
     // Key usage: digitalSignature (+ keyEncipherment for RSA), EKU server+client auth, CA:false, SAN critical.
-    const der = s.leafBuilder.build({
-      serial,
+    const fields = {
+      serial: randomSerial(),
       notBefore: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
       notAfter,
       spkiDer: csr.spkiDer,
       keyAlgorithm: csr.keyAlgorithm,
       uri: spiffeId,
-    });
+    };
+    return { csr, req, now, signer, signerEnd, spiffeId, fields };
+  }
+
+  /** Counts, tracks and audits an issued certificate. */
+  private record(p: ReturnType<CertificateAuthority['prepare']>, der: Buffer): IssuedWorkloadCert {
+    const { csr, req, now, signer: s, signerEnd, spiffeId, fields } = p;
     const leafPem = derToPem(der, 'CERTIFICATE');
-    const serialHex = serial.toString('hex');
+    const serialHex = fields.serial.toString('hex');
     issuedTotal().inc();
     rootExpiry().set((signerEnd.getTime() - now.getTime()) / 1000);
-    this.track(createHash('sha256').update(csr.spkiDer).digest('hex').slice(0, 32), { identity: spiffeId, root: s.rootFingerprint, notAfter: notAfter.toISOString(), issuedAt: now.toISOString() });
+    this.track(createHash('sha256').update(csr.spkiDer).digest('hex').slice(0, 32), { identity: spiffeId, root: s.rootFingerprint, notAfter: fields.notAfter.toISOString(), issuedAt: now.toISOString() });
     const asked = csr.requestedUris.filter((u) => u !== spiffeId);
-    this.log.info({ audit: 'cert_issued', identity: spiffeId, serial: serialHex, notAfter: notAfter.toISOString(), caller: req.caller ?? 'in-process', ...(asked.length ? { csrAskedFor: asked } : {}) }, 'certificate issued');
+    this.log.info({ audit: 'cert_issued', identity: spiffeId, serial: serialHex, notAfter: fields.notAfter.toISOString(), caller: req.caller ?? 'in-process', ...(asked.length ? { csrAskedFor: asked } : {}) }, 'certificate issued');
     return {
       chainPem: [leafPem, ...s.intermediatesPem],
       responseChainPem: [leafPem, ...s.intermediatesPem, s.rootPem],
-      notAfter,
+      notAfter: fields.notAfter,
       serial: serialHex,
       spiffeId,
     };

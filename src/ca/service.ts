@@ -135,7 +135,7 @@ export function certificateServiceImplementation(ca: CertificateAuthority, auth:
       throw { code: grpc.status.INVALID_ARGUMENT, details: `validity_duration ${call.request.validity_duration} is not a non-negative number of seconds` };
     }
     try {
-      const issued = ca.issue({
+      const issued = await ca.issueAsync({
         csrPem: call.request.csr,
         namespace: caller.namespace,
         serviceAccount: caller.serviceAccount,

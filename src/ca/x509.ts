@@ -427,6 +427,15 @@ function derWrap(tag: number, parts: Buffer[]): Buffer {
  * validity, key, SKI and SAN are encoded and spliced in, then the TBS is
  * signed natively. Produces the same bytes as buildCertificate (tested).
  */
+export interface LeafFields {
+  serial: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spkiDer: Buffer;
+  keyAlgorithm: KeyAlgorithm;
+  uri: string;
+}
+
 export class LeafCertificateBuilder {
   private readonly versionDer = der(asn1.create(CTX, 0, true, [integerBytes(Buffer.from([2]))]));
   private readonly afterSerial: Buffer;
@@ -455,13 +464,32 @@ export class LeafCertificateBuilder {
     this.skiPrefix = skiTemplate.subarray(0, skiTemplate.length - 20);
   }
 
-  build(o: { serial: Buffer; notBefore: Date; notAfter: Date; spkiDer: Buffer; keyAlgorithm: KeyAlgorithm; uri: string }): Buffer {
+  build(o: LeafFields): Buffer {
+    const tbs = this.tbs(o);
+    return this.assemble(tbs, nativeSign(this.hash, tbs, this.signingKey));
+  }
+
+  /**
+   * The same certificate, signed on libuv's thread pool (crypto.sign with a
+   * callback), so a server keeps handling requests on its main thread while
+   * RSA signatures are computed on the other cores.
+   */
+  buildAsync(o: LeafFields): Promise<Buffer> {
+    const tbs = this.tbs(o);
+    return new Promise((resolve, reject) =>
+      nativeSign(this.hash, tbs, this.signingKey, (err, signature) => (err ? reject(err) : resolve(this.assemble(tbs, signature)))),
+    );
+  }
+
+  private tbs(o: LeafFields): Buffer {
     const validity = der(seq([time(o.notBefore), time(o.notAfter)]));
     const san = derWrap(0x30, [this.sanOid, this.critical, derWrap(0x04, [derWrap(0x30, [derWrap(0x86, [Buffer.from(o.uri, 'latin1')])])])]);
     const exts = derWrap(0xa3, [derWrap(0x30, [...this.staticExts[o.keyAlgorithm], this.skiPrefix, keyIdentifier(o.spkiDer), this.akiExt, san])]);
     const serial = derWrap(0x02, [o.serial]);
-    const tbs = derWrap(0x30, [this.versionDer, serial, this.afterSerial, validity, this.emptySubject, o.spkiDer, exts]);
-    const signature = nativeSign(this.hash, tbs, this.signingKey);
+    return derWrap(0x30, [this.versionDer, serial, this.afterSerial, validity, this.emptySubject, o.spkiDer, exts]);
+  }
+
+  private assemble(tbs: Buffer, signature: Buffer): Buffer {
     return derWrap(0x30, [tbs, this.algIdDer, derWrap(0x03, [Buffer.from([0]), signature])]);
   }
 }

@@ -15,7 +15,7 @@ function root(alg: 'rsa' | 'ec') {
 // (deterministic PKCS#1 v1.5); EC signers are checked by verification.
 for (const signer of ['rsa', 'ec'] as const) {
   for (const leafAlg of ['rsa', 'ec'] as const) {
-    test(`fast leaf builder = generic builder (${signer} signer, ${leafAlg} leaf)`, (t) => {
+    test(`fast leaf builder = generic builder, sync and on the thread pool (${signer} signer, ${leafAlg} leaf)`, async (t) => {
       const r = root(signer);
       const leafKey = leafAlg === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const csr = parseCsr(buildCsr(leafKey.privateKey, {}));
@@ -36,8 +36,12 @@ for (const signer of ['rsa', 'ec'] as const) {
       t.true(f.verify(rootCert.publicKey));
       t.true(f.checkIssued(rootCert));
       t.is(f.subjectAltName, `URI:${uri}`);
-      if (signer === 'rsa') t.true(fast.equals(slow), 'identical DER');
-      else t.true(new X509Certificate(slow).verify(rootCert.publicKey));
+      const pooled = await new LeafCertificateBuilder(issuer, aki, r.privateKey).buildAsync({ serial, notBefore, notAfter, spkiDer: csr.spkiDer, keyAlgorithm: csr.keyAlgorithm, uri });
+      t.true(new X509Certificate(pooled).verify(rootCert.publicKey));
+      if (signer === 'rsa') {
+        t.true(fast.equals(slow), 'identical DER');
+        t.true(pooled.equals(fast), 'identical DER from the thread pool');
+      } else t.true(new X509Certificate(slow).verify(rootCert.publicKey));
     });
   }
 }
@@ -51,3 +55,4 @@ test('CSR round trip: our CSR parses, requested URIs are read, P-384 and RSA acc
   const ed = generateKeyPairSync('ed25519');
   t.throws(() => buildCsr(ed.privateKey, {}), { message: /unsupported key type ed25519/ });
 });
+
