@@ -58,6 +58,9 @@ test('gateway credentials: served by SDS to the gateway that uses them only; bad
     t.pass('no response: no such secret for a sidecar');
   }
 
+  const classes = (await (await fetch(`${serve.admin}/debug/translation`)).json()) as { classes: { key: string; proxies: number; diagnostics: unknown[] }[] };
+  t.true(classes.classes.some((c) => c.proxies >= 1 && c.key.includes('router')), JSON.stringify(classes.classes.map((c) => c.key)));
+
   const dump = await (await fetch(`${serve.admin}/debug/config_dump?proxy=${encodeURIComponent(gatewayId)}`)).text();
   t.regex(dump, /bookinfo-credential/);
   t.notRegex(dump, /BEGIN [A-Z ]*PRIVATE KEY/, 'config dumps never show private keys');

@@ -250,6 +250,10 @@ export class SnapshotCache<M = unknown> {
       return;
     }
     st.diagnostics = out.diagnostics ?? [];
+    const said = new Set((previous?.diagnostics ?? []).map((d) => `${d.code}|${d.resource ?? ''}|${d.message}`));
+    const fresh = st.diagnostics.filter((d) => d.severity !== 'info' && !said.has(`${d.code}|${d.resource ?? ''}|${d.message}`));
+    // What a client kind cannot do is said once per proxy class, not on every push.
+    for (const d of fresh.slice(0, 20)) this.log.warn({ proxyClass: st.representative.kind, namespace: st.representative.namespace, code: d.code, resource: d.resource, origin: d.origin }, d.message);
     let resources = out.resources;
     const available = st.representative.kind === 'router' ? this.credentials.get(st.representative.namespace) : undefined;
     const credentials = available ? [...sdsNamesIn(resources)].flatMap((n) => (available.has(n) ? [[n, available.get(n)!] as const] : [])) : [];

@@ -161,6 +161,8 @@ export class XdsServer {
 
   registerAdmin(admin: AdminServer): void {
     admin.route('GET', '/debug/syncz', () => json(200, { revision: this.cache.revision, proxies: this.syncz(), refused: this.stats().refused }));
+    // Per proxy class: how many proxies, the snapshot version, and what the translation had to leave out or degrade.
+    admin.route('GET', '/debug/translation', () => json(200, { revision: this.cache.revision, classes: this.cache.status() }));
     admin.route('GET', '/debug/config_dump', (req) => {
       const id = req.query.get('proxy');
       if (!id) return json(400, { error: 'query parameter proxy=<node id> is required; see /debug/syncz for ids' });
