@@ -14,6 +14,22 @@ import { SourceError } from './folder.js';
 import type { SourceSpec } from './spec.js';
 import { describeSecret, readSecret, redact, safeUrl } from './secret.js';
 import { checkCommitSignature, loadTrustedKeys } from './verify.js';
+import { logger } from '../util/log.js';
+
+const progressLog = logger('source');
+
+/** isomorphic-git progress for long fetches (a first clone): a log line per phase, and at most every 2 s within one. */
+function fetchProgress(source: string): (p: { phase: string; loaded: number; total?: number }) => void {
+  let phase = '';
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.phase === phase && now - last < 2000) return;
+    phase = p.phase;
+    last = now;
+    progressLog.info({ source, phase: p.phase, loaded: p.loaded, ...(p.total ? { total: p.total, percent: Math.floor((100 * p.loaded) / p.total) } : {}) }, 'fetching');
+  };
+}
 
 export type FetchFailure = 'auth' | 'repo-not-found' | 'ref-missing' | 'network' | 'commit-missing' | 'other';
 
@@ -173,7 +189,7 @@ export class GitSource {
         commit = this.spec.ref;
         if (!(await this.hasObject(commit))) {
           // A pinned commit needs everything reachable from branches and tags.
-          await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, singleBranch: false, tags: true, headers, cache: this.cache });
+          await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, singleBranch: false, tags: true, headers, cache: this.cache, onProgress: fetchProgress(this.spec.name) });
           if (!(await this.hasObject(commit))) throw new GitFetchError(`${this.spec.name} (${this.url}): commit ${commit} is not reachable from any branch or tag`, 'commit-missing');
         }
       } else {
@@ -182,7 +198,7 @@ export class GitSource {
         // Later fetches are incremental from the local ref, and a shallow base
         // still lets isDescendent tell a fast-forward from a force-push.
         const first = !(await this.hasRef(`refs/heads/${this.spec.ref}`));
-        const res = await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, ref: this.spec.ref, singleBranch: true, tags: false, headers, cache: this.cache, ...(first ? { depth: 1 } : {}) });
+        const res = await git.fetch({ fs, http: this.http, gitdir: this.gitdir, remote: 'origin', url: this.spec.url!, ref: this.spec.ref, singleBranch: true, tags: false, headers, cache: this.cache, ...(first ? { depth: 1, onProgress: fetchProgress(this.spec.name) } : {}) });
         if (!res.fetchHead) throw new GitFetchError(`${this.spec.name} (${this.url}): the repository is empty`, 'ref-missing');
         isTag = (res.fetchHeadDescription ?? '').startsWith('tag');
         commit = await this.peel(res.fetchHead);
