@@ -1,21 +1,10 @@
 // In-memory Revision for diff unit tests.
-import { createHash } from 'node:crypto';
 import type { Revision } from '../../../src/api/types.js';
 import { loadRevision, type LoadResult } from '../../../src/config/load.js';
+import { memoryRevision } from '../../helpers/revision.js';
 
 export function memRevision(files: Record<string, string>, ref = 'mem'): Revision {
-  const enc = new TextEncoder();
-  const paths = Object.keys(files).sort();
-  const ids = new Map(paths.map((p) => [p, createHash('sha256').update(files[p]!).digest('hex')]));
-  return {
-    source: 'mem',
-    ref,
-    commit: ref,
-    id: `${ref}@mem`,
-    paths,
-    read: async (p) => enc.encode(files[p]!),
-    blobId: (p) => ids.get(p),
-  };
+  return memoryRevision(files, 'mem', ref);
 }
 
 export function load(files: Record<string, string>): Promise<LoadResult> {

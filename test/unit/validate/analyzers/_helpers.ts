@@ -1,25 +1,9 @@
 // In-memory revisions for analyzer and policy tests.
-import { createHash } from 'node:crypto';
 import type { Revision, Diagnostic } from '../../../../src/api/types.js';
 import { loadRevision, type LoadResult } from '../../../../src/config/load.js';
+import { memoryRevision } from '../../../helpers/revision.js';
 
-export function memoryRevision(files: Record<string, string>): Revision {
-  const enc = new TextEncoder();
-  const paths = Object.keys(files).sort();
-  return {
-    source: 'mem',
-    ref: 'test',
-    commit: 'test',
-    id: 'mem@test',
-    paths,
-    async read(p) {
-      const t = files[p];
-      if (t === undefined) throw new Error(`${p}: missing`);
-      return enc.encode(t);
-    },
-    blobId: (p) => createHash('sha256').update(files[p] ?? '').digest('hex'),
-  };
-}
+export { memoryRevision };
 
 export async function loadFiles(files: Record<string, string>): Promise<LoadResult> {
   return loadRevision(memoryRevision(files));

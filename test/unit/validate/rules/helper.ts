@@ -2,23 +2,9 @@
 // tests read like the config they check.
 import type { Diagnostic, Revision } from '../../../../src/api/types.js';
 import { loadRevision, type LoadResult } from '../../../../src/config/load.js';
+import { memoryRevision } from '../../../helpers/revision.js';
 
-export function memoryRevision(files: Record<string, string>): Revision {
-  const enc = new TextEncoder();
-  return {
-    source: 'test',
-    ref: 'mem',
-    commit: 'mem',
-    id: 'mem@test',
-    paths: Object.keys(files),
-    read: async (p) => {
-      const t = files[p];
-      if (t === undefined) throw new Error(`no such file ${p}`);
-      return enc.encode(t);
-    },
-    blobId: () => undefined,
-  };
-}
+export { memoryRevision };
 
 export async function loadYaml(text: string, file = 'config.yaml'): Promise<LoadResult> {
   return loadRevision(memoryRevision({ [file]: text }));
