@@ -3,6 +3,7 @@
 // (sources API and webhooks, xDS debug endpoints). Components do not start
 // their own HTTP servers; they register routes here.
 
+import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registry } from '../util/metrics.js';
@@ -28,10 +29,21 @@ export interface AdminResponse {
 
 export type AdminHandler = (req: AdminRequest) => AdminResponse | Promise<AdminResponse>;
 
+export interface RouteOptions {
+  /**
+   * `admin-token`: the request must carry `Authorization: Bearer <token>`
+   * matching `serve --admin-token-file` (compared in constant time). With no
+   * token configured such routes answer 403, so a mutating route is never
+   * open by default.
+   */
+  auth?: 'admin-token';
+}
+
 interface Route {
   method: string;
   parts: string[];
   handler: AdminHandler;
+  opts: RouteOptions;
 }
 
 export function json(status: number, value: unknown): AdminResponse {
@@ -46,6 +58,7 @@ export class AdminServer {
   private routes: Route[] = [];
   private server: Server | undefined;
   private readyCheck: () => boolean = () => true;
+  private tokenDigest: Buffer | undefined;
   private log = logger('admin');
   constructor(private readonly maxBodyBytes = 1024 * 1024) {
     this.route('GET', '/ready', () => (this.readyCheck() ? text(200, 'ready\n') : text(503, 'not ready: no revision accepted yet\n')));
@@ -53,10 +66,26 @@ export class AdminServer {
   }
 
   /** Register a handler; `:name` path segments become params. Later registrations of the same route win. */
-  route(method: string, path: string, handler: AdminHandler): void {
+  route(method: string, path: string, handler: AdminHandler, opts: RouteOptions = {}): void {
     const parts = path.split('/').filter(Boolean);
     this.routes = this.routes.filter((r) => !(r.method === method && r.parts.join('/') === parts.join('/')));
-    this.routes.push({ method, parts, handler });
+    this.routes.push({ method, parts, handler, opts });
+  }
+
+  /** The bearer token that routes registered with `auth: 'admin-token'` require (undefined: those routes answer 403). */
+  setAdminToken(token: string | undefined): void {
+    this.tokenDigest = token ? createHash('sha256').update(token).digest() : undefined;
+  }
+
+  /** undefined when allowed, else the refusal. */
+  private authorize(route: Route, headers: IncomingMessage['headers']): AdminResponse | undefined {
+    if (route.opts.auth !== 'admin-token') return undefined;
+    if (!this.tokenDigest) return json(403, { error: 'this route needs the admin token, and meshcd serve was started without --admin-token-file' });
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+    if (!m) return { ...json(401, { error: 'missing bearer token (Authorization: Bearer <admin token>)' }), headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' } };
+    const given = createHash('sha256').update(m[1]!).digest();
+    if (!timingSafeEqual(given, this.tokenDigest)) return { ...json(401, { error: 'wrong admin token' }), headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer' } };
+    return undefined;
   }
 
   setReadyCheck(check: () => boolean): void {
@@ -105,6 +134,12 @@ export class AdminServer {
     if (!found) {
       const anyMethod = this.routes.some((r) => this.match(r.method, url.pathname)?.route === r);
       send(res, anyMethod ? text(405, 'method not allowed\n') : text(404, 'not found\n'));
+      req.resume();
+      return;
+    }
+    const refused = this.authorize(found.route, req.headers);
+    if (refused) {
+      send(res, refused);
       req.resume();
       return;
     }

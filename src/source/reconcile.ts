@@ -42,6 +42,8 @@ export interface AcceptedEvent {
   revisions: Revision[];
   /** Warnings and infos of the accepted set (no errors). */
   diagnostics: Diagnostic[];
+  /** The set accepted before this one (undefined for the first); the rollout controller walks from it to `config`. */
+  previous?: ConfigSet;
 }
 
 export interface RejectedEvent {
@@ -481,7 +483,8 @@ export class Reconciler extends EventEmitter {
       this.log.info({ source: s.spec.name, revision: update.revision.id, previous: old ?? null, warnings: diagnostics.filter((d) => d.severity === 'warning').length, ...evaluation }, 'revision accepted');
     }
     const revisions = [...this.states.values()].map((s) => s.accepted!.revision);
-    this.current = { config: merged.config, revisions, diagnostics };
+    const previous = this.current?.config;
+    this.current = { config: merged.config, revisions, diagnostics, ...(previous ? { previous } : {}) };
     await this.persist();
     this.emit('accepted', this.current);
     // A revision rejected only because of another source's state may fit now.

@@ -22,3 +22,20 @@ test('routes with params, readiness, metrics and errors', async (t) => {
   t.is(m.status, 200);
   t.regex(m.headers.get('content-type') ?? '', /text\/plain/);
 });
+
+test('routes with auth: admin-token need the bearer token; none configured is 403', async (t) => {
+  const admin = new AdminServer();
+  let calls = 0;
+  admin.route('POST', '/api/v1/things/:name/poke', () => (calls++, json(200, { ok: true })), { auth: 'admin-token' });
+  const port = await admin.listen(0);
+  t.teardown(() => admin.close());
+  const url = `http://127.0.0.1:${port}/api/v1/things/a/poke`;
+  t.is((await fetch(url, { method: 'POST' })).status, 403);
+  admin.setAdminToken('s3cret-token');
+  t.is((await fetch(url, { method: 'POST' })).status, 401);
+  t.is((await fetch(url, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
+  t.is(calls, 0);
+  const ok = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer s3cret-token' } });
+  t.is(ok.status, 200);
+  t.is(calls, 1);
+});
