@@ -1,0 +1,208 @@
+// `meshcd demo`: the example mesh with real traffic on 127.0.0.1 (see
+// README.md). Starts every part as its own process, waits for each to be
+// ready, forwards serve's accepted/rejected lines and prints the live split
+// once a second; stops everything on Ctrl-C (or after --duration).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { UserError } from '../cli/exit.js';
+import type { DemoTick } from './client.js';
+
+export interface DemoOptions {
+  source: string;
+  xdsPort: number;
+  tlsPort: number;
+  adminPort: number;
+  /** ms; undefined runs until a signal. */
+  durationMs?: number;
+  rate: number;
+  jasonPercent: number;
+  keep: boolean;
+  /** Where lines go (stdout). */
+  out: (line: string) => void;
+  /** Set by tests: print one JSON line per tick instead of the bars. */
+  json: boolean;
+}
+
+interface Workload {
+  pod: string;
+  app: 'productpage' | 'details' | 'reviews' | 'ratings';
+  version: string;
+  ip: string;
+  /** The WorkloadEntry's port for the service's 9080. */
+  port: number;
+  serviceAccount: string;
+  /** The app a backend calls itself (reviews v2/v3 → ratings, as bookinfo). */
+  upstream?: 'ratings';
+}
+
+// As in examples/mesh/bookinfo/workloads.yaml.
+const WORKLOADS: readonly Workload[] = [
+  { pod: 'productpage-v1', app: 'productpage', version: 'v1', ip: '127.0.0.10', port: 9080, serviceAccount: 'bookinfo-productpage' },
+  { pod: 'details-v1', app: 'details', version: 'v1', ip: '127.0.0.11', port: 9081, serviceAccount: 'bookinfo-details' },
+  { pod: 'reviews-v1', app: 'reviews', version: 'v1', ip: '127.0.0.12', port: 9082, serviceAccount: 'bookinfo-reviews' },
+  { pod: 'reviews-v2', app: 'reviews', version: 'v2', ip: '127.0.0.13', port: 9083, serviceAccount: 'bookinfo-reviews', upstream: 'ratings' },
+  { pod: 'reviews-v3', app: 'reviews', version: 'v3', ip: '127.0.0.14', port: 9084, serviceAccount: 'bookinfo-reviews', upstream: 'ratings' },
+  { pod: 'ratings-v1', app: 'ratings', version: 'v1', ip: '127.0.0.15', port: 9085, serviceAccount: 'bookinfo-ratings' },
+];
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const BIN = join(here, '..', 'cli', 'bin.js');
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+class Processes {
+  readonly all: Child[] = [];
+  constructor(private readonly logDir: string) {}
+
+  /** `onStderrLine` sees each stderr line that is not a JSON log record (those go only to the log file). */
+  start(name: string, args: string[], env: Record<string, string> = {}, onStderrLine?: (line: string) => void): Child & { log: WriteStream; lines: AsyncIterable<string> } {
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: process.env.MESHCD_LOG_LEVEL ?? 'warn', ...env } });
+    const log = createWriteStream(join(this.logDir, `${name}.log`));
+    proc.stderr!.pipe(log);
+    if (onStderrLine) createInterface({ input: proc.stderr! }).on('line', (l) => l.startsWith('{') || onStderrLine(l));
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const child = { name, proc, exited, log, lines: createInterface({ input: proc.stdout! }) };
+    this.all.push(child);
+    return child;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.all.map(async (c) => {
+        if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+        c.proc.kill('SIGTERM');
+        const t = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
+        await c.exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+}
+
+function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  return (async () => {
+    for (;;) {
+      const v = await fn().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > end) throw new UserError(`demo: ${what} not ready after ${Math.round(ms / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+}
+
+/** `app version share%` bars for one second of calls. */
+export function renderTick(tick: DemoTick): string {
+  const parts: string[] = [];
+  for (const app of ['reviews', 'details']) {
+    const per = tick.answered[app] ?? {};
+    const total = Object.values(per).reduce((a, b) => a + b, 0);
+    const byVersion = Object.entries(per).sort(([a], [b]) => a.localeCompare(b));
+    const cells = byVersion.map(([v, n]) => `${v} ${String(Math.round((100 * n) / total)).padStart(3)}%`);
+    parts.push(`${app}: ${total ? cells.join('  ') : '-'}`);
+  }
+  const errors = Object.entries(tick.errors);
+  parts.push(errors.length ? `errors: ${errors.map(([c, n]) => `${c}×${n}`).join(' ')}${tick.lastError ? ` (${tick.lastError})` : ''}` : 'errors: 0');
+  return `${new Date(tick.at).toISOString().slice(11, 19)}  ${parts.join('  │  ')}`;
+}
+
+export async function runDemo(o: DemoOptions): Promise<void> {
+  const source = resolve(o.source);
+  if (!existsSync(source)) throw new UserError(`--source: ${o.source}: no such folder`);
+  const dir = await mkdtemp(join(tmpdir(), 'meshcd-demo-'));
+  const logDir = join(dir, 'logs');
+  await mkdir(logDir);
+  const procs = new Processes(logDir);
+  let stopping = false;
+  const stop = async () => {
+    stopping = true;
+    await procs.stopAll();
+    if (!o.keep) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    // Bootstrap tokens: one per service account, known only to this run.
+    const tokens = new Map([...new Set(WORKLOADS.map((w) => w.serviceAccount))].map((sa) => [sa, randomBytes(24).toString('base64url')]));
+    const tokenFile = join(dir, 'tokens.yaml');
+    await writeFile(tokenFile, `tokens:\n${[...tokens].map(([sa, t]) => `  - name: ${sa}\n    token: ${t}\n    namespace: bookinfo\n    serviceAccount: ${sa}\n`).join('')}`, { mode: 0o600 });
+    for (const [sa, t] of tokens) await writeFile(join(dir, `${sa}.token`), t, { mode: 0o600 });
+
+    o.out(`meshcd demo: serving ${source} (watched: edit a file there and watch the split below change)`);
+    const serve = procs.start('serve', [BIN, 'serve', '--source', source, '--state-dir', join(dir, 'state'), '--xds-port', String(o.xdsPort), '--tls-port', String(o.tlsPort), '--admin-port', String(o.adminPort), '--ca-token-file', tokenFile], {}, (line) => o.out(`serve │ ${line}`));
+    const ports: { xds?: string; tls?: string; admin?: string } = {};
+    const serveReady = new Promise<void>((resolveReady, reject) => {
+      void serve.exited.then((code) => reject(new UserError(`demo: meshcd serve exited with ${code} (log: ${join(logDir, 'serve.log')}${o.keep ? '' : '; run with --keep to keep it'})`)));
+      void (async () => {
+        for await (const line of serve.lines) {
+          ports.xds ??= /xDS \(ADS, plaintext[^)]*\): +(\S+)/.exec(line)?.[1];
+          ports.tls ??= /xDS \+ CA \(TLS\): +(\S+)/.exec(line)?.[1];
+          ports.admin ??= /admin: +(http:\/\/\S+)/.exec(line)?.[1];
+          if (/^(accepted|rejected|recovered|source )/.test(line)) o.out(`serve │ ${line}`);
+          if (ports.xds && ports.tls && ports.admin) resolveReady();
+        }
+      })();
+    });
+    await Promise.race([serveReady, new Promise((_, rej) => setTimeout(() => rej(new UserError('demo: meshcd serve did not print its ports within 30 s')), 30000))]);
+    const admin = ports.admin!;
+    await until('meshcd serve (/ready)', 30000, async () => ((await fetch(`${admin}/ready`)).ok ? true : undefined));
+    const bundle = join(dir, 'trust-bundle.pem');
+    await writeFile(bundle, await (await fetch(`${admin}/ca/trust-bundle.pem`)).text());
+    o.out(`  xDS ${ports.xds}  ·  xDS + CA (TLS) ${ports.tls}  ·  admin ${admin}  (try ${admin}/debug/syncz)`);
+
+    // One agent per workload: its own key, a certificate for its service account, a bootstrap.
+    const clientWorkload = WORKLOADS[0]!;
+    const bootstraps = new Map<string, string>();
+    for (const w of WORKLOADS) {
+      const certDir = join(dir, 'agents', w.pod);
+      const bootstrap = join(dir, 'agents', `${w.pod}.bootstrap.json`);
+      bootstraps.set(w.pod, bootstrap);
+      procs.start(`agent-${w.pod}`, [BIN, 'agent', '--ca-address', ports.tls!, '--ca-root-cert', bundle, '--token-file', join(dir, `${w.serviceAccount}.token`), '--namespace', 'bookinfo', '--service-account', w.serviceAccount, '--output-dir', certDir, '--xds-address', ports.xds!, '--bootstrap-out', bootstrap, '--proxy-kind', 'grpc', '--ip', w.ip, '--pod-name', w.pod, '--labels', `app=${w.app},version=${w.version}`, '--cert-refresh-interval', '5s']);
+    }
+    await until('the workload agents (certificates)', 30000, async () => (WORKLOADS.every((w) => existsSync(join(dir, 'agents', w.pod, 'cert-chain.pem')) && existsSync(bootstraps.get(w.pod)!)) ? true : undefined));
+    o.out(`  ${WORKLOADS.length} agents: a SPIFFE certificate each (spiffe://cluster.local/ns/bookinfo/sa/…)`);
+
+    const xdsEnv = (pod: string) => ({ GRPC_XDS_BOOTSTRAP: bootstraps.get(pod)!, GRPC_XDS_EXPERIMENTAL_RBAC: 'true' });
+    for (const w of WORKLOADS) {
+      if (w === clientWorkload) continue;
+      procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], xdsEnv(w.pod));
+    }
+    const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(clientWorkload.pod));
+    o.out(`  ${WORKLOADS.length - 1} backends (grpc-js-xds XdsServers: listener, mTLS and RBAC from meshcd) and a client calling as productpage, ${o.jasonPercent}% of reviews calls as end-user: jason`);
+    o.out(`  logs: ${logDir}${o.keep ? '' : ' (removed on exit; --keep keeps them)'}`);
+    o.out('');
+
+    const ended = new Promise<void>((done) => {
+      const finish = () => done();
+      process.once('SIGINT', finish);
+      process.once('SIGTERM', finish);
+      if (o.durationMs !== undefined) setTimeout(finish, o.durationMs).unref();
+      void client.exited.then((code) => {
+        if (!stopping) o.out(`client exited with ${code} (log: ${join(logDir, 'client.log')})`);
+        finish();
+      });
+    });
+    void (async () => {
+      for await (const line of client.lines) {
+        try {
+          const tick = JSON.parse(line) as DemoTick;
+          o.out(o.json ? JSON.stringify(tick) : renderTick(tick));
+        } catch {
+          /* not a tick */
+        }
+      }
+    })();
+    await ended;
+  } finally {
+    await stop();
+  }
+}
