@@ -21,16 +21,24 @@ export function registerDemo(program: Command): void {
     .option('--duration <duration>', 'stop after this long (default: run until Ctrl-C)')
     .option('--rate <n>', 'client calls per second (1–200)', '20')
     .option('--jason-percent <n>', 'share of reviews calls sent as the test user (end-user: jason → reviews v2)', '20')
+    .option('--fail <version=percent>', 'make that reviews version fail this share of calls, e.g. v3=20 (watch a rollout roll back)', (v: string, prev: string[] = []) => [...prev, v], [])
+    .option('--no-prometheus', 'do not start Prometheus even if it is installed')
     .option('--keep', 'keep the temporary folder (state, certificates, logs) on exit')
     .option('-o, --output <format>', 'text|json (one JSON object per second)', 'text')
     .addHelpText('after', '\nExit codes: 0 stopped by Ctrl-C or --duration, 2 bad flags or a part that did not start (its log is named).')
-    .action(async (opts: { source: string; xdsPort: string; tlsPort: string; adminPort: string; duration?: string; rate: string; jasonPercent: string; keep?: boolean; output: string }) => {
+    .action(async (opts: { source: string; xdsPort: string; tlsPort: string; adminPort: string; duration?: string; rate: string; jasonPercent: string; keep?: boolean; output: string; fail: string[]; prometheus: boolean }) => {
       if (opts.output !== 'text' && opts.output !== 'json') throw new UserError(`--output: "${opts.output}" is not one of text, json`);
       const rate = Number(opts.rate);
       if (!Number.isFinite(rate) || rate < 1 || rate > 200) throw new UserError(`--rate: "${opts.rate}" is not a number from 1 to 200`);
       const jason = Number(opts.jasonPercent);
       if (!Number.isFinite(jason) || jason < 0 || jason > 100) throw new UserError(`--jason-percent: "${opts.jasonPercent}" is not a percentage`);
-      const { runDemo } = await import('../demo/run.js');
+      const fail: Record<string, number> = {};
+      for (const f of opts.fail) {
+        const m = /^(v\d+)=(\d{1,3})$/.exec(f);
+        if (!m || Number(m[2]) > 100) throw new UserError(`--fail: "${f}" is not VERSION=PERCENT (e.g. v3=20)`);
+        fail[m[1]!] = Number(m[2]);
+      }
+      const { runDemo, findPrometheus } = await import('../demo/run.js');
       await runDemo({
         source: opts.source,
         xdsPort: port('--xds-port', opts.xdsPort),
@@ -41,6 +49,8 @@ export function registerDemo(program: Command): void {
         jasonPercent: jason,
         keep: !!opts.keep,
         json: opts.output === 'json',
+        fail,
+        prometheus: opts.prometheus ? findPrometheus() : '',
         out: (l) => process.stdout.write(l + '\n'),
       });
       process.exitCode = 0;

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,10 @@ export interface DemoOptions {
   out: (line: string) => void;
   /** Set by tests: print one JSON line per tick instead of the bars. */
   json: boolean;
+  /** version → percent of reviews calls that version fails (shows an automatic rollback). */
+  fail: Record<string, number>;
+  /** Prometheus binary to run for rollout analysis ('' = none). */
+  prometheus: string;
 }
 
 interface Workload {
@@ -66,8 +71,8 @@ class Processes {
   constructor(private readonly logDir: string) {}
 
   /** `onStderrLine` sees each stderr line that is not a JSON log record (those go only to the log file). */
-  start(name: string, args: string[], env: Record<string, string> = {}, onStderrLine?: (line: string) => void): Child & { log: WriteStream; lines: AsyncIterable<string> } {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: process.env.MESHCD_LOG_LEVEL ?? 'warn', ...env } });
+  start(name: string, args: string[], env: Record<string, string> = {}, onStderrLine?: (line: string) => void, command = process.execPath): Child & { log: WriteStream; lines: AsyncIterable<string> } {
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: process.env.MESHCD_LOG_LEVEL ?? 'warn', ...env } });
     const log = createWriteStream(join(this.logDir, `${name}.log`));
     proc.stderr!.pipe(log);
     if (onStderrLine) createInterface({ input: proc.stderr! }).on('line', (l) => l.startsWith('{') || onStderrLine(l));
@@ -100,6 +105,45 @@ function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): P
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
+}
+
+/** Prometheus on a free loopback port, scraping the targets written to a file_sd file (re-read by Prometheus on change). */
+async function startPrometheus(binary: string, dir: string, procs: Processes): Promise<{ url: string; setTargets(t: string[]): Promise<void> } | undefined> {
+  const promDir = join(dir, 'prometheus');
+  await mkdir(promDir);
+  const targetsFile = join(promDir, 'targets.json');
+  await writeFile(targetsFile, '[]');
+  await writeFile(join(promDir, 'prometheus.yml'), `global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n- job_name: bookinfo\n  file_sd_configs: [{files: ['${targetsFile}'], refresh_interval: 1s}]\n`);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const p = procs.start('prometheus', ['--config.file', join(promDir, 'prometheus.yml'), `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${join(promDir, 'data')}`, '--log.level=warn'], {}, undefined, binary);
+  try {
+    await until('Prometheus', 20000, async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+  } catch {
+    p.proc.kill('SIGKILL');
+    return undefined;
+  }
+  return {
+    url,
+    setTargets: (t) => writeFile(`${targetsFile}.tmp`, JSON.stringify([{ targets: t }])).then(() => rename(`${targetsFile}.tmp`, targetsFile)),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The Prometheus binary on PATH (the Debian package installs /usr/bin/prometheus), or ''. */
+export function findPrometheus(): string {
+  for (const d of (process.env.PATH ?? '').split(':')) if (d && existsSync(join(d, 'prometheus'))) return join(d, 'prometheus');
+  return '';
 }
 
 /** `app version share%` bars for one second of calls. */
@@ -138,7 +182,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     for (const [sa, t] of tokens) await writeFile(join(dir, `${sa}.token`), t, { mode: 0o600 });
 
     o.out(`meshcd demo: serving ${source} (watched: edit a file there and watch the split below change)`);
-    const serve = procs.start('serve', [BIN, 'serve', '--source', source, '--state-dir', join(dir, 'state'), '--xds-port', String(o.xdsPort), '--tls-port', String(o.tlsPort), '--admin-port', String(o.adminPort), '--ca-token-file', tokenFile], {}, (line) => o.out(`serve │ ${line}`));
+    const prom = o.prometheus ? await startPrometheus(o.prometheus, dir, procs) : undefined;
+    if (prom) o.out(`  Prometheus ${prom.url} scrapes every backend's Istio metrics each second (rollout analysis)`);
+    else o.out('  no Prometheus found: a Rollout\'s analysis has no data, so it never promotes (install the Debian package prometheus)');
+    const serve = procs.start('serve', [BIN, 'serve', '--source', source, '--state-dir', join(dir, 'state'), '--xds-port', String(o.xdsPort), '--tls-port', String(o.tlsPort), '--admin-port', String(o.adminPort), '--ca-token-file', tokenFile, ...(prom ? ['--prometheus', prom.url] : [])], {}, (line) => o.out(`serve │ ${line}`));
     const ports: { xds?: string; tls?: string; admin?: string } = {};
     const serveReady = new Promise<void>((resolveReady, reject) => {
       void serve.exited.then((code) => reject(new UserError(`demo: meshcd serve exited with ${code} (log: ${join(logDir, 'serve.log')}${o.keep ? '' : '; run with --keep to keep it'})`)));
@@ -172,9 +219,20 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     o.out(`  ${WORKLOADS.length} agents: a SPIFFE certificate each (spiffe://cluster.local/ns/bookinfo/sa/…)`);
 
     const xdsEnv = (pod: string) => ({ GRPC_XDS_BOOTSTRAP: bootstraps.get(pod)!, GRPC_XDS_EXPERIMENTAL_RBAC: 'true' });
+    const scrapeTargets: string[] = [];
     for (const w of WORKLOADS) {
       if (w === clientWorkload) continue;
-      procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], xdsEnv(w.pod));
+      const fail = w.app === 'reviews' ? o.fail[w.version] ?? 0 : 0;
+      const b = procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], { ...xdsEnv(w.pod), DEMO_FAIL_PERCENT: String(fail) });
+      void (async () => {
+        for await (const line of b.lines) {
+          const m = /^metrics http:\/\/(\S+)\/metrics/.exec(line);
+          if (m && prom) {
+            scrapeTargets.push(m[1]!);
+            await prom.setTargets(scrapeTargets);
+          }
+        }
+      })();
     }
     const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(clientWorkload.pod));
     o.out(`  ${WORKLOADS.length - 1} backends (grpc-js-xds XdsServers: listener, mTLS and RBAC from meshcd) and a client calling as productpage, ${o.jasonPercent}% of reviews calls as end-user: jason`);
