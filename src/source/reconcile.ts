@@ -8,15 +8,17 @@
 
 import { EventEmitter } from 'node:events';
 import type { ConfigSet, Diagnostic, Revision } from '../api/types.js';
-import { fmtOrigin, loadRevision, ParseCache, type LoadResult } from '../config/load.js';
+import { fmtOrigin, isConfigPath, loadRevision, ParseCache, type LoadResult } from '../config/load.js';
 import { validate, ValidationCache } from '../validate/index.js';
 import type { CompiledPolicy } from '../validate/policies.js';
 import { json, type AdminServer, type AdminRequest } from '../admin/server.js';
 import { logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import { StateStore } from '../state/store.js';
+import { TreeStore } from '../state/tree.js';
 import { GitFetchError, GitSource, type SourceUpdate } from './git.js';
 import { DirSource } from './watch.js';
+import { readFolderRevision } from './folder.js';
 import { mergeLoads, type SourceLoad } from './merge.js';
 import { redact, safeUrl } from './secret.js';
 import { decide, planEvaluation, retryCandidates, type SourceView } from './decide.js';
@@ -38,6 +40,13 @@ export interface ReconcilerOptions {
   random?: () => number;
   /** Cap for the exponential backoff after failed fetches; default 5 minutes. */
   maxBackoffMs?: number;
+  /**
+   * When false, start() resolves as soon as the revisions a previous run
+   * accepted are serving again (restored from the state dir), and the first
+   * fetch goes on in the background; when nothing could be restored it still
+   * waits for the first fetch. Default true (start() waits for the first fetch).
+   */
+  awaitFirstFetch?: boolean;
 }
 
 export interface AcceptedEvent {
@@ -101,6 +110,10 @@ const MAX_REJECTED_DIAGNOSTICS = 200;
 export class Reconciler extends EventEmitter {
   private readonly slots = new Map<string, Slot>();
   private readonly store: StateStore;
+  private readonly trees: TreeStore;
+  private readonly awaitFirstFetch: boolean;
+  /** The first fetch and what follows it, when start() did not wait for it. */
+  private background: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly policies: readonly CompiledPolicy[] | undefined;
   /** Schema and rule findings of unchanged resources are reused from one evaluation to the next. */
@@ -114,6 +127,8 @@ export class Reconciler extends EventEmitter {
   constructor(opts: ReconcilerOptions) {
     super();
     this.store = new StateStore(opts.stateDir);
+    this.trees = new TreeStore(opts.stateDir);
+    this.awaitFirstFetch = opts.awaitFirstFetch ?? true;
     this.now = opts.now ?? Date.now;
     const random = opts.random ?? Math.random;
     const maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
@@ -138,7 +153,7 @@ export class Reconciler extends EventEmitter {
           random,
           failures: () => fetches.failures,
           cycle: async () => {
-            const fresh = await this.fetchOnce(slot, false);
+            const fresh = await this.fetchOnce(slot);
             if (fresh) await this.serialize(() => this.guarded(slot, () => this.evaluate(slot)));
           },
         }),
@@ -156,7 +171,13 @@ export class Reconciler extends EventEmitter {
     return this.current !== undefined;
   }
 
-  /** Fetches every source once, evaluates, then keeps polling/watching. Resolves after the first evaluation (accepted or not). */
+  /**
+   * Serves what the previous run accepted (restored from the local clones and
+   * saved folder copies, before any fetch), then fetches every source once,
+   * evaluates, and keeps polling/watching. Resolves after the first fetch's
+   * evaluation (accepted or not) — or, with `awaitFirstFetch: false`, as soon
+   * as the restored revisions are accepted.
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -169,11 +190,46 @@ export class Reconciler extends EventEmitter {
         if (slot.source instanceof GitSource) slot.source.lastCommit = p.commit;
       }
     }
-    // Through each source's queue, so a webhook arriving now waits its turn.
-    await Promise.all([...this.slots.values()].map((slot) => slot.poller.exclusive(() => this.fetchOnce(slot, true))));
-    if (this.stopped) return;
-    await this.serialize(() => this.guarded([...this.slots.values()][0]!, () => this.evaluate(undefined)));
+    await this.restore();
+    if (this.awaitFirstFetch || !this.current) return this.firstFetch();
+    this.background = this.firstFetch().catch((err) => this.log.error({ err: redact((err as Error)?.message ?? String(err)) }, 'first fetch failed'));
+  }
+
+  /** The persisted revision of every source, from the local clone or the saved folder copy; accepted together when all are there. */
+  private async restore(): Promise<void> {
     for (const slot of this.slots.values()) {
+      const p = slot.persisted;
+      if (!p) continue;
+      try {
+        if (slot.source instanceof GitSource) {
+          slot.candidate = await slot.source.revisionAt(p.commit);
+        } else {
+          const revision = await readFolderRevision(this.trees.path(treeKey(slot.spec.name, p.commit)), { name: slot.spec.name, filter: isConfigPath });
+          // The copy must be exactly what was accepted (same paths, same bytes).
+          if (revision.commit !== p.commit) throw new Error(`saved copy does not match ${p.revision}`);
+          slot.candidate = { revision, changed: true, diagnostics: [], notices: [] };
+        }
+      } catch (err) {
+        this.log.warn({ source: slot.spec.name, revision: p.revision, err: redact((err as Error).message) }, 'cannot restore the last accepted revision; waiting for the first fetch');
+      }
+    }
+    if ([...this.slots.values()].some((s) => !s.candidate)) return;
+    this.log.info({ revisions: [...this.slots.values()].map((s) => s.candidate!.revision.id) }, 'serving the last accepted revisions from the state dir; fetching');
+    await this.serialize(() => this.guarded([...this.slots.values()][0]!, () => this.evaluate(undefined)));
+  }
+
+  private async firstFetch(): Promise<void> {
+    const restored = this.current !== undefined;
+    // Through each source's queue, so a webhook arriving now waits its turn.
+    const fresh = await Promise.all([...this.slots.values()].map((slot) => slot.poller.exclusive(() => this.fetchOnce(slot))));
+    if (this.stopped) return;
+    if (!restored) await this.serialize(() => this.guarded([...this.slots.values()][0]!, () => this.evaluate(undefined)));
+    else {
+      const slots = [...this.slots.values()];
+      for (let i = 0; i < slots.length; i++) if (fresh[i]) await this.serialize(() => this.guarded(slots[i]!, () => this.evaluate(slots[i]!)));
+    }
+    for (const slot of this.slots.values()) {
+      if (this.stopped) return;
       if (slot.source instanceof DirSource) {
         slot.source.onError = (err) => this.log.error({ source: slot.spec.name, err: err.message }, 'watching the folder failed');
         await slot.source.watch(() => void slot.poller.trigger());
@@ -199,6 +255,7 @@ export class Reconciler extends EventEmitter {
       else slot.source.close();
     }
     await Promise.all(tails);
+    await this.background;
     await this.evaluating.catch(() => undefined);
   }
 
@@ -240,7 +297,7 @@ export class Reconciler extends EventEmitter {
   // ---------------------------------------------------------------------------
 
   /** One fetch; records status. True when there is a revision worth evaluating. */
-  private async fetchOnce(slot: Slot, initial: boolean): Promise<boolean> {
+  private async fetchOnce(slot: Slot): Promise<boolean> {
     const name = slot.spec.name;
     const t0 = performance.now();
     let update: SourceUpdate;
@@ -255,16 +312,6 @@ export class Reconciler extends EventEmitter {
       metrics.fetchFailures().inc({ source: name, reason });
       this.log.warn({ source: name, reason, failures, serving: slot.accepted?.revision.id ?? null }, `fetch failed: ${message}`);
       this.emit('fetch-failed', { source: name, reason, message, consecutiveFailures: failures } satisfies FetchFailedEvent);
-      if (initial && slot.persisted && slot.source instanceof GitSource) {
-        // Serve what the previous run served, from the local clone.
-        try {
-          slot.candidate = await slot.source.revisionAt(slot.persisted.commit);
-          this.log.warn({ source: name, revision: slot.candidate.revision.id }, 'remote unreachable at start: using the last accepted revision from the local clone');
-          return true;
-        } catch {
-          /* nothing local either */
-        }
-      }
       return false;
     } finally {
       const ms = performance.now() - t0;
@@ -379,15 +426,29 @@ export class Reconciler extends EventEmitter {
     for (const name of retryCandidates(this.views())) await this.evaluate(this.slots.get(name)!, true);
   }
 
+  /** The accepted revision of every source; for folders also a copy of the accepted files (saved before the state names it). */
   private async persist(): Promise<void> {
     const sources: PersistedState['sources'] = {};
-    for (const s of this.slots.values()) {
-      if (s.accepted) sources[s.spec.name] = { revision: s.accepted.revision.id, commit: s.accepted.revision.commit, ref: s.spec.ref, url: s.spec.url ?? s.spec.dir ?? '', acceptedAt: new Date(s.accepted.at).toISOString() };
-    }
+    const keep = new Set<string>();
     try {
+      for (const s of this.slots.values()) {
+        if (!s.accepted) continue;
+        const { revision } = s.accepted;
+        sources[s.spec.name] = { revision: revision.id, commit: revision.commit, ref: s.spec.ref, url: s.spec.url ?? s.spec.dir ?? '', acceptedAt: new Date(s.accepted.at).toISOString() };
+        if (s.spec.kind !== 'dir') continue;
+        const key = treeKey(s.spec.name, revision.commit);
+        await this.trees.save(key, revision.paths, (p) => revision.read(p));
+        keep.add(key);
+      }
       await this.store.write('sources', { version: 1, sources } satisfies PersistedState);
+      await this.trees.prune(keep);
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'cannot persist accepted revisions');
+      this.log.error({ err: redact((err as Error).message) }, 'cannot persist accepted revisions');
     }
   }
+}
+
+/** Where a folder source's accepted copy is saved: by source name and content digest. */
+function treeKey(source: string, digest: string): string {
+  return `${source}@${digest}`;
 }
