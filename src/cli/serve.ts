@@ -139,7 +139,8 @@ export function registerServe(program: Command): void {
         ca.onTrustBundle((b) => server.setTrustBundle(b));
         registerCaAdminRoutes(admin, ca.ca);
       }
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies });
+      // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
       reconciler.registerAdmin(admin);
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
