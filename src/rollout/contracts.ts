@@ -114,6 +114,8 @@ export interface AnalysisProvider {
 
 export interface WriteBackRequest {
   mode: 'revert' | 'branch';
+  /** The Rollout `namespace/name`, for the fallback branch name `meshcd/rollback/<namespace>-<name>-<shortsha>`. */
+  rollout?: string;
   /** Source name (its clone is `<stateDir>/sources/<name>.git`, its credentials from its SourceSpec). */
   source: string;
   /** The commit whose change is being undone, and the commit that ran before it. */
