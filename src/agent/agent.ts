@@ -36,6 +36,21 @@ export interface AgentOptions {
   renewAtFraction?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** gRPC's file watcher refresh written into the bootstrap: warn when a certificate's life is too short for it. */
+  fileRefreshSeconds?: number;
+}
+
+/**
+ * The longest refresh interval for gRPC's file watcher that never leaves it
+ * holding an expired certificate. The watcher reads cert-chain.pem only every
+ * interval; a certificate it reads has at least (1 - renewAt) of its life
+ * left (it is renewed then), and half of that is kept as margin for a slow
+ * renewal. With 4 s certificates renewed at half life this is 1 s; with 24 h
+ * ones far more than the 60 s default.
+ */
+export function maxRefreshSeconds(ttlSeconds: number, renewAtFraction = 0.5): number {
+  // (the epsilon keeps 100 s at 0.8 from flooring 9.999… to 9)
+  return Math.max(1, Math.floor((ttlSeconds * (1 - renewAtFraction)) / 2 + 1e-9));
 }
 
 export interface IdentityMaterial {
@@ -61,6 +76,7 @@ export class WorkloadAgent {
   private watchdog: NodeJS.Timeout | undefined;
   private stopped = false;
   private failures = 0;
+  private refreshWarned = false;
   private listeners = new Set<(m: IdentityMaterial) => void>();
   private readonly log = logger('agent');
   private readySignal!: () => void;
@@ -230,6 +246,7 @@ export class WorkloadAgent {
       throw new Error(`CA ${this.o.caAddress}: issued "${spiffeId}", not the configured ns/${this.o.namespace}/sa/${this.o.serviceAccount} (check the token's identity)`);
     }
     this.bundle = res.trustBundlePem;
+    this.checkRefresh(leaf);
     const material: IdentityMaterial = {
       certChainPem: chain.join(''),
       keyPem: this.keyPem,
@@ -244,6 +261,17 @@ export class WorkloadAgent {
     this.log.info({ identity: spiffeId, serial: leaf.serialNumber, notAfter: material.notAfter.toISOString(), roots: res.trustBundlePem.length }, 'workload certificate renewed');
     this.readySignal();
     this.publish();
+  }
+
+  /** The CA decides the lifetime (without --ttl, or clamped): say so when gRPC's file watcher would outlive it. */
+  private checkRefresh(leaf: X509Certificate): void {
+    const refresh = this.o.fileRefreshSeconds;
+    if (refresh === undefined || this.refreshWarned) return;
+    const life = (Date.parse(leaf.validTo) - Date.now()) / 1000;
+    const limit = maxRefreshSeconds(life, this.o.renewAtFraction ?? 0.5);
+    if (refresh <= limit) return;
+    this.refreshWarned = true;
+    this.log.warn({ identity: this.identity, lifeSeconds: Math.round(life), refreshSeconds: refresh, maxRefreshSeconds: limit }, "certificates live too short for gRPC's file watcher refresh in the bootstrap: it would serve an expired certificate between reads; give --ttl or a shorter --cert-refresh-interval");
   }
 
   private trustDomainHint(): string {

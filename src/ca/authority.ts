@@ -71,12 +71,14 @@ export class CertificateAuthority {
   /** Opens the CA: loads or creates the root, or loads the plug-in folder. Throws with a clear message on bad files. */
   static async open(opts: CaOptions): Promise<CertificateAuthority> {
     const ca = new CertificateAuthority(opts);
-    await ca.store.ensureDir();
+    // A plug-in folder is checked before anything is created in the state folder.
+    if (!opts.pluginDir) await ca.store.ensureDir();
     const issued = await ca.store.readIssued();
     if (issued.problem) ca.log.error({ err: issued.problem }, `${ca.store.path('issued.json')} is unreadable; issuance tracking restarts empty`);
     ca.issued = issued.file;
     const loaded = await ca.load();
     ca.adopt(loaded);
+    if (opts.pluginDir) await ca.store.ensureDir();
     ca.updateGauge();
     await ca.store.writeBundle(ca.trustBundle().rootsPem.join(''));
     // A phase may have ended while the CA was down.

@@ -1,6 +1,8 @@
 // Client side of the CSR API, used by the agent, the CLI and tests.
 
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import { certificateServiceDefinition, TRUST_BUNDLE_TRAILER, type CertificateRequestMessage, type CertificateResponseMessage } from './service.js';
 import { splitPemCerts } from './x509.js';
 
@@ -37,11 +39,42 @@ export class CaCallError extends Error {
 
 const Client = grpc.makeGenericClientConstructor(certificateServiceDefinition(), 'IstioCertificateService');
 
+/** The host of `host:port` or `[v6]:port`. */
+function hostOf(address: string): string {
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (m) return m[1]!;
+  const i = address.lastIndexOf(':');
+  return i > 0 && address.indexOf(':') === i ? address.slice(0, i) : address;
+}
+
+/**
+ * SNI sent when the CA is dialled by IP address. grpc-js puts the target host
+ * into the TLS ServerName even when it is an IP literal, which RFC 6066
+ * forbids and Node warns about (DEP0123; grpc/grpc-node#1919). So for an IP
+ * we give grpc-js a name to send (`.invalid` is reserved, RFC 2606: it names
+ * nothing) and check the server certificate against the IP ourselves.
+ */
+export const SNI_FOR_IP_TARGETS = 'meshcd-ca.invalid';
+
+/** Channel options and verify options that check the CA's certificate for `name` without an IP in the ServerName. */
+export function tlsNameOptions(address: string, serverName: string | undefined): { options: grpc.ChannelOptions; verify: grpc.VerifyOptions } {
+  const name = serverName ?? hostOf(address);
+  if (isIP(name)) {
+    return {
+      options: { 'grpc.ssl_target_name_override': SNI_FOR_IP_TARGETS },
+      verify: { checkServerIdentity: (_sni, cert) => checkServerIdentity(name, cert) },
+    };
+  }
+  return { options: serverName ? { 'grpc.ssl_target_name_override': serverName } : {}, verify: {} };
+}
+
 export async function requestCertificate(o: CertificateRequestOptions): Promise<CertificateResult> {
+  const tlsName = tlsNameOptions(o.address, o.serverName);
   let creds = grpc.credentials.createSsl(
     Buffer.from(o.caRootsPem),
     o.clientCert ? Buffer.from(o.clientCert.keyPem) : null,
     o.clientCert ? Buffer.from(o.clientCert.certChainPem) : null,
+    tlsName.verify,
   );
   if (o.token !== undefined) {
     const token = o.token;
@@ -51,8 +84,7 @@ export async function requestCertificate(o: CertificateRequestOptions): Promise<
       cb(null, md);
     }));
   }
-  const options: grpc.ChannelOptions = { 'grpc.max_reconnect_backoff_ms': 1000 };
-  if (o.serverName) options['grpc.ssl_target_name_override'] = o.serverName;
+  const options: grpc.ChannelOptions = { 'grpc.max_reconnect_backoff_ms': 1000, ...tlsName.options };
   const client = new Client(o.address, creds, options);
   try {
     return await new Promise<CertificateResult>((resolve, reject) => {

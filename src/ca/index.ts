@@ -12,11 +12,13 @@ import type { TrustBundle } from '../api/types.js';
 import { CertificateAuthority, type CaOptions } from './authority.js';
 import { TokenFileAuthenticator, type Authenticator, type ChainAuthenticator } from './auth.js';
 import { CaServerCredentials, certificateServiceDefinition, certificateServiceImplementation, defaultAuth } from './service.js';
+import { loadPluginSigner } from './signer.js';
 
 export { CertificateAuthority, CaRequestError, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, type CaOptions, type CaStatus, type IssueRequest, type IssuedWorkloadCert } from './authority.js';
 export { AuthError, ChainAuthenticator, ClientCertAuthenticator, TokenFileAuthenticator, parseSpiffeId, type Authenticator, type Caller, type Credentials } from './auth.js';
 export { CaServerCredentials, callCredentials, certificateServiceDefinition, certificateServiceImplementation, createCaServerCredentials, defaultAuth, registerCertificateService, startCaServer } from './service.js';
 export { requestCertificate, CaCallError } from './client.js';
+export { hasPluginFiles } from './signer.js';
 export { registerCaAdminRoutes } from './admin.js';
 
 export interface EmbeddedCaOptions extends CaOptions {
@@ -42,18 +44,33 @@ export interface EmbeddedCa {
   close(): Promise<void>;
 }
 
-export async function openEmbeddedCa(o: EmbeddedCaOptions): Promise<EmbeddedCa> {
-  const ca = await CertificateAuthority.open({ watch: true, ...o });
-  let tokens: TokenFileAuthenticator | undefined;
-  try {
-    if (o.tokenFile) {
-      tokens = await TokenFileAuthenticator.load(o.tokenFile);
-      tokens.watch();
-    }
-  } catch (err) {
-    await ca.close();
-    throw err;
+/** A bad input of openEmbeddedCa(), found before anything was created; `input` names the option at fault. */
+export class CaInputError extends Error {
+  constructor(readonly input: 'tokenFile' | 'pluginDir', message: string) {
+    super(message);
+    this.name = 'CaInputError';
   }
+}
+
+export async function openEmbeddedCa(o: EmbeddedCaOptions): Promise<EmbeddedCa> {
+  // Every input is checked before the CA creates a root or a folder.
+  let tokens: TokenFileAuthenticator | undefined;
+  if (o.tokenFile) {
+    try {
+      tokens = await TokenFileAuthenticator.load(o.tokenFile);
+    } catch (err) {
+      throw new CaInputError('tokenFile', (err as Error).message);
+    }
+  }
+  if (o.pluginDir) {
+    try {
+      await loadPluginSigner(o.pluginDir, o.now?.() ?? new Date());
+    } catch (err) {
+      throw new CaInputError('pluginDir', (err as Error).message);
+    }
+  }
+  const ca = await CertificateAuthority.open({ watch: true, ...o });
+  tokens?.watch();
   const auth = defaultAuth(ca, [...(tokens ? [tokens] : []), ...(o.authenticators ?? [])]);
   const credentials = new CaServerCredentials(ca, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.dnsNames ? { dnsNames: o.dnsNames } : {}), ...(o.ips ? { ips: o.ips } : {}) });
   return {

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { WorkloadAgent } from '../agent/agent.js';
+import { open } from 'node:fs/promises';
+import { maxRefreshSeconds, WorkloadAgent } from '../agent/agent.js';
 import { SdsServer } from '../agent/sds.js';
 import { envoyBootstrap, grpcBootstrap, type BootstrapOptions } from '../agent/bootstrap.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -30,7 +31,7 @@ interface AgentFlags {
   labels?: string;
   ttl?: string;
   keyType: string;
-  certRefreshInterval: string;
+  certRefreshInterval?: string;
   metricsPort?: string;
 }
 
@@ -58,6 +59,46 @@ function defaultIp(): string {
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const DEFAULT_REFRESH_SECONDS = 60;
+
+function fileProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (err as Error).message;
+}
+
+/**
+ * A file the agent cannot do without must at least be readable: a missing or
+ * unreadable one is a mistake to report now (exit 2), not a reason to retry
+ * forever. Content problems (an empty bundle not written yet) are retried.
+ */
+async function checkReadable(path: string, flag: string): Promise<void> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw new UserError(`${flag}: ${path}: ${fileProblem(err)}`);
+  }
+}
+
+/**
+ * gRPC's file watcher re-reads the files only every refresh interval, so the
+ * interval must be shorter than the life a certificate has left when it is
+ * read (see maxRefreshSeconds). Without the flag it follows --ttl.
+ */
+function refreshInterval(flag: string | undefined, ttl: number | undefined): number {
+  const limit = ttl ? maxRefreshSeconds(ttl) : undefined;
+  if (flag === undefined) return Math.min(DEFAULT_REFRESH_SECONDS, limit ?? DEFAULT_REFRESH_SECONDS);
+  const refresh = parseDuration(flag, '--cert-refresh-interval');
+  if (refresh < 1) throw new UserError(`--cert-refresh-interval: "${flag}" is below 1s`);
+  if (limit !== undefined && refresh > limit) {
+    throw new UserError(`--cert-refresh-interval: ${flag} is too long for --ttl ${ttl}s: the agent renews at half life, so gRPC would keep serving an expired certificate between reads; use at most ${limit}s`);
+  }
+  return refresh;
+}
 
 export function registerAgent(program: Command): void {
   program
@@ -79,7 +120,7 @@ export function registerAgent(program: Command): void {
     .option('--labels <k=v,...>', 'workload labels (node metadata LABELS)')
     .option('--ttl <duration>', 'requested certificate lifetime (default: the CA default, 24h)')
     .option('--key-type <alg>', 'ec|rsa', 'ec')
-    .option('--cert-refresh-interval <duration>', "how often gRPC's file watcher re-reads the files (bootstrap)", '60s')
+    .option('--cert-refresh-interval <duration>', "how often gRPC's file watcher re-reads the files (bootstrap); default 60s, shorter for a short --ttl")
     .option('--metrics-port <port>', 'serve /metrics and /ready on 127.0.0.1:<port> (0 picks a free port)')
     .action(async (o: AgentFlags) => {
       hostPort(o.caAddress, '--ca-address');
@@ -92,9 +133,11 @@ export function registerAgent(program: Command): void {
       if (o.xdsAddress) hostPort(o.xdsAddress, '--xds-address');
       if (o.proxyKind === 'sidecar' && o.bootstrapOut && !o.sdsSocket) throw new UserError('--proxy-kind sidecar with --bootstrap-out needs --sds-socket (Envoy gets its certificates over SDS)');
       const ttl = o.ttl ? parseDuration(o.ttl, '--ttl') : undefined;
-      const refresh = parseDuration(o.certRefreshInterval, '--cert-refresh-interval');
+      const refresh = refreshInterval(o.certRefreshInterval, ttl);
       const labels = parseLabels(o.labels);
       const outputDir = resolve(o.outputDir);
+      if (o.tokenFile) await checkReadable(resolve(o.tokenFile), '--token-file');
+      await checkReadable(resolve(o.caRootCert), '--ca-root-cert');
 
       if (o.bootstrapOut) {
         const b: BootstrapOptions = {
@@ -125,6 +168,7 @@ export function registerAgent(program: Command): void {
         outputDir,
         ...(ttl ? { ttlSeconds: ttl } : {}),
         keyAlgorithm: o.keyType,
+        ...(o.bootstrapOut && o.proxyKind === 'grpc' ? { fileRefreshSeconds: refresh } : {}),
       });
       let sds: SdsServer | undefined;
       if (o.sdsSocket) {

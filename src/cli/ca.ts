@@ -8,6 +8,9 @@ import { defaultAuth, startCaServer } from '../ca/service.js';
 import { UserError } from './exit.js';
 import { checkOutput, printStructured } from './output.js';
 
+/** Where `meshcd serve` keeps its state by default; the CA commands look there too. */
+export const DEFAULT_STATE_DIR = '.meshcd';
+
 /** `30s`, `15m`, `24h`, `90d` or plain seconds → seconds. */
 export function parseDuration(value: string, flag: string): number {
   const m = /^(\d+)(s|m|h|d)?$/.exec(value.trim());
@@ -63,7 +66,7 @@ export function registerCa(program: Command): void {
 
   ca.command('serve')
     .description('Serve istio.v1.auth.IstioCertificateService on a TLS port (standalone; the control plane serves it on 15012 too)')
-    .requiredOption('--state-dir <dir>', 'state directory (the CA keeps its files in <dir>/ca)')
+    .option('--state-dir <dir>', 'state directory (the CA keeps its files in <dir>/ca)', DEFAULT_STATE_DIR)
     .option('--plugin-dir <dir>', 'plug-in CA folder with ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
@@ -75,8 +78,8 @@ export function registerCa(program: Command): void {
     .option('--max-ttl <duration>', 'longest lifetime a request may ask for', '90d')
     .option('--min-ttl <duration>', 'shortest lifetime issued', '60s')
     .action(async (o: { stateDir: string; pluginDir?: string; trustDomain: string; rootKey: string; tokenFile?: string; host: string; port: string; namespace: string; defaultTtl: string; maxTtl: string; minTtl: string }) => {
+      // Every input is checked before the CA creates its root.
       const port = parsePort(o.port, '--port');
-      const authority = await openCa({ ...o, watch: true });
       const others: Authenticator[] = [];
       let tokens: TokenFileAuthenticator | undefined;
       if (o.tokenFile) {
@@ -85,9 +88,10 @@ export function registerCa(program: Command): void {
         } catch (err) {
           throw new UserError(`--token-file: ${(err as Error).message}`);
         }
-        tokens.watch();
         others.push(tokens);
       }
+      const authority = await openCa({ ...o, watch: true });
+      tokens?.watch();
       let server;
       try {
         server = await startCaServer({ port, host: o.host, ca: authority, auth: defaultAuth(authority, others), namespace: o.namespace });
@@ -106,7 +110,7 @@ export function registerCa(program: Command): void {
 
   ca.command('status')
     .description('Show the signer, the trust bundle and the progress of a root rotation')
-    .requiredOption('--state-dir <dir>', 'state directory')
+    .option('--state-dir <dir>', 'state directory (as for meshcd serve)', DEFAULT_STATE_DIR)
     .option('--plugin-dir <dir>', 'plug-in CA folder, when the CA uses one')
     .option('-o, --output <format>', 'text|json|yaml', 'text')
     .action(async (o: { stateDir: string; pluginDir?: string; output: string }) => {
@@ -120,7 +124,7 @@ export function registerCa(program: Command): void {
 
   ca.command('rotate')
     .description('Start a root rotation: a new root joins the trust bundle, signs once every workload has it; the old root leaves when unused')
-    .requiredOption('--state-dir <dir>', 'state directory')
+    .option('--state-dir <dir>', 'state directory (as for meshcd serve)', DEFAULT_STATE_DIR)
     .option('--root-key <alg>', 'key type of the new root: rsa|ec', 'rsa')
     .option('-o, --output <format>', 'text|json|yaml', 'text')
     .action(async (o: { stateDir: string; rootKey: string; output: string }) => {

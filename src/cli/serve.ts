@@ -18,7 +18,7 @@ import type { SourceFlags } from '../source/spec.js';
 import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
-import { openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
+import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XdsServer } from '../xds/server/index.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
@@ -135,7 +135,8 @@ export function registerServe(program: Command): void {
             ...(opts.caTokenFile ? { tokenFile: opts.caTokenFile } : {}),
           });
         } catch (err) {
-          throw new UserError(`CA: ${(err as Error).message}`);
+          const flag = err instanceof CaInputError ? { tokenFile: '--ca-token-file', pluginDir: '--ca-plugin-dir' }[err.input] : 'CA';
+          throw new UserError(`${flag}: ${(err as Error).message}`);
         }
         ca.onTrustBundle((b) => server.setTrustBundle(b));
         registerCaAdminRoutes(admin, ca.ca);

@@ -2,9 +2,10 @@
 // processes, exit codes and one-line errors for bad input.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CertificateAuthority } from '../../src/ca/authority.js';
 
 const BIN = 'dist/src/cli/bin.js';
 
@@ -117,4 +118,40 @@ test('agent writes the gRPC bootstrap before it has a certificate (CA unreachabl
   t.is((await fetch(metricsUrl.replace('/metrics', '/ready'))).status, 503, 'not ready without a certificate');
   child.kill('SIGTERM');
   t.is(await new Promise<number | null>((r) => child.once('exit', (c) => r(c))), 0);
+});
+
+function meshcdIn(cwd: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, [join(process.cwd(), BIN), ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('a missing token file is found before anything is created: ca serve --token-file and serve --ca-token-file exit 2 naming the flag and file, no root CA generated', (t) => {
+  const dir = temp(t);
+  const cases: [string, string[], RegExp][] = [
+    ['ca serve', ['ca', 'serve', '--state-dir', join(dir, 'a'), '--port', '0', '--token-file', join(dir, 'nope.yaml')], /^error: --token-file: .*nope\.yaml: token file not found$/m],
+    ['serve', ['serve', '--source', join(process.cwd(), 'examples/mesh'), '--state-dir', join(dir, 'b'), '--xds-port', '0', '--admin-port', '0', '--tls-port', '0', '--ca-token-file', join(dir, 'nope.yaml')], /^error: --ca-token-file: .*nope\.yaml: token file not found$/m],
+    ['ca serve, plug-in folder', ['ca', 'serve', '--state-dir', join(dir, 'c'), '--port', '0', '--plugin-dir', join(dir, 'nocacerts')], /^error: CA in .*: .*nocacerts\/ca-cert\.pem: missing$/m],
+  ];
+  for (const [name, args, re] of cases) {
+    const r = meshcd(...args);
+    t.is(r.code, 2, `${name}: ${r.stderr}`);
+    t.regex(r.stderr, re, name);
+    t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  for (const s of ['a', 'b', 'c']) t.false(existsSync(join(dir, s, 'ca')), `${s}: no CA folder, no root generated`);
+});
+
+test('ca status and ca rotate default --state-dir to .meshcd, like serve', async (t) => {
+  const dir = temp(t);
+  const none = meshcdIn(dir, 'ca', 'status');
+  t.is(none.code, 2);
+  t.regex(none.stderr, /^error: CA in \.meshcd: .*no CA here yet/m);
+  const ca = await CertificateAuthority.open({ stateDir: join(dir, '.meshcd') });
+  await ca.close();
+  const status = meshcdIn(dir, 'ca', 'status', '-o', 'json');
+  t.is(status.code, 0, status.stderr);
+  t.is((JSON.parse(status.stdout) as { rotation: { phase: string } }).rotation.phase, 'idle');
+  const rotate = meshcdIn(dir, 'ca', 'rotate', '-o', 'json');
+  t.is(rotate.code, 0, rotate.stderr);
+  t.is((JSON.parse(rotate.stdout) as { roots: unknown[] }).roots.length, 1);
 });

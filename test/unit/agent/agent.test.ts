@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { CertificateAuthority } from '../../../src/ca/authority.js';
 import { TokenFileAuthenticator } from '../../../src/ca/auth.js';
 import { defaultAuth, startCaServer, type CaServerHandle } from '../../../src/ca/service.js';
-import { WorkloadAgent, type IdentityMaterial } from '../../../src/agent/agent.js';
+import { maxRefreshSeconds, WorkloadAgent, type IdentityMaterial } from '../../../src/agent/agent.js';
 import { registry } from '../../../src/util/metrics.js';
 import { setRootLogger } from '../../../src/util/log.js';
 import { opensslVerify, tempDir } from '../ca/_helpers.js';
@@ -177,4 +177,9 @@ test.serial('a restarted agent uses valid files on disk without the CA; wrong-id
   t.is(wrong.current(), undefined);
   t.true(logs.some((l) => l.includes('not the configured ns/shop/sa/other')));
   t.throws(() => statSync(join(e.dir, 'out-other', 'cert-chain.pem')));
+});
+
+test('maxRefreshSeconds: gRPC re-reads the files well before a certificate it read can expire', (t) => {
+  const rows: [number, number, number][] = [[4, 0.5, 1], [3, 0.5, 1], [30, 0.5, 7], [120, 0.5, 30], [86400, 0.5, 21600], [100, 0.8, 10]];
+  for (const [ttl, f, want] of rows) t.is(maxRefreshSeconds(ttl, f), want, `ttl ${ttl}s renew at ${f}`);
 });
