@@ -12,6 +12,7 @@ import { AdminServer } from '../admin/server.js';
 import { fmtOrigin } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
+import { safeUrl } from '../source/secret.js';
 import { addSourceOptions, sourceSpecsFromOptions } from '../source/cli.js';
 import { Reconciler, type AcceptedEvent, type RejectedEvent, type FetchFailedEvent, type NoticeEvent } from '../source/reconcile.js';
 import type { SourceFlags } from '../source/spec.js';
@@ -202,7 +203,7 @@ export function registerServe(program: Command): void {
       const xdsAddr = `${opts.xdsAddress.includes(':') ? `[${opts.xdsAddress}]` : opts.xdsAddress}:${boundXds}`;
       process.stdout.write(
         [
-          `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${s.url}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
+          `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${safeUrl(s.url!)}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
           `  xDS (ADS, plaintext gRPC): ${xdsAddr}`,
           ...(boundTls !== undefined ? [`  xDS + CA (TLS):            ${opts.tlsAddress}:${boundTls}  (trust bundle: GET /ca/trust-bundle.pem on the admin port; trust domain ${opts.trustDomain}${opts.caTokenFile ? '' : '; no --ca-token-file: only renewals by client certificate'})`] : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
