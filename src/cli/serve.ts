@@ -12,6 +12,7 @@ import { AdminServer } from '../admin/server.js';
 import { fmtOrigin } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
+import { safeUrl } from '../source/secret.js';
 import { addSourceOptions, sourceSpecsFromOptions } from '../source/cli.js';
 import { Reconciler, type AcceptedEvent, type RejectedEvent, type FetchFailedEvent, type NoticeEvent } from '../source/reconcile.js';
 import type { SourceFlags } from '../source/spec.js';
@@ -208,7 +209,7 @@ export function registerServe(program: Command): void {
       const tlsAddr = boundTls !== undefined ? hostPort(opts.tlsAddress, boundTls) : undefined;
       process.stdout.write(
         [
-          `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${s.url}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
+          `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${safeUrl(s.url!)}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
           xdsAddr ? `  xDS (ADS, plaintext gRPC): ${xdsAddr}  (anyone: config and the ROOTCA trust bundle only; no private keys, no CA)` : '  xDS (ADS, plaintext gRPC): off (--xds-port -1)',
           ...(tlsAddr
             ? [

@@ -51,10 +51,64 @@ export interface SourceUpdate {
 }
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
+
 const HTTP_TIMEOUT_MS = 120_000;
 
-/** isomorphic-git HTTP client on Node's fetch: keep-alive connections and a timeout. */
-function httpClient(timeoutMs: number, stop: AbortSignal): HttpClient {
+/** A ref advertisement larger than this is passed on as it is (no HEAD repair). */
+const MAX_ADVERTISEMENT_BYTES = 16 * 1024 * 1024;
+
+function pktLines(buf: Buffer): (Buffer | null)[] | undefined {
+  const out: (Buffer | null)[] = [];
+  for (let i = 0; i < buf.length; ) {
+    const len = parseInt(buf.subarray(i, i + 4).toString('latin1'), 16);
+    if (Number.isNaN(len) || (len > 0 && len < 4) || i + Math.max(len, 4) > buf.length) return undefined;
+    out.push(len === 0 ? null : buf.subarray(i + 4, i + len));
+    i += len === 0 ? 4 : len;
+  }
+  return out;
+}
+
+function pkt(payload: string | Buffer): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
+  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0'), 'latin1'), body]);
+}
+
+/**
+ * A smart-HTTP v1 ref advertisement without a HEAD line (the server's HEAD
+ * names a missing branch) gets one pointing at `ref`'s commit as advertised.
+ * isomorphic-git's fetch otherwise fails after downloading, looking up the
+ * remote's default branch, which meshcd never uses: refs are resolved from
+ * the advertisement, never from HEAD. Anything unexpected passes unchanged.
+ */
+export function repairDanglingHead(advertisement: Buffer, ref: string): Buffer {
+  const lines = pktLines(advertisement);
+  if (!lines) return advertisement;
+  const firstRef = lines.findIndex((l, i) => l !== null && i > 0 && lines[i - 1] === null);
+  if (firstRef < 0) return advertisement;
+  const refs: { oid: string; name: string }[] = [];
+  for (let i = firstRef; i < lines.length && lines[i] !== null; i++) {
+    const text = lines[i]!.toString('latin1');
+    const [oid, name] = text.split('\0')[0]!.trim().split(' ');
+    if (oid && name) refs.push({ oid, name });
+  }
+  if (refs.length === 0 || refs.some((r) => r.name === 'HEAD')) return advertisement;
+  // A commit pin names no ref: any advertised ref will do (HEAD is only used as a label).
+  const target = refs.find((r) => r.name === `refs/heads/${ref}`) ?? refs.find((r) => r.name === `refs/tags/${ref}`) ?? refs[0]!;
+  const first = lines[firstRef]!.toString('latin1');
+  const nul = first.indexOf('\0');
+  if (nul < 0) return advertisement;
+  const caps = first.slice(nul + 1).replace(/\n$/, '');
+  const out: Buffer[] = [];
+  lines.forEach((l, i) => {
+    if (i === firstRef) {
+      out.push(pkt(`${target.oid} HEAD\0${caps}\n`), pkt(`${first.slice(0, nul)}\n`));
+    } else out.push(l === null ? Buffer.from('0000', 'latin1') : pkt(l));
+  });
+  return Buffer.concat(out);
+}
+
+/** isomorphic-git HTTP client on Node's fetch: keep-alive connections and a timeout; `ref` names the ref a dangling HEAD is repaired to. */
+function httpClient(timeoutMs: number, stop: AbortSignal, ref?: string): HttpClient {
   return {
     async request(req: GitHttpRequest): Promise<GitHttpResponse> {
       let body: Uint8Array | undefined;
@@ -72,6 +126,20 @@ function httpClient(timeoutMs: number, stop: AbortSignal): HttpClient {
       const headers: Record<string, string> = {};
       res.headers.forEach((v, k) => (headers[k] = v));
       const stream = res.body;
+      if (ref && res.status === 200 && (req.method ?? 'GET') === 'GET' && /\/info\/refs\?service=git-upload-pack$/.test(req.url) && stream) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+          chunks.push(Buffer.from(chunk));
+          size += chunk.byteLength;
+        }
+        const whole = Buffer.concat(chunks);
+        const body = size <= MAX_ADVERTISEMENT_BYTES ? repairDanglingHead(whole, ref) : whole;
+        async function* once(): AsyncGenerator<Uint8Array> {
+          yield new Uint8Array(body);
+        }
+        return { url: res.url, method: 'GET', headers, body: once(), statusCode: res.status, statusMessage: res.statusText };
+      }
       async function* iterate(): AsyncGenerator<Uint8Array> {
         if (!stream) return;
         for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) yield chunk;
@@ -91,7 +159,7 @@ export class GitSource {
   /** The commit of the last successful fetch (or the persisted one after a restart). */
   lastCommit: string | undefined;
   private readonly stopper = new AbortController();
-  private readonly http = httpClient(HTTP_TIMEOUT_MS, this.stopper.signal);
+  private readonly http: HttpClient;
   /** isomorphic-git's object cache (pack indexes), shared by all reads. */
   private cache: object = {};
   /** Flattened tree listings by tree oid, from the last revision built. */
@@ -101,6 +169,7 @@ export class GitSource {
 
   constructor(readonly spec: SourceSpec, stateDir: string, opts: { maxPacks?: number } = {}) {
     this.maxPacks = opts.maxPacks ?? GitSource.MAX_PACKS;
+    this.http = httpClient(HTTP_TIMEOUT_MS, this.stopper.signal, spec.ref);
     if (spec.kind !== 'git' || !spec.url) throw new SourceError(`${spec.name}: not a git source`);
     this.gitdir = join(stateDir, 'sources', `${spec.name}.git`);
   }

@@ -41,20 +41,37 @@ export function rememberSecret(value: string): void {
   if (value.length >= 4) knownSecrets.add(value);
 }
 
-/** Removes URL userinfo and every known secret value from a message. */
+/**
+ * Query parameters that carry credentials on Git hosts and object stores
+ * (GitLab `private_token`, OAuth `access_token`, signed URLs' `sig` and
+ * `X-Amz-*`/`X-Goog-*`…): refused in a source URL like userinfo.
+ */
+const CREDENTIAL_PARAMS = new Set(['private_token', 'access_token', 'token', 'oauth_token', 'key', 'api_key', 'apikey', 'password', 'passwd', 'pass', 'secret', 'client_secret', 'auth', 'sig', 'signature', 'job_token', 'refresh_token', 'id_token']);
+
+export function isCredentialParam(name: string): boolean {
+  const n = name.toLowerCase();
+  return CREDENTIAL_PARAMS.has(n) || n.startsWith('x-amz-') || n.startsWith('x-goog-') || n.endsWith('_token') || n.endsWith('-token');
+}
+
+/** Removes URL userinfo, URL query strings and every known secret value from a message. */
 export function redact(message: string): string {
   let out = message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
+  out = out.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)\?[^\s#"'<>]*/gi, '$1?[redacted]');
   for (const s of knownSecrets) out = out.split(s).join('[redacted]');
   return out;
 }
 
-/** A URL as it may be shown: no userinfo. */
+/** A URL as it may be shown: no userinfo, and any query string replaced by `?[redacted]`. */
 export function safeUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
     u.password = '';
-    return u.toString();
+    const query = u.search !== '';
+    u.search = '';
+    const hash = u.hash;
+    u.hash = '';
+    return `${u.toString()}${query ? '?[redacted]' : ''}${hash}`;
   } catch {
     return redact(url);
   }

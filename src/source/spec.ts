@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, isMap, LineCounter } from 'yaml';
 import { lineOfPath, isRecord } from '../config/parse.js';
-import { redact, type SecretRef } from './secret.js';
+import { isCredentialParam, redact, safeUrl, type SecretRef } from './secret.js';
 
 export interface SourceAuth {
   /** Basic-auth user name; with a token, defaults to `x-access-token`. */
@@ -76,14 +76,19 @@ function checkUrl(url: string, where: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new SpecError(`${where}: "${url}" is not a valid URL`);
+    throw new SpecError(`${where}: "${redact(url)}" is not a valid URL`);
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new SpecError(`${where}: only http(s) Git URLs are supported, got ${u.protocol}`);
   if (u.password || u.username) {
     u.username = '';
     u.password = '';
     // The URL may be in argv or a committed file: refuse rather than use it.
-    throw new SpecError(`${where}: credentials in the URL are not accepted (${u.toString()}); use token-file/token-env or username + password-file/password-env`);
+    throw new SpecError(`${where}: credentials in the URL are not accepted (${safeUrl(u.toString())}); use token-file/token-env or username + password-file/password-env`);
+  }
+  const credential = [...u.searchParams.keys()].find(isCredentialParam);
+  if (credential !== undefined) {
+    // Named, never echoed: the value is the secret.
+    throw new SpecError(`${where}: a credential in the URL's query string is not accepted (parameter "${redact(credential)}" in ${safeUrl(u.toString())}); use token-file/token-env or username + password-file/password-env`);
   }
   return u.toString().replace(/\/$/, '');
 }

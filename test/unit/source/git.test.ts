@@ -1,9 +1,9 @@
 import test from 'ava';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GitSource, GitFetchError } from '../../../src/source/git.js';
+import { GitSource, GitFetchError, repairDanglingHead } from '../../../src/source/git.js';
 import { parseSourceFlag } from '../../../src/source/spec.js';
-import { startGitServer } from '../../helpers/git-server.js';
+import { gitCli, startGitServer } from '../../helpers/git-server.js';
 import { makeRepo, serviceYaml, tempDir } from '../../helpers/git-repo.js';
 import { loadRevision, ParseCache } from '../../../src/config/load.js';
 
@@ -160,4 +160,41 @@ test('many fetches: the clone is re-taken once it holds too many pack files', as
   t.true(most <= 3, `at most maxPacks + 1 packs, saw ${most}`);
   const u = await src.fetch();
   t.is(u.revision.paths.length, 6);
+});
+
+test('a dangling HEAD on the server: the ref is resolved from the ref advertisement', async (t) => {
+  const root = await tempDir();
+  const server = await startGitServer({ root });
+  t.teardown(async () => {
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const repo = await makeRepo(root, 'mesh');
+  const c1 = await repo.commit({ 'a.yaml': serviceYaml('a') });
+  await repo.push();
+  await gitCli(repo.bare, ['symbolic-ref', 'HEAD', 'refs/heads/missing']);
+  const src = new GitSource(parseSourceFlag(`mesh=${server.url('mesh.git')}`, 'test'), join(root, 'state'));
+  const u1 = await src.fetch();
+  t.is(u1.revision.id, `main@sha1:${c1}`);
+  t.deepEqual(u1.revision.paths, ['a.yaml']);
+  const c2 = await repo.commit({ 'b.yaml': serviceYaml('b') });
+  await repo.push();
+  t.is((await src.fetch()).revision.commit, c2, 'incremental fetches work too');
+
+  const gone = new GitSource(parseSourceFlag(`other=${server.url('mesh.git')}#nosuch`, 'test'), join(root, 'state'));
+  const err = await t.throwsAsync(gone.fetch(), { instanceOf: GitFetchError });
+  t.is(err!.reason, 'ref-missing');
+  t.regex(err!.message, /ref "nosuch" not found on the server/);
+});
+
+test('repairDanglingHead: adds HEAD at the ref when the advertisement has none; otherwise leaves it unchanged', (t) => {
+  const pkt = (s: string) => `${(s.length + 4).toString(16).padStart(4, '0')}${s}`;
+  const a = '1'.repeat(40), b = '2'.repeat(40);
+  const without = Buffer.from(pkt('# service=git-upload-pack\n') + '0000' + pkt(`${a} refs/heads/dev\0shallow ofs-delta\n`) + pkt(`${b} refs/heads/main\n`) + '0000', 'latin1');
+  const repaired = repairDanglingHead(without, 'main').toString('latin1');
+  t.is(repaired, pkt('# service=git-upload-pack\n') + '0000' + pkt(`${b} HEAD\0shallow ofs-delta\n`) + pkt(`${a} refs/heads/dev\n`) + pkt(`${b} refs/heads/main\n`) + '0000');
+  const withHead = Buffer.from(pkt('# service=git-upload-pack\n') + '0000' + pkt(`${a} HEAD\0caps\n`) + pkt(`${a} refs/heads/main\n`) + '0000', 'latin1');
+  t.is(repairDanglingHead(withHead, 'main'), withHead);
+  const garbage = Buffer.from('zzzz not pkt-lines');
+  t.is(repairDanglingHead(garbage, 'main'), garbage);
 });

@@ -85,3 +85,20 @@ test('an exception inside validation rejects the revision with MCD3000 instead o
   await t.notThrowsAsync(rec.refresh('local'));
   t.is(rejected.length, 2, 'the next revision is evaluated (and fails the same way)');
 });
+
+test('a query string in a Git URL never shows: status, errors and events carry it redacted', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const port = await freePort();
+  const hint = 'qq-77-not-for-eyes';
+  const rec = new Reconciler({ sources: [parseSourceFlag(`m=http://127.0.0.1:${port}/m.git?hint=${hint};poll=1h`, 'test')], stateDir: join(root, 'state') });
+  t.teardown(() => rec.stop());
+  const messages: string[] = [];
+  rec.on('fetch-failed', (e: { message: string }) => messages.push(e.message));
+  await rec.start();
+  const st = rec.status()[0]!;
+  t.is(st.url, `http://127.0.0.1:${port}/m.git?[redacted]`);
+  t.regex(st.lastError!.message, /cannot reach the server/);
+  t.true(messages.length > 0);
+  t.false(JSON.stringify({ st, messages }).includes(hint));
+});

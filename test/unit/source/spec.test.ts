@@ -1,4 +1,5 @@
 import test from 'ava';
+import { redact, safeUrl } from '../../../src/source/secret.js';
 import { parseSourceFlag, parseSourcesConfig, resolveSourceSpecs, SpecError, parseDuration } from '../../../src/source/spec.js';
 
 test('--source forms: folder, git URL with #ref:path, name= and ;options', (t) => {
@@ -84,4 +85,25 @@ test('flag defaults apply to sources without their own; no source is an error', 
   t.is(parseDuration('250ms', 'x'), 250);
   t.is(parseDuration(2, 'x'), 2000);
   t.throws(() => parseDuration('10ms', 'x'), { message: /too short/ });
+});
+
+test('a credential in the URL query string is refused like userinfo, naming the parameter, never the value', (t) => {
+  for (const param of ['private_token', 'access_token', 'token', 'oauth_token', 'key', 'password', 'sig', 'X-Amz-Signature', 'X-Amz-Security-Token', 'job_token']) {
+    const value = `s3cr3t-${param.length}-value`;
+    const err = t.throws(() => parseSourceFlag(`https://git.example.com/r.git?${param}=${value}#main`, '--source #1', {}, '/w'), { instanceOf: SpecError }, param);
+    t.regex(err!.message, new RegExp(`^--source #1 \\(git\\): a credential in the URL's query string is not accepted \\(parameter "${param}" in https://git\\.example\\.com/r\\.git\\?\\[redacted\\]\\)`), param);
+    t.false(err!.message.includes(value), param);
+  }
+  const yaml = t.throws(() => parseSourcesConfig('sources:\n- name: m\n  git: https://h/r.git?private_token=glpat-abcdef\n', 'meshcd.yaml'), { instanceOf: SpecError });
+  t.regex(yaml!.message, /^meshcd\.yaml:3: a credential in the URL's query string/);
+  t.false(yaml!.message.includes('glpat-abcdef'));
+  const flag = t.throws(() => resolveSourceSpecs({ source: ['https://h/r.git?access_token=abc123xyz'] }), { instanceOf: SpecError });
+  t.regex(flag!.message, /^--source #1 "https:\/\/h\/r\.git\?\[redacted\]" \(git\): a credential/);
+  t.false(flag!.message.includes('abc123xyz'));
+});
+
+test('redact and safeUrl remove query strings and userinfo from URLs in any text', (t) => {
+  t.is(safeUrl('https://u:p@h.example/r.git?ref_hint=abc123'), 'https://h.example/r.git?[redacted]');
+  t.is(safeUrl('https://h.example/r.git'), 'https://h.example/r.git');
+  t.is(redact('GET https://h.example/r.git/info/refs?service=git-upload-pack&x=1 failed; see http://a:b@h/x'), 'GET https://h.example/r.git/info/refs?[redacted] failed; see http://h/x');
 });
