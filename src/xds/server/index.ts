@@ -16,6 +16,7 @@ import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } fro
 import { configDump } from './dump.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 import { AdsStream, type NackRecord, type TypeStatus } from './stream.js';
+import { ROOT_SECRET } from '../names.js';
 
 export { adsClientDefinition, adsServiceDefinition } from './service.js';
 export type { NackRecord, TypeStatus } from './stream.js';
@@ -139,8 +140,8 @@ export class XdsServer {
   /** Serve the CA's roots as the SDS secret `ROOTCA`. */
   setTrustBundle(b: TrustBundle): void {
     const pem = b.rootsPem.join('\n');
-    const value = { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem } } };
-    this.cache.setSecrets([{ name: 'ROOTCA', value, version: '' }]);
+    const value = { name: ROOT_SECRET, validation_context: { trusted_ca: { inline_string: pem } } };
+    this.cache.setSecrets([{ name: ROOT_SECRET, value, version: '' }]);
   }
 
   /** Gateway credentials by namespace (see readCredentialsDir); each gateway gets only its own namespace's, and only those it uses. */
