@@ -4,6 +4,7 @@
 // server (src/xds/node.ts) recognises the proxy.
 
 import { isIP } from 'node:net';
+import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 
 export interface BootstrapOptions {
   kind: 'grpc' | 'sidecar';
@@ -50,7 +51,7 @@ function nodeMetadata(o: BootstrapOptions): Record<string, unknown> {
   };
 }
 
-export const SERVER_LISTENER_TEMPLATE = 'xds.istio.io/grpc/lds/inbound/%s';
+export const SERVER_LISTENER_TEMPLATE = GRPC_SERVER_LISTENER_TEMPLATE;
 
 /**
  * gRFC A65 `tls` channel credentials from the agent's files (grpc-go,

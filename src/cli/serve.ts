@@ -25,6 +25,7 @@ import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
+import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
 
 interface ServeOptions extends SourceFlags {
@@ -72,7 +73,7 @@ export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Recor
   return {
     xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
-    server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',
+    server_listener_resource_name_template: GRPC_SERVER_LISTENER_TEMPLATE,
   };
 }
 

@@ -4,6 +4,7 @@
 // Pure. Imports only src/api.
 
 import type { ProxyInfo, ProxyKind } from '../api/types.js';
+import { isGrpcListenerName } from './names.js';
 
 export class NodeError extends Error {
   constructor(message: string) {
@@ -92,5 +93,5 @@ export function proxyFromNode(node: XdsNode | undefined): ProxyInfo {
  * it by its first LDS request naming a `host:port` listener.
  */
 export function looksLikeGrpcListenerName(name: string): boolean {
-  return /^[A-Za-z0-9.-]+:\d+$/.test(name) || name.startsWith('xds.istio.io/grpc/lds/inbound/');
+  return isGrpcListenerName(name);
 }

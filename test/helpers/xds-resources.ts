@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ProxyResources, TypeUrl, XdsResource } from '../../src/api/types.js';
 import { TYPE_URL } from '../../src/api/types.js';
+import { grpcClientListenerNames } from '../../src/xds/names.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -19,6 +20,8 @@ export interface SvcSpec {
   /** subset name → [endpoint port, weight] */
   backends: { subset: string; port: number; weight: number }[];
   timeoutSec?: number;
+  /** Also emit the alias listeners (`name:port`, `name.ns:port`, …) a client in this namespace may ask for, as translation does. */
+  aliasesFor?: string;
 }
 
 export function clusterName(s: SvcSpec, subset: string): string {
@@ -31,10 +34,12 @@ export function grpcResources(services: SvcSpec[]): ProxyResources {
   for (const s of services) {
     const lname = `${s.host}:${s.port}`;
     const rname = `outbound|${s.port}||${s.host}`;
-    m.get(TYPE_URL.listener)!.set(lname, res(lname, {
-      name: lname,
-      api_listener: { api_listener: { '@type': HCM, stat_prefix: lname, rds: { route_config_name: rname, config_source: ADS }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }] } },
-    }));
+    for (const n of s.aliasesFor ? grpcClientListenerNames(s.host, s.port, s.aliasesFor, 'svc.cluster.local') : [lname]) {
+      m.get(TYPE_URL.listener)!.set(n, res(n, {
+        name: n,
+        api_listener: { api_listener: { '@type': HCM, stat_prefix: n, rds: { route_config_name: rname, config_source: ADS }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }] } },
+      }));
+    }
     const route: Record<string, unknown> = s.backends.length === 1
       ? { cluster: clusterName(s, s.backends[0]!.subset) }
       : { weighted_clusters: { clusters: s.backends.map((b) => ({ name: clusterName(s, b.subset), weight: { value: b.weight } })) } };

@@ -18,6 +18,7 @@ import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.j
 import { configDump } from './dump.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 import { AdsStream, type NackRecord, type TypeStatus } from './stream.js';
+import { ROOT_SECRET } from '../names.js';
 
 export { adsClientDefinition, adsServiceDefinition } from './service.js';
 export { streamAuthenticator, StreamRefused, type StreamAuthenticator } from './identity.js';
@@ -171,8 +172,8 @@ export class XdsServer {
   /** Serve the CA's roots as the SDS secret `ROOTCA`. */
   setTrustBundle(b: TrustBundle): void {
     const pem = b.rootsPem.join('\n');
-    const value = { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem } } };
-    this.cache.setSecrets([{ name: 'ROOTCA', value, version: '' }]);
+    const value = { name: ROOT_SECRET, validation_context: { trusted_ca: { inline_string: pem } } };
+    this.cache.setSecrets([{ name: ROOT_SECRET, value, version: '' }]);
   }
 
   /** Gateway credentials by namespace (see readCredentialsDir); each gateway gets only its own namespace's, and only those it uses. */

@@ -18,7 +18,6 @@ import { createHash } from 'node:crypto';
 import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
-import { checkResource, contentVersion, encodeUnchecked } from '../proto.js';
 import { maySendSecret, type SecretScope } from './authorize.js';
 import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 
@@ -82,12 +81,9 @@ export interface StreamOptions {
 /** Send order for make-before-break. */
 const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
-const INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
 
 // Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
 const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer }>>();
-// Listeners renamed for a requested alias (`name:port`, inbound by port), per snapshot.
-const aliasCache = new WeakMap<EncodedSnapshot, Map<string, EncodedResource | null>>();
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -212,50 +208,9 @@ export class AdsStream {
     return type !== TYPE_URL.secret || maySendSecret(this.opts.secretScope ?? 'trust-bundle', name);
   }
 
-  /** A resource by requested name, resolving proxyless aliases for listeners. */
+  /** A resource by requested name (translation emits every alias a proxyless client may ask for). */
   lookup(snap: EncodedSnapshot, type: TypeUrl, name: string): EncodedResource | undefined {
-    const direct = snap.encoded.get(type)?.get(name);
-    if (direct || type !== TYPE_URL.listener) return direct;
-    let cache = aliasCache.get(snap);
-    if (!cache) aliasCache.set(snap, (cache = new Map()));
-    const ck = `${this.proxy.namespace}\0${name}`;
-    const hit = cache.get(ck);
-    if (hit !== undefined) return hit ?? undefined;
-    const target = this.aliasTarget(snap, name);
-    let out: EncodedResource | null = null;
-    if (target) {
-      const value = { ...target.value, name };
-      if (checkResource(TYPE_URL.listener, value).length === 0) {
-        const bytes = encodeUnchecked(TYPE_URL.listener, value);
-        out = { name, value, bytes, version: contentVersion(bytes) };
-      }
-    }
-    cache.set(ck, out);
-    return out ?? undefined;
-  }
-
-  private aliasTarget(snap: EncodedSnapshot, name: string): EncodedResource | undefined {
-    const listeners = snap.encoded.get(TYPE_URL.listener);
-    if (!listeners) return undefined;
-    if (name.startsWith(INBOUND_PREFIX)) {
-      // Server listeners are asked for by the address the server bound (often 0.0.0.0 or [::]); match by port.
-      const port = name.slice(name.lastIndexOf(':') + 1);
-      for (const [n, r] of listeners) if (n.startsWith(INBOUND_PREFIX) && n.endsWith(`:${port}`)) return r;
-      return undefined;
-    }
-    const m = /^([^:]+):(\d+)$/.exec(name);
-    if (!m) return undefined;
-    const host = m[1]!;
-    const labels = host.split('.');
-    const candidates: string[] = [];
-    if (labels.length === 1) candidates.push(`${host}.${this.proxy.namespace}.${this.opts.clusterDomain}`);
-    if (labels.length === 2) candidates.push(`${host}.${this.opts.clusterDomain}`);
-    if (labels.length === 3 && labels[2] === 'svc') candidates.push(`${labels[0]}.${labels[1]}.${this.opts.clusterDomain}`);
-    for (const c of candidates) {
-      const r = listeners.get(`${c}:${m[2]}`);
-      if (r) return r;
-    }
-    return undefined;
+    return snap.encoded.get(type)?.get(name);
   }
 
   private respond(type: TypeUrl): void {

@@ -8,9 +8,10 @@ import type { TrafficPolicy } from '../../api/istio.js';
 import type { XdsResource } from '../../api/types.js';
 import type { DestinationModel, DestinationRuleModel, MeshService } from '../../mesh/model.js';
 import { parseDurationMs } from '../../mesh/names.js';
-import { ADS_SOURCE, BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, T, any, clusterName, durationOf, xdsResource } from './common.js';
+import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, clusterName, clusterSni, spiffeId } from '../names.js';
+import { ADS_SOURCE, T, any, durationOf, xdsResource } from './common.js';
 import { loadAssignment, socketAddress } from './endpoints.js';
-import { istioMutualUpstream, originatedTlsUpstream, spiffeId } from './tls.js';
+import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
 
 type Policy = Omit<TrafficPolicy, 'portLevelSettings'>;
@@ -157,7 +158,7 @@ function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleMo
 function tlsSocket(view: ProxyView, svc: MeshService, policy: Policy, port: number, subset: string | undefined, dr: DestinationRuleModel | undefined, endpointsSans: string[]): Record<string, unknown> | undefined {
   const kind = view.proxy.kind;
   const tls = policy.tls;
-  const sni = `outbound_.${port}_.${subset ?? ''}_.${svc.hostname}`;
+  const sni = clusterSni(port, subset, svc.hostname);
   if (tls?.mode === 'DISABLE') return undefined;
   if (tls?.mode === 'ISTIO_MUTUAL') return istioMutualUpstream(kind, endpointsSans, sni);
   if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') {

@@ -1,5 +1,5 @@
 // Shared builders for the per-concern translators: type URLs of the Envoy
-// extensions we emit, Any wrapping, resource versions, Istio cluster names.
+// extensions we emit, Any wrapping, resource versions. Names: ../names.ts.
 // Values follow the .proto's snake_case field names (protobufjs keepCase).
 
 import { createHash } from 'node:crypto';
@@ -52,14 +52,6 @@ export function xdsResource(name: string, value: Record<string, unknown>): XdsRe
   return { name, value, version: versionOf(value) };
 }
 
-/** Istio's cluster name: `outbound|9080|v1|reviews.bookinfo.svc.cluster.local`. */
-export function clusterName(direction: 'outbound' | 'inbound', port: number, subset: string | undefined, host: string): string {
-  return `${direction}|${port}|${subset ?? ''}|${host}`;
-}
-
-export const BLACKHOLE = 'BlackHoleCluster';
-export const PASSTHROUGH = 'PassthroughCluster';
-export const INBOUND_PASSTHROUGH = 'InboundPassthroughCluster';
 
 /** Collects translation diagnostics, deduplicated (one per message and resource). */
 export class DiagnosticSink {

@@ -13,9 +13,9 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
+import { VIRTUAL_INBOUND } from '../names.js';
 
-export { GRPC_INBOUND_PREFIX, grpcListenerNames } from './listeners-grpc.js';
-export { clusterName, versionOf } from './common.js';
+export { versionOf } from './common.js';
 
 export interface TranslateResult {
   resources: ProxyResources;
@@ -125,7 +125,7 @@ export function translateWithDiagnostics(proxy: ProxyInfo, model: MeshModel): Tr
       for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
     } else {
       const cs = { clusters, endpoints };
-      listeners.set('virtualInbound', sidecarInbound(view, cs));
+      listeners.set(VIRTUAL_INBOUND, sidecarInbound(view, cs));
     }
   }
   const seen = new Set(diagnostics.map((d) => JSON.stringify(d)));

@@ -10,6 +10,7 @@ import type { Server } from '../../api/istio.js';
 import type { XdsResource } from '../../api/types.js';
 import type { GatewayModel, VirtualServiceModel } from '../../mesh/model.js';
 import { cmp, hostMatches, hostsOverlap } from '../../mesh/names.js';
+import { clusterSni, portListenerName } from '../names.js';
 import { ADS_SOURCE, xdsResource } from './common.js';
 import { socketAddress } from './endpoints.js';
 import { ENVOY_HTTP_FILTERS, TLS_INSPECTOR, hcmFilter, l4Targets, tcpProxyFilter } from './listeners-sidecar.js';
@@ -174,7 +175,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
         const subsets = [undefined, ...(view.destinationRule(svc.hostname)?.subsets.map((x) => x.name) ?? [])];
         for (const p of svc.ports) {
           for (const subset of subsets) {
-            const sniName = `outbound_.${p.number}_.${subset ?? ''}_.${svc.hostname}`;
+            const sniName = clusterSni(p.number, subset, svc.hostname);
             const names = claim([sniName], 'AUTO_PASSTHROUGH server', bs);
             if (!names) continue;
             sni = true;
@@ -196,7 +197,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
       }
     }
     if (chains.length === 0) continue;
-    const name = `0.0.0.0_${port}`;
+    const name = portListenerName(port);
     listeners.set(
       name,
       xdsResource(name, {

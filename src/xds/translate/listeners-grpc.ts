@@ -1,38 +1,29 @@
 // Proxyless gRPC (grpc-js-xds, grpc-go, grpc-java), Istio's conventions:
-// - client: one api_listener per `host:port` (FQDN, `name.namespace`, and the
-//   short name in the client's namespace, so whichever the client dialled
-//   exists), HCM with RDS `outbound|port||host`, http_filters fault + router;
+// - client: one api_listener per name a client may dial (`host:port`,
+//   `name.namespace:port`, `name.namespace.svc:port`, and the short name in
+//   the client's namespace: ../names.ts grpcClientListenerNames), HCM with
+//   RDS `outbound|port||host`, http_filters fault + router;
 // - server: `xds.istio.io/grpc/lds/inbound/IP:PORT` listeners (one per
-//   port, so the chain needs no match), an inline route config with a non-forwarding
+//   port, so the chain needs no match) for every address a server may bind
+//   (the workload's, 0.0.0.0, [::], loopback; grpc-js checks the listener's
+//   socket_address against it), an inline route config with a non-forwarding
 //   action, RBAC filters from AuthorizationPolicy, mTLS from PeerAuthentication.
+// Every alias is a listener of its own, so the xDS server looks names up as they are.
 // grpc-js-xds refuses listener_filters, use_original_dst, more than one
 // network filter per chain, SDS and inline certificates; none appear here.
 
 import type { XdsResource } from '../../api/types.js';
 import type { MeshService } from '../../mesh/model.js';
-import { ADS_SOURCE, T, any, clusterName, xdsResource } from './common.js';
+import { GRPC_SERVER_BIND_ALIASES, clusterName, grpcClientListenerNames, grpcServerListenerName } from '../names.js';
+import { ADS_SOURCE, T, any, xdsResource } from './common.js';
 import { isHttpish } from './clusters.js';
 import { rbacHttpFilters } from './rbac.js';
 import { serviceDomains, serviceRoutes } from './routes.js';
 import { istioMutualDownstream } from './tls.js';
 import type { ProxyView } from './view.js';
 
-export const GRPC_INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
-
 const FAULT_FILTER = { name: 'envoy.filters.http.fault', typed_config: any(T.fault) };
 const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: any(T.router) };
-
-/** Listener names a proxyless client in `namespace` may ask for to reach `svc` on `port`. */
-export function grpcListenerNames(svc: MeshService, port: number, namespace: string, clusterDomain: string): string[] {
-  const names = [`${svc.hostname}:${port}`];
-  const suffix = `.${svc.namespace}.${clusterDomain}`;
-  if (svc.hostname.endsWith(suffix)) {
-    const short = svc.hostname.slice(0, -suffix.length);
-    names.push(`${short}.${svc.namespace}:${port}`, `${short}.${svc.namespace}.svc:${port}`);
-    if (svc.namespace === namespace) names.push(`${short}:${port}`);
-  }
-  return names;
-}
 
 export function grpcClientResources(view: ProxyView): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
   const listeners = new Map<string, XdsResource>();
@@ -49,7 +40,7 @@ export function grpcClientResources(view: ProxyView): { listeners: Map<string, X
         routes: serviceRoutes(ctx, vs, svc, port.number),
       };
       routes.set(rdsName, xdsResource(rdsName, { name: rdsName, virtual_hosts: [vhost] }));
-      for (const name of grpcListenerNames(svc, port.number, view.proxy.namespace, settings.clusterDomain)) {
+      for (const name of grpcClientListenerNames(svc.hostname, port.number, view.proxy.namespace, settings.clusterDomain)) {
         const hcm = any(T.hcm, {
           stat_prefix: name,
           rds: { config_source: ADS_SOURCE, route_config_name: rdsName },
@@ -73,7 +64,7 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
     }
   }
   // Only the addresses of the workloads this proxy runs: other IPs of the proxy change nothing.
-  const addresses = [...new Set(view.inbound.map((i) => i.endpoint.address))].sort();
+  const addresses = [...new Set([...[...new Set(view.inbound.map((i) => i.endpoint.address))].sort(), ...GRPC_SERVER_BIND_ALIASES])];
   for (const [port, info] of [...byPort].sort((a, b) => a[0] - b[0])) {
     if (!isHttpish(info.protocol) && info.protocol !== 'UNKNOWN') {
       view.sink.add({ code: 'MCD4130', severity: 'info', message: `port ${port} of ${info.svc.hostname} is ${info.protocol}; proxyless gRPC servers serve HTTP/2 only`, ...(info.svc.resource ? { resource: info.svc.resource } : {}) });
@@ -101,8 +92,8 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
       filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }],
     };
     if (mode === 'STRICT') chain.transport_socket = istioMutualDownstream('grpc');
-    for (const ip of [...addresses, '0.0.0.0', '[::]']) {
-      const name = `${GRPC_INBOUND_PREFIX}${ip.includes(':') && !ip.startsWith('[') ? `[${ip}]` : ip}:${port}`;
+    for (const ip of addresses) {
+      const name = grpcServerListenerName(ip, port);
       const bare = ip.replace(/^\[|\]$/g, '');
       out.set(name, xdsResource(name, { name, address: { socket_address: { address: bare === '' ? '::' : bare, port_value: port } }, filter_chains: [chain] }));
     }

@@ -10,7 +10,8 @@
 import type { XdsResource } from '../../api/types.js';
 import type { L4RouteModel, MeshService, VirtualServiceModel } from '../../mesh/model.js';
 import { cmp } from '../../mesh/names.js';
-import { ADS_SOURCE, BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, T, any, clusterName, durationOf, xdsResource } from './common.js';
+import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, VIRTUAL_INBOUND, VIRTUAL_OUTBOUND, clusterName, portListenerName } from '../names.js';
+import { ADS_SOURCE, T, any, durationOf, xdsResource } from './common.js';
 import { type ClusterSet, destinationCluster, inboundCluster, isHttpish } from './clusters.js';
 import { socketAddress } from './endpoints.js';
 import { rbacHttpFilters, rbacNetworkFilters } from './rbac.js';
@@ -75,7 +76,7 @@ function outboundHttp(view: ProxyView, port: number, services: MeshService[], ro
     vhosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
   }
   routes.set(name, xdsResource(name, { name, virtual_hosts: vhosts, validate_clusters: { value: false } }));
-  const lname = `0.0.0.0_${port}`;
+  const lname = portListenerName(port);
   return {
     name: lname,
     address: socketAddress('0.0.0.0', port),
@@ -123,7 +124,7 @@ function outboundTcp(view: ProxyView, port: number, services: MeshService[]): Ob
   }
   if (chains.length === 0) return undefined;
   return {
-    name: `0.0.0.0_${port}`,
+    name: portListenerName(port),
     address: socketAddress('0.0.0.0', port),
     traffic_direction: 'OUTBOUND',
     bind_to_port: { value: false },
@@ -176,9 +177,9 @@ function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
       chains.push({ name: `${cluster}-tls-passthrough`, filter_chain_match: { ...base, transport_protocol: 'tls' }, filters });
     }
   }
-  chains.push({ name: 'virtualInbound-catchall', filters: [tcpProxyFilter(INBOUND_PASSTHROUGH, [{ name: INBOUND_PASSTHROUGH, weight: 100 }])] });
+  chains.push({ name: `${VIRTUAL_INBOUND}-catchall`, filters: [tcpProxyFilter(INBOUND_PASSTHROUGH, [{ name: INBOUND_PASSTHROUGH, weight: 100 }])] });
   return {
-    name: 'virtualInbound',
+    name: VIRTUAL_INBOUND,
     address: socketAddress('0.0.0.0', 15006),
     traffic_direction: 'INBOUND',
     listener_filters: [listenerFilter('envoy.filters.listener.original_dst', T.originalDst), TLS_INSPECTOR],
@@ -218,17 +219,17 @@ export function sidecarOutbound(view: ProxyView): { listeners: Map<string, XdsRe
   }
   const fallback = view.outboundPolicy === 'ALLOW_ANY' ? PASSTHROUGH : BLACKHOLE;
   const vo: Obj = {
-    name: 'virtualOutbound',
+    name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', 15001),
     traffic_direction: 'OUTBOUND',
     use_original_dst: { value: true },
-    filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(fallback, [{ name: fallback, weight: 100 }])] }],
+    filter_chains: [{ name: `${VIRTUAL_OUTBOUND}-catchall-tcp`, filters: [tcpProxyFilter(fallback, [{ name: fallback, weight: 100 }])] }],
   };
-  listeners.set('virtualOutbound', xdsResource('virtualOutbound', vo));
+  listeners.set(VIRTUAL_OUTBOUND, xdsResource(VIRTUAL_OUTBOUND, vo));
   return { listeners, routes };
 }
 
 /** `virtualInbound` for the workloads this proxy runs; adds their `inbound|port||` clusters to `cs`. */
 export function sidecarInbound(view: ProxyView, cs: ClusterSet): XdsResource {
-  return xdsResource('virtualInbound', virtualInbound(view, cs));
+  return xdsResource(VIRTUAL_INBOUND, virtualInbound(view, cs));
 }

@@ -7,13 +7,9 @@ import type { ClientTLSSettings, ServerTLSSettings } from '../../api/istio.js';
 import type { ProxyKind } from '../../api/types.js';
 import { ADS_SOURCE, T, any } from './common.js';
 
-export const IDENTITY_SECRET = 'default';
-export const ROOT_SECRET = 'ROOTCA';
-const PROVIDER = { instance_name: 'default', certificate_name: 'default' };
+import { CERTIFICATE_PROVIDER, IDENTITY_SECRET, ROOT_SECRET } from '../names.js';
 
-export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}
+const PROVIDER = { instance_name: CERTIFICATE_PROVIDER, certificate_name: 'default' };
 
 function sdsRef(name: string): Record<string, unknown> {
   return { name, sds_config: ADS_SOURCE };

@@ -179,7 +179,8 @@ test('SotW: new clusters are sent before the routes that use them', async (t) =>
 });
 
 test('proxyless aliases: short and namespace-qualified listener names get a listener with the requested name', async (t) => {
-  const { connect } = await setup(t, { bookinfo: [reviews(90, 10)] });
+  // The aliases are resources of their own (translation emits them); the server looks names up as they are.
+  const { connect } = await setup(t, { bookinfo: [{ ...reviews(90, 10), aliasesFor: 'bookinfo' }] });
   const c = connect('n4', 'bookinfo');
   c.request(LDS, ['reviews:9080', 'reviews.bookinfo:9080', 'nope:1']);
   const lds = await c.next(LDS);
@@ -221,6 +222,7 @@ test('responses over the size limit are refused and counted, not sent', async (t
   const big = Array.from({ length: 40 }, (_, i): SvcSpec => ({ host: `svc${i}.bookinfo.svc.cluster.local`, port: 80, backends: [{ subset: '', port: 1000 + i, weight: 100 }] }));
   const { server, connect } = await setup(t, { bookinfo: big }, { maxMessageBytes: 4000 });
   const c = connect('o1', 'bookinfo');
+  await barrier(c, 'o1'); // connected and served once, so the quiet window below only waits for the CDS answer
   c.request(CDS);
   await barrier(c, 'o1');
   t.true(await c.quiet(200, CDS));

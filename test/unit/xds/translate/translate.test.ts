@@ -87,6 +87,27 @@ spec: { host: api, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 5,
   }
 });
 
+test('proxyless aliases are listeners of their own: every name a client may dial, every address a server may bind', (t) => {
+  const yaml = `kind: ServiceEntry
+metadata: { name: a, namespace: app }
+spec:
+  hosts: [a.app.svc.cluster.local]
+  location: MESH_INTERNAL
+  ports: [{ number: 7000, name: grpc, protocol: GRPC }]
+  endpoints: [{ address: 10.0.0.7, ports: { grpc: 17000 }, labels: { app: a } }]`;
+  const here = run(yaml, proxy('grpc', { ips: ['10.0.0.7'], labels: { app: 'a' } }));
+  const other = run(yaml, proxy('grpc', { namespace: 'other', labels: { app: 'a' } }));
+  t.deepEqual([here.bad, here.inconsistent, other.bad, other.inconsistent], [[], [], [], []]);
+  const names = (r: typeof here) => [...r.resources.get(TYPE_URL.listener)!.keys()].filter((n) => n.startsWith('a.') || n.startsWith('a:'));
+  t.deepEqual(names(here).sort(), ['a.app.svc.cluster.local:7000', 'a.app.svc:7000', 'a.app:7000', 'a:7000']);
+  t.deepEqual(names(other).sort(), ['a.app.svc.cluster.local:7000', 'a.app.svc:7000', 'a.app:7000']);
+  for (const n of names(here)) t.is(value(here, TYPE_URL.listener, n).api_listener.api_listener.rds.route_config_name, 'outbound|7000||a.app.svc.cluster.local');
+  // grpc-js refuses a server listener whose socket_address is not the address it bound.
+  for (const [ip, bare] of [['10.0.0.7', '10.0.0.7'], ['0.0.0.0', '0.0.0.0'], ['[::]', '::'], ['127.0.0.1', '127.0.0.1'], ['[::1]', '::1']]) {
+    t.deepEqual(value(here, TYPE_URL.listener, `xds.istio.io/grpc/lds/inbound/${ip}:17000`).address.socket_address, { address: bare, port_value: 17000 }, ip);
+  }
+});
+
 test('consistent hash: cookie for Envoy, channel hash plus a warning for gRPC; RING_HASH on both', (t) => {
   const dr = `kind: DestinationRule
 metadata: { name: api, namespace: app }
