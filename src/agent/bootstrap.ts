@@ -9,6 +9,15 @@ export interface BootstrapOptions {
   kind: 'grpc' | 'sidecar';
   /** host:port of meshcd's xDS server. */
   xdsAddress: string;
+  /**
+   * The address is meshcd's TLS port (15012): connect with TLS and present
+   * the agent's own certificate, so the server can tie the node to its
+   * identity (and serve a gateway its credentials). Otherwise plaintext
+   * (15010: config and the ROOTCA trust bundle only).
+   */
+  xdsTls?: boolean;
+  /** Name to check on meshcd's TLS certificate (default: the address's host when it is a name). */
+  xdsServerName?: string;
   namespace: string;
   serviceAccount: string;
   podName: string;
@@ -43,9 +52,21 @@ function nodeMetadata(o: BootstrapOptions): Record<string, unknown> {
 
 export const SERVER_LISTENER_TEMPLATE = 'xds.istio.io/grpc/lds/inbound/%s';
 
+/**
+ * gRFC A65 `tls` channel credentials from the agent's files (grpc-go,
+ * grpc-java, grpc-core). @grpc/grpc-js-xds 1.14 accepts only `insecure` and
+ * `google_default` in its bootstrap parser: point it at the plaintext port,
+ * which is enough for proxyless clients (their certificates come from the
+ * files, never over SDS).
+ */
+function xdsChannelCreds(o: BootstrapOptions): Record<string, unknown>[] {
+  if (!o.xdsTls) return [{ type: 'insecure' }];
+  return [{ type: 'tls', config: { certificate_file: `${o.certDir}/cert-chain.pem`, private_key_file: `${o.certDir}/key.pem`, ca_certificate_file: `${o.certDir}/root-cert.pem`, refresh_interval: `${o.refreshIntervalSeconds ?? 60}s` } }];
+}
+
 export function grpcBootstrap(o: BootstrapOptions): Record<string, unknown> {
   return {
-    xds_servers: [{ server_uri: o.xdsAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [{ server_uri: o.xdsAddress, channel_creds: xdsChannelCreds(o), server_features: ['xds_v3'] }],
     node: { id: nodeId(o), metadata: nodeMetadata(o), locality: {} },
     certificate_providers: {
       default: {
@@ -78,6 +99,25 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
     },
   };
   const endpoint = (address: Record<string, unknown>) => ({ lb_endpoints: [{ endpoint: { address } }] });
+  // Over TLS, Envoy presents the workload certificate the agent serves it over SDS (`default`) and checks meshcd's against ROOTCA, as Istio's bootstrap does.
+  const agentSds = { api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }] }, resource_api_version: 'V3' };
+  const sni = o.xdsServerName ?? (isIP(xds.host) ? undefined : xds.host);
+  const xdsTls = o.xdsTls
+    ? {
+        transport_socket: {
+          name: 'envoy.transport_sockets.tls',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+            ...(sni ? { sni } : {}),
+            common_tls_context: {
+              alpn_protocols: ['h2'],
+              tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: agentSds }],
+              validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: agentSds },
+            },
+          },
+        },
+      }
+    : {};
   return {
     node: { id: nodeId(o), cluster: `${o.labels.app ?? o.serviceAccount}.${o.namespace}`, metadata: nodeMetadata(o) },
     dynamic_resources: {
@@ -93,6 +133,7 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
           connect_timeout: '1s',
           typed_extension_protocol_options: h2,
           load_assignment: { cluster_name: 'xds-grpc', endpoints: [endpoint({ socket_address: { address: xds.host, port_value: xds.port } })] },
+          ...xdsTls,
         },
         {
           name: 'sds-grpc',

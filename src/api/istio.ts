@@ -374,28 +374,51 @@ export interface RequestAuthenticationSpec {
   }[];
 }
 
-/** meshcd.io/v1alpha1 Rollout: progressive delivery of one VirtualService route. */
+/** One step of a Rollout: exactly one action. */
+export interface RolloutStepSpec {
+  /** N% of the way from the old destinations' weights to the new ones (0–100). */
+  setWeight?: number;
+  /** Wait `duration`, or (without one) until `meshcd rollout promote`. */
+  pause?: { duration?: string };
+  /** A/B: requests matching one of these go to the new destinations. */
+  setHeaderRoute?: { match: { headers?: Record<string, StringMatch>; queryParams?: Record<string, StringMatch> }[] };
+  /** Copy `percent` of the route's requests to the new destinations. */
+  setMirror?: { percent: number };
+  /** An inline analysis: the step completes when these metrics pass. */
+  analysis?: { metrics: string[] };
+}
+
+export interface RolloutMetricSpec {
+  name: string;
+  template?: string;
+  query?: string;
+  thresholdRange?: { min?: number; max?: number };
+  compare?: 'stable';
+  maxDelta?: number;
+  maxRatio?: number;
+}
+
+/**
+ * meshcd.io/v1alpha1 Rollout: how a change to one VirtualService's routes
+ * (the end state Git states) is walked out. The shape of issue 8; parsed
+ * and defaulted by src/rollout/spec.ts into rollout/contracts.ts's RolloutSpec.
+ */
 export interface RolloutSpec {
-  /** The VirtualService (name, in the Rollout's namespace unless qualified) and its http route. */
-  virtualService: { name: string; namespace?: string; route?: string };
-  /** Host and subsets taking part: stable receives traffic before, canary after. */
-  stable: Destination;
-  canary: Destination;
-  /** Weight steps for the canary, e.g. [10, 25, 50, 100]. */
-  steps: { weight?: number; pause?: string; headerMatch?: Record<string, StringMatch> }[];
-  /** Metric checks during each step, against Prometheus. */
+  /** The VirtualService (same namespace) and optionally one named http route of it. */
+  target: { virtualService: string; route?: string };
+  steps: RolloutStepSpec[];
+  /** Background analysis, from the first step to promotion. */
   analysis?: {
     interval?: string;
+    failureLimit?: number;
+    inconclusiveLimit?: number;
+    consecutiveErrorLimit?: number;
     prometheus?: { address: string };
-    metrics: {
-      name: string;
-      query: string;
-      thresholdRange?: { min?: number; max?: number };
-      failureLimit?: number;
-    }[];
+    metrics: RolloutMetricSpec[];
   };
-  /** Revert the Git commit that started the rollout when it is rolled back. */
-  gitWriteBack?: { enabled: boolean };
+  /** After a rollback: revert (default) | branch | none. */
+  writeBack?: 'revert' | 'branch' | 'none';
+  webhooks?: { name: string; type: 'pre-rollout' | 'rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event'; url: string; timeout?: string; metadata?: Record<string, string> }[];
 }
 
 /** meshcd.io/v1alpha1 MeshConfig: mesh-wide settings (one per config). */

@@ -164,15 +164,35 @@ export interface ServiceIndex {
 // ---------------------------------------------------------------------------
 // Progressive rollout (rollout → mesh)
 
+/** A destination as a VirtualService writes it (host resolved in the VirtualService's namespace), with its weight. */
+export interface OverlayDestination {
+  host: string;
+  subset?: string;
+  port?: number;
+  /** 0–100; a route's weights sum to 100. */
+  weight: number;
+}
+
+/** A header or query-parameter condition: exactly one of exact/prefix/regex. */
+export interface OverlayStringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
 export interface RouteOverride {
-  /** VirtualService key and the index of the http route inside it. */
+  /** VirtualService key and the index of the http route inside it (as Git states it now). */
   virtualService: ResourceKey;
   routeIndex: number;
-  /** Destination weights now in force, in the order of the route's destinations. */
-  weights: number[];
-  /** Optional header-based canary route prepended before the weighted route. */
-  headerMatch?: Record<string, string>;
-  mirrorPercent?: number;
+  /** The destinations and weights in force now; they replace the route's own. */
+  destinations: OverlayDestination[];
+  /**
+   * A/B: requests matching any of these (ANDed with the route's own matches)
+   * go to `destinations` of this header route, inserted before the route.
+   */
+  headerRoute?: { matches: { headers?: Record<string, OverlayStringMatch>; queryParams?: Record<string, OverlayStringMatch> }[]; destinations: OverlayDestination[] };
+  /** Copy `percent` of the route's requests to this destination. */
+  mirror?: { host: string; subset?: string; port?: number; percent: number };
 }
 
 export interface RolloutOverlay {

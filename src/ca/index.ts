@@ -15,7 +15,7 @@ import { CaServerCredentials, certificateServiceDefinition, certificateServiceIm
 
 export { CertificateAuthority, CaRequestError, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, type CaOptions, type CaStatus, type IssueRequest, type IssuedWorkloadCert } from './authority.js';
 export { AuthError, ChainAuthenticator, ClientCertAuthenticator, TokenFileAuthenticator, parseSpiffeId, type Authenticator, type Caller, type Credentials } from './auth.js';
-export { CaServerCredentials, certificateServiceDefinition, certificateServiceImplementation, createCaServerCredentials, defaultAuth, registerCertificateService, startCaServer } from './service.js';
+export { CaServerCredentials, callCredentials, certificateServiceDefinition, certificateServiceImplementation, createCaServerCredentials, defaultAuth, registerCertificateService, startCaServer } from './service.js';
 export { requestCertificate, CaCallError } from './client.js';
 export { registerCaAdminRoutes } from './admin.js';
 

@@ -13,7 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
 import { logger } from '../util/log.js';
 import { CaRequestError, countRefusal, type CertificateAuthority } from './authority.js';
-import { AuthError, ChainAuthenticator, ClientCertAuthenticator, type Authenticator } from './auth.js';
+import { AuthError, ChainAuthenticator, ClientCertAuthenticator, type Authenticator, type Credentials } from './auth.js';
 
 const CA_PROTO = `
 syntax = "proto3";
@@ -79,6 +79,31 @@ export function defaultAuth(ca: CertificateAuthority, others: readonly Authentic
   return new ChainAuthenticator([new ClientCertAuthenticator(ca), ...others]);
 }
 
+/**
+ * What a gRPC call presents: `authorization: Bearer …` metadata and the TLS
+ * client certificate. Shared with the xDS server's TLS port, which
+ * authenticates ADS streams with the same authenticators.
+ */
+export function callCredentials(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'metadata' | 'getPeer' | 'getAuthContext'>): Credentials {
+  const peer = call.getPeer();
+  const authz = call.metadata.get('authorization')[0];
+  let bearerToken: string | undefined;
+  if (typeof authz === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(authz.trim());
+    bearerToken = m ? m[1]! : '';
+  }
+  let peerCertificate: X509Certificate | undefined;
+  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+  if (raw) {
+    try {
+      peerCertificate = new X509Certificate(raw);
+    } catch {
+      // An unparsable certificate is treated as no certificate.
+    }
+  }
+  return { ...(bearerToken !== undefined ? { bearerToken } : {}), ...(peerCertificate ? { peerCertificate } : {}), peer };
+}
+
 /** Adds CreateCertificate to `server`. `auth` decides the caller's identity. */
 export function registerCertificateService(server: grpc.Server, ca: CertificateAuthority, auth: ChainAuthenticator): void {
   server.addService(certificateServiceDefinition(), certificateServiceImplementation(ca, auth));
@@ -101,24 +126,9 @@ export function certificateServiceImplementation(ca: CertificateAuthority, auth:
 
   async function handle(call: grpc.ServerUnaryCall<CertificateRequestMessage, CertificateResponseMessage>): Promise<{ value: CertificateResponseMessage; trailer: grpc.Metadata }> {
     const peer = call.getPeer();
-    const authz = call.metadata.get('authorization')[0];
-    let bearerToken: string | undefined;
-    if (typeof authz === 'string') {
-      const m = /^Bearer\s+(.+)$/i.exec(authz.trim());
-      bearerToken = m ? m[1]! : '';
-    }
-    let peerCertificate: X509Certificate | undefined;
-    const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
-    if (raw) {
-      try {
-        peerCertificate = new X509Certificate(raw);
-      } catch {
-        // An unparsable certificate is treated as no certificate.
-      }
-    }
     let caller;
     try {
-      caller = await auth.authenticate({ ...(bearerToken !== undefined ? { bearerToken } : {}), ...(peerCertificate ? { peerCertificate } : {}), peer });
+      caller = await auth.authenticate(callCredentials(call));
     } catch (err) {
       if (err instanceof AuthError) {
         countRefusal(err.reason);

@@ -100,6 +100,8 @@ export function registerAgent(program: Command): void {
         const b: BootstrapOptions = {
           kind: o.proxyKind as 'grpc' | 'sidecar',
           xdsAddress: o.xdsAddress!,
+          // Pointed at meshcd's TLS port (the CA's address): xDS over TLS with the agent's own certificate.
+          xdsTls: o.xdsAddress === o.caAddress,
           namespace: o.namespace,
           serviceAccount: o.serviceAccount,
           podName: o.podName ?? hostname(),

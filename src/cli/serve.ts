@@ -19,7 +19,7 @@ import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
-import { XdsServer } from '../xds/server/index.js';
+import { streamAuthenticator, XdsServer } from '../xds/server/index.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
@@ -42,11 +42,13 @@ interface ServeOptions extends SourceFlags {
   trustDomain: string;
   rootKey: string;
   credentialsDir?: string;
+  xdsAllowUnauthenticated: boolean;
 }
 
-function port(flag: string, v: string): number {
+function port(flag: string, v: string, canDisable = false): number {
+  if (canDisable && v === '-1') return -1;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new UserError(`${flag}: "${v}" is not a port number (0–65535; 0 picks a free port)`);
+  if (!/^\d+$/.test(v) || n > 65535) throw new UserError(`${flag}: "${v}" is not a port number (0–65535; 0 picks a free port${canDisable ? '; -1 turns it off' : ''})`);
   return n;
 }
 
@@ -81,7 +83,7 @@ export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('Serve mesh config from Git repositories or folders to Envoy proxies and proxyless gRPC clients over xDS (ADS, SotW and delta)')
-    .option('--xds-port <port>', 'xDS (plaintext gRPC) port; 0 picks a free one', '15010')
+    .option('--xds-port <port>', 'xDS over plaintext gRPC: config and the ROOTCA trust bundle only, never keys; 0 picks a free port, -1 turns it off', '15010')
     .option('--xds-address <addr>', 'address the xDS port binds to', '127.0.0.1')
     .option('--admin-port <port>', 'admin HTTP port (/ready, /metrics, /api/v1/sources, /hooks/NAME, /debug/syncz, /debug/config_dump)', '15014')
     .option('--admin-address <addr>', 'address the admin port binds to', '127.0.0.1')
@@ -91,6 +93,7 @@ export function registerServe(program: Command): void {
     .option('--tls-port <port>', 'xDS and the CA (Istio CreateCertificate) over TLS with a certificate from the embedded CA; 0 picks a free one', '15012')
     .option('--tls-address <addr>', 'address the TLS port binds to', '127.0.0.1')
     .option('--no-ca', 'run without the embedded CA and the TLS port')
+    .option('--xds-allow-unauthenticated', 'on the TLS port, serve config (never secrets) to streams without a client certificate or token (proxyless clients during a migration)', false)
     .option('--ca-token-file <file>', 'bootstrap tokens (token → namespace, service account) the CA accepts; watched')
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
@@ -99,7 +102,7 @@ export function registerServe(program: Command): void {
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
-      const xdsPort = port('--xds-port', opts.xdsPort);
+      const xdsPort = port('--xds-port', opts.xdsPort, true);
       const adminPort = port('--admin-port', opts.adminPort);
       const tlsPort = port('--tls-port', opts.tlsPort);
       if (opts.rootKey !== 'rsa' && opts.rootKey !== 'ec') throw new UserError(`--root-key: "${opts.rootKey}" is not one of rsa, ec`);
@@ -134,12 +137,11 @@ export function registerServe(program: Command): void {
         } catch (err) {
           throw new UserError(`CA: ${(err as Error).message}`);
         }
-        // The CSR API shares the gRPC server (and so port 15012) with xDS, as istiod does.
-        server.addService(ca.definition, ca.implementation);
         ca.onTrustBundle((b) => server.setTrustBundle(b));
         registerCaAdminRoutes(admin, ca.ca);
       }
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies });
+      // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
       reconciler.registerAdmin(admin);
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
@@ -183,12 +185,14 @@ export function registerServe(program: Command): void {
         credentialsWatcher.on('all', () => reload.trigger());
       }
 
-      let boundXds: number;
+      if (xdsPort < 0 && !ca) throw new UserError('--xds-port -1 with --no-ca leaves no xDS port: keep one of them');
+      let boundXds: number | undefined;
       let boundAdmin: number;
       let boundTls: number | undefined;
       try {
-        boundXds = await server.listen(xdsPort, opts.xdsAddress);
-        if (ca) boundTls = await server.listen(tlsPort, opts.tlsAddress, ca.credentials);
+        if (xdsPort >= 0) boundXds = await server.listen(xdsPort, opts.xdsAddress);
+        // The CSR API shares port 15012 with authenticated xDS, as istiod does; it never answers on the plaintext port.
+        if (ca) boundTls = await server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca.definition, implementation: ca.implementation }] });
         boundAdmin = await admin.listen(adminPort, opts.adminAddress);
       } catch (err) {
         await server.close();
@@ -198,15 +202,26 @@ export function registerServe(program: Command): void {
       }
       await reconciler.start();
       server.flush();
-      const xdsAddr = `${opts.xdsAddress.includes(':') ? `[${opts.xdsAddress}]` : opts.xdsAddress}:${boundXds}`;
+      const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
+      const xdsAddr = boundXds !== undefined ? hostPort(opts.xdsAddress, boundXds) : undefined;
+      const tlsAddr = boundTls !== undefined ? hostPort(opts.tlsAddress, boundTls) : undefined;
       process.stdout.write(
         [
           `meshcd serving ${specs.map((s) => (s.kind === 'dir' ? resolve(s.dir!) : `${s.name} ${s.url}#${s.ref}${s.path ? `:${s.path}` : ''}`)).join(', ')}`,
-          `  xDS (ADS, plaintext gRPC): ${xdsAddr}`,
-          ...(boundTls !== undefined ? [`  xDS + CA (TLS):            ${opts.tlsAddress}:${boundTls}  (trust bundle: GET /ca/trust-bundle.pem on the admin port; trust domain ${opts.trustDomain}${opts.caTokenFile ? '' : '; no --ca-token-file: only renewals by client certificate'})`] : []),
+          xdsAddr ? `  xDS (ADS, plaintext gRPC): ${xdsAddr}  (anyone: config and the ROOTCA trust bundle only; no private keys, no CA)` : '  xDS (ADS, plaintext gRPC): off (--xds-port -1)',
+          ...(tlsAddr
+            ? [
+                `  xDS + CA (TLS):            ${tlsAddr}  (proxies with a client certificate from this CA or a bearer token: their own config and their namespace's gateway credentials; CreateCertificate${opts.xdsAllowUnauthenticated ? '; without credentials: config only (--xds-allow-unauthenticated)' : ''})`,
+                `                             trust bundle: GET /ca/trust-bundle.pem on the admin port; trust domain ${opts.trustDomain}${opts.caTokenFile ? '' : '; no --ca-token-file: only renewals by client certificate'}`,
+              ]
+            : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
-          `Point a proxyless gRPC client at it: write this to a file and set GRPC_XDS_BOOTSTRAP to its path, then dial xds:///reviews.bookinfo.svc.cluster.local:9080`,
-          JSON.stringify(grpcBootstrapExample(xdsAddr)),
+          ...(xdsAddr
+            ? [
+                `Point a proxyless gRPC client at it: write this to a file and set GRPC_XDS_BOOTSTRAP to its path, then dial xds:///reviews.bookinfo.svc.cluster.local:9080`,
+                JSON.stringify(grpcBootstrapExample(xdsAddr)),
+              ]
+            : []),
           '',
         ].join('\n'),
       );

@@ -26,6 +26,7 @@ import type {
   WeightedDestination,
 } from './model.js';
 import { cmp, parseDurationMs, resolveGatewayRef, resolveHost } from './names.js';
+import { applyOverlay } from './overlay.js';
 
 export type * from './model.js';
 export { resolveHost, parseDurationMs, durationFromMs, hostMatches, hostsOverlap, labelsKey } from './names.js';
@@ -304,45 +305,6 @@ function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key:
   return out;
 }
 
-function applyOverrides(routes: HttpRouteModel[], list: RouteOverride[], key: string, diagnostics: Diagnostic[]): HttpRouteModel[] {
-  const out = routes.slice();
-  // Apply from the last route index backwards so inserted header routes do not shift later indexes.
-  for (const o of list.slice().sort((a, b) => b.routeIndex - a.routeIndex)) {
-    const pos = out.findIndex((r) => r.index === o.routeIndex);
-    const route = pos >= 0 ? out[pos] : undefined;
-    if (!route) {
-      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay names http route ${o.routeIndex} of ${key}, which does not exist; override ignored`, resource: key, path: `spec.http[${o.routeIndex}]` });
-      continue;
-    }
-    if (o.weights.length !== route.destinations.length) {
-      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay has ${o.weights.length} weights for ${route.destinations.length} destinations of ${key} http[${o.routeIndex}]; override ignored`, resource: key, path: route.path });
-      continue;
-    }
-    const updated: HttpRouteModel = { ...route, destinations: route.destinations.map((d, i) => ({ ...d, weight: o.weights[i]! })) };
-    // The canary is the route's last destination (Rollout routes are written stable first).
-    const canary = route.destinations[route.destinations.length - 1]!;
-    if (typeof o.mirrorPercent === 'number' && o.mirrorPercent > 0) {
-      updated.mirrors = [...route.mirrors, { destination: { host: canary.host, ...(canary.subset ? { subset: canary.subset } : {}), ...(canary.port ? { port: canary.port } : {}) }, percent: o.mirrorPercent }];
-    }
-    out[pos] = updated;
-    if (o.headerMatch && Object.keys(o.headerMatch).length > 0) {
-      const headers: NamedMatch[] = Object.keys(o.headerMatch)
-        .sort()
-        .map((name) => ({ name: name.toLowerCase(), match: { kind: 'exact', value: o.headerMatch![name]! } }));
-      const base = route.matches.length > 0 ? route.matches : [{ headers: [], withoutHeaders: [], queryParams: [], ignoreUriCase: false, gateways: [] }];
-      const headerRoute: HttpRouteModel = {
-        ...updated,
-        name: `${route.name ?? `route-${route.index}`}-canary`,
-        matches: base.map((m) => ({ ...m, headers: [...m.headers, ...headers] })),
-        destinations: [{ ...canary, weight: 100 }],
-        mirrors: [],
-      };
-      out.splice(pos, 0, headerRoute);
-    }
-  }
-  return out;
-}
-
 function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; sniHosts?: string[] }[]; route?: { destination: Destination; weight?: number }[] }[] | undefined, field: string, ns: string, domain: string): L4RouteModel[] {
   return (list ?? []).map((r, i) => {
     const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0 }));
@@ -409,7 +371,7 @@ function virtualServiceModel(vs: Resource<'VirtualService'>, domain: string, ove
   const ns = vs.metadata.namespace;
   const key = keyOf(vs);
   let http = inlineDelegates(vs, domain, key, config, diagnostics);
-  if (overrides.length > 0) http = applyOverrides(http, overrides, key, diagnostics);
+  if (overrides.length > 0) http = applyOverlay(http, overrides, { key, namespace: ns, clusterDomain: domain }, diagnostics);
   const gateways = (vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh']).map((g) => resolveGatewayRef(g, ns));
   return {
     key,

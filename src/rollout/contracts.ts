@@ -27,6 +27,9 @@ export interface ThresholdRange {
   max?: number;
 }
 
+/** The built-in metric templates (implemented by rollout/analysis; validation checks names against this list). */
+export const BUILTIN_TEMPLATES = ['request-success-rate', 'request-duration-p99'] as const;
+
 export interface MetricSpec {
   name: string;
   /** A built-in template (`request-success-rate`, `request-duration-p99`, …) or … */

@@ -1,8 +1,10 @@
 // Gateway TLS without Kubernetes: `meshcd serve --credentials-dir` serves a
-// Gateway's credentialName over SDS — to the gateways of that namespace that
-// use it, never to sidecars — and keeps private keys out of config dumps.
+// Gateway's credentialName over SDS — on the TLS port, to the gateways of
+// that namespace that use it and prove that identity, never to sidecars and
+// never on the plaintext port — and keeps private keys out of config dumps.
 
 import test from 'ava';
+import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,14 +29,31 @@ test('gateway credentials: served by SDS to the gateway that uses them only; bad
   await writeFile(join(broken, 'tls.crt'), 'not a certificate');
   await writeFile(join(broken, 'tls.key'), 'not a key');
 
-  const serve = await startServe('examples/mesh', ['--no-ca', '--credentials-dir', join(dir, 'credentials')]);
+  const token = 'ingress-bootstrap-0123456789';
+  await writeFile(join(dir, 'tokens.yaml'), `tokens:\n  - token: ${token}\n    namespace: bookinfo\n    serviceAccount: ingress\n`, { mode: 0o600 });
+  const serve = await startServe('examples/mesh', ['--state-dir', join(dir, 'state'), '--ca-token-file', join(dir, 'tokens.yaml'), '--credentials-dir', join(dir, 'credentials')]);
   t.teardown(() => serve.stop());
   await eventually(async () => {
     if (!serve.stderr().includes('broken/tls.crt: not a PEM certificate')) throw new Error('not reported yet');
   });
 
   const gatewayId = 'router~127.0.0.1~ingress-0.bookinfo~bookinfo.svc.cluster.local';
-  const gw = new AdsTestClient(serve.xds, node(gatewayId, 'bookinfo', { istio: 'ingressgateway' }));
+  // The same claim on the plaintext port: config, the trust bundle, never the key.
+  const plain = new AdsTestClient(serve.xds, node(gatewayId, 'bookinfo', { istio: 'ingressgateway' }));
+  t.teardown(() => plain.close());
+  plain.request(TYPE_URL.secret, ['bookinfo-credential', 'ROOTCA']);
+  const psds = await plain.next(TYPE_URL.secret);
+  t.deepEqual(psds.names, ['ROOTCA'], 'no gateway key on the plaintext port');
+  t.notRegex(JSON.stringify(psds.values), /PRIVATE KEY/);
+  plain.close();
+
+  const bundle = await (await fetch(`${serve.admin}/ca/trust-bundle.pem`)).text();
+  const withToken = grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(Buffer.from(bundle)), grpc.credentials.createFromMetadataGenerator((_p, cb) => {
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    cb(null, md);
+  }));
+  const gw = new AdsTestClient(serve.tls!, node(gatewayId, 'bookinfo', { istio: 'ingressgateway' }), 'sotw', withToken);
   t.teardown(() => gw.close());
   gw.request(TYPE_URL.listener, []);
   const lds = await gw.next(TYPE_URL.listener);

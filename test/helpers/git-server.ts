@@ -28,6 +28,12 @@ export interface GitServer {
   port: number;
   /** Number of requests served so far (authenticated or not). */
   requests(): number;
+  /** From now on requests wait (unanswered) until release(): a Git server that hangs. */
+  hold(): void;
+  /** Answers the held requests and stops holding. */
+  release(): void;
+  /** Requests waiting in hold now. */
+  held(): number;
   close(): Promise<void>;
 }
 
@@ -55,9 +61,22 @@ function authorized(req: IncomingMessage, auth: GitServerAuth | undefined): stri
 
 export async function startGitServer(opts: GitServerOptions): Promise<GitServer> {
   let count = 0;
+  let holding = false;
+  const waiting: (() => void)[] = [];
   const children = new Set<ReturnType<typeof spawn>>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     count++;
+    if (holding) {
+      req.pause();
+      waiting.push(() => {
+        req.resume();
+        serve(req, res);
+      });
+      return;
+    }
+    serve(req, res);
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const user = authorized(req, opts.auth);
     if (user === false) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' });
@@ -126,7 +145,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       if (!headersDone) res.writeHead(502);
       res.end();
     });
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -136,6 +155,12 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     port,
     url: (name) => `http://127.0.0.1:${port}/${name}`,
     requests: () => count,
+    hold: () => void (holding = true),
+    release() {
+      holding = false;
+      for (const go of waiting.splice(0)) go();
+    },
+    held: () => waiting.length,
     async close() {
       for (const c of children) c.kill();
       server.closeAllConnections();

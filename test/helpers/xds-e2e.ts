@@ -142,7 +142,7 @@ export async function startServe(source: string, extra: string[] = []): Promise<
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ports = await new Promise<{ xds: string; admin: string; tls?: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`meshcd serve did not start in 20 s:\n${out}\n${err}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`meshcd serve did not start in 60 s:\n${out}\n${err}`)), 60000);
     const check = () => {
       const x = /xDS \(ADS, plaintext gRPC\): (\S+)/.exec(out);
       const a = /admin: +(http:\/\/\S+)/.exec(out);

@@ -35,7 +35,7 @@ export const RULE_CODES = {
   gatewayServer: { code: 'MCD0223', name: 'InvalidGatewayServer', meaning: 'A Gateway server Istio rejects: unsupported protocol, missing port name, bind address, targetPort set, httpsRedirect on a non-HTTP server.' },
   sidecar: { code: 'MCD0224', name: 'InvalidSidecar', meaning: 'A Sidecar Istio rejects: empty configuration, catch-all egress not last, duplicate listener ports, bad defaultEndpoint, egressProxy without ALLOW_ANY.' },
   peerAuthn: { code: 'MCD0225', name: 'InvalidPeerAuthentication', meaning: 'Port-level mTLS without a workload selector, or an empty `portLevelMtls`.' },
-  rollout: { code: 'MCD0226', name: 'InvalidRollout', meaning: 'A meshcd Rollout whose steps, stable/canary destinations, analysis metrics or thresholds do not make sense.' },
+  rollout: { code: 'MCD0226', name: 'InvalidRollout', meaning: 'A meshcd Rollout whose steps, analysis metrics, thresholds, limits or webhooks do not make sense.' },
   meshConfig: { code: 'MCD0227', name: 'InvalidMeshConfig', meaning: 'A meshcd MeshConfig with an invalid trust domain, namespace, cluster domain or namespace labels.' },
   exportTo: { code: 'MCD0228', name: 'InvalidExportTo', meaning: 'exportTo values Istio rejects: `*` with other values, `~` with others, invalid namespaces, workload-selector DestinationRules exported beyond their namespace.' },
   deprecated: { code: 'MCD0229', name: 'DeprecatedField', meaning: 'A field Istio still accepts but has deprecated (mirrorPercent, consecutiveErrors, minimumRingSize, legacy gateway names); warning.' },

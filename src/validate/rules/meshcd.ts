@@ -1,53 +1,75 @@
-// Rules for meshcd's own kinds: Rollout (progressive delivery of one
-// VirtualService route) and MeshConfig (mesh-wide settings).
+// Rules for meshcd's own kinds: Rollout (how a change to a VirtualService's
+// routes is walked out; references to other resources: analyzers/rollouts.ts) and MeshConfig (mesh-wide settings).
 import type { MeshConfigSpec, RolloutSpec } from '../../api/istio.js';
 import { at, type RuleContext } from './context.js';
-import { checkDestination, checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isK8sDns1123Label, isObject } from './common.js';
+import { BUILTIN_TEMPLATES } from '../../rollout/contracts.js';
+import { checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isK8sDns1123Label, isObject } from './common.js';
+
+const STEP_ACTIONS = ['setWeight', 'pause', 'setHeaderRoute', 'setMirror', 'analysis'] as const;
+
+function httpUrlError(v: string): string | undefined {
+  try {
+    const u = new URL(v);
+    if ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') return u.username || u.password ? 'must not carry credentials in the URL' : undefined;
+  } catch {
+    // fall through
+  }
+  return 'must be an http(s) URL';
+}
 
 export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
-  const vs = spec.virtualService;
-  if (isObject(vs)) {
-    if (typeof vs.name === 'string' && vs.name !== '' && !isK8sDns1123Label(vs.name) && fqdnError(vs.name)) ctx.error('rollout', 'spec.virtualService.name', `virtualService name ${JSON.stringify(vs.name)} is not a valid resource name`);
-    if (typeof vs.namespace === 'string' && vs.namespace !== '' && !isK8sDns1123Label(vs.namespace)) ctx.error('name', 'spec.virtualService.namespace', `invalid namespace ${JSON.stringify(vs.namespace)}`);
+  const t = spec.target;
+  if (isObject(t)) {
+    if (typeof t.virtualService === 'string' && t.virtualService !== '' && !isK8sDns1123Label(t.virtualService) && fqdnError(t.virtualService)) {
+      ctx.error('rollout', 'spec.target.virtualService', `target virtualService ${JSON.stringify(t.virtualService)} is not a valid resource name (the VirtualService must be in the Rollout's namespace)`);
+    }
   }
-  checkDestination(ctx, 'spec.stable', spec.stable);
-  checkDestination(ctx, 'spec.canary', spec.canary);
-  if (isObject(spec.stable) && isObject(spec.canary) && spec.stable.host === spec.canary.host && (spec.stable.subset ?? '') === (spec.canary.subset ?? '') && spec.stable.port?.number === spec.canary.port?.number) {
-    ctx.error('rollout', 'spec.canary', 'stable and canary are the same destination; the canary must differ by host, subset or port');
-  }
-  let previous = -1;
+  const a = isObject(spec.analysis) ? spec.analysis : undefined;
+  const metricNames = new Set<string>();
+  for (const m of a && Array.isArray(a.metrics) ? a.metrics : []) if (isObject(m) && typeof m.name === 'string') metricNames.add(m.name);
   const steps = Array.isArray(spec.steps) ? spec.steps : [];
   steps.forEach((s, i) => {
     const sp = at('spec.steps', i);
     if (!isObject(s)) return;
-    if (typeof s.weight === 'number') {
-      if (s.weight < 0 || s.weight > 100) ctx.error('weight', at(sp, 'weight'), `step weight ${s.weight} is not in range 0..100`);
-      else if (s.weight <= previous) ctx.error('rollout', at(sp, 'weight'), `step weights must increase: ${s.weight} follows ${previous}`);
-      previous = Math.max(previous, s.weight);
-    } else if (s.headerMatch === undefined && s.pause === undefined) {
-      ctx.error('rollout', sp, 'a step needs a weight, a headerMatch or a pause');
+    const actions = STEP_ACTIONS.filter((k) => s[k] !== undefined);
+    if (actions.length !== 1) {
+      ctx.error('rollout', sp, actions.length === 0 ? `step ${i} has no action; give exactly one of ${STEP_ACTIONS.join(', ')}` : `step ${i} has ${actions.length} actions (${actions.join(', ')}); give exactly one per step`);
     }
-    if (typeof s.pause === 'string') checkDuration(ctx, at(sp, 'pause'), s.pause);
-    if (isObject(s.headerMatch)) {
-      for (const [name, sm] of Object.entries(s.headerMatch)) {
-        const e = headerNameError(name);
-        if (e) ctx.error('header', at(at(sp, 'headerMatch'), name), e);
-        checkStringMatch(ctx, at(at(sp, 'headerMatch'), name), sm);
-      }
+    if (typeof s.setWeight === 'number' && (s.setWeight < 0 || s.setWeight > 100)) ctx.error('weight', at(sp, 'setWeight'), `setWeight ${s.setWeight} is not in range 0..100`);
+    if (isObject(s.pause)) checkDuration(ctx, at(at(sp, 'pause'), 'duration'), s.pause.duration);
+    if (isObject(s.setMirror) && typeof s.setMirror.percent === 'number' && (s.setMirror.percent < 0 || s.setMirror.percent > 100)) {
+      ctx.error('percentage', at(at(sp, 'setMirror'), 'percent'), `setMirror percent ${s.setMirror.percent} is not in range 0..100`);
+    }
+    if (isObject(s.setHeaderRoute) && Array.isArray(s.setHeaderRoute.match)) {
+      s.setHeaderRoute.match.forEach((m, j) => {
+        const mp = at(at(at(sp, 'setHeaderRoute'), 'match'), j);
+        if (!isObject(m)) return;
+        if (!isObject(m.headers) && !isObject(m.queryParams)) ctx.error('rollout', mp, 'a setHeaderRoute match needs headers or queryParams');
+        for (const [name, sm] of Object.entries(isObject(m.headers) ? m.headers : {})) {
+          const e = headerNameError(name);
+          if (e) ctx.error('header', at(at(mp, 'headers'), name), e);
+          checkStringMatch(ctx, at(at(mp, 'headers'), name), sm);
+        }
+        for (const [name, sm] of Object.entries(isObject(m.queryParams) ? m.queryParams : {})) checkStringMatch(ctx, at(at(mp, 'queryParams'), name), sm);
+      });
+    }
+    if (isObject(s.analysis) && Array.isArray(s.analysis.metrics)) {
+      s.analysis.metrics.forEach((name, j) => {
+        if (typeof name === 'string' && !metricNames.has(name)) {
+          ctx.error('rollout', at(at(at(sp, 'analysis'), 'metrics'), j), `analysis step names metric ${JSON.stringify(name)}, which spec.analysis.metrics does not define${metricNames.size ? ` (defined: ${[...metricNames].join(', ')})` : ''}`);
+        }
+      });
     }
   });
-  const a = spec.analysis;
-  if (isObject(a)) {
+  if (a) {
     if (typeof a.interval === 'string') checkDuration(ctx, 'spec.analysis.interval', a.interval);
+    for (const f of ['failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit'] as const) {
+      const v = a[f];
+      if (typeof v === 'number' && v < 0) ctx.error('rollout', at('spec.analysis', f), `${f} ${v} cannot be negative`);
+    }
     if (isObject(a.prometheus) && typeof a.prometheus.address === 'string') {
-      let ok = false;
-      try {
-        const u = new URL(a.prometheus.address);
-        ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-      } catch {
-        ok = false;
-      }
-      if (!ok) ctx.error('rollout', 'spec.analysis.prometheus.address', `prometheus address ${JSON.stringify(a.prometheus.address)} must be an http(s) URL`);
+      const e = httpUrlError(a.prometheus.address);
+      if (e) ctx.error('rollout', 'spec.analysis.prometheus.address', `prometheus address ${JSON.stringify(a.prometheus.address)} ${e}`);
     }
     const names = new Map<string, number>();
     (Array.isArray(a.metrics) ? a.metrics : []).forEach((m, i) => {
@@ -58,16 +80,38 @@ export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
         names.set(m.name, i);
         if (m.name !== '' && !isK8sDns1123Label(m.name)) ctx.error('name', at(mp, 'name'), `metric name ${JSON.stringify(m.name)} must be a DNS-1123 label (lower case letters, digits and '-')`);
       }
-      const t = m.thresholdRange;
-      if (isObject(t)) {
-        if (t.min === undefined && t.max === undefined) ctx.error('rollout', at(mp, 'thresholdRange'), 'thresholdRange needs min, max or both');
-        if (typeof t.min === 'number' && typeof t.max === 'number' && t.min > t.max) ctx.error('rollout', at(at(mp, 'thresholdRange'), 'min'), `thresholdRange min ${t.min} is greater than max ${t.max}`);
-      } else {
-        ctx.warn('rollout', mp, `metric ${JSON.stringify(m.name)} has no thresholdRange, so it can never fail the rollout`);
+      const hasTemplate = typeof m.template === 'string';
+      const hasQuery = typeof m.query === 'string';
+      if (hasTemplate === hasQuery) ctx.error('rollout', mp, `metric ${JSON.stringify(m.name)} needs exactly one of template or query`);
+      if (hasTemplate && !(BUILTIN_TEMPLATES as readonly string[]).includes(m.template!)) {
+        ctx.error('rollout', at(mp, 'template'), `unknown template ${JSON.stringify(m.template)}; the built-in templates are ${BUILTIN_TEMPLATES.join(', ')}`);
       }
-      if (typeof m.failureLimit === 'number' && m.failureLimit < 0) ctx.error('rollout', at(mp, 'failureLimit'), 'failureLimit cannot be negative');
+      const tr = m.thresholdRange;
+      if (isObject(tr)) {
+        if (tr.min === undefined && tr.max === undefined) ctx.error('rollout', at(mp, 'thresholdRange'), 'thresholdRange needs min, max or both');
+        if (typeof tr.min === 'number' && typeof tr.max === 'number' && tr.min > tr.max) ctx.error('rollout', at(at(mp, 'thresholdRange'), 'min'), `thresholdRange min ${tr.min} is greater than max ${tr.max}`);
+      }
+      const limits = m.maxDelta !== undefined || m.maxRatio !== undefined;
+      if (m.compare === 'stable' && !limits) ctx.error('rollout', at(mp, 'compare'), `metric ${JSON.stringify(m.name)} compares with stable but sets neither maxDelta nor maxRatio`);
+      if (m.compare !== 'stable' && limits) ctx.error('rollout', at(mp, m.maxDelta !== undefined ? 'maxDelta' : 'maxRatio'), 'maxDelta and maxRatio need compare: stable');
+      if (typeof m.maxRatio === 'number' && m.maxRatio <= 0) ctx.error('rollout', at(mp, 'maxRatio'), `maxRatio ${m.maxRatio} must be greater than 0`);
+      if (!isObject(tr) && !limits) ctx.warn('rollout', mp, `metric ${JSON.stringify(m.name)} has no thresholdRange, so it can never fail the rollout`);
     });
   }
+  const hooks = new Map<string, number>();
+  (Array.isArray(spec.webhooks) ? spec.webhooks : []).forEach((w, i) => {
+    const wp = at('spec.webhooks', i);
+    if (!isObject(w)) return;
+    if (typeof w.name === 'string') {
+      if (hooks.has(w.name)) ctx.error('duplicate', at(wp, 'name'), `webhook name ${JSON.stringify(w.name)} is already used by webhooks[${hooks.get(w.name)}]`);
+      hooks.set(w.name, i);
+    }
+    if (typeof w.url === 'string') {
+      const e = httpUrlError(w.url);
+      if (e) ctx.error('rollout', at(wp, 'url'), `webhook url ${e}`);
+    }
+    checkDuration(ctx, at(wp, 'timeout'), w.timeout);
+  });
 }
 
 export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {

@@ -18,30 +18,35 @@ const stringMatch: JsonSchema = {
     { required: ['regex'] },
   ],
 };
-const destination: JsonSchema = {
-  type: 'object',
-  properties: { host: str, subset: str, port: { type: 'object', properties: { number: { type: 'integer', format: 'uint32' } } } },
-  required: ['host'],
-};
+const num: JsonSchema = { type: 'number' };
+const int32: JsonSchema = { type: 'integer', format: 'int32' };
+const matchFields: JsonSchema = { type: 'object', properties: { headers: { type: 'object', additionalProperties: stringMatch }, queryParams: { type: 'object', additionalProperties: stringMatch } } };
 
 export const ROLLOUT_SPEC_SCHEMA: JsonSchema = {
   type: 'object',
   properties: {
-    virtualService: { type: 'object', properties: { name: nonEmpty, namespace: str, route: str }, required: ['name'] },
-    stable: destination,
-    canary: destination,
+    target: { type: 'object', properties: { virtualService: nonEmpty, route: nonEmpty }, required: ['virtualService'] },
     steps: {
       type: 'array',
       minItems: 1,
       items: {
         type: 'object',
-        properties: { weight: { type: 'integer', format: 'int32' }, pause: str, headerMatch: { type: 'object', additionalProperties: stringMatch } },
+        properties: {
+          setWeight: int32,
+          pause: { type: 'object', properties: { duration: str } },
+          setHeaderRoute: { type: 'object', properties: { match: { type: 'array', minItems: 1, items: matchFields } }, required: ['match'] },
+          setMirror: { type: 'object', properties: { percent: num }, required: ['percent'] },
+          analysis: { type: 'object', properties: { metrics: { type: 'array', minItems: 1, items: nonEmpty } }, required: ['metrics'] },
+        },
       },
     },
     analysis: {
       type: 'object',
       properties: {
         interval: str,
+        failureLimit: int32,
+        inconclusiveLimit: int32,
+        consecutiveErrorLimit: int32,
         prometheus: { type: 'object', properties: { address: nonEmpty }, required: ['address'] },
         metrics: {
           type: 'array',
@@ -50,19 +55,36 @@ export const ROLLOUT_SPEC_SCHEMA: JsonSchema = {
             type: 'object',
             properties: {
               name: nonEmpty,
+              template: nonEmpty,
               query: nonEmpty,
-              thresholdRange: { type: 'object', properties: { min: { type: 'number' }, max: { type: 'number' } } },
-              failureLimit: { type: 'integer', format: 'int32' },
+              thresholdRange: { type: 'object', properties: { min: num, max: num } },
+              compare: { type: 'string', enum: ['stable'] },
+              maxDelta: num,
+              maxRatio: num,
             },
-            required: ['name', 'query'],
+            required: ['name'],
           },
         },
       },
       required: ['metrics'],
     },
-    gitWriteBack: { type: 'object', properties: { enabled: { type: 'boolean' } }, required: ['enabled'] },
+    writeBack: { type: 'string', enum: ['revert', 'branch', 'none'] },
+    webhooks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: nonEmpty,
+          type: { type: 'string', enum: ['pre-rollout', 'rollout', 'confirm-promotion', 'post-rollout', 'rollback', 'event'] },
+          url: nonEmpty,
+          timeout: str,
+          metadata: strMap,
+        },
+        required: ['name', 'type', 'url'],
+      },
+    },
   },
-  required: ['virtualService', 'stable', 'canary', 'steps'],
+  required: ['target', 'steps'],
 };
 
 export const MESHCONFIG_SPEC_SCHEMA: JsonSchema = {

@@ -47,7 +47,16 @@ export interface CacheOptions {
   debounceMs?: number;
   /** Longest a burst may delay a rebuild (ms). */
   maxDelayMs?: number;
+  /**
+   * Which gateway credentials (of those set with setCredentials) go into a
+   * proxy class's snapshot, given the SDS names its resources reference. The
+   * decision lives with the identity checks (src/xds/server/authorize.ts,
+   * `credentialsFor`); without it no credential is ever served.
+   */
+  authorizeCredentials?: CredentialPolicy;
 }
+
+export type CredentialPolicy = (proxy: ProxyInfo, referenced: ReadonlySet<string>, byNamespace: ReadonlyMap<string, ReadonlyMap<string, XdsResource>>) => XdsResource[];
 
 /** Proxies (by id) whose snapshot changed, all to the same snapshot. */
 export type SnapshotListener = (proxyIds: readonly string[], snapshot: EncodedSnapshot) => void;
@@ -80,6 +89,7 @@ export class SnapshotCache<M = unknown> {
   private credentials = new Map<string, ReadonlyMap<string, XdsResource>>();
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
+  private readonly authorizeCredentials: CredentialPolicy | undefined;
   /** Id of the revision the current model was built from. */
   revision: string | undefined;
   rebuilds = 0;
@@ -88,6 +98,7 @@ export class SnapshotCache<M = unknown> {
   constructor(private readonly translator: Translator<M>, opts: CacheOptions = {}) {
     this.debounceMs = opts.debounceMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 1000;
+    this.authorizeCredentials = opts.authorizeCredentials;
   }
 
   onSnapshot(l: SnapshotListener): () => void {
@@ -136,9 +147,8 @@ export class SnapshotCache<M = unknown> {
 
   /**
    * Replace the gateway credentials (TLS certificates and keys named by a
-   * Gateway's credentialName). As Istio does, a gateway proxy reads only the
-   * credentials of its own namespace, and only those its listeners reference:
-   * private keys never go to sidecars or to other namespaces.
+   * Gateway's credentialName), by namespace. Which proxy classes get which
+   * is the `authorizeCredentials` policy's decision.
    */
   setCredentials(byNamespace: ReadonlyMap<string, readonly XdsResource[]>): void {
     this.credentials = new Map([...byNamespace].map(([ns, list]) => [ns, new Map(list.map((s) => [s.name, s]))]));
@@ -255,8 +265,7 @@ export class SnapshotCache<M = unknown> {
     // What a client kind cannot do is said once per proxy class, not on every push.
     for (const d of fresh.slice(0, 20)) this.log.warn({ proxyClass: st.representative.kind, namespace: st.representative.namespace, code: d.code, resource: d.resource, origin: d.origin }, d.message);
     let resources = out.resources;
-    const available = st.representative.kind === 'router' ? this.credentials.get(st.representative.namespace) : undefined;
-    const credentials = available ? [...sdsNamesIn(resources)].flatMap((n) => (available.has(n) ? [[n, available.get(n)!] as const] : [])) : [];
+    const credentials = this.authorizeCredentials && this.credentials.size ? this.authorizeCredentials(st.representative, sdsNamesIn(resources), this.credentials).map((s) => [s.name, s] as const) : [];
     if (this.secrets.size || credentials.length) {
       const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);
       merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets, ...credentials]));

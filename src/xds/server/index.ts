@@ -13,12 +13,19 @@ import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
 import { SnapshotCache, shortType, type EncodedSnapshot, type ModelInputs, type Translator } from '../cache/index.js';
 import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
+import { checkIdentity, credentialsFor, describeClaim, secretScope, type StreamAccess } from './authorize.js';
+import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.js';
 import { configDump } from './dump.js';
 import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 import { AdsStream, type NackRecord, type TypeStatus } from './stream.js';
 
 export { adsClientDefinition, adsServiceDefinition } from './service.js';
+export { streamAuthenticator, StreamRefused, type StreamAuthenticator } from './identity.js';
+export type { ProvenIdentity, StreamAccess } from './authorize.js';
 export type { NackRecord, TypeStatus } from './stream.js';
+
+/** Requests a stream may send before its credentials are checked. */
+const MAX_BACKLOG = 16;
 
 /** gRPC's default maximum message size on the receiving side. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -39,8 +46,23 @@ export interface XdsServerOptions {
   clusterDomain?: string;
 }
 
+/** The TLS port: who may connect and what else it serves. */
+export interface TlsPortOptions {
+  credentials: grpc.ServerCredentials;
+  /** Proves each stream's identity (see streamAuthenticator). */
+  authenticate: StreamAuthenticator;
+  /** Admit streams that present no credential at all, config only (never secrets). */
+  allowUnauthenticated?: boolean;
+  /** Other services on this port only (the CA's CreateCertificate). */
+  services?: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[];
+}
+
 export interface SynczEntry {
   proxy: string;
+  /** `plaintext`, `tls` (authenticated) or `tls-unauthenticated`. */
+  access: 'plaintext' | 'tls' | 'tls-unauthenticated';
+  /** The proved identity (SPIFFE id or token name), on the TLS port. */
+  identity?: string;
   kind: ProxyInfo['kind'];
   namespace: string;
   mode: 'sotw' | 'delta';
@@ -85,6 +107,8 @@ interface Queued {
 interface Conn {
   id: number;
   stream?: AdsStream;
+  /** Known once the stream's credentials were checked (at once on the plaintext port). */
+  access?: StreamAccess;
   call: grpc.ServerDuplexStream<unknown, unknown>;
   queue: Queued[];
   queued: boolean;
@@ -96,7 +120,8 @@ interface Conn {
 export class XdsServer {
   private readonly log = logger('xds');
   private readonly cache: SnapshotCache<any>;
-  private readonly grpcServer = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.keepalive_permit_without_calls': 1 });
+  /** One gRPC server per port: what a port serves is decided by which server it is. */
+  private readonly grpcServers: grpc.Server[] = [];
   private readonly conns = new Map<number, Conn>();
   private readonly byProxy = new Map<string, Set<Conn>>();
   private nextId = 1;
@@ -110,15 +135,22 @@ export class XdsServer {
   private readonly sendQueue: Conn[] = [];
 
   constructor(opts: XdsServerOptions) {
-    this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs });
+    this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs, authorizeCredentials: credentialsFor });
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.sendBudget = opts.sendBudgetBytes ?? 32 * 1024 * 1024;
     this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
     this.cache.onSnapshot((ids, snap) => this.push(ids, snap));
-    this.grpcServer.addService(adsServiceDefinition(), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, PreparedResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw'),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta'),
+  }
+
+  private newGrpcServer(tls: TlsPortOptions | undefined): grpc.Server {
+    const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.keepalive_permit_without_calls': 1 });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, PreparedResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'sotw', tls),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaResponse>) => this.handle(call as grpc.ServerDuplexStream<unknown, unknown>, 'delta', tls),
     });
+    for (const s of tls?.services ?? []) server.addService(s.definition, s.implementation);
+    this.grpcServers.push(server);
+    return server;
   }
 
   /** New accepted config; applied after the debounce (≈100 ms quiet, ≤1 s). */
@@ -148,15 +180,25 @@ export class XdsServer {
     this.cache.setCredentials(byNamespace);
   }
 
-  addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
-    this.grpcServer.addService(def, impl);
+  /**
+   * The plaintext port (Istio's 15010): ADS, config only. Nobody is
+   * authenticated here, so no SDS secret but the ROOTCA trust bundle is
+   * ever sent on it, and no other service (the CA) answers on it.
+   */
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return bind(this.newGrpcServer(undefined), port, host, grpc.ServerCredentials.createInsecure());
   }
 
-  listen(port: number, host = '127.0.0.1', credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      this.grpcServer.bindAsync(addr, credentials, (err, bound) => (err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(bound)));
-    });
+  /**
+   * The TLS port (Istio's 15012): ADS for proxies that prove who they are
+   * (client certificate from the CA or a bearer token), plus `services`.
+   * A node whose claimed namespace or service account differs from the
+   * proved identity is refused with PERMISSION_DENIED; a stream with no
+   * credential is refused with UNAUTHENTICATED unless allowUnauthenticated,
+   * and then served config only.
+   */
+  listenTls(port: number, host: string, opts: TlsPortOptions): Promise<number> {
+    return bind(this.newGrpcServer(opts), port, host, opts.credentials);
   }
 
   registerAdmin(admin: AdminServer): void {
@@ -182,16 +224,16 @@ export class XdsServer {
         /* already gone */
       }
     }
-    await new Promise<void>((resolve) => {
+    await Promise.all(this.grpcServers.map((server) => new Promise<void>((resolve) => {
       const t = setTimeout(() => {
-        this.grpcServer.forceShutdown();
+        server.forceShutdown();
         resolve();
       }, 1000);
-      this.grpcServer.tryShutdown(() => {
+      server.tryShutdown(() => {
         clearTimeout(t);
         resolve();
       });
-    });
+    })));
     for (const c of [...this.conns.values()]) this.drop(c);
   }
 
@@ -215,7 +257,8 @@ export class XdsServer {
       if (!s) continue;
       const types = s.status();
       const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
-      const e: SynczEntry = { proxy: s.proxy.id, kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: this.cache.revision, types };
+      const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
+      const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: this.cache.revision, types };
       if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
       if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
       out.push(e);
@@ -230,7 +273,7 @@ export class XdsServer {
     const types = new Map<TypeUrl, { version?: string; resources: { name: string; version: string; value: Record<string, unknown> }[] }>();
     for (const [t, st] of Object.entries(s.status()) as [TypeUrl, TypeStatus][]) {
       const names = st.subscribed === '*' ? [...(s.snapshot.encoded.get(t)?.keys() ?? [])] : st.subscribed;
-      const resources = names.map((n) => s.lookup(s.snapshot!, t, n)).filter((r) => !!r).map((r) => ({ name: r!.name, version: r!.version, value: r!.value }));
+      const resources = names.filter((n) => s.maySend(t, n)).map((n) => s.lookup(s.snapshot!, t, n)).filter((r) => !!r).map((r) => ({ name: r!.name, version: r!.version, value: r!.value }));
       types.set(t, { version: st.ackedVersion ?? st.sentVersion, resources });
     }
     return configDump({ types, at: new Date().toISOString() });
@@ -238,19 +281,32 @@ export class XdsServer {
 
   // ---------------------------------------------------------------------------
 
-  private handle(call: grpc.ServerDuplexStream<unknown, unknown>, mode: 'sotw' | 'delta'): void {
+  private handle(call: grpc.ServerDuplexStream<unknown, unknown>, mode: 'sotw' | 'delta', tls: TlsPortOptions | undefined): void {
     const conn: Conn = { id: this.nextId++, call, queue: [], queued: false, inFlight: 0, closed: false };
     this.conns.set(conn.id, conn);
-    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+    // Requests that arrive while the credentials are checked wait (a few; a client that floods before it is admitted is refused).
+    const backlog: (DiscoveryRequest | DeltaDiscoveryRequest)[] = [];
+    const process = (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+      if (conn.closed) return;
       try {
         this.onRequest(conn, mode, req);
       } catch (err) {
-        const code = err instanceof NodeError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
-        if (!(err instanceof NodeError)) this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'ADS request handling failed');
-        call.emit('error', { code, details: (err as Error).message });
-        this.drop(conn);
+        this.refuse(conn, err);
       }
+    };
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+      if (conn.access) return process(req);
+      if (backlog.length >= MAX_BACKLOG) return this.refuse(conn, new StreamRefused(grpc.status.RESOURCE_EXHAUSTED, `more than ${MAX_BACKLOG} requests before the stream's credentials were checked`));
+      backlog.push(req);
     });
+    this.admit(call, tls).then(
+      (access) => {
+        if (conn.closed) return;
+        conn.access = access;
+        for (const req of backlog.splice(0)) process(req);
+      },
+      (err: unknown) => this.refuse(conn, err),
+    );
     const end = () => this.drop(conn);
     call.on('end', () => {
       end();
@@ -265,19 +321,61 @@ export class XdsServer {
     call.on('close', end);
   }
 
+  /** Who this stream is: nobody on the plaintext port; on the TLS port, what its credentials prove. */
+  private async admit(call: grpc.ServerDuplexStream<unknown, unknown>, tls: TlsPortOptions | undefined): Promise<StreamAccess> {
+    if (!tls) return { port: 'plaintext' };
+    let identity;
+    try {
+      identity = await tls.authenticate(call);
+    } catch (err) {
+      if (err instanceof AuthError) {
+        this.log.warn({ audit: 'xds_refused', reason: err.reason, peer: call.getPeer() }, `xDS stream refused: ${err.message}`);
+        throw new StreamRefused(grpc.status.UNAUTHENTICATED, err.message);
+      }
+      this.log.error({ err: (err as Error).message, peer: call.getPeer() }, 'xDS stream authentication failed');
+      throw new StreamRefused(grpc.status.UNAVAILABLE, 'authentication backend failed; retry later');
+    }
+    if (identity) return { port: 'tls', identity };
+    if (tls.allowUnauthenticated) return { port: 'tls' };
+    this.log.warn({ audit: 'xds_refused', reason: 'no_credentials', peer: call.getPeer() }, 'xDS stream refused: no client certificate and no bearer token on the TLS port');
+    throw new StreamRefused(grpc.status.UNAUTHENTICATED, 'no credentials: present a client certificate from meshcd\'s CA or "authorization: Bearer <token>" (or start meshcd serve with --xds-allow-unauthenticated for config-only access)');
+  }
+
+  /** End a stream with a status: a refusal, a bad node, or a meshcd bug (INTERNAL, logged). */
+  private refuse(conn: Conn, err: unknown): void {
+    if (conn.closed) return;
+    let code: grpc.status = grpc.status.INTERNAL;
+    if (err instanceof StreamRefused) code = err.code;
+    else if (err instanceof NodeError) code = grpc.status.INVALID_ARGUMENT;
+    else this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'ADS request handling failed');
+    const details = err instanceof StreamRefused ? err.details : (err as Error).message;
+    try {
+      conn.call.emit('error', { code, details });
+    } catch {
+      /* already closed */
+    }
+    this.drop(conn);
+  }
+
   private onRequest(conn: Conn, mode: 'sotw' | 'delta', req: DiscoveryRequest | DeltaDiscoveryRequest): void {
     if (!conn.stream) {
       const proxy = proxyFromNode(req.node as XdsNode | undefined);
+      const access = conn.access!;
+      const decision = checkIdentity(proxy, access);
+      if (!decision.ok) {
+        this.log.warn({ audit: 'xds_refused', reason: 'identity_mismatch', proxy: proxy.id, claim: describeClaim(proxy), identity: access.identity?.principal, peer: conn.call.getPeer() }, `xDS stream refused: ${decision.reason}`);
+        throw new StreamRefused(grpc.status.PERMISSION_DENIED, decision.reason);
+      }
       const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
       if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
-      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain });
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain, secretScope: secretScope(proxy, access) });
       conn.stream = stream;
       connected.inc({ kind: proxy.kind });
       const { snapshot } = this.cache.register(proxy);
       let set = this.byProxy.get(proxy.id);
       if (!set) this.byProxy.set(proxy.id, (set = new Set()));
       set.add(conn);
-      this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent }, 'proxy connected');
+      this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent, access: access.port, identity: access.identity?.principal }, 'proxy connected');
       if (snapshot) stream.snapshot = snapshot;
     }
     if (mode === 'sotw') conn.stream.onRequest(req as DiscoveryRequest);
@@ -382,4 +480,11 @@ export class XdsServer {
     }
     this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
   }
+}
+
+function bind(server: grpc.Server, port: number, host: string, credentials: grpc.ServerCredentials): Promise<number> {
+  const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(addr, credentials, (err, bound) => (err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(bound)));
+  });
 }

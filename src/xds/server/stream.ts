@@ -19,6 +19,7 @@ import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
 import { checkResource, contentVersion, encodeUnchecked } from '../proto.js';
+import { maySendSecret, type SecretScope } from './authorize.js';
 import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 
 export interface NackRecord {
@@ -74,6 +75,8 @@ export interface StreamHooks {
 export interface StreamOptions {
   maxMessageBytes: number;
   clusterDomain: string;
+  /** Which SDS secrets this stream may receive (src/xds/server/authorize.ts); default: only the trust bundle. */
+  secretScope?: SecretScope;
 }
 
 /** Send order for make-before-break. */
@@ -201,7 +204,12 @@ export class AdsStream {
         if (s.wildcard || s.names.has(n)) byName.set(n, r);
       }
     }
-    return [...byName.keys()].sort().map((n) => byName.get(n)!);
+    return [...byName.keys()].sort().filter((n) => this.maySend(type, n)).map((n) => byName.get(n)!);
+  }
+
+  /** Secrets are filtered per stream: what its access allows (config-only streams get the trust bundle alone). */
+  maySend(type: TypeUrl, name: string): boolean {
+    return type !== TYPE_URL.secret || maySendSecret(this.opts.secretScope ?? 'trust-bundle', name);
   }
 
   /** A resource by requested name, resolving proxyless aliases for listeners. */
@@ -257,7 +265,7 @@ export class AdsStream {
     const sel = this.selectionKey(s);
     let prepared = preparedCache.get(this.snapshot);
     if (!prepared) preparedCache.set(this.snapshot, (prepared = new Map()));
-    const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${sel}`;
+    const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
     let p = prepared.get(pk);
     if (!p) {
       const list = this.select(type, s);

@@ -120,7 +120,10 @@ function circuitBreakers(policy: Policy): Record<string, unknown> | undefined {
 function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleModel | undefined): Record<string, unknown> | undefined {
   const od = policy.outlierDetection;
   if (!od) return undefined;
-  const out: Record<string, unknown> = {};
+  // Istio's applyOutlierDetection: DestinationRules have no success-rate
+  // ejection, so it is always off. Left unset, Envoy and grpc-js turn it on
+  // (grpc-js then crashes in its sweep when no host has the request volume).
+  const out: Record<string, unknown> = { enforcing_success_rate: { value: 0 } };
   const consecutive5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
   if (view.proxy.kind === 'grpc') {
     // gRPC implements success-rate and failure-percentage ejection only (gRFC A50).

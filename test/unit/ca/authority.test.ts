@@ -294,3 +294,28 @@ test.serial('a rotation made by another process (the CLI) is picked up by a runn
   t.is(running.status().rotation.awaitingNewBundle, 1);
   await running.close();
 });
+
+test.serial('getters change nothing: a phase that is due moves only on issue, on the timer or on checkRotation()', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.teardown(cleanup);
+  let clock = Date.now();
+  const ca = await CertificateAuthority.open({ stateDir: dir, maxTtlSeconds: 3600, defaultTtlSeconds: 1800, now: () => new Date(clock) });
+  ca.issue({ csrPem: buildCsr(ecKey().privateKey, {}), namespace: 'ns', serviceAccount: 'a' });
+  clock += 1000;
+  t.is((await ca.rotateRoot()).rotation.phase, 'distributing');
+  await ca.flush();
+  const rootsJson = readFileSync(join(dir, 'ca', 'roots.json'), 'utf8');
+  // Past the distribution window (one max TTL) and past the old certificate's end.
+  clock += 2 * 3600_000;
+  t.is(ca.status().rotation.phase, 'distributing');
+  t.is(ca.trustBundle().rootsPem.length, 2);
+  t.is(ca.status().rotation.phase, 'distributing');
+  await ca.flush();
+  t.is(readFileSync(join(dir, 'ca', 'roots.json'), 'utf8'), rootsJson, 'no getter wrote roots.json');
+  // The explicit call runs the due phases: promotion, then (nothing live) retirement.
+  const s = ca.checkRotation();
+  t.is(s.rotation.phase, 'idle');
+  t.is(ca.trustBundle().rootsPem.length, 1);
+  await ca.close();
+  t.not(readFileSync(join(dir, 'ca', 'roots.json'), 'utf8'), rootsJson);
+});

@@ -1,5 +1,4 @@
 import test from 'ava';
-import type { RolloutOverlay } from '../../../src/api/types.js';
 import { buildMeshModel } from '../../../src/mesh/index.js';
 import { hostMatches, parseDurationMs, resolveGatewayRef, resolveHost } from '../../../src/mesh/names.js';
 import { buildServiceIndex } from '../../../src/registry/config.js';
@@ -81,33 +80,6 @@ test('virtual services: FQDN hosts, exportTo, durations, defaults, bad duration 
   t.deepEqual(vs.http[1]!.destinations.map((d) => d.weight), [34, 33, 33]);
   t.is(vs.http[1]!.timeoutMs, undefined);
   t.deepEqual(m.diagnostics.map((d) => [d.code, d.path]), [['MCD4002', 'spec.http[1].timeout']]);
-});
-
-test('rollout overlay: weights, header canary route before the weighted one, mirror', (t) => {
-  const config = configOf(BASE);
-  const overlay: RolloutOverlay = { overrides: [{ virtualService: 'VirtualService/bookinfo/reviews', routeIndex: 0, weights: [50, 50], headerMatch: { 'x-canary': 'yes' }, mirrorPercent: 10 }] };
-  const m = buildMeshModel(config, buildServiceIndex(config), overlay);
-  const http = m.virtualServices[0]!.http;
-  t.is(http.length, 3);
-  t.deepEqual(http[0]!.matches[0]!.headers, [{ name: 'x-canary', match: { kind: 'exact', value: 'yes' } }]);
-  t.deepEqual(http[0]!.destinations.map((d) => [d.subset, d.weight]), [['v2', 100]]);
-  t.deepEqual(http[1]!.destinations.map((d) => [d.subset, d.weight]), [['v1', 50], ['v2', 50]]);
-  t.deepEqual(http[1]!.mirrors.at(-1), { destination: { host: 'reviews.bookinfo.svc.cluster.local', subset: 'v2' }, percent: 10 });
-  t.deepEqual(m.diagnostics.filter((d) => d.code === 'MCD4001'), []);
-});
-
-test('rollout overlay naming what does not exist is diagnosed and ignored', (t) => {
-  const config = configOf(BASE);
-  const overlay: RolloutOverlay = {
-    overrides: [
-      { virtualService: 'VirtualService/bookinfo/nope', routeIndex: 0, weights: [1] },
-      { virtualService: 'VirtualService/bookinfo/reviews', routeIndex: 7, weights: [1] },
-      { virtualService: 'VirtualService/bookinfo/reviews', routeIndex: 0, weights: [1, 2, 3] },
-    ],
-  };
-  const m = buildMeshModel(config, buildServiceIndex(config), overlay);
-  t.is(m.diagnostics.filter((d) => d.code === 'MCD4001').length, 3);
-  t.deepEqual(m.virtualServices[0]!.http[0]!.destinations.map((d) => d.weight), [80, 20]);
 });
 
 test('sidecar egress hosts and selectors are resolved', (t) => {

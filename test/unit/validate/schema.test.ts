@@ -74,9 +74,9 @@ const invalid: Case[] = [
     code: 'MCD0104', path: 'spec.trafficPolicy.loadBalancer.consistentHash', line: 10, message: /only one of `simple`, `consistentHash`/,
   },
   {
-    name: 'required field missing (Rollout metric query)',
-    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews}\n  canary: {host: reviews}\n  steps: [{weight: 10}]\n  analysis:\n    metrics:\n    - name: ok\n',
-    code: 'MCD0102', path: 'spec.analysis.metrics[0].query', line: 12, message: /`spec.analysis.metrics\[0\].query` is required/,
+    name: 'required field missing (Rollout metric name)',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  target: {virtualService: reviews}\n  steps: [{setWeight: 10}]\n  analysis:\n    metrics:\n    - query: ok\n',
+    code: 'MCD0102', path: 'spec.analysis.metrics[0].name', line: 10, message: /`spec.analysis.metrics\[0\].name` is required/,
   },
   {
     name: 'int32 overflow',
@@ -100,12 +100,12 @@ const invalid: Case[] = [
   },
   {
     name: 'Rollout unknown field (meshcd schema)',
-    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews, subset: v1}\n  canary: {host: reviews, subset: v2}\n  steps:\n  - wieght: 10\n',
-    code: 'MCD0100', path: 'spec.steps[0].wieght', line: 10, message: /did you mean `weight`/,
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  target: {virtualService: reviews}\n  steps:\n  - setWieght: 10\n',
+    code: 'MCD0100', path: 'spec.steps[0].setWieght', line: 8, message: /did you mean `setWeight`/,
   },
   {
     name: 'Rollout missing required fields',
-    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  virtualService: {name: reviews}\n  stable: {host: reviews}\n  canary: {host: reviews}\n',
+    text: 'apiVersion: meshcd.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: r\nspec:\n  target: {virtualService: reviews}\n',
     code: 'MCD0102', path: 'spec.steps', line: 5, message: /`spec.steps` is required/,
   },
   {

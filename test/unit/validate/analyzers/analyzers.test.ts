@@ -540,7 +540,7 @@ spec:
   // --- rollouts
   {
     analyzer: 'rollout/references',
-    name: 'valid: Rollout on a named route between two subsets',
+    name: 'valid: Rollout on a named route, and one on every route of another VirtualService',
     yaml: `${VS}metadata: {name: reviews, namespace: shop}
 spec:
   hosts: [reviews]
@@ -549,21 +549,36 @@ spec:
     route:
     - {destination: {host: reviews, subset: v1}, weight: 100}
     - {destination: {host: reviews, subset: v2}, weight: 0}
+  - name: other
+    route:
+    - {destination: {host: reviews, subset: v1}}
+---
+${VS}metadata: {name: ratings, namespace: shop}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - {destination: {host: ratings}}
 ---
 apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: reviews, namespace: shop}
 spec:
-  virtualService: {name: reviews, route: primary}
-  stable: {host: reviews, subset: v1}
-  canary: {host: reviews.shop.svc.cluster.local, subset: v2}
-  steps: [{weight: 10}, {weight: 100}]
+  target: {virtualService: reviews, route: primary}
+  steps: [{setWeight: 10}]
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: ratings, namespace: shop}
+spec:
+  target: {virtualService: ratings}
+  steps: [{setWeight: 10}]
 `,
     expect: [],
   },
   {
     analyzer: 'rollout/references',
-    name: 'invalid: missing VS, missing route, canary not in route, unknown subset, two owners',
+    name: 'invalid: missing VS (other namespace does not count), missing route, route without destinations, two owners',
     yaml: `${VS}metadata: {name: reviews, namespace: shop}
 spec:
   hosts: [reviews]
@@ -571,49 +586,50 @@ spec:
   - name: primary
     route:
     - {destination: {host: reviews, subset: v1}, weight: 100}
+  - name: moved
+    redirect: {uri: /elsewhere}
 ---
 apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: a, namespace: shop}
 spec:
-  virtualService: {name: reviews}
-  stable: {host: reviews, subset: v1}
-  canary:
-    host: reviews
-    subset: v3
-  steps: [{weight: 10}]
+  target: {virtualService: reviews}
+  steps: [{setWeight: 10}]
 ---
 apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: b, namespace: shop}
 spec:
-  virtualService: {name: reviews, route: primary}
-  stable: {host: reviews, subset: v1}
-  canary: {host: reviews, subset: v1}
-  steps: [{weight: 10}]
+  target: {virtualService: reviews, route: primary}
+  steps: [{setWeight: 10}]
 ---
 apiVersion: meshcd.io/v1alpha1
 kind: Rollout
-metadata: {name: c, namespace: shop}
+metadata: {name: c, namespace: other}
 spec:
-  virtualService:
-    name: nothere
-  stable: {host: reviews, subset: v1}
-  canary: {host: reviews, subset: v2}
-  steps: [{weight: 10}]
+  target:
+    virtualService: reviews
+  steps: [{setWeight: 10}]
 ---
 apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: d, namespace: shop}
 spec:
-  virtualService:
-    name: reviews
+  target:
+    virtualService: reviews
     route: secondary
-  stable: {host: reviews, subset: v1}
-  canary: {host: reviews, subset: v2}
-  steps: [{weight: 10}]
+  steps: [{setWeight: 10}]
+---
+apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: e, namespace: shop}
+spec:
+  target:
+    virtualService: reviews
+    route: moved
+  steps: [{setWeight: 10}]
 `,
-    expect: ['MCD0301 t.yaml:36', 'MCD0302 t.yaml:47', 'MCD0303 t.yaml:17', 'MCD0304 t.yaml:15', 'MCD0304 t.yaml:26', 'MCD0305 t.yaml:19'],
+    expect: ['MCD0301 t.yaml:32', 'MCD0302 t.yaml:41', 'MCD0303 t.yaml:50', 'MCD0304 t.yaml:17', 'MCD0304 t.yaml:24'],
   },
   // --- orphans
   {

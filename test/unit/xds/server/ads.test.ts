@@ -222,7 +222,8 @@ test('responses over the size limit are refused and counted, not sent', async (t
   const { server, connect } = await setup(t, { bookinfo: big }, { maxMessageBytes: 4000 });
   const c = connect('o1', 'bookinfo');
   c.request(CDS);
-  t.true(await c.quiet(200));
+  await barrier(c, 'o1');
+  t.true(await c.quiet(200, CDS));
   t.is(server.stats().oversize, 1);
 });
 
@@ -298,18 +299,23 @@ test('a node without GENERATOR that asks for host:port listeners is served as pr
   t.is(server.syncz()[0]!.kind, 'grpc');
 });
 
-test('addService puts another gRPC service on the xDS port', async (t) => {
+test('other services (the CA) go on the TLS port only; the plaintext port answers UNIMPLEMENTED', async (t) => {
   const { server, port } = await setup(t, { bookinfo: [ratings] });
   const { echoService, callEcho } = await import('../../../helpers/xds-e2e.js');
   const { service, Client } = echoService();
-  // Services must be added before listen(); a second server shows the call path.
+  // Services are given with the TLS port; a second server shows the call path.
   const s2 = new XdsServer({ translator: { model: () => 0, key: () => 'k', translate: () => ({ resources: new Map() }) } });
-  s2.addService(service, { Call: (_call: unknown, cb: (e: null, r: { version: string; attempt: number }) => void) => cb(null, { version: 'ca', attempt: 1 }) });
-  const p2 = await s2.listen(0);
-  t.teardown(() => s2.close());
   const grpc = await import('@grpc/grpc-js');
+  const implementation = { Call: (_call: unknown, cb: (e: null, r: { version: string; attempt: number }) => void) => cb(null, { version: 'ca', attempt: 1 }) };
+  const p2 = await s2.listenTls(0, '127.0.0.1', { credentials: grpc.ServerCredentials.createInsecure(), authenticate: async () => undefined, allowUnauthenticated: true, services: [{ definition: service, implementation }] });
+  const plain = await s2.listen(0);
+  t.teardown(() => s2.close());
   const c = new Client(`127.0.0.1:${p2}`, grpc.credentials.createInsecure());
   t.teardown(() => c.close());
   t.is((await callEcho(c)).version, 'ca');
+  const p = new Client(`127.0.0.1:${plain}`, grpc.credentials.createInsecure());
+  t.teardown(() => p.close());
+  const err = await t.throwsAsync(callEcho(p));
+  t.is((err as { code?: number }).code, grpc.status.UNIMPLEMENTED);
   t.true(port > 0 && server.stats().connected === 0);
 });

@@ -76,6 +76,17 @@ spec: { host: api, trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } } }`
   t.deepEqual(grpc.diagnostics.map((d) => [d.code, d.severity, d.resource]), [['MCD4101', 'warning', 'DestinationRule/app/api']]);
 });
 
+test('outlier detection turns success-rate ejection off for every client kind, as Istio does (issue 10)', (t) => {
+  const dr = `kind: DestinationRule
+metadata: { name: api, namespace: app }
+spec: { host: api, trafficPolicy: { outlierDetection: { consecutive5xxErrors: 5, interval: 1s } } }`;
+  for (const kind of ['sidecar', 'router', 'grpc'] as const) {
+    const r = run(dr, proxy(kind));
+    t.deepEqual([r.bad, r.inconsistent], [[], []]);
+    t.deepEqual(value(r, TYPE_URL.cluster, API).outlier_detection.enforcing_success_rate, { value: 0 }, kind);
+  }
+});
+
 test('consistent hash: cookie for Envoy, channel hash plus a warning for gRPC; RING_HASH on both', (t) => {
   const dr = `kind: DestinationRule
 metadata: { name: api, namespace: app }
