@@ -10,10 +10,9 @@
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { serverNacks, startGoClient, type GoAnswer, type GoClient } from '../helpers/go-grpc-client.js';
-import { startIdentity, startMeshCa, type MeshIdentity } from '../helpers/go-mesh-identities.js';
+import { freeLoopbackPort, startIdentity, startMeshCa, type MeshIdentity } from '../helpers/go-mesh-identities.js';
 import { goPeer } from '../helpers/go-peers.js';
 import { callEcho, echoService, eventually, grpcBootstrap, startBackend, startServe, tempDir, writeFileIn, xdsModule, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
 
@@ -33,14 +32,6 @@ interface Ctx {
 }
 let ctx: Ctx;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
 function bind(port: number, creds: grpc.ServerCredentials) {
   return (s: grpc.Server) => new Promise<number>((resolve, reject) => s.bindAsync(`127.0.0.1:${port}`, creds, (e, p) => (e ? reject(e) : resolve(p))));
 }
@@ -54,7 +45,7 @@ test.before(async (t) => {
   cleanup.push(remove);
   const ca = await startMeshCa(dir, 'shop', TOKENS);
   cleanup.push(() => ca.stop());
-  const ports = { P_A: await freePort(), P_B: await freePort(), P_XDS_SERVER: await freePort() };
+  const ports = { P_A: await freeLoopbackPort(), P_B: await freeLoopbackPort(), P_XDS_SERVER: await freeLoopbackPort() };
   const meshDir = join(dir, 'mesh');
   mkdirSync(meshDir);
   const tmpl = readFileSync(join(process.cwd(), 'test/interop/fixtures/soak-mesh.yaml.tmpl'), 'utf8');

@@ -5,7 +5,9 @@
 // where secrets are served (e.g. only over the TLS port) is made in one place.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
@@ -88,4 +90,14 @@ export async function startIdentity(dir: string, ca: Awaited<ReturnType<typeof s
     '--ttl', opts.ttl ?? '4s', '--cert-refresh-interval', '1s',
   ], /workload certificate renewed/);
   return { certDir, bootstrap, agent };
+}
+
+/** A port free on 127.0.0.1 now, for a server that must be named in the mesh before it binds. */
+export async function freeLoopbackPort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  s.close();
+  await once(s, 'close');
+  return port;
 }
