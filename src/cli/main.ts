@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   sources: async () => (await import('../source/cli.js')).registerSources,
   ca: async () => (await import('./ca.js')).registerCa,
   agent: async () => (await import('./agent.js')).registerAgent,
+  rollout: async () => (await import('./rollout.js')).registerRollout,
 };
 
 /** The program with the subcommands `argv` needs (all of them when no known one is named). */
