@@ -7,59 +7,20 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { callEcho, eventually, startBackend, startServe, tempDir, writeFileIn, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
+import { callEcho, eventually, renderTemplate, startBackend, startServe, tempDir, writeFileIn, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
 
 const REVIEWS = 'xds:///reviews.bookinfo.svc.cluster.local:9080';
 const CLIENT_ID = 'sidecar~127.0.0.1~client.bookinfo~bookinfo.svc.cluster.local';
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 
-function mesh(p1: number, p2: number, w1: number, w2: number): string {
-  const we = (name: string, port: number, version: string) => `---
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: ${name}, namespace: bookinfo}
-spec:
-  address: 127.0.0.1
-  ports: {grpc: ${port}}
-  labels: {app: reviews, version: ${version}}
-`;
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: bookinfo}
-spec:
-  hosts: [reviews.bookinfo.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: grpc, protocol: GRPC}]
-  workloadSelector: {labels: {app: reviews}}
-${we('reviews-v1', p1, 'v1')}${we('reviews-v2', p2, 'v2')}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: bookinfo}
-spec:
-  host: reviews.bookinfo.svc.cluster.local
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: bookinfo}
-spec:
-  hosts: [reviews.bookinfo.svc.cluster.local]
-  http:
-  - name: primary
-    route:
-    - {destination: {host: reviews.bookinfo.svc.cluster.local, subset: v1}, weight: ${w1}}
-    - {destination: {host: reviews.bookinfo.svc.cluster.local, subset: v2}, weight: ${w2}}
-`;
-}
+/** The shared e2e mesh; its `split` route is the one the Rollout walks out. */
+const mesh = (p1: number, p2: number, w1: number, w2: number) => renderTemplate('mesh.yaml.tmpl', { P_V1: p1, P_V2: p2, WEIGHT_V1: w1, WEIGHT_V2: w2 });
 
 const ROLLOUT = `apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: reviews, namespace: bookinfo}
 spec:
-  target: {virtualService: reviews, route: primary}
+  target: {virtualService: reviews, route: split}
   steps:
   - setWeight: 25
   - pause: {}
@@ -116,7 +77,7 @@ test('a VirtualService change walks out through pause steps, promoted with the a
   const backends: Backend[] = [await startBackend('v1'), await startBackend('v2')];
   t.teardown(() => Promise.all(backends.map((b) => b.close())));
   const [v1, v2] = backends as [Backend, Backend];
-  await writeFileIn(dir, 'mesh.yaml', mesh(v1.port, v2.port, 100, 0));
+  await writeFileIn(dir, 'mesh.yaml', await mesh(v1.port, v2.port, 100, 0));
   await writeFileIn(dir, 'rollout.yaml', ROLLOUT);
   const { dir: secrets, remove: removeSecrets } = await tempDir('meshcd-e2e-rollout-token-');
   t.teardown(removeSecrets);
@@ -134,7 +95,7 @@ test('a VirtualService change walks out through pause steps, promoted with the a
   t.like(await status(serve), { phase: 'Idle', canaryWeight: 0 });
 
   // The pull request: all traffic to v2. meshcd walks it out: 25%, then waits.
-  await writeFileIn(dir, 'mesh.yaml', mesh(v1.port, v2.port, 0, 100));
+  await writeFileIn(dir, 'mesh.yaml', await mesh(v1.port, v2.port, 0, 100));
   const first = await eventually(async () => {
     const s = await status(serve);
     if (s.phase !== 'Paused') throw new Error(`phase ${s.phase}`);

@@ -8,6 +8,7 @@ import type { AnalysisProvider, Measurement, MetricSpec, TemplateArgs, WriteBack
 import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { loadYaml } from '../../helpers/revision.js';
+import { BASE } from '../validate/analyzers/_helpers.js';
 
 const vs = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -19,15 +20,6 @@ spec:
     route:
     - {destination: {host: reviews, subset: v1}, weight: ${v1}}
     - {destination: {host: reviews, subset: v2}, weight: ${v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: shop}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
 `;
 const rollout = (steps: string, analysis = '') => `apiVersion: meshcd.io/v1alpha1
 kind: Rollout
@@ -38,7 +30,7 @@ spec:
 ${steps}${analysis}`;
 
 async function config(files: Record<string, string>): Promise<ConfigSet> {
-  const r = await loadYaml(files);
+  const r = await loadYaml({ 'base.yaml': BASE, ...files });
   if (!r.config) throw new Error('no config');
   return r.config;
 }
