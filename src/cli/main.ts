@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ca: async () => (await import('./ca.js')).registerCa,
   agent: async () => (await import('./agent.js')).registerAgent,
   demo: async () => (await import('./demo.js')).registerDemo,
+  rollout: async () => (await import('./rollout.js')).registerRollout,
 };
 
 /** The program with the subcommands `argv` needs (all of them when no known one is named). */

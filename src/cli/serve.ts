@@ -10,7 +10,6 @@ import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { fmtOrigin } from '../config/load.js';
-import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
 import { addSourceOptions, sourceSpecsFromOptions } from '../source/cli.js';
@@ -27,6 +26,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
 import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
+import { readTokenFile, wireRollouts } from '../rollout/wire.js';
 
 interface ServeOptions extends SourceFlags {
   xdsPort: string;
@@ -45,6 +45,8 @@ interface ServeOptions extends SourceFlags {
   rootKey: string;
   credentialsDir?: string;
   xdsAllowUnauthenticated: boolean;
+  adminTokenFile?: string;
+  prometheus?: string;
 }
 
 function port(flag: string, v: string, canDisable = false): number {
@@ -100,7 +102,10 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
-    .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
+    .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched')
+    // rollouts (issue 8)
+    .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume) require; without it they answer 403')
+    .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
@@ -143,15 +148,32 @@ export function registerServe(program: Command): void {
         ca.onTrustBundle((b) => server.setTrustBundle(b));
         registerCaAdminRoutes(admin, ca.ca);
       }
+      // --- rollouts (issue 8): the overlay goes into every update; state in <state-dir>/state/rollouts.json.
+      if (opts.prometheus) {
+        try {
+          const u = new URL(opts.prometheus);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+        } catch {
+          throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
+        }
+      }
+      if (opts.adminTokenFile) {
+        try {
+          admin.setAdminToken(await readTokenFile(opts.adminTokenFile, '--admin-token-file'));
+        } catch (err) {
+          throw new UserError((err as Error).message);
+        }
+      }
+      const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, update: (inputs, id) => (server.update(inputs, id), server.flush()), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+      // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
       reconciler.registerAdmin(admin);
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
-        server.update({ config: e.config, index: buildServiceIndex(e.config) }, id);
-        // The sources already debounced this burst of changes; do not wait a second quiet period.
-        server.flush();
+        // The rollout runner serves the config with its overlay (and flushes: the sources already debounced this burst).
+        void rollouts.accepted(e.config, e.revisions).catch((err) => log.error({ err: (err as Error).message }, 'rollout runner failed on an accepted revision'));
         serving = id;
         if (ca && e.config.mesh.trustDomain !== opts.trustDomain) {
           log.warn({ meshConfig: e.config.mesh.trustDomain, ca: opts.trustDomain }, 'MeshConfig trustDomain differs from --trust-domain: peers will not accept the CA\'s certificates');
@@ -236,6 +258,7 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            rollouts.stop();
             await credentialsWatcher?.close();
             await server.close();
             await admin.close();

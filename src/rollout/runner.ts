@@ -1,0 +1,381 @@
+// The rollout runner: the thin shell around the pure controller. It feeds
+// the controller observations (accepted revisions, timer ticks, analysis
+// results, write-back and webhook results, manual commands) and performs the
+// actions it returns, in order: state persisted atomically
+// (`<stateDir>/state/rollouts.json`) before the overlay is applied, the
+// overlay merged over every Rollout and handed to `apply` (serve passes it
+// to XdsServer.update), measurements through the AnalysisProvider, Git
+// write-back through the WriteBack, webhooks through a WebhookSender.
+// Everything runs through one queue, so observations are applied one at a
+// time; slow I/O (queries, pushes, webhooks) runs outside the queue and
+// comes back as an observation.
+// Imports: src/api, src/mesh/names.ts, src/state, src/util, ./*.
+
+import type { ConfigSet, Resource, RolloutOverlay } from '../api/types.js';
+import { resolveHost } from '../mesh/names.js';
+import type { StateStore } from '../state/store.js';
+import { logger, type Logger } from '../util/log.js';
+import { metric } from '../util/metrics.js';
+import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
+import { canaryOf, canaryWeightOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
+import { rolloutSpecOf, targetRouting } from './spec.js';
+
+export interface WebhookPayload {
+  rollout: string;
+  type: WebhookType;
+  phase: string;
+  stepIndex: number;
+  canaryWeight: number;
+  message: string;
+}
+
+/** Sends one webhook (HMAC-signed by the implementation); never throws. */
+export interface WebhookSender {
+  send(hook: WebhookSpec, payload: WebhookPayload): Promise<{ ok: boolean; message?: string }>;
+}
+
+export interface RunnerOptions {
+  store: StateStore;
+  /** Serve the config with this overlay (serve: XdsServer.update + flush). */
+  apply: (config: ConfigSet, overlay: RolloutOverlay, revisionId: string) => void;
+  analysis?: AnalysisProvider;
+  writeBack?: WriteBack;
+  webhooks?: WebhookSender;
+  /** Prometheus address when a Rollout names none. */
+  prometheus?: string;
+  author?: { name: string; email: string };
+  now?: () => number;
+  log?: Logger;
+}
+
+interface Entry {
+  key: string;
+  resource: Resource<'Rollout'>;
+  spec: RolloutSpec;
+  state: RolloutState;
+  timer?: NodeJS.Timeout;
+}
+
+const STATE_DOC = 'rollouts';
+const PHASES = ['Idle', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
+
+const phaseGauge = metric('gauge', 'meshcd_rollout_phase', 'Rollout phase (1 for the current phase)', ['namespace', 'name', 'phase']);
+const weightGauge = metric('gauge', 'meshcd_rollout_canary_weight', 'Percent of the target traffic routed the new way (0-100)', ['namespace', 'name']);
+const analysisCounter = metric('counter', 'meshcd_rollout_analysis_total', 'Analysis measurements by verdict', ['namespace', 'name', 'metric', 'result']);
+const rollbackCounter = metric('counter', 'meshcd_rollout_rollbacks_total', 'Automatic rollbacks', ['namespace', 'name']);
+
+export class RolloutRunner {
+  private readonly entries = new Map<string, Entry>();
+  private persisted: Record<string, RolloutState> = {};
+  private config: ConfigSet | undefined;
+  private revisionId = '';
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? logger('rollout');
+  }
+
+  /** Load the persisted states (a restart resumes them once their Rollout is seen in an accepted revision). */
+  async start(): Promise<void> {
+    const doc = await this.opts.store.read<{ version: number; rollouts: Record<string, RolloutState> }>(STATE_DOC);
+    if (doc && doc.version === 1 && doc.rollouts && typeof doc.rollouts === 'object') this.persisted = doc.rollouts;
+    else if (doc) this.log.warn('state/rollouts.json has an unknown shape; starting rollouts from scratch');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+  }
+
+  /** Wait for queued work (tests). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /** An accepted revision: step every Rollout with its target's routing, then serve the config with the overlay. */
+  accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
+    return this.enqueue(async () => {
+      this.config = config;
+      this.revisionId = revisions.map((r) => r.id).join(',');
+      const seen = new Set<string>();
+      const pending: { entry: Entry; actions: Action[] }[] = [];
+      for (const ro of config.ofKind('Rollout')) {
+        const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
+        seen.add(key);
+        const spec = rolloutSpecOf(ro);
+        let entry = this.entries.get(key);
+        if (!entry) {
+          entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
+          this.entries.set(key, entry);
+        }
+        entry.resource = ro;
+        entry.spec = spec;
+        const routing = targetRouting(config, ro.metadata.namespace, spec);
+        const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
+        const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
+        const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
+        entry.state = r.state;
+        pending.push({ entry, actions: r.actions });
+      }
+      for (const [key, e] of this.entries) {
+        if (seen.has(key)) continue;
+        if (e.timer) clearTimeout(e.timer);
+        this.entries.delete(key);
+        this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
+      }
+      // One write for all, before the config (with its overlay) is served.
+      await this.persist();
+      this.serve();
+      for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
+    });
+  }
+
+  /** A manual command; resolves with the rejection reason when it does not apply. */
+  command(namespace: string, name: string, command: Command): Promise<{ found: boolean; rejected?: string }> {
+    return this.enqueue(async () => {
+      const e = this.entries.get(`${namespace}/${name}`);
+      if (!e) return { found: false };
+      const r = this.observe(e, { kind: 'command', command });
+      await r.done;
+      return { found: true, ...(r.rejected ? { rejected: r.rejected } : {}) };
+    });
+  }
+
+  list(): RolloutStatus[] {
+    return [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((e) => statusOf(e.resource, e.spec, e.state));
+  }
+
+  status(namespace: string, name: string): RolloutStatus | undefined {
+    const e = this.entries.get(`${namespace}/${name}`);
+    return e ? statusOf(e.resource, e.spec, e.state) : undefined;
+  }
+
+  /** The overlay of every Rollout, merged. */
+  overlay(): RolloutOverlay {
+    return { overrides: [...this.entries.values()].flatMap((e) => overlayOf(e.state)) };
+  }
+
+  // -------------------------------------------------------------------------
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.then(
+      () => undefined,
+      (err: unknown) => this.log.error({ err: (err as Error).message }, 'rollout runner step failed'),
+    );
+    return run;
+  }
+
+  /** Step one Rollout and perform the actions (inside the queue). */
+  private observe(e: Entry, o: Observation): { rejected?: string; done: Promise<void> } {
+    const r = step(e.state, e.spec, o, this.now());
+    if (r.rejected) return { rejected: r.rejected, done: Promise.resolve() };
+    e.state = r.state;
+    return { done: this.perform(e, r.actions) };
+  }
+
+  private async perform(e: Entry, actions: Action[]): Promise<void> {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'Persist':
+          await this.persist();
+          break;
+        case 'SetOverlay':
+          this.serve();
+          break;
+        case 'Event': {
+          const fields = { rollout: e.key, phase: e.state.phase, canaryWeight: canaryWeightOf(e.state) };
+          if (a.level === 'warn') this.log.warn(fields, a.message);
+          else this.log.info(fields, a.message);
+          if (/^rolled back/.test(a.message)) rollbackCounter.inc({ namespace: e.resource.metadata.namespace, name: e.resource.metadata.name });
+          break;
+        }
+        case 'Measure':
+          void this.measure(e, a.generation, a.metrics);
+          break;
+        case 'WriteBack':
+          void this.writeBack(e, a);
+          break;
+        case 'Webhook':
+          for (const hook of e.spec.webhooks.filter((w) => a.names.includes(w.name))) void this.webhook(e, a.generation, hook, a.message);
+          break;
+      }
+    }
+    this.metrics(e);
+    this.schedule(e);
+  }
+
+  private async persist(): Promise<void> {
+    const rollouts: Record<string, RolloutState> = {};
+    for (const [k, e] of this.entries) rollouts[k] = e.state;
+    this.persisted = rollouts;
+    try {
+      await this.opts.store.write(STATE_DOC, { version: 1, rollouts });
+    } catch (err) {
+      // Keep serving: a full disk must not freeze traffic mid-rollout; a restart would resume from the last good write.
+      this.log.error({ err: (err as Error).message }, 'cannot write state/rollouts.json');
+    }
+  }
+
+  private serve(): void {
+    if (!this.config || this.stopped) return;
+    this.opts.apply(this.config, this.overlay(), this.revisionId);
+  }
+
+  private metrics(e: Entry): void {
+    const { namespace, name } = e.resource.metadata;
+    for (const p of PHASES) phaseGauge.set({ namespace, name, phase: p }, e.state.phase === p ? 1 : 0);
+    weightGauge.set({ namespace, name }, canaryWeightOf(e.state));
+  }
+
+  private schedule(e: Entry): void {
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+    const at = nextWakeup(e.state);
+    if (at === undefined || this.stopped) return;
+    // setTimeout holds at most ~24.8 days; a later deadline wakes up early and reschedules.
+    const delay = Math.min(Math.max(0, at - this.now()), 2 ** 31 - 1);
+    e.timer = setTimeout(() => void this.enqueue(async () => (this.entries.get(e.key) === e ? this.observe(e, { kind: 'tick' }).done : undefined)), delay);
+  }
+
+  private later(e: Entry, o: Observation): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.entries.get(e.key) === e) await this.observe(e, o).done;
+    });
+  }
+
+  private async measure(e: Entry, generation: number, names: string[]): Promise<void> {
+    const a = e.spec.analysis;
+    const now = this.now();
+    const address = a?.prometheus?.address ?? this.opts.prometheus;
+    const args = this.templateArgs(e);
+    const results = await Promise.all(
+      names.map(async (name): Promise<Measurement> => {
+        const m = a?.metrics.find((x) => x.name === name);
+        if (!m) return { metric: name, at: now, verdict: 'error', message: 'metric not defined' };
+        if (!this.opts.analysis) return { metric: name, at: now, verdict: 'error', message: 'no analysis provider configured' };
+        if (!address) return { metric: name, at: now, verdict: 'error', message: 'no Prometheus address (spec.analysis.prometheus.address or serve --prometheus)' };
+        if (!args) return { metric: name, at: now, verdict: 'error', message: 'the target has no route being walked out' };
+        try {
+          return await this.opts.analysis.measure(m, args, address, now);
+        } catch (err) {
+          return { metric: name, at: now, verdict: 'error', message: (err as Error).message };
+        }
+      }),
+    );
+    for (const r of results) analysisCounter.inc({ namespace: e.resource.metadata.namespace, name: e.resource.metadata.name, metric: r.metric, result: r.verdict });
+    await this.later(e, { kind: 'measurements', generation, measurements: results });
+  }
+
+  /** Template arguments from the first route being walked out: stable = the destination losing most weight, canary = the one gaining most. */
+  private templateArgs(e: Entry): TemplateArgs | undefined {
+    const s = e.state;
+    if (!('change' in s) || !this.config) return undefined;
+    const to = s.change.to.find((t) => s.change.from.some((f) => f.id === t.id));
+    const from = to && s.change.from.find((f) => f.id === to.id);
+    if (!to || !from) return undefined;
+    const ns = e.resource.metadata.namespace;
+    const settings = { clusterDomain: this.config.mesh.clusterDomain };
+    const side = (d: { host: string; subset?: string }) => {
+      const host = resolveHost(d.host, ns, settings);
+      const dr = this.config!.ofKind('DestinationRule').find((x) => resolveHost(x.spec.host ?? '', x.metadata.namespace, settings) === host);
+      const version = d.subset ? dr?.spec.subsets?.find((x) => x.name === d.subset)?.labels?.version : undefined;
+      return { host, ...(d.subset ? { subset: d.subset } : {}), ...(version ? { version } : {}) };
+    };
+    const canary = side(canaryOf(from, to));
+    return { namespace: ns, service: canary.host, interval: e.spec.analysis?.interval ?? '1m', stable: side(stableOf(from, to)), canary };
+  }
+
+  private async writeBack(e: Entry, a: Extract<Action, { kind: 'WriteBack' }>): Promise<void> {
+    let result: WriteBackResult;
+    if (!this.opts.writeBack) result = { kind: 'failed', error: 'no Git write-back configured for this source' };
+    else if (!a.source || !a.badCommit || !a.goodCommit || !a.file) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
+    else {
+      try {
+        result = await this.opts.writeBack.apply({
+          mode: a.mode,
+          source: a.source,
+          badCommit: a.badCommit,
+          goodCommit: a.goodCommit,
+          paths: [a.file],
+          message: `meshcd: roll back Rollout ${e.key}\n\n${a.message}`,
+          author: this.opts.author ?? { name: 'meshcd', email: 'meshcd@localhost' },
+          now: this.now(),
+        });
+      } catch (err) {
+        result = { kind: 'failed', error: (err as Error).message };
+      }
+    }
+    await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+  }
+
+  private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {
+    const s = e.state;
+    const payload: WebhookPayload = { rollout: e.key, type: hook.type, phase: s.phase, stepIndex: 'stepIndex' in s ? s.stepIndex : -1, canaryWeight: canaryWeightOf(s), message };
+    let res: { ok: boolean; message?: string };
+    if (!this.opts.webhooks) res = { ok: false, message: 'webhooks are not configured' };
+    else {
+      try {
+        res = await this.opts.webhooks.send(hook, payload);
+      } catch (err) {
+        res = { ok: false, message: (err as Error).message };
+      }
+    }
+    if (!res.ok) this.log.warn({ rollout: e.key, webhook: hook.name, type: hook.type }, `webhook failed: ${res.message ?? 'not ok'}`);
+    if (hook.type === 'pre-rollout' || hook.type === 'rollout' || hook.type === 'confirm-promotion') {
+      await this.later(e, { kind: 'webhook', generation, name: hook.name, type: hook.type, ok: res.ok, ...(res.message ? { message: res.message } : {}) });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Status, as the admin API and `meshcd rollout status -o json` show it.
+
+export interface RolloutStatus {
+  namespace: string;
+  name: string;
+  phase: RolloutState['phase'];
+  stepIndex: number;
+  canaryWeight: number;
+  steps: RolloutSpec['steps'];
+  target: RolloutSpec['target'];
+  revision?: string;
+  reason?: string;
+  pause?: { reason: string; deadline?: string; remainingMs?: number };
+  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, { verdict?: string; recent: Measurement[] }> };
+  writeBack?: unknown;
+  /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
+  drift: boolean;
+  history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
+}
+
+export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutState): RolloutStatus {
+  const walking = s.phase === 'Progressing' || s.phase === 'Paused';
+  const lastStep = [...s.history].reverse().find((h) => h.stepIndex >= 0)?.stepIndex ?? 0;
+  const counters = walking ? s.counters : s.phase === 'Failed' ? s.lastCounters : undefined;
+  const metrics: Record<string, { verdict?: string; recent: Measurement[] }> = {};
+  for (const m of spec.analysis?.metrics ?? []) {
+    const recent = s.measurements.filter((x) => x.metric === m.name).slice(-5);
+    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent };
+  }
+  return {
+    namespace: r.metadata.namespace,
+    name: r.metadata.name,
+    phase: s.phase,
+    stepIndex: walking ? s.stepIndex : s.phase === 'Succeeded' ? spec.steps.length : lastStep,
+    canaryWeight: canaryWeightOf(s),
+    steps: spec.steps,
+    target: spec.target,
+    ...(s.known?.commit ? { revision: s.known.commit } : {}),
+    ...((s.phase === 'Failed' || s.phase === 'Aborted') && { reason: s.reason }),
+    ...(s.phase === 'Paused' ? { pause: { reason: s.pause.reason, ...(s.pause.deadline !== undefined ? { deadline: new Date(s.pause.deadline).toISOString() } : {}), ...(s.pause.remainingMs !== undefined ? { remainingMs: s.pause.remainingMs } : {}) } } : {}),
+    ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
+    ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
+    drift: overlayOf(s).length > 0 && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
+  };
+}
