@@ -316,7 +316,7 @@ async function main(): Promise<void> {
   const lastComplete = Math.max(...done.map((p) => p.complete!));
   await new Promise((r) => setTimeout(r, 1000));
   const rssFull = await rssOf(child.pid!);
-  const syncz = (await (await fetch(`${addr.admin}/debug/syncz`)).json()) as { proxies: unknown[] };
+  const syncz = (await (await fetch(`${addr.admin}/debug/syncz?limit=10000`)).json()) as { proxies: unknown[] };
   say(`protocol: ${DELTA ? 'delta (DeltaAggregatedResources)' : 'state of the world (StreamAggregatedResources)'}`);
   say(`proxies: ${PROXIES} sidecar-like ADS streams (CDS+EDS+LDS+RDS, each ~${SERVICES / NAMESPACES} services × 2 subsets); server sees ${syncz.proxies.length} connected; ${done.length} got a full config`);
   say(`time to first full config for all: ${((lastComplete - c0) / 1000).toFixed(2)} s (connect to last proxy's 4th type ACKed); stream errors: ${fleet.errors}`);
@@ -356,7 +356,7 @@ async function main(): Promise<void> {
   while (fleet.proxies.some((p) => p.responses.length === 0 && p.firstAck.size === 0) && performance.now() < hwait) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 2000));
   const rssHeld = await rssOf(child.pid!);
-  const syncz2 = (await (await fetch(`${addr.admin}/debug/syncz`)).json()) as { proxies: unknown[] };
+  const syncz2 = (await (await fetch(`${addr.admin}/debug/syncz?limit=10000`)).json()) as { proxies: unknown[] };
   say(`streams held: ${syncz2.proxies.length} connected (goal 10,000) after ${((performance.now() - h0) / 1000).toFixed(1)} s; RSS ${mb(rssHeld)}; stream errors: ${fleet.errors}`);
 
   fleet.close();

@@ -19,7 +19,8 @@ import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
-import { streamAuthenticator, XdsServer } from '../xds/server/index.js';
+import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
+import { registerXdsDebugRoutes } from '../xds/debug.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
@@ -47,6 +48,16 @@ interface ServeOptions extends SourceFlags {
   xdsAllowUnauthenticated: boolean;
   adminTokenFile?: string;
   prometheus?: string;
+  xdsMaxStreamsPerConnection: string;
+  xdsMaxStreamsPerPeer: string;
+  xdsMaxNamesPerType: string;
+  xdsMaxNamesPerStream: string;
+  xdsStallTimeout: string;
+}
+
+function positive(flag: string, v: string): number {
+  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new UserError(`${flag}: "${v.slice(0, 40)}" is not a positive whole number`);
+  return Number(v);
 }
 
 function port(flag: string, v: string, canDisable = false): number {
@@ -97,6 +108,11 @@ export function registerServe(program: Command): void {
     .option('--tls-port <port>', 'xDS and the CA (Istio CreateCertificate) over TLS with a certificate from the embedded CA; 0 picks a free one', '15012')
     .option('--tls-address <addr>', 'address the TLS port binds to', '127.0.0.1')
     .option('--no-ca', 'run without the embedded CA and the TLS port')
+    .option('--xds-max-streams-per-connection <n>', 'ADS streams one connection may open; more are refused with RESOURCE_EXHAUSTED', String(XDS_LIMITS.maxStreamsPerConnection))
+    .option('--xds-max-streams-per-peer <n>', 'ADS streams one peer address may hold', String(XDS_LIMITS.maxStreamsPerPeer))
+    .option('--xds-max-names-per-type <n>', 'resource names one stream may subscribe per type', String(XDS_LIMITS.maxNamesPerType))
+    .option('--xds-max-names-per-stream <n>', 'resource names one stream may subscribe across types', String(XDS_LIMITS.maxNamesPerStream))
+    .option('--xds-stall-timeout <seconds>', 'reset an ADS stream whose client has read nothing for this long', String(XDS_LIMITS.stallMs / 1000))
     .option('--xds-allow-unauthenticated', 'on the TLS port, serve config (never secrets) to streams without a client certificate or token (proxyless clients during a migration)', false)
     .option('--ca-token-file <file>', 'bootstrap tokens (token → namespace, service account) the CA accepts; watched')
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
@@ -128,9 +144,16 @@ export function registerServe(program: Command): void {
       const policies = await servePolicies(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
-      const server = new XdsServer({ translator: meshTranslator() });
+      const server = new XdsServer({
+        translator: meshTranslator(),
+        maxStreamsPerConnection: positive('--xds-max-streams-per-connection', opts.xdsMaxStreamsPerConnection),
+        maxStreamsPerPeer: positive('--xds-max-streams-per-peer', opts.xdsMaxStreamsPerPeer),
+        maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
+        maxNamesPerStream: positive('--xds-max-names-per-stream', opts.xdsMaxNamesPerStream),
+        stallMs: positive('--xds-stall-timeout', opts.xdsStallTimeout) * 1000,
+      });
       const admin = new AdminServer();
-      server.registerAdmin(admin);
+      registerXdsDebugRoutes(admin, server.debugSource());
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
         try {

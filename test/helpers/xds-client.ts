@@ -32,11 +32,19 @@ export class AdsTestClient {
   error: grpc.ServiceError | undefined;
   first = true;
 
-  constructor(address: string, readonly node: Record<string, unknown>, readonly mode: 'sotw' | 'delta' = 'sotw', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
-    this.client = new Client(address, credentials);
+  private readonly ownsClient: boolean;
+
+  /**
+   * `opts.client` shares one connection between several streams; `opts.read
+   * = false` never reads responses (an abusive client whose HTTP/2 window
+   * fills up); `opts.channel` are channel options for a client of its own.
+   */
+  constructor(address: string, readonly node: Record<string, unknown>, readonly mode: 'sotw' | 'delta' = 'sotw', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), opts: { client?: grpc.Client; read?: boolean; channel?: grpc.ChannelOptions } = {}) {
+    this.ownsClient = !opts.client;
+    this.client = opts.client ?? new Client(address, credentials, opts.channel ?? {});
     const method = mode === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
     this.call = (this.client as any)[method]();
-    this.call.on('data', (r: any) => this.push(decode(r, mode)));
+    if (opts.read !== false) this.call.on('data', (r: any) => this.push(decode(r, mode)));
     this.call.on('error', (e: grpc.ServiceError) => {
       this.error = e;
       for (const w of this.waiters.splice(0)) {
@@ -106,9 +114,26 @@ export class AdsTestClient {
       /* closed */
     }
     this.call.cancel();
-    this.client.close();
+    if (this.ownsClient) this.client.close();
+  }
+
+  /** Writes an already encoded request frame (garbage tests). */
+  sendRaw(frame: Buffer): void {
+    (this.call as unknown as { write(b: Buffer): void }).write(frame);
   }
 }
+
+/** A client whose streams share one connection (see AdsTestClient's opts.client); it writes raw Buffers as they are when given one. */
+export function sharedAdsClient(address: string): grpc.Client {
+  const def = adsClientDefinition() as unknown as Record<string, Record<string, unknown>>;
+  for (const m of Object.values(def)) {
+    const ser = m.requestSerialize as (v: object) => Buffer;
+    m.requestSerialize = (v: object) => (Buffer.isBuffer(v) ? v : ser(v));
+  }
+  const Ctor = grpc.makeGenericClientConstructor(def as unknown as grpc.ServiceDefinition, 'AggregatedDiscoveryService');
+  return new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+}
+
 
 function decode(r: any, mode: 'sotw' | 'delta'): DecodedResponse {
   if (mode === 'sotw') {

@@ -8,7 +8,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ProxyInfo, TrustBundle, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
-import { json, type AdminServer } from '../../admin/server.js';
 import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
 import { SnapshotCache, shortType, type EncodedSnapshot, type ModelInputs, type Translator } from '../cache/index.js';
@@ -16,8 +15,10 @@ import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } fro
 import { checkIdentity, credentialsFor, describeClaim, secretScope, type StreamAccess } from './authorize.js';
 import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.js';
 import { configDump } from './dump.js';
-import { adsServiceDefinition, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
-import { AdsStream, type NackRecord, type TypeStatus } from './stream.js';
+import type { XdsDebugSource } from '../debug.js';
+import { adsServiceDefinition, InvalidRequest, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
+import { AdsStream, StreamLimitError, type NackRecord, type TypeStatus } from './stream.js';
+import { SendScheduler, type SendTarget, type StreamHandle } from './sender.js';
 import { ROOT_SECRET } from '../names.js';
 
 export { adsClientDefinition, adsServiceDefinition } from './service.js';
@@ -38,11 +39,22 @@ export interface XdsServerOptions {
   /** Largest response sent (default 4 MiB, what clients accept by default). */
   maxMessageBytes?: number;
   /**
-   * Bytes handed to gRPC and not yet flushed, across all streams (default
-   * 32 MiB). Thousands of proxies connecting at once would otherwise each hold
-   * a full CDS response in memory until the network drains it.
+   * Bytes handed to gRPC and not yet flushed, per connection (default
+   * 32 MiB). A client that stops reading fills only its own budget.
    */
   sendBudgetBytes?: number;
+  /** The same per stream (default 8 MiB; one larger response is still sent alone). */
+  streamBudgetBytes?: number;
+  /** A stream whose writes make no progress for this long is reset (default 60 s). */
+  stallMs?: number;
+  /** ADS streams per connection (default 100; Envoy and gRPC open one). */
+  maxStreamsPerConnection?: number;
+  /** ADS streams per peer address (default 10000). */
+  maxStreamsPerPeer?: number;
+  /** Subscribed resource names per type in one stream (default 100000). */
+  maxNamesPerType?: number;
+  /** Subscribed resource names across types in one stream (default 250000). */
+  maxNamesPerStream?: number;
   /** For `name:port` listener aliases (default `svc.cluster.local`; taken from the config's MeshConfig when updated). */
   clusterDomain?: string;
 }
@@ -75,6 +87,15 @@ export interface SynczEntry {
   lastNack?: NackRecord;
 }
 
+/** Where the next /debug/syncz page starts. */
+export interface SynczCursor {
+  proxy: string;
+  conn: number;
+}
+
+/** Subscribed names shown per type in a syncz entry. */
+const MAX_SYNCZ_NAMES = 1000;
+
 export interface XdsStats {
   connected: number;
   byKind: Record<string, number>;
@@ -85,6 +106,8 @@ export interface XdsStats {
   revision?: string;
   /** Snapshot refusals per proxy class (a meshcd bug when non-empty). */
   refused: { key: string; errors: string[] }[];
+  /** NACK log lines not written because the proxy had one logged within the window. */
+  nackLogsSuppressed: number;
   /** Every NACK seen since start (most recent 100). */
   nackLog: (NackRecord & { proxy: string })[];
 }
@@ -97,13 +120,15 @@ const nacks = metric('counter', 'meshcd_xds_nacks_total', 'Responses rejected by
 const messageBytes = metric('histogram', 'meshcd_xds_message_bytes', 'Size of xDS responses, by type', ['type'], [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]);
 const oversize = metric('counter', 'meshcd_xds_oversize_refused_total', 'Responses not sent because they exceeded the message size limit, by type', ['type']);
 
-interface Queued {
-  type: string;
-  msg: PreparedResponse | DeltaResponse;
-  bytes: number;
-  /** SotW responses of a type replace an unsent older one; delta responses never do. */
-  replaceable: boolean;
-}
+type Outgoing = PreparedResponse | DeltaResponse;
+
+/** Defaults for the bounds (XdsServerOptions); the CLI flags say the same. */
+export const XDS_LIMITS = { sendBudgetBytes: 32 * 1024 * 1024, streamBudgetBytes: 8 * 1024 * 1024, stallMs: 60_000, maxStreamsPerConnection: 100, maxStreamsPerPeer: 10_000, maxNamesPerType: 100_000, maxNamesPerStream: 250_000 } as const;
+
+/** How long NACK details are in logs and the NACK log; syncz keeps the (bounded) full text. */
+const NACK_LOG_CHARS = 512;
+/** At most one NACK log line per proxy in this window; the others are counted. */
+const NACK_LOG_EVERY_MS = 10_000;
 
 interface Conn {
   id: number;
@@ -111,10 +136,10 @@ interface Conn {
   /** Known once the stream's credentials were checked (at once on the plaintext port). */
   access?: StreamAccess;
   call: grpc.ServerDuplexStream<unknown, unknown>;
-  queue: Queued[];
-  queued: boolean;
-  /** Bytes written to gRPC and not yet flushed. */
-  inFlight: number;
+  sender: StreamHandle<Outgoing>;
+  target: SendTarget<Outgoing>;
+  /** Peer host (without port), for the per-address cap. */
+  peerHost: string;
   closed: boolean;
 }
 
@@ -128,17 +153,25 @@ export class XdsServer {
   private nextId = 1;
   private readonly maxMessageBytes: number;
   private clusterDomain: string;
-  private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0 };
+  private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0, nackLogsSuppressed: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
-  private inFlight = 0;
-  private readonly sendBudget: number;
-  private readonly sendQueue: Conn[] = [];
+  private readonly limits: Required<Pick<XdsServerOptions, keyof typeof XDS_LIMITS>>;
+  private readonly scheduler: SendScheduler<Outgoing>;
+  private readonly byTarget = new Map<SendTarget<Outgoing>, Conn>();
+  private readonly streamsByPeer = new Map<string, number>();
+  private readonly nackLogGate = new Map<string, { at: number; suppressed: number }>();
 
   constructor(opts: XdsServerOptions) {
     this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs, authorizeCredentials: credentialsFor });
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-    this.sendBudget = opts.sendBudgetBytes ?? 32 * 1024 * 1024;
+    this.limits = { ...XDS_LIMITS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in XDS_LIMITS && v !== undefined)) };
+    this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
+      const conn = this.byTarget.get(target);
+      if (!conn) return;
+      this.log.warn({ proxy: conn.stream?.proxy.id, peer: conn.call.getPeer(), seconds: Math.round(seconds) }, 'ADS stream reset: the client has not read a response for too long');
+      this.refuse(conn, new StreamRefused(grpc.status.UNAVAILABLE, `no progress writing responses for ${Math.round(seconds)} s; stream reset`));
+    });
     this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
     this.cache.onSnapshot((ids, snap) => this.push(ids, snap));
   }
@@ -202,22 +235,22 @@ export class XdsServer {
     return bind(this.newGrpcServer(opts), port, host, opts.credentials);
   }
 
-  registerAdmin(admin: AdminServer): void {
-    admin.route('GET', '/debug/syncz', () => json(200, { revision: this.cache.revision, proxies: this.syncz(), refused: this.stats().refused }));
-    // Per proxy class: how many proxies, the snapshot version, and what the translation had to leave out or degrade.
-    admin.route('GET', '/debug/translation', () => json(200, { revision: this.cache.revision, classes: this.cache.status() }));
-    admin.route('GET', '/debug/config_dump', (req) => {
-      const id = req.query.get('proxy');
-      if (!id) return json(400, { error: 'query parameter proxy=<node id> is required; see /debug/syncz for ids' });
-      const dump = this.configDump(id);
-      return dump ? json(200, dump) : json(404, { error: `no connected proxy with id ${id}` });
-    });
+  /** What the debug routes (src/xds/debug.ts) read. */
+  debugSource(): XdsDebugSource {
+    return {
+      revision: () => this.cache.revision,
+      synczPage: (q) => this.synczPage(q),
+      refused: () => this.stats().refused,
+      translation: () => this.cache.status(),
+      configDump: (id, page) => this.configDump(id, page),
+    };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.cache.close();
+    this.scheduler.stop();
     for (const c of this.conns.values()) {
       try {
         c.call.end();
@@ -251,40 +284,96 @@ export class XdsServer {
     };
   }
 
+  /** Every stream's entry (tests); the admin API pages with synczPage. */
   syncz(): SynczEntry[] {
-    const out: SynczEntry[] = [];
-    for (const c of this.conns.values()) {
-      const s = c.stream;
-      if (!s) continue;
+    return this.synczPage({ limit: Infinity }).entries;
+  }
+
+  /**
+   * One page of /debug/syncz: streams sorted by proxy id (then age), at most
+   * `limit`, optionally of one proxy, after the `after` cursor. Subscribed
+   * name lists longer than 1000 are cut (with their count).
+   */
+  synczPage(q: { proxy?: string; limit: number; after?: SynczCursor }): { entries: SynczEntry[]; next?: SynczCursor } {
+    let conns = [...this.conns.values()].filter((c) => c.stream && (q.proxy === undefined || c.stream.proxy.id === q.proxy));
+    conns.sort((a, b) => a.stream!.proxy.id.localeCompare(b.stream!.proxy.id) || a.id - b.id);
+    const after = q.after;
+    if (after) conns = conns.filter((c) => { const d = c.stream!.proxy.id.localeCompare(after.proxy); return d > 0 || (d === 0 && c.id > after.conn); });
+    const page = conns.slice(0, q.limit);
+    const last = page.at(-1);
+    return { entries: page.map((c) => this.synczEntry(c)), ...(conns.length > page.length && last ? { next: { proxy: last.stream!.proxy.id, conn: last.id } } : {}) };
+  }
+
+  private synczEntry(c: Conn): SynczEntry {
+    {
+      const s = c.stream!;
       const types = s.status();
+      for (const st of Object.values(types)) {
+        if (st.subscribed !== '*' && st.subscribed.length > MAX_SYNCZ_NAMES) {
+          st.subscribedCount = st.subscribed.length;
+          st.subscribed = st.subscribed.slice(0, MAX_SYNCZ_NAMES);
+        }
+      }
       const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
       const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
       const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: this.cache.revision, types };
       if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
       if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
-      out.push(e);
+      return e;
     }
-    return out.sort((a, b) => a.proxy.localeCompare(b.proxy));
   }
 
-  configDump(proxyId: string): Record<string, unknown> | undefined {
+  /**
+   * Envoy's config_dump shape for the newest stream of a proxy: at most
+   * `limit` resources (all types together, in send order), from `offset`;
+   * `next` is the offset of the following page when there is one.
+   */
+  configDump(proxyId: string, page: { limit: number; offset: number } = { limit: Infinity, offset: 0 }): (Record<string, unknown> & { next?: number }) | undefined {
     const c = [...this.conns.values()].reverse().find((x) => x.stream?.proxy.id === proxyId);
     const s = c?.stream;
     if (!s || !s.snapshot) return s ? { configs: [] } : undefined;
     const types = new Map<TypeUrl, { version?: string; resources: { name: string; version: string; value: Record<string, unknown> }[] }>();
+    let skip = page.offset;
+    let room = page.limit;
+    let more = false;
     for (const [t, st] of Object.entries(s.status()) as [TypeUrl, TypeStatus][]) {
-      const names = st.subscribed === '*' ? [...(s.snapshot.encoded.get(t)?.keys() ?? [])] : st.subscribed;
-      const resources = names.filter((n) => s.maySend(t, n)).map((n) => s.lookup(s.snapshot!, t, n)).filter((r) => !!r).map((r) => ({ name: r!.name, version: r!.version, value: r!.value }));
+      const names = (st.subscribed === '*' ? [...(s.snapshot.encoded.get(t)?.keys() ?? [])] : st.subscribed).filter((n) => s.maySend(t, n));
+      const resources: { name: string; version: string; value: Record<string, unknown> }[] = [];
+      for (const n of names) {
+        const r = s.lookup(s.snapshot, t, n);
+        if (!r) continue;
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        if (room <= 0) {
+          more = true;
+          break;
+        }
+        room--;
+        resources.push({ name: r.name, version: r.version, value: r.value });
+      }
       types.set(t, { version: st.ackedVersion ?? st.sentVersion, resources });
     }
-    return configDump({ types, at: new Date().toISOString() });
+    const dump = configDump({ types, at: new Date().toISOString() });
+    return more ? { ...dump, next: page.offset + page.limit } : dump;
   }
 
   // ---------------------------------------------------------------------------
 
   private handle(call: grpc.ServerDuplexStream<unknown, unknown>, mode: 'sotw' | 'delta', tls: TlsPortOptions | undefined): void {
-    const conn: Conn = { id: this.nextId++, call, queue: [], queued: false, inFlight: 0, closed: false };
+    const peer = call.getPeer();
+    const target: SendTarget<Outgoing> = { write: (msg, done) => call.write(msg, done) };
+    const conn: Conn = { id: this.nextId++, call, sender: this.scheduler.open(peer, target), target, peerHost: peer.slice(0, Math.max(0, peer.lastIndexOf(':'))) || peer, closed: false };
     this.conns.set(conn.id, conn);
+    this.byTarget.set(target, conn);
+    const onPeer = (this.streamsByPeer.get(conn.peerHost) ?? 0) + 1;
+    this.streamsByPeer.set(conn.peerHost, onPeer);
+    if (this.scheduler.streamsOn(peer) > this.limits.maxStreamsPerConnection) {
+      queueMicrotask(() => this.refuse(conn, new StreamRefused(grpc.status.RESOURCE_EXHAUSTED, `more than ${this.limits.maxStreamsPerConnection} ADS streams on one connection (--xds-max-streams-per-connection)`)));
+    } else if (onPeer > this.limits.maxStreamsPerPeer) {
+      queueMicrotask(() => this.refuse(conn, new StreamRefused(grpc.status.RESOURCE_EXHAUSTED, `more than ${this.limits.maxStreamsPerPeer} ADS streams from ${conn.peerHost} (--xds-max-streams-per-peer)`)));
+    }
     // Requests that arrive while the credentials are checked wait (a few; a client that floods before it is admitted is refused).
     const backlog: (DiscoveryRequest | DeltaDiscoveryRequest)[] = [];
     const process = (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
@@ -295,7 +384,9 @@ export class XdsServer {
         this.refuse(conn, err);
       }
     };
-    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest) => {
+    call.on('data', (req: DiscoveryRequest | DeltaDiscoveryRequest | InvalidRequest) => {
+      if (req instanceof InvalidRequest) return this.refuse(conn, new StreamRefused(grpc.status.INVALID_ARGUMENT, req.message));
+      conn.sender.heard();
       if (conn.access) return process(req);
       if (backlog.length >= MAX_BACKLOG) return this.refuse(conn, new StreamRefused(grpc.status.RESOURCE_EXHAUSTED, `more than ${MAX_BACKLOG} requests before the stream's credentials were checked`));
       backlog.push(req);
@@ -348,6 +439,7 @@ export class XdsServer {
     let code: grpc.status = grpc.status.INTERNAL;
     if (err instanceof StreamRefused) code = err.code;
     else if (err instanceof NodeError) code = grpc.status.INVALID_ARGUMENT;
+    else if (err instanceof StreamLimitError) code = grpc.status.RESOURCE_EXHAUSTED;
     else this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'ADS request handling failed');
     const details = err instanceof StreamRefused ? err.details : (err as Error).message;
     try {
@@ -359,6 +451,7 @@ export class XdsServer {
   }
 
   private onRequest(conn: Conn, mode: 'sotw' | 'delta', req: DiscoveryRequest | DeltaDiscoveryRequest): void {
+    if (typeof req.type_url !== 'string' || !TYPE_URL_RE.test(req.type_url)) throw new StreamRefused(grpc.status.INVALID_ARGUMENT, `request has no valid type_url (${JSON.stringify(String(req.type_url ?? '')).slice(0, 80)})`);
     if (!conn.stream) {
       const proxy = proxyFromNode(req.node as XdsNode | undefined);
       const access = conn.access!;
@@ -369,7 +462,7 @@ export class XdsServer {
       }
       const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
       if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
-      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain, secretScope: secretScope(proxy, access) });
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
       conn.stream = stream;
       connected.inc({ kind: proxy.kind });
       const { snapshot } = this.cache.register(proxy);
@@ -385,8 +478,8 @@ export class XdsServer {
 
   private hooks(conn: Conn, proxy: ProxyInfo) {
     return {
-      sendSotw: (r: PreparedResponse, bytes: number) => this.enqueue(conn, { type: r.type_url, msg: r, bytes, replaceable: true }),
-      sendDelta: (r: DeltaResponse) => this.enqueue(conn, { type: r.type_url, msg: r, bytes: r.resources.reduce((a, x) => a + x.bytes.length + x.name.length + 64, 128), replaceable: false }),
+      sendSotw: (r: PreparedResponse, bytes: number) => conn.sender.send({ type: r.type_url, msg: r, bytes, replaceable: true }),
+      sendDelta: (r: DeltaResponse) => conn.sender.send({ type: r.type_url, msg: r, bytes: r.resources.reduce((a, x) => a + x.bytes.length + x.name.length + 64, 128), replaceable: false }),
       acked: (type: TypeUrl, seconds: number) => {
         this.counters.acks++;
         convergence.observe({ type: shortType(type) }, seconds);
@@ -394,9 +487,19 @@ export class XdsServer {
       nacked: (n: NackRecord) => {
         this.counters.nacks++;
         nacks.inc({ type: shortType(n.type) });
-        this.nackLog.push({ ...n, proxy: proxy.id });
+        const short = truncate(n.message, NACK_LOG_CHARS);
+        this.nackLog.push({ ...n, message: short, resources: n.resources.slice(0, 20), proxy: proxy.id });
         if (this.nackLog.length > 100) this.nackLog.shift();
-        this.log.error({ proxy: proxy.id, type: n.type, nonce: n.nonce, version: n.version, error: n.message }, 'proxy rejected a response (NACK); it keeps its previous config');
+        // A client repeating the same NACK must not fill the disk: one line per proxy per window, the rest counted.
+        const gate = this.nackLogGate.get(proxy.id);
+        const now = Date.now();
+        if (gate && now - gate.at < NACK_LOG_EVERY_MS) {
+          gate.suppressed++;
+          this.counters.nackLogsSuppressed++;
+          return;
+        }
+        this.nackLogGate.set(proxy.id, { at: now, suppressed: 0 });
+        this.log.error({ proxy: proxy.id, type: n.type, nonce: n.nonce, version: n.version, error: short, ...(gate?.suppressed ? { suppressed: gate.suppressed } : {}) }, 'proxy rejected a response (NACK); it keeps its previous config');
       },
       oversize: (type: TypeUrl, bytes: number) => {
         this.counters.oversize++;
@@ -411,50 +514,6 @@ export class XdsServer {
     };
   }
 
-  private enqueue(conn: Conn, item: Queued): void {
-    if (conn.closed) return;
-    const i = item.replaceable ? conn.queue.findIndex((q) => q.replaceable && q.type === item.type) : -1;
-    // Replacing in place keeps make-before-break order (an older CDS stays ahead of LDS).
-    if (i >= 0) conn.queue[i] = item;
-    else conn.queue.push(item);
-    if (!conn.queued) {
-      conn.queued = true;
-      this.sendQueue.push(conn);
-    }
-    this.pump();
-  }
-
-  /** Writes queued responses round-robin across streams while the send budget allows. */
-  private pump(): void {
-    while (this.sendQueue.length && (this.inFlight < this.sendBudget || this.inFlight === 0)) {
-      const conn = this.sendQueue.shift()!;
-      conn.queued = false;
-      const item = conn.queue.shift();
-      if (!item || conn.closed) continue;
-      if (conn.queue.length) {
-        conn.queued = true;
-        this.sendQueue.push(conn);
-      }
-      this.inFlight += item.bytes;
-      conn.inFlight += item.bytes;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        if (!conn.closed) {
-          this.inFlight -= item.bytes;
-          conn.inFlight -= item.bytes;
-        }
-        this.pump();
-      };
-      try {
-        conn.call.write(item.msg, release);
-      } catch {
-        release();
-      }
-    }
-  }
-
   private push(ids: readonly string[], snap: EncodedSnapshot): void {
     const end = pushDuration.startTimer();
     for (const id of ids) for (const c of this.byProxy.get(id) ?? []) c.stream?.setSnapshot(snap);
@@ -463,12 +522,12 @@ export class XdsServer {
 
   private drop(conn: Conn): void {
     if (!this.conns.delete(conn.id)) return;
-    // Writes on a dead stream may never call back: give their budget back now.
     conn.closed = true;
-    this.inFlight -= conn.inFlight;
-    conn.inFlight = 0;
-    conn.queue = [];
-    queueMicrotask(() => this.pump());
+    conn.sender.close();
+    this.byTarget.delete(conn.target);
+    const left = (this.streamsByPeer.get(conn.peerHost) ?? 1) - 1;
+    if (left > 0) this.streamsByPeer.set(conn.peerHost, left);
+    else this.streamsByPeer.delete(conn.peerHost);
     const s = conn.stream;
     if (!s) return;
     connected.dec({ kind: s.proxy.kind });
@@ -477,6 +536,7 @@ export class XdsServer {
     // Another stream of the same proxy (a reconnect) keeps it registered.
     if (!set || set.size === 0) {
       this.byProxy.delete(s.proxy.id);
+      this.nackLogGate.delete(s.proxy.id);
       this.cache.unregister(s.proxy.id);
     }
     this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
@@ -488,4 +548,10 @@ function bind(server: grpc.Server, port: number, host: string, credentials: grpc
   return new Promise((resolve, reject) => {
     server.bindAsync(addr, credentials, (err, bound) => (err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(bound)));
   });
+}
+
+const TYPE_URL_RE = /^type\.googleapis\.com\/[A-Za-z0-9_.]{1,200}$/;
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }

@@ -53,9 +53,21 @@ export interface DeltaResponse {
 
 const decodeOpts: protobuf.IConversionOptions = { enums: String, longs: String, bytes: String, defaults: false, arrays: true, objects: true };
 
-function decoder<T>(typeName: string): (b: Buffer) => T {
+/** A request frame that is not a valid protobuf message: the server answers INVALID_ARGUMENT and closes the stream. */
+export class InvalidRequest {
+  constructor(readonly message: string) {}
+}
+
+function decoder<T>(typeName: string): (b: Buffer) => T | InvalidRequest {
   const t = messageType(typeName);
-  return (b) => t.toObject(t.decode(b), decodeOpts) as T;
+  return (b) => {
+    try {
+      return t.toObject(t.decode(b), decodeOpts) as T;
+    } catch (err) {
+      // grpc-js would answer INTERNAL; a malformed frame is the client's error.
+      return new InvalidRequest(`request is not a valid ${typeName.split('.').pop()}: ${(err as Error).message.slice(0, 200)}`);
+    }
+  };
 }
 
 /** Encodes one `repeated google.protobuf.Any` entry (field 2) per resource. */

@@ -33,6 +33,8 @@ export interface NackRecord {
 
 export interface TypeStatus {
   subscribed: string[] | '*';
+  /** Set when `subscribed` was cut (syncz): how many names the stream subscribes. */
+  subscribedCount?: number;
   sentVersion?: string;
   sentNonce?: string;
   ackedVersion?: string;
@@ -76,6 +78,25 @@ export interface StreamOptions {
   clusterDomain: string;
   /** Which SDS secrets this stream may receive (src/xds/server/authorize.ts); default: only the trust bundle. */
   secretScope?: SecretScope;
+  /** Subscribed names per type and across types (defaults: unbounded, the server sets them). */
+  maxNamesPerType?: number;
+  maxNamesPerStream?: number;
+}
+
+/** A request went over a bound (names subscribed); the stream is ended with RESOURCE_EXHAUSTED. */
+export class StreamLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamLimitError';
+  }
+}
+
+/** NACK details are kept (for syncz) up to this length. */
+export const MAX_NACK_DETAIL = 16 * 1024;
+
+function nackMessage(detail: { code?: number; message?: string }): string {
+  const m = detail.message ?? `code ${detail.code}`;
+  return m.length <= MAX_NACK_DETAIL ? m : `${m.slice(0, MAX_NACK_DETAIL)}… (truncated from ${m.length} characters)`;
 }
 
 /** Send order for make-before-break. */
@@ -143,13 +164,14 @@ export class AdsStream {
     if (!ALL_TYPES.includes(type)) return; // unknown types are ignored, as Envoy servers do
     const s = this.state(type);
     const names = (req.resource_names ?? []).filter((n) => n !== '');
+    this.checkNames(type, names.length, s.names.size);
     const nonce = req.response_nonce ?? '';
     if (nonce && s.sentNonce && nonce !== s.sentNonce) return; // stale
     if (nonce && s.sentNonce === nonce) {
       const sentAt = s.sentAt;
       if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
         s.nackedVersion = s.sentVersion;
-        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: req.error_detail.message ?? `code ${req.error_detail.code}`, resources: names, at: new Date().toISOString() };
+        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: names.slice(0, 100), at: new Date().toISOString() };
         this.hooks.nacked(s.lastNack);
       } else {
         s.ackedVersion = req.version_info ?? s.sentVersion;
@@ -277,7 +299,7 @@ export class AdsStream {
           s.rejected.set(n, v);
           s.known.delete(n);
         }
-        s.lastNack = { type, nonce, version: [...pend.resources.values()].join(','), message: req.error_detail.message ?? `code ${req.error_detail.code}`, resources: [...pend.resources.keys()], at: new Date().toISOString() };
+        s.lastNack = { type, nonce, version: [...pend.resources.values()].slice(0, 100).join(','), message: nackMessage(req.error_detail), resources: [...pend.resources.keys()].slice(0, 100), at: new Date().toISOString() };
         this.hooks.nacked(s.lastNack);
       } else {
         s.ackedNonce = nonce;
@@ -290,6 +312,7 @@ export class AdsStream {
     if (first && req.initial_resource_versions) for (const [n, v] of Object.entries(req.initial_resource_versions)) s.known.set(n, v);
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
+    this.checkNames(type, s.names.size + sub.length, s.names.size);
     if (first && sub.length === 0 && WILDCARD_TYPES.has(type)) s.wildcard = true;
     for (const n of sub) {
       if (n === '*') s.wildcard = true;
@@ -363,6 +386,16 @@ export class AdsStream {
       this.hooks.sendDelta({ system_version_info: this.snapshot!.version, type_url: type, nonce, resources: batch.map((r) => ({ name: r.name, version: r.version, bytes: r.bytes })), removed_resources: rm });
       this.hooks.pushed(type, bytes, batch.length);
     });
+  }
+
+  /** Refuses a request that would subscribe more names than the bounds allow (the stream ends). */
+  private checkNames(type: TypeUrl, after: number, before: number): void {
+    const perType = this.opts.maxNamesPerType ?? Infinity;
+    if (after > perType) throw new StreamLimitError(`${after} resource names subscribed for ${shortType(type)}; the limit is ${perType} per type (--xds-max-names-per-type)`);
+    let total = after - before;
+    for (const st of this.types.values()) total += st.names.size;
+    const perStream = this.opts.maxNamesPerStream ?? Infinity;
+    if (total > perStream) throw new StreamLimitError(`${total} resource names subscribed on one stream; the limit is ${perStream} (--xds-max-names-per-stream)`);
   }
 
   /** Short text for logs. */

@@ -6,6 +6,7 @@ import { buildServiceIndex } from '../../../../src/registry/config.js';
 import type { ModelInputs, Translator } from '../../../../src/xds/cache/index.js';
 import { XdsServer } from '../../../../src/xds/server/index.js';
 import { AdminServer } from '../../../../src/admin/server.js';
+import { registerXdsDebugRoutes } from '../../../../src/xds/debug.js';
 import { AdsTestClient, grpcNode } from '../../../helpers/xds-client.js';
 import { grpcResources, type SvcSpec } from '../../../helpers/xds-resources.js';
 
@@ -241,7 +242,7 @@ test('a node without an id is refused with INVALID_ARGUMENT', async (t) => {
 test('admin: syncz and config_dump in Envoy shape', async (t) => {
   const { server, connect } = await setup(t, { bookinfo: [reviews(90, 10)] });
   const admin = new AdminServer();
-  server.registerAdmin(admin);
+  registerXdsDebugRoutes(admin, server.debugSource());
   server.setTrustBundle({ rootsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'] });
   const aport = await admin.listen(0);
   t.teardown(() => admin.close());
