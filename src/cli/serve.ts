@@ -5,10 +5,12 @@
 // keeps serving.
 
 import type { Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
+import { installFaultHandlers } from '../admin/faults.js';
+import { redact, rememberSecret } from '../source/secret.js';
 import { fmtOrigin } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
@@ -42,6 +44,28 @@ interface ServeOptions extends SourceFlags {
   trustDomain: string;
   rootKey: string;
   credentialsDir?: string;
+  adminTokenFile?: string;
+  adminTokenEnv?: string;
+}
+
+/** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
+async function readAdminToken(opts: ServeOptions): Promise<string | undefined> {
+  if (opts.adminTokenFile && opts.adminTokenEnv) throw new UserError('--admin-token-file and --admin-token-env: give one of them');
+  let token: string | undefined;
+  if (opts.adminTokenFile) {
+    try {
+      token = (await readFile(opts.adminTokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new UserError(`--admin-token-file ${opts.adminTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!token) throw new UserError(`--admin-token-file ${opts.adminTokenFile}: the file is empty`);
+  } else if (opts.adminTokenEnv) {
+    token = process.env[opts.adminTokenEnv]?.trim();
+    if (!token) throw new UserError(`--admin-token-env ${opts.adminTokenEnv}: the variable is not set or empty`);
+  }
+  if (token && (token.length < 16 || /\s/.test(token))) throw new UserError(`${opts.adminTokenFile ? `--admin-token-file ${opts.adminTokenFile}` : `--admin-token-env ${opts.adminTokenEnv}`}: the token must be at least 16 characters with no whitespace`);
+  if (token) rememberSecret(token);
+  return token;
 }
 
 function port(flag: string, v: string): number {
@@ -95,6 +119,8 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
+    .option('--admin-token-file <file>', 'bearer token that mutating admin routes (auth: admin-token) require, read once at start; without it (or --admin-token-env) those routes answer 403')
+    .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -116,10 +142,12 @@ export function registerServe(program: Command): void {
         }
       }
       const policies = await servePolicies(opts);
+      const adminToken = await readAdminToken(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       const server = new XdsServer({ translator: meshTranslator() });
       const admin = new AdminServer();
+      admin.setAdminToken(adminToken);
       server.registerAdmin(admin);
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
@@ -196,6 +224,8 @@ export function registerServe(program: Command): void {
         await ca?.close();
         throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
       }
+      // From here on a fault in any component is logged and counted, and serving goes on.
+      const removeFaultHandlers = installFaultHandlers({ redact });
       await reconciler.start();
       server.flush();
       const xdsAddr = `${opts.xdsAddress.includes(':') ? `[${opts.xdsAddress}]` : opts.xdsAddress}:${boundXds}`;
@@ -222,6 +252,7 @@ export function registerServe(program: Command): void {
             await server.close();
             await admin.close();
             await ca?.close();
+            removeFaultHandlers();
             done();
           })();
         };
