@@ -18,6 +18,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   sources: async () => (await import('../source/cli.js')).registerSources,
   ca: async () => (await import('./ca.js')).registerCa,
   agent: async () => (await import('./agent.js')).registerAgent,
+  'proxy-status': async () => (await import('./proxy.js')).registerProxyStatus,
+  'proxy-config': async () => (await import('./proxy.js')).registerProxyConfig,
+  completion: async () => (await import('./completion.js')).registerCompletion,
 };
 
 /** The program with the subcommands `argv` needs (all of them when no known one is named). */
