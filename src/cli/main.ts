@@ -20,6 +20,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   agent: async () => (await import('./agent.js')).registerAgent,
   demo: async () => (await import('./demo.js')).registerDemo,
   rollout: async () => (await import('./rollout.js')).registerRollout,
+  'proxy-status': async () => (await import('./proxy.js')).registerProxyStatus,
+  'proxy-config': async () => (await import('./proxy.js')).registerProxyConfig,
+  completion: async () => (await import('./completion.js')).registerCompletion,
 };
 
 /** The program with the subcommands `argv` needs (all of them when no known one is named). */

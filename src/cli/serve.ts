@@ -5,10 +5,12 @@
 // keeps serving.
 
 import type { Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
+import { installFaultHandlers } from '../admin/faults.js';
+import { redact, rememberSecret } from '../source/secret.js';
 import { fmtOrigin } from '../config/load.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
@@ -27,7 +29,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
 import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
-import { readTokenFile, wireRollouts } from '../rollout/wire.js';
+import { wireRollouts } from '../rollout/wire.js';
 
 interface ServeOptions extends SourceFlags {
   xdsPort: string;
@@ -47,12 +49,33 @@ interface ServeOptions extends SourceFlags {
   credentialsDir?: string;
   xdsAllowUnauthenticated: boolean;
   adminTokenFile?: string;
+  adminTokenEnv?: string;
   prometheus?: string;
   xdsMaxStreamsPerConnection: string;
   xdsMaxStreamsPerPeer: string;
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
+}
+
+/** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
+async function readAdminToken(opts: ServeOptions): Promise<string | undefined> {
+  if (opts.adminTokenFile && opts.adminTokenEnv) throw new UserError('--admin-token-file and --admin-token-env: give one of them');
+  let token: string | undefined;
+  if (opts.adminTokenFile) {
+    try {
+      token = (await readFile(opts.adminTokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new UserError(`--admin-token-file ${opts.adminTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!token) throw new UserError(`--admin-token-file ${opts.adminTokenFile}: the file is empty`);
+  } else if (opts.adminTokenEnv) {
+    token = process.env[opts.adminTokenEnv]?.trim();
+    if (!token) throw new UserError(`--admin-token-env ${opts.adminTokenEnv}: the variable is not set or empty`);
+  }
+  if (token && (token.length < 16 || /\s/.test(token))) throw new UserError(`${opts.adminTokenFile ? `--admin-token-file ${opts.adminTokenFile}` : `--admin-token-env ${opts.adminTokenEnv}`}: the token must be at least 16 characters with no whitespace`);
+  if (token) rememberSecret(token);
+  return token;
 }
 
 function positive(flag: string, v: string): number {
@@ -118,10 +141,10 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
-    .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched')
-    // rollouts (issue 8)
-    .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume) require; without it they answer 403')
-    .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none');
+    .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
+    .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
+    .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
+    .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
     .action(async (opts: ServeOptions) => {
@@ -142,6 +165,7 @@ export function registerServe(program: Command): void {
         }
       }
       const policies = await servePolicies(opts);
+      const adminToken = await readAdminToken(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       const server = new XdsServer({
@@ -153,6 +177,7 @@ export function registerServe(program: Command): void {
         stallMs: positive('--xds-stall-timeout', opts.xdsStallTimeout) * 1000,
       });
       const admin = new AdminServer();
+      admin.setAdminToken(adminToken);
       registerXdsDebugRoutes(admin, server.debugSource());
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
@@ -178,13 +203,6 @@ export function registerServe(program: Command): void {
           if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
         } catch {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
-        }
-      }
-      if (opts.adminTokenFile) {
-        try {
-          admin.setAdminToken(await readTokenFile(opts.adminTokenFile, '--admin-token-file'));
-        } catch (err) {
-          throw new UserError((err as Error).message);
         }
       }
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, update: (inputs, id) => (server.update(inputs, id), server.flush()), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
@@ -248,6 +266,8 @@ export function registerServe(program: Command): void {
         await ca?.close();
         throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
       }
+      // From here on a fault in any component is logged and counted, and serving goes on.
+      const removeFaultHandlers = installFaultHandlers({ redact });
       await reconciler.start();
       server.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
@@ -286,6 +306,7 @@ export function registerServe(program: Command): void {
             await server.close();
             await admin.close();
             await ca?.close();
+            removeFaultHandlers();
             done();
           })();
         };
