@@ -76,6 +76,8 @@ export class GitWriteBack implements WriteBack {
     if (!spec || spec.kind !== 'git' || !spec.url) throw new WriteBackError(`write-back: source ${req.source} is not a Git source`);
     for (const c of [req.badCommit, req.goodCommit]) if (!COMMIT_RE.test(c)) throw new WriteBackError(`write-back to ${req.source}: "${c}" is not a commit id`);
     if (!req.paths.length) throw new WriteBackError(`write-back to ${req.source}: no paths to revert`);
+    const badPath = req.paths.find((p) => !p || p.startsWith('/') || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..' || seg === '.git'));
+    if (badPath !== undefined) throw new WriteBackError(`write-back to ${req.source}: "${badPath}" is not a path relative to the repository root`);
     const ctx = new Context(spec, join(this.opts.stateDir, 'sources', `${spec.name}.git`), this.http, this.cache);
     if (!fs.existsSync(join(ctx.gitdir, 'HEAD'))) throw new WriteBackError(`write-back to ${ctx.where}: no local clone at ${ctx.gitdir}`);
     for (const c of [req.badCommit, req.goodCommit]) {
@@ -166,21 +168,18 @@ class Context {
     return res.fetchHead;
   }
 
+  /** The path's blob in a commit; undefined when the path is not there. An unreadable object throws (never taken for a deletion). */
   private async blobAt(commit: string, path: string): Promise<Blob> {
-    try {
-      const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
-      let tree = c.tree;
-      const segs = path.split('/');
-      for (let i = 0; i < segs.length; i++) {
-        const { tree: entries } = await git.readTree({ fs, gitdir: this.gitdir, oid: tree, cache: this.cache });
-        const e = entries.find((x) => x.path === segs[i]);
-        if (!e) return undefined;
-        if (i === segs.length - 1) return e.type === 'blob' ? { oid: e.oid, mode: e.mode } : undefined;
-        if (e.type !== 'tree') return undefined;
-        tree = e.oid;
-      }
-    } catch {
-      return undefined;
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    let tree = c.tree;
+    const segs = path.split('/');
+    for (let i = 0; i < segs.length; i++) {
+      const { tree: entries } = await git.readTree({ fs, gitdir: this.gitdir, oid: tree, cache: this.cache });
+      const e = entries.find((x) => x.path === segs[i]);
+      if (!e) return undefined;
+      if (i === segs.length - 1) return e.type === 'blob' ? { oid: e.oid, mode: e.mode } : undefined;
+      if (e.type !== 'tree') return undefined;
+      tree = e.oid;
     }
     return undefined;
   }
