@@ -19,6 +19,7 @@ export { AuthError, ChainAuthenticator, ClientCertAuthenticator, TokenFileAuthen
 export { CaServerCredentials, callCredentials, certificateServiceDefinition, certificateServiceImplementation, createCaServerCredentials, defaultAuth, registerCertificateService, startCaServer } from './service.js';
 export { requestCertificate, CaCallError } from './client.js';
 export { hasPluginFiles } from './signer.js';
+export { DEFAULT_TOKEN_AUDIENCE, TokenReviewAuthenticator, inClusterTokenReviewOptions, type TokenReviewOptions } from './tokenreview.js';
 export { registerCaAdminRoutes } from './admin.js';
 
 export interface EmbeddedCaOptions extends CaOptions {
