@@ -11,15 +11,13 @@ import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
 import { redact, rememberSecret } from '../source/secret.js';
-import { fmtOrigin } from '../config/load.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
-import { addSourceOptions, sourceSpecsFromOptions } from '../source/cli.js';
-import { Reconciler, type AcceptedEvent, type RejectedEvent, type FetchFailedEvent, type NoticeEvent } from '../source/reconcile.js';
+import { addSourceOptions, policiesFromOptions, sourceSpecsFromOptions } from '../source/cli.js';
+import { Reconciler, type AcceptedEvent, type RejectedEvent, type FetchFailedEvent, type NoticeEvent, type RecoveredEvent } from '../source/reconcile.js';
 import type { SourceFlags } from '../source/spec.js';
 import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
-import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
 import { registerXdsDebugRoutes } from '../xds/debug.js';
@@ -92,19 +90,6 @@ function port(flag: string, v: string, canDisable = false): number {
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
-async function servePolicies(opts: ServeOptions): Promise<CompiledPolicy[]> {
-  const dirs = [...(opts.defaultPolicies ? [DEFAULT_POLICY_DIR] : []), ...opts.policies];
-  try {
-    const { policies, diagnostics } = await loadPolicies(dirs);
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    if (errors.length > 0) throw new UserError(`--policies: ${errors.map((d) => `${d.origin ? fmtOrigin(d.origin) : ''} ${d.message}`).join('; ')}`);
-    return policies;
-  } catch (err) {
-    if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
-    throw err;
-  }
-}
-
 export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Record<string, unknown> {
   return {
     xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
@@ -164,7 +149,7 @@ export function registerServe(program: Command): void {
           throw new UserError(`--source: ${(err as Error).message}`);
         }
       }
-      const policies = await servePolicies(opts);
+      const policies = await policiesFromOptions(opts);
       const adminToken = await readAdminToken(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
@@ -222,15 +207,20 @@ export function registerServe(program: Command): void {
         log.info({ revision: id, resources: e.config.resources.length, findings: e.diagnostics.length }, 'revision accepted');
         process.stdout.write(`accepted ${id} (${e.config.resources.length} resources${e.diagnostics.length ? `, ${e.diagnostics.length} warnings/infos` : ''})\n`);
       });
+      // One human-readable line per event on stdout (the JSON logs stay on stderr).
       reconciler.on('rejected', (e: RejectedEvent) => {
         const errors = e.diagnostics.filter((d) => d.severity === 'error');
         log.warn({ source: e.source, revision: e.revision, errors: errors.length }, 'revision rejected; the last accepted config keeps serving');
-        process.stderr.write(`rejected ${e.revision}: ${errors.length} error(s); still serving ${serving ?? 'nothing (no revision accepted yet)'}\n${errors.slice(0, 20).map(formatDiag).join('\n')}\n`);
+        process.stdout.write(`rejected ${e.revision}: ${errors.length} error(s); still serving ${serving ?? 'nothing (no revision accepted yet)'}\n${errors.slice(0, 20).map(formatDiag).join('\n')}\n`);
+      });
+      reconciler.on('recovered', (e: RecoveredEvent) => {
+        const after = e.from === 'rejection' ? 'a rejected revision' : `${e.failures} failed fetch${e.failures === 1 ? '' : 'es'}`;
+        process.stdout.write(`recovered source ${e.source}: ${e.serving ? `serving ${e.serving}` : 'fetching again'} after ${after}\n`);
       });
       reconciler.on('fetch-failed', (e: FetchFailedEvent) => {
-        process.stderr.write(`source ${e.source}: ${e.message} (attempt ${e.consecutiveFailures}); still serving ${serving ?? 'nothing'}\n`);
+        process.stdout.write(`fetch failed: source ${e.source}: ${e.message} (attempt ${e.consecutiveFailures}); still serving ${serving ?? 'nothing'}\n`);
       });
-      reconciler.on('notice', (e: NoticeEvent) => process.stderr.write(`source ${e.source}: ${e.message}\n`));
+      reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
       let credentialsWatcher: FSWatcher | undefined;
       if (opts.credentialsDir) {

@@ -1,7 +1,9 @@
 // Command-line side of sources: the flags every command that reads sources
-// shares (`addSourceOptions`, for `serve` and `sources check`), and
-// `meshcd sources check`, which fetches every source once, validates the
-// merged set and reports — a dry run of what `serve` would accept.
+// shares (`addSourceOptions`, for `serve` and `sources check`), the policy
+// loading both share (`policiesFromOptions`), and `meshcd sources check`,
+// which fetches every source once, validates the merged set with the same
+// policies and reports — a dry run of what `serve` would accept.
+// `sources list` / `sources refresh` (clients of a running serve) are in cli-admin.ts.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,8 @@ import { Option, type Command } from 'commander';
 import { EXIT, UserError } from '../cli/exit.js';
 import { checkOutput, printStructured } from '../cli/output.js';
 import { fmtOrigin } from '../config/load.js';
+import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
+import { registerSourceClients } from './cli-admin.js';
 import { Reconciler, type RejectedEvent } from './reconcile.js';
 import { resolveSourceSpecs, SpecError, type SourceFlags, type SourceSpec } from './spec.js';
 
@@ -32,6 +36,29 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--webhook-secret-env <var>', 'environment variable holding the webhook secret');
 }
 
+export interface PolicyFlags {
+  policies: string[];
+  defaultPolicies: boolean;
+}
+
+/**
+ * The policies `serve` applies (the shipped baseline unless --no-default-policies,
+ * then every --policies folder), shared by `serve` and `sources check` so both
+ * accept exactly the same revisions. A broken policy file is a UserError.
+ */
+export async function policiesFromOptions(opts: PolicyFlags): Promise<CompiledPolicy[]> {
+  const dirs = [...(opts.defaultPolicies ? [DEFAULT_POLICY_DIR] : []), ...opts.policies];
+  try {
+    const { policies, diagnostics } = await loadPolicies(dirs);
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    if (errors.length > 0) throw new UserError(`--policies: ${errors.map((d) => `${d.origin ? fmtOrigin(d.origin) : ''} ${d.message}`).join('; ')}`);
+    return policies;
+  } catch (err) {
+    if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
+    throw err;
+  }
+}
+
 /** SourceSpecs from parsed options; bad specs become UserErrors (exit 2). */
 export function sourceSpecsFromOptions(opts: SourceFlags): SourceSpec[] {
   try {
@@ -44,16 +71,20 @@ export function sourceSpecsFromOptions(opts: SourceFlags): SourceSpec[] {
 
 export function registerSources(program: Command): void {
   const sources = program.command('sources').description('Git and folder sources of mesh config');
+  registerSourceClients(sources);
   const check = sources
     .command('check')
     .description('fetch every source once, validate the merged config and report (exit 0 valid, 1 invalid, 2 a source failed)')
     .option('--state-dir <dir>', 'keep the Git clones here (default: a temporary folder)')
+    .option('--policies <dir>', 'extra policy folder (repeatable), as for serve', collect, [])
+    .option('--no-default-policies', 'do not apply the shipped baseline policies (as serve --no-default-policies)')
     .option('-o, --output <format>', 'text|json|yaml', 'text');
-  addSourceOptions(check).action(async (opts: SourceFlags & { stateDir?: string; output: string }) => {
+  addSourceOptions(check).action(async (opts: SourceFlags & PolicyFlags & { stateDir?: string; output: string }) => {
     const format = checkOutput(opts.output, ['text', 'json', 'yaml'] as const);
     const specs = sourceSpecsFromOptions(opts);
+    const policies = await policiesFromOptions(opts);
     const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'meshcd-sources-')));
-    const rec = new Reconciler({ sources: specs, stateDir });
+    const rec = new Reconciler({ sources: specs, stateDir, policies });
     let rejected: RejectedEvent | undefined;
     rec.on('rejected', (e: RejectedEvent) => (rejected = e));
     try {

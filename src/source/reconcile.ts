@@ -72,6 +72,16 @@ export interface FetchFailedEvent {
   consecutiveFailures: number;
 }
 
+/** A source is back to a good state: a new revision accepted after a rejection, or a fetch after failed ones. */
+export interface RecoveredEvent {
+  source: string;
+  from: 'rejection' | 'fetch-failure';
+  /** The revision it serves now (undefined when nothing is accepted yet). */
+  serving?: string;
+  /** Failed fetches before this one (from: 'fetch-failure'). */
+  failures?: number;
+}
+
 export interface NoticeEvent {
   source: string;
   message: string;
@@ -94,6 +104,8 @@ interface Slot {
   rejected?: { revision: string; at: number; diagnostics: Diagnostic[] };
   persisted?: PersistedState['sources'][string];
   evaluation?: { loadMs: number; validateMs: number };
+  /** Rejected since its last acceptance: the next acceptance is a recovery. */
+  recovering?: boolean;
 }
 
 const metrics = {
@@ -220,6 +232,14 @@ export class Reconciler extends EventEmitter {
 
   private async firstFetch(): Promise<void> {
     const restored = this.current !== undefined;
+    // Folders are watched before they are read, so no edit is missed after the read
+    // (a change now queues a cycle behind the first fetch).
+    for (const slot of this.slots.values()) {
+      if (this.stopped) return;
+      if (!(slot.source instanceof DirSource)) continue;
+      slot.source.onError = (err) => this.log.error({ source: slot.spec.name, err: err.message }, 'watching the folder failed');
+      await slot.source.watch(() => void slot.poller.trigger());
+    }
     // Through each source's queue, so a webhook arriving now waits its turn.
     const fresh = await Promise.all([...this.slots.values()].map((slot) => slot.poller.exclusive(() => this.fetchOnce(slot))));
     if (this.stopped) return;
@@ -228,15 +248,7 @@ export class Reconciler extends EventEmitter {
       const slots = [...this.slots.values()];
       for (let i = 0; i < slots.length; i++) if (fresh[i]) await this.serialize(() => this.guarded(slots[i]!, () => this.evaluate(slots[i]!)));
     }
-    for (const slot of this.slots.values()) {
-      if (this.stopped) return;
-      if (slot.source instanceof DirSource) {
-        slot.source.onError = (err) => this.log.error({ source: slot.spec.name, err: err.message }, 'watching the folder failed');
-        await slot.source.watch(() => void slot.poller.trigger());
-      } else if (!slot.poller.scheduled) {
-        slot.poller.schedule();
-      }
-    }
+    for (const slot of this.slots.values()) if (slot.source instanceof GitSource && !slot.poller.scheduled && !this.stopped) slot.poller.schedule();
   }
 
   /** Fetches a source now (after any fetch in progress) and evaluates what it finds. */
@@ -319,7 +331,10 @@ export class Reconciler extends EventEmitter {
       metrics.fetchSeconds().observe({ source: name }, ms / 1000);
     }
     const ended = slot.fetches.succeeded(update, this.now());
-    if (ended > 0) this.log.info({ source: name, after: ended }, 'fetch recovered');
+    if (ended > 0) {
+      this.log.info({ source: name, after: ended }, 'fetch recovered');
+      this.emit('recovered', { source: name, from: 'fetch-failure', failures: ended, ...(slot.accepted ? { serving: slot.accepted.revision.id } : {}) } satisfies RecoveredEvent);
+    }
     for (const message of update.notices) {
       this.log.warn({ source: name }, message);
       this.emit('notice', { source: name, message } satisfies NoticeEvent);
@@ -397,6 +412,7 @@ export class Reconciler extends EventEmitter {
       const errors = decision.errors;
       for (const { s, update } of inSet(decision.blamed)) {
         s.rejected = { revision: update.revision.id, at: this.now(), diagnostics: diagnostics.slice(0, MAX_REJECTED_DIAGNOSTICS) };
+        s.recovering = true;
         metrics.rejected().inc({ source: s.spec.name });
         this.log.warn({ source: s.spec.name, revision: update.revision.id, errors: errors.length, first: errors.slice(0, 3).map((d) => `${d.code} ${d.origin ? fmtOrigin(d.origin) : ''} ${d.message}`), serving: s.accepted?.revision.id ?? null }, 'revision rejected');
         this.emit('rejected', { source: s.spec.name, revision: update.revision.id, diagnostics } satisfies RejectedEvent);
@@ -422,6 +438,11 @@ export class Reconciler extends EventEmitter {
     this.current = { config: merged.config, revisions, diagnostics, ...(previous ? { previous } : {}) };
     await this.persist();
     this.emit('accepted', this.current);
+    for (const { s } of inSet(decision.changed)) {
+      if (!s.recovering) continue;
+      s.recovering = false;
+      this.emit('recovered', { source: s.spec.name, from: 'rejection', serving: s.accepted!.revision.id } satisfies RecoveredEvent);
+    }
     // A revision rejected only because of another source's state may fit now.
     for (const name of retryCandidates(this.views())) await this.evaluate(this.slots.get(name)!, true);
   }

@@ -5,6 +5,9 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AdminServer } from '../../src/admin/server.js';
+import { Reconciler } from '../../src/source/reconcile.js';
+import { parseSourceFlag } from '../../src/source/spec.js';
 import { startGitServer } from '../helpers/git-server.js';
 import { makeRepo, serviceYaml, tempDir } from '../helpers/git-repo.js';
 
@@ -65,4 +68,77 @@ test('sources check: accepted (0), invalid (1), bad credentials or spec (2), sec
   const spec = await meshcd(['sources', 'check', '--config', badYaml]);
   t.is(spec.code, 2);
   t.regex(spec.stderr, /meshcd\.yaml:4: "soon" is not a duration/);
+});
+
+test('sources check validates exactly as serve and validate do: baseline policies, --policies, --no-default-policies', async (t) => {
+  const validate = await meshcd(['validate', 'examples/invalid', '-o', 'json']);
+  const want = (JSON.parse(validate.stdout) as { summary: { errors: number } }).summary.errors;
+  const check = await meshcd(['sources', 'check', '-s', 'examples/invalid', '-o', 'json']);
+  t.is(check.code, 1, check.stderr);
+  const got = JSON.parse(check.stdout) as { accepted: boolean; diagnostics: { code: string; severity: string }[] };
+  t.is(got.diagnostics.filter((d) => d.severity === 'error').length, want);
+  t.true(got.diagnostics.some((d) => d.code === 'POL-production-dr-tls'), 'the baseline policies apply');
+  const without = await meshcd(['sources', 'check', '-s', 'examples/invalid', '-o', 'json', '--no-default-policies']);
+  t.false((JSON.parse(without.stdout) as typeof got).diagnostics.some((d) => d.code.startsWith('POL-')));
+
+  // A folder only a baseline policy rejects: serve would reject it, so check must too.
+  const root = await tempDir();
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await writeFile(join(root, 'authz.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-all, namespace: default}\nspec:\n  action: ALLOW\n  rules:\n  - {}\n');
+  const policyOnly = await meshcd(['sources', 'check', '-s', root]);
+  t.is(policyOnly.code, 1, policyOnly.stdout);
+  t.regex(policyOnly.stdout, /POL-authz-allow-empty-rule/);
+  t.is((await meshcd(['sources', 'check', '-s', root, '--no-default-policies'])).code, 0);
+  const badPolicies = await meshcd(['sources', 'check', '-s', root, '--policies', join(root, 'nope')]);
+  t.is(badPolicies.code, 2);
+  t.regex(badPolicies.stderr, /^error: --policies /);
+});
+
+test('sources list and sources refresh against a running serve: exit 0 ready, 1 rejected, 2 unknown source or no server', async (t) => {
+  const root = await tempDir();
+  const server = await startGitServer({ root });
+  const admin = new AdminServer();
+  const port = await admin.listen(0);
+  const repo = await makeRepo(root, 'cfg');
+  const c1 = await repo.commit({ 'a.yaml': serviceYaml('a') });
+  await repo.push();
+  const rec = new Reconciler({ sources: [parseSourceFlag(`cfg=${server.url('cfg.git')};poll=1h`, 'test')], stateDir: join(root, 'state') });
+  rec.registerAdmin(admin);
+  t.teardown(async () => {
+    await rec.stop();
+    await admin.close();
+    await server.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  await rec.start();
+  const at = ['--server', `http://127.0.0.1:${port}`];
+
+  const list = await meshcd(['sources', 'list', ...at]);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /^NAME +KIND +REVISION +READY +MESSAGE\n/);
+  t.regex(list.stdout, new RegExp(`cfg +git +main@sha1:${c1} +True +fetched `));
+  const asJson = await meshcd(['sources', 'list', ...at, '-o', 'json']);
+  t.is((JSON.parse(asJson.stdout) as { sources: { revision: string }[] }).sources[0]!.revision, `main@sha1:${c1}`);
+
+  const c2 = await repo.commit({ 'bad.yaml': 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: bad\nspec:\n  resolution: BOGUS\n' });
+  await repo.push();
+  const refreshed = await meshcd(['sources', 'refresh', 'cfg', ...at]);
+  t.is(refreshed.code, 1, refreshed.stderr);
+  t.regex(refreshed.stdout, new RegExp(`^cfg: rejected main@sha1:${c2}: bad\\.yaml:6 MCD0103 .*; still serving main@sha1:${c1}\\n$`));
+  t.is((await meshcd(['sources', 'list', ...at])).code, 1);
+
+  await repo.git('revert', '--no-edit', 'HEAD');
+  await repo.push();
+  const all = await meshcd(['sources', 'refresh', ...at]);
+  t.is(all.code, 0, all.stdout);
+  t.regex(all.stdout, new RegExp(`^cfg: ready, serving main@sha1:${await repo.head()}\\n$`));
+
+  const unknown = await meshcd(['sources', 'refresh', 'nosuch', ...at]);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^error: source "nosuch": unknown to meshcd serve at http:\/\/127\.0\.0\.1:\d+\/\n$/);
+
+  await admin.close();
+  const gone = await meshcd(['sources', 'list', ...at]);
+  t.is(gone.code, 2);
+  t.regex(gone.stderr, /^error: --server http:\/\/127\.0\.0\.1:\d+\/: cannot reach meshcd serve's admin API \(ECONNREFUSED\)\n$/);
 });

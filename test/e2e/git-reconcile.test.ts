@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { Reconciler, type AcceptedEvent, type FetchFailedEvent, type RejectedEvent, type SourceStatus } from '../../src/source/reconcile.js';
+import { Reconciler, type AcceptedEvent, type FetchFailedEvent, type RecoveredEvent, type RejectedEvent, type SourceStatus } from '../../src/source/reconcile.js';
 import { parseSourceFlag } from '../../src/source/spec.js';
 import { hmacSignature } from '../../src/source/webhook.js';
 import { AdminServer } from '../../src/admin/server.js';
@@ -200,11 +200,15 @@ test('server down then back: backoff, last good revision kept, then the new one 
   t.regex(st.lastError!.message, /cannot reach the server/);
   const c2 = await repo.commit({ 'b.yaml': serviceYaml('b') });
   await repo.push();
+  const recovered = nextEvent<RecoveredEvent>(rec, 'recovered', (e) => e.from === 'fetch-failure');
   const back = await startGitServer({ root, port: server.port });
   cleanups.push(() => back.close());
   const accepted = await nextEvent<AcceptedEvent>(rec, 'accepted', (e) => e.revisions[0]!.commit === c2);
   t.truthy(accepted.config.get('ServiceEntry', 'default', 'b'));
   t.is(sourceStatus(rec).lastError, undefined);
+  const r = await recovered;
+  t.is(r.source, 'mesh');
+  t.true(r.failures! >= 3);
 });
 
 test('wrong credentials: a clear error naming where the secret came from, never the secret', async (t) => {

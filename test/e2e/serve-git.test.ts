@@ -99,9 +99,9 @@ test('serve follows a Git repository: webhook-triggered change, rejected commit,
   await repo.push();
   await hook();
   await eventually(async () => {
-    if (!serve.stderr().includes(`rejected main@sha1:${bad}`)) throw new Error('not rejected yet');
+    if (!serve.stdout().includes(`rejected main@sha1:${bad}`)) throw new Error('not rejected yet');
   }, 15000);
-  t.regex(serve.stderr(), /bookinfo\/broken\.yaml:9 .*MCD0100/);
+  t.regex(serve.stdout(), /bookinfo\/broken\.yaml:9 .*MCD0100/);
   t.true(await client.quiet(500, TYPE_URL.route));
   const afterBad = (await (await fetch(`${serve.admin}/api/v1/sources`)).json()) as { sources: { revision?: string; lastRejected?: { revision: string } }[] };
   t.is(afterBad.sources[0]!.lastRejected?.revision, `main@sha1:${bad}`);
@@ -114,6 +114,9 @@ test('serve follows a Git repository: webhook-triggered change, rejected commit,
   rds = await client.next(TYPE_URL.route, 15000);
   client.request(TYPE_URL.route, [rdsName], rds);
   t.deepEqual(primaryWeights(rds), before);
+  await eventually(async () => {
+    if (!/recovered source platform: serving main@sha1:[0-9a-f]{40} after a rejected revision/.test(serve.stdout())) throw new Error('no recovered line yet');
+  });
 
   const syncz = (await (await fetch(`${serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; lastNack?: unknown }[] };
   const me = syncz.proxies.find((p) => p.proxy.startsWith('sidecar~127.0.0.1~client'));
@@ -167,11 +170,10 @@ async function killHard(serve: ServeProcess): Promise<void> {
   await exited;
 }
 
-const output = (serve: ServeProcess) => serve.stdout() + serve.stderr();
 
 async function waitFor(serve: ServeProcess, text: string): Promise<void> {
   await eventually(async () => {
-    if (!output(serve).includes(text)) throw new Error(`"${text}" not printed yet:\n${output(serve)}`);
+    if (!serve.stdout().includes(text)) throw new Error(`"${text}" not printed yet:\n${serve.stdout()}`);
   }, 20000);
 }
 
@@ -224,6 +226,7 @@ test('restart after kill -9 with a rejected head and a hanging Git server: ready
   await repo.push();
   t.deepEqual(Object.values(await routes.next()).sort((x, y) => x - y), [10, 90]);
   t.is((await sources(second)).revision, `main@sha1:${c}`);
+  await waitFor(second, `recovered source platform: serving main@sha1:${c} after a rejected revision`);
 });
 
 test('restart after kill -9 of a folder source whose content is now invalid: the last accepted content serves at once, then the fixed folder', async (t) => {
@@ -265,4 +268,5 @@ test('restart after kill -9 of a folder source whose content is now invalid: the
   await writeFile(join(folder, 'bookinfo/virtual-services.yaml'), vs.replace('weight: 100', 'weight: 90').replace('weight: 0', 'weight: 10'));
   t.deepEqual(Object.values(await routes.next()).sort((x, y) => x - y), [10, 90]);
   t.not((await sources(second)).revision, a);
+  await waitFor(second, 'recovered source mesh: serving dir@sha256:');
 });

@@ -136,9 +136,9 @@ test.serial('a change in the config folder is followed by the client', async (t)
   // An invalid revision is rejected and the last good config keeps serving.
   await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: 250}]}]\n');
   await eventually(async () => {
-    if (!/rejected dir@sha256:/.test(ctx.serve.stderr())) throw new Error('not rejected yet');
+    if (!/rejected dir@sha256:/.test(ctx.serve.stdout())) throw new Error('not rejected yet');
   }, 10000, 100);
-  t.regex(ctx.serve.stderr(), /broken\.yaml:\d+/);
+  t.regex(ctx.serve.stdout(), /broken\.yaml:\d+/);
   const rs = await Promise.all(Array.from({ length: 20 }, () => callEcho(c)));
   t.deepEqual([...new Set(rs.map((r) => r.version))], ['v2']);
   await rm(join(ctx.dir, 'broken.yaml'));

@@ -42,6 +42,6 @@ test('an invalid first revision is reported with file:line and the server is not
   const s = await startServe(dir);
   t.teardown(() => s.stop());
   t.is((await fetch(`${s.admin}/ready`)).status, 503);
-  t.regex(s.stderr(), /rejected dir@sha256:[0-9a-f]+: \d+ error\(s\); still serving nothing/);
-  t.regex(s.stderr(), /vs\.yaml:\d+/);
+  t.regex(s.stdout(), /rejected dir@sha256:[0-9a-f]+: \d+ error\(s\); still serving nothing/);
+  t.regex(s.stdout(), /vs\.yaml:\d+/);
 });
