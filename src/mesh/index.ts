@@ -4,10 +4,11 @@
 
 import type { ConfigSet, Diagnostic, Resource, RolloutOverlay, RouteOverride, Service, ServiceIndex, Workload } from '../api/types.js';
 import { EMPTY_OVERLAY, resourceKey } from '../api/types.js';
-import type { Destination, HTTPMatchRequest, HTTPRoute, Percent, StringMatch } from '../api/istio.js';
+import type { CorsPolicy, Destination, HTTPMatchRequest, HTTPRoute, Percent, StringMatch } from '../api/istio.js';
 import { resolveExportTo } from '../registry/config.js';
 import type {
   AuthorizationPolicyModel,
+  CorsModel,
   DestinationModel,
   DestinationRuleModel,
   GatewayModel,
@@ -293,6 +294,7 @@ function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key:
       fault.abort = {
         ...(typeof a.httpStatus === 'number' ? { httpStatus: a.httpStatus } : {}),
         ...(a.grpcStatus ? { grpcStatus: a.grpcStatus } : {}),
+        ...(grpcCodeOf(a.grpcStatus) !== undefined ? { grpcCode: grpcCodeOf(a.grpcStatus)! } : {}),
         percent: percentOf(a.percentage, undefined, 100),
       };
     }
@@ -300,9 +302,37 @@ function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key:
   }
   if (r.mirror) out.mirrors.push({ destination: destination(r.mirror, ns, domain), percent: percentOf(r.mirrorPercentage, r.mirrorPercent, 100) });
   for (const m of r.mirrors ?? []) out.mirrors.push({ destination: destination(m.destination, ns, domain), percent: percentOf(m.percentage, undefined, 100) });
-  if (r.corsPolicy) out.cors = r.corsPolicy;
+  if (r.corsPolicy) out.cors = corsModel(r.corsPolicy);
   if (r.headers) out.headers = r.headers;
   return out;
+}
+
+const GRPC_CODES: Record<string, number> = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+};
+
+/** A gRPC status by name (`UNAVAILABLE`, any case) or number (`14`). */
+function grpcCodeOf(status: string | undefined): number | undefined {
+  if (status === undefined) return undefined;
+  return GRPC_CODES[status.toUpperCase()] ?? (/^\d+$/.test(status) ? Number(status) : undefined);
+}
+
+function corsModel(c: CorsPolicy): CorsModel {
+  const origins: StringMatchModel[] = [
+    ...(c.allowOrigins ?? []).map((o): StringMatchModel => (typeof o.exact === 'string' ? { kind: 'exact', value: o.exact } : typeof o.prefix === 'string' ? { kind: 'prefix', value: o.prefix } : { kind: 'regex', value: o.regex ?? '.*' })),
+    ...(c.allowOrigin ?? []).map((o): StringMatchModel => (o === '*' ? { kind: 'prefix', value: '' } : { kind: 'exact', value: o })),
+  ];
+  const maxAgeMs = parseDurationMs(c.maxAge);
+  return {
+    allowOrigins: origins,
+    allowMethods: c.allowMethods ?? [],
+    allowHeaders: c.allowHeaders ?? [],
+    exposeHeaders: c.exposeHeaders ?? [],
+    ...(maxAgeMs !== undefined ? { maxAgeSeconds: Math.floor(maxAgeMs / 1000) } : {}),
+    ...(c.allowCredentials !== undefined ? { allowCredentials: c.allowCredentials } : {}),
+    ...(c.unmatchedPreflights === 'IGNORE' || c.unmatchedPreflights === 'FORWARD' ? { unmatchedPreflights: c.unmatchedPreflights } : {}),
+  };
 }
 
 function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; sniHosts?: string[] }[]; route?: { destination: Destination; weight?: number }[] }[] | undefined, field: string, ns: string, domain: string): L4RouteModel[] {

@@ -14,7 +14,6 @@
 import type { Diagnostic, MeshSettings, Origin, Protocol, ResourceKey } from '../api/types.js';
 import type {
   AuthorizationRule,
-  CorsPolicy,
   HeaderOperations,
   Server,
   TrafficPolicy,
@@ -102,7 +101,19 @@ export interface RetryModel {
 
 export interface FaultModel {
   delay?: { fixedDelayMs: number; percent: number };
-  abort?: { httpStatus?: number; grpcStatus?: string; percent: number };
+  /** `grpcCode` is `grpcStatus` resolved to its number (names as in google.rpc.Code); absent when unknown. */
+  abort?: { httpStatus?: number; grpcStatus?: string; grpcCode?: number; percent: number };
+}
+
+/** A VirtualService corsPolicy, normalised: origins as matchers (`allowOrigin` folded in), maxAge in whole seconds. */
+export interface CorsModel {
+  allowOrigins: StringMatchModel[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials?: boolean;
+  unmatchedPreflights?: 'FORWARD' | 'IGNORE';
 }
 
 export interface MirrorModel {
@@ -123,7 +134,7 @@ export interface HttpRouteModel {
   retries?: RetryModel;
   fault?: FaultModel;
   mirrors: MirrorModel[];
-  cors?: CorsPolicy;
+  cors?: CorsModel;
   headers?: { request?: HeaderOperations; response?: HeaderOperations };
   /** Path of this route in its resource, for diagnostics, e.g. `spec.http[2]`. */
   path: string;

@@ -3,12 +3,15 @@
 // ignore mirrors, rewrites and header mutation, so those are left out for
 // them with a warning diagnostic instead of silently changing behaviour.
 
-import type { CorsPolicy, HeaderOperations } from '../../api/istio.js';
-import type { HttpMatchModel, HttpRouteModel, MeshService, StringMatchModel, VirtualServiceModel, WeightedDestination } from '../../mesh/model.js';
+import type { HeaderOperations } from '../../api/istio.js';
+import type { ProxyKind } from '../../api/types.js';
+import type { CorsModel, HttpMatchModel, HttpRouteModel, MeshService, StringMatchModel, VirtualServiceModel, WeightedDestination } from '../../mesh/model.js';
 import { T, any, durationOf } from './common.js';
 import { destinationCluster, effectivePolicy } from './clusters.js';
 import type { ProxyView } from './view.js';
 import { selects } from './view.js';
+
+type Obj = Record<string, unknown>;
 
 export interface RouteContext {
   view: ProxyView;
@@ -17,11 +20,6 @@ export interface RouteContext {
   /** Port of the listener the routes serve (match.port, destination port defaulting). */
   port: number | undefined;
 }
-
-const GRPC_CODES: Record<string, number> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
-};
 
 /** Retry conditions grpc-js understands (gRFC A44); others are Envoy-only. */
 const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable']);
@@ -74,21 +72,13 @@ function headerOps(ops: HeaderOperations | undefined, prefix: 'request' | 'respo
   return out;
 }
 
-function corsPolicy(c: CorsPolicy): Record<string, unknown> {
-  const origins = [
-    ...(c.allowOrigins ?? []).map((o) => (typeof o.exact === 'string' ? { exact: o.exact } : typeof o.prefix === 'string' ? { prefix: o.prefix } : { safe_regex: { regex: o.regex ?? '.*' } })),
-    ...(c.allowOrigin ?? []).map((o) => (o === '*' ? { prefix: '' } : { exact: o })),
-  ];
-  const out: Record<string, unknown> = {};
-  if (origins.length > 0) out.allow_origin_string_match = origins;
-  if (c.allowMethods?.length) out.allow_methods = c.allowMethods.join(',');
-  if (c.allowHeaders?.length) out.allow_headers = c.allowHeaders.join(',');
-  if (c.exposeHeaders?.length) out.expose_headers = c.exposeHeaders.join(',');
-  if (c.maxAge) {
-    const s = /^(\d+(?:\.\d+)?)s$/.exec(c.maxAge);
-    const secs = s ? Math.floor(Number(s[1])) : /^(\d+)m$/.test(c.maxAge) ? Number(c.maxAge.slice(0, -1)) * 60 : /^(\d+)h$/.test(c.maxAge) ? Number(c.maxAge.slice(0, -1)) * 3600 : undefined;
-    if (secs !== undefined) out.max_age = String(secs);
-  }
+function corsPolicy(c: CorsModel): Obj {
+  const out: Obj = {};
+  if (c.allowOrigins.length > 0) out.allow_origin_string_match = c.allowOrigins.map((o) => stringMatcher(o));
+  if (c.allowMethods.length) out.allow_methods = c.allowMethods.join(',');
+  if (c.allowHeaders.length) out.allow_headers = c.allowHeaders.join(',');
+  if (c.exposeHeaders.length) out.expose_headers = c.exposeHeaders.join(',');
+  if (c.maxAgeSeconds !== undefined) out.max_age = String(c.maxAgeSeconds);
   if (c.allowCredentials !== undefined) out.allow_credentials = { value: c.allowCredentials };
   if (c.unmatchedPreflights === 'IGNORE') out.forward_not_matching_preflights = { value: false };
   return out;
@@ -122,119 +112,167 @@ function portOfCluster(name: string): number | undefined {
   return Number.isFinite(p) ? p : undefined;
 }
 
-/** Envoy routes for one VirtualService http route (one per surviving match). */
-function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRouteModel): Record<string, unknown>[] {
-  const { view } = ctx;
-  const grpc = view.proxy.kind === 'grpc';
+/** Where a builder reports what a client kind cannot do (deduplicated by the sink). */
+export type Warn = (code: string, message: string, path?: string, severity?: 'warning' | 'info') => void;
+
+const REDIRECT_CODES: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
+
+/** `redirect` action; proxyless gRPC clients NACK it, so undefined (route left out) for them. */
+export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+  const rd = r.redirect;
+  if (!rd) return undefined;
+  if (kind === 'grpc') {
+    warn('MCD4110', 'redirect is not supported by proxyless gRPC clients; route left out');
+    return undefined;
+  }
+  return {
+    redirect: {
+      ...(rd.uri !== undefined ? { path_redirect: rd.uri } : {}),
+      ...(rd.authority !== undefined ? { host_redirect: rd.authority } : {}),
+      ...(rd.port !== undefined ? { port_redirect: rd.port } : {}),
+      ...(rd.scheme !== undefined ? { scheme_redirect: rd.scheme } : {}),
+      response_code: REDIRECT_CODES[rd.redirectCode ?? 301] ?? 'MOVED_PERMANENTLY',
+    },
+  };
+}
+
+/** `direct_response` action; left out (undefined) for proxyless gRPC clients, which NACK it. */
+export function directResponseAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+  const dr = r.directResponse;
+  if (!dr) return undefined;
+  if (kind === 'grpc') {
+    warn('MCD4110', 'directResponse is not supported by proxyless gRPC clients; route left out');
+    return undefined;
+  }
+  return { direct_response: { status: dr.status, ...(dr.body !== undefined ? { body: { inline_string: dr.body } } : {}) } };
+}
+
+/** A route's destinations and mirrors resolved to clusters that exist for this proxy. */
+export interface ResolvedTargets {
+  clusters: { name: string; weight: number; dest: WeightedDestination }[];
+  mirrors: { cluster: string; percent: number }[];
+  hashPolicy?: Obj[];
+}
+
+/** `route` action (weighted clusters, timeout, retries, hash policy, mirrors, rewrite), or 503 / left out when no cluster exists. */
+export function forwardAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn, targets: ResolvedTargets): Obj | undefined {
+  const grpc = kind === 'grpc';
+  const live = targets.clusters.filter((c) => c.weight > 0);
+  if (live.length === 0) {
+    if (grpc) {
+      warn('MCD4111', 'no destination of this route exists for proxyless gRPC clients; route left out');
+      return undefined;
+    }
+    return { direct_response: { status: 503 } };
+  }
+  const ra: Obj = {};
+  if (live.length === 1 && live[0]!.dest.headers === undefined) ra.cluster = live[0]!.name;
+  else {
+    ra.weighted_clusters = {
+      clusters: live.map((c) => ({
+        name: c.name,
+        weight: { value: c.weight },
+        ...(!grpc ? headerOps(c.dest.headers?.request, 'request') : {}),
+        ...(!grpc ? headerOps(c.dest.headers?.response, 'response') : {}),
+      })),
+    };
+    if (grpc && live.some((c) => c.dest.headers)) warn('MCD4112', 'per-destination header changes are not applied by proxyless gRPC clients');
+  }
+  if (grpc) {
+    if (r.timeoutMs !== undefined) ra.max_stream_duration = { max_stream_duration: durationOf(r.timeoutMs) };
+  } else {
+    ra.timeout = durationOf(r.timeoutMs ?? 0);
+  }
+  const retry = retryPolicy(r, kind, warn);
+  if (retry) ra.retry_policy = retry;
+  if (targets.hashPolicy) ra.hash_policy = targets.hashPolicy;
+  if (r.mirrors.length > 0) {
+    if (grpc) warn('MCD4113', 'mirror is not supported by proxyless gRPC clients; not mirrored');
+    else if (targets.mirrors.length > 0) ra.request_mirror_policies = targets.mirrors.map((m) => ({ cluster: m.cluster, runtime_fraction: { default_value: fractionalPercent(m.percent) } }));
+  }
+  if (r.rewrite) {
+    if (grpc) warn('MCD4114', 'rewrite is not supported by proxyless gRPC clients; not rewritten');
+    else {
+      if (r.rewrite.uri !== undefined) ra.prefix_rewrite = r.rewrite.uri;
+      if (r.rewrite.uriRegex) ra.regex_rewrite = { pattern: { regex: r.rewrite.uriRegex.match }, substitution: r.rewrite.uriRegex.rewrite };
+      if (r.rewrite.authority !== undefined) ra.host_rewrite_literal = r.rewrite.authority;
+    }
+  }
+  return { route: ra };
+}
+
+/** Route-level request/response header changes (Envoy only). */
+export function routeHeaderOps(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj {
+  if (!r.headers) return {};
+  if (kind === 'grpc') {
+    warn('MCD4112', 'header changes are not applied by proxyless gRPC clients');
+    return {};
+  }
+  return { ...headerOps(r.headers.request, 'request'), ...headerOps(r.headers.response, 'response') };
+}
+
+/** The fault filter's per-route config, or undefined. */
+export function faultPerRoute(r: HttpRouteModel, _kind: ProxyKind, warn: Warn): Obj | undefined {
+  if (!r.fault) return undefined;
+  const f: Obj = {};
+  if (r.fault.delay) f.delay = { fixed_delay: durationOf(r.fault.delay.fixedDelayMs), percentage: fractionalPercent(r.fault.delay.percent) };
+  const a = r.fault.abort;
+  if (a) {
+    if (a.grpcCode !== undefined) f.abort = { grpc_status: a.grpcCode, percentage: fractionalPercent(a.percent) };
+    else if (a.httpStatus !== undefined) f.abort = { http_status: a.httpStatus, percentage: fractionalPercent(a.percent) };
+    else warn('MCD4115', `fault abort has no usable httpStatus or grpcStatus (${a.grpcStatus ?? ''}); abort left out`, `${r.path}.fault.abort`);
+  }
+  return f.delay || f.abort ? any(T.fault, f) : undefined;
+}
+
+/** The CORS filter's per-route config (Envoy only), or undefined. */
+export function corsPerRoute(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+  if (!r.cors) return undefined;
+  if (kind === 'grpc') {
+    warn('MCD4116', 'corsPolicy does not apply to proxyless gRPC clients', `${r.path}.corsPolicy`, 'info');
+    return undefined;
+  }
+  return any(T.corsPolicy, corsPolicy(r.cors));
+}
+
+/** `typed_per_filter_config` for a route: fault and CORS. */
+export function perFilterConfig(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj {
+  const perFilter: Obj = {};
+  const fault = faultPerRoute(r, kind, warn);
+  if (fault) perFilter['envoy.filters.http.fault'] = fault;
+  const cors = corsPerRoute(r, kind, warn);
+  if (cors) perFilter['envoy.filters.http.cors'] = cors;
+  return Object.keys(perFilter).length > 0 ? { typed_per_filter_config: perFilter } : {};
+}
+
+/** Destinations and mirrors → clusters visible to this proxy (the one step that needs the view). */
+function resolveTargets(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRouteModel): ResolvedTargets {
   const where = { resource: vs.key, path: r.path };
-  const warn = (code: string, message: string, path = r.path) => view.sink.add({ code, severity: 'warning', message, resource: vs.key, path, origin: vs.origin });
+  const clusters: ResolvedTargets['clusters'] = [];
+  r.destinations.forEach((d, i) => {
+    const name = destinationCluster(ctx.view, d, ctx.port, { ...where, path: `${r.path}.route[${i}].destination` });
+    if (name) clusters.push({ name, weight: d.weight, dest: d });
+  });
+  const live = clusters.filter((c) => c.weight > 0);
+  if (live.length === 0) return { clusters, mirrors: [] };
+  const hp = hashPolicy(ctx, live.map((c) => c.dest), (d) => portOfCluster(live.find((c) => c.dest === d)!.name));
+  const mirrors = ctx.view.proxy.kind === 'grpc' ? [] : r.mirrors.flatMap((m, i) => {
+    const c = destinationCluster(ctx.view, m.destination, ctx.port, { ...where, path: `${r.path}.mirror${r.mirrors.length > 1 ? `s[${i}]` : ''}` });
+    return c ? [{ cluster: c, percent: m.percent }] : [];
+  });
+  return { clusters, mirrors, ...(hp ? { hashPolicy: hp } : {}) };
+}
+
+/** Envoy routes for one VirtualService http route (one per surviving match). */
+function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRouteModel): Obj[] {
+  const { view } = ctx;
+  const kind = view.proxy.kind;
+  const warn: Warn = (code, message, path = r.path, severity = 'warning') => view.sink.add({ code, severity, message, resource: vs.key, path, ...(severity === 'warning' ? { origin: vs.origin } : {}) });
   const matches = r.matches.length === 0 ? [undefined] : r.matches.filter((m) => matchApplies(ctx, m));
   if (matches.length === 0) return [];
-
-  let action: Record<string, unknown>;
-  const extra: Record<string, unknown> = {};
-  if (r.redirect || r.directResponse) {
-    if (grpc) {
-      warn('MCD4110', `${r.redirect ? 'redirect' : 'directResponse'} is not supported by proxyless gRPC clients; route left out`);
-      return [];
-    }
-    if (r.redirect) {
-      const rd = r.redirect;
-      const codes: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
-      action = {
-        redirect: {
-          ...(rd.uri !== undefined ? { path_redirect: rd.uri } : {}),
-          ...(rd.authority !== undefined ? { host_redirect: rd.authority } : {}),
-          ...(rd.port !== undefined ? { port_redirect: rd.port } : {}),
-          ...(rd.scheme !== undefined ? { scheme_redirect: rd.scheme } : {}),
-          response_code: codes[rd.redirectCode ?? 301] ?? 'MOVED_PERMANENTLY',
-        },
-      };
-    } else {
-      const dr = r.directResponse!;
-      action = { direct_response: { status: dr.status, ...(dr.body !== undefined ? { body: { inline_string: dr.body } } : {}) } };
-    }
-  } else {
-    const clusters: { name: string; weight: number; dest: WeightedDestination }[] = [];
-    r.destinations.forEach((d, i) => {
-      const name = destinationCluster(view, d, ctx.port, { ...where, path: `${r.path}.route[${i}].destination` });
-      if (name) clusters.push({ name, weight: d.weight, dest: d });
-    });
-    const live = clusters.filter((c) => c.weight > 0);
-    if (live.length === 0) {
-      if (grpc) {
-        warn('MCD4111', 'no destination of this route exists for proxyless gRPC clients; route left out');
-        return [];
-      }
-      action = { direct_response: { status: 503 } };
-    } else {
-      const ra: Record<string, unknown> = {};
-      if (live.length === 1 && live[0]!.dest.headers === undefined) ra.cluster = live[0]!.name;
-      else {
-        ra.weighted_clusters = {
-          clusters: live.map((c) => ({
-            name: c.name,
-            weight: { value: c.weight },
-            ...(!grpc ? headerOps(c.dest.headers?.request, 'request') : {}),
-            ...(!grpc ? headerOps(c.dest.headers?.response, 'response') : {}),
-          })),
-        };
-        if (grpc && live.some((c) => c.dest.headers)) warn('MCD4112', 'per-destination header changes are not applied by proxyless gRPC clients');
-      }
-      if (grpc) {
-        if (r.timeoutMs !== undefined) ra.max_stream_duration = { max_stream_duration: durationOf(r.timeoutMs) };
-      } else {
-        ra.timeout = durationOf(r.timeoutMs ?? 0);
-      }
-      const retry = retryPolicy(ctx, r, warn);
-      if (retry) ra.retry_policy = retry;
-      const hp = hashPolicy(ctx, live.map((c) => c.dest), (d) => portOfCluster(live.find((c) => c.dest === d)!.name));
-      if (hp) ra.hash_policy = hp;
-      if (r.mirrors.length > 0) {
-        if (grpc) warn('MCD4113', 'mirror is not supported by proxyless gRPC clients; not mirrored');
-        else {
-          const policies = r.mirrors.flatMap((m, i) => {
-            const c = destinationCluster(view, m.destination, ctx.port, { ...where, path: `${r.path}.mirror${r.mirrors.length > 1 ? `s[${i}]` : ''}` });
-            return c ? [{ cluster: c, runtime_fraction: { default_value: fractionalPercent(m.percent) } }] : [];
-          });
-          if (policies.length > 0) ra.request_mirror_policies = policies;
-        }
-      }
-      if (r.rewrite) {
-        if (grpc) warn('MCD4114', 'rewrite is not supported by proxyless gRPC clients; not rewritten');
-        else {
-          if (r.rewrite.uri !== undefined) ra.prefix_rewrite = r.rewrite.uri;
-          if (r.rewrite.uriRegex) ra.regex_rewrite = { pattern: { regex: r.rewrite.uriRegex.match }, substitution: r.rewrite.uriRegex.rewrite };
-          if (r.rewrite.authority !== undefined) ra.host_rewrite_literal = r.rewrite.authority;
-        }
-      }
-      action = { route: ra };
-    }
-  }
-
-  if (r.headers) {
-    if (grpc) warn('MCD4112', 'header changes are not applied by proxyless gRPC clients');
-    else Object.assign(extra, headerOps(r.headers.request, 'request'), headerOps(r.headers.response, 'response'));
-  }
-  const perFilter: Record<string, unknown> = {};
-  if (r.fault) {
-    const f: Record<string, unknown> = {};
-    if (r.fault.delay) f.delay = { fixed_delay: durationOf(r.fault.delay.fixedDelayMs), percentage: fractionalPercent(r.fault.delay.percent) };
-    if (r.fault.abort) {
-      const a = r.fault.abort;
-      const grpcCode = a.grpcStatus !== undefined ? (GRPC_CODES[a.grpcStatus.toUpperCase()] ?? (/^\d+$/.test(a.grpcStatus) ? Number(a.grpcStatus) : undefined)) : undefined;
-      if (grpcCode !== undefined) f.abort = { grpc_status: grpcCode, percentage: fractionalPercent(a.percent) };
-      else if (a.httpStatus !== undefined) f.abort = { http_status: a.httpStatus, percentage: fractionalPercent(a.percent) };
-      else warn('MCD4115', `fault abort has no usable httpStatus or grpcStatus (${a.grpcStatus ?? ''}); abort left out`, `${r.path}.fault.abort`);
-    }
-    if (f.delay || f.abort) perFilter['envoy.filters.http.fault'] = any(T.fault, f);
-  }
-  if (r.cors) {
-    if (grpc) view.sink.add({ code: 'MCD4116', severity: 'info', message: 'corsPolicy does not apply to proxyless gRPC clients', resource: vs.key, path: `${r.path}.corsPolicy` });
-    else perFilter['envoy.filters.http.cors'] = any(T.corsPolicy, corsPolicy(r.cors));
-  }
-  if (Object.keys(perFilter).length > 0) extra.typed_per_filter_config = perFilter;
-
+  const action = r.redirect ? redirectAction(r, kind, warn) : r.directResponse ? directResponseAction(r, kind, warn) : forwardAction(r, kind, warn, resolveTargets(ctx, vs, r));
+  if (!action) return [];
+  const extra = { ...routeHeaderOps(r, kind, warn), ...perFilterConfig(r, kind, warn) };
   const base = `${vs.namespace}/${vs.name}/${r.name ?? `http[${r.index}]`}`;
   return matches.map((m, j) => ({
     name: matches.length > 1 ? `${base}/${m?.name ?? `match[${j}]`}` : base,
@@ -244,8 +282,9 @@ function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpR
   }));
 }
 
-function retryPolicy(ctx: RouteContext, r: HttpRouteModel, warn: (code: string, message: string, path?: string) => void): Record<string, unknown> | undefined {
-  const grpc = ctx.view.proxy.kind === 'grpc';
+/** Retry policy: Istio's default for Envoy without `retries`; for gRPC only the status codes grpc-js retries on. */
+export function retryPolicy(r: Pick<HttpRouteModel, 'retries' | 'path'>, kind: ProxyKind, warn: Warn): Obj | undefined {
+  const grpc = kind === 'grpc';
   const rt = r.retries;
   // Istio's default for Envoy: two retries on connection-level failures.
   if (!rt) return grpc ? undefined : { retry_on: ISTIO_DEFAULT_RETRY_ON, num_retries: { value: 2 } };
@@ -289,7 +328,7 @@ export function defaultRoute(ctx: RouteContext, svc: MeshService, port: number):
   const ra: Record<string, unknown> = { cluster };
   if (ctx.view.proxy.kind !== 'grpc') {
     ra.timeout = durationOf(0);
-    const rp = retryPolicy(ctx, { index: 0, matches: [], destinations: [], mirrors: [], path: '' }, () => undefined);
+    const rp = retryPolicy({ path: '' }, ctx.view.proxy.kind, () => undefined);
     if (rp) ra.retry_policy = rp;
   }
   const hp = hashPolicy(ctx, [{ host: svc.hostname, port, weight: 100 }], () => port);
