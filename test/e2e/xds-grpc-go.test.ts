@@ -171,3 +171,19 @@ test.serial('a removed service gives UNAVAILABLE to both clients', async (t) => 
   t.is(err.code, grpc.status.UNAVAILABLE);
   await assertNoNacks(t);
 });
+
+test.serial('ring hash on a header: each x-user sticks to one endpoint in grpc-go, and the users spread over several', async (t) => {
+  await writeFileIn(ctx.dir, 'hashed.yaml', await renderTemplate('../../interop/fixtures/ring-hash.yaml.tmpl', ctx.vars));
+  const target = 'xds:///hashed.bookinfo.svc.cluster.local:9085';
+  await ctx.go.run({ target, n: 0, wait_ms: 20000 });
+  const home: Record<string, string> = {};
+  for (let u = 0; u < 12; u++) {
+    const a = await ctx.go.run({ target, n: 15, concurrency: 5, metadata: { 'x-user': `user-${u}` } });
+    t.is(Object.keys(a.backends).length, 1, `user-${u}: ${summary(a)}`);
+    home[`user-${u}`] = Object.keys(a.backends)[0]!;
+  }
+  t.log(JSON.stringify(home));
+  t.true(new Set(Object.values(home)).size > 1, 'twelve users do not all hash to one endpoint');
+  await rm(join(ctx.dir, 'hashed.yaml'));
+  await assertNoNacks(t);
+});

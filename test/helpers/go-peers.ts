@@ -17,9 +17,9 @@ export function goPeersCacheDir(): string {
   return process.env.MESHCD_GO_PEERS_CACHE || join(process.cwd(), 'node_modules', '.cache', 'meshcd-go');
 }
 
-/** The Go binary: $GO, else `go` on PATH, else the usual install path; a clear error when there is none. */
+/** The Go binary: $GO (only it, when set), else `go` on PATH, else the usual install path; a clear error when there is none. */
 export function goTool(): string {
-  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter((c): c is string => !!c);
+  const candidates = process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go'];
   for (const c of candidates) {
     const r = spawnSync(c, ['version'], { encoding: 'utf8' });
     if (r.status === 0) return c;

@@ -137,6 +137,7 @@ test.before('build test/interop/envoy-validate', async (t) => {
 
 for (const [set, collect] of [['golden outputs', async () => goldenOutputs()], ['random meshes', async () => randomOutputs()], ['examples/mesh for sidecars, gateways and proxyless clients', exampleOutputs]] as const) {
   test(`Envoy's validators and meshcd's checks agree on every resource: ${set}`, async (t) => {
+    t.timeout(300_000, 'thousands of resources through two checkers on a shared machine');
     const items = await collect();
     t.true(items.length > 10, `${items.length} resources`);
     const kinds = new Set(items.map((i) => i.typeUrl));
@@ -199,6 +200,7 @@ const KNOWN_DISAGREEMENTS = [
 ].sort();
 
 test('one field emptied at a time in every golden resource: meshcd and Envoy refuse the same mutants, but for the known differences', async (t) => {
+  t.timeout(300_000, 'thousands of mutants through two checkers on a shared machine');
   const base = goldenOutputs().filter((i) => i.typeUrl !== TYPE_URL.secret);
   const items: (Emitted & { path: string })[] = [];
   for (const it of base) for (const m of mutants(it.value, 400)) items.push({ ...it, value: m.value, path: m.path });
