@@ -20,7 +20,9 @@ import { logger } from '../util/log.js';
 import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
-import { registerXdsDebugRoutes } from '../xds/debug.js';
+import { registerXdsDebugRoutes, xdsDebugSource } from '../xds/debug.js';
+import { SnapshotCache } from '../xds/cache/index.js';
+import { credentialsFor, trustBundleSecret } from '../xds/server/authorize.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
@@ -137,8 +139,10 @@ export function registerServe(program: Command): void {
       const policies = await servePolicies(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
+      // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
+      const cache = new SnapshotCache(meshTranslator(), { authorizeCredentials: credentialsFor });
       const server = new XdsServer({
-        translator: meshTranslator(),
+        watcher: cache,
         maxStreamsPerConnection: positive('--xds-max-streams-per-connection', opts.xdsMaxStreamsPerConnection),
         maxStreamsPerPeer: positive('--xds-max-streams-per-peer', opts.xdsMaxStreamsPerPeer),
         maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
@@ -146,7 +150,7 @@ export function registerServe(program: Command): void {
         stallMs: positive('--xds-stall-timeout', opts.xdsStallTimeout) * 1000,
       });
       const admin = new AdminServer();
-      registerXdsDebugRoutes(admin, server.debugSource());
+      registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
         try {
@@ -160,7 +164,7 @@ export function registerServe(program: Command): void {
         } catch (err) {
           throw new UserError(`CA: ${(err as Error).message}`);
         }
-        ca.onTrustBundle((b) => server.setTrustBundle(b));
+        ca.onTrustBundle((b) => cache.setSecrets([trustBundleSecret(b)]));
         registerCaAdminRoutes(admin, ca.ca);
       }
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies });
@@ -168,9 +172,10 @@ export function registerServe(program: Command): void {
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
-        server.update({ config: e.config, index: buildServiceIndex(e.config) }, id);
+        server.setClusterDomain(e.config.mesh.clusterDomain);
+        cache.update({ config: e.config, index: buildServiceIndex(e.config) }, id);
         // The sources already debounced this burst of changes; do not wait a second quiet period.
-        server.flush();
+        cache.flush();
         serving = id;
         if (ca && e.config.mesh.trustDomain !== opts.trustDomain) {
           log.warn({ meshConfig: e.config.mesh.trustDomain, ca: opts.trustDomain }, 'MeshConfig trustDomain differs from --trust-domain: peers will not accept the CA\'s certificates');
@@ -194,7 +199,7 @@ export function registerServe(program: Command): void {
         const load = async (): Promise<void> => {
           const { byNamespace, errors } = await readCredentialsDir(dir);
           for (const e of errors) process.stderr.write(`credentials: ${e}; left out\n`);
-          server.setCredentials(byNamespace);
+          cache.setCredentials(byNamespace);
           log.info({ namespaces: byNamespace.size, credentials: [...byNamespace.values()].reduce((n, l) => n + l.length, 0) }, 'gateway credentials loaded');
         };
         try {
@@ -218,12 +223,13 @@ export function registerServe(program: Command): void {
         boundAdmin = await admin.listen(adminPort, opts.adminAddress);
       } catch (err) {
         await server.close();
+        cache.close();
         await admin.close();
         await ca?.close();
         throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
       }
       await reconciler.start();
-      server.flush();
+      cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
       const xdsAddr = boundXds !== undefined ? hostPort(opts.xdsAddress, boundXds) : undefined;
       const tlsAddr = boundTls !== undefined ? hostPort(opts.tlsAddress, boundTls) : undefined;
@@ -257,6 +263,7 @@ export function registerServe(program: Command): void {
             await reconciler.stop();
             await credentialsWatcher?.close();
             await server.close();
+            cache.close();
             await admin.close();
             await ca?.close();
             done();
