@@ -20,7 +20,9 @@ import { enableDefaultMetrics } from '../util/metrics.js';
 import { logger } from '../util/log.js';
 import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
-import { registerXdsDebugRoutes } from '../xds/debug.js';
+import { registerXdsDebugRoutes, xdsDebugSource } from '../xds/debug.js';
+import { SnapshotCache } from '../xds/cache/index.js';
+import { credentialsFor, trustBundleSecret } from '../xds/server/authorize.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
@@ -153,8 +155,10 @@ export function registerServe(program: Command): void {
       const adminToken = await readAdminToken(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
+      // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
+      const cache = new SnapshotCache(meshTranslator(), { authorizeCredentials: credentialsFor });
       const server = new XdsServer({
-        translator: meshTranslator(),
+        watcher: cache,
         maxStreamsPerConnection: positive('--xds-max-streams-per-connection', opts.xdsMaxStreamsPerConnection),
         maxStreamsPerPeer: positive('--xds-max-streams-per-peer', opts.xdsMaxStreamsPerPeer),
         maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
@@ -163,7 +167,7 @@ export function registerServe(program: Command): void {
       });
       const admin = new AdminServer();
       admin.setAdminToken(adminToken);
-      registerXdsDebugRoutes(admin, server.debugSource());
+      registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
         try {
@@ -178,7 +182,7 @@ export function registerServe(program: Command): void {
           const flag = err instanceof CaInputError ? { tokenFile: '--ca-token-file', pluginDir: '--ca-plugin-dir' }[err.input] : 'CA';
           throw new UserError(`${flag}: ${(err as Error).message}`);
         }
-        ca.onTrustBundle((b) => server.setTrustBundle(b));
+        ca.onTrustBundle((b) => cache.setSecrets([trustBundleSecret(b)]));
         registerCaAdminRoutes(admin, ca.ca);
       }
       // --- rollouts (issue 8): the overlay goes into every update; state in <state-dir>/state/rollouts.json.
@@ -190,7 +194,12 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
-      const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, update: (inputs, id) => (server.update(inputs, id), server.flush()), ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+      const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, update: (inputs, id) => {
+          server.setClusterDomain(inputs.config.mesh.clusterDomain);
+          cache.update(inputs, id);
+          // The sources already debounced this burst of changes; do not wait a second quiet period.
+          cache.flush();
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
@@ -228,7 +237,7 @@ export function registerServe(program: Command): void {
         const load = async (): Promise<void> => {
           const { byNamespace, errors } = await readCredentialsDir(dir);
           for (const e of errors) process.stderr.write(`credentials: ${e}; left out\n`);
-          server.setCredentials(byNamespace);
+          cache.setCredentials(byNamespace);
           log.info({ namespaces: byNamespace.size, credentials: [...byNamespace.values()].reduce((n, l) => n + l.length, 0) }, 'gateway credentials loaded');
         };
         try {
@@ -252,6 +261,7 @@ export function registerServe(program: Command): void {
         boundAdmin = await admin.listen(adminPort, opts.adminAddress);
       } catch (err) {
         await server.close();
+        cache.close();
         await admin.close();
         await ca?.close();
         throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
@@ -259,7 +269,7 @@ export function registerServe(program: Command): void {
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
       await reconciler.start();
-      server.flush();
+      cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
       const xdsAddr = boundXds !== undefined ? hostPort(opts.xdsAddress, boundXds) : undefined;
       const tlsAddr = boundTls !== undefined ? hostPort(opts.tlsAddress, boundTls) : undefined;
@@ -294,6 +304,7 @@ export function registerServe(program: Command): void {
             rollouts.stop();
             await credentialsWatcher?.close();
             await server.close();
+            cache.close();
             await admin.close();
             await ca?.close();
             removeFaultHandlers();

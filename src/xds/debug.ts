@@ -3,10 +3,11 @@
 // ?continue=TOKEN; `next` in the response when truncated), /debug/config_dump
 // (?proxy=ID required, same paging over resources), /debug/translation.
 // `serve` wires them to the server and the cache.
-// Imports: src/admin (route helpers), src/xds/server (types only).
+// Imports: src/admin (route helpers), src/xds/server and src/xds/cache (types only).
 
 import { json, type AdminServer, type AdminRequest, type AdminResponse } from '../admin/server.js';
-import type { SynczCursor, SynczEntry } from './server/index.js';
+import type { SynczCursor, SynczEntry, XdsServer } from './server/index.js';
+import type { SnapshotCache } from './cache/index.js';
 
 export interface XdsDebugSource {
   revision(): string | undefined;
@@ -77,4 +78,15 @@ export function registerXdsDebugRoutes(admin: AdminServer, src: XdsDebugSource):
     const { next, ...rest } = dump;
     return json(200, next !== undefined ? { ...rest, next: encode({ o: next }) } : rest);
   });
+}
+
+/** The production source: streams from the server, revision and per-class state from the cache. */
+export function xdsDebugSource(server: XdsServer, cache: SnapshotCache<unknown>): XdsDebugSource {
+  return {
+    revision: () => cache.revision,
+    synczPage: (q) => server.synczPage(q),
+    refused: () => cache.status().filter((s) => s.error).map((s) => ({ key: s.key, errors: s.error!.errors })),
+    translation: () => cache.status(),
+    configDump: (id, page) => server.configDump(id, page),
+  };
 }

@@ -13,6 +13,7 @@ import { TYPE_URL } from '../../api/types.js';
 import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
 import { buildSnapshot, EncodeCache, type EncodedSnapshot } from './snapshot.js';
+import type { SnapshotWatch, SnapshotWatcher } from '../watcher.js';
 
 export * from './snapshot.js';
 
@@ -74,7 +75,7 @@ const refused = metric('counter', 'meshcd_xds_snapshot_refused_total', 'Snapshot
 const translateSeconds = metric('histogram', 'meshcd_xds_translate_seconds', 'Time to build the model and translate every proxy class for one revision', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 const classes = metric('gauge', 'meshcd_xds_proxy_classes', 'Distinct translation keys (classes of proxy) with connected proxies');
 
-export class SnapshotCache<M = unknown> {
+export class SnapshotCache<M = unknown> implements SnapshotWatcher {
   private readonly log = logger('xds-cache');
   private keys = new Map<string, KeyState>();
   private readonly proxies = new Map<string, { proxy: ProxyInfo; key?: string; snapshot?: EncodedSnapshot }>();
@@ -99,6 +100,40 @@ export class SnapshotCache<M = unknown> {
     this.debounceMs = opts.debounceMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 1000;
     this.authorizeCredentials = opts.authorizeCredentials;
+  }
+
+  /** Per proxy id: the streams watching it (a proxy may hold more than one, e.g. while reconnecting). */
+  private readonly watchers = new Map<string, Set<(snapshot: EncodedSnapshot, revision: string | undefined) => void>>();
+  private unwatchAll: (() => void) | undefined;
+
+  /** SnapshotWatcher: the server's view of the cache (src/xds/watcher.ts). */
+  watch(proxy: ProxyInfo, onSnapshot: (snapshot: EncodedSnapshot, revision: string | undefined) => void): SnapshotWatch {
+    this.unwatchAll ??= this.onSnapshot((ids, snap) => {
+      for (const id of ids) for (const fn of [...(this.watchers.get(id) ?? [])]) fn(snap, this.revision);
+    });
+    let set = this.watchers.get(proxy.id);
+    if (!set) this.watchers.set(proxy.id, (set = new Set()));
+    set.add(onSnapshot);
+    const { snapshot } = this.register(proxy);
+    let cancelled = false;
+    const cache = this;
+    return {
+      current: snapshot,
+      get revision() {
+        return cache.revision;
+      },
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        const s = this.watchers.get(proxy.id);
+        s?.delete(onSnapshot);
+        // Another stream of the same proxy (a reconnect) keeps it registered.
+        if (!s || s.size === 0) {
+          this.watchers.delete(proxy.id);
+          this.unregister(proxy.id);
+        }
+      },
+    };
   }
 
   onSnapshot(l: SnapshotListener): () => void {

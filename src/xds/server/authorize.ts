@@ -14,10 +14,16 @@
 //   trust bundle, nothing else secret.
 // Imports: src/api only.
 
-import type { ProxyInfo, XdsResource } from '../../api/types.js';
+import type { ProxyInfo, TrustBundle, XdsResource } from '../../api/types.js';
 
 /** The SDS secret every proxy may read: the CA's trust bundle (public). */
 export const TRUST_BUNDLE_SECRET = 'ROOTCA';
+
+/** The CA's roots as the SDS secret every proxy may read. */
+export function trustBundleSecret(b: TrustBundle): XdsResource {
+  const pem = b.rootsPem.join('\n');
+  return { name: TRUST_BUNDLE_SECRET, value: { name: TRUST_BUNDLE_SECRET, validation_context: { trusted_ca: { inline_string: pem } } }, version: '' };
+}
 
 /** An authenticated caller, as src/ca's authenticators return it (structurally the same as `Caller`). */
 export interface ProvenIdentity {

@@ -10,12 +10,12 @@ import type { ProxyInfo, TrustBundle, TypeUrl, XdsResource } from '../../api/typ
 import { TYPE_URL } from '../../api/types.js';
 import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
-import { SnapshotCache, shortType, type EncodedSnapshot, type ModelInputs, type Translator } from '../cache/index.js';
+import { shortType, type EncodedSnapshot } from '../cache/snapshot.js';
+import type { SnapshotWatch, SnapshotWatcher } from '../watcher.js';
 import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
-import { checkIdentity, credentialsFor, describeClaim, secretScope, type StreamAccess } from './authorize.js';
+import { checkIdentity, describeClaim, secretScope, type StreamAccess } from './authorize.js';
 import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.js';
 import { configDump } from './dump.js';
-import type { XdsDebugSource } from '../debug.js';
 import { adsServiceDefinition, InvalidRequest, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 import { AdsStream, StreamLimitError, type NackRecord, type TypeStatus } from './stream.js';
 import { SendScheduler, type SendTarget, type StreamHandle } from './sender.js';
@@ -33,9 +33,8 @@ const MAX_BACKLOG = 16;
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export interface XdsServerOptions {
-  translator: Translator<any>;
-  debounceMs?: number;
-  maxDelayMs?: number;
+  /** Where snapshots come from (the SnapshotCache in production, a fake in tests). */
+  watcher: SnapshotWatcher;
   /** Largest response sent (default 4 MiB, what clients accept by default). */
   maxMessageBytes?: number;
   /**
@@ -103,9 +102,6 @@ export interface XdsStats {
   acks: number;
   nacks: number;
   oversize: number;
-  revision?: string;
-  /** Snapshot refusals per proxy class (a meshcd bug when non-empty). */
-  refused: { key: string; errors: string[] }[];
   /** NACK log lines not written because the proxy had one logged within the window. */
   nackLogsSuppressed: number;
   /** Every NACK seen since start (most recent 100). */
@@ -133,6 +129,7 @@ const NACK_LOG_EVERY_MS = 10_000;
 interface Conn {
   id: number;
   stream?: AdsStream;
+  watch?: SnapshotWatch;
   /** Known once the stream's credentials were checked (at once on the plaintext port). */
   access?: StreamAccess;
   call: grpc.ServerDuplexStream<unknown, unknown>;
@@ -145,17 +142,16 @@ interface Conn {
 
 export class XdsServer {
   private readonly log = logger('xds');
-  private readonly cache: SnapshotCache<any>;
   /** One gRPC server per port: what a port serves is decided by which server it is. */
   private readonly grpcServers: grpc.Server[] = [];
   private readonly conns = new Map<number, Conn>();
-  private readonly byProxy = new Map<string, Set<Conn>>();
   private nextId = 1;
   private readonly maxMessageBytes: number;
   private clusterDomain: string;
   private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0, nackLogsSuppressed: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
+  private readonly watcher: SnapshotWatcher;
   private readonly limits: Required<Pick<XdsServerOptions, keyof typeof XDS_LIMITS>>;
   private readonly scheduler: SendScheduler<Outgoing>;
   private readonly byTarget = new Map<SendTarget<Outgoing>, Conn>();
@@ -163,7 +159,7 @@ export class XdsServer {
   private readonly nackLogGate = new Map<string, { at: number; suppressed: number }>();
 
   constructor(opts: XdsServerOptions) {
-    this.cache = new SnapshotCache(opts.translator, { debounceMs: opts.debounceMs, maxDelayMs: opts.maxDelayMs, authorizeCredentials: credentialsFor });
+    this.watcher = opts.watcher;
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     this.limits = { ...XDS_LIMITS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in XDS_LIMITS && v !== undefined)) };
     this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
@@ -173,7 +169,6 @@ export class XdsServer {
       this.refuse(conn, new StreamRefused(grpc.status.UNAVAILABLE, `no progress writing responses for ${Math.round(seconds)} s; stream reset`));
     });
     this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
-    this.cache.onSnapshot((ids, snap) => this.push(ids, snap));
   }
 
   private newGrpcServer(tls: TlsPortOptions | undefined): grpc.Server {
@@ -187,31 +182,9 @@ export class XdsServer {
     return server;
   }
 
-  /** New accepted config; applied after the debounce (≈100 ms quiet, ≤1 s). */
-  update(inputs: ModelInputs, revisionId: string): void {
-    this.clusterDomain = inputs.config.mesh.clusterDomain || this.clusterDomain;
-    this.cache.update(inputs, revisionId);
-  }
-
-  /** Apply a pending update now. */
-  flush(): void {
-    this.cache.flush();
-  }
-
-  get revision(): string | undefined {
-    return this.cache.revision;
-  }
-
-  /** Serve the CA's roots as the SDS secret `ROOTCA`. */
-  setTrustBundle(b: TrustBundle): void {
-    const pem = b.rootsPem.join('\n');
-    const value = { name: ROOT_SECRET, validation_context: { trusted_ca: { inline_string: pem } } };
-    this.cache.setSecrets([{ name: ROOT_SECRET, value, version: '' }]);
-  }
-
-  /** Gateway credentials by namespace (see readCredentialsDir); each gateway gets only its own namespace's, and only those it uses. */
-  setCredentials(byNamespace: ReadonlyMap<string, readonly XdsResource[]>): void {
-    this.cache.setCredentials(byNamespace);
+  /** For `name:port` listener aliases: the mesh's cluster domain (serve passes MeshConfig's on each accepted revision). */
+  setClusterDomain(domain: string): void {
+    if (domain) this.clusterDomain = domain;
   }
 
   /**
@@ -235,21 +208,9 @@ export class XdsServer {
     return bind(this.newGrpcServer(opts), port, host, opts.credentials);
   }
 
-  /** What the debug routes (src/xds/debug.ts) read. */
-  debugSource(): XdsDebugSource {
-    return {
-      revision: () => this.cache.revision,
-      synczPage: (q) => this.synczPage(q),
-      refused: () => this.stats().refused,
-      translation: () => this.cache.status(),
-      configDump: (id, page) => this.configDump(id, page),
-    };
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cache.close();
     this.scheduler.stop();
     for (const c of this.conns.values()) {
       try {
@@ -278,8 +239,6 @@ export class XdsServer {
       connected: [...this.conns.values()].filter((c) => c.stream).length,
       byKind,
       ...this.counters,
-      revision: this.cache.revision,
-      refused: this.cache.status().filter((s) => s.error).map((s) => ({ key: s.key, errors: s.error!.errors })),
       nackLog: this.nackLog.slice(),
     };
   }
@@ -316,7 +275,7 @@ export class XdsServer {
       }
       const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
       const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
-      const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: this.cache.revision, types };
+      const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: c.watch?.revision, types };
       if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
       if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
       return e;
@@ -465,10 +424,12 @@ export class XdsServer {
       const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
       conn.stream = stream;
       connected.inc({ kind: proxy.kind });
-      const { snapshot } = this.cache.register(proxy);
-      let set = this.byProxy.get(proxy.id);
-      if (!set) this.byProxy.set(proxy.id, (set = new Set()));
-      set.add(conn);
+      conn.watch = this.watcher.watch(proxy, (snap) => {
+        const end = pushDuration.startTimer();
+        stream.setSnapshot(snap);
+        end();
+      });
+      const snapshot = conn.watch.current;
       this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent, access: access.port, identity: access.identity?.principal }, 'proxy connected');
       if (snapshot) stream.snapshot = snapshot;
     }
@@ -514,12 +475,6 @@ export class XdsServer {
     };
   }
 
-  private push(ids: readonly string[], snap: EncodedSnapshot): void {
-    const end = pushDuration.startTimer();
-    for (const id of ids) for (const c of this.byProxy.get(id) ?? []) c.stream?.setSnapshot(snap);
-    end();
-  }
-
   private drop(conn: Conn): void {
     if (!this.conns.delete(conn.id)) return;
     conn.closed = true;
@@ -531,14 +486,8 @@ export class XdsServer {
     const s = conn.stream;
     if (!s) return;
     connected.dec({ kind: s.proxy.kind });
-    const set = this.byProxy.get(s.proxy.id);
-    set?.delete(conn);
-    // Another stream of the same proxy (a reconnect) keeps it registered.
-    if (!set || set.size === 0) {
-      this.byProxy.delete(s.proxy.id);
-      this.nackLogGate.delete(s.proxy.id);
-      this.cache.unregister(s.proxy.id);
-    }
+    conn.watch?.cancel();
+    if (![...this.conns.values()].some((c) => c.stream?.proxy.id === s.proxy.id)) this.nackLogGate.delete(s.proxy.id);
     this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
   }
 }

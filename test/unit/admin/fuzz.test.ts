@@ -15,7 +15,8 @@ import { Reconciler } from '../../../src/source/reconcile.js';
 import { parseSourceFlag } from '../../../src/source/spec.js';
 import { hmacSignature, pushedRef, verifyWebhook } from '../../../src/source/webhook.js';
 import { XdsServer } from '../../../src/xds/server/index.js';
-import { registerXdsDebugRoutes } from '../../../src/xds/debug.js';
+import { registerXdsDebugRoutes, xdsDebugSource } from '../../../src/xds/debug.js';
+import { SnapshotCache } from '../../../src/xds/cache/index.js';
 import { meshTranslator } from '../../../src/xds/server/translator.js';
 
 /** mulberry32: small, seeded, good enough to pick from tables. */
@@ -117,9 +118,10 @@ test(`fuzz: ${REQUESTS} random requests (seed ${SEED}) against the real routes: 
   t.teardown(() => rm(root, { recursive: true, force: true }));
   process.env.MESHCD_FUZZ_WEBHOOK_SECRET = SECRET;
   const rec = new Reconciler({ sources: [parseSourceFlag(`m=${join(process.cwd(), 'examples/mesh')};webhook-secret-env=MESHCD_FUZZ_WEBHOOK_SECRET`, 'test')], stateDir: join(root, 'state') });
-  const xds = new XdsServer({ translator: meshTranslator() });
+  const cache = new SnapshotCache(meshTranslator());
+  const xds = new XdsServer({ watcher: cache });
   const admin = new AdminServer({ requestTimeoutMs: 20_000 });
-  registerXdsDebugRoutes(admin, xds.debugSource());
+  registerXdsDebugRoutes(admin, xdsDebugSource(xds, cache));
   rec.registerAdmin(admin);
   await rec.start();
   const port = await admin.listen(0);
@@ -127,6 +129,7 @@ test(`fuzz: ${REQUESTS} random requests (seed ${SEED}) against the real routes: 
     await admin.close();
     await rec.stop();
     await xds.close();
+    cache.close();
   });
   t.true(rec.hasAccepted());
   const g = generator(SEED);

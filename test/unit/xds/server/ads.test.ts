@@ -1,10 +1,9 @@
 import test from 'ava';
-import type { ProxyInfo, ProxyResources } from '../../../../src/api/types.js';
+import type { ProxyInfo } from '../../../../src/api/types.js';
 import { TYPE_URL } from '../../../../src/api/types.js';
-import { makeConfigSet } from '../../../../src/config/load.js';
-import { buildServiceIndex } from '../../../../src/registry/config.js';
-import type { ModelInputs, Translator } from '../../../../src/xds/cache/index.js';
 import { XdsServer } from '../../../../src/xds/server/index.js';
+import { trustBundleSecret } from '../../../../src/xds/server/authorize.js';
+import { FakeWatcher } from '../../../helpers/xds-fake-watcher.js';
 import { AdminServer } from '../../../../src/admin/server.js';
 import { registerXdsDebugRoutes } from '../../../../src/xds/debug.js';
 import { AdsTestClient, grpcNode } from '../../../helpers/xds-client.js';
@@ -16,10 +15,6 @@ const reviews = (w1: number, w2: number, port2 = 1002): SvcSpec => ({ host: H, p
 const ratings: SvcSpec = { host: 'ratings.bookinfo.svc.cluster.local', port: 9080, backends: [{ subset: '', port: 2001, weight: 100 }] };
 const details: SvcSpec = { host: 'details.shop.svc.cluster.local', port: 9080, backends: [{ subset: '', port: 3001, weight: 100 }] };
 
-const inputs: ModelInputs = (() => {
-  const config = makeConfigSet([]);
-  return { config, index: buildServiceIndex(config) };
-})();
 
 /** Requests are handled in order: once a probe LDS request is answered, everything sent before it was processed. */
 async function barrier(c: AdsTestClient, name: string): Promise<void> {
@@ -29,14 +24,10 @@ async function barrier(c: AdsTestClient, name: string): Promise<void> {
 
 async function setup(t: any, world: Record<string, SvcSpec[]>, opts: { maxMessageBytes?: number; sendBudgetBytes?: number } = {}) {
   const state = { world };
-  const translator: Translator<Record<string, ProxyResources>> = {
-    model: () => Object.fromEntries(Object.entries(state.world).map(([ns, svcs]) => [ns, grpcResources(svcs)])),
-    key: (p: ProxyInfo) => `${p.kind}/${p.namespace}`,
-    translate: (p, m) => ({ resources: m[p.namespace] ?? new Map() }),
-  };
-  const server = new XdsServer({ translator, debounceMs: 1, maxDelayMs: 5, ...opts });
-  server.update(inputs, 'r1');
-  server.flush();
+  // The server sees only a SnapshotWatcher: a fake one, no cache or translator.
+  const watcher = new FakeWatcher((p: ProxyInfo) => (state.world[p.namespace] ? grpcResources(state.world[p.namespace]!) : new Map()));
+  const server = new XdsServer({ watcher, ...opts });
+  watcher.publish('r1');
   const port = await server.listen(0);
   const clients: AdsTestClient[] = [];
   t.teardown(async () => {
@@ -50,10 +41,9 @@ async function setup(t: any, world: Record<string, SvcSpec[]>, opts: { maxMessag
   };
   const change = (w: Record<string, SvcSpec[]>, rev: string) => {
     state.world = w;
-    server.update(inputs, rev);
-    server.flush();
+    watcher.publish(rev);
   };
-  return { server, connect, change, port };
+  return { server, connect, change, port, watcher };
 }
 
 test('SotW: wildcard CDS, named LDS/RDS/EDS, ACKs, no push when nothing changed, zero NACKs', async (t) => {
@@ -240,10 +230,10 @@ test('a node without an id is refused with INVALID_ARGUMENT', async (t) => {
 });
 
 test('admin: syncz and config_dump in Envoy shape', async (t) => {
-  const { server, connect } = await setup(t, { bookinfo: [reviews(90, 10)] });
+  const { server, connect, watcher } = await setup(t, { bookinfo: [reviews(90, 10)] });
   const admin = new AdminServer();
-  registerXdsDebugRoutes(admin, server.debugSource());
-  server.setTrustBundle({ rootsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'] });
+  registerXdsDebugRoutes(admin, { revision: () => watcher.revision, synczPage: (q) => server.synczPage(q), refused: () => [], translation: () => [], configDump: (id, p) => server.configDump(id, p) });
+  watcher.setSecrets([trustBundleSecret({ rootsPem: ['-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'] })]);
   const aport = await admin.listen(0);
   t.teardown(() => admin.close());
   const c = connect('sidecar~10.0.0.1~x.bookinfo~bookinfo.svc.cluster.local', 'bookinfo');
@@ -307,7 +297,7 @@ test('other services (the CA) go on the TLS port only; the plaintext port answer
   const { echoService, callEcho } = await import('../../../helpers/xds-e2e.js');
   const { service, Client } = echoService();
   // Services are given with the TLS port; a second server shows the call path.
-  const s2 = new XdsServer({ translator: { model: () => 0, key: () => 'k', translate: () => ({ resources: new Map() }) } });
+  const s2 = new XdsServer({ watcher: new FakeWatcher(() => new Map()) });
   const grpc = await import('@grpc/grpc-js');
   const implementation = { Call: (_call: unknown, cb: (e: null, r: { version: string; attempt: number }) => void) => cb(null, { version: 'ca', attempt: 1 }) };
   const p2 = await s2.listenTls(0, '127.0.0.1', { credentials: grpc.ServerCredentials.createInsecure(), authenticate: async () => undefined, allowUnauthenticated: true, services: [{ definition: service, implementation }] });

@@ -13,8 +13,8 @@ import { TYPE_URL } from '../../../../src/api/types.js';
 import { AdminServer } from '../../../../src/admin/server.js';
 import { makeConfigSet } from '../../../../src/config/load.js';
 import { buildServiceIndex } from '../../../../src/registry/config.js';
-import type { Translator } from '../../../../src/xds/cache/index.js';
-import { registerXdsDebugRoutes } from '../../../../src/xds/debug.js';
+import { SnapshotCache, type Translator } from '../../../../src/xds/cache/index.js';
+import { registerXdsDebugRoutes, xdsDebugSource } from '../../../../src/xds/debug.js';
 import { XdsServer, type XdsServerOptions } from '../../../../src/xds/server/index.js';
 import { AdsTestClient, grpcNode, sharedAdsClient } from '../../../helpers/xds-client.js';
 import { eventually } from '../../../helpers/xds-e2e.js';
@@ -26,16 +26,18 @@ const many = (n: number): SvcSpec[] => Array.from({ length: n }, (_, i) => ({ ho
 async function setup(t: any, services: SvcSpec[], opts: Partial<XdsServerOptions> = {}) {
   const resources = grpcResources(services);
   const translator: Translator<ProxyResources> = { model: () => resources, key: (p: ProxyInfo) => p.namespace, translate: (_p, m) => ({ resources: m }) };
-  const server = new XdsServer({ translator, debounceMs: 1, maxDelayMs: 5, ...opts });
+  const cache = new SnapshotCache(translator, { debounceMs: 1, maxDelayMs: 5 });
+  const server = new XdsServer({ watcher: cache, ...opts });
   const config = makeConfigSet([]);
-  server.update({ config, index: buildServiceIndex(config) }, 'r1');
-  server.flush();
+  cache.update({ config, index: buildServiceIndex(config) }, 'r1');
+  cache.flush();
   const port = await server.listen(0);
   const address = `127.0.0.1:${port}`;
   const closers: (() => void)[] = [];
   t.teardown(async () => {
     for (const c of closers.reverse()) c();
     await server.close();
+    cache.close();
   });
   const connect = (id: string, o: ConstructorParameters<typeof AdsTestClient>[4] = {}, mode: 'sotw' | 'delta' = 'sotw') => {
     const c = new AdsTestClient(address, grpcNode(id, 'bookinfo'), mode, grpc.credentials.createInsecure(), { channel: { 'grpc.use_local_subchannel_pool': 1 }, ...o });
@@ -47,7 +49,7 @@ async function setup(t: any, services: SvcSpec[], opts: Partial<XdsServerOptions
     closers.push(() => client.close());
     return client;
   };
-  return { server, address, connect, shared };
+  return { server, cache, address, connect, shared };
 }
 
 const statusOf = async (c: AdsTestClient, type?: string) => ((await c.next(type).then(() => undefined, (e: grpc.ServiceError) => e)) as grpc.ServiceError | undefined)?.code;
@@ -131,9 +133,9 @@ test('NACK details are bounded in syncz and cut in the NACK log; repeated NACK l
 });
 
 test('/debug/syncz and /debug/config_dump page with limit, next and continue; proxy filter', async (t) => {
-  const { server, connect } = await setup(t, many(5));
+  const { server, cache, connect } = await setup(t, many(5));
   const admin = new AdminServer();
-  registerXdsDebugRoutes(admin, server.debugSource());
+  registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
   const port = await admin.listen(0);
   t.teardown(() => admin.close());
   for (const id of ['p-a', 'p-b', 'p-c']) {

@@ -15,7 +15,8 @@ import { buildServiceIndex } from '../../../../src/registry/config.js';
 import { openEmbeddedCa, requestCertificate } from '../../../../src/ca/index.js';
 import { buildCsr } from '../../../../src/ca/x509.js';
 import { streamAuthenticator, XdsServer } from '../../../../src/xds/server/index.js';
-import type { Translator } from '../../../../src/xds/cache/index.js';
+import { SnapshotCache, type Translator } from '../../../../src/xds/cache/index.js';
+import { credentialsFor, trustBundleSecret } from '../../../../src/xds/server/authorize.js';
 import { AdsTestClient } from '../../../helpers/xds-client.js';
 import { res } from '../../../helpers/xds-resources.js';
 import { ecKey, tempDir } from '../../ca/_helpers.js';
@@ -50,20 +51,22 @@ async function setup(t: any, opts: { allowUnauthenticated?: boolean } = {}) {
     key: (p: ProxyInfo) => `${p.kind}/${p.namespace}`,
     translate: (p) => ({ resources: p.kind === 'router' ? gatewayResources() : new Map() }),
   };
-  const server = new XdsServer({ translator, debounceMs: 1, maxDelayMs: 5 });
+  const cache = new SnapshotCache(translator, { debounceMs: 1, maxDelayMs: 5, authorizeCredentials: credentialsFor });
+  const server = new XdsServer({ watcher: cache });
   const config = makeConfigSet([]);
-  server.update({ config, index: buildServiceIndex(config) }, 'r1');
-  server.flush();
-  server.setTrustBundle(ca.ca.trustBundle());
+  cache.update({ config, index: buildServiceIndex(config) }, 'r1');
+  cache.flush();
+  cache.setSecrets([trustBundleSecret(ca.ca.trustBundle())]);
   const key = ecKey();
   const secret = res(CREDENTIAL, { name: CREDENTIAL, tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: '-----BEGIN PRIVATE KEY-----\nsecret\n' } } });
-  server.setCredentials(new Map([['bookinfo', [secret]]]));
+  cache.setCredentials(new Map([['bookinfo', [secret]]]));
   const plain = await server.listen(0);
   const tls = await server.listenTls(0, '127.0.0.1', { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.allowUnauthenticated ?? false, services: [{ definition: ca.definition, implementation: ca.implementation }] });
   const clients: AdsTestClient[] = [];
   t.teardown(async () => {
     for (const c of clients) c.close();
     await server.close();
+    cache.close();
     await ca.close();
     cleanup();
   });
