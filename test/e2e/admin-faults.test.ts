@@ -35,7 +35,8 @@ export function rawHttp(base: string, raw: string | Buffer): Promise<number> {
 
 const req = (line: string, headers: string[] = [], body = '') => `${line}\r\nHost: 127.0.0.1\r\n${headers.map((h) => `${h}\r\n`).join('')}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 
-test('malformed requests get a 4xx and serve keeps answering /ready and xDS', async (t) => {
+// Serial: each test starts serve processes, and the machine is shared.
+test.serial('malformed requests get a 4xx and serve keeps answering /ready and xDS', async (t) => {
   const s = await startServe('examples/mesh', ['--no-ca']);
   t.teardown(() => s.stop());
   const cases: [string, string | Buffer, (status: number) => boolean][] = [
@@ -66,7 +67,7 @@ test('malformed requests get a 4xx and serve keeps answering /ready and xDS', as
   t.notRegex(s.stderr(), /TypeError|URIError|\n\s+at /);
 });
 
-test('an unhandled rejection and an uncaught exception in serve are logged, counted and survived', async (t) => {
+test.serial('an unhandled rejection and an uncaught exception in serve are logged, counted and survived', async (t) => {
   const { dir, remove } = await tempDir('meshcd-e2e-faults-');
   t.teardown(remove);
   // A component failing outside any try, on demand: SIGUSR2 makes the serve process reject a promise nobody awaits and throw from a timer.
@@ -95,12 +96,16 @@ test('an unhandled rejection and an uncaught exception in serve are logged, coun
   t.notRegex(s.stdout() + s.stderr(), /a-long-admin-token/);
 });
 
-test('serve --admin-token-file/--admin-token-env: unreadable, empty or short tokens exit 2 with one line that never shows the token', async (t) => {
-  const { spawnSync } = await import('node:child_process');
+test.serial('serve --admin-token-file/--admin-token-env: unreadable, empty or short tokens exit 2 with one line that never shows the token', async (t) => {
+  const { execFile } = await import('node:child_process');
   const { dir, remove } = await tempDir('meshcd-e2e-token-');
   t.teardown(remove);
   await writeFileIn(dir, 'short', 'abc123\n');
-  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, ['dist/src/cli/bin.js', 'serve', '--no-ca', '--xds-port', '0', '--admin-port', '0', '--state-dir', `${dir}/state`, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+  // Not spawnSync: a blocked event loop would starve the other tests' serve processes.
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ status: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['dist/src/cli/bin.js', 'serve', '--no-ca', '--xds-port', '0', '--admin-port', '0', '--state-dir', `${dir}/state`, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } }, (err, _out, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr })),
+    );
   const cases: [string[], Record<string, string>, RegExp][] = [
     [['--admin-token-file', `${dir}/nope`], {}, /^error: --admin-token-file \S+nope: cannot read it \(ENOENT\)\n$/],
     [['--admin-token-file', `${dir}/short`], {}, /^error: --admin-token-file \S+short: the token must be at least 16 characters/],
@@ -108,7 +113,7 @@ test('serve --admin-token-file/--admin-token-env: unreadable, empty or short tok
     [['--admin-token-env', 'T', '--admin-token-file', `${dir}/short`], { T: 'x'.repeat(20) }, /give one of them/],
   ];
   for (const [args, env, re] of cases) {
-    const r = run(args, env);
+    const r = await run(args, env);
     t.is(r.status, 2, r.stderr);
     t.regex(r.stderr, re);
     t.notRegex(r.stderr, /abc123|xxxxxxxxxxxxxxxxxxxx/);
