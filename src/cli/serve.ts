@@ -194,7 +194,7 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
-      const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, update: (inputs, id) => {
+      const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
           server.setClusterDomain(inputs.config.mesh.clusterDomain);
           cache.update(inputs, id);
           // The sources already debounced this burst of changes; do not wait a second quiet period.

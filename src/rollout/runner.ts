@@ -302,6 +302,7 @@ export class RolloutRunner {
           badCommit: a.badCommit,
           goodCommit: a.goodCommit,
           paths: [a.file],
+          rollout: e.key,
           message: `meshcd: roll back Rollout ${e.key}\n\n${a.message}`,
           author: this.opts.author ?? { name: 'meshcd', email: 'meshcd@localhost' },
           now: this.now(),

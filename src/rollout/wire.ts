@@ -10,7 +10,12 @@ import { buildServiceIndex } from '../registry/config.js';
 import { StateStore } from '../state/store.js';
 import type { AnalysisProvider, WriteBack } from './contracts.js';
 import { registerRolloutRoutes } from './admin.js';
-import { RolloutRunner, type WebhookSender } from './runner.js';
+import { RolloutRunner, type WebhookPayload, type WebhookSender } from './runner.js';
+import { PrometheusProvider } from './analysis/provider.js';
+import { GitWriteBack } from './writeback.js';
+import { WebhookSender as HttpWebhookSender } from './webhooks.js';
+import type { SecretRef } from '../source/secret.js';
+import type { SourceSpec } from '../source/spec.js';
 
 const MAX_TOKEN_BYTES = 4096;
 
@@ -42,7 +47,15 @@ export async function wireRollouts(opts: {
   analysis?: AnalysisProvider;
   writeBack?: WriteBack;
   webhooks?: WebhookSender;
+  /** The sources (for Git write-back: clone, branch, credentials). */
+  sources?: readonly SourceSpec[];
+  /** HMAC secret for every Rollout webhook. */
+  webhookSecret?: SecretRef;
 }): Promise<RolloutWiring> {
+  const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
+  const analysis = opts.analysis ?? new PrometheusProvider();
+  const writeBack = opts.writeBack ?? new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
+  const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
   let indexed: { config: ConfigSet; index: ServiceIndex } | undefined;
   const runner = new RolloutRunner({
     store: new StateStore(opts.stateDir),
@@ -51,11 +64,22 @@ export async function wireRollouts(opts: {
       opts.update({ config, index: indexed.index, overlay }, id);
     },
     ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
-    ...(opts.analysis ? { analysis: opts.analysis } : {}),
-    ...(opts.writeBack ? { writeBack: opts.writeBack } : {}),
-    ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
+    analysis,
+    writeBack,
+    webhooks,
   });
   await runner.start();
   registerRolloutRoutes(opts.admin, runner);
   return { runner, accepted: (c, r) => runner.accepted(c, r), stop: () => runner.stop() };
+}
+
+/** The runner's webhook seam over the HTTP sender (Flagger-compatible payload, HMAC-signed when a secret is set). */
+function httpWebhooks(sender: HttpWebhookSender): WebhookSender {
+  return {
+    async send(hook, p: WebhookPayload) {
+      const [namespace = '', name = p.rollout] = p.rollout.split('/');
+      const r = await sender.send(hook, { name, namespace, phase: p.phase, stepIndex: p.stepIndex, canaryWeight: p.canaryWeight, message: p.message });
+      return r.ok ? { ok: true } : { ok: false, message: r.error };
+    },
+  };
 }
