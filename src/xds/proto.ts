@@ -4,6 +4,9 @@
 // of protoc-gen-validate. Envoy enforces `validate.rules` before it ACKs, so
 // a resource that fails `checkResource` would be NACKed: treat it as a bug.
 // Imports: protobufjs and node built-ins only.
+// Over 500 lines because the validate.rules interpreter (one recursive walk
+// over one rule table, ~400 lines) lives beside the loader whose Types it
+// walks; the next change to it should move it to its own file.
 
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

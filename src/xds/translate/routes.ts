@@ -117,14 +117,17 @@ export type Warn = (code: string, message: string, path?: string, severity?: 'wa
 
 const REDIRECT_CODES: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
 
-/** `redirect` action; proxyless gRPC clients NACK it, so undefined (route left out) for them. */
+/** Proxyless gRPC clients NACK redirect and direct_response: such a route is left out for them, with a warning. */
+function leftOutForGrpc(kind: ProxyKind, warn: Warn, what: string): boolean {
+  if (kind !== 'grpc') return false;
+  warn('MCD4110', `${what} is not supported by proxyless gRPC clients; route left out`);
+  return true;
+}
+
+/** `redirect` action; undefined (route left out) for proxyless gRPC clients. */
 export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
   const rd = r.redirect;
-  if (!rd) return undefined;
-  if (kind === 'grpc') {
-    warn('MCD4110', 'redirect is not supported by proxyless gRPC clients; route left out');
-    return undefined;
-  }
+  if (!rd || leftOutForGrpc(kind, warn, 'redirect')) return undefined;
   return {
     redirect: {
       ...(rd.uri !== undefined ? { path_redirect: rd.uri } : {}),
@@ -139,11 +142,7 @@ export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): 
 /** `direct_response` action; left out (undefined) for proxyless gRPC clients, which NACK it. */
 export function directResponseAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
   const dr = r.directResponse;
-  if (!dr) return undefined;
-  if (kind === 'grpc') {
-    warn('MCD4110', 'directResponse is not supported by proxyless gRPC clients; route left out');
-    return undefined;
-  }
+  if (!dr || leftOutForGrpc(kind, warn, 'directResponse')) return undefined;
   return { direct_response: { status: dr.status, ...(dr.body !== undefined ? { body: { inline_string: dr.body } } : {}) } };
 }
 
