@@ -42,7 +42,7 @@ function primaryWeights(rds: DecodedResponse): Record<string, number> {
   return Object.fromEntries(primary.weighted_clusters!.clusters.map((c) => [c.name, c.weight.value]));
 }
 
-test('serve follows a Git repository: webhook-triggered change, rejected commit, revert', async (t) => {
+test.serial('serve follows a Git repository: webhook-triggered change, rejected commit, revert', async (t) => {
   const root = await tempDir('meshcd-serve-git-');
   const git = await startGitServer({ root, auth: { token: TOKEN } });
   t.teardown(() => git.close());
@@ -177,7 +177,7 @@ async function waitFor(serve: ServeProcess, text: string): Promise<void> {
   }, 20000);
 }
 
-test('restart after kill -9 with a rejected head and a hanging Git server: ready and serving the last accepted commit before the first fetch completes, then the new head', async (t) => {
+test.serial('restart after kill -9 with a rejected head and a hanging Git server: ready and serving the last accepted commit before the first fetch completes, then the new head', async (t) => {
   const root = await tempDir('meshcd-serve-restart-');
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const git = await startGitServer({ root });
@@ -229,7 +229,7 @@ test('restart after kill -9 with a rejected head and a hanging Git server: ready
   await waitFor(second, `recovered source platform: serving main@sha1:${c} after a rejected revision`);
 });
 
-test('restart after kill -9 of a folder source whose content is now invalid: the last accepted content serves at once, then the fixed folder', async (t) => {
+test.serial('restart after kill -9 of a folder source whose content is now invalid: the last accepted content serves at once, then the fixed folder', async (t) => {
   const root = await tempDir('meshcd-serve-restart-dir-');
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const folder = join(root, 'mesh');
