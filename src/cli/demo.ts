@@ -2,13 +2,7 @@
 
 import type { Command } from 'commander';
 import { UserError } from './exit.js';
-import { parseDuration } from './ca.js';
-
-function port(flag: string, v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new UserError(`${flag}: "${v}" is not a port number (0–65535; 0 picks a free port)`);
-  return n;
-}
+import { parseDuration, parsePort } from './ca.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -41,9 +35,9 @@ export function registerDemo(program: Command): void {
       const { runDemo, findPrometheus } = await import('../demo/run.js');
       await runDemo({
         source: opts.source,
-        xdsPort: port('--xds-port', opts.xdsPort),
-        tlsPort: port('--tls-port', opts.tlsPort),
-        adminPort: port('--admin-port', opts.adminPort),
+        xdsPort: parsePort(opts.xdsPort, '--xds-port'),
+        tlsPort: parsePort(opts.tlsPort, '--tls-port'),
+        adminPort: parsePort(opts.adminPort, '--admin-port'),
         ...(opts.duration ? { durationMs: parseDuration(opts.duration, '--duration') * 1000 } : {}),
         rate,
         jasonPercent: jason,
