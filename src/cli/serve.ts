@@ -286,7 +286,8 @@ export function registerServe(program: Command): void {
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
           ...(xdsAddr
             ? [
-                `Point a proxyless gRPC client at it: write this to a file and set GRPC_XDS_BOOTSTRAP to its path, then dial xds:///reviews.bookinfo.svc.cluster.local:9080`,
+                `Proxyless gRPC clients: \`meshcd agent … --bootstrap-out FILE\` writes a GRPC_XDS_BOOTSTRAP with the workload's own certificate files, which DestinationRules with ISTIO_MUTUAL (as in examples/mesh) need; \`meshcd demo\` runs the whole example with traffic.`,
+                `For services without mTLS this bootstrap is enough (write it to a file, set GRPC_XDS_BOOTSTRAP to its path, dial xds:///<host>:<port>):`,
                 JSON.stringify(grpcBootstrapExample(xdsAddr)),
               ]
             : []),

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { APPS, serviceDefinition, type App, type DemoReply, type DemoRequest } from './service.js';
+import { APPS, exitWithParent, serviceDefinition, type App, type DemoReply, type DemoRequest } from './service.js';
 
 const ISTIO_DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
@@ -50,6 +50,7 @@ async function istioMetrics(app: string, version: string, pod: string): Promise<
 type UnaryClient = grpc.Client & { Get(req: DemoRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, r?: DemoReply) => void): void };
 
 async function main(): Promise<void> {
+  exitWithParent();
   const [app, version, pod, address, upstream] = process.argv.slice(2);
   if (!app || !APPS.includes(app as App) || !version || !pod || !address) {
     process.stderr.write('usage: backend.js APP VERSION POD HOST:PORT [UPSTREAM_APP]\n');

@@ -5,7 +5,7 @@
 // bootstrap:  node client.js RATE_PER_SECOND JASON_PERCENT
 
 import * as grpc from '@grpc/grpc-js';
-import { serviceDefinition, type App, type DemoReply, type DemoRequest } from './service.js';
+import { exitWithParent, serviceDefinition, type App, type DemoReply, type DemoRequest } from './service.js';
 
 type UnaryClient = grpc.Client & { Get(req: DemoRequest, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, r?: DemoReply) => void): void };
 
@@ -20,6 +20,7 @@ export interface DemoTick {
 }
 
 async function main(): Promise<void> {
+  exitWithParent();
   const rate = Math.min(200, Math.max(1, Number(process.argv[2] ?? 20)));
   const jasonPercent = Math.min(100, Math.max(0, Number(process.argv[3] ?? 20)));
   const xds = await import('@grpc/grpc-js-xds');

@@ -49,3 +49,12 @@ export function serviceDefinition(app: App): grpc.ServiceDefinition {
     },
   };
 }
+
+/** A demo process ends with the demo that started it, even when that one was killed (SIGKILL leaves orphans holding the workload ports). */
+export function exitWithParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 500).unref();
+}
+

@@ -24,10 +24,15 @@ test('meshcd demo: traffic through the mesh; a route edit moves the split at onc
   t.teardown(remove);
   const mesh = join(dir, 'mesh');
   await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
-  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so the teardown can end the demo and everything it started, whatever state it is in.
+  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  t.teardown(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  t.teardown(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
