@@ -180,12 +180,15 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     const tokenFile = join(dir, 'tokens.yaml');
     await writeFile(tokenFile, `tokens:\n${[...tokens].map(([sa, t]) => `  - name: ${sa}\n    token: ${t}\n    namespace: bookinfo\n    serviceAccount: ${sa}\n`).join('')}`, { mode: 0o600 });
     for (const [sa, t] of tokens) await writeFile(join(dir, `${sa}.token`), t, { mode: 0o600 });
+    // The admin token `meshcd rollout promote|abort|…` needs (read from a file, never a flag value).
+    const adminTokenFile = join(dir, 'admin.token');
+    await writeFile(adminTokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
 
     o.out(`meshcd demo: serving ${source} (watched: edit a file there and watch the split below change)`);
     const prom = o.prometheus ? await startPrometheus(o.prometheus, dir, procs) : undefined;
     if (prom) o.out(`  Prometheus ${prom.url} scrapes every backend's Istio metrics each second (rollout analysis)`);
     else o.out('  no Prometheus found: a Rollout\'s analysis has no data, so it never promotes (install the Debian package prometheus)');
-    const serve = procs.start('serve', [BIN, 'serve', '--source', source, '--state-dir', join(dir, 'state'), '--xds-port', String(o.xdsPort), '--tls-port', String(o.tlsPort), '--admin-port', String(o.adminPort), '--ca-token-file', tokenFile, ...(prom ? ['--prometheus', prom.url] : [])], {}, (line) => o.out(`serve │ ${line}`));
+    const serve = procs.start('serve', [BIN, 'serve', '--source', source, '--state-dir', join(dir, 'state'), '--xds-port', String(o.xdsPort), '--tls-port', String(o.tlsPort), '--admin-port', String(o.adminPort), '--ca-token-file', tokenFile, '--admin-token-file', adminTokenFile, ...(prom ? ['--prometheus', prom.url] : [])], {}, (line) => o.out(`serve │ ${line}`));
     const ports: { xds?: string; tls?: string; admin?: string } = {};
     const serveReady = new Promise<void>((resolveReady, reject) => {
       void serve.exited.then((code) => reject(new UserError(`demo: meshcd serve exited with ${code} (log: ${join(logDir, 'serve.log')}${o.keep ? '' : '; run with --keep to keep it'})`)));
@@ -194,7 +197,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           ports.xds ??= /xDS \(ADS, plaintext[^)]*\): +(\S+)/.exec(line)?.[1];
           ports.tls ??= /xDS \+ CA \(TLS\): +(\S+)/.exec(line)?.[1];
           ports.admin ??= /admin: +(http:\/\/\S+)/.exec(line)?.[1];
-          if (/^(accepted|rejected|recovered|source )/.test(line)) o.out(`serve │ ${line}`);
+          // serve's event lines, and the file:line findings indented under a rejection.
+          if (/^(accepted|rejected|recovered|fetch failed|notice|source ) ?/.test(line) || (/^ {2}\S+:\d+ {2}/.test(line) && ports.admin)) o.out(`serve │ ${line}`);
           if (ports.xds && ports.tls && ports.admin) resolveReady();
         }
       })();
@@ -236,6 +240,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     }
     const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(clientWorkload.pod));
     o.out(`  ${WORKLOADS.length - 1} backends (grpc-js-xds XdsServers: listener, mTLS and RBAC from meshcd) and a client calling as productpage, ${o.jasonPercent}% of reviews calls as end-user: jason`);
+    o.out(`  rollouts: meshcd rollout status bookinfo/reviews --server ${admin}   (promote: MESHCD_TOKEN_FILE=${adminTokenFile} meshcd rollout promote bookinfo/reviews --server ${admin})`);
     o.out(`  logs: ${logDir}${o.keep ? '' : ' (removed on exit; --keep keeps them)'}`);
     o.out('');
 

@@ -141,7 +141,7 @@ test.serial('a config change is followed by both clients; a broken revision is r
   }, 15000, 200);
   await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: 250}]}]\n');
   await eventually(async () => {
-    if (!/rejected dir@sha256:/.test(ctx.serve.stderr())) throw new Error('not rejected yet');
+    if (!/rejected dir@sha256:/.test(ctx.serve.stdout())) throw new Error('not rejected yet');
   }, 10000, 100);
   const kept = await ctx.go.run({ target: REVIEWS, n: 20, concurrency: 4 });
   t.deepEqual(kept.backends, { v2: 20 }, summary(kept));

@@ -213,8 +213,8 @@ test('responses over the size limit are refused and counted, not sent', async (t
   const big = Array.from({ length: 40 }, (_, i): SvcSpec => ({ host: `svc${i}.bookinfo.svc.cluster.local`, port: 80, backends: [{ subset: '', port: 1000 + i, weight: 100 }] }));
   const { server, connect } = await setup(t, { bookinfo: big }, { maxMessageBytes: 4000 });
   const c = connect('o1', 'bookinfo');
-  await barrier(c, 'o1'); // connected and served once, so the quiet window below only waits for the CDS answer
   c.request(CDS);
+  // Answered in order: once the probe's LDS answer is here, the CDS request has been handled.
   await barrier(c, 'o1');
   t.true(await c.quiet(200, CDS));
   t.is(server.stats().oversize, 1);
