@@ -10,6 +10,7 @@ import { loadRevision } from '../../src/config/load.js';
 import { buildMeshModel } from '../../src/mesh/index.js';
 import type { MeshModel } from '../../src/mesh/model.js';
 import { buildServiceIndex } from '../../src/registry/config.js';
+import { envoyRefusals } from '../../src/xds/cache/snapshot.js';
 import { readFolderRevision } from '../../src/source/folder.js';
 
 export const GOLDEN_ROOT = join(process.cwd(), 'test', 'fixtures', 'golden');
@@ -72,38 +73,8 @@ export function consistencyErrors(res: ProxyResources): string[] {
       if (!endpoints.has(svc)) errors.push(`EDS cluster ${c.name} has no ClusterLoadAssignment ${svc}`);
     }
   }
-  // Envoy NACKs two listeners on one address (proxyless server listeners are alternatives, not all bound).
-  const bound = new Map<string, string>();
-  for (const l of listeners.values()) {
-    const sa = (l.value.address as { socket_address?: { address: string; port_value: number } } | undefined)?.socket_address;
-    if (!sa || l.name.startsWith('xds.istio.io/')) continue;
-    const k = `${sa.address}:${sa.port_value}`;
-    if (bound.has(k)) errors.push(`listeners ${bound.get(k)} and ${l.name} both use ${k}`);
-    bound.set(k, l.name);
-  }
-  // Envoy NACKs two filter chains with the same match, and repeated domains or virtual host names.
-  for (const l of listeners.values()) {
-    const seen = new Set<string>();
-    for (const c of (l.value.filter_chains as { filter_chain_match?: unknown }[] | undefined) ?? []) {
-      const k = JSON.stringify(c.filter_chain_match ?? {});
-      if (seen.has(k)) errors.push(`listener ${l.name} has two filter chains matching ${k}`);
-      seen.add(k);
-    }
-  }
-  const routeConfigs = [...routes.values()].map((r) => r.value);
-  for (const l of listeners.values()) walk(l.value, (o) => { if (o.route_config && typeof o.route_config === 'object') routeConfigs.push(o.route_config as Record<string, unknown>); });
-  for (const rc of routeConfigs) {
-    const domains = new Set<string>();
-    const names = new Set<string>();
-    for (const vh of (rc.virtual_hosts as { name: string; domains: string[] }[] | undefined) ?? []) {
-      if (names.has(vh.name)) errors.push(`route config ${String(rc.name)} repeats virtual host ${vh.name}`);
-      names.add(vh.name);
-      for (const d of vh.domains) {
-        if (domains.has(d.toLowerCase())) errors.push(`route config ${String(rc.name)} repeats domain ${d}`);
-        domains.add(d.toLowerCase());
-      }
-    }
-  }
+  // What Envoy refuses across resources: the snapshot refuses the same (src/xds/cache/snapshot.ts).
+  errors.push(...envoyRefusals(res));
   for (const e of endpoints.keys()) {
     if (!clusters.has(e)) errors.push(`ClusterLoadAssignment ${e} belongs to no cluster`);
   }

@@ -190,5 +190,61 @@ export function checkConsistency(resources: ProxyResources): { errors: string[];
     }
   }
   for (const en of endpoints.keys()) if (!edsNames.has(en)) warnings.push(`ClusterLoadAssignment ${en}: no EDS cluster uses it`);
+  errors.push(...envoyRefusals(resources));
   return { errors, warnings };
+}
+
+/**
+ * What Envoy refuses across resources, which no single-resource check sees:
+ * two listeners bound to one address, two filter chains of a listener with
+ * the same match, a route configuration repeating a virtual host name or a
+ * domain. (Proxyless server listeners, `xds.istio.io/grpc/lds/inbound/…`, are
+ * alternatives a server picks from, not all bound, so they may share one.)
+ */
+export function envoyRefusals(resources: ProxyResources): string[] {
+  const errors: string[] = [];
+  const listeners = resources.get(TYPE_URL.listener) ?? new Map<string, XdsResource>();
+  const bound = new Map<string, string>();
+  for (const l of listeners.values()) {
+    const sa = isObj(l.value.address) && isObj(l.value.address.socket_address) ? l.value.address.socket_address : undefined;
+    if (!sa || l.name.startsWith('xds.istio.io/')) continue;
+    const k = `${String(sa.address)}:${String(sa.port_value)}`;
+    const other = bound.get(k);
+    if (other !== undefined) errors.push(`Listeners ${other} and ${l.name} both bind ${k}`);
+    bound.set(k, l.name);
+  }
+  const routeConfigs: Record<string, unknown>[] = [...(resources.get(TYPE_URL.route)?.values() ?? [])].map((r) => r.value);
+  for (const l of listeners.values()) {
+    const seen = new Set<string>();
+    for (const c of Array.isArray(l.value.filter_chains) ? l.value.filter_chains : []) {
+      const k = JSON.stringify(isObj(c) ? c.filter_chain_match ?? {} : {});
+      if (seen.has(k)) errors.push(`Listener ${l.name}: two filter chains match ${k}`);
+      seen.add(k);
+    }
+    inlineRouteConfigs(l.value, routeConfigs);
+  }
+  for (const rc of routeConfigs) {
+    const domains = new Set<string>();
+    const names = new Set<string>();
+    for (const vh of Array.isArray(rc.virtual_hosts) ? rc.virtual_hosts : []) {
+      if (!isObj(vh)) continue;
+      if (names.has(String(vh.name))) errors.push(`RouteConfiguration ${String(rc.name)}: virtual host ${String(vh.name)} repeated`);
+      names.add(String(vh.name));
+      for (const d of Array.isArray(vh.domains) ? vh.domains : []) {
+        const key = String(d).toLowerCase();
+        if (domains.has(key)) errors.push(`RouteConfiguration ${String(rc.name)}: domain ${String(d)} repeated`);
+        domains.add(key);
+      }
+    }
+  }
+  return errors;
+}
+
+/** Route configurations written inline in a listener (HTTP connection managers without RDS). */
+function inlineRouteConfigs(v: unknown, out: Record<string, unknown>[]): void {
+  if (Array.isArray(v)) for (const x of v) inlineRouteConfigs(x, out);
+  else if (isObj(v)) {
+    if (isObj(v.route_config)) out.push(v.route_config);
+    for (const x of Object.values(v)) inlineRouteConfigs(x, out);
+  }
 }

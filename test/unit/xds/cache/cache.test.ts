@@ -69,6 +69,24 @@ test('inconsistent snapshots are refused with the dangling reference named', (t)
   t.regex(checkConsistency(extra).warnings.join(), /orphan: no EDS cluster uses it/);
 });
 
+test('what Envoy refuses across resources refuses the snapshot: one address twice, two equal filter-chain matches, a repeated domain', (t) => {
+  const base = grpcResources([reviews]);
+  const withListeners = (list: XdsResource[]) => {
+    const out = new Map(base);
+    out.set(TYPE_URL.listener, new Map([...base.get(TYPE_URL.listener)!, ...list.map((l) => [l.name, l] as const)]));
+    return out;
+  };
+  const tcp = (name: string, port: number, chains: unknown[]) => res(name, { name, address: { socket_address: { address: '0.0.0.0', port_value: port } }, filter_chains: chains });
+  const chain = (match: unknown) => ({ filter_chain_match: match, filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'x', cluster: 'outbound|9080|v1|reviews.bookinfo.svc.cluster.local' } }] });
+  t.deepEqual(checkConsistency(withListeners([tcp('a', 8080, [chain({})])])).errors, []);
+  t.regex(buildSnapshot(withListeners([tcp('a', 8080, [chain({})]), tcp('b', 8080, [chain({})])])).errors.join('\n'), /Listeners a and b both bind 0\.0\.0\.0:8080/);
+  t.regex(buildSnapshot(withListeners([tcp('a', 8080, [chain({ destination_port: 1 }), chain({ destination_port: 1 })])])).errors.join('\n'), /Listener a: two filter chains match/);
+  // Proxyless server listeners are alternatives (the server binds one), so they may share an address.
+  t.deepEqual(checkConsistency(withListeners([tcp('xds.istio.io/grpc/lds/inbound/0.0.0.0:8080', 8080, [chain({})]), tcp('xds.istio.io/grpc/lds/inbound/[::]:8080', 8080, [chain({})])])).errors, []);
+  const repeated = mutate(base, TYPE_URL.route, 'outbound|9080||reviews.bookinfo.svc.cluster.local', (v) => v.virtual_hosts.push({ ...v.virtual_hosts[0], name: 'again' }));
+  t.regex(buildSnapshot(repeated).errors.join('\n'), /domain .* repeated/);
+});
+
 test('a resource failing the strict checks refuses the snapshot', (t) => {
   const bad = mutate(grpcResources([ratings]), TYPE_URL.cluster, 'outbound|9080||ratings.bookinfo.svc.cluster.local', (v) => (v.connectTimeout = { seconds: 1 }));
   const r = buildSnapshot(bad);
