@@ -195,7 +195,6 @@ export function registerServe(program: Command): void {
         }
       }
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
-          server.setClusterDomain(inputs.config.mesh.clusterDomain);
           cache.update(inputs, id);
           // The sources already debounced this burst of changes; do not wait a second quiet period.
           cache.flush();

@@ -54,8 +54,6 @@ export interface XdsServerOptions {
   maxNamesPerType?: number;
   /** Subscribed resource names across types in one stream (default 250000). */
   maxNamesPerStream?: number;
-  /** For `name:port` listener aliases (default `svc.cluster.local`; taken from the config's MeshConfig when updated). */
-  clusterDomain?: string;
 }
 
 /** The TLS port: who may connect and what else it serves. */
@@ -147,7 +145,6 @@ export class XdsServer {
   private readonly conns = new Map<number, Conn>();
   private nextId = 1;
   private readonly maxMessageBytes: number;
-  private clusterDomain: string;
   private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0, nackLogsSuppressed: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
@@ -168,7 +165,6 @@ export class XdsServer {
       this.log.warn({ proxy: conn.stream?.proxy.id, peer: conn.call.getPeer(), seconds: Math.round(seconds) }, 'ADS stream reset: the client has not read a response for too long');
       this.refuse(conn, new StreamRefused(grpc.status.UNAVAILABLE, `no progress writing responses for ${Math.round(seconds)} s; stream reset`));
     });
-    this.clusterDomain = opts.clusterDomain ?? 'svc.cluster.local';
   }
 
   private newGrpcServer(tls: TlsPortOptions | undefined): grpc.Server {
@@ -182,10 +178,6 @@ export class XdsServer {
     return server;
   }
 
-  /** For `name:port` listener aliases: the mesh's cluster domain (serve passes MeshConfig's on each accepted revision). */
-  setClusterDomain(domain: string): void {
-    if (domain) this.clusterDomain = domain;
-  }
 
   /**
    * The plaintext port (Istio's 15010): ADS, config only. Nobody is
@@ -264,22 +256,20 @@ export class XdsServer {
   }
 
   private synczEntry(c: Conn): SynczEntry {
-    {
-      const s = c.stream!;
-      const types = s.status();
-      for (const st of Object.values(types)) {
-        if (st.subscribed !== '*' && st.subscribed.length > MAX_SYNCZ_NAMES) {
-          st.subscribedCount = st.subscribed.length;
-          st.subscribed = st.subscribed.slice(0, MAX_SYNCZ_NAMES);
-        }
+    const s = c.stream!;
+    const types = s.status();
+    for (const st of Object.values(types)) {
+      if (st.subscribed !== '*' && st.subscribed.length > MAX_SYNCZ_NAMES) {
+        st.subscribedCount = st.subscribed.length;
+        st.subscribed = st.subscribed.slice(0, MAX_SYNCZ_NAMES);
       }
-      const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
-      const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
-      const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: c.watch?.revision, types };
-      if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
-      if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
-      return e;
     }
+    const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
+    const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
+    const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: c.watch?.revision, types };
+    if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
+    if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
+    return e;
   }
 
   /**
@@ -421,7 +411,7 @@ export class XdsServer {
       }
       const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
       if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
-      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, clusterDomain: this.clusterDomain, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
       conn.stream = stream;
       connected.inc({ kind: proxy.kind });
       conn.watch = this.watcher.watch(proxy, (snap) => {

@@ -75,7 +75,6 @@ export interface StreamHooks {
 
 export interface StreamOptions {
   maxMessageBytes: number;
-  clusterDomain: string;
   /** Which SDS secrets this stream may receive (src/xds/server/authorize.ts); default: only the trust bundle. */
   secretScope?: SecretScope;
   /** Subscribed names per type and across types (defaults: unbounded, the server sets them). */
