@@ -123,9 +123,19 @@ async function startPrometheus(binary: string, dir: string, procs: Processes): P
     p.proc.kill('SIGKILL');
     return undefined;
   }
+  // Backends announce their metrics ports at nearly the same moment: the
+  // writes are chained so two never share the temporary file (a second
+  // rename of one .tmp failed with ENOENT and took the demo down).
+  let writes: Promise<void> = Promise.resolve();
+  const write = async (t: string[]) => {
+    await writeFile(`${targetsFile}.tmp`, JSON.stringify([{ targets: t }]));
+    await rename(`${targetsFile}.tmp`, targetsFile);
+  };
   return {
     url,
-    setTargets: (t) => writeFile(`${targetsFile}.tmp`, JSON.stringify([{ targets: t }])).then(() => rename(`${targetsFile}.tmp`, targetsFile)),
+    setTargets: (t) => (writes = writes.then(() => write([...t])).catch((err: NodeJS.ErrnoException) => {
+      process.stderr.write(`demo: cannot update Prometheus targets in ${targetsFile} (${err.code ?? err.message})\n`);
+    })),
   };
 }
 
