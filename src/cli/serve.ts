@@ -21,7 +21,9 @@ import { logger } from '../util/log.js';
 import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
 import { registerXdsDebugRoutes, xdsDebugSource } from '../xds/debug.js';
-import { SnapshotCache } from '../xds/cache/index.js';
+import { SnapshotCache, translatingBuilder } from '../xds/cache/index.js';
+import { XdsEvents } from '../xds/callbacks.js';
+import { xdsMetrics } from '../xds/metrics.js';
 import { credentialsFor, trustBundleSecret } from '../xds/server/authorize.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
@@ -155,10 +157,15 @@ export function registerServe(program: Command): void {
       const adminToken = await readAdminToken(opts);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
-      // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
-      const cache = new SnapshotCache(meshTranslator(), { authorizeCredentials: credentialsFor });
+      // The builder translates (once per proxy class); the cache holds snapshots and revisions (current, canary);
+      // the server only streams them and reports through xdsEvents (subscribe there: metrics, rollouts, dashboard).
+      const builder = translatingBuilder(meshTranslator(), { authorizeCredentials: credentialsFor });
+      const cache = new SnapshotCache(builder);
+      const xdsEvents = new XdsEvents();
+      xdsEvents.subscribe(xdsMetrics());
       const server = new XdsServer({
         watcher: cache,
+        callbacks: xdsEvents,
         maxStreamsPerConnection: positive('--xds-max-streams-per-connection', opts.xdsMaxStreamsPerConnection),
         maxStreamsPerPeer: positive('--xds-max-streams-per-peer', opts.xdsMaxStreamsPerPeer),
         maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
@@ -182,7 +189,7 @@ export function registerServe(program: Command): void {
           const flag = err instanceof CaInputError ? { tokenFile: '--ca-token-file', pluginDir: '--ca-plugin-dir' }[err.input] : 'CA';
           throw new UserError(`${flag}: ${(err as Error).message}`);
         }
-        ca.onTrustBundle((b) => cache.setSecrets([trustBundleSecret(b)]));
+        ca.onTrustBundle((b) => builder.setSecrets([trustBundleSecret(b)]));
         registerCaAdminRoutes(admin, ca.ca);
       }
       // --- rollouts (issue 8): the overlay goes into every update; state in <state-dir>/state/rollouts.json.
@@ -195,9 +202,8 @@ export function registerServe(program: Command): void {
         }
       }
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
+          // Built in slices from the next tick; proxies get their push class by class.
           cache.update(inputs, id);
-          // The sources already debounced this burst of changes; do not wait a second quiet period.
-          cache.flush();
         }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
@@ -236,7 +242,7 @@ export function registerServe(program: Command): void {
         const load = async (): Promise<void> => {
           const { byNamespace, errors } = await readCredentialsDir(dir);
           for (const e of errors) process.stderr.write(`credentials: ${e}; left out\n`);
-          cache.setCredentials(byNamespace);
+          builder.setCredentials(byNamespace);
           log.info({ namespaces: byNamespace.size, credentials: [...byNamespace.values()].reduce((n, l) => n + l.length, 0) }, 'gateway credentials loaded');
         };
         try {

@@ -51,6 +51,8 @@ interface TypeState {
   sentNonce?: string;
   sentNames?: string;
   sentAt?: number;
+  /** The revision the last sent response was built from. */
+  sentRevision?: string;
   ackedVersion?: string;
   ackedNonce?: string;
   nackedVersion?: string;
@@ -59,18 +61,19 @@ interface TypeState {
   known: Map<string, string>;
   /** Names sent as "does not exist", so they are not repeated. */
   absent: Set<string>;
-  pending: Map<string, { at: number; resources: Map<string, string>; removed: string[] }>;
+  pending: Map<string, { at: number; resources: Map<string, string>; removed: string[]; revision: string | undefined }>;
   rejected: Map<string, string>;
 }
 
 export interface StreamHooks {
   sendSotw(r: PreparedResponse, bytes: number): void;
   sendDelta(r: DeltaResponse): void;
-  /** Called when a push was acknowledged, with seconds since it was sent. */
-  acked(type: TypeUrl, seconds: number): void;
-  nacked(n: NackRecord): void;
+  /** A push was acknowledged: its version, nonce, the revision it came from and seconds since it was sent. */
+  acked(a: { type: TypeUrl; version: string; nonce: string; revision: string | undefined; seconds: number }): void;
+  nacked(n: NackRecord, revision: string | undefined): void;
   oversize(type: TypeUrl, bytes: number): void;
-  pushed(type: TypeUrl, bytes: number, count: number): void;
+  /** A response went out with `count` resources. */
+  pushed(p: { type: TypeUrl; version: string; nonce: string; revision: string | undefined; bytes: number; count: number }): void;
 }
 
 export interface StreamOptions {
@@ -103,7 +106,7 @@ const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
 // Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
-const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer }>>();
+const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer; count: number }>>();
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -114,6 +117,8 @@ function nextNonce(): string {
 export class AdsStream {
   readonly types = new Map<TypeUrl, TypeState>();
   snapshot: EncodedSnapshot | undefined;
+  /** The revision `snapshot` was built from (SnapshotWatch.revision). */
+  revision: string | undefined;
   /** Snapshot whose clusters/endpoints stay until listeners and routes are answered. */
   private previous: EncodedSnapshot | undefined;
   readonly connectedAt = new Date();
@@ -144,10 +149,11 @@ export class AdsStream {
     return out;
   }
 
-  /** A new snapshot for this proxy's class. */
-  setSnapshot(snap: EncodedSnapshot): void {
+  /** A new snapshot for this proxy's class (from `revision`). */
+  setSnapshot(snap: EncodedSnapshot, revision?: string): void {
     if (this.snapshot && this.snapshot !== snap) this.previous = this.snapshot;
     this.snapshot = snap;
+    this.revision = revision;
     for (const t of ORDER) {
       const s = this.types.get(t);
       if (s?.seenRequest) this.respond(t);
@@ -171,11 +177,11 @@ export class AdsStream {
       if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
         s.nackedVersion = s.sentVersion;
         s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: names.slice(0, 100), at: new Date().toISOString() };
-        this.hooks.nacked(s.lastNack);
+        this.hooks.nacked(s.lastNack, s.sentRevision);
       } else {
         s.ackedVersion = req.version_info ?? s.sentVersion;
         s.ackedNonce = nonce;
-        if (sentAt !== undefined) this.hooks.acked(type, (performance.now() - sentAt) / 1000);
+        if (sentAt !== undefined) this.hooks.acked({ type, version: s.ackedVersion ?? '', nonce, revision: s.sentRevision, seconds: (performance.now() - sentAt) / 1000 });
       }
       s.sentAt = undefined;
     }
@@ -247,7 +253,7 @@ export class AdsStream {
       const list = this.select(type, s);
       const h = createHash('sha256');
       for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
-      p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list) };
+      p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list), count: list.length };
       prepared.set(pk, p);
     }
     if (p.version === s.sentVersion && sel === s.sentNames) return; // nothing new for this proxy
@@ -262,8 +268,9 @@ export class AdsStream {
     s.sentNonce = nonce;
     s.sentNames = sel;
     s.sentAt = performance.now();
+    s.sentRevision = this.revision;
     this.hooks.sendSotw({ version_info: p.version, type_url: type, nonce, resourcesBytes: p.bytes }, size);
-    this.hooks.pushed(type, size, -1);
+    this.hooks.pushed({ type, version: p.version, nonce, revision: this.revision, bytes: size, count: p.count });
   }
 
   /** Drop the make-before-break union once listeners and routes are answered. */
@@ -299,11 +306,11 @@ export class AdsStream {
           s.known.delete(n);
         }
         s.lastNack = { type, nonce, version: [...pend.resources.values()].slice(0, 100).join(','), message: nackMessage(req.error_detail), resources: [...pend.resources.keys()].slice(0, 100), at: new Date().toISOString() };
-        this.hooks.nacked(s.lastNack);
+        this.hooks.nacked(s.lastNack, pend.revision);
       } else {
         s.ackedNonce = nonce;
         s.ackedVersion = this.snapshot?.version;
-        this.hooks.acked(type, (performance.now() - pend.at) / 1000);
+        this.hooks.acked({ type, version: s.ackedVersion ?? '', nonce, revision: pend.revision, seconds: (performance.now() - pend.at) / 1000 });
       }
     }
     const first = !s.seenRequest;
@@ -376,14 +383,14 @@ export class AdsStream {
       if (!batch.length && !rm.length) return;
       const nonce = nextNonce();
       const resources = new Map(batch.map((r) => [r.name, r.version]));
-      s.pending.set(nonce, { at: performance.now(), resources, removed: rm });
+      s.pending.set(nonce, { at: performance.now(), resources, removed: rm, revision: this.revision });
       for (const r of batch) s.known.set(r.name, r.version);
       for (const n of rm) s.known.delete(n);
       s.sentNonce = nonce;
       s.sentVersion = this.snapshot!.version;
       const bytes = batch.reduce((a, r) => a + r.bytes.length, 0);
       this.hooks.sendDelta({ system_version_info: this.snapshot!.version, type_url: type, nonce, resources: batch.map((r) => ({ name: r.name, version: r.version, bytes: r.bytes })), removed_resources: rm });
-      this.hooks.pushed(type, bytes, batch.length);
+      this.hooks.pushed({ type, version: this.snapshot!.version, nonce, revision: this.revision, bytes, count: batch.length });
     });
   }
 
