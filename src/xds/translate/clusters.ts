@@ -4,33 +4,18 @@
 // circuit breakers, outlier detection, TLS) merged the way Istio merges it:
 // subset over top level, port-level over both.
 
-import type { TrafficPolicy } from '../../api/istio.js';
 import type { XdsResource } from '../../api/types.js';
 import type { DestinationModel, DestinationRuleModel, MeshService } from '../../mesh/model.js';
-import { parseDurationMs } from '../../mesh/names.js';
+import { effectivePolicy, type PolicyModel } from '../../mesh/policy.js';
 import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, clusterName, clusterSni, spiffeId } from '../names.js';
 import { ADS_SOURCE, T, any, durationOf, xdsResource } from './common.js';
 import { loadAssignment, socketAddress } from './endpoints.js';
 import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
 
-type Policy = Omit<TrafficPolicy, 'portLevelSettings'>;
+type Policy = PolicyModel;
 
-/** Istio's precedence: subset-level over top-level, port-level over its level; each field replaces whole. */
-export function effectivePolicy(dr: DestinationRuleModel | undefined, port: number, subset: string | undefined): Policy {
-  if (!dr) return {};
-  const level = (p: TrafficPolicy | undefined): Policy => {
-    if (!p) return {};
-    const { portLevelSettings, ...rest } = p;
-    const pl = portLevelSettings?.find((s) => s.port?.number === port);
-    if (!pl) return rest;
-    const { port: _p, ...plRest } = pl;
-    return { ...rest, ...plRest };
-  };
-  const top = level(dr.trafficPolicy);
-  const sub = subset ? dr.subsets.find((s) => s.name === subset) : undefined;
-  return { ...top, ...level(sub?.trafficPolicy) };
-}
+export { effectivePolicy };
 
 export interface ClusterSet {
   clusters: Map<string, XdsResource>;
@@ -147,10 +132,8 @@ function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleMo
     if (od.splitExternalLocalOriginErrors) out.split_external_local_origin_errors = true;
     if (od.consecutiveLocalOriginFailures !== undefined) out.consecutive_local_origin_failure = { value: od.consecutiveLocalOriginFailures };
   }
-  const interval = parseDurationMs(od.interval);
-  if (interval !== undefined && interval > 0) out.interval = durationOf(interval);
-  const base = parseDurationMs(od.baseEjectionTime);
-  if (base !== undefined && base > 0) out.base_ejection_time = durationOf(base);
+  if (od.intervalMs !== undefined && od.intervalMs > 0) out.interval = durationOf(od.intervalMs);
+  if (od.baseEjectionTimeMs !== undefined && od.baseEjectionTimeMs > 0) out.base_ejection_time = durationOf(od.baseEjectionTimeMs);
   if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = { value: Math.min(100, Math.max(0, od.maxEjectionPercent)) };
   return out;
 }
@@ -184,7 +167,7 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const subsetLabels = subset ? dr?.subsets.find((s) => s.name === subset)?.labels : undefined;
   const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels);
   const sans = [...new Set(svc.endpoints.filter((e) => e.serviceAccount).map((e) => spiffeId(view.model.settings.trustDomain, e.namespace, e.serviceAccount!)))].sort();
-  const connectTimeout = parseDurationMs(policy.connectionPool?.tcp?.connectTimeout) ?? 10_000;
+  const connectTimeout = policy.connectionPool?.tcp?.connectTimeoutMs ?? 10_000;
   const c: Record<string, unknown> = { name, connect_timeout: durationOf(connectTimeout) };
   const dns = svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN';
   if (dns) {
@@ -209,7 +192,7 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     out.endpoints.set(name, xdsResource(name, cla));
   }
   if (c.lb_policy === undefined) Object.assign(c, lbSettings(view, policy, dr));
-  const warmup = parseDurationMs(policy.loadBalancer?.warmupDurationSecs);
+  const warmup = policy.loadBalancer?.warmupMs;
   if (warmup !== undefined && warmup > 0) {
     if (kind === 'grpc') view.sink.add({ code: 'MCD4107', severity: 'info', message: 'warmupDurationSecs is not supported by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.loadBalancer.warmupDurationSecs' });
     else if (c.lb_policy === 'ROUND_ROBIN') c.round_robin_lb_config = { slow_start_config: { slow_start_window: durationOf(warmup) } };
@@ -217,12 +200,9 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   }
   const ka = policy.connectionPool?.tcp?.tcpKeepalive;
   if (ka && kind !== 'grpc') {
-    const secs = (d: string | undefined) => {
-      const ms = parseDurationMs(d);
-      return ms !== undefined && ms >= 1000 ? { value: Math.floor(ms / 1000) } : undefined;
-    };
-    const time = secs(ka.time);
-    const interval = secs(ka.interval);
+    const secs = (ms: number | undefined) => (ms !== undefined && ms >= 1000 ? { value: Math.floor(ms / 1000) } : undefined);
+    const time = secs(ka.timeMs);
+    const interval = secs(ka.intervalMs);
     c.upstream_connection_options = {
       tcp_keepalive: { ...(ka.probes ? { keepalive_probes: { value: ka.probes } } : {}), ...(time ? { keepalive_time: time } : {}), ...(interval ? { keepalive_interval: interval } : {}) },
     };
@@ -239,7 +219,7 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     // HttpProtocolOptions must name the upstream protocol, and means nothing for TCP ports.
     const opts: Record<string, unknown> = {};
     const maxReq = policy.connectionPool?.http?.maxRequestsPerConnection;
-    const idle = parseDurationMs(policy.connectionPool?.http?.idleTimeout);
+    const idle = policy.connectionPool?.http?.idleTimeoutMs;
     if (maxReq || idle !== undefined) {
       opts.common_http_protocol_options = { ...(idle !== undefined ? { idle_timeout: durationOf(idle) } : {}), ...(maxReq ? { max_requests_per_connection: { value: maxReq } } : {}) };
     }
@@ -248,7 +228,7 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     if (policy.connectionPool?.http?.useClientProtocol) opts.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2 };
     else opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: h2 } : { http_protocol_options: {} };
     c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, opts) };
-  } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeout || policy.connectionPool?.http?.maxRequestsPerConnection)) {
+  } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeoutMs !== undefined || policy.connectionPool?.http?.maxRequestsPerConnection)) {
     view.sink.add({ code: 'MCD4105', severity: 'info', message: 'connectTimeout and maxRequestsPerConnection are not used by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.connectionPool' });
   }
   out.clusters.set(name, xdsResource(name, c));

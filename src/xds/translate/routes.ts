@@ -99,8 +99,8 @@ function hashPolicy(ctx: RouteContext, dests: WeightedDestination[], clusterPort
   };
   if (ch.httpCookie) {
     if (grpc) return unsupported('cookie');
-    const ttl = ch.httpCookie.ttl ? /^(\d+(?:\.\d+)?)s$/.exec(ch.httpCookie.ttl) : null;
-    return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ttl ? { ttl: durationOf(Number(ttl[1]) * 1000) } : {}) } }];
+    const ttlMs = ch.httpCookie.ttlMs;
+    return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ttlMs !== undefined ? { ttl: durationOf(ttlMs) } : {}) } }];
   }
   if (ch.useSourceIp) return grpc ? unsupported('source IP') : [{ connection_properties: { source_ip: true } }];
   if (ch.httpQueryParameterName) return grpc ? unsupported('query parameter') : [{ query_parameter: { name: ch.httpQueryParameterName } }];
