@@ -32,12 +32,19 @@ const MAX_BACKLOG = 16;
 /** gRPC's default maximum message size on the receiving side. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The largest response each client kind accepts by default: gRPC libraries
+ * refuse a message over 4 MiB; Envoy sets no limit. SotW responses must be
+ * whole, so a larger one is not sent (and counted); delta ones are split.
+ */
+export const MESSAGE_LIMITS: Readonly<Record<ProxyInfo['kind'], number>> = { grpc: MAX_MESSAGE_BYTES, sidecar: Infinity, router: Infinity };
+
 export interface XdsServerOptions {
   /** Where snapshots come from (the SnapshotCache in production, a fake in tests). */
   watcher: SnapshotWatcher;
   /** Where stream events go (serve passes an XdsEvents with metrics and other subscribers); none by default. */
   callbacks?: XdsCallbacks;
-  /** Largest response sent (default 4 MiB, what clients accept by default). */
+  /** Largest response sent to any client kind (default: MESSAGE_LIMITS per kind). */
   maxMessageBytes?: number;
   /**
    * Bytes handed to gRPC and not yet flushed, per connection (default
@@ -140,7 +147,7 @@ export class XdsServer {
   private readonly grpcServers: grpc.Server[] = [];
   private readonly conns = new Map<number, Conn>();
   private nextId = 1;
-  private readonly maxMessageBytes: number;
+  private readonly maxMessageBytes: number | undefined;
   private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0, nackLogsSuppressed: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
@@ -155,7 +162,7 @@ export class XdsServer {
   constructor(opts: XdsServerOptions) {
     this.watcher = opts.watcher;
     this.cb = opts.callbacks ?? {};
-    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.maxMessageBytes = opts.maxMessageBytes;
     this.limits = { ...XDS_LIMITS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in XDS_LIMITS && v !== undefined)) };
     this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
       const conn = this.byTarget.get(target);
@@ -409,7 +416,7 @@ export class XdsServer {
       }
       const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
       if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
-      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.messageLimit(proxy), secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
       conn.stream = stream;
       const ref: StreamRef = { stream: conn.id, proxy, mode };
       conn.ref = ref;
@@ -458,14 +465,19 @@ export class XdsServer {
       },
       oversize: (type: TypeUrl, bytes: number) => {
         this.counters.oversize++;
-        this.cb.oversize?.({ ...ref(), type, bytes, limit: this.maxMessageBytes });
-        this.log.error({ proxy: proxy.id, type, bytes, limit: this.maxMessageBytes }, 'response exceeds the gRPC message size limit; not sent (SotW responses must be whole)');
+        const limit = this.messageLimit(proxy);
+        this.cb.oversize?.({ ...ref(), type, bytes, limit });
+        this.log.error({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, type, bytes, limit }, `response exceeds what a ${proxy.kind} client accepts; not sent (SotW responses must be whole): scope namespace ${proxy.namespace} with a Sidecar resource, or use delta xDS`);
       },
       pushed: (p) => {
         this.counters.pushes++;
         this.cb.responseSent?.({ ...ref(), type: p.type, version: p.version, nonce: p.nonce, revision: p.revision, bytes: p.bytes, resources: p.count });
       },
     };
+  }
+
+  private messageLimit(proxy: ProxyInfo): number {
+    return this.maxMessageBytes ?? MESSAGE_LIMITS[proxy.kind];
   }
 
   private drop(conn: Conn): void {

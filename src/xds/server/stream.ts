@@ -77,6 +77,7 @@ export interface StreamHooks {
 }
 
 export interface StreamOptions {
+  /** Largest response the client accepts (Infinity: no limit); delta responses are also split at DELTA_BATCH_BYTES. */
   maxMessageBytes: number;
   /** Which SDS secrets this stream may receive (src/xds/server/authorize.ts); default: only the trust bundle. */
   secretScope?: SecretScope;
@@ -92,6 +93,9 @@ export class StreamLimitError extends Error {
     this.name = 'StreamLimitError';
   }
 }
+
+/** Delta responses are split into messages of at most this size even for clients without a limit. */
+export const DELTA_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** NACK details are kept (for syncz) up to this length. */
 export const MAX_NACK_DETAIL = 16 * 1024;
@@ -360,6 +364,7 @@ export class AdsStream {
     }
     if (!changed.length && !removed.length) return;
     // Split by size: delta responses need not be whole, so several messages are fine.
+    const batchBytes = Math.min(this.opts.maxMessageBytes, DELTA_BATCH_BYTES);
     const batches: EncodedResource[][] = [];
     let cur: EncodedResource[] = [];
     let size = 200;
@@ -369,7 +374,7 @@ export class AdsStream {
         this.hooks.oversize(type, rs);
         continue;
       }
-      if (size + rs > this.opts.maxMessageBytes && cur.length) {
+      if (size + rs > batchBytes && cur.length) {
         batches.push(cur);
         cur = [];
         size = 200;
