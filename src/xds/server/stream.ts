@@ -50,6 +50,13 @@ interface TypeState {
   sentVersion?: string;
   sentNonce?: string;
   sentNames?: string;
+  /** The request's names as they came (compared, not sorted, on the next request: an ACK repeats them). */
+  raw?: readonly string[];
+  /** Selection key of the current names (computed when they change, not per ACK). */
+  sel?: string;
+  /** The snapshot (and make-before-break previous) the last answer was worked out for. */
+  answeredFor?: EncodedSnapshot;
+  answeredPrevious?: EncodedSnapshot;
   sentAt?: number;
   /** The revision the last sent response was built from. */
   sentRevision?: string;
@@ -103,6 +110,12 @@ export const MAX_NACK_DETAIL = 16 * 1024;
 function nackMessage(detail: { code?: number; message?: string }): string {
   const m = detail.message ?? `code ${detail.code}`;
   return m.length <= MAX_NACK_DETAIL ? m : `${m.slice(0, MAX_NACK_DETAIL)}… (truncated from ${m.length} characters)`;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Send order for make-before-break. */
@@ -172,15 +185,18 @@ export class AdsStream {
     const type = req.type_url as TypeUrl;
     if (!ALL_TYPES.includes(type)) return; // unknown types are ignored, as Envoy servers do
     const s = this.state(type);
-    const names = (req.resource_names ?? []).filter((n) => n !== '');
-    this.checkNames(type, names.length, s.names.size);
+    const raw = req.resource_names ?? [];
+    // An ACK repeats the names it was sent for: compare (no sort, no hash) and keep the work done for them.
+    const same = s.raw !== undefined && sameNames(raw, s.raw);
+    const names = same ? [] : raw.filter((n) => n !== '');
+    if (!same) this.checkNames(type, names.length, s.names.size);
     const nonce = req.response_nonce ?? '';
     if (nonce && s.sentNonce && nonce !== s.sentNonce) return; // stale
     if (nonce && s.sentNonce === nonce) {
       const sentAt = s.sentAt;
       if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
         s.nackedVersion = s.sentVersion;
-        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: names.slice(0, 100), at: new Date().toISOString() };
+        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: raw.slice(0, 100), at: new Date().toISOString() };
         this.hooks.nacked(s.lastNack, s.sentRevision);
       } else {
         s.ackedVersion = req.version_info ?? s.sentVersion;
@@ -191,10 +207,14 @@ export class AdsStream {
     }
     const first = !s.seenRequest;
     s.seenRequest = true;
-    const star = names.includes('*');
-    if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
-    else if (names.length) s.wildcard = false;
-    s.names = this.intern(type, names.filter((n) => n !== '*'));
+    if (!same) {
+      const star = names.includes('*');
+      if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
+      else if (names.length) s.wildcard = false;
+      s.names = this.intern(type, names.filter((n) => n !== '*'));
+      s.raw = raw;
+      s.sel = this.selectionKey(s);
+    }
     this.respond(type);
     this.maybeFinishRemoval();
   }
@@ -248,7 +268,9 @@ export class AdsStream {
     if (this.mode === 'delta') return this.respondDelta(type);
     const s = this.state(type);
     if (!this.snapshot) return;
-    const sel = this.selectionKey(s);
+    const sel = (s.sel ??= this.selectionKey(s));
+    // Nothing changed since this type was last answered (an ACK): no work.
+    if (s.answeredFor === this.snapshot && s.answeredPrevious === this.previous && s.sentNames === sel) return;
     let prepared = preparedCache.get(this.snapshot);
     if (!prepared) preparedCache.set(this.snapshot, (prepared = new Map()));
     const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
@@ -260,13 +282,18 @@ export class AdsStream {
       p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list), count: list.length };
       prepared.set(pk, p);
     }
-    if (p.version === s.sentVersion && sel === s.sentNames) return; // nothing new for this proxy
-    if (p.version === s.nackedVersion && sel === s.sentNames) return; // rejected before: do not loop
+    const answered = () => {
+      s.answeredFor = this.snapshot;
+      s.answeredPrevious = this.previous;
+    };
+    if (p.version === s.sentVersion && sel === s.sentNames) return answered(); // nothing new for this proxy
+    if (p.version === s.nackedVersion && sel === s.sentNames) return answered(); // rejected before: do not loop
     const size = p.bytes.length + 200;
     if (size > this.opts.maxMessageBytes) {
       this.hooks.oversize(type, size);
       return;
     }
+    answered();
     const nonce = nextNonce();
     s.sentVersion = p.version;
     s.sentNonce = nonce;
@@ -319,6 +346,8 @@ export class AdsStream {
     }
     const first = !s.seenRequest;
     s.seenRequest = true;
+    // A bare ACK or NACK changes no subscription: nothing to work out again.
+    const resubscribes = first || (req.resource_names_subscribe?.length ?? 0) > 0 || (req.resource_names_unsubscribe?.length ?? 0) > 0;
     if (first && req.initial_resource_versions) for (const [n, v] of Object.entries(req.initial_resource_versions)) s.known.set(n, v);
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
@@ -340,7 +369,7 @@ export class AdsStream {
         s.absent.delete(n);
       }
     }
-    this.respondDelta(type);
+    if (resubscribes) this.respondDelta(type);
     this.maybeFinishRemoval();
   }
 
