@@ -12,7 +12,7 @@
 import type { ConfigSet, Diagnostic, ProxyInfo, ProxyResources, RolloutOverlay, ServiceIndex, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { logger } from '../../util/log.js';
-import { buildSnapshot, EncodeCache, type EncodedSnapshot } from './snapshot.js';
+import { buildSnapshot, composeSnapshot, EncodeCache, type EncodedSnapshot, type SnapshotResult } from './snapshot.js';
 
 /** What one revision is built from. */
 export interface ModelInputs {
@@ -73,6 +73,13 @@ export interface Translator<M = unknown> {
   key(proxy: ProxyInfo): string;
   translate(proxy: ProxyInfo, model: M): TranslateOutput;
   /**
+   * Optional: the same resources in two parts, `shared` (the same object for
+   * every proxy whose outbound config is equal, under one model) and `own`.
+   * The shared part is encoded and checked once and its responses are
+   * prepared once for all proxies that have it.
+   */
+  translateParts?(proxy: ProxyInfo, model: M): { shared?: { resources: ProxyResources; diagnostics: Diagnostic[] }; own: TranslateOutput };
+  /**
    * Optional: the proxy with everything translation ignores under this model
    * removed (e.g. IPs no workload uses), so that more proxies share a key.
    */
@@ -104,6 +111,8 @@ export class TranslatingBuilder<M = unknown> implements SnapshotBuilder {
   /** Gateway credentials (credentialName → SDS secrets) by namespace; served only to gateways that use them. */
   private credentials = new Map<string, ReadonlyMap<string, XdsResource>>();
   private readonly invalidated = new Set<() => void>();
+  /** Shared parts, built once per part object (translation hands the same object to every proxy of a scope). */
+  private readonly sharedBuilt = new WeakMap<ProxyResources, { result: SnapshotResult; sds: Set<string> }>();
   /** Classes translated (tests and the bench read it). */
   translations = 0;
 
@@ -148,27 +157,41 @@ export class TranslatingBuilder<M = unknown> implements SnapshotBuilder {
     for (const fn of [...this.invalidated]) fn();
   }
 
+  private sharedPart(resources: ProxyResources): { result: SnapshotResult; sds: Set<string> } {
+    let p = this.sharedBuilt.get(resources);
+    if (!p) this.sharedBuilt.set(resources, (p = { result: buildSnapshot(resources, this.encodeCache), sds: sdsNamesIn(resources) }));
+    return p;
+  }
+
   private build(proxy: ProxyInfo, model: M, previous: ClassBuild | undefined): ClassBuild {
     this.translations++;
     let out: TranslateOutput;
+    let shared: { resources: ProxyResources; diagnostics: Diagnostic[] } | undefined;
     try {
-      out = this.translator.translate(proxy, model);
+      if (this.translator.translateParts) {
+        const parts = this.translator.translateParts(proxy, model);
+        shared = parts.shared;
+        out = parts.own;
+      } else out = this.translator.translate(proxy, model);
     } catch (err) {
       return { errors: [`translation failed: ${(err as Error).message}`], diagnostics: previous?.diagnostics ?? [] };
     }
-    const diagnostics = out.diagnostics ?? [];
+    const diagnostics = shared ? [...shared.diagnostics, ...(out.diagnostics ?? [])] : out.diagnostics ?? [];
     const said = new Set((previous?.diagnostics ?? []).map(diagKey));
     const fresh = diagnostics.filter((d) => d.severity !== 'info' && !said.has(diagKey(d)));
     // What a client kind cannot do is said once per proxy class, not on every push.
     for (const d of fresh.slice(0, MAX_DIAGNOSTIC_LOGS)) this.log.warn({ proxyClass: proxy.kind, namespace: proxy.namespace, code: d.code, resource: d.resource, origin: d.origin }, d.message);
     let resources = out.resources;
-    const credentials = this.opts.authorizeCredentials && this.credentials.size ? this.opts.authorizeCredentials(proxy, sdsNamesIn(resources), this.credentials).map((s) => [s.name, s] as const) : [];
+    const sharedPart = shared ? this.sharedPart(shared.resources) : undefined;
+    if (sharedPart && !sharedPart.result.snapshot) return { errors: sharedPart.result.errors, diagnostics };
+    const referenced = () => (sharedPart ? new Set([...sharedPart.sds, ...sdsNamesIn(resources)]) : sdsNamesIn(resources));
+    const credentials = this.opts.authorizeCredentials && this.credentials.size ? this.opts.authorizeCredentials(proxy, referenced(), this.credentials).map((s) => [s.name, s] as const) : [];
     if (this.secrets.size || credentials.length) {
       const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);
       merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets, ...credentials]));
       resources = merged;
     }
-    const res = buildSnapshot(resources, this.encodeCache);
+    const res = sharedPart ? composeSnapshot(sharedPart.result.snapshot!, resources, this.encodeCache) : buildSnapshot(resources, this.encodeCache);
     if (!res.snapshot) return { errors: res.errors, diagnostics };
     if (res.warnings.length) this.log.debug({ proxy: proxy.id, warnings: res.warnings.slice(0, 5) }, 'snapshot warnings');
     return { snapshot: res.snapshot, diagnostics };

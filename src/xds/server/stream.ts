@@ -123,7 +123,14 @@ const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
 // Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
-const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer; count: number }>>();
+interface Prepared {
+  version: string;
+  /** Encoded `resources` fields, in order (a shared part's and a proxy's own). */
+  bytes: Buffer[];
+  size: number;
+  count: number;
+}
+const preparedCache = new WeakMap<EncodedSnapshot, Map<string, Prepared>>();
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -233,8 +240,7 @@ export class AdsStream {
   }
 
   /** The resources a response for this type carries now. */
-  private select(type: TypeUrl, s: TypeState): EncodedResource[] {
-    const snap = this.snapshot;
+  private select(type: TypeUrl, s: TypeState, snap: EncodedSnapshot | undefined = this.snapshot, withPrevious = true): EncodedResource[] {
     if (!snap) return [];
     const byName = new Map<string, EncodedResource>();
     const all = snap.encoded.get(type);
@@ -244,7 +250,7 @@ export class AdsStream {
       if (r) byName.set(n, r);
     }
     // Make-before-break: keep what the previous snapshot had until routes moved away.
-    if (this.previous && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint)) {
+    if (withPrevious && this.previous && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint)) {
       const prev = this.previous.encoded.get(type);
       for (const [n, r] of prev ?? []) {
         if (byName.has(n)) continue;
@@ -271,24 +277,14 @@ export class AdsStream {
     const sel = (s.sel ??= this.selectionKey(s));
     // Nothing changed since this type was last answered (an ACK): no work.
     if (s.answeredFor === this.snapshot && s.answeredPrevious === this.previous && s.sentNames === sel) return;
-    let prepared = preparedCache.get(this.snapshot);
-    if (!prepared) preparedCache.set(this.snapshot, (prepared = new Map()));
-    const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
-    let p = prepared.get(pk);
-    if (!p) {
-      const list = this.select(type, s);
-      const h = createHash('sha256');
-      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
-      p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list), count: list.length };
-      prepared.set(pk, p);
-    }
+    const p = this.prepared(type, s, sel);
     const answered = () => {
       s.answeredFor = this.snapshot;
       s.answeredPrevious = this.previous;
     };
     if (p.version === s.sentVersion && sel === s.sentNames) return answered(); // nothing new for this proxy
     if (p.version === s.nackedVersion && sel === s.sentNames) return answered(); // rejected before: do not loop
-    const size = p.bytes.length + 200;
+    const size = p.size + 200;
     if (size > this.opts.maxMessageBytes) {
       this.hooks.oversize(type, size);
       return;
@@ -302,6 +298,45 @@ export class AdsStream {
     s.sentRevision = this.revision;
     this.hooks.sendSotw({ version_info: p.version, type_url: type, nonce, resourcesBytes: p.bytes }, size);
     this.hooks.pushed({ type, version: p.version, nonce, revision: this.revision, bytes: size, count: p.count });
+  }
+
+  /**
+   * The response body for this type and selection, shared by every stream
+   * with the same snapshot (or, for a composed snapshot, the same shared
+   * part): the shared part's bytes are prepared once for all the proxies of
+   * its scope, and a stream adds only its own part's.
+   */
+  private prepared(type: TypeUrl, s: TypeState, sel: string): Prepared {
+    const snap = this.snapshot!;
+    const parts = snap.parts;
+    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint);
+    if (parts && !mbb && type !== TYPE_URL.secret) {
+      if (!s.wildcard && !parts.own.encoded.get(type)?.size) return this.preparedFrom(parts.shared, type, s, sel, false);
+      if (s.wildcard && s.names.size === 0) {
+        const a = this.preparedFrom(parts.shared, type, s, sel, false);
+        const b = this.preparedFrom(parts.own, type, s, sel, false);
+        if (b.count === 0) return a;
+        if (a.count === 0) return b;
+        return { version: createHash('sha256').update(a.version).update('+').update(b.version).digest('hex').slice(0, 16), bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
+      }
+    }
+    return this.preparedFrom(snap, type, s, sel, true);
+  }
+
+  private preparedFrom(snap: EncodedSnapshot, type: TypeUrl, s: TypeState, sel: string, withPrevious: boolean): Prepared {
+    let cache = preparedCache.get(snap);
+    if (!cache) preparedCache.set(snap, (cache = new Map()));
+    const pk = `${type}\0${withPrevious ? this.previous?.version ?? '' : ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
+    let p = cache.get(pk);
+    if (!p) {
+      const list = this.select(type, s, snap, withPrevious);
+      const h = createHash('sha256');
+      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
+      const bytes = encodeAnyList(type, list);
+      p = { version: h.digest('hex').slice(0, 16), bytes: [bytes], size: bytes.length, count: list.length };
+      cache.set(pk, p);
+    }
+    return p;
   }
 
   /** Drop the make-before-break union once listeners and routes are answered. */
