@@ -29,6 +29,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
 import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
+import { parseDuration } from './ca.js';
 import { wireRollouts } from '../rollout/wire.js';
 
 interface ServeOptions extends SourceFlags {
@@ -46,6 +47,7 @@ interface ServeOptions extends SourceFlags {
   caPluginDir?: string;
   trustDomain: string;
   rootKey: string;
+  caMinTtl?: string;
   credentialsDir?: string;
   xdsAllowUnauthenticated: boolean;
   adminTokenFile?: string;
@@ -128,6 +130,7 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
+    .option('--ca-min-ttl <duration>', 'shortest workload certificate the CA issues (shorter requests are raised to it), as `meshcd ca serve --min-ttl`', '60s')
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
@@ -138,6 +141,7 @@ export function registerServe(program: Command): void {
       const xdsPort = port('--xds-port', opts.xdsPort, true);
       const adminPort = port('--admin-port', opts.adminPort);
       const tlsPort = port('--tls-port', opts.tlsPort);
+      const caMinTtl = parseDuration(opts.caMinTtl ?? '60s', '--ca-min-ttl');
       if (opts.rootKey !== 'rsa' && opts.rootKey !== 'ec') throw new UserError(`--root-key: "${opts.rootKey}" is not one of rsa, ec`);
       const log = logger('serve');
       enableDefaultMetrics();
@@ -175,6 +179,7 @@ export function registerServe(program: Command): void {
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
+            minTtlSeconds: caMinTtl,
             ...(opts.caPluginDir ? { pluginDir: opts.caPluginDir } : {}),
             ...(opts.caTokenFile ? { tokenFile: opts.caTokenFile } : {}),
           });
