@@ -27,7 +27,7 @@ import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
-import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
+import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
 import { parseDuration } from './ca.js';
 import { wireRollouts } from '../rollout/wire.js';
@@ -94,12 +94,32 @@ function port(flag: string, v: string, canDisable = false): number {
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
-export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Record<string, unknown> {
-  return {
-    xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
-    server_listener_resource_name_template: GRPC_SERVER_LISTENER_TEMPLATE,
-  };
+/** Who the bootstrap that `serve` prints is: bookinfo's productpage, the client the example's AuthorizationPolicies allow. */
+export const EXAMPLE_CLIENT = { namespace: 'bookinfo', serviceAccount: 'bookinfo-productpage', podName: 'client', ip: '127.0.0.1' } as const;
+
+/**
+ * The GRPC_XDS_BOOTSTRAP `serve` prints: the same document `meshcd agent
+ * --bootstrap-out` writes (one builder), on the plaintext port (grpc-js-xds
+ * 1.14 cannot do TLS to its xDS server), with the certificate provider
+ * `default` reading `certDir` — the files `exampleAgentCommand` keeps fresh.
+ * ISTIO_MUTUAL DestinationRules and STRICT servers need that provider; without
+ * it grpc-js NACKs their clusters. With no CA there is nothing to fill it, so
+ * the provider is left out.
+ */
+export function grpcBootstrapExample(xds: string, certDir: string | undefined): Record<string, unknown> {
+  const doc = grpcBootstrap({ kind: 'grpc', xdsAddress: xds, ...EXAMPLE_CLIENT, labels: {}, certDir: certDir ?? '' });
+  if (!certDir) delete doc.certificate_providers;
+  return doc;
+}
+
+/** The agent command line that writes (and renews) the example client's certificate files for the printed bootstrap. */
+export function exampleAgentCommand(tls: string, stateDir: string): string {
+  const quote = (p: string) => (/^[\w./:@=-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
+  return ['meshcd agent', '--ca-address', tls, '--ca-root-cert', quote(resolve(stateDir, 'ca', 'trust-bundle.pem')), '--token-file', 'TOKEN_FILE', '--namespace', EXAMPLE_CLIENT.namespace, '--service-account', EXAMPLE_CLIENT.serviceAccount, '--output-dir', quote(exampleCertDir(stateDir))].join(' ');
+}
+
+export function exampleCertDir(stateDir: string): string {
+  return resolve(stateDir, 'workloads', EXAMPLE_CLIENT.serviceAccount);
 }
 
 function formatDiag(d: Diagnostic): string {
@@ -290,9 +310,14 @@ export function registerServe(program: Command): void {
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
           ...(xdsAddr
             ? [
-                `Proxyless gRPC clients: \`meshcd agent … --bootstrap-out FILE\` writes a GRPC_XDS_BOOTSTRAP with the workload's own certificate files, which DestinationRules with ISTIO_MUTUAL (as in examples/mesh) need; \`meshcd demo\` runs the whole example with traffic.`,
-                `For services without mTLS this bootstrap is enough (write it to a file, set GRPC_XDS_BOOTSTRAP to its path, dial xds:///<host>:<port>):`,
-                JSON.stringify(grpcBootstrapExample(xdsAddr)),
+                `Proxyless gRPC clients (@grpc/grpc-js-xds, grpc-go): save the GRPC_XDS_BOOTSTRAP below to a file, set GRPC_XDS_BOOTSTRAP to its path and dial xds:///<host>:<port> (e.g. xds:///reviews.bookinfo.svc.cluster.local:9080). It is ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount} (the example's AuthorizationPolicies allow it; edit NAMESPACE, SERVICE_ACCOUNT and the node id for another workload).`,
+                ...(tlsAddr
+                  ? [
+                      `Its certificate provider "default" (mTLS: the example's DestinationRules are ISTIO_MUTUAL) reads the files this agent writes and renews, with TOKEN_FILE a token that --ca-token-file maps to ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount}${opts.caTokenFile ? '' : ' (this serve has no --ca-token-file: restart it with one)'}:`,
+                      `  ${exampleAgentCommand(tlsAddr, opts.stateDir)}`,
+                    ]
+                  : ['No CA (--no-ca): this bootstrap has no certificate provider, so only services without ISTIO_MUTUAL are reachable with it.']),
+                JSON.stringify(grpcBootstrapExample(xdsAddr, tlsAddr ? exampleCertDir(opts.stateDir) : undefined)),
               ]
             : []),
           '',
