@@ -278,17 +278,27 @@ export function registerServe(program: Command): void {
       let boundXds: number | undefined;
       let boundAdmin: number;
       let boundTls: number | undefined;
+      // A port that cannot be bound is named by its own flag.
+      const listenFor = async <T>(flag: string, bindPort: () => Promise<T>): Promise<T> => {
+        try {
+          return await bindPort();
+        } catch (err) {
+          const msg = (err as Error).message;
+          const inUse = /EADDRINUSE[^\]]*?(\S+:\d+)/.exec(msg);
+          throw new UserError(inUse ? `${flag}: ${inUse[1]} is already in use (another process listens there; pick another port, or 0 for a free one)` : `${flag}: ${msg}`);
+        }
+      };
       try {
-        if (xdsPort >= 0) boundXds = await server.listen(xdsPort, opts.xdsAddress);
+        if (xdsPort >= 0) boundXds = await listenFor('--xds-port', () => server.listen(xdsPort, opts.xdsAddress));
         // The CSR API shares port 15012 with authenticated xDS, as istiod does; it never answers on the plaintext port.
-        if (ca) boundTls = await server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca.definition, implementation: ca.implementation }] });
-        boundAdmin = await admin.listen(adminPort, opts.adminAddress);
+        if (ca) boundTls = await listenFor('--tls-port', () => server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca!.credentials, authenticate: streamAuthenticator(ca!.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca!.definition, implementation: ca!.implementation }] }));
+        boundAdmin = await listenFor('--admin-port', () => admin.listen(adminPort, opts.adminAddress));
       } catch (err) {
         await server.close();
         cache.close();
         await admin.close();
         await ca?.close();
-        throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
+        throw err;
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
