@@ -5,11 +5,12 @@
 // keeps serving.
 
 import type { Command } from 'commander';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
+import { readAdminToken } from '../admin/token.js';
 import { redact, rememberSecret } from '../source/secret.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
@@ -58,26 +59,6 @@ interface ServeOptions extends SourceFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
-}
-
-/** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
-async function readAdminToken(opts: ServeOptions): Promise<string | undefined> {
-  if (opts.adminTokenFile && opts.adminTokenEnv) throw new UserError('--admin-token-file and --admin-token-env: give one of them');
-  let token: string | undefined;
-  if (opts.adminTokenFile) {
-    try {
-      token = (await readFile(opts.adminTokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new UserError(`--admin-token-file ${opts.adminTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!token) throw new UserError(`--admin-token-file ${opts.adminTokenFile}: the file is empty`);
-  } else if (opts.adminTokenEnv) {
-    token = process.env[opts.adminTokenEnv]?.trim();
-    if (!token) throw new UserError(`--admin-token-env ${opts.adminTokenEnv}: the variable is not set or empty`);
-  }
-  if (token && (token.length < 16 || /\s/.test(token))) throw new UserError(`${opts.adminTokenFile ? `--admin-token-file ${opts.adminTokenFile}` : `--admin-token-env ${opts.adminTokenEnv}`}: the token must be at least 16 characters with no whitespace`);
-  if (token) rememberSecret(token);
-  return token;
 }
 
 function positive(flag: string, v: string): number {
@@ -176,7 +157,8 @@ export function registerServe(program: Command): void {
         }
       }
       const policies = await policiesFromOptions(opts);
-      const adminToken = await readAdminToken(opts);
+      const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: opts.adminTokenEnv }).catch((err: Error) => Promise.reject(new UserError(err.message)));
+      if (adminToken) rememberSecret(adminToken);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
