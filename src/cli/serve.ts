@@ -5,11 +5,12 @@
 // keeps serving.
 
 import type { Command } from 'commander';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
+import { readAdminToken } from '../admin/token.js';
 import { redact, rememberSecret } from '../source/secret.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
@@ -29,8 +30,9 @@ import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
-import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
+import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
+import { parseDuration } from './ca.js';
 import { wireRollouts } from '../rollout/wire.js';
 
 interface ServeOptions extends SourceFlags {
@@ -48,6 +50,7 @@ interface ServeOptions extends SourceFlags {
   caPluginDir?: string;
   trustDomain: string;
   rootKey: string;
+  caMinTtl?: string;
   credentialsDir?: string;
   xdsAllowUnauthenticated: boolean;
   adminTokenFile?: string;
@@ -58,26 +61,6 @@ interface ServeOptions extends SourceFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
-}
-
-/** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
-async function readAdminToken(opts: ServeOptions): Promise<string | undefined> {
-  if (opts.adminTokenFile && opts.adminTokenEnv) throw new UserError('--admin-token-file and --admin-token-env: give one of them');
-  let token: string | undefined;
-  if (opts.adminTokenFile) {
-    try {
-      token = (await readFile(opts.adminTokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new UserError(`--admin-token-file ${opts.adminTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!token) throw new UserError(`--admin-token-file ${opts.adminTokenFile}: the file is empty`);
-  } else if (opts.adminTokenEnv) {
-    token = process.env[opts.adminTokenEnv]?.trim();
-    if (!token) throw new UserError(`--admin-token-env ${opts.adminTokenEnv}: the variable is not set or empty`);
-  }
-  if (token && (token.length < 16 || /\s/.test(token))) throw new UserError(`${opts.adminTokenFile ? `--admin-token-file ${opts.adminTokenFile}` : `--admin-token-env ${opts.adminTokenEnv}`}: the token must be at least 16 characters with no whitespace`);
-  if (token) rememberSecret(token);
-  return token;
 }
 
 function positive(flag: string, v: string): number {
@@ -94,12 +77,32 @@ function port(flag: string, v: string, canDisable = false): number {
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
-export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Record<string, unknown> {
-  return {
-    xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
-    server_listener_resource_name_template: GRPC_SERVER_LISTENER_TEMPLATE,
-  };
+/** Who the bootstrap that `serve` prints is: bookinfo's productpage, the client the example's AuthorizationPolicies allow. */
+export const EXAMPLE_CLIENT = { namespace: 'bookinfo', serviceAccount: 'bookinfo-productpage', podName: 'client', ip: '127.0.0.1' } as const;
+
+/**
+ * The GRPC_XDS_BOOTSTRAP `serve` prints: the same document `meshcd agent
+ * --bootstrap-out` writes (one builder), on the plaintext port (grpc-js-xds
+ * 1.14 cannot do TLS to its xDS server), with the certificate provider
+ * `default` reading `certDir` — the files `exampleAgentCommand` keeps fresh.
+ * ISTIO_MUTUAL DestinationRules and STRICT servers need that provider; without
+ * it grpc-js NACKs their clusters. With no CA there is nothing to fill it, so
+ * the provider is left out.
+ */
+export function grpcBootstrapExample(xds: string, certDir: string | undefined): Record<string, unknown> {
+  const doc = grpcBootstrap({ kind: 'grpc', xdsAddress: xds, ...EXAMPLE_CLIENT, labels: {}, certDir: certDir ?? '' });
+  if (!certDir) delete doc.certificate_providers;
+  return doc;
+}
+
+/** The agent command line that writes (and renews) the example client's certificate files for the printed bootstrap. */
+export function exampleAgentCommand(tls: string, stateDir: string): string {
+  const quote = (p: string) => (/^[\w./:@=-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
+  return ['meshcd agent', '--ca-address', tls, '--ca-root-cert', quote(resolve(stateDir, 'ca', 'trust-bundle.pem')), '--token-file', 'TOKEN_FILE', '--namespace', EXAMPLE_CLIENT.namespace, '--service-account', EXAMPLE_CLIENT.serviceAccount, '--output-dir', quote(exampleCertDir(stateDir))].join(' ');
+}
+
+export function exampleCertDir(stateDir: string): string {
+  return resolve(stateDir, 'workloads', EXAMPLE_CLIENT.serviceAccount);
 }
 
 function formatDiag(d: Diagnostic): string {
@@ -130,6 +133,7 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
+    .option('--ca-min-ttl <duration>', 'shortest workload certificate the CA issues (shorter requests are raised to it), as `meshcd ca serve --min-ttl`', '60s')
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
@@ -140,6 +144,7 @@ export function registerServe(program: Command): void {
       const xdsPort = port('--xds-port', opts.xdsPort, true);
       const adminPort = port('--admin-port', opts.adminPort);
       const tlsPort = port('--tls-port', opts.tlsPort);
+      const caMinTtl = parseDuration(opts.caMinTtl ?? '60s', '--ca-min-ttl');
       if (opts.rootKey !== 'rsa' && opts.rootKey !== 'ec') throw new UserError(`--root-key: "${opts.rootKey}" is not one of rsa, ec`);
       const log = logger('serve');
       enableDefaultMetrics();
@@ -154,7 +159,8 @@ export function registerServe(program: Command): void {
         }
       }
       const policies = await policiesFromOptions(opts);
-      const adminToken = await readAdminToken(opts);
+      const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: opts.adminTokenEnv }).catch((err: Error) => Promise.reject(new UserError(err.message)));
+      if (adminToken) rememberSecret(adminToken);
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       // The builder translates (once per proxy class); the cache holds snapshots and revisions (current, canary);
@@ -182,6 +188,7 @@ export function registerServe(program: Command): void {
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
+            minTtlSeconds: caMinTtl,
             ...(opts.caPluginDir ? { pluginDir: opts.caPluginDir } : {}),
             ...(opts.caTokenFile ? { tokenFile: opts.caTokenFile } : {}),
           });
@@ -259,17 +266,27 @@ export function registerServe(program: Command): void {
       let boundXds: number | undefined;
       let boundAdmin: number;
       let boundTls: number | undefined;
+      // A port that cannot be bound is named by its own flag.
+      const listenFor = async <T>(flag: string, bindPort: () => Promise<T>): Promise<T> => {
+        try {
+          return await bindPort();
+        } catch (err) {
+          const msg = (err as Error).message;
+          const inUse = /EADDRINUSE[^\]]*?(\S+:\d+)/.exec(msg);
+          throw new UserError(inUse ? `${flag}: ${inUse[1]} is already in use (another process listens there; pick another port, or 0 for a free one)` : `${flag}: ${msg}`);
+        }
+      };
       try {
-        if (xdsPort >= 0) boundXds = await server.listen(xdsPort, opts.xdsAddress);
+        if (xdsPort >= 0) boundXds = await listenFor('--xds-port', () => server.listen(xdsPort, opts.xdsAddress));
         // The CSR API shares port 15012 with authenticated xDS, as istiod does; it never answers on the plaintext port.
-        if (ca) boundTls = await server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca.definition, implementation: ca.implementation }] });
-        boundAdmin = await admin.listen(adminPort, opts.adminAddress);
+        if (ca) boundTls = await listenFor('--tls-port', () => server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca!.credentials, authenticate: streamAuthenticator(ca!.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca!.definition, implementation: ca!.implementation }] }));
+        boundAdmin = await listenFor('--admin-port', () => admin.listen(adminPort, opts.adminAddress));
       } catch (err) {
         await server.close();
         cache.close();
         await admin.close();
         await ca?.close();
-        throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
+        throw err;
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
@@ -291,9 +308,14 @@ export function registerServe(program: Command): void {
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
           ...(xdsAddr
             ? [
-                `Proxyless gRPC clients: \`meshcd agent … --bootstrap-out FILE\` writes a GRPC_XDS_BOOTSTRAP with the workload's own certificate files, which DestinationRules with ISTIO_MUTUAL (as in examples/mesh) need; \`meshcd demo\` runs the whole example with traffic.`,
-                `For services without mTLS this bootstrap is enough (write it to a file, set GRPC_XDS_BOOTSTRAP to its path, dial xds:///<host>:<port>):`,
-                JSON.stringify(grpcBootstrapExample(xdsAddr)),
+                `Proxyless gRPC clients (@grpc/grpc-js-xds, grpc-go): save the GRPC_XDS_BOOTSTRAP below to a file, set GRPC_XDS_BOOTSTRAP to its path and dial xds:///<host>:<port> (e.g. xds:///reviews.bookinfo.svc.cluster.local:9080). It is ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount} (the example's AuthorizationPolicies allow it; edit NAMESPACE, SERVICE_ACCOUNT and the node id for another workload).`,
+                ...(tlsAddr
+                  ? [
+                      `Its certificate provider "default" (mTLS: the example's DestinationRules are ISTIO_MUTUAL) reads the files this agent writes and renews, with TOKEN_FILE a token that --ca-token-file maps to ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount}${opts.caTokenFile ? '' : ' (this serve has no --ca-token-file: restart it with one)'}:`,
+                      `  ${exampleAgentCommand(tlsAddr, opts.stateDir)}`,
+                    ]
+                  : ['No CA (--no-ca): this bootstrap has no certificate provider, so only services without ISTIO_MUTUAL are reachable with it.']),
+                JSON.stringify(grpcBootstrapExample(xdsAddr, tlsAddr ? exampleCertDir(opts.stateDir) : undefined)),
               ]
             : []),
           '',

@@ -3,7 +3,6 @@
 // Kept here so serve.ts has one rollout block.
 // Imports: src/admin, src/api, src/registry, src/state, src/xds/server (types), ./*.
 
-import { readFile } from 'node:fs/promises';
 import type { AdminServer } from '../admin/server.js';
 import type { ConfigSet, RolloutOverlay, ServiceIndex } from '../api/types.js';
 import { buildServiceIndex } from '../registry/config.js';
@@ -17,21 +16,8 @@ import { WebhookSender as HttpWebhookSender } from './webhooks.js';
 import type { SecretRef } from '../source/secret.js';
 import type { SourceSpec } from '../source/spec.js';
 
-const MAX_TOKEN_BYTES = 4096;
-
-/** The admin token from a file: one line, trimmed; errors name the flag, never the content. */
-export async function readTokenFile(file: string, flag: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  if (text.length > MAX_TOKEN_BYTES) throw new Error(`${flag}: ${file} is larger than ${MAX_TOKEN_BYTES} bytes; it should hold one token`);
-  const token = text.trim();
-  if (!token || /\s/.test(token)) throw new Error(`${flag}: ${file} must hold one token on one line`);
-  return token;
-}
+/** The admin token from a file (one reader for serve and every CLI client: src/admin/token.ts). */
+export { readTokenFile } from '../admin/token.js';
 
 export interface RolloutWiring {
   runner: RolloutRunner;
