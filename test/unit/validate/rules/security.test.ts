@@ -28,7 +28,7 @@ validCases(test, checkRules, [
 const cases: RuleCase[] = [
   { name: 'port-level mTLS without selector', code: 'MCD0225', message: /mesh\/namespace peer authentication cannot have port level mTLS/, yaml: pa(`  portLevelMtls: #<\n    "8080": {mode: DISABLE}\n`) },
   { name: 'port-level mTLS port range', code: 'MCD0201', message: /port must be in range 1..65535/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls:\n    "70000": {mode: DISABLE} #<\n`) },
-  { name: 'empty portLevelMtls', code: 'MCD0225', message: /port level mTLS, if defined, must have at least one element/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls: {} #<\n`) },
+  { name: 'empty portLevelMtls', code: 'MCD0225', schemaFirst: 'MCD0102', message: /port level mTLS, if defined, must have at least one element/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls: {} #<\n`) },
   { name: 'CUSTOM without provider', code: 'MCD0218', message: /`provider.name` must not be empty/, yaml: ap(`  action: CUSTOM #<\n  rules:\n  - {}\n`) },
   { name: 'CUSTOM without rules', code: 'MCD0218', message: /CUSTOM action without `rules` is meaningless/, yaml: ap(`  action: CUSTOM\n  provider: {name: opa}\n`).replace('spec:\n', 'spec: #<\n') },
   { name: 'provider with ALLOW', code: 'MCD0218', message: /`provider` must not be with non CUSTOM action, found ALLOW/, yaml: ap(`  action: ALLOW\n  provider: {name: opa} #<\n  rules:\n  - {}\n`) },
@@ -56,10 +56,10 @@ const cases: RuleCase[] = [
   { name: 'jwksUri not a URL', code: 'MCD0219', message: /jwksUri "not a url" is not a valid URL/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: not a url #<\n`) },
   { name: 'jwks and jwksUri together', code: 'MCD0209', message: /only one of jwks or jwksUri may be set/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    jwks: '{"keys":[]}' #<\n`) },
   { name: 'jwks not JSON', code: 'MCD0219', message: /jwks parse error/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwks: "{keys" #<\n`) },
-  { name: 'empty header location', code: 'MCD0219', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
+  { name: 'empty header location', code: 'MCD0219', schemaFirst: 'MCD0102', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
   { name: 'selector with empty key', code: 'MCD0207', message: /empty key is not supported in selector/, yaml: ra(`  selector:\n    matchLabels: #<\n      "": x\n  jwtRules:\n  - issuer: me\n`) },
   { name: 'JWKS fetch timeout', code: 'MCD0202', message: /greater than 1ms/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    timeout: 0s #<\n`) },
-  { name: 'empty cookie name', code: 'MCD0219', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
+  { name: 'empty cookie name', code: 'MCD0219', schemaFirst: 'MCD0102', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
 

@@ -27,7 +27,7 @@ validCases(test, checkRules, [
 ]);
 
 const cases: RuleCase[] = [
-  { name: 'no hosts', code: 'MCD0210', message: /service entry must have at least one host/, yaml: se(`  hosts: []\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
+  { name: 'no hosts', code: 'MCD0210', schemaFirst: 'MCD0102', message: /service entry must have at least one host/, yaml: se(`  hosts: []\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
   { name: 'host *', code: 'MCD0200', message: /invalid host \*/, yaml: se(`  hosts:\n  - "*" #<\n${httpPort}`) },
   { name: 'partial wildcard host', severity: 'warning', code: 'MCD0200', message: /partial wildcard "\*api.example.com" not allowed/, yaml: se(`  hosts:\n  - "*api.example.com" #<\n${httpPort}`) },
   { name: 'address not an IP', code: 'MCD0208', message: /10.0.0.300 is not a valid IP/, yaml: se(`  hosts: [a.example.com]\n  addresses:\n  - 10.0.0.300 #<\n${httpPort}`) },
