@@ -163,28 +163,54 @@ function checkL4Match(ctx: RuleContext, path: string, m: unknown): void {
   }
 }
 
-/** Weights: each 0..100; with several destinations they must not all be 0 and must sum to 100. */
+/**
+ * Weights, as Istio's validateHTTPRouteDestinations: none negative, and with
+ * several destinations not all 0. Istio's weights are relative (Envoy and
+ * gRPC split by weight / sum), so a sum other than 100 is valid; it is a
+ * warning that says the split traffic will really get, because a sum that
+ * misses 100 is usually a slip (90 meant as 90%).
+ */
 function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[]): void {
   let total = 0;
   let anyWeight = false;
+  let negative = false;
   routes.forEach((d, i) => {
     if (!isObject(d) || typeof d.weight !== 'number') return;
     anyWeight = true;
     const w = d.weight;
-    const where = at(at(path, i), 'weight');
-    if (w < 0) ctx.error('weight', where, `weight ${w} < 0`);
-    else if (w > 100) ctx.error('weight', where, `weight ${w} > 100; weights are percentages of traffic (0..100)`);
+    if (w < 0) {
+      ctx.error('weight', at(at(path, i), 'weight'), `weight ${w} < 0`);
+      negative = true;
+    }
     total += w;
   });
   if (routes.length > 1) {
     if (total === 0) ctx.error('weight', path, 'total destination weight = 0');
-    else if (total !== 100) ctx.error('weight', path, `total destination weight ${total} != 100`);
+    else if (total !== 100 && !negative) ctx.warn('relativeWeights', path, `destination weights sum to ${total}, not 100; Istio treats them as relative, so traffic splits ${splitText(routes, total)}`);
   } else if (routes.length === 1 && anyWeight) {
     const w = (routes[0] as { weight: number }).weight;
-    if (w !== 0 && w !== 100 && w >= 0 && w <= 100) {
+    if (w !== 0 && w !== 100 && w >= 0) {
       ctx.warn('weight', at(at(path, 0), 'weight'), `a single destination receives all traffic irrespective of its weight (${w}); set 100 or remove the weight`);
     }
   }
+}
+
+/** `reviews (v1) 33.3%, reviews (v2) 66.7%`: each destination's share of traffic. */
+function splitText(routes: readonly unknown[], total: number): string {
+  return routes
+    .map((d) => {
+      const r = isObject(d) ? d : {};
+      const dest = isObject(r.destination) ? r.destination : {};
+      const port = isObject(dest.port) && typeof dest.port.number === 'number' ? `:${dest.port.number}` : '';
+      const name = `${typeof dest.host === 'string' ? dest.host : '?'}${port}${typeof dest.subset === 'string' ? ` (${dest.subset})` : ''}`;
+      const w = typeof r.weight === 'number' ? r.weight : 0;
+      return `${name} ${formatShare((100 * w) / total)}%`;
+    })
+    .join(', ');
+}
+
+function formatShare(p: number): string {
+  return Number.isInteger(p) ? String(p) : p.toFixed(1);
 }
 
 function checkRouteDestinations(ctx: RuleContext, routePath: string, routes: unknown, what: 'TCP' | 'TLS'): void {
