@@ -34,6 +34,14 @@ function fromWorkingDir(dir: string, d: Diagnostic): Diagnostic {
   return { ...d, origin: { ...d.origin, file } };
 }
 
+/** An fs error's text with the path it concerns (Node leaves it out of read errors such as EINVAL). */
+export function namingPath(dir: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const msg = e?.message ?? String(err);
+  const path = typeof e?.path === 'string' ? e.path : dir;
+  return msg.includes(path) || msg.startsWith(`${dir}:`) ? msg : `${path}: ${msg}`;
+}
+
 export interface ValidateRun {
   report: ValidationReport;
   policies: CompiledPolicy[];
@@ -52,9 +60,10 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
   }
   let rev;
   try {
-    rev = await readFolderRevision(dir);
+    // Only config files are read: a folder's other files (binaries, /proc entries) are none of validate's business.
+    rev = await readFolderRevision(dir, { filter: isConfigPath });
   } catch (err) {
-    throw new UserError((err as Error).message);
+    throw new UserError(namingPath(dir, err));
   }
   const load = await loadRevision(rev);
   const diags = validate(load, { policies }).map((d) => fromWorkingDir(dir, d));

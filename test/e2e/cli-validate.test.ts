@@ -129,3 +129,36 @@ spec:
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a folder with package.json, tsconfig.json and CI files validates clean: those files are skipped with an info each (issue 10)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'meshcd-validate-nonk8s-'));
+  try {
+    await writeFile(join(dir, 'package.json'), readFileSync('package.json'));
+    await writeFile(join(dir, 'tsconfig.json'), readFileSync('tsconfig.json'));
+    await writeFile(join(dir, 'ci.yml'), 'name: ci\non: [push]\njobs: {}\n');
+    await writeFile(join(dir, 'README.md'), '# not config\n');
+    await writeFile(join(dir, 'vs.yaml'), readFileSync('examples/mesh/bookinfo/workloads.yaml'));
+    const r = meshcd('validate', dir, '-o', 'json');
+    t.is(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { summary: { errors: number }; diagnostics: { code: string; severity: string; origin?: { file: string } }[] };
+    t.is(out.summary.errors, 0);
+    const skipped = out.diagnostics.filter((d) => d.code === 'MCD0011' || d.origin?.file.endsWith('.json') || d.origin?.file.endsWith('ci.yml'));
+    t.deepEqual(skipped.map((d) => `${d.code} ${d.severity} ${d.origin?.file.split('/').pop()}`).sort(), ['MCD0011 info ci.yml', 'MCD0011 info package.json', 'MCD0011 info tsconfig.json']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('validate of /proc/self reads only config files (none there: exit 0); a path that is no folder, or a read error, names the path (issue 10)', async (t) => {
+  const proc = meshcd('validate', '/proc/self');
+  t.is(proc.code, 0, proc.stderr);
+  t.regex(proc.stdout, /^0 resources in 0 files/);
+  const mem = meshcd('validate', '/proc/self/mem');
+  t.is(mem.code, 2);
+  t.is(mem.stderr, 'error: /proc/self/mem: not a folder\n');
+  const { namingPath } = await import('../../src/cli/validate.js');
+  const einval = Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' });
+  t.is(namingPath('/proc/self', einval), '/proc/self: EINVAL: invalid argument, read');
+  const withPath = Object.assign(new Error("EACCES: permission denied, open '/x/a.yaml'"), { code: 'EACCES', path: '/x/a.yaml' });
+  t.is(namingPath('/x', withPath), "EACCES: permission denied, open '/x/a.yaml'");
+});
