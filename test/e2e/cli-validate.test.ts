@@ -30,9 +30,26 @@ const ANALYZER_CODES = new Set(analyzerCodes().map((c) => c.code));
 const owned = (code: string) => ANALYZER_CODES.has(code) || /^MCD000\d$/.test(code) || /^MCD040\d$/.test(code) || code.startsWith('POL-');
 
 test('examples/mesh validates clean with the baseline policies (exit 0)', (t) => {
-  const r = meshcd('validate', 'examples/mesh');
+  const r = meshcd('validate', 'examples/mesh', '--no-translation');
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /^\d+ resources in \d+ files: 0 errors, 0 warnings, 0 info\n$/);
+});
+
+test('validate reports what serve and diff report from translation (MCD4xxx), located, so a clean validate means a clean serve (issue 10)', (t) => {
+  const r = meshcd('validate', 'examples/mesh', '-o', 'json');
+  t.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { summary: { errors: number }; diagnostics: { code: string; severity: string; resource?: string; message: string; origin?: { file: string; line: number } }[] };
+  t.is(out.summary.errors, 0);
+  // The example's proxyless gRPC clients get these degradations from translation (src/xds/translate).
+  t.deepEqual(
+    out.diagnostics.map((d) => `${d.code} ${d.severity} ${d.origin?.file}:${d.origin?.line} ${d.resource} ${d.message}`),
+    [
+      'MCD4102 warning examples/mesh/bookinfo/destination-rules.yaml:42 DestinationRule/bookinfo/reviews consecutive-error outlier detection is not supported by proxyless gRPC clients; using failure-percentage ejection instead',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:32 VirtualService/bookinfo/details retryOn conditions 5xx, reset, connect-failure are not supported by proxyless gRPC clients',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:32 VirtualService/bookinfo/details retries.perTryTimeout is not supported by proxyless gRPC clients',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:53 VirtualService/bookinfo/reviews retries.perTryTimeout is not supported by proxyless gRPC clients',
+    ],
+  );
 });
 
 test('examples/invalid reports exactly the expected diagnostics (exit 1)', (t) => {
@@ -78,7 +95,7 @@ test('SARIF 2.1.0: rules with every reported code, results with repo-relative lo
 });
 
 test('YAML output carries the same summary', (t) => {
-  const r = meshcd('validate', 'examples/mesh', '-o', 'yaml');
+  const r = meshcd('validate', 'examples/mesh', '-o', 'yaml', '--no-translation');
   t.is(r.code, 0, r.stderr);
   const doc = parseYaml(r.stdout);
   t.is(doc.summary.errors, 0);
