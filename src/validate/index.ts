@@ -115,16 +115,25 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
 /**
  * Two layers can see the same mistake (Istio's webhook and `istioctl analyze`
  * overlap too). Where they do, keep the analyzer's Istio code and drop the
- * rule layer's finding at the same place.
+ * rule layer's finding on the same part of the resource (the rule's path, or
+ * a path inside it).
  */
 const SAME_FINDING: Readonly<Record<string, string>> = { MCD0211: 'IST0130' };
 
 function dropEquivalents(diags: Diagnostic[]): Diagnostic[] {
-  const at = (d: Diagnostic, code: string) => `${code}|${d.resource ?? ''}|${d.origin?.file ?? ''}:${d.origin?.line ?? 0}`;
-  const present = new Set(diags.map((d) => at(d, d.code)));
+  const present = new Map<string, string[]>();
+  for (const d of diags) {
+    const k = `${d.code}|${d.resource ?? ''}`;
+    let l = present.get(k);
+    if (!l) present.set(k, (l = []));
+    l.push(d.path ?? '');
+  }
   return diags.filter((d) => {
     const preferred = SAME_FINDING[d.code];
-    return !(preferred && present.has(at(d, preferred)));
+    if (!preferred) return true;
+    const paths = present.get(`${preferred}|${d.resource ?? ''}`) ?? [];
+    const mine = d.path ?? '';
+    return !paths.some((p) => p === mine || p.startsWith(`${mine}.`) || p.startsWith(`${mine}[`));
   });
 }
 

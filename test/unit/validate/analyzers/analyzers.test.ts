@@ -163,7 +163,7 @@ spec:
   - route: [{destination: {host: reviews}}]
   - route: [{destination: {host: reviews}}]
 `,
-    expect: ['IST0130 t.yaml:14', 'IST0130 t.yaml:17', 'IST0131 t.yaml:11'],
+    expect: ['IST0130 t.yaml:14', 'IST0130 t.yaml:17', 'IST0131 t.yaml:11', 'IST0131 t.yaml:14'],
   },
   // --- IST0132
   {
@@ -517,7 +517,7 @@ spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}], mirror
   },
   {
     analyzer: 'deprecated-fields',
-    name: 'invalid: mirrorPercent, corsPolicy.allowOrigin, consecutiveErrors',
+    name: "invalid: the deprecations Istio's analyzer reports (fault.delay.percent, Sidecar egressProxy); mirrorPercent, allowOrigin and consecutiveErrors are not IST0002",
     yaml: `${VS}metadata: {name: r, namespace: shop}
 spec:
   hosts: [reviews]
@@ -527,6 +527,7 @@ spec:
     mirrorPercent: 5
     corsPolicy:
       allowOrigin: [a.example.com]
+    fault: {delay: {fixedDelay: 1s, percent: 10}}
 ---
 ${DR}metadata: {name: ratings, namespace: shop}
 spec:
@@ -534,8 +535,16 @@ spec:
   trafficPolicy:
     outlierDetection:
       consecutiveErrors: 5
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec:
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: {host: egress.example.com, port: {number: 443}}
 `,
-    expect: ['IST0002 t.yaml:11', 'IST0002 t.yaml:20', 'IST0002 t.yaml:9'],
+    expect: ['IST0002 t.yaml:1', 'IST0002 t.yaml:23'],
   },
   // --- rollouts
   {
