@@ -46,7 +46,7 @@ spec:
         host: reviews
         subset: v9
 `,
-    expect: ['IST0101 t.yaml:9', 'IST0101 t.yaml:12'],
+    expect: ['IST0101 t.yaml:11', 'IST0101 t.yaml:9'],
   },
   // --- virtualservice/gateways (IST0101 gateway)
   {
@@ -107,7 +107,7 @@ spec:
   - reviews.shop.svc.cluster.local
   http: [{route: [{destination: {host: reviews}}]}]
 `,
-    expect: ['IST0109 t.yaml:5', 'IST0109 t.yaml:14'],
+    expect: ['IST0109 t.yaml:10', 'IST0109 t.yaml:3'],
   },
   // --- IST0112
   {
