@@ -449,7 +449,7 @@ spec:
   // --- authz references
   {
     analyzer: 'authorizationpolicy/references',
-    name: 'valid: known namespaces and principals, wildcards skipped',
+    name: 'valid: known namespaces and principals; patterns that match a known namespace (Istio checks them)',
     yaml: `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ap, namespace: shop}
@@ -457,13 +457,13 @@ spec:
   action: ALLOW
   rules:
   - from:
-    - source: {namespaces: [shop, 'team-*'], principals: [cluster.local/ns/istio-system/sa/ingress, '*']}
+    - source: {namespaces: [shop, 'sh*', '*-system', SHOP, '*'], principals: [cluster.local/ns/istio-system/sa/ingress, '*']}
 `,
     expect: [],
   },
   {
     analyzer: 'authorizationpolicy/references',
-    name: 'invalid: unknown namespace and principal namespace',
+    name: "invalid: unknown namespace (IST0101, Istio's), unknown principal namespace (MCD0312 warning, meshcd only), patterns matching nothing",
     yaml: `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ap, namespace: shop}
@@ -476,8 +476,10 @@ spec:
     - source:
         principals:
         - cluster.local/ns/frontend/sa/web
+    - source:
+        notNamespaces: ['*-bogus', 'bogus-*']
 `,
-    expect: ['IST0101 t.yaml:12', 'IST0101 t.yaml:9'],
+    expect: ['IST0101 t.yaml:14', 'IST0101 t.yaml:14', 'IST0101 t.yaml:9', 'MCD0312 t.yaml:12'],
   },
   // --- IST0134
   {
