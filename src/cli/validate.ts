@@ -22,6 +22,7 @@ import { packageVersion } from './version.js';
 interface ValidateFlags {
   output: string;
   translation: boolean;
+  defaultIngressGateway: boolean;
   policies: string[];
   defaultPolicies: boolean;
   severity: string;
@@ -106,7 +107,7 @@ export function representativeProxies(config: ConfigSet, proxies: readonly Proxy
 }
 
 /** The work behind the command, reusable by tests and other commands. */
-export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean; translation?: boolean } = {}): Promise<ValidateRun> {
+export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean; translation?: boolean; defaultIngressGateway?: boolean } = {}): Promise<ValidateRun> {
   const dirs = [...(opts.defaultPolicies === false ? [] : [DEFAULT_POLICY_DIR]), ...(opts.policyDirs ?? [])];
   let policies: CompiledPolicy[] = [];
   let policyDiags: Diagnostic[] = [];
@@ -124,7 +125,7 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
     throw new UserError(namingPath(dir, err));
   }
   const load = await loadRevision(rev);
-  const found = validate(load, { policies });
+  const found = validate(load, { policies, assumeIngressGateway: opts.defaultIngressGateway !== false });
   // serve rejects a revision with errors before translating it, so translation findings come only for a valid one.
   if (opts.translation !== false && !hasErrors(found)) found.push(...(await translationFindings(load)));
   const diags = found.map((d) => fromWorkingDir(dir, d));
@@ -149,13 +150,14 @@ export function registerValidate(program: Command): void {
     .option('--policies <dir>', 'extra policy folder (repeatable); same-named policies replace earlier ones', collect, [])
     .option('--no-default-policies', 'do not apply the shipped baseline policies')
     .option('--severity <level>', 'lowest severity to show: error|warning|info', 'info')
+    .option('--no-default-ingress-gateway', 'do not assume the ingress gateway `istioctl analyze` assumes on files (workloads labelled istio=ingressgateway in the root namespace, ports 80/443/31400/15443)')
     .option('--no-translation', "skip translating the config for representative proxies (the MCD4xxx warnings serve and diff report)")
     .addHelpText('after', '\nExit codes: 0 no errors, 1 errors found, 2 usage problem or unreadable input.')
     .action(async (dir: string, opts: ValidateFlags) => {
       const format = checkOutput(opts.output, ['text', 'json', 'yaml', 'sarif'] as const);
       if (!['error', 'warning', 'info'].includes(opts.severity)) throw new UserError(`--severity: "${opts.severity}" is not one of error, warning, info`);
       const min = opts.severity as Severity;
-      const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies, translation: opts.translation });
+      const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies, translation: opts.translation, defaultIngressGateway: opts.defaultIngressGateway });
       if (format === 'text') process.stdout.write(formatText(report, min));
       else if (format === 'sarif') process.stdout.write(JSON.stringify(formatSarif(report, { toolVersion: packageVersion(), policies, min }), null, 2) + '\n');
       else printStructured(format, structured(report, min));

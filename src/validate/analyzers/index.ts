@@ -26,6 +26,9 @@ import { serviceEntryAddresses } from './serviceentry-addresses.js';
 import { deprecatedFields } from './deprecated-fields.js';
 import { rollouts } from './rollouts.js';
 import { orphans } from './orphans.js';
+import { gatewayCertificates } from './gateway-certificates.js';
+import { serviceEntryProtocols } from './serviceentry-protocols.js';
+import { negativeConditions } from './conditions.js';
 
 export type { Analyzer, AnalyzerCode } from './context.js';
 
@@ -38,6 +41,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   vsGatewayHosts,
   gatewayConflicts,
   gatewayWorkloads,
+  gatewayCertificates,
   drHostsSubsets,
   drTlsVerification,
   drConflicts,
@@ -46,6 +50,8 @@ export const ANALYZERS: readonly Analyzer[] = [
   selectorWorkloads,
   authzReferences,
   serviceEntryAddresses,
+  serviceEntryProtocols,
+  negativeConditions,
   deprecatedFields,
   rollouts,
   orphans,

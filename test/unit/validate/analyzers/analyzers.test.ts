@@ -548,6 +548,100 @@ spec:
 `,
     expect: ['IST0002 t.yaml:1', 'IST0002 t.yaml:23'],
   },
+  // --- IST0138
+  {
+    analyzer: 'gateway/certificates',
+    name: 'valid: different credentials, or the same one on gateways with disjoint selectors',
+    yaml: `${GW}metadata: {name: a, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-cert}}]
+---
+${GW}metadata: {name: b, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-cert}}]
+---
+${GW}metadata: {name: c, namespace: shop}
+spec:
+  selector: {istio: other}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [c.example.com], tls: {mode: SIMPLE, credentialName: a-cert}}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/certificates',
+    name: 'invalid: the same credentialName on two gateways of one selector',
+    yaml: `${GW}metadata: {name: a, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: shared}}]
+---
+${GW}metadata: {name: b, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: shared}}]
+`,
+    expect: ['IST0138 t.yaml:10', 'IST0138 t.yaml:3'],
+  },
+  // --- IST0177
+  {
+    analyzer: 'serviceentry/conflicting-protocols',
+    name: 'valid: same host and port, same protocol; or scoped to different namespaces',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: other}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'serviceentry/conflicting-protocols',
+    name: 'invalid: HTTPS and TLS for one host and port, one exported to all',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: other}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], location: MESH_EXTERNAL, resolution: DNS}
+`,
+    expect: ['IST0177 t.yaml:3', 'IST0177 t.yaml:8'],
+  },
+  // --- IST0171
+  {
+    analyzer: 'conditions/negative-status',
+    name: 'valid: positive conditions',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec: {action: ALLOW, rules: [{}]}
+status:
+  conditions:
+  - {type: WaypointAccepted, status: "True", reason: Accepted, message: ok}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'conditions/negative-status',
+    name: 'invalid: WaypointBound False on a ServiceEntry',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se, namespace: shop}
+spec: {hosts: [x.example.com], ports: [{number: 80, name: http, protocol: HTTP}], location: MESH_EXTERNAL, resolution: DNS}
+status:
+  conditions:
+  - {type: istio.io/WaypointBound, status: "False", reason: WaypointNotFound, message: no waypoint}
+`,
+    expect: ['IST0171 t.yaml:1'],
+  },
   // --- rollouts
   {
     analyzer: 'rollout/references',
