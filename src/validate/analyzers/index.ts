@@ -29,6 +29,7 @@ import { orphans } from './orphans.js';
 import { gatewayCertificates } from './gateway-certificates.js';
 import { serviceEntryProtocols } from './serviceentry-protocols.js';
 import { negativeConditions } from './conditions.js';
+import { authzGrpcMethods } from './authz-grpc-methods.js';
 
 export type { Analyzer, AnalyzerCode } from './context.js';
 
@@ -49,6 +50,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   sidecars,
   selectorWorkloads,
   authzReferences,
+  authzGrpcMethods,
   serviceEntryAddresses,
   serviceEntryProtocols,
   negativeConditions,

@@ -642,6 +642,44 @@ status:
 `,
     expect: ['IST0171 t.yaml:1'],
   },
+  // --- MCD0313 (issue 10)
+  {
+    analyzer: 'authorizationpolicy/grpc-methods',
+    name: 'valid: methods with POST, or gRPC paths, or on an HTTP-only workload',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  rules:
+  - to: [{operation: {methods: [POST]}}]
+  - to: [{operation: {methods: [GET], paths: [/bookinfo.Ratings/*]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules:
+  - to: [{operation: {methods: [GET]}}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'authorizationpolicy/grpc-methods',
+    name: 'invalid: GET-only rule on a workload serving gRPC',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  rules:
+  - to:
+    - operation:
+        methods: [GET, HEAD]
+`,
+    expect: ['MCD0313 t.yaml:9'],
+  },
   // --- rollouts
   {
     analyzer: 'rollout/references',
