@@ -17,6 +17,7 @@ const ra = kind('RequestAuthentication');
 
 validCases(test, checkRules, [
   { name: 'namespace-wide STRICT', yaml: pa(`  mtls: {mode: STRICT}\n`) },
+  { name: 'a JWT rule with a jwksUri and no issuer (Istio accepts it)', yaml: ra(`  jwtRules:\n  - jwksUri: https://a.example.com/jwks\n`) },
   { name: 'ALLOW with empty rule allows everything', yaml: ap(`  action: ALLOW\n  rules:\n  - {}\n`) },
   { name: 'DENY with ports', yaml: ap(`  action: DENY\n  rules:\n  - to:\n    - operation:\n        ports: ["8080"]\n        paths: ["/admin/{*}/users/{**}"]\n`) },
   { name: 'AUDIT', yaml: ap(`  action: AUDIT\n  rules:\n  - to:\n    - operation:\n        ports: ["80"]\n`) },
@@ -51,7 +52,7 @@ const cases: RuleCase[] = [
   { name: 'path with * in the middle', code: 'MCD0218', message: /"\*" is only supported as a prefix, a suffix or the whole path/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /api/*/users #<\n`) },
   { name: 'DENY with only HTTP attributes', severity: 'warning', code: 'MCD0218', message: /will deny all traffic to TCP ports/, yaml: ap(`  action: DENY\n  rules:\n  - to: #<\n    - operation:\n        methods: [POST]\n`).replace('  - to: #<', '  - to: #<') },
   { name: 'selector and targetRef', code: 'MCD0209', message: /only one of targetRefs or workloadSelector can be set/, yaml: ap(`  selector:\n    matchLabels: {app: a}\n  targetRef: #<\n    kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  rules:\n  - {}\n`) },
-  { name: 'issuer missing', code: 'MCD0219', message: /issuer must be set/, yaml: ra(`  jwtRules:\n  - jwksUri: https://a.example.com/jwks #<\n`) },
+  { name: 'neither issuer nor jwksUri (Istio accepts a jwksUri alone)', code: 'MCD0219', message: /^issuer or jwksUri must be non-empty string$/, yaml: ra(`  jwtRules:\n  - audiences: [a] #<\n`) },
   { name: 'jwksUri not http', code: 'MCD0219', message: /URI scheme "ftp" is not supported/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: ftp://a.example.com/jwks #<\n`) },
   { name: 'jwksUri not a URL', code: 'MCD0219', message: /jwksUri "not a url" is not a valid URL/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: not a url #<\n`) },
   { name: 'jwks and jwksUri together', code: 'MCD0209', message: /only one of jwks or jwksUri may be set/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    jwks: '{"keys":[]}' #<\n`) },
