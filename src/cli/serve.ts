@@ -33,9 +33,9 @@ import { meshTranslator } from '../xds/server/translator.js';
 import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
 import { parseDuration } from './ca.js';
-import { wireRollouts } from '../rollout/wire.js';
+import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.js';
 
-interface ServeOptions extends SourceFlags {
+interface ServeOptions extends SourceFlags, RolloutFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
@@ -137,6 +137,9 @@ export function registerServe(program: Command): void {
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
+    .option('--rollout-webhook-secret-file <file>', 'HMAC secret that signs every Rollout webhook (X-Meshcd-Signature: sha256=…), read on each call')
+    .option('--rollout-webhook-secret-env <name>', 'environment variable holding that secret, instead of a file')
+    .option('--write-back-author <"Name <email>">', 'author and committer of the revert commits a rollback pushes', 'meshcd <meshcd@localhost>')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -208,10 +211,13 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
+      const flags = await rolloutFlags(opts).catch((err: Error) => {
+        throw new UserError(err.message);
+      });
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
           // Built in slices from the next tick; proxies get their push class by class.
           cache.update(inputs, id);
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });

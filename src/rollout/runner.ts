@@ -44,6 +44,8 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  refreshSource?: (source: string) => void;
   now?: () => number;
   log?: Logger;
 }
@@ -312,6 +314,7 @@ export class RolloutRunner {
       }
     }
     await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+    if (result.kind === 'reverted' && a.source) this.opts.refreshSource?.(a.source);
   }
 
   private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {
