@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Diagnostic } from '../api/types.js';
+import type { ConfigSet, Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
 import { redact, rememberSecret } from '../source/secret.js';
@@ -30,6 +30,8 @@ import { meshTranslator } from '../xds/server/translator.js';
 import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
 import { wireRollouts } from '../rollout/wire.js';
+import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
+import { buildServiceIndex } from '../registry/config.js';
 
 interface ServeOptions extends SourceFlags {
   xdsPort: string;
@@ -56,6 +58,10 @@ interface ServeOptions extends SourceFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
+  kubeconfig: string[];
+  inCluster?: boolean;
+  clusterId: string;
+  clusterDomain: string;
 }
 
 /** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
@@ -131,6 +137,10 @@ export function registerServe(program: Command): void {
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
+    .option('--kubeconfig <[id=]file>', 'discover Services, EndpointSlices, Pods, Nodes and Namespaces of the cluster in this kubeconfig (its current context); repeat for more clusters, each with its id', collect, [])
+    .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
+    .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
+    .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -153,6 +163,15 @@ export function registerServe(program: Command): void {
       }
       const policies = await policiesFromOptions(opts);
       const adminToken = await readAdminToken(opts);
+      // --- kubernetes (issue 11): discovery merged into the index of every update.
+      let kube: KubernetesRegistry | undefined;
+      try {
+        const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
+        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain });
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      // --- end kubernetes
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
@@ -194,15 +213,21 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
+      let lastUpdate: { inputs: Parameters<Parameters<typeof wireRollouts>[0]['update']>[0]; id: string } | undefined;
+      const withKube = (inputs: NonNullable<typeof lastUpdate>['inputs']) => (kube ? { ...inputs, index: kube.index(inputs.config, inputs.index) } : inputs);
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
-          cache.update(inputs, id);
+          lastUpdate = { inputs, id };
+          cache.update(withKube(inputs), id);
           // The sources already debounced this burst of changes; do not wait a second quiet period.
           cache.flush();
         }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+      // A Kubernetes change rebuilds with the config and overlay in force; the cache's debounce coalesces a burst.
+      kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
+      if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -267,6 +292,13 @@ export function registerServe(program: Command): void {
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
+      if (kube) {
+        // Analyzers check hosts against Kubernetes too: list once before the first revision is judged.
+        await kube.start(60_000).then(
+          () => process.stdout.write(`kubernetes: listed ${kube!.discoveries.map((d) => d.clusterId).join(', ')}\n`),
+          (err: Error) => process.stdout.write(`kubernetes: ${err.message}; still trying\n`),
+        );
+      }
       await reconciler.start();
       cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
@@ -301,6 +333,7 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            await kube?.stop();
             rollouts.stop();
             await credentialsWatcher?.close();
             await server.close();

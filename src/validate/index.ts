@@ -7,7 +7,7 @@
 // A resource that fails its schema is not handed to the later layers: they
 // may rely on the types in api/istio.ts.
 
-import type { AnyResource, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
+import type { AnyResource, ConfigSet, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
 import type { LoadResult } from '../config/load.js';
 import { makeConfigSet } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
@@ -21,6 +21,8 @@ export interface ValidateOptions {
   policies?: readonly CompiledPolicy[];
   /** Services and workloads; built from the config's ServiceEntry/WorkloadEntry when omitted. */
   index?: ServiceIndex;
+  /** Builds the index from the config that passed the schema (e.g. Kubernetes services merged in); used when `index` is not given. */
+  indexFor?: (config: ConfigSet) => ServiceIndex;
   /** Keeps per-resource findings between revisions of one source (see ValidationCache). */
   cache?: ValidationCache;
 }
@@ -106,7 +108,7 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
   const clean = withoutKeys(load, bad);
   out.push(...rules);
-  const index = opts.index ?? buildServiceIndex(clean.config);
+  const index = opts.index ?? opts.indexFor?.(clean.config) ?? buildServiceIndex(clean.config);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
   return sortDiagnostics(dropEquivalents(out));
