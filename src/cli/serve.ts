@@ -32,8 +32,9 @@ import { UserError } from './exit.js';
 import { wireRollouts } from '../rollout/wire.js';
 import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
 import { buildServiceIndex } from '../registry/config.js';
+import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
 
-interface ServeOptions extends SourceFlags {
+interface ServeOptions extends SourceFlags, ClusterFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
@@ -141,6 +142,15 @@ export function registerServe(program: Command): void {
     .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
     .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
     .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
+    .option('--namespace <ns>', 'namespace meshcd runs in (its Lease, state ConfigMap, CA Secret); default $POD_NAMESPACE, else the pod\'s, else meshcd-system')
+    .option('--token-review', 'accept Kubernetes service-account tokens (TokenReview on the first cluster) for CreateCertificate and xDS on the TLS port')
+    .option('--token-audience <aud>', 'audience a service-account token must be for (repeatable)', collect, [])
+    .option('--ca-secret <name>', 'keep the CA\'s key in this Secret of --namespace (Istio\'s cacerts keys), created with a new root when missing; every replica issues under it')
+    .option('--publish-root-cert [name]', 'write the trust bundle to a ConfigMap (default istio-ca-root-cert, key root-cert.pem) in every namespace')
+    .option('--gateway-secrets', 'serve Gateway credentialName from kubernetes.io/tls Secrets (instead of --credentials-dir)')
+    .option('--rollout-status', 'write each Rollout\'s status to ConfigMap meshcd-rollout-<name> in its namespace, and its steps as Events')
+    .option('--leader-elect', 'several replicas: one leader (a Lease) runs rollouts and Git write-back; rollout state lives in ConfigMap meshcd-state')
+    .option('--lease-name <name>', 'the Lease of --leader-elect', 'meshcd-leader')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -171,6 +181,15 @@ export function registerServe(program: Command): void {
       } catch (err) {
         throw new UserError((err as Error).message);
       }
+      let cluster: ClusterWiring;
+      try {
+        cluster = new ClusterWiring({ ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] }, kube);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (opts.gatewaySecrets && opts.credentialsDir) throw new UserError('--gateway-secrets and --credentials-dir: give one of them');
+      if (opts.caSecret && opts.caPluginDir) throw new UserError('--ca-secret and --ca-plugin-dir: give one of them');
+      if (opts.caSecret && !opts.ca) throw new UserError('--ca-secret with --no-ca: the Secret holds the CA\'s key; drop one of them');
       // --- end kubernetes
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
@@ -189,8 +208,13 @@ export function registerServe(program: Command): void {
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
+        const secretDir = await cluster.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
+          throw new UserError(`--ca-secret: ${err.message}`);
+        });
+        if (secretDir) opts.caPluginDir = secretDir;
         try {
           ca = await openEmbeddedCa({
+            authenticators: cluster.authenticators(),
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
@@ -220,7 +244,7 @@ export function registerServe(program: Command): void {
           cache.update(withKube(inputs), id);
           // The sources already debounced this burst of changes; do not wait a second quiet period.
           cache.flush();
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...cluster.rolloutOptions() });
       // A Kubernetes change rebuilds with the config and overlay in force; the cache's debounce coalesces a burst.
       kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
@@ -255,6 +279,12 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
+      cluster.attach({
+        ...(ca ? { onTrustBundle: (fn: (pem: string) => void) => void ca!.onTrustBundle((b) => fn(b.rootsPem.join(''))) } : {}),
+        setCredentials: (byNamespace) => cache.setCredentials(byNamespace),
+        runner: rollouts.runner,
+        admin,
+      });
       let credentialsWatcher: FSWatcher | undefined;
       if (opts.credentialsDir) {
         const dir = opts.credentialsDir;
@@ -334,6 +364,7 @@ export function registerServe(program: Command): void {
           void (async () => {
             await reconciler.stop();
             await kube?.stop();
+            await cluster.stop();
             rollouts.stop();
             await credentialsWatcher?.close();
             await server.close();

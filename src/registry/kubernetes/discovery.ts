@@ -208,6 +208,10 @@ export class KubeDiscovery extends EventEmitter {
     return this.informers.every((i) => i.synced);
   }
 
+  get kubeConfig(): k8s.KubeConfig {
+    return this.opts.kubeConfig;
+  }
+
   stats(): Record<WatchedKind, DiscoveryStats> {
     return Object.fromEntries(this.informers.map((i) => [i.kind, { ...i.stats }])) as Record<WatchedKind, DiscoveryStats>;
   }
