@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Diagnostic } from '../api/types.js';
+import type { ConfigSet, Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
 import { readAdminToken } from '../admin/token.js';
@@ -34,8 +34,11 @@ import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
 import { parseDuration } from './ca.js';
 import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.js';
+import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
+import { buildServiceIndex } from '../registry/config.js';
+import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
 
-interface ServeOptions extends SourceFlags, RolloutFlags {
+interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
@@ -61,6 +64,10 @@ interface ServeOptions extends SourceFlags, RolloutFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
+  kubeconfig: string[];
+  inCluster?: boolean;
+  clusterId: string;
+  clusterDomain: string;
 }
 
 function positive(flag: string, v: string): number {
@@ -140,6 +147,19 @@ export function registerServe(program: Command): void {
     .option('--rollout-webhook-secret-file <file>', 'HMAC secret that signs every Rollout webhook (X-Meshcd-Signature: sha256=…), read on each call')
     .option('--rollout-webhook-secret-env <name>', 'environment variable holding that secret, instead of a file')
     .option('--write-back-author <"Name <email>">', 'author and committer of the revert commits a rollback pushes', 'meshcd <meshcd@localhost>')
+    .option('--kubeconfig <[id=]file>', 'discover Services, EndpointSlices, Pods, Nodes and Namespaces of the cluster in this kubeconfig (its current context); repeat for more clusters, each with its id', collect, [])
+    .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
+    .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
+    .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
+    .option('--namespace <ns>', 'namespace meshcd runs in (its Lease, state ConfigMap, CA Secret); default $POD_NAMESPACE, else the pod\'s, else meshcd-system')
+    .option('--token-review', 'accept Kubernetes service-account tokens (TokenReview on the first cluster) for CreateCertificate and xDS on the TLS port')
+    .option('--token-audience <aud>', 'audience a service-account token must be for (repeatable)', collect, [])
+    .option('--ca-secret <name>', 'keep the CA\'s key in this Secret of --namespace (Istio\'s cacerts keys), created with a new root when missing; every replica issues under it')
+    .option('--publish-root-cert [name]', 'write the trust bundle to a ConfigMap (default istio-ca-root-cert, key root-cert.pem) in every namespace')
+    .option('--gateway-secrets', 'serve Gateway credentialName from kubernetes.io/tls Secrets (instead of --credentials-dir)')
+    .option('--rollout-status', 'write each Rollout\'s status to ConfigMap meshcd-rollout-<name> in its namespace, and its steps as Events')
+    .option('--leader-elect', 'several replicas: one leader (a Lease) runs rollouts and Git write-back; rollout state lives in ConfigMap meshcd-state')
+    .option('--lease-name <name>', 'the Lease of --leader-elect', 'meshcd-leader')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -164,6 +184,24 @@ export function registerServe(program: Command): void {
       const policies = await policiesFromOptions(opts);
       const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: opts.adminTokenEnv }).catch((err: Error) => Promise.reject(new UserError(err.message)));
       if (adminToken) rememberSecret(adminToken);
+      // --- kubernetes (issue 11): discovery merged into the index of every update.
+      let kube: KubernetesRegistry | undefined;
+      try {
+        const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
+        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain });
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      let cluster: ClusterWiring;
+      try {
+        cluster = new ClusterWiring({ ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] }, kube);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (opts.gatewaySecrets && opts.credentialsDir) throw new UserError('--gateway-secrets and --credentials-dir: give one of them');
+      if (opts.caSecret && opts.caPluginDir) throw new UserError('--ca-secret and --ca-plugin-dir: give one of them');
+      if (opts.caSecret && !opts.ca) throw new UserError('--ca-secret with --no-ca: the Secret holds the CA\'s key; drop one of them');
+      // --- end kubernetes
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       // The builder translates (once per proxy class); the cache holds snapshots and revisions (current, canary);
@@ -186,8 +224,13 @@ export function registerServe(program: Command): void {
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
+        const secretDir = await cluster.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
+          throw new UserError(`--ca-secret: ${err.message}`);
+        });
+        if (secretDir) opts.caPluginDir = secretDir;
         try {
           ca = await openEmbeddedCa({
+            authenticators: cluster.authenticators(),
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
@@ -214,14 +257,20 @@ export function registerServe(program: Command): void {
       const flags = await rolloutFlags(opts).catch((err: Error) => {
         throw new UserError(err.message);
       });
+      let lastUpdate: { inputs: Parameters<Parameters<typeof wireRollouts>[0]['update']>[0]; id: string } | undefined;
+      const withKube = (inputs: NonNullable<typeof lastUpdate>['inputs']) => (kube ? { ...inputs, index: kube.index(inputs.config, inputs.index) } : inputs);
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
+          lastUpdate = { inputs, id };
           // Built in slices from the next tick; proxies get their push class by class.
-          cache.update(inputs, id);
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+          cache.update(withKube(inputs), id);
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(), refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+      // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
+      kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
+      if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -249,6 +298,12 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
+      cluster.attach({
+        ...(ca ? { onTrustBundle: (fn: (pem: string) => void) => void ca!.onTrustBundle((b) => fn(b.rootsPem.join(''))) } : {}),
+        setCredentials: (byNamespace) => builder.setCredentials(byNamespace),
+        runner: rollouts.runner,
+        admin,
+      });
       let credentialsWatcher: FSWatcher | undefined;
       if (opts.credentialsDir) {
         const dir = opts.credentialsDir;
@@ -296,6 +351,13 @@ export function registerServe(program: Command): void {
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
+      if (kube) {
+        // Analyzers check hosts against Kubernetes too: list once before the first revision is judged.
+        await kube.start(60_000).then(
+          () => process.stdout.write(`kubernetes: listed ${kube!.discoveries.map((d) => d.clusterId).join(', ')}\n`),
+          (err: Error) => process.stdout.write(`kubernetes: ${err.message}; still trying\n`),
+        );
+      }
       await reconciler.start();
       cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
@@ -335,6 +397,8 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            await kube?.stop();
+            await cluster.stop();
             rollouts.stop();
             await credentialsWatcher?.close();
             await server.close();

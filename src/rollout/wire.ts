@@ -9,7 +9,7 @@ import { buildServiceIndex } from '../registry/config.js';
 import { StateStore } from '../state/store.js';
 import type { AnalysisProvider, WriteBack } from './contracts.js';
 import { registerRolloutRoutes } from './admin.js';
-import { RolloutRunner, type WebhookPayload, type WebhookSender } from './runner.js';
+import { RolloutRunner, type RolloutStore, type WebhookPayload, type WebhookSender } from './runner.js';
 import { PrometheusProvider } from './analysis/provider.js';
 import { GitWriteBack } from './writeback.js';
 import { WebhookSender as HttpWebhookSender } from './webhooks.js';
@@ -75,6 +75,9 @@ export async function wireRollouts(opts: {
   author?: { name: string; email: string };
   /** Fetch a source now (after a write-back pushed to it), so Git's new state is seen without waiting for the next poll. */
   refreshSource?: (name: string) => void;
+  /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
+  store?: RolloutStore;
+  isLeader?: () => boolean;
 }): Promise<RolloutWiring> {
   const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
   const analysis = opts.analysis ?? new PrometheusProvider();
@@ -82,7 +85,8 @@ export async function wireRollouts(opts: {
   const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
   let indexed: { config: ConfigSet; index: ServiceIndex } | undefined;
   const runner = new RolloutRunner({
-    store: new StateStore(opts.stateDir),
+    store: opts.store ?? new StateStore(opts.stateDir),
+    ...(opts.isLeader ? { isLeader: opts.isLeader } : {}),
     apply: (config, overlay, id) => {
       if (indexed?.config !== config) indexed = { config, index: buildServiceIndex(config) };
       opts.update({ config, index: indexed.index, overlay }, id);
