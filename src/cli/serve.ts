@@ -30,6 +30,8 @@ import { meshTranslator } from '../xds/server/translator.js';
 import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
 import { UserError } from './exit.js';
 import { wireRollouts } from '../rollout/wire.js';
+import { wireDashboard } from '../dashboard/wire.js';
+import { registerRepoRoutes } from './repo-routes.js';
 
 interface ServeOptions extends SourceFlags {
   xdsPort: string;
@@ -203,6 +205,10 @@ export function registerServe(program: Command): void {
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
       reconciler.registerAdmin(admin);
+      // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
+      registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xds: server });
+      // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -283,6 +289,7 @@ export function registerServe(program: Command): void {
               ]
             : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
+          `  dashboard:                 ${dashboard.bundled ? `http://${hostPort(opts.adminAddress, boundAdmin)}/` : 'not built (npm run build)'}`,
           ...(xdsAddr
             ? [
                 `Proxyless gRPC clients: \`meshcd agent … --bootstrap-out FILE\` writes a GRPC_XDS_BOOTSTRAP with the workload's own certificate files, which DestinationRules with ISTIO_MUTUAL (as in examples/mesh) need; \`meshcd demo\` runs the whole example with traffic.`,
@@ -302,6 +309,7 @@ export function registerServe(program: Command): void {
           void (async () => {
             await reconciler.stop();
             rollouts.stop();
+            dashboard.close();
             await credentialsWatcher?.close();
             await server.close();
             cache.close();
