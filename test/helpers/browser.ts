@@ -19,7 +19,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 export interface TestBrowser {
   context: BrowserContext;
   page: Page;
-  /** Console errors, uncaught page errors and CSP violations seen so far. */
+  /** Console errors, uncaught page errors and CSP violations of `page` seen so far. */
   problems(): string[];
   close(): Promise<void>;
 }
@@ -49,7 +49,7 @@ export async function openBrowser(opts: BrowserOptions = {}): Promise<TestBrowse
     });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   };
-  context.on('page', watch);
+  // Only the first page's: a test's other pages (another origin) fail on purpose.
   const page = context.pages()[0] ?? (await context.newPage());
   watch(page);
   let closed = false;

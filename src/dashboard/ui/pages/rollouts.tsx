@@ -44,7 +44,7 @@ export function RolloutList() {
               <th>Rollout</th>
               <th>Target</th>
               <th>Phase</th>
-              <th>Step</th>
+              <th>Steps done</th>
               <th style={{ minWidth: '160px' }}>Canary weight</th>
               <th class="hide-narrow">Last change</th>
             </tr>
@@ -65,7 +65,7 @@ export function RolloutList() {
                   <Badge tone={phaseTone(ro.phase)}>{ro.phase}</Badge>
                 </td>
                 <td>
-                  {Math.min(ro.stepIndex + 1, ro.steps.length)}/{ro.steps.length}
+                  {ro.stepIndex}/{ro.steps.length}
                 </td>
                 <td>
                   <div style={{ display: 'flex', gap: '8px', alignItems: 'center' }}>
@@ -114,7 +114,7 @@ function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
     setBusy(cmd);
     try {
       const s = await postWithToken<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(ro.namespace)}/${encodeURIComponent(ro.name)}/${cmd}`);
-      setMsg({ ok: true, text: `${cmd}: now ${s.phase}, step ${Math.min(s.stepIndex + 1, s.steps.length)}/${s.steps.length}, canary ${s.canaryWeight}%` });
+      setMsg({ ok: true, text: `${cmd}: now ${s.phase}, ${s.stepIndex}/${s.steps.length} steps done, canary ${s.canaryWeight}%` });
       onDone();
     } catch (err) {
       const text = err instanceof ApiError && err.status === 401 ? `${cmd}: the admin token was refused; log in again` : err instanceof Error ? err.message : String(err);
@@ -159,6 +159,11 @@ function Steps({ ro }: { ro: RolloutStatus }) {
   );
 }
 
+const PAUSE_REASON: Record<string, string> = { step: 'at a pause step', manual: 'by a pause command' };
+
+/** A measured value, rounded for reading (the chart's table keeps it exact). */
+const num = (v: number | undefined) => (v === undefined ? '–' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4))));
+
 const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
   { verdict: 'success', color: '--ok' },
   { verdict: 'failure', color: '--bad' },
@@ -179,7 +184,7 @@ function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutS
       <p class="muted" style={{ margin: '6px 0 0', minHeight: '20px' }}>
         {last ? (
           <>
-            last <Time at={last.at} short />: {last.value ?? '–'} {last.stableValue !== undefined ? `(stable ${last.stableValue})` : ''} — {last.verdict}
+            last <Time at={last.at} short />: {num(last.value)} {last.stableValue !== undefined ? `(stable ${num(last.stableValue)})` : ''} — {last.verdict}
             {last.message ? `: ${last.message}` : ''}
           </>
         ) : (
@@ -280,7 +285,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
             </dd>
             <dt>Step</dt>
             <dd>
-              {Math.min(ro.stepIndex + 1, ro.steps.length)} of {ro.steps.length}
+              {ro.phase === 'Progressing' || ro.phase === 'Paused' ? `${ro.stepIndex + 1} of ${ro.steps.length} (${ro.stepIndex} done)` : `${ro.stepIndex} of ${ro.steps.length} done`}
             </dd>
             <dt>Commit</dt>
             <dd>{ro.revision ? <code title={ro.revision}>{ro.revision.slice(0, 12)}</code> : '–'}</dd>
@@ -288,12 +293,16 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
               <>
                 <dt>Paused</dt>
                 <dd>
-                  {ro.pause.reason}
-                  {ro.pause.deadline && (
+                  {PAUSE_REASON[ro.pause.reason] ?? ro.pause.reason}
+                  {ro.pause.deadline ? (
                     <>
                       {' '}
                       until <Time at={ro.pause.deadline} />
                     </>
+                  ) : ro.pause.remainingMs !== undefined ? (
+                    `, ${Math.round(ro.pause.remainingMs / 1000)} s left`
+                  ) : (
+                    ', until promoted'
                   )}
                 </dd>
               </>
@@ -338,7 +347,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
             <tr>
               <th>Time</th>
               <th>Phase</th>
-              <th>Step</th>
+              <th>Steps done</th>
               <th>Weight</th>
               <th>What happened</th>
             </tr>
@@ -352,7 +361,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                 <td>
                   <Badge tone={phaseTone(h.phase)}>{h.phase}</Badge>
                 </td>
-                <td>{h.stepIndex >= 0 ? h.stepIndex + 1 : '–'}</td>
+                <td>{h.stepIndex >= 0 ? h.stepIndex : '–'}</td>
                 <td>{h.canaryWeight}%</td>
                 <td class="wrap">{h.message}</td>
               </tr>
