@@ -4,7 +4,9 @@
 // the page reads the state from the same API the CLI reads.
 //   source   {kind: accepted|rejected|fetch-failed|notice|recovered, source?, revision?, …}
 //   rollout  {namespace, name, phase, stepIndex, canaryWeight}
-//   proxies  {connected, acks, nacks}   (a proxy connected, left, ACKed or NACKed)
+//   proxies  {connected, acks, nacks} when polled; {opened, closed, acks, nacks, lastNack?} from
+//            the xDS server's callbacks: a proxy connected, left, ACKed or NACKed
+//            (coalesced: at most one event per `coalesceMs`)
 // Imports: src/admin (types).
 
 import type { EventSubscribe, ServerEvent } from '../admin/server.js';
@@ -24,9 +26,23 @@ export interface XdsCounters {
   stats(): { connected: number; acks: number; nacks: number };
 }
 
+/** The xDS server's stream callbacks (src/xds/callbacks.ts `XdsEvents`), the fields used here. */
+export interface XdsStreamEvents {
+  subscribe(callbacks: {
+    streamOpened?(e: { proxy: { id: string } }): void;
+    streamClosed?(e: { proxy: { id: string } }): void;
+    ack?(e: { proxy: { id: string }; type: string }): void;
+    nack?(e: { proxy: { id: string }; type: string; error: string }): void;
+  }): () => void;
+}
+
 export interface LiveOptions {
   reconciler?: ReconcilerEvents;
   rollouts?: RolloutEvents;
+  /** Per-stream ACK/NACK callbacks; preferred over polling `xds` when given. */
+  xdsEvents?: XdsStreamEvents;
+  /** At most one `proxies` event per this many ms from `xdsEvents` (default 200). */
+  coalesceMs?: number;
   xds?: XdsCounters;
   /** How often the xDS counters are compared while someone listens (default 250 ms). */
   xdsPollMs?: number;
@@ -54,6 +70,30 @@ export class LiveEvents {
       on('fetch-failed', (e) => ({ source: e.source, message: e.message }));
       on('notice', (e) => ({ source: e.source, message: e.message }));
       on('recovered', (e) => ({ source: e.source, serving: e.serving }));
+    }
+    if (opts.xdsEvents) {
+      let pending: { opened: number; closed: number; acks: number; nacks: number; lastNack?: { proxy: string; type: string; error: string } } | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const note = (f: (p: NonNullable<typeof pending>) => void) => {
+        if (this.clients.size === 0) return;
+        pending ??= { opened: 0, closed: 0, acks: 0, nacks: 0 };
+        f(pending);
+        timer ??= setTimeout(() => {
+          const p = pending!;
+          pending = undefined;
+          timer = undefined;
+          this.publish('proxies', { ...p });
+        }, opts.coalesceMs ?? 200);
+      };
+      this.detach.push(
+        opts.xdsEvents.subscribe({
+          streamOpened: () => note((p) => p.opened++),
+          streamClosed: () => note((p) => p.closed++),
+          ack: () => note((p) => p.acks++),
+          nack: (e) => note((p) => (p.nacks++, (p.lastNack = { proxy: e.proxy.id, type: e.type, error: e.error.slice(0, 500) }))),
+        }),
+        () => clearTimeout(timer),
+      );
     }
     if (opts.rollouts) {
       this.detach.push(opts.rollouts.onChange((s) => this.publish('rollout', { namespace: s.namespace, name: s.name, phase: s.phase, stepIndex: s.stepIndex, canaryWeight: s.canaryWeight })));
@@ -85,7 +125,7 @@ export class LiveEvents {
   /** Compares the xDS counters while a page listens; a change is one `proxies` event. */
   private startPolling(): void {
     const xds = this.opts.xds;
-    if (!xds || this.poll) return;
+    if (!xds || this.opts.xdsEvents || this.poll) return;
     const check = () => {
       const { connected, acks, nacks } = xds.stats();
       const now = `${connected}/${acks}/${nacks}`;

@@ -183,7 +183,7 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await page.click('nav >> text=Mesh');
   await page.locator('svg path.edge.rollout').first().waitFor({ timeout: 10_000 });
   const labels = await page.locator('svg text.elabel.rollout').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
-  t.true(labels.some((l) => l === 'split 100% → canary 80%'), labels.join(' | '));
+  t.true(labels.some((l) => l === 'split: Git 100% · rollout at 80%'), labels.join(' | '));
   await screenshot(page, 'mesh-rollout');
 
   // Logging out forgets the token: the next command asks again.

@@ -202,7 +202,7 @@ test.serial('the proxies table shows a SYNCED grpc-js-xds client and a raw clien
   t.regex(await first.locator('pre').innerText(), /^name: /m, 'YAML by default');
   await first.locator('button:text("JSON")').click();
   t.regex(await first.locator('pre').innerText(), /^\{\n {2}"@type": "type\.googleapis\.com\/envoy\.config\.cluster\.v3\.Cluster",\n {2}"name": /);
-  await screenshot(page, 'proxy');
+  await screenshot(page, 'proxy', { fullPage: true });
   const shifts = await page.evaluate(() => (window as unknown as { shifts: number }).shifts);
   t.log(`cumulative layout shift while the overview and proxies streamed: ${shifts.toFixed(4)}`);
   t.true(shifts < 0.1, `layout shift ${shifts}`);

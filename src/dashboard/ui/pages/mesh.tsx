@@ -24,7 +24,8 @@ interface Placed {
 function edgeText(e: GraphEdge): string {
   if (!e.route) return '';
   const w = e.weight !== undefined ? ` ${e.weight}%` : '';
-  return e.rollout ? `${e.route}${w} → canary ${e.canaryWeight}%` : `${e.route}${w}`;
+  // Weights are Git's; a Rollout walking the route says how far it is (its overlay is in force, not these).
+  return e.rollout ? `${e.route}: Git${w} · rollout at ${e.canaryWeight}%` : `${e.route}${w}`;
 }
 
 function place(nodes: GraphNode[], edges: GraphEdge[]): Placed {
@@ -115,10 +116,10 @@ export function MeshPage() {
         {graph && (
           <svg width={graph.width} height={graph.height} viewBox={`0 0 ${graph.width} ${graph.height}`} role="group" aria-label={`mesh graph: ${graph.nodes.length} nodes, ${graph.edges.length} edges`}>
             <defs>
-              <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse">
                 <path d="M0,0 L10,5 L0,10 z" />
               </marker>
-              <marker id="arrow-rollout" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+              <marker id="arrow-rollout" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
                 <path d="M0,0 L10,5 L0,10 z" />
               </marker>
             </defs>
