@@ -37,6 +37,8 @@ import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.j
 import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
+import { wireDashboard } from '../dashboard/wire.js';
+import { registerRepoRoutes } from './repo-routes.js';
 
 interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   xdsPort: string;
@@ -271,6 +273,10 @@ export function registerServe(program: Command): void {
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
       if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
+      // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
+      registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xds: server });
+      // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -374,6 +380,7 @@ export function registerServe(program: Command): void {
               ]
             : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
+          `  dashboard:                 ${dashboard.bundled ? `http://${hostPort(opts.adminAddress, boundAdmin)}/` : 'not built (npm run build)'}`,
           ...(xdsAddr
             ? [
                 `Proxyless gRPC clients (@grpc/grpc-js-xds, grpc-go): save the GRPC_XDS_BOOTSTRAP below to a file, set GRPC_XDS_BOOTSTRAP to its path and dial xds:///<host>:<port> (e.g. xds:///reviews.bookinfo.svc.cluster.local:9080). It is ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount} (the example's AuthorizationPolicies allow it; edit NAMESPACE, SERVICE_ACCOUNT and the node id for another workload).`,
@@ -400,6 +407,7 @@ export function registerServe(program: Command): void {
             await kube?.stop();
             await cluster.stop();
             rollouts.stop();
+            dashboard.close();
             await credentialsWatcher?.close();
             await server.close();
             cache.close();
