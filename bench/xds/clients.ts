@@ -89,6 +89,19 @@ function rdsOfListener(value: Buffer): string[] {
   return names;
 }
 
+/** A mark as it appears in a response: a string field's length byte, then its text (so "x-1" never matches "x-10"). */
+const markBuffers = new Map<string, Buffer>();
+function markBytes(m: Mark): Buffer {
+  let b = markBuffers.get(m.id);
+  if (!b) {
+    const text = Buffer.from(m.text, 'utf8');
+    if (text.length > 127) throw new Error(`mark ${m.id} is longer than 127 bytes`);
+    b = Buffer.concat([Buffer.from([text.length]), text]);
+    markBuffers.set(m.id, b);
+  }
+  return b;
+}
+
 const Ads = grpc.makeGenericClientConstructor(rawAdsClientDefinition(), 'AggregatedDiscoveryService');
 
 class SimProxy {
@@ -180,7 +193,7 @@ class SimProxy {
     for (const m of this.marks) {
       // Every response after a mark counts (a push to a proxy the change does not affect shows here).
       this.sinceMark.set(m.id, (this.sinceMark.get(m.id) ?? 0) + 1);
-      if (m.type === r.typeUrl && !this.seen.has(m.id) && b.indexOf(m.text) >= 0) this.seen.set(m.id, t);
+      if (m.type === r.typeUrl && !this.seen.has(m.id) && b.indexOf(markBytes(m)) >= 0) this.seen.set(m.id, t);
     }
     this.acked.set(r.typeUrl, { version: r.version, nonce: r.nonce });
     this.got.add(r.typeUrl);
@@ -346,6 +359,7 @@ async function handle(c: Command): Promise<unknown> {
       sims = [];
       channels = [];
       marks.length = 0;
+      markBuffers.clear();
       return true;
   }
 }

@@ -81,6 +81,8 @@ function freePort(): Promise<number> {
 
 export interface Istiod extends Server {
   version: string;
+  /** The plaintext xDS port (istiod's 15010). */
+  plainTarget: string;
   builtSeconds?: number;
   output(): string;
 }
@@ -124,7 +126,13 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`istiod exited with ${child.exitCode} before it was ready:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null) {
+      // This istio line's ServiceEntry controller reads namespaces from the Kubernetes config cluster even in file mode.
+      if (/multicluster\.\(\*Controller\)\.ConfigCluster/.test(out)) {
+        throw new Error(`istiod (pilot-discovery ${istioVersion()}) cannot run without a Kubernetes API server: with --configDir and no Kubernetes registry it has no multicluster controller, and serviceentry.newController dereferences multiclusterController.ConfigCluster() (pilot/pkg/serviceregistry/serviceentry/controller.go:224) — nil pointer panic at start`);
+      }
+      throw new Error(`istiod exited with ${child.exitCode} before it was ready:\n${out.slice(-4000)}`);
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`istiod was not ready in 120 s:\n${out.slice(-4000)}`);
@@ -141,6 +149,7 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
     name: 'istiod',
     pid: child.pid!,
     target: `127.0.0.1:${tlsPort}`,
+    plainTarget: `127.0.0.1:${grpcPort}`,
     tls: { rootsPem: readFileSync(root, 'utf8'), serverName: 'istiod.istio-system.svc' },
     version: istioVersion(),
     ...(builtSeconds !== undefined ? { builtSeconds } : {}),

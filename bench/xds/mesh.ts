@@ -16,7 +16,7 @@
 //   plaintext) — it flatters a server that shares work across proxies of a
 //   namespace, and is labelled as such.
 
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export type Scenario = 'realistic' | 'scoped' | 'churn' | 'classes';
@@ -26,7 +26,11 @@ export interface MeshSpec {
   services: number;
   proxies: number;
   namespaces: number;
+  /** A gRPC service in ns0 whose one endpoint is a real echo server on 127.0.0.1:port (the proxyless clients' check). */
+  probePort?: number;
 }
+
+export const PROBE_HOST = 'probe.ns0.svc.cluster.local';
 
 export interface BenchProxy {
   index: number;
@@ -173,11 +177,25 @@ spec:
 `;
 }
 
+function probeYaml(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: probe, namespace: ns0}
+spec:
+  hosts: [${PROBE_HOST}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${port}, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1}]
+`;
+}
+
 /** Writes the whole mesh into `dir` (created). */
 export async function writeMesh(m: MeshSpec, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const jobs: Promise<void>[] = [];
   for (let i = 0; i < m.services; i++) jobs.push(writeFile(join(dir, `svc${i}.yaml`), serviceFile(m, i)));
+  if (m.probePort) jobs.push(writeFile(join(dir, 'probe.yaml'), probeYaml(m.probePort)));
   if (m.scenario === 'scoped') for (let k = 0; k < m.namespaces; k++) jobs.push(writeFile(join(dir, `sidecar-${nsName(k)}.yaml`), sidecarYaml(m, k)));
   await Promise.all(jobs);
 }
@@ -187,20 +205,29 @@ export async function writeRouteChange(m: MeshSpec, dir: string, i: number, mark
   await atomicWrite(join(dir, `svc${i}.yaml`), serviceFile(m, i, vsYaml(m, i, 50, mark)));
 }
 
-/** The n-th endpoint change: one extra WorkloadEntry at a fresh address (the mark), moving to service `n mod services`. */
-export async function writeChurn(m: MeshSpec, dir: string, n: number): Promise<{ service: number; mark: string }> {
+/** The mark of the n-th endpoint change: the address of the WorkloadEntry it adds. */
+export const churnMark = (n: number) => `10.250.${Math.floor(n / 254) % 256}.${1 + (n % 254)}`;
+
+/**
+ * The n-th endpoint change (a rolling deploy in miniature): a new
+ * WorkloadEntry churn-n at a fresh address (the mark) joins service
+ * `7n mod services`, and churn-(n − window) leaves. Each change is its own
+ * file, so a quick later change never hides an earlier one.
+ */
+export async function writeChurn(m: MeshSpec, dir: string, n: number, window: number): Promise<{ service: number; mark: string }> {
   const service = (n * 7) % m.services;
-  const mark = `10.250.${Math.floor(n / 254) % 256}.${1 + (n % 254)}`;
+  const mark = churnMark(n);
   const ns = nsName(service % m.namespaces);
-  await atomicWrite(join(dir, 'churn.yaml'), `apiVersion: networking.istio.io/v1
+  await atomicWrite(join(dir, `churn-${n}.yaml`), `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
-metadata: {name: churn, namespace: ${ns}}
+metadata: {name: churn-${n}, namespace: ${ns}}
 spec:
   address: ${mark}
   labels: {app: svc${service}, version: v1}
   serviceAccount: churn
   ports: {http: 9080}
 `);
+  if (n > window) await rm(join(dir, `churn-${n - window}.yaml`), { force: true });
   return { service, mark };
 }
 

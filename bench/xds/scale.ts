@@ -31,9 +31,11 @@ import { parseArgs } from 'node:util';
 import { loadAverage, machineLine } from '../machine.js';
 import type { Mark, ProxyReport } from './clients.js';
 import { startIstiod } from './istiod.js';
-import { proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
+import { churnMark, PROBE_HOST, proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
 import { cpuSeconds, IpcWorker, memoryOf, now, tokenFor } from './proc.js';
 import { TYPE } from './wire.js';
+import { startGoClient, type GoClient } from '../../test/helpers/go-grpc-client.js';
+import { callEcho, eventually, grpcBootstrap, startBackend, xdsClient } from '../../test/helpers/xds-e2e.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -43,6 +45,7 @@ const { values: flags } = parseArgs({
     namespaces: { type: 'string', default: '10' },
     workers: { type: 'string', default: '2' },
     'no-floor': { type: 'boolean', default: false },
+    'no-check': { type: 'boolean', default: false },
     istiod: { type: 'boolean', default: false },
     'churn-rate': { type: 'string', default: '2' },
     'churn-seconds': { type: 'string', default: '20' },
@@ -60,6 +63,41 @@ const num = (name: keyof typeof flags) => {
 const CLIENTS = join(import.meta.dirname, 'clients.js');
 const FLOOR = join(import.meta.dirname, 'floor.js');
 const BIN = resolve('dist/src/cli/bin.js');
+
+/**
+ * The config is usable by real clients: a grpc-js-xds and a grpc-go xDS
+ * client (proxyless, on the plaintext port: grpc-js-xds 1.14 cannot do TLS
+ * to its xDS server) in namespace ns0 call the probe service's echo server
+ * through the config, while the simulated proxies are connected.
+ */
+async function proxylessCheck(xds: string, port: number, label: string): Promise<string> {
+  const target = `xds:///${PROBE_HOST}:${port}`;
+  const out: string[] = [];
+  try {
+    const client = await xdsClient(target, xds, `sidecar~127.0.0.1~grpc-js-probe.ns0~ns0.svc.cluster.local`, 'ns0');
+    const t0 = now();
+    const r = await eventually(() => callEcho(client, { key: 'probe' }), 60_000, 250);
+    let ok = 1;
+    for (let i = 0; i < 9; i++) if ((await callEcho(client, { key: `probe-${i}` }).catch(() => undefined))?.version === 'probe') ok++;
+    client.close();
+    out.push(`grpc-js-xds ${ok}/10 calls answered by ${r.version} (first after ${ms(now() - t0)})`);
+  } catch (err) {
+    out.push(`grpc-js-xds FAILED: ${(err as Error).message.split('\n')[0]}`);
+  }
+  let go: GoClient | undefined;
+  try {
+    go = await startGoClient(grpcBootstrap(xds, 'sidecar~127.0.0.1~grpc-go-probe.ns0~ns0.svc.cluster.local', 'ns0'));
+    const a = await go.run({ target, n: 10, wait_ms: 60_000 });
+    out.push(`grpc-go ${a.ok}/${a.calls} calls answered${a.nacks.length ? `, NACKs: ${a.nacks.slice(0, 2).join('; ')}` : ', 0 NACKs'}${a.errors.length ? `, errors: ${a.errors.slice(0, 2).join('; ')}` : ''}`);
+  } catch (err) {
+    out.push(`grpc-go FAILED: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await go?.stop();
+  }
+  const line = `  [${label}] real clients (proxyless, plaintext port): ${out.join('; ')}`;
+  console.log(line);
+  return line;
+}
 
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 const s1 = (x: number) => `${(x / 1000).toFixed(2)} s`;
@@ -289,6 +327,8 @@ interface ChurnResult {
 
 async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string, rate: number, seconds: number): Promise<ChurnResult> {
   const n = Math.max(1, Math.round(rate * seconds));
+  // Each added endpoint stays for 10 s of changes (then its removal is part of a later change).
+  const window = Math.max(10, Math.round(rate * 10));
   const cpu0 = await cpuSeconds(server.pid);
   const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
   const writes: { id: string; at: number; service: number }[] = [];
@@ -298,13 +338,11 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     const due = t0 + ((k - 1) * 1000) / rate;
     if (due > now()) await new Promise((r) => setTimeout(r, due - now()));
     const id = `churn-${k}`;
-    const service = ((k * 7) % m.services);
-    // The mark is the new address; the clients look for it in EDS responses.
-    await fleet.all({ cmd: 'watch', mark: { id, type: TYPE.E, text: `10.250.${Math.floor(k / 254) % 256}.${1 + (k % 254)}` } });
+    // The mark is the new endpoint's address; the clients look for it in EDS responses.
+    await fleet.all({ cmd: 'watch', mark: { id, type: TYPE.E, text: churnMark(k) } });
     const at = now();
-    const w = await writeChurn(m, meshDir, k);
-    if (w.service !== service) throw new Error('churn service mismatch');
-    writes.push({ id, at, service });
+    const w = await writeChurn(m, meshDir, k, window);
+    writes.push({ id, at, service: w.service });
   }
   const end = now() + 15_000;
   let rows = await fleet.marks();
@@ -381,8 +419,10 @@ function ratio(a: number, b: number): string {
 }
 
 async function runScenario(scenario: Scenario): Promise<Record<string, unknown>> {
-  const m: MeshSpec = { scenario, services: num('services'), proxies: num('proxies'), namespaces: num('namespaces') };
   const classes = scenario === 'classes';
+  const check = !flags['no-check'] && !classes;
+  const probe = check ? await startBackend('probe') : undefined;
+  const m: MeshSpec = { scenario, services: num('services'), proxies: num('proxies'), namespaces: num('namespaces'), ...(probe ? { probePort: probe.port } : {}) };
   const work = await mkdtemp(join(tmpdir(), 'meshcd-bench-scale-'));
   const meshDir = join(work, 'mesh');
   const pristine = join(work, 'mesh-initial');
@@ -418,6 +458,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     printFull(full);
     result.meshcd = { full };
     if (floorOn) await fleet.all({ cmd: 'capture', dir: capture, tag: 'before' });
+    if (probe) (result.meshcd as Record<string, unknown>).check = await proxylessCheck(meshcd.plainTarget, probe.port, 'meshcd');
 
     const routeMark: Mark = { id: 'route-1', type: TYPE.R, text: 'bench-change-1' };
     const routeAffected = (p: BenchProxy) => sees(m, p.namespace, 0);
@@ -433,7 +474,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
 
     if (scenario === 'churn') {
       const c = await churn(server, fleet, m, meshDir, num('churn-rate'), num('churn-seconds'));
-      console.log(`  [meshcd] churn: ${c.changes} endpoint changes at ${c.rate}/s (one WorkloadEntry moving between services): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : ''}; missed ${c.missed}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
+      console.log(`  [meshcd] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds a WorkloadEntry and removes the one added 10 s before): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : ''}; missed ${c.missed}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
       (result.meshcd as Record<string, unknown>).churn = c;
     }
     await fleet.all({ cmd: 'close' });
@@ -462,18 +503,26 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       const istiodDir = join(work, 'istiod-mesh');
       await cp(pristine, istiodDir, { recursive: true });
       const t1 = now();
-      const istiod = await startIstiod({ meshDir: istiodDir, work, caDir: join(meshcd.stateDir, 'ca') });
+      let istiod: Awaited<ReturnType<typeof startIstiod>>;
+      try {
+        istiod = await startIstiod({ meshDir: istiodDir, work, caDir: join(meshcd.stateDir, 'ca') });
+      } catch (err) {
+        console.log(`  [istiod] not run: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+        result.istiod = { error: (err as Error).message.split('\n')[0] };
+        return result;
+      }
       console.log(`  istiod (pilot-discovery ${istiod.version}, pid ${istiod.pid}) ready ${s1(now() - t1)} after start; RSS ${mib((await memoryOf(istiod.pid)).rss)} with no proxies`);
       try {
         const fi = await fullConfig(istiod, fleet, { streamsPerChannel: spc, keep: false, timeoutMs });
         printFull(fi);
+        const checked = probe ? await proxylessCheck(istiod.plainTarget, probe.port, 'istiod') : undefined;
         const ci = await change(istiod, fleet, routeMark, routeAffected, what, async () => {
           const at = now();
           await writeRouteChange(m, istiodDir, 0, routeMark.text);
           return at;
         });
         printChange(ci);
-        result.istiod = { full: fi, change: ci };
+        result.istiod = { full: fi, change: ci, ...(checked ? { check: checked } : {}) };
         if (scenario === 'churn') {
           const c = await churn(istiod, fleet, m, istiodDir, num('churn-rate'), num('churn-seconds'));
           console.log(`  [istiod] churn: ${c.changes} endpoint changes at ${c.rate}/s: write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}; missed ${c.missed}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
@@ -487,6 +536,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     }
   } finally {
     fleet.stop();
+    await probe?.close();
     await meshcd.stop().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
