@@ -19,8 +19,10 @@
 //   npm run bench:xds:scale -- --scenario scoped,churn --proxies 2000 --istiod
 //
 // Flags: --scenario LIST, --proxies N, --services N, --namespaces N,
-// --workers N (client processes), --no-floor, --istiod, --churn-rate N/s,
-// --churn-seconds S, --timeout S (full config), -o json.
+// --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
+// grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
+// (full config), --change-timeout S (a change reaching every affected
+// proxy), -o json.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -50,6 +52,7 @@ const { values: flags } = parseArgs({
     'churn-rate': { type: 'string', default: '2' },
     'churn-seconds': { type: 'string', default: '20' },
     timeout: { type: 'string', default: '300' },
+    'change-timeout': { type: 'string', default: '180' },
     output: { type: 'string', short: 'o', default: 'text' },
   },
 });
@@ -276,7 +279,7 @@ interface ChangeResult {
 const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: xs.length ? Math.max(...xs) : NaN });
 
 /** Sets a mark, runs `trigger` (returns the moment of the write or push), waits until every affected proxy has seen the mark. */
-async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, timeoutMs = 60_000): Promise<ChangeResult> {
+async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, timeoutMs = num('change-timeout') * 1000): Promise<ChangeResult> {
   await fleet.all({ cmd: 'watch', mark });
   const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
   const cpu0 = await cpuSeconds(server.pid);
@@ -344,7 +347,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     const w = await writeChurn(m, meshDir, k, window);
     writes.push({ id, at, service: w.service });
   }
-  const end = now() + 15_000;
+  const end = now() + num('change-timeout') * 1000;
   let rows = await fleet.marks();
   const expected = (w: { service: number }) => fleet.proxies.filter((p) => sees(m, p.namespace, w.service)).length;
   const total = writes.reduce((a, w) => a + expected(w), 0);
