@@ -22,7 +22,7 @@
 // --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
 // grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
 // (full config), --change-timeout S (a change reaching every affected
-// proxy), -o json.
+// proxy), --stall-timeout S (passed to serve's --xds-stall-timeout), -o json.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +53,7 @@ const { values: flags } = parseArgs({
     'churn-seconds': { type: 'string', default: '20' },
     timeout: { type: 'string', default: '300' },
     'change-timeout': { type: 'string', default: '180' },
+    'stall-timeout': { type: 'string' },
     output: { type: 'string', short: 'o', default: 'text' },
   },
 });
@@ -133,7 +134,8 @@ interface Meshcd extends Server {
 
 async function startMeshcd(meshDir: string, work: string, tokensFile: string): Promise<Meshcd> {
   const stateDir = join(work, 'state');
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--source', meshDir, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '--state-dir', stateDir, '--ca-token-file', tokensFile], {
+  const extra = flags['stall-timeout'] ? ['--xds-stall-timeout', flags['stall-timeout']] : [];
+  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--source', meshDir, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '--state-dir', stateDir, '--ca-token-file', tokensFile, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' },
   });
@@ -225,22 +227,28 @@ interface FullConfig {
   errors: number;
   firstError?: string;
   load: string;
+  completedIds: Set<string>;
 }
 
-async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: number; keep: boolean; timeoutMs: number }): Promise<FullConfig> {
+/**
+ * Connects every client and waits until each has its full config (or its
+ * stream failed). `only`: the proxies to wait for and count (the minimal
+ * server has bytes only for those that got a full config from meshcd).
+ */
+async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: number; keep: boolean; timeoutMs: number; only?: Set<string> }): Promise<FullConfig> {
   const cpu0 = await cpuSeconds(server.pid);
   const t0 = now();
   await fleet.all({ cmd: 'connect', target: server.target, ...(server.tls ? { tls: server.tls } : {}), streamsPerChannel: o.streamsPerChannel, spacingMs: 0, keep: o.keep });
   const deadline = t0 + o.timeoutMs;
-  let status: { complete: number; errors: number; firstError?: string }[] = [];
+  const counted = (r: ProxyReport) => !o.only || o.only.has(r.id);
+  const total = o.only?.size ?? fleet.proxies.length;
   for (;;) {
-    status = await fleet.all({ cmd: 'status' });
-    const done = status.reduce((a, s) => a + s.complete + s.errors, 0);
-    if (done >= fleet.proxies.length || now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 250));
+    const rs = await fleet.reports();
+    if (rs.filter((r) => counted(r) && (r.completeAt >= 0 || r.error)).length >= total || now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
   }
   const cpu1 = await cpuSeconds(server.pid);
-  const reports = await fleet.reports();
+  const reports = (await fleet.reports()).filter(counted);
   const complete = reports.filter((r) => r.completeAt >= 0);
   const last = Math.max(...complete.map((r) => r.completeAt));
   await new Promise((r) => setTimeout(r, 1000));
@@ -248,7 +256,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
   return {
     server: server.name,
     complete: complete.length,
-    proxies: fleet.proxies.length,
+    proxies: total,
     seconds: complete.length ? (last - t0) / 1000 : NaN,
     perProxyP50: pct(complete.map((r) => r.completeAt - r.connectAt), 50),
     perProxyP99: pct(complete.map((r) => r.completeAt - r.connectAt), 99),
@@ -259,6 +267,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
     errors: reports.filter((r) => r.error).length,
     ...(reports.find((r) => r.error) ? { firstError: reports.find((r) => r.error)!.error } : {}),
     load: loadAverage(),
+    completedIds: new Set(complete.map((r) => r.id)),
   };
 }
 
@@ -267,6 +276,9 @@ interface ChangeResult {
   what: string;
   affected: number;
   reached: number;
+  /** Proxies whose streams the server had reset before the change. */
+  disconnected: number;
+  seenIds: Set<string>;
   fromWrite: { p50: number; p99: number; max: number };
   fromAccepted?: { p50: number; p99: number; max: number };
   unaffectedPushes: number;
@@ -279,13 +291,16 @@ interface ChangeResult {
 const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: xs.length ? Math.max(...xs) : NaN });
 
 /** Sets a mark, runs `trigger` (returns the moment of the write or push), waits until every affected proxy has seen the mark. */
-async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, timeoutMs = num('change-timeout') * 1000): Promise<ChangeResult> {
+async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, only?: Set<string>): Promise<ChangeResult> {
+  const timeoutMs = num('change-timeout') * 1000;
   await fleet.all({ cmd: 'watch', mark });
   const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
   const cpu0 = await cpuSeconds(server.pid);
   const acceptedBefore = server.accepted?.length ?? 0;
+  // Streams the server already reset cannot hear the change; they are counted apart.
+  const dead = new Set((await fleet.reports()).filter((r) => r.error).map((r) => r.id));
   const at = await trigger();
-  const want = new Set(fleet.proxies.filter(affected).map((p) => p.id));
+  const want = new Set(fleet.proxies.filter((p) => affected(p) && !dead.has(p.id) && (!only || only.has(p.id))).map((p) => p.id));
   const deadline = now() + timeoutMs;
   let rows = await fleet.marks();
   while (rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).length < want.size && now() < deadline) {
@@ -296,14 +311,18 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
   rows = await fleet.marks();
   const cpu1 = await cpuSeconds(server.pid);
   const bytes1 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
-  const seen = rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).map((r) => r.seen[mark.id]!);
+  const seenRows = rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined);
+  const seen = seenRows.map((r) => r.seen[mark.id]!);
   const acceptedAt = server.accepted?.slice(acceptedBefore).find((t) => t >= at);
-  const unaffected = rows.filter((r) => !want.has(r.id));
+  const byId = new Map(fleet.proxies.map((p) => [p.id, p]));
+  const unaffected = rows.filter((r) => !dead.has(r.id) && !affected(byId.get(r.id)!));
   return {
     server: server.name,
     what,
     affected: want.size,
     reached: seen.length,
+    disconnected: dead.size,
+    seenIds: new Set(seenRows.map((r) => r.id)),
     fromWrite: stats(seen.map((t) => t - at)),
     ...(acceptedAt !== undefined ? { fromAccepted: stats(seen.map((t) => t - acceptedAt)) } : {}),
     unaffectedPushes: unaffected.reduce((a, r) => a + (r.since[mark.id] ?? 0), 0),
@@ -414,7 +433,7 @@ function printFull(f: FullConfig): void {
 
 function printChange(c: ChangeResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
-  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent; load ${c.load}`);
+  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent; load ${c.load}`);
 }
 
 function ratio(a: number, b: number): string {
@@ -490,9 +509,9 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       const cert = await localhostCert(work);
       const port = await floor.call<number>({ cmd: 'start', dir: capture, tls: { ...cert, clientRootsPem: meshcd.rootsPem } });
       const fs: Server = { name: 'floor', pid: floor.child.pid!, target: `127.0.0.1:${port}`, tls: { rootsPem: `${meshcd.rootsPem}\n${cert.certPem}`, serverName: 'localhost' }, stop: async () => floor.stop() };
-      const ff = await fullConfig(fs, fleet, { streamsPerChannel: spc, keep: false, timeoutMs });
+      const ff = await fullConfig(fs, fleet, { streamsPerChannel: spc, keep: false, timeoutMs, only: full.completedIds });
       printFull(ff);
-      const fc = await change(fs, fleet, routeMark, routeAffected, `the same route change (captured bytes)`, async () => (await floor.call<{ at: number }>({ cmd: 'push', tag: 'after' })).at);
+      const fc = await change(fs, fleet, routeMark, routeAffected, `the same route change (captured bytes)`, async () => (await floor.call<{ at: number }>({ cmd: 'push', tag: 'after' })).at, ch.seenIds);
       printChange(fc);
       await fleet.all({ cmd: 'close' });
       await floor.call({ cmd: 'stop' }).catch(() => undefined);
@@ -552,7 +571,7 @@ async function main(): Promise<void> {
   console.log(machineLine());
   const results = [];
   for (const s of scenarios) results.push(await runScenario(s));
-  if (flags.output === 'json') console.log(JSON.stringify({ machine: machineLine(), results }, null, 2));
+  if (flags.output === 'json') console.log(JSON.stringify({ machine: machineLine(), results }, (_k, v: unknown) => (v instanceof Set ? v.size : v), 2));
 }
 
 main().then(
