@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { now } from './proc.js';
 import type { Server } from './scale.js';
 
@@ -83,13 +84,48 @@ export interface Istiod extends Server {
   version: string;
   /** The plaintext xDS port (istiod's 15010). */
   plainTarget: string;
+  /** What gave istiod its Kubernetes config cluster, if anything. */
+  kubernetes?: string;
   builtSeconds?: number;
   output(): string;
 }
 
-/** Starts pilot-discovery on the mesh folder with meshcd's root (from meshcd's `<state-dir>/ca`) as its plugged-in CA. */
-export async function startIstiod(o: { meshDir: string; work: string; caDir: string }): Promise<Istiod> {
+interface KubeCluster {
+  kubeconfig: string;
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Kubernetes API server for istiod, when the tree has the test helper
+ * that runs one (test/helpers/kube-cluster.ts: etcd + kube-apiserver built
+ * from their Go modules). Loaded by path so that this file builds without it.
+ */
+async function kubeCluster(namespaces: string[]): Promise<KubeCluster | undefined> {
+  const helper = resolve('dist/test/helpers/kube-cluster.js');
+  if (!existsSync(helper)) return undefined;
+  const mod = (await import(pathToFileURL(helper).href)) as { startCluster(): Promise<KubeCluster> };
+  const c = await mod.startCluster();
+  for (const name of ['istio-system', ...namespaces]) {
+    const r = await c.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    if (r.status >= 300 && r.status !== 409) {
+      await c.stop();
+      throw new Error(`kube-apiserver refused namespace ${name}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    }
+  }
+  return c;
+}
+
+/**
+ * Starts pilot-discovery on the mesh folder with meshcd's root (from
+ * meshcd's `<state-dir>/ca`) as its plugged-in CA. With a Kubernetes API
+ * server (see kubeCluster) istiod gets it as its config cluster (namespaces
+ * only: the mesh still comes from --configDir); without one this istio line
+ * cannot start, and the error says why.
+ */
+export async function startIstiod(o: { meshDir: string; work: string; caDir: string; namespaces: string[] }): Promise<Istiod> {
   const { bin, builtSeconds } = await istiodBinary();
+  const kube = await kubeCluster(o.namespaces);
   const home = join(o.work, 'istiod');
   const cacerts = join(home, 'cacerts');
   await mkdir(cacerts, { recursive: true });
@@ -104,7 +140,7 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
   const child = spawn(bin, [
     'discovery',
     '--configDir', o.meshDir,
-    '--registries', '',
+    ...(kube ? ['--registries', 'Kubernetes', '--kubeconfig', kube.kubeconfig] : ['--registries', '']),
     '--meshConfig', meshConfig,
     '--networksConfig', join(home, 'none.yaml'),
     '--grpcAddr', `127.0.0.1:${grpcPort}`,
@@ -127,6 +163,7 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
   const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) {
+      await kube?.stop();
       // This istio line's ServiceEntry controller reads namespaces from the Kubernetes config cluster even in file mode.
       if (/multicluster\.\(\*Controller\)\.ConfigCluster/.test(out)) {
         throw new Error(`istiod (pilot-discovery ${istioVersion()}) cannot run without a Kubernetes API server: with --configDir and no Kubernetes registry it has no multicluster controller, and serviceentry.newController dereferences multiclusterController.ConfigCluster() (pilot/pkg/serviceregistry/serviceentry/controller.go:224) — nil pointer panic at start`);
@@ -135,6 +172,7 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
+      await kube?.stop();
       throw new Error(`istiod was not ready in 120 s:\n${out.slice(-4000)}`);
     }
     try {
@@ -153,12 +191,14 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
     tls: { rootsPem: readFileSync(root, 'utf8'), serverName: 'istiod.istio-system.svc' },
     version: istioVersion(),
     ...(builtSeconds !== undefined ? { builtSeconds } : {}),
+    ...(kube ? { kubernetes: 'etcd + kube-apiserver on loopback (namespaces only; not counted in istiod\'s CPU and RSS)' } : {}),
     output: () => out,
     stop: async () => {
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
+      await kube?.stop();
     },
   };
 }

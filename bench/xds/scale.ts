@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { loadAverage, machineLine } from '../machine.js';
 import type { Mark, ProxyReport } from './clients.js';
 import { startIstiod } from './istiod.js';
-import { churnMark, PROBE_HOST, proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
+import { churnMark, nsName, PROBE_HOST, proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
 import { cpuSeconds, IpcWorker, memoryOf, now, tokenFor } from './proc.js';
 import { TYPE } from './wire.js';
 import { startGoClient, type GoClient } from '../../test/helpers/go-grpc-client.js';
@@ -527,13 +527,13 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       const t1 = now();
       let istiod: Awaited<ReturnType<typeof startIstiod>>;
       try {
-        istiod = await startIstiod({ meshDir: istiodDir, work, caDir: join(meshcd.stateDir, 'ca') });
+        istiod = await startIstiod({ meshDir: istiodDir, work, caDir: join(meshcd.stateDir, 'ca'), namespaces: Array.from({ length: m.namespaces }, (_, k) => nsName(k)) });
       } catch (err) {
         console.log(`  [istiod] not run: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
         result.istiod = { error: (err as Error).message.split('\n')[0] };
         return result;
       }
-      console.log(`  istiod (pilot-discovery ${istiod.version}, pid ${istiod.pid}) ready ${s1(now() - t1)} after start; RSS ${mib((await memoryOf(istiod.pid)).rss)} with no proxies`);
+      console.log(`  istiod (pilot-discovery ${istiod.version}${istiod.builtSeconds !== undefined ? `, built in ${istiod.builtSeconds.toFixed(0)} s` : ''}, pid ${istiod.pid}${istiod.kubernetes ? `; Kubernetes: ${istiod.kubernetes}` : ''}) ready ${s1(now() - t1)} after start; RSS ${mib((await memoryOf(istiod.pid)).rss)} with no proxies`);
       try {
         const fi = await fullConfig(istiod, fleet, { streamsPerChannel: spc, keep: false, timeoutMs });
         printFull(fi);
