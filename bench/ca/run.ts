@@ -1,12 +1,19 @@
-// Certificates issued per second: in-process and through the gRPC API
-// (concurrent requests on one TLS channel), beside this machine's native
-// RSA-2048 signing rate measured in the same run. Goal: ≥ 50% of native.
-// Audit lines are written (to /dev/null) because they are part of the cost.
+// Certificates issued per second, beside this machine's native RSA-2048
+// signing rate measured in the same run on the same cores:
+// - in-process issue() runs on one thread, so it is compared with
+//   crypto.sign on one thread;
+// - the gRPC API checks the CSR and signs on libuv's thread pool (both
+//   cores), so it is compared with crypto.sign on the thread pool with as
+//   many signatures in flight as the cores can take (both cores).
+// Goal (issue 15): ≥ 80% of native. Audit lines are written (to /dev/null)
+// because they are part of the cost. CSR keys are distinct, as real requests
+// have: EC P-256 (meshcd agent's default) or RSA-2048 (Istio's agent
+// default) with BENCH_CSR_KEY=rsa.
 //
 //   npm run bench:ca            (BENCH_SECONDS=3 by default per figure)
 
 import { cpus, loadavg } from 'node:os';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fork } from 'node:child_process';
 import { dirname } from 'node:path';
@@ -23,6 +30,8 @@ import { setRootLogger } from '../../src/util/log.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const TOKEN = 'bench-token-0123456789abcdef';
+const CSR_KEY = process.env.BENCH_CSR_KEY === 'rsa' ? 'rsa' : 'ec';
+const CORES = cpus().length;
 
 setRootLogger(pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })));
 
@@ -38,6 +47,30 @@ function slice(fn: () => void, ms: number): [number, number] {
   return [n, Number(process.hrtime.bigint() - t0) / 1e9];
 }
 
+/** crypto.sign on libuv's thread pool for `ms`, keeping `inFlight` signatures queued: [count, seconds]. */
+function sliceAsync(key: KeyObject, tbs: Buffer, inFlight: number, ms: number): Promise<[number, number]> {
+  const t0 = process.hrtime.bigint();
+  const end = Date.now() + ms;
+  let n = 0;
+  return new Promise((resolve, reject) => {
+    let running = 0;
+    const next = (): void => {
+      if (Date.now() >= end) {
+        if (running === 0) resolve([n, Number(process.hrtime.bigint() - t0) / 1e9]);
+        return;
+      }
+      running++;
+      sign('sha256', tbs, key, (err) => {
+        running--;
+        if (err) return reject(err);
+        n++;
+        next();
+      });
+    };
+    for (let i = 0; i < inFlight; i++) next();
+  });
+}
+
 async function main(): Promise<void> {
   const cpu = cpus();
   console.log(`machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ${process.platform}/${process.arch}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -47,7 +80,7 @@ async function main(): Promise<void> {
     const tbs = Buffer.alloc(420, 7);
     const ca = await CertificateAuthority.open({ stateDir: dir });
     // Distinct keys, as real requests have; each request's CSR is parsed and verified.
-    const csrs = Array.from({ length: 64 }, () => buildCsr(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, {}));
+    const csrs = Array.from({ length: 64 }, () => buildCsr((CSR_KEY === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' })).privateKey, {}));
     writeFileSync(join(dir, 'tokens.yaml'), `tokens:\n  - token: ${TOKEN}\n    namespace: bench\n    serviceAccount: api\n`);
     const tokens = await TokenFileAuthenticator.load(join(dir, 'tokens.yaml'));
     const server = await startCaServer({ port: 0, ca, auth: defaultAuth(ca, [tokens]) });
@@ -62,13 +95,16 @@ async function main(): Promise<void> {
     // The machine is shared: measure in interleaved slices so that the three
     // figures see the same background load, and compare sums.
     const rounds = Math.max(3, Math.round((SECONDS * 1000) / 300));
-    const totals = { native: [0, 0], inproc: [0, 0], grpc: [0, 0] };
+    const totals = { native: [0, 0], nativeAll: [0, 0], inproc: [0, 0], grpc: [0, 0] };
     let i = 0;
     let failed = 0;
     for (let r = 0; r < rounds; r++) {
       const a = slice(() => sign('sha256', tbs, privateKey), 300);
       totals.native[0]! += a[0];
       totals.native[1]! += a[1];
+      const all = await sliceAsync(privateKey, tbs, 4 * CORES, 300);
+      totals.nativeAll[0]! += all[0];
+      totals.nativeAll[1]! += all[1];
       const b = slice(() => {
         ca.issue({ csrPem: csrs[i++ % csrs.length]!, namespace: 'bench', serviceAccount: `sa${i % 500}` });
       }, 300);
@@ -80,12 +116,17 @@ async function main(): Promise<void> {
       totals.grpc[1]! += burst.seconds;
     }
     const native = totals.native[0]! / totals.native[1]!;
+    const nativeAll = totals.nativeAll[0]! / totals.nativeAll[1]!;
     const inProc = totals.inproc[0]! / totals.inproc[1]!;
     const api = totals.grpc[0]! / totals.grpc[1]!;
-    console.log(`native RSA-2048 sign (crypto.sign):                     ${native.toFixed(0)} /s`);
-    console.log(`in-process issue (parse+verify CSR, build, sign, audit): ${inProc.toFixed(0)} certs/s  (${((inProc / native) * 100).toFixed(0)}% of native)`);
-    console.log(`gRPC CreateCertificate (TLS, ${CONCURRENCY} in flight, client in another process): ${api.toFixed(0)} certs/s  (${((api / native) * 100).toFixed(0)}% of native)${failed ? `, ${failed} failed` : ''}`);
-    console.log(`goal ≥ 50% of native: in-process ${inProc / native >= 0.5 ? 'met' : 'NOT met'}, gRPC ${api / native >= 0.5 ? 'met' : 'NOT met'}  (${rounds} interleaved rounds: 300 ms native, 300 ms in-process, 1 s gRPC)`);
+    const pct = (x: number, of: number) => `${((x / of) * 100).toFixed(0)}%`;
+    console.log(`CSRs: ${CSR_KEY === 'rsa' ? 'RSA-2048' : 'EC P-256'}, distinct keys`);
+    console.log(`native RSA-2048 sign, one thread (crypto.sign):                      ${native.toFixed(0)} /s`);
+    console.log(`native RSA-2048 sign, thread pool, ${CORES} cores (crypto.sign async):     ${nativeAll.toFixed(0)} /s`);
+    console.log(`in-process issue, one thread (parse+verify CSR, build, sign, audit): ${inProc.toFixed(0)} certs/s  (${pct(inProc, native)} of native on one thread)`);
+    console.log(`gRPC CreateCertificate (TLS, ${CONCURRENCY} in flight, client in another process on the same cores): ${api.toFixed(0)} certs/s  (${pct(api, nativeAll)} of native on ${CORES} cores)${failed ? `, ${failed} failed` : ''}`);
+    console.log(`goal ≥ 80% of native on the same cores: in-process ${inProc / native >= 0.8 ? 'met' : 'NOT met'}, gRPC ${api / nativeAll >= 0.8 ? 'met' : 'NOT met'}  (${rounds} interleaved rounds: 300 ms native one thread, 300 ms native thread pool, 300 ms in-process, 1 s gRPC)`);
+    console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     loader.send({ quit: true });
     await server.close();
     await ca.close();
