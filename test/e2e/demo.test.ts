@@ -224,3 +224,55 @@ test.serial("README 'Your own client': a grpc-js-xds client with exactly the boo
   t.true(syncz.proxies.some((p) => p.proxy === 'sidecar~127.0.0.1~client.bookinfo~bookinfo.svc.cluster.local'), 'the client is connected with the printed node id');
   t.deepEqual([...syncz.proxies.filter((p) => p.lastNack), ...syncz.refused], [], 'zero NACKs');
 });
+
+/** Runs a command line in its own process group until `done(stdout)` holds (or `ms` pass), then Ctrl-C. */
+async function runUntil(line: string, done: (out: string) => boolean, ms: number): Promise<{ out: string; err: string; code: number | null; seen: boolean }> {
+  const child = spawn('bash', ['-c', `exec ${line}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const end = Date.now() + ms;
+  while (Date.now() < end && child.exitCode === null && !done(out)) await new Promise((r) => setTimeout(r, 250));
+  const seen = done(out);
+  // Ctrl-C reaches the whole process group, as in a terminal.
+  try {
+    process.kill(-child.pid!, 'SIGINT');
+  } catch {
+    /* gone */
+  }
+  const killer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 15_000);
+  const code = await exited;
+  clearTimeout(killer);
+  return { out, err, code, seen };
+}
+
+test.serial('the quick start as written: `npm start` shows the split with zero errors and Ctrl-C stops it all; `npm run serve` serves the examples; `npx meshcd demo --help` lists the flags', async (t) => {
+  t.timeout(300_000);
+  const ticks = (out: string) => out.split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}reviews: v1 +\d+%.*│ {2}details: v1 100% {2}│ {2}errors: 0$/.test(l));
+  const start = await runUntil('npm start', (out) => ticks(out).length >= 3, 180_000);
+  t.true(start.seen, `npm start: no clean split in 3 min\n${start.out}\n${start.err.slice(-3000)}`);
+  t.regex(start.err, /^building meshcd/m, 'npm start says it is building first');
+  t.regex(start.out, /rollouts: npx meshcd rollout status bookinfo\/reviews --server http:\/\/127\.0\.0\.1:15014/);
+  t.regex(start.out, /your own client: GRPC_XDS_BOOTSTRAP=\S+productpage-v1\.bootstrap\.json/);
+  t.notRegex(start.out + start.err, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
+  const gone = async (what: string) => t.false(await fetch('http://127.0.0.1:15014/ready').then(() => true, () => false), `${what}: nothing answers on 15014 after Ctrl-C`);
+  await gone('npm start');
+
+  const serve = await runUntil('npm run serve', (out) => /^\{"xds_servers"/m.test(out), 120_000);
+  t.true(serve.seen, `npm run serve printed no bootstrap\n${serve.out}\n${serve.err.slice(-3000)}`);
+  t.regex(serve.out, /xDS \(ADS, plaintext gRPC\): 127\.0\.0\.1:15010/);
+  t.regex(serve.out, /accepted dir@sha256:/);
+  await gone('npm run serve');
+
+  const help = shell('npx meshcd demo --help');
+  t.is(help.status, 0, help.stderr);
+  for (const flag of ['--duration', '--rate', '--fail', '--keep']) t.true(help.stdout.includes(flag), `demo --help lists ${flag}`);
+});
