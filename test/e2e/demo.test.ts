@@ -139,6 +139,20 @@ test.serial('meshcd demo: traffic through the mesh; a route edit moves the split
   let after = '';
   for (const end = Date.now() + 30_000; Date.now() < end && !/canary weight 50%/.test(after); await new Promise((r) => setTimeout(r, 500))) after = shell(printed![1]!).stdout;
   t.regex(after, /canary weight 50%/);
+  // The shipped analysis passes a healthy v3 (the README: the rollout walks on and waits for promote):
+  // three 30 s rounds of every metric, none failed, the rollout still going.
+  type Analysis = { phase: string; analysis?: { failures: number; metrics: Record<string, { recent: { verdict: string; message?: string }[] }> } };
+  let st: Analysis = { phase: '' };
+  for (const end = Date.now() + 150_000; Date.now() < end; await new Promise((r) => setTimeout(r, 2000))) {
+    st = JSON.parse(shell(`${printed![1]!} -o json`).stdout || '{}') as Analysis;
+    const m = Object.values(st.analysis?.metrics ?? {});
+    if (st.phase === 'Failed' || (m.length === 3 && m.every((x) => x.recent.length >= 3))) break;
+  }
+  t.log(Object.entries(st.analysis?.metrics ?? {}).map(([k, m]) => `${k}: ${m.recent.map((r) => r.verdict).join(',')}`).join('; '));
+  t.true(['Progressing', 'Paused'].includes(st.phase), `after three analysis rounds the rollout is ${st.phase}`);
+  t.is(st.analysis?.failures, 0);
+  t.true(Object.values(st.analysis?.metrics ?? {}).every((x) => x.recent.length >= 3 && x.recent.every((r) => r.verdict === 'success')), Object.values(st.analysis?.metrics ?? {}).flatMap((x) => x.recent.map((r) => r.message)).join('\n'));
+
   // Without the token the same command is refused (exit 2), naming what to give.
   const refused = shell(printed![2]!.replace(/^MESHCD_TOKEN_FILE=\S+ /, ''));
   t.is(refused.status, 2);
@@ -275,4 +289,64 @@ test.serial('the quick start as written: `npm start` shows the split with zero e
   const help = shell('npx meshcd demo --help');
   t.is(help.status, 0, help.stderr);
   for (const flag of ['--duration', '--rate', '--fail', '--keep']) t.true(help.stdout.includes(flag), `demo --help lists ${flag}`);
+});
+
+test.serial('the README\'s `meshcd demo --fail v3=20`: v3 failing 20% of its calls fails the success-rate check, the Rollout rolls back and traffic returns to v1', async (t) => {
+  t.timeout(360_000);
+  const { dir, remove } = await tempDir('meshcd-demo-fail-');
+  t.teardown(remove);
+  const mesh = join(dir, 'mesh');
+  await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
+  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40', '--fail', 'v3=20'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  t.teardown(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const lines: string[] = [];
+  const ticks: Tick[] = [];
+  void (async () => {
+    for await (const line of createInterface({ input: child.stdout })) {
+      lines.push(line);
+      if (line.startsWith('{')) ticks.push(JSON.parse(line) as Tick);
+    }
+  })();
+  const waitFor = async (what: string, ok: () => boolean, ms: number) => {
+    const end = Date.now() + ms;
+    while (!ok() && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 500));
+    if (!ok()) t.fail(`${what}: not seen in ${ms / 1000} s\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${JSON.stringify(ticks.slice(-3))}\n${stderr.slice(-3000)}`);
+  };
+  const reviewsBy = (tk: Tick, v: RegExp) => Object.entries(tk.answered.reviews ?? {}).filter(([k]) => v.test(k)).reduce((a, [, n]) => a + n, 0);
+  await waitFor('traffic', () => ticks.length >= 2 && reviewsBy(ticks.at(-1)!, /^v1$/) > 0, 150_000);
+  t.true(lines.some((l) => /Prometheus http:\/\/127\.0\.0\.1:\d+ scrapes/.test(l)), 'the demo runs a Prometheus (the Debian package is installed by .ci/deps)');
+  const status = /rollouts: (npx meshcd rollout status bookinfo\/reviews --server \S+)/.exec(lines.join('\n'))![1]!;
+
+  // The README's "walk a change out": primary v1 100 / v3 0 → v1 0 / v3 100.
+  const vsFile = join(mesh, 'bookinfo/virtual-services.yaml');
+  const vs = await readFile(vsFile, 'utf8');
+  const toV3 = vs.replace(/subset: v1\n      weight: 100\n(\s+- destination:\n\s+host: reviews\n\s+subset: v3\n\s+)weight: 0/, 'subset: v1\n      weight: 0\n$1weight: 100');
+  t.not(toV3, vs);
+  await writeFile(vsFile, toV3);
+  let text = '';
+  await waitFor('v3 serving a canary share', () => ticks.slice(-5).some((tk) => reviewsBy(tk, /^v3/) > 0), 60_000);
+  // Three failed measurements of the 30 s analysis (failureLimit 2): about a minute and a half.
+  await waitFor('the Rollout failed on its analysis', () => /: Failed, /.test((text = shell(status).stdout)), 240_000);
+  t.log(text);
+  t.regex(text, /success-rate: failure \(0\.[0-9]+/, 'the success-rate check is what failed');
+  const rate = Number(/success-rate: failure \((0\.[0-9]+)/.exec(text)?.[1]);
+  t.true(rate > 0.6 && rate < 0.95, `v3's measured success rate ${rate} is about 0.8`);
+  // Rolled back at once: reviews back on v1 (v2 for jason, as shipped), nothing on v3.
+  const from = ticks.length;
+  await waitFor('three ticks after the rollback', () => ticks.length >= from + 4, 30_000);
+  for (const tk of ticks.slice(from + 1, from + 4)) {
+    t.is(reviewsBy(tk, /^v3/), 0, JSON.stringify(tk));
+    t.true(reviewsBy(tk, /^v1$/) > 0, JSON.stringify(tk));
+  }
+  child.kill('SIGINT');
+  t.is(await exited, 0, stderr.slice(-2000));
 });
