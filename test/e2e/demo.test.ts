@@ -6,8 +6,8 @@
 // stays. Both tests bind the example's fixed addresses (127.0.0.10–15,
 // ports 9080–9085), so they run one after the other.
 
-import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,15 +28,28 @@ interface Tick {
   lastError?: string;
 }
 
-test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
-  t.timeout(240_000);
-  const { dir, remove } = await tempDir('meshcd-demo-test-');
+interface DemoRun {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  lines: string[];
+  ticks: Tick[];
+  /** Resolved on the next line the demo prints. */
+  waiters: (() => void)[];
+  stderr(): string;
+}
+
+/**
+ * `meshcd demo -o json` on a copy of examples/mesh (returned as `mesh`), on free serve ports, as
+ * under `npm start` (npm sets npm_lifecycle_event: the demo prints its commands as `npx meshcd …`,
+ * which runs in a fresh clone). Its own process group, so the teardown ends it and everything it
+ * started, whatever state it is in.
+ */
+async function startDemo(t: ExecutionContext, prefix: string, extra: string[] = []): Promise<DemoRun & { mesh: string }> {
+  const { dir, remove } = await tempDir(prefix);
   t.teardown(remove);
   const mesh = join(dir, 'mesh');
   await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
-  // Its own process group, so the teardown can end the demo and everything it started, whatever state it is in.
-  // As under `npm start` (npm sets npm_lifecycle_event): the demo prints its commands as `npx meshcd …`, which runs in a fresh clone.
-  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
+  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.teardown(() => {
     try {
@@ -46,24 +59,28 @@ test.serial('meshcd demo: traffic through the mesh; a route edit moves the split
     }
   });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const ticks: Tick[] = [];
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
+  child.stderr!.on('data', (d) => (stderr += d));
+  const run: DemoRun = { child, exited, lines: [], ticks: [], waiters: [], stderr: () => stderr };
   void (async () => {
-    for await (const line of createInterface({ input: child.stdout })) {
-      lines.push(line);
-      if (line.startsWith('{')) ticks.push(JSON.parse(line) as Tick);
-      for (const w of waiters.splice(0)) w();
+    for await (const line of createInterface({ input: child.stdout! })) {
+      run.lines.push(line);
+      if (line.startsWith('{')) run.ticks.push(JSON.parse(line) as Tick);
+      for (const w of run.waiters.splice(0)) w();
     }
   })();
+  return { ...run, mesh };
+}
+
+test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
+  t.timeout(240_000);
+  const { child, exited, lines, ticks, waiters, stderr: demoStderr, mesh } = await startDemo(t, 'meshcd-demo-test-');
   /** Waits until `n` ticks in a row satisfy `ok`; fails with what was seen. */
   const until = async (what: string, ok: (tk: Tick) => boolean, n = 3, ms = 150_000) => {
     const end = Date.now() + ms;
     for (;;) {
       const last = ticks.slice(-n);
       if (last.length === n && last.every(ok)) return;
-      if (Date.now() > end || child.exitCode !== null) t.fail(`${what}: not seen; last ticks ${JSON.stringify(ticks.slice(-3))}\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${stderr}`);
+      if (Date.now() > end || child.exitCode !== null) t.fail(`${what}: not seen; last ticks ${JSON.stringify(ticks.slice(-3))}\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${demoStderr()}`);
       if (Date.now() > end || child.exitCode !== null) return;
       // A new line, or a second passing: a demo that prints nothing still runs into the deadline.
       await Promise.race([new Promise<void>((r) => waiters.push(r)), new Promise((r) => setTimeout(r, 1000))]);
@@ -159,7 +176,7 @@ test.serial('meshcd demo: traffic through the mesh; a route edit moves the split
   t.regex(refused.stderr, /MESHCD_TOKEN_FILE|--token-file/);
 
   child.kill('SIGINT');
-  t.is(await exited, 0, stderr);
+  t.is(await exited, 0, demoStderr());
 });
 
 // Issue 10: the GRPC_XDS_BOOTSTRAP that `meshcd serve` prints must work against
@@ -293,33 +310,11 @@ test.serial('the quick start as written: `npm start` shows the split with zero e
 
 test.serial('the README\'s `meshcd demo --fail v3=20`: v3 failing 20% of its calls fails the success-rate check, the Rollout rolls back and traffic returns to v1', async (t) => {
   t.timeout(360_000);
-  const { dir, remove } = await tempDir('meshcd-demo-fail-');
-  t.teardown(remove);
-  const mesh = join(dir, 'mesh');
-  await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
-  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40', '--fail', 'v3=20'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
-  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  t.teardown(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const lines: string[] = [];
-  const ticks: Tick[] = [];
-  void (async () => {
-    for await (const line of createInterface({ input: child.stdout })) {
-      lines.push(line);
-      if (line.startsWith('{')) ticks.push(JSON.parse(line) as Tick);
-    }
-  })();
+  const { child, exited, lines, ticks, stderr, mesh } = await startDemo(t, 'meshcd-demo-fail-', ['--fail', 'v3=20']);
   const waitFor = async (what: string, ok: () => boolean, ms: number) => {
     const end = Date.now() + ms;
     while (!ok() && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 500));
-    if (!ok()) t.fail(`${what}: not seen in ${ms / 1000} s\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${JSON.stringify(ticks.slice(-3))}\n${stderr.slice(-3000)}`);
+    if (!ok()) t.fail(`${what}: not seen in ${ms / 1000} s\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${JSON.stringify(ticks.slice(-3))}\n${stderr().slice(-3000)}`);
   };
   const reviewsBy = (tk: Tick, v: RegExp) => Object.entries(tk.answered.reviews ?? {}).filter(([k]) => v.test(k)).reduce((a, [, n]) => a + n, 0);
   await waitFor('traffic', () => ticks.length >= 2 && reviewsBy(ticks.at(-1)!, /^v1$/) > 0, 150_000);
@@ -348,5 +343,5 @@ test.serial('the README\'s `meshcd demo --fail v3=20`: v3 failing 20% of its cal
     t.true(reviewsBy(tk, /^v1$/) > 0, JSON.stringify(tk));
   }
   child.kill('SIGINT');
-  t.is(await exited, 0, stderr.slice(-2000));
+  t.is(await exited, 0, stderr().slice(-2000));
 });
