@@ -139,6 +139,7 @@ function analyzerDocs(): CodeDoc[] {
       else by.set(c.code, { code: c.code, name: c.name, layer: 'analyzers', severity: c.severity, meaning, istio: c.code.startsWith('IST') ? `\`istioctl analyze\` ${c.code} ${c.name}` : 'meshcd only' });
     }
   }
+  by.set('IST0001', { code: 'IST0001', name: 'InternalError', layer: 'analyzers', severity: 'error', meaning: 'An analyzer failed on this input (a meshcd bug); the other layers still report their findings.', istio: '`istioctl analyze` IST0001 InternalError' });
   return [...by.values()];
 }
 
