@@ -7,7 +7,7 @@
 // A resource that fails its schema is not handed to the later layers: they
 // may rely on the types in api/istio.ts.
 
-import type { AnyResource, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
+import type { AnyResource, ConfigSet, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
 import type { LoadResult } from '../config/load.js';
 import { makeConfigSet } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
@@ -22,6 +22,8 @@ export interface ValidateOptions {
   policies?: readonly CompiledPolicy[];
   /** Services and workloads; built from the config's ServiceEntry/WorkloadEntry when omitted. */
   index?: ServiceIndex;
+  /** Builds the index from the config that passed the schema (e.g. Kubernetes services merged in); used when `index` is not given. */
+  indexFor?: (config: ConfigSet) => ServiceIndex;
   /** Keeps per-resource findings between revisions of one source (see ValidationCache). */
   cache?: ValidationCache;
   /**
@@ -113,7 +115,7 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
   const clean = withoutKeys(load, bad);
   out.push(...rules);
-  let index = opts.index ?? buildServiceIndex(clean.config);
+  let index = opts.index ?? opts.indexFor?.(clean.config) ?? buildServiceIndex(clean.config);
   if (opts.assumeIngressGateway) index = withDefaultIngressGateway(index, clean.config.mesh.rootNamespace, clean.config.mesh.clusterDomain);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
