@@ -5,7 +5,7 @@
 // wall time and peak RSS with the machine it ran on.
 // Goal on the 2-core CI machine: under 2 s and under 300 MB.
 //
-//   npm run bench:validate [-- --resources 10000 --runs 3 --keep-dir DIR]
+//   npm run bench:validate [-- --resources 10000 --runs 3 --keep-dir DIR --cli-arg --no-translation]
 
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -141,9 +141,16 @@ interface Run {
   summary: Record<string, number>;
 }
 
+/** `--cli-arg X` (repeatable) is passed to `meshcd validate`, e.g. `--cli-arg --no-translation`. */
+function cliArgs(): string[] {
+  const out: string[] = [];
+  process.argv.forEach((a, i) => a === '--cli-arg' && process.argv[i + 1] !== undefined && out.push(process.argv[i + 1]!));
+  return out;
+}
+
 function runOnce(dir: string): Run {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, 'validate', dir, '--output', 'json'], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, 'validate', dir, '--output', 'json', ...cliArgs()], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const m = /MESHCD_BENCH (\{.*\})/.exec(r.stderr);
   if (!m) throw new Error(`child reported no usage (exit ${r.status}): ${r.stderr.slice(0, 2000)}`);
@@ -175,7 +182,7 @@ async function main(): Promise<void> {
     const median = wall[Math.floor(wall.length / 2)]!;
     const cpu = results.map((r) => r.userMs + r.systemMs).sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
     // CPU time is printed too: on a shared machine wall time mostly measures the neighbours.
-    console.log(`meshcd validate, ${gen.resources} resources: median wall ${median.toFixed(0)} ms (goal < 2000), median CPU ${cpu} ms, peak RSS ${rss.toFixed(0)} MiB (goal < 300)`);
+    console.log(`meshcd validate ${cliArgs().join(' ')}, ${gen.resources} resources: median wall ${median.toFixed(0)} ms (goal < 2000), median CPU ${cpu} ms, peak RSS ${rss.toFixed(0)} MiB (goal < 300)`);
   } finally {
     if (!keep) await rm(dir, { recursive: true, force: true });
   }

@@ -6,10 +6,8 @@
 
 import type { Command } from 'commander';
 import { isAbsolute, join, relative } from 'node:path';
-import type { ConfigSet, Diagnostic, ProxyInfo, Severity } from '../api/types.js';
-import { deriveProxies } from '../diff/envoy.js';
-import { resolveExportTo } from '../registry/config.js';
-import type { LoadResult } from '../config/load.js';
+import type { Diagnostic, Severity } from '../api/types.js';
+import { locateFindings, startTranslation, translationFindings } from './validate-translation.js';
 import { readFolderRevision } from '../source/folder.js';
 import { isConfigPath, loadRevision } from '../config/load.js';
 import { validate, hasErrors, sortDiagnostics } from '../validate/index.js';
@@ -53,59 +51,6 @@ export interface ValidateRun {
   policies: CompiledPolicy[];
 }
 
-/**
- * What `serve` and `diff` would report from translating this config (MCD4xxx:
- * what a proxy kind cannot do and how it is degraded), through the same
- * translation `meshcd diff` loads. Translated for representative proxies:
- * every Gateway's router, and a proxyless gRPC client and a sidecar in each
- * namespace of a set that sees every resource (a namespace holding resources
- * exported to fewer than all). Deduplicated by code, resource and message.
- */
-export async function translationFindings(load: LoadResult): Promise<Diagnostic[]> {
-  const { loadTranslator } = await import('./diff.js');
-  const t = await loadTranslator();
-  if (typeof t === 'string') return [];
-  const index = t.buildServiceIndex(load.config);
-  const model = t.buildMeshModel(load.config, index);
-  const out = new Map<string, Diagnostic>();
-  for (const p of representativeProxies(load.config, deriveProxies(load.config, index))) {
-    const r = t.translateWithDiagnostics ? t.translateWithDiagnostics(p, model) : { diagnostics: [] };
-    for (const d of r.diagnostics) {
-      const k = `${d.code}\0${d.resource ?? ''}\0${d.path ?? ''}\0${d.message}`;
-      if (out.has(k)) continue;
-      const origin = d.origin ?? (d.resource && d.path ? load.locate(d.resource, d.path) : undefined);
-      out.set(k, { ...d, ...(origin ? { origin } : {}) });
-    }
-  }
-  return [...out.values()];
-}
-
-/** Routers, plus one gRPC client and one sidecar per namespace of a cover of every resource's visibility. */
-export function representativeProxies(config: ConfigSet, proxies: readonly ProxyInfo[]): ProxyInfo[] {
-  const namespaces = [...new Set(proxies.filter((p) => p.kind !== 'router').map((p) => p.namespace))].sort();
-  const wanted = new Set<string>();
-  for (const r of config.resources) {
-    const exportTo = (r.spec as { exportTo?: string[] }).exportTo;
-    const seenBy = resolveExportTo(exportTo, r.metadata.namespace);
-    if (seenBy.includes('*')) continue;
-    if (seenBy.some((ns) => wanted.has(ns))) continue;
-    const ns = seenBy.find((n) => namespaces.includes(n));
-    if (ns) wanted.add(ns);
-  }
-  if (wanted.size === 0 && namespaces.length > 0) wanted.add(namespaces[0]!);
-  const out: ProxyInfo[] = [];
-  const taken = new Set<string>();
-  for (const p of proxies) {
-    const k = `${p.kind}|${p.namespace}`;
-    if (p.kind === 'router') out.push(p);
-    else if (wanted.has(p.namespace) && !taken.has(k)) {
-      taken.add(k);
-      out.push(p);
-    }
-  }
-  return out;
-}
-
 /** The work behind the command, reusable by tests and other commands. */
 export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean; translation?: boolean; defaultIngressGateway?: boolean } = {}): Promise<ValidateRun> {
   const dirs = [...(opts.defaultPolicies === false ? [] : [DEFAULT_POLICY_DIR]), ...(opts.policyDirs ?? [])];
@@ -117,17 +62,22 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
     if (err instanceof PolicyDirError) throw new UserError(`--policies ${err.message}`);
     throw new UserError(`cannot read policies: ${(err as Error).message}`);
   }
+  // Translation runs beside validation on a worker thread (see validate-translation.ts).
+  const job = opts.translation !== false ? startTranslation() : undefined;
   let rev;
   try {
     // Only config files are read: a folder's other files (binaries, /proc entries) are none of validate's business.
     rev = await readFolderRevision(dir, { filter: isConfigPath });
   } catch (err) {
+    job?.cancel();
     throw new UserError(namingPath(dir, err));
   }
   const load = await loadRevision(rev);
+  job?.translate(load.config.resources, load.config.mesh);
   const found = validate(load, { policies, assumeIngressGateway: opts.defaultIngressGateway !== false });
   // serve rejects a revision with errors before translating it, so translation findings come only for a valid one.
-  if (opts.translation !== false && !hasErrors(found)) found.push(...(await translationFindings(load)));
+  if (job && !hasErrors(found)) found.push(...locateFindings(await job.result.catch(() => translationFindings(load.config)), load.locate));
+  else job?.cancel();
   const diags = found.map((d) => fromWorkingDir(dir, d));
   return {
     policies,

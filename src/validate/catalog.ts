@@ -100,6 +100,8 @@ const TRANSLATION: [string, string, Severity, string][] = [
 
 /** Rules stricter than Istio's webhook (pkg/config/validation at the pinned Istio), found by the audit: warnings only. */
 const STRICTER: Partial<Record<string, string>> = {
+  MCD0203: 'Istio accepts a regex header or query match in a delegate VirtualService: warned because meshcd cannot merge it with the root route\'s matches.',
+  MCD0213: 'Istio accepts a fault delay with neither fixedDelay nor exponentialDelay: warned because it delays nothing.',
   MCD0204: 'A weight on a lone destination is accepted by Istio and gets all traffic: warned because the number is then meaningless.',
   MCD0217: "A STATIC ServiceEntry with neither endpoints nor a workloadSelector is accepted by Istio: warned because nothing backs it and requests fail.",
   MCD0219: "Istio does not check spaceDelimitedClaims names: an empty one is warned because it can never match.",
@@ -139,6 +141,7 @@ function analyzerDocs(): CodeDoc[] {
       else by.set(c.code, { code: c.code, name: c.name, layer: 'analyzers', severity: c.severity, meaning, istio: c.code.startsWith('IST') ? `\`istioctl analyze\` ${c.code} ${c.name}` : 'meshcd only' });
     }
   }
+  by.set('IST0001', { code: 'IST0001', name: 'InternalError', layer: 'analyzers', severity: 'error', meaning: 'An analyzer failed on this input (a meshcd bug); the other layers still report their findings.', istio: '`istioctl analyze` IST0001 InternalError' });
   return [...by.values()];
 }
 

@@ -279,7 +279,8 @@ function checkHTTPRoute(ctx: RuleContext, path: string, http: HTTPRoute, delegat
             if (e) ctx.error('header', where, e);
           }
         }
-        if (delegate && isObject(sm) && 'regex' in sm) ctx.error('regex', where, `${field === 'queryParams' ? 'query param' : 'header'} match ${name} does not support regex match for delegating`);
+        // Stricter than Istio (its webhook accepts it), so a warning: a regex match in a delegated route is not merged with the root's matches.
+        if (delegate && isObject(sm) && 'regex' in sm) ctx.warn('regex', where, `${field === 'queryParams' ? 'query param' : 'header'} match ${name} does not support regex match for delegating`);
         else checkStringMatch(ctx, where, sm);
       }
     }
@@ -426,7 +427,8 @@ function checkFault(ctx: RuleContext, path: string, f: NonNullable<HTTPRoute['fa
       checkDuration(ctx, at(dp, 'exponentialDelay'), f.delay.exponentialDelay);
       ctx.error('fault', at(dp, 'exponentialDelay'), 'exponentialDelay not supported yet');
     } else {
-      ctx.error('fault', dp, 'delay must set fixedDelay');
+      // Istio accepts a delay without a type (stricter than Istio, so a warning): it delays nothing.
+      ctx.warn('fault', dp, 'delay must set fixedDelay');
     }
   }
 }

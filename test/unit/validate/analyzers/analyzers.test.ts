@@ -443,8 +443,13 @@ metadata: {name: gw, namespace: shop}
 spec:
   selector:
     matchLabels: {istio: ingressgateway}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: empty}
+spec: {}
 `,
-    expect: ['IST0127 t.yaml:12', 'IST0127 t.yaml:5'],
+    expect: ['IST0127 t.yaml:12', 'IST0127 t.yaml:15', 'IST0127 t.yaml:5'],
   },
   // --- authz references
   {
