@@ -8,7 +8,7 @@
 // written, and only by the leader (`canWrite`).
 
 import { hostname } from 'node:os';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import type { RolloutStatus } from '../rollout/runner.js';
 import { logger } from '../util/log.js';
 import { describeKubeError } from '../registry/kubernetes/discovery.js';
@@ -83,8 +83,8 @@ export class RolloutStatusWriter {
         await this.client.events.createNamespacedEvent({
           namespace: s.namespace,
           body: {
-            metadata: { generateName: `${name}.`, namespace: s.namespace, labels: { ...MANAGED_BY } },
-            eventTime: new Date(h.at) as unknown as k8s.EventsV1Event['eventTime'],
+            metadata: { generateName: `${name}-`, namespace: s.namespace, labels: { ...MANAGED_BY } },
+            eventTime: new k8s.V1MicroTime(Date.parse(h.at)),
             reportingController: 'meshcd.io/rollout',
             reportingInstance: this.instance.slice(0, 128),
             action: 'Step',
