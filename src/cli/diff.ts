@@ -185,7 +185,7 @@ function flag(name: string) {
  * The xDS translation, when this build has it (src/mesh and src/xds/translate).
  * Loaded at run time so `meshcd diff` works, minus the Envoy section, without it.
  */
-async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
+export async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
   const load = async (rel: string): Promise<Record<string, unknown> | undefined> => {
     try {
       return (await import(new URL(rel, import.meta.url).href)) as Record<string, unknown>;

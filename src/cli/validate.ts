@@ -1,11 +1,15 @@
 // `meshcd validate [DIR]`: load a config folder, run the four validation
-// layers (with the baseline policies and any --policies folders) and print
+// layers (with the baseline policies and any --policies folders), add what
+// translating it for representative proxies reports (MCD4xxx), and print
 // the findings as text, JSON, YAML or SARIF. Exit 0: no errors; 1: errors;
 // 2: usage problem or unreadable input (UserError).
 
 import type { Command } from 'commander';
 import { isAbsolute, join, relative } from 'node:path';
-import type { Diagnostic, Severity } from '../api/types.js';
+import type { ConfigSet, Diagnostic, ProxyInfo, Severity } from '../api/types.js';
+import { deriveProxies } from '../diff/envoy.js';
+import { resolveExportTo } from '../registry/config.js';
+import type { LoadResult } from '../config/load.js';
 import { readFolderRevision } from '../source/folder.js';
 import { isConfigPath, loadRevision } from '../config/load.js';
 import { validate, hasErrors, sortDiagnostics } from '../validate/index.js';
@@ -17,6 +21,8 @@ import { packageVersion } from './version.js';
 
 interface ValidateFlags {
   output: string;
+  translation: boolean;
+  defaultIngressGateway: boolean;
   policies: string[];
   defaultPolicies: boolean;
   severity: string;
@@ -34,13 +40,74 @@ function fromWorkingDir(dir: string, d: Diagnostic): Diagnostic {
   return { ...d, origin: { ...d.origin, file } };
 }
 
+/** An fs error's text with the path it concerns (Node leaves it out of read errors such as EINVAL). */
+export function namingPath(dir: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const msg = e?.message ?? String(err);
+  const path = typeof e?.path === 'string' ? e.path : dir;
+  return msg.includes(path) || msg.startsWith(`${dir}:`) ? msg : `${path}: ${msg}`;
+}
+
 export interface ValidateRun {
   report: ValidationReport;
   policies: CompiledPolicy[];
 }
 
+/**
+ * What `serve` and `diff` would report from translating this config (MCD4xxx:
+ * what a proxy kind cannot do and how it is degraded), through the same
+ * translation `meshcd diff` loads. Translated for representative proxies:
+ * every Gateway's router, and a proxyless gRPC client and a sidecar in each
+ * namespace of a set that sees every resource (a namespace holding resources
+ * exported to fewer than all). Deduplicated by code, resource and message.
+ */
+export async function translationFindings(load: LoadResult): Promise<Diagnostic[]> {
+  const { loadTranslator } = await import('./diff.js');
+  const t = await loadTranslator();
+  if (typeof t === 'string') return [];
+  const index = t.buildServiceIndex(load.config);
+  const model = t.buildMeshModel(load.config, index);
+  const out = new Map<string, Diagnostic>();
+  for (const p of representativeProxies(load.config, deriveProxies(load.config, index))) {
+    const r = t.translateWithDiagnostics ? t.translateWithDiagnostics(p, model) : { diagnostics: [] };
+    for (const d of r.diagnostics) {
+      const k = `${d.code}\0${d.resource ?? ''}\0${d.path ?? ''}\0${d.message}`;
+      if (out.has(k)) continue;
+      const origin = d.origin ?? (d.resource && d.path ? load.locate(d.resource, d.path) : undefined);
+      out.set(k, { ...d, ...(origin ? { origin } : {}) });
+    }
+  }
+  return [...out.values()];
+}
+
+/** Routers, plus one gRPC client and one sidecar per namespace of a cover of every resource's visibility. */
+export function representativeProxies(config: ConfigSet, proxies: readonly ProxyInfo[]): ProxyInfo[] {
+  const namespaces = [...new Set(proxies.filter((p) => p.kind !== 'router').map((p) => p.namespace))].sort();
+  const wanted = new Set<string>();
+  for (const r of config.resources) {
+    const exportTo = (r.spec as { exportTo?: string[] }).exportTo;
+    const seenBy = resolveExportTo(exportTo, r.metadata.namespace);
+    if (seenBy.includes('*')) continue;
+    if (seenBy.some((ns) => wanted.has(ns))) continue;
+    const ns = seenBy.find((n) => namespaces.includes(n));
+    if (ns) wanted.add(ns);
+  }
+  if (wanted.size === 0 && namespaces.length > 0) wanted.add(namespaces[0]!);
+  const out: ProxyInfo[] = [];
+  const taken = new Set<string>();
+  for (const p of proxies) {
+    const k = `${p.kind}|${p.namespace}`;
+    if (p.kind === 'router') out.push(p);
+    else if (wanted.has(p.namespace) && !taken.has(k)) {
+      taken.add(k);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
 /** The work behind the command, reusable by tests and other commands. */
-export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean } = {}): Promise<ValidateRun> {
+export async function runValidate(dir: string, opts: { policyDirs?: string[]; defaultPolicies?: boolean; translation?: boolean; defaultIngressGateway?: boolean } = {}): Promise<ValidateRun> {
   const dirs = [...(opts.defaultPolicies === false ? [] : [DEFAULT_POLICY_DIR]), ...(opts.policyDirs ?? [])];
   let policies: CompiledPolicy[] = [];
   let policyDiags: Diagnostic[] = [];
@@ -52,12 +119,16 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
   }
   let rev;
   try {
-    rev = await readFolderRevision(dir);
+    // Only config files are read: a folder's other files (binaries, /proc entries) are none of validate's business.
+    rev = await readFolderRevision(dir, { filter: isConfigPath });
   } catch (err) {
-    throw new UserError((err as Error).message);
+    throw new UserError(namingPath(dir, err));
   }
   const load = await loadRevision(rev);
-  const diags = validate(load, { policies }).map((d) => fromWorkingDir(dir, d));
+  const found = validate(load, { policies, assumeIngressGateway: opts.defaultIngressGateway !== false });
+  // serve rejects a revision with errors before translating it, so translation findings come only for a valid one.
+  if (opts.translation !== false && !hasErrors(found)) found.push(...(await translationFindings(load)));
+  const diags = found.map((d) => fromWorkingDir(dir, d));
   return {
     policies,
     report: {
@@ -79,12 +150,14 @@ export function registerValidate(program: Command): void {
     .option('--policies <dir>', 'extra policy folder (repeatable); same-named policies replace earlier ones', collect, [])
     .option('--no-default-policies', 'do not apply the shipped baseline policies')
     .option('--severity <level>', 'lowest severity to show: error|warning|info', 'info')
+    .option('--no-default-ingress-gateway', 'do not assume the ingress gateway `istioctl analyze` assumes on files (workloads labelled istio=ingressgateway in the root namespace, ports 80/443/31400/15443)')
+    .option('--no-translation', "skip translating the config for representative proxies (the MCD4xxx warnings serve and diff report)")
     .addHelpText('after', '\nExit codes: 0 no errors, 1 errors found, 2 usage problem or unreadable input.')
     .action(async (dir: string, opts: ValidateFlags) => {
       const format = checkOutput(opts.output, ['text', 'json', 'yaml', 'sarif'] as const);
       if (!['error', 'warning', 'info'].includes(opts.severity)) throw new UserError(`--severity: "${opts.severity}" is not one of error, warning, info`);
       const min = opts.severity as Severity;
-      const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies });
+      const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies, translation: opts.translation, defaultIngressGateway: opts.defaultIngressGateway });
       if (format === 'text') process.stdout.write(formatText(report, min));
       else if (format === 'sarif') process.stdout.write(JSON.stringify(formatSarif(report, { toolVersion: packageVersion(), policies, min }), null, 2) + '\n');
       else printStructured(format, structured(report, min));

@@ -34,8 +34,17 @@ export interface WebhookSender {
   send(hook: WebhookSpec, payload: WebhookPayload): Promise<{ ok: boolean; message?: string }>;
 }
 
+/** Where rollout states persist: the state dir (StateStore), or the cluster when replicated (src/cluster). */
+export type RolloutStore = Pick<StateStore, 'read' | 'write'>;
+
 export interface RunnerOptions {
-  store: StateStore;
+  store: RolloutStore;
+  /**
+   * Replicated: only the leader steps rollouts (timers, analysis, write-back,
+   * webhooks, persistence); the others serve the overlay of the states the
+   * leader persisted, re-read by `reload()`. Default: always the leader.
+   */
+  isLeader?: () => boolean;
   /** Serve the config with this overlay (serve: XdsServer.update + flush). */
   apply: (config: ConfigSet, overlay: RolloutOverlay, revisionId: string) => void;
   analysis?: AnalysisProvider;
@@ -44,6 +53,8 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  refreshSource?: (source: string) => void;
   now?: () => number;
   log?: Logger;
 }
@@ -69,6 +80,7 @@ export class RolloutRunner {
   private persisted: Record<string, RolloutState> = {};
   private config: ConfigSet | undefined;
   private revisionId = '';
+  private revisions: readonly { source: string; commit: string; id: string }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
@@ -101,6 +113,7 @@ export class RolloutRunner {
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     return this.enqueue(async () => {
       this.config = config;
+      this.revisions = revisions;
       this.revisionId = revisions.map((r) => r.id).join(',');
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
@@ -115,6 +128,11 @@ export class RolloutRunner {
         }
         entry.resource = ro;
         entry.spec = spec;
+        if (!this.leads()) {
+          // A follower serves what the leader persisted; it never steps.
+          entry.state = this.persisted[key] ?? INITIAL_STATE;
+          continue;
+        }
         const routing = targetRouting(config, ro.metadata.namespace, spec);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
@@ -128,6 +146,7 @@ export class RolloutRunner {
         this.entries.delete(key);
         this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
       }
+      if (!this.leads()) return this.serve();
       // One write for all, before the config (with its overlay) is served.
       await this.persist();
       this.serve();
@@ -135,11 +154,29 @@ export class RolloutRunner {
     });
   }
 
+  /**
+   * Re-read the persisted states and start over from them with the config in
+   * force: a follower serves the leader's latest overlay; a new leader resumes
+   * stepping where the old one persisted (as after a restart).
+   */
+  reload(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.start();
+      for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+      this.entries.clear();
+    }).then(() => (this.config ? this.accepted(this.config, this.revisions) : undefined));
+  }
+
+  private leads(): boolean {
+    return this.opts.isLeader?.() ?? true;
+  }
+
   /** A manual command; resolves with the rejection reason when it does not apply. */
   command(namespace: string, name: string, command: Command): Promise<{ found: boolean; rejected?: string }> {
     return this.enqueue(async () => {
       const e = this.entries.get(`${namespace}/${name}`);
       if (!e) return { found: false };
+      if (!this.leads()) return { found: true, rejected: 'this replica is not the leader; send the command to the leader' };
       const r = this.observe(e, { kind: 'command', command });
       await r.done;
       return { found: true, ...(r.rejected ? { rejected: r.rejected } : {}) };
@@ -252,7 +289,7 @@ export class RolloutRunner {
     if (e.timer) clearTimeout(e.timer);
     e.timer = undefined;
     const at = nextWakeup(e.state);
-    if (at === undefined || this.stopped) return;
+    if (at === undefined || this.stopped || !this.leads()) return;
     // setTimeout holds at most ~24.8 days; a later deadline wakes up early and reschedules.
     const delay = Math.min(Math.max(0, at - this.now()), 2 ** 31 - 1);
     e.timer = setTimeout(() => void this.enqueue(async () => (this.entries.get(e.key) === e ? this.observe(e, { kind: 'tick' }).done : undefined)), delay);
@@ -260,7 +297,7 @@ export class RolloutRunner {
 
   private later(e: Entry, o: Observation): Promise<void> {
     return this.enqueue(async () => {
-      if (this.entries.get(e.key) === e) await this.observe(e, o).done;
+      if (this.entries.get(e.key) === e && this.leads()) await this.observe(e, o).done;
     });
   }
 
@@ -328,6 +365,7 @@ export class RolloutRunner {
       }
     }
     await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+    if (result.kind === 'reverted' && a.source) this.opts.refreshSource?.(a.source);
   }
 
   private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {

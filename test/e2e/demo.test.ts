@@ -1,10 +1,14 @@
 // The README's walkthrough, as written: `meshcd demo` on a copy of
 // examples/mesh gives real traffic through the mesh (agents, mTLS, RBAC,
 // grpc-js-xds backends and client); editing a weight moves the split; a
-// broken file is rejected and the split stays.
+// Rollout target walks out, and the `npx meshcd rollout status|promote` lines
+// the demo prints run as printed; a broken file is rejected and the split
+// stays. Both tests bind the example's fixed addresses (127.0.0.10–15,
+// ports 9080–9085), so they run one after the other.
 
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,20 +16,27 @@ import { tempDir } from '../helpers/xds-e2e.js';
 
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 
+/** A command line as a person pastes it into a shell in the clone (`npx meshcd …` runs the built CLI there). */
+function shell(line: string, cwd = process.cwd(), env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', line], { cwd, env, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 interface Tick {
   answered: Record<string, Record<string, number>>;
   errors: Record<string, number>;
   lastError?: string;
 }
 
-test('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
+test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
   t.timeout(240_000);
   const { dir, remove } = await tempDir('meshcd-demo-test-');
   t.teardown(remove);
   const mesh = join(dir, 'mesh');
   await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
   // Its own process group, so the teardown can end the demo and everything it started, whatever state it is in.
-  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // As under `npm start` (npm sets npm_lifecycle_event): the demo prints its commands as `npx meshcd …`, which runs in a fresh clone.
+  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.teardown(() => {
     try {
@@ -93,6 +104,12 @@ test('meshcd demo: traffic through the mesh; a route edit moves the split at onc
   }
   t.true(['Progressing', 'Paused'].includes(status.phase ?? ''), `rollout phase ${status.phase}`);
   t.is(status.canaryWeight, 10);
+  // The command the demo prints (and the README shows), run as printed from the clone.
+  const printed = /rollouts: (npx meshcd rollout status bookinfo\/reviews --server \S+) +\(promote: (MESHCD_TOKEN_FILE=\S+ npx meshcd rollout promote bookinfo\/reviews --server \S+)\)/.exec(lines.join('\n'));
+  t.truthy(printed, `the demo prints the rollout commands:\n${lines.filter((l) => !l.startsWith('{')).join('\n')}`);
+  const statusCmd = shell(printed![1]!);
+  t.is(statusCmd.status, 0, statusCmd.stderr);
+  t.regex(statusCmd.stdout, /^bookinfo\/reviews: (Progressing|Paused), step \d+\/7, canary weight 10%/m);
   const from = ticks.length + 2;
   await until('six ticks at the first step', () => ticks.length >= from + 6, 1);
   const window = ticks.slice(from, from + 6);
@@ -115,6 +132,95 @@ test('meshcd demo: traffic through the mesh; a route edit moves the split at onc
   t.true(lines.some((l) => /serve │ rejected/.test(l)), lines.join('\n'));
   t.true(lines.some((l) => /virtual-services\.yaml:\d+/.test(l)), 'the rejection names file:line');
 
+
+  // The printed promote (with the admin token file the demo made) skips the 1 min pause: the rollout goes on to 50%.
+  const promote = shell(printed![2]!);
+  t.is(promote.status, 0, promote.stderr + promote.stdout);
+  let after = '';
+  for (const end = Date.now() + 30_000; Date.now() < end && !/canary weight 50%/.test(after); await new Promise((r) => setTimeout(r, 500))) after = shell(printed![1]!).stdout;
+  t.regex(after, /canary weight 50%/);
+  // Without the token the same command is refused (exit 2), naming what to give.
+  const refused = shell(printed![2]!.replace(/^MESHCD_TOKEN_FILE=\S+ /, ''));
+  t.is(refused.status, 2);
+  t.regex(refused.stderr, /MESHCD_TOKEN_FILE|--token-file/);
+
   child.kill('SIGINT');
   t.is(await exited, 0, stderr);
+});
+
+// Issue 10: the GRPC_XDS_BOOTSTRAP that `meshcd serve` prints must work against
+// the example as shipped (ISTIO_MUTUAL, STRICT, AuthorizationPolicies). The
+// README's "Your own client" section, run as written: its shell lines make the
+// token files, serve starts with them (on free ports), the printed agent line
+// writes the certificate files, and a grpc-js-xds client with exactly the
+// printed bootstrap calls reviews and details. The example's workloads are the
+// demo's backends (with their own agents), on the WorkloadEntries' addresses.
+test.serial("README 'Your own client': a grpc-js-xds client with exactly the bootstrap serve prints calls through the example as shipped, zero NACKs", async (t) => {
+  t.timeout(180_000);
+  const { dir, remove } = await tempDir('meshcd-own-client-');
+  t.teardown(remove);
+  const readme = await readFile(join(process.cwd(), 'README.md'), 'utf8');
+  const block = /### Your own client\n[^]*?```sh\n([^]*?)```/.exec(readme)?.[1];
+  t.truthy(block, 'README has a "Your own client" section with a sh block');
+  const commands = block!.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const serveAt = commands.findIndex((l) => /^npx meshcd serve /.test(l));
+  t.true(serveAt > 0, `the block ends with npx meshcd serve: ${block}`);
+  const setup = shell(commands.slice(0, serveAt).join('\n'), dir);
+  t.is(setup.status, 0, setup.stderr);
+  t.regex(await readFile(join(dir, 'tokens.yaml'), 'utf8'), /serviceAccount: bookinfo-productpage/);
+
+  // serve as the README runs it, from that folder, on free ports; its default source is the clone's examples/mesh.
+  const serveArgs = commands[serveAt]!.replace(/^npx meshcd serve /, '').split(/\s+/);
+  const { startServe } = await import('../helpers/xds-e2e.js');
+  // The example's own workloads need certificates too: tokens for their service accounts, beside the README's one (the file is watched).
+  const { WORKLOADS, Processes, startAgents, startBackends } = await import('../../src/demo/run.js');
+  const serve = await startServe(join(process.cwd(), 'examples/mesh'), [...serveArgs.map((a) => (a === 'tokens.yaml' ? join(dir, a) : a)), '--state-dir', join(dir, '.meshcd')]);
+  t.teardown(() => serve.stop());
+  const out = serve.stdout();
+  const agentLine = /^ {2}(meshcd agent .*)$/m.exec(out)?.[1];
+  const bootstrapLine = /^(\{"xds_servers".*)$/m.exec(out)?.[1];
+  t.truthy(agentLine, out);
+  t.truthy(bootstrapLine, out);
+  t.regex(bootstrapLine!, /"certificate_providers":\{"default":\{"plugin_name":"file_watcher"/);
+
+  const procs = new Processes(dir);
+  t.teardown(() => procs.stopAll());
+  const backendTokens = [...new Set(WORKLOADS.filter((w) => w.app !== 'productpage').map((w) => w.serviceAccount))].map((sa) => [sa, `${sa}-token-${Date.now()}-0123456789`] as const);
+  const tokensYaml = await readFile(join(dir, 'tokens.yaml'), 'utf8');
+  await writeFile(join(dir, 'tokens.yaml'), `tokens:\n${tokensYaml.replace(/^tokens: \[(.*)\]\s*$/s, '  - $1\n')}${backendTokens.map(([sa, tok]) => `  - {token: "${tok}", namespace: bookinfo, serviceAccount: ${sa}}\n`).join('')}`);
+  for (const [sa, tok] of backendTokens) await writeFile(join(dir, `${sa}.token`), tok, { mode: 0o600 });
+  const bundle = join(dir, 'bundle.pem');
+  await writeFile(bundle, await (await fetch(`${serve.admin}/ca/trust-bundle.pem`)).text());
+
+  // The printed agent line, TOKEN_FILE replaced by the README's token file (`npx meshcd` in the clone; the files are in `dir`).
+  const agentLog = openSync(join(dir, 'agent.log'), 'w');
+  const agent = spawn('bash', ['-c', `exec ${agentLine!.replace(/^meshcd /, 'npx meshcd ').replace('TOKEN_FILE', join(dir, 'productpage.token'))}`], { stdio: ['ignore', agentLog, agentLog], detached: true });
+  t.teardown(() => {
+    try {
+      process.kill(-agent.pid!, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  });
+  await writeFile(join(dir, 'bootstrap.json'), bootstrapLine!);
+  const certFile = (JSON.parse(bootstrapLine!) as { certificate_providers: { default: { config: { certificate_file: string } } } }).certificate_providers.default.config.certificate_file;
+  const workloads = WORKLOADS.filter((w) => w.app !== 'productpage');
+  const bootstraps = await startAgents(procs, workloads, { dir, tls: serve.tls!, xds: serve.xds, bundle, tokenFile: (sa) => join(dir, `${sa}.token`) });
+  startBackends(procs, workloads, bootstraps, {}, () => undefined);
+  for (const end = Date.now() + 30_000; Date.now() < end && !existsSync(certFile); ) await new Promise((r) => setTimeout(r, 200));
+  t.true(existsSync(certFile), `the printed agent line wrote ${certFile}:\n${await readFile(join(dir, 'agent.log'), 'utf8').catch(() => '')}`);
+
+  // A grpc-js-xds client (the demo's client program: productpage calling reviews and details) with exactly that bootstrap.
+  const client = spawn(process.execPath, [join(process.cwd(), 'dist/src/demo/client.js'), '40', '20'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GRPC_XDS_BOOTSTRAP: join(dir, 'bootstrap.json') } });
+  t.teardown(() => client.kill('SIGKILL'));
+  const ticks: Tick[] = [];
+  void (async () => {
+    for await (const line of createInterface({ input: client.stdout })) if (line.startsWith('{')) ticks.push(JSON.parse(line) as Tick);
+  })();
+  const good = (tk: Tick) => Object.keys(tk.errors).length === 0 && Object.keys(tk.answered.reviews ?? {}).length > 0 && (tk.answered.details?.v1 ?? 0) > 0;
+  for (const end = Date.now() + 90_000; Date.now() < end && !(ticks.length >= 3 && ticks.slice(-3).every(good)); ) await new Promise((r) => setTimeout(r, 500));
+  t.true(ticks.length >= 3 && ticks.slice(-3).every(good), `three clean seconds of calls through the example: ${JSON.stringify(ticks.slice(-3))}`);
+  const syncz = (await (await fetch(`${serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; lastNack?: unknown }[]; refused: unknown[] };
+  t.true(syncz.proxies.some((p) => p.proxy === 'sidecar~127.0.0.1~client.bookinfo~bookinfo.svc.cluster.local'), 'the client is connected with the printed node id');
+  t.deepEqual([...syncz.proxies.filter((p) => p.lastNack), ...syncz.refused], [], 'zero NACKs');
 });
