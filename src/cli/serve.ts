@@ -276,7 +276,7 @@ export function registerServe(program: Command): void {
       if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
       // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
       registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
-      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xds: server });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xdsEvents });
       // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
