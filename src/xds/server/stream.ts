@@ -124,13 +124,63 @@ const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
 // Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
 interface Prepared {
+  /**
+   * The response's version: a sum of its resources' (name, version) hashes,
+   * so it depends on the set and not on how it was put together (a shared
+   * part plus an own part, or a make-before-break union, give the same
+   * version for the same resources).
+   */
   version: string;
+  sum: readonly [number, number];
   /** Encoded `resources` fields, in order (a shared part's and a proxy's own). */
   bytes: Buffer[];
   size: number;
   count: number;
 }
 const preparedCache = new WeakMap<EncodedSnapshot, Map<string, Prepared>>();
+
+const hashes = new WeakMap<EncodedResource, readonly [number, number]>();
+
+/** 64 bits of sha1(name, version), once per encoded resource. */
+function resourceHash(r: EncodedResource): readonly [number, number] {
+  let h = hashes.get(r);
+  if (!h) {
+    const d = createHash('sha1').update(r.name).update('\0').update(r.version).digest();
+    hashes.set(r, (h = [d.readUInt32BE(0), d.readUInt32BE(4)]));
+  }
+  return h;
+}
+
+function versionOfSum(sum: readonly [number, number]): string {
+  return sum[0].toString(16).padStart(8, '0') + sum[1].toString(16).padStart(8, '0');
+}
+
+const removedMemo = new WeakMap<EncodedSnapshot, WeakMap<EncodedSnapshot, Map<TypeUrl, string[]>>>();
+
+/** Names of `type` in `prev` that `cur` lacks; for composed snapshots worked out once per pair of shared parts. */
+function removedNames(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
+  if (prev.parts && cur.parts) {
+    const fromShared = removedBetween(prev.parts.shared, cur.parts.shared, type).filter((n) => !cur.encoded.get(type)?.has(n));
+    const fromOwn = [...(prev.parts.own.encoded.get(type)?.keys() ?? [])].filter((n) => !cur.encoded.get(type)?.has(n));
+    return fromOwn.length ? [...fromShared, ...fromOwn] : fromShared;
+  }
+  return removedBetween(prev, cur, type);
+}
+
+function removedBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
+  if (prev === cur) return [];
+  let byCur = removedMemo.get(prev);
+  if (!byCur) removedMemo.set(prev, (byCur = new WeakMap()));
+  let byType = byCur.get(cur);
+  if (!byType) byCur.set(cur, (byType = new Map()));
+  let out = byType.get(type);
+  if (!out) {
+    const now = cur.encoded.get(type);
+    out = [...(prev.encoded.get(type)?.keys() ?? [])].filter((n) => !now?.has(n));
+    byType.set(type, out);
+  }
+  return out;
+}
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -309,7 +359,8 @@ export class AdsStream {
   private prepared(type: TypeUrl, s: TypeState, sel: string): Prepared {
     const snap = this.snapshot!;
     const parts = snap.parts;
-    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint);
+    // Make-before-break matters only when something this stream selects is gone from the new snapshot.
+    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint) && this.removedSelected(type, s);
     if (parts && !mbb && type !== TYPE_URL.secret) {
       if (!s.wildcard && !parts.own.encoded.get(type)?.size) return this.preparedFrom(parts.shared, type, s, sel, false);
       if (s.wildcard && s.names.size === 0) {
@@ -317,10 +368,18 @@ export class AdsStream {
         const b = this.preparedFrom(parts.own, type, s, sel, false);
         if (b.count === 0) return a;
         if (a.count === 0) return b;
-        return { version: createHash('sha256').update(a.version).update('+').update(b.version).digest('hex').slice(0, 16), bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
+        const sum = [(a.sum[0] + b.sum[0]) >>> 0, (a.sum[1] + b.sum[1]) >>> 0] as const;
+        return { version: versionOfSum(sum), sum, bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
       }
     }
-    return this.preparedFrom(snap, type, s, sel, true);
+    return this.preparedFrom(snap, type, s, sel, mbb);
+  }
+
+  /** Does the previous snapshot hold a resource of `type` this stream selects that the current one lacks? */
+  private removedSelected(type: TypeUrl, s: TypeState): boolean {
+    const removed = removedNames(this.previous!, this.snapshot!, type);
+    if (removed.length === 0) return false;
+    return s.wildcard || removed.some((n) => s.names.has(n));
   }
 
   private preparedFrom(snap: EncodedSnapshot, type: TypeUrl, s: TypeState, sel: string, withPrevious: boolean): Prepared {
@@ -330,10 +389,16 @@ export class AdsStream {
     let p = cache.get(pk);
     if (!p) {
       const list = this.select(type, s, snap, withPrevious);
-      const h = createHash('sha256');
-      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
+      let s0 = 0;
+      let s1 = 0;
+      for (const r of list) {
+        const [a, b] = resourceHash(r);
+        s0 = (s0 + a) >>> 0;
+        s1 = (s1 + b) >>> 0;
+      }
       const bytes = encodeAnyList(type, list);
-      p = { version: h.digest('hex').slice(0, 16), bytes: [bytes], size: bytes.length, count: list.length };
+      const sum = [s0, s1] as const;
+      p = { version: versionOfSum(sum), sum, bytes: [bytes], size: bytes.length, count: list.length };
       cache.set(pk, p);
     }
     return p;

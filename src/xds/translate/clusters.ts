@@ -13,6 +13,7 @@ import { ADS_SOURCE, T, any, durationOf, clusterResource, endpointResource } fro
 import { loadAssignment, socketAddress } from './endpoints.js';
 import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
+import { FragmentMemo, idOf } from './memo.js';
 
 type Policy = PolicyModel;
 
@@ -240,13 +241,23 @@ export function outboundClusters(view: ProxyView): ClusterSet {
   const out: ClusterSet = { clusters: new Map(), endpoints: new Map() };
   for (const svc of view.services) {
     const dr = view.destinationRule(svc.hostname);
-    for (const port of svc.ports) {
-      outboundCluster(view, svc, port, undefined, dr, out);
-      for (const s of dr?.subsets ?? []) outboundCluster(view, svc, port, s.name, dr, out);
-    }
+    // A service's clusters read the service, its DestinationRule, the client kind, PeerAuthentications (auto mTLS) and the mesh settings.
+    const key = `${view.proxy.kind}|${idOf(dr)}|${idOf(view.model.peerAuthentications)}|${idOf(view.model.settings)}`;
+    const own = clustersMemo.get(svc, key, view, () => {
+      const set: ClusterSet = { clusters: new Map(), endpoints: new Map() };
+      for (const port of svc.ports) {
+        outboundCluster(view, svc, port, undefined, dr, set);
+        for (const s of dr?.subsets ?? []) outboundCluster(view, svc, port, s.name, dr, set);
+      }
+      return set;
+    });
+    for (const [k, v] of own.clusters) out.clusters.set(k, v);
+    for (const [k, v] of own.endpoints) out.endpoints.set(k, v);
   }
   return out;
 }
+
+const clustersMemo = new FragmentMemo<ClusterSet>();
 
 /** Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original destination). */
 export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {

@@ -95,7 +95,9 @@ function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
   const key = outboundKey(proxy, model);
   let out = memo.get(key);
   if (!out) {
-    out = buildOutbound(new ProxyView(proxy, model));
+    const view = new ProxyView(proxy, model);
+    view.scopeKey = key;
+    out = buildOutbound(view);
     memo.set(key, out);
   }
   return out;
