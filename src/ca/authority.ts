@@ -20,6 +20,7 @@ import { buildCertificate, buildName, CsrError, derToPem, OID, parseCsr, parseCs
 import { advance, extraBundleRoots, startRotation, summarize, type RotationState, type RotationStep } from './rotation.js';
 import { BACKDATE_SECONDS, createRoot, fingerprintOf, loadPluginMaterial, loadSelfSignedMaterial, signerFromRoot, watchFolders, type LoadedMaterial, type Signer } from './signer.js';
 import { CaStore, type IssuedFile } from './store.js';
+import { spiffeId } from '../xds/names.js';
 import { CaRequestError, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, type CaOptions, type CaStatus, type IssueRequest, type IssuedWorkloadCert, type RootInfo } from './types.js';
 
 export { fingerprintOf, hasPluginFiles } from './signer.js';
@@ -92,7 +93,7 @@ export class CertificateAuthority {
   }
 
   spiffeId(namespace: string, serviceAccount: string): string {
-    return `spiffe://${this.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+    return spiffeId(this.trustDomain, namespace, serviceAccount);
   }
 
   /** Called whenever the signer or the trust bundle changes (reload, rotation, retirement). */

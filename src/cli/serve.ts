@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Diagnostic } from '../api/types.js';
+import type { ConfigSet, Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
 import { readAdminToken } from '../admin/token.js';
@@ -22,7 +22,9 @@ import { logger } from '../util/log.js';
 import { CaInputError, openEmbeddedCa, registerCaAdminRoutes, type EmbeddedCa } from '../ca/index.js';
 import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.js';
 import { registerXdsDebugRoutes, xdsDebugSource } from '../xds/debug.js';
-import { SnapshotCache } from '../xds/cache/index.js';
+import { SnapshotCache, translatingBuilder } from '../xds/cache/index.js';
+import { XdsEvents } from '../xds/callbacks.js';
+import { xdsMetrics } from '../xds/metrics.js';
 import { credentialsFor, trustBundleSecret } from '../xds/server/authorize.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
@@ -31,9 +33,14 @@ import { meshTranslator } from '../xds/server/translator.js';
 import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
 import { parseDuration } from './ca.js';
-import { wireRollouts } from '../rollout/wire.js';
+import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.js';
+import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
+import { buildServiceIndex } from '../registry/config.js';
+import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
+import { wireDashboard } from '../dashboard/wire.js';
+import { registerRepoRoutes } from './repo-routes.js';
 
-interface ServeOptions extends SourceFlags {
+interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
@@ -59,6 +66,10 @@ interface ServeOptions extends SourceFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
+  kubeconfig: string[];
+  inCluster?: boolean;
+  clusterId: string;
+  clusterDomain: string;
 }
 
 function positive(flag: string, v: string): number {
@@ -135,6 +146,23 @@ export function registerServe(program: Command): void {
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
+    .option('--rollout-webhook-secret-file <file>', 'HMAC secret that signs every Rollout webhook (X-Meshcd-Signature: sha256=…), read on each call')
+    .option('--rollout-webhook-secret-env <name>', 'environment variable holding that secret, instead of a file')
+    .option('--write-back-author <"Name <email>">', 'author and committer of the revert commits a rollback pushes', 'meshcd <meshcd@localhost>')
+    .option('--kubeconfig <[id=]file>', 'discover Services, EndpointSlices, Pods, Nodes and Namespaces of the cluster in this kubeconfig (its current context); repeat for more clusters, each with its id', collect, [])
+    .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
+    .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
+    .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
+    .option('--namespace <ns>', 'namespace meshcd runs in (its Lease, state ConfigMap, CA Secret); default $POD_NAMESPACE, else the pod\'s, else meshcd-system')
+    .option('--token-review', 'accept Kubernetes service-account tokens (TokenReview on the first cluster) for CreateCertificate and xDS on the TLS port')
+    .option('--token-audience <aud>', 'audience a service-account token must be for (repeatable)', collect, [])
+    .option('--ca-secret <name>', 'keep the CA\'s key in this Secret of --namespace (Istio\'s cacerts keys), created with a new root when missing; every replica issues under it')
+    .option('--publish-root-cert [name]', 'write the trust bundle to a ConfigMap (default istio-ca-root-cert, key root-cert.pem) in every namespace')
+    .option('--gateway-secrets', 'serve Gateway credentialName from kubernetes.io/tls Secrets (instead of --credentials-dir)')
+    .option('--rollout-status', 'write each Rollout\'s status to ConfigMap meshcd-rollout-<name> in its namespace, and its steps as Events')
+    .option('--leader-elect', 'several replicas: one leader (a Lease) runs rollouts and Git write-back; rollout state lives in ConfigMap meshcd-state')
+    .option('--lease-name <name>', 'the Lease of --leader-elect', 'meshcd-leader')
+    .option('--lease-duration <seconds>', 'a leader that stops renewing is replaced after this long (renews every 2/15 of it)', '15')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -159,12 +187,35 @@ export function registerServe(program: Command): void {
       const policies = await policiesFromOptions(opts);
       const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: opts.adminTokenEnv }).catch((err: Error) => Promise.reject(new UserError(err.message)));
       if (adminToken) rememberSecret(adminToken);
+      // --- kubernetes (issue 11): discovery merged into the index of every update.
+      let kube: KubernetesRegistry | undefined;
+      try {
+        const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
+        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain });
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      let cluster: ClusterWiring;
+      try {
+        cluster = new ClusterWiring({ ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] }, kube);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (opts.gatewaySecrets && opts.credentialsDir) throw new UserError('--gateway-secrets and --credentials-dir: give one of them');
+      if (opts.caSecret && opts.caPluginDir) throw new UserError('--ca-secret and --ca-plugin-dir: give one of them');
+      if (opts.caSecret && !opts.ca) throw new UserError('--ca-secret with --no-ca: the Secret holds the CA\'s key; drop one of them');
+      // --- end kubernetes
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
-      // The cache holds snapshots (translated once per proxy class); the server only streams them; the CA and admin are wired here.
-      const cache = new SnapshotCache(meshTranslator(), { authorizeCredentials: credentialsFor });
+      // The builder translates (once per proxy class); the cache holds snapshots and revisions (current, canary);
+      // the server only streams them and reports through xdsEvents (subscribe there: metrics, rollouts, dashboard).
+      const builder = translatingBuilder(meshTranslator(), { authorizeCredentials: credentialsFor });
+      const cache = new SnapshotCache(builder);
+      const xdsEvents = new XdsEvents();
+      xdsEvents.subscribe(xdsMetrics());
       const server = new XdsServer({
         watcher: cache,
+        callbacks: xdsEvents,
         maxStreamsPerConnection: positive('--xds-max-streams-per-connection', opts.xdsMaxStreamsPerConnection),
         maxStreamsPerPeer: positive('--xds-max-streams-per-peer', opts.xdsMaxStreamsPerPeer),
         maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
@@ -176,8 +227,13 @@ export function registerServe(program: Command): void {
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
+        const secretDir = await cluster.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
+          throw new UserError(`--ca-secret: ${err.message}`);
+        });
+        if (secretDir) opts.caPluginDir = secretDir;
         try {
           ca = await openEmbeddedCa({
+            authenticators: cluster.authenticators(),
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
@@ -189,7 +245,7 @@ export function registerServe(program: Command): void {
           const flag = err instanceof CaInputError ? { tokenFile: '--ca-token-file', pluginDir: '--ca-plugin-dir' }[err.input] : 'CA';
           throw new UserError(`${flag}: ${(err as Error).message}`);
         }
-        ca.onTrustBundle((b) => cache.setSecrets([trustBundleSecret(b)]));
+        ca.onTrustBundle((b) => builder.setSecrets([trustBundleSecret(b)]));
         registerCaAdminRoutes(admin, ca.ca);
       }
       // --- rollouts (issue 8): the overlay goes into every update; state in <state-dir>/state/rollouts.json.
@@ -201,15 +257,27 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
+      const flags = await rolloutFlags(opts).catch((err: Error) => {
+        throw new UserError(err.message);
+      });
+      let lastUpdate: { inputs: Parameters<Parameters<typeof wireRollouts>[0]['update']>[0]; id: string } | undefined;
+      const withKube = (inputs: NonNullable<typeof lastUpdate>['inputs']) => (kube ? { ...inputs, index: kube.index(inputs.config, inputs.index) } : inputs);
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
-          cache.update(inputs, id);
-          // The sources already debounced this burst of changes; do not wait a second quiet period.
-          cache.flush();
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+          lastUpdate = { inputs, id };
+          // Built in slices from the next tick; proxies get their push class by class.
+          cache.update(withKube(inputs), id);
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(), refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+      // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
+      kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
+      if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
+      // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
+      registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xdsEvents });
+      // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -237,13 +305,19 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
+      cluster.attach({
+        ...(ca ? { onTrustBundle: (fn: (pem: string) => void) => void ca!.onTrustBundle((b) => fn(b.rootsPem.join(''))) } : {}),
+        setCredentials: (byNamespace) => builder.setCredentials(byNamespace),
+        runner: rollouts.runner,
+        admin,
+      });
       let credentialsWatcher: FSWatcher | undefined;
       if (opts.credentialsDir) {
         const dir = opts.credentialsDir;
         const load = async (): Promise<void> => {
           const { byNamespace, errors } = await readCredentialsDir(dir);
           for (const e of errors) process.stderr.write(`credentials: ${e}; left out\n`);
-          cache.setCredentials(byNamespace);
+          builder.setCredentials(byNamespace);
           log.info({ namespaces: byNamespace.size, credentials: [...byNamespace.values()].reduce((n, l) => n + l.length, 0) }, 'gateway credentials loaded');
         };
         try {
@@ -284,6 +358,13 @@ export function registerServe(program: Command): void {
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
+      if (kube) {
+        // Analyzers check hosts against Kubernetes too: list once before the first revision is judged.
+        await kube.start(60_000).then(
+          () => process.stdout.write(`kubernetes: listed ${kube!.discoveries.map((d) => d.clusterId).join(', ')}\n`),
+          (err: Error) => process.stdout.write(`kubernetes: ${err.message}; still trying\n`),
+        );
+      }
       await reconciler.start();
       cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
@@ -300,6 +381,7 @@ export function registerServe(program: Command): void {
               ]
             : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
+          `  dashboard:                 ${dashboard.bundled ? `http://${hostPort(opts.adminAddress, boundAdmin)}/` : 'not built (npm run build)'}`,
           ...(xdsAddr
             ? [
                 `Proxyless gRPC clients (@grpc/grpc-js-xds, grpc-go): save the GRPC_XDS_BOOTSTRAP below to a file, set GRPC_XDS_BOOTSTRAP to its path and dial xds:///<host>:<port> (e.g. xds:///reviews.bookinfo.svc.cluster.local:9080). It is ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount} (the example's AuthorizationPolicies allow it; edit NAMESPACE, SERVICE_ACCOUNT and the node id for another workload).`,
@@ -323,7 +405,10 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            await kube?.stop();
+            await cluster.stop();
             rollouts.stop();
+            dashboard.close();
             await credentialsWatcher?.close();
             await server.close();
             cache.close();

@@ -135,7 +135,7 @@ test('sources list and sources refresh against a running serve: exit 0 ready, 1 
   t.regex(wrong.stderr, /^error: --token-file \S+nope\.token: cannot read it \(ENOENT\)\n$/);
   const refreshed = await meshcd(['sources', 'refresh', 'cfg', ...at], withToken);
   t.is(refreshed.code, 1, refreshed.stderr);
-  t.regex(refreshed.stdout, new RegExp(`^cfg: rejected main@sha1:${c2}: bad\\.yaml:6 MCD0103 .*; still serving main@sha1:${c1}\\n$`));
+  t.regex(refreshed.stdout, new RegExp(`^cfg: rejected main@sha1:${c2}: bad\\.yaml:5 MCD0102 .*; still serving main@sha1:${c1}\\n$`));
   t.is((await meshcd(['sources', 'list', ...at])).code, 1);
 
   await repo.git('revert', '--no-edit', 'HEAD');

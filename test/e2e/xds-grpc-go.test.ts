@@ -151,7 +151,7 @@ test.serial('a config change is followed by both clients; a broken revision is r
     const rs = await Promise.all(Array.from({ length: 30 }, () => callEcho(c)));
     if (rs.some((r) => r.version !== 'v2')) throw new Error('grpc-js still splitting');
   }, 15000, 200);
-  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: 250}]}]\n');
+  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: -5}]}]\n');
   await eventually(async () => {
     if (!/rejected dir@sha256:/.test(ctx.serve.stdout())) throw new Error('not rejected yet');
   }, 10000, 100);

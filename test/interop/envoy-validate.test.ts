@@ -7,7 +7,6 @@
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyInfo, ProxyResources } from '../../src/api/types.js';
 import { TYPE_URL } from '../../src/api/types.js';
@@ -17,7 +16,7 @@ import { buildServiceIndex } from '../../src/registry/config.js';
 import { readFolderRevision } from '../../src/source/folder.js';
 import { translateWithDiagnostics } from '../../src/xds/translate/index.js';
 import { checkResource, encodeUnchecked } from '../../src/xds/proto.js';
-import { GOLDEN_ROOT } from '../golden/harness.js';
+import { goldenOutputs as goldenResources } from '../golden/harness.js';
 import { goPeer } from '../helpers/go-peers.js';
 import { RANDOM_MESH_PROXIES, randomMesh } from '../helpers/random-mesh.js';
 import { mutants } from './mutants.js';
@@ -30,7 +29,6 @@ interface Emitted {
   value: Record<string, unknown>;
 }
 
-const KINDS = { listeners: TYPE_URL.listener, routes: TYPE_URL.route, clusters: TYPE_URL.cluster, endpoints: TYPE_URL.endpoint, secrets: TYPE_URL.secret } as const;
 
 function fromResources(from: string, res: ProxyResources): Emitted[] {
   const out: Emitted[] = [];
@@ -39,18 +37,7 @@ function fromResources(from: string, res: ProxyResources): Emitted[] {
 }
 
 function goldenOutputs(): Emitted[] {
-  const out: Emitted[] = [];
-  for (const c of readdirSync(GOLDEN_ROOT).sort()) {
-    const dir = join(GOLDEN_ROOT, c, 'expected');
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json') && !x.startsWith('_')).sort()) {
-      const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, Record<string, Record<string, unknown>>>;
-      for (const [k, typeUrl] of Object.entries(KINDS)) {
-        for (const [name, value] of Object.entries(doc[k] ?? {})) out.push({ from: `golden ${c}/${f}`, typeUrl, name, value });
-      }
-    }
-  }
-  return out;
+  return goldenResources();
 }
 
 const SEEDS = Array.from({ length: 40 }, (_, i) => 1000 + i * 7919);
