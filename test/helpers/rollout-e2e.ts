@@ -42,7 +42,7 @@ export interface MeteredBackend {
 /** An echo backend that records each call it serves in Istio's metrics (reporter=destination), failing `failPercent` of them. */
 export async function startMeteredBackend(version: string, metrics: IstioMetricsBackend, failPercent = 0): Promise<MeteredBackend> {
   const server = new grpc.Server();
-  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: async () => server.forceShutdown() };
   server.addService(echoService().service, {
     Call(_call: grpc.ServerUnaryCall<unknown, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) {
       const n = ++b.calls;
@@ -371,6 +371,11 @@ export class RolloutRig {
   }
 
   async close(): Promise<void> {
+    // Clients first, while serve still answers: grpc-js-xds keeps the process alive when its ADS stream
+    // has to restart against a server that is gone (a waitForReady call queued forever).
+    await this.traffic?.stop();
+    this.jsClient?.close();
+    await new Promise((r) => setTimeout(r, 200));
     for (const f of this.cleanup.splice(0).reverse()) {
       try {
         await f();
