@@ -44,6 +44,8 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** A revision's file (relative to its source's folder) as a path from the repository root; default: unchanged. */
+  repoPath?: (source: string, file: string) => string;
   /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
   refreshSource?: (source: string) => void;
   now?: () => number;
@@ -303,7 +305,7 @@ export class RolloutRunner {
           source: a.source,
           badCommit: a.badCommit,
           goodCommit: a.goodCommit,
-          paths: [a.file],
+          paths: [this.opts.repoPath ? this.opts.repoPath(a.source, a.file) : a.file],
           rollout: e.key,
           message: `meshcd: roll back Rollout ${e.key}\n\n${a.message}`,
           author: this.opts.author ?? { name: 'meshcd', email: 'meshcd@localhost' },

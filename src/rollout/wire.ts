@@ -107,6 +107,10 @@ export async function wireRollouts(opts: {
     webhooks,
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.refreshSource ? { refreshSource: opts.refreshSource } : {}),
+    repoPath: (source, file) => {
+      const folder = sources.get(source)?.path;
+      return folder ? `${folder}/${file}` : file;
+    },
   });
   await runner.start();
   registerRolloutRoutes(opts.admin, runner);
