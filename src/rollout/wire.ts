@@ -3,35 +3,21 @@
 // Kept here so serve.ts has one rollout block.
 // Imports: src/admin, src/api, src/registry, src/state, src/xds/server (types), ./*.
 
-import { readFile } from 'node:fs/promises';
 import type { AdminServer } from '../admin/server.js';
 import type { ConfigSet, RolloutOverlay, ServiceIndex } from '../api/types.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { StateStore } from '../state/store.js';
 import type { AnalysisProvider, WriteBack } from './contracts.js';
 import { registerRolloutRoutes } from './admin.js';
-import { RolloutRunner, type WebhookPayload, type WebhookSender } from './runner.js';
+import { RolloutRunner, type RolloutStore, type WebhookPayload, type WebhookSender } from './runner.js';
 import { PrometheusProvider } from './analysis/provider.js';
 import { GitWriteBack } from './writeback.js';
 import { WebhookSender as HttpWebhookSender } from './webhooks.js';
 import { readSecret, type SecretRef } from '../source/secret.js';
 import type { SourceSpec } from '../source/spec.js';
 
-const MAX_TOKEN_BYTES = 4096;
-
-/** The admin token from a file: one line, trimmed; errors name the flag, never the content. */
-export async function readTokenFile(file: string, flag: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  if (text.length > MAX_TOKEN_BYTES) throw new Error(`${flag}: ${file} is larger than ${MAX_TOKEN_BYTES} bytes; it should hold one token`);
-  const token = text.trim();
-  if (!token || /\s/.test(token)) throw new Error(`${flag}: ${file} must hold one token on one line`);
-  return token;
-}
+/** The admin token from a file (one reader for serve and every CLI client: src/admin/token.ts). */
+export { readTokenFile } from '../admin/token.js';
 
 /** `serve`'s rollout flags (names as commander gives them). */
 export interface RolloutFlags {
@@ -89,6 +75,9 @@ export async function wireRollouts(opts: {
   author?: { name: string; email: string };
   /** Fetch a source now (after a write-back pushed to it), so Git's new state is seen without waiting for the next poll. */
   refreshSource?: (name: string) => void;
+  /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
+  store?: RolloutStore;
+  isLeader?: () => boolean;
 }): Promise<RolloutWiring> {
   const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
   const analysis = opts.analysis ?? new PrometheusProvider();
@@ -96,7 +85,8 @@ export async function wireRollouts(opts: {
   const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
   let indexed: { config: ConfigSet; index: ServiceIndex } | undefined;
   const runner = new RolloutRunner({
-    store: new StateStore(opts.stateDir),
+    store: opts.store ?? new StateStore(opts.stateDir),
+    ...(opts.isLeader ? { isLeader: opts.isLeader } : {}),
     apply: (config, overlay, id) => {
       if (indexed?.config !== config) indexed = { config, index: buildServiceIndex(config) };
       opts.update({ config, index: indexed.index, overlay }, id);
