@@ -448,8 +448,6 @@ export interface MeshConfigSpec {
   rootNamespace?: string;
   /** Namespace labels (e.g. `env: production`), for policies with namespace selectors. */
   namespaces?: Record<string, { labels?: Record<string, string> }>;
-  /** The default config canary: a change these cover, and no Rollout covers, is walked out as a `strategy: proxies` Rollout with these fields. */
-  configCanary?: Omit<RolloutSpec, 'strategy'> & { name?: string };
 }
 
 export interface KindSpecs {

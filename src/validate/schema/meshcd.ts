@@ -109,7 +109,6 @@ export const MESHCONFIG_SPEC_SCHEMA: JsonSchema = {
     clusterDomain: str,
     rootNamespace: str,
     namespaces: { type: 'object', additionalProperties: { type: 'object', properties: { labels: strMap } } },
-    configCanary: { type: 'object', properties: { name: nonEmpty, ...ROLLOUT_SPEC_SCHEMA.properties }, required: ['steps'] },
   },
 };
 
