@@ -42,7 +42,7 @@ export interface MeteredBackend {
 /** An echo backend that records each call it serves in Istio's metrics (reporter=destination), failing `failPercent` of them. */
 export async function startMeteredBackend(version: string, metrics: IstioMetricsBackend, failPercent = 0): Promise<MeteredBackend> {
   const server = new grpc.Server();
-  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: async () => server.forceShutdown() };
   server.addService(echoService().service, {
     Call(_call: grpc.ServerUnaryCall<unknown, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) {
       const n = ++b.calls;
@@ -262,7 +262,8 @@ export class RolloutRig {
     this.cleanup.push(() => this.hooks.close());
 
     this.repo = await makeRepo(dir, 'mesh');
-    await this.repo.commit({ 'reviews.yaml': await this.mesh(100, 0), 'rollout.yaml': this.rolloutYaml(opts.rollout) }, 'reviews on v1');
+    // The config lives in a folder of the repository (source `#main:mesh`), as in most config repos.
+    await this.repo.commit({ 'README.md': 'platform config\n', 'mesh/reviews.yaml': await this.mesh(100, 0), 'mesh/rollout.yaml': this.rolloutYaml(opts.rollout) }, 'reviews on v1');
     await this.repo.push();
 
     const secrets = join(dir, 'secrets');
@@ -273,7 +274,7 @@ export class RolloutRig {
       return join(secrets, name);
     };
     this.tokenFile = await write('admin-token', 'e2e-rollout-admin-token-0123456789');
-    this.sourceSpec = `mesh=${this.git.url('mesh.git')}#main;token-file=${await write('git-token', GIT_TOKEN)};webhook-secret-file=${await write('source-hook', SOURCE_HOOK_SECRET)};poll=1h`;
+    this.sourceSpec = `mesh=${this.git.url('mesh.git')}#main:mesh;token-file=${await write('git-token', GIT_TOKEN)};webhook-secret-file=${await write('source-hook', SOURCE_HOOK_SECRET)};poll=1h`;
     this.hookSecretFile = await write('rollout-hook', ROLLOUT_HOOK_SECRET);
     this.stateDir = join(dir, 'state');
     this.ports = { xds: await freePort(), admin: await freePort() };
@@ -322,7 +323,7 @@ export class RolloutRig {
   /** A person's pull request merged: the split route at v1 w1 / v2 w2. Returns the commit. */
   async change(w1: number, w2: number, message = `reviews: v1 ${w1} / v2 ${w2}`): Promise<string> {
     await this.repo.git('pull', '-q', '--rebase', 'origin', 'main');
-    const commit = await this.repo.commit({ 'reviews.yaml': await this.mesh(w1, w2) }, message);
+    const commit = await this.repo.commit({ 'mesh/reviews.yaml': await this.mesh(w1, w2) }, message);
     await this.repo.push();
     await this.announce();
     return commit;
@@ -371,6 +372,11 @@ export class RolloutRig {
   }
 
   async close(): Promise<void> {
+    // Clients first, while serve still answers: grpc-js-xds keeps the process alive when its ADS stream
+    // has to restart against a server that is gone (a waitForReady call queued forever).
+    await this.traffic?.stop();
+    this.jsClient?.close();
+    await new Promise((r) => setTimeout(r, 200));
     for (const f of this.cleanup.splice(0).reverse()) {
       try {
         await f();
