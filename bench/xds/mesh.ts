@@ -209,10 +209,10 @@ export async function writeRouteChange(m: MeshSpec, dir: string, i: number, mark
 export const churnMark = (n: number) => `10.250.${Math.floor(n / 254) % 256}.${1 + (n % 254)}`;
 
 /**
- * The n-th endpoint change (a rolling deploy in miniature): a new
- * WorkloadEntry churn-n at a fresh address (the mark) joins service
- * `7n mod services`, and churn-(n − window) leaves. Each change is its own
- * file, so a quick later change never hides an earlier one.
+ * The n-th endpoint change: a new WorkloadEntry churn-n at a fresh address
+ * (the mark) joins service `7n mod services`, and churn-(n − window), if
+ * any, leaves. Each change is its own file, so a later change never hides
+ * an earlier one.
  */
 export async function writeChurn(m: MeshSpec, dir: string, n: number, window: number): Promise<{ service: number; mark: string }> {
   const service = (n * 7) % m.services;

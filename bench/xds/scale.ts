@@ -341,6 +341,7 @@ interface ChurnResult {
   perChangeAll: { p50: number; p99: number; max: number };
   fromAccepted?: { p50: number; p99: number };
   missed: number;
+  disconnected: number;
   cpu: number;
   cpuPerSecond: number;
   bytes: number;
@@ -349,8 +350,11 @@ interface ChurnResult {
 
 async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string, rate: number, seconds: number): Promise<ChurnResult> {
   const n = Math.max(1, Math.round(rate * seconds));
-  // Each added endpoint stays for 10 s of changes (then its removal is part of a later change).
-  const window = Math.max(10, Math.round(rate * 10));
+  // Added endpoints stay for the whole phase: a server that takes longer than
+  // the churn period to publish would otherwise fold an add and its removal
+  // into one revision, and the mark would never be served at all.
+  const window = n + 1;
+  const dead = new Set((await fleet.reports()).filter((r) => r.error).map((r) => r.id));
   const cpu0 = await cpuSeconds(server.pid);
   const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
   const writes: { id: string; at: number; service: number }[] = [];
@@ -368,7 +372,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   }
   const end = now() + num('change-timeout') * 1000;
   let rows = await fleet.marks();
-  const expected = (w: { service: number }) => fleet.proxies.filter((p) => sees(m, p.namespace, w.service)).length;
+  const expected = (w: { service: number }) => fleet.proxies.filter((p) => !dead.has(p.id) && sees(m, p.namespace, w.service)).length;
   const total = writes.reduce((a, w) => a + expected(w), 0);
   while (now() < end && rows.reduce((a, r) => a + writes.filter((w) => r.seen[w.id] !== undefined).length, 0) < total) {
     await new Promise((r) => setTimeout(r, 200));
@@ -386,7 +390,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     const lat: number[] = [];
     const acc = accepted.find((t) => t >= w.at);
     for (const r of rows) {
-      if (!sees(m, r.namespace, w.service)) continue;
+      if (dead.has(r.id) || !sees(m, r.namespace, w.service)) continue;
       const t = r.seen[w.id];
       if (t === undefined) {
         missed++;
@@ -406,6 +410,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     perChangeAll: stats(perChange),
     ...(server.accepted ? { fromAccepted: { p50: pct(fromAccepted, 50), p99: pct(fromAccepted, 99) } } : {}),
     missed,
+    disconnected: dead.size,
     cpu: cpu1 - cpu0,
     cpuPerSecond: (cpu1 - cpu0) / elapsed,
     bytes: bytes1 - bytes0,
@@ -434,6 +439,12 @@ function printFull(f: FullConfig): void {
 function printChange(c: ChangeResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
   console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent; load ${c.load}`);
+}
+
+function printChurn(c: ChurnResult): void {
+  const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
+  const dead = c.disconnected ? ` (${c.disconnected} proxies reset before the churn not counted)` : '';
+  console.log(`  [${c.server}] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds one WorkloadEntry to a service): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${acc}; ${c.missed} (proxy, change) pairs not reached within --change-timeout${dead}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
 }
 
 function ratio(a: number, b: number): string {
@@ -496,7 +507,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
 
     if (scenario === 'churn') {
       const c = await churn(server, fleet, m, meshDir, num('churn-rate'), num('churn-seconds'));
-      console.log(`  [meshcd] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds a WorkloadEntry and removes the one added 10 s before): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : ''}; missed ${c.missed}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
+      printChurn(c);
       (result.meshcd as Record<string, unknown>).churn = c;
     }
     await fleet.all({ cmd: 'close' });
@@ -547,7 +558,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
         result.istiod = { full: fi, change: ci, ...(checked ? { check: checked } : {}) };
         if (scenario === 'churn') {
           const c = await churn(istiod, fleet, m, istiodDir, num('churn-rate'), num('churn-seconds'));
-          console.log(`  [istiod] churn: ${c.changes} endpoint changes at ${c.rate}/s: write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}; missed ${c.missed}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
+          printChurn(c);
           (result.istiod as Record<string, unknown>).churn = c;
         }
         await fleet.all({ cmd: 'close' });

@@ -162,6 +162,7 @@ export function registerServe(program: Command): void {
     .option('--rollout-status', 'write each Rollout\'s status to ConfigMap meshcd-rollout-<name> in its namespace, and its steps as Events')
     .option('--leader-elect', 'several replicas: one leader (a Lease) runs rollouts and Git write-back; rollout state lives in ConfigMap meshcd-state')
     .option('--lease-name <name>', 'the Lease of --leader-elect', 'meshcd-leader')
+    .option('--lease-duration <seconds>', 'a leader that stops renewing is replaced after this long (renews every 2/15 of it)', '15')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -275,7 +276,7 @@ export function registerServe(program: Command): void {
       if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
       // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
       registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
-      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xds: server });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xdsEvents });
       // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {

@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import { describeKubeError } from '../registry/kubernetes/discovery.js';
@@ -123,12 +123,13 @@ export class LeaderElector extends EventEmitter {
   }
 
   private spec(transitions: number, acquire: boolean, previous?: k8s.V1LeaseSpec): k8s.V1LeaseSpec {
-    const now = new Date(this.now());
+    // MicroTime: the API server wants six fractional digits.
+    const now = new k8s.V1MicroTime(this.now());
     return {
       holderIdentity: this.identity,
       leaseDurationSeconds: Math.ceil(this.durationMs / 1000),
-      acquireTime: (acquire ? now : previous?.acquireTime ?? now) as k8s.V1LeaseSpec['acquireTime'],
-      renewTime: now as k8s.V1LeaseSpec['renewTime'],
+      acquireTime: acquire ? now : previous?.acquireTime ?? now,
+      renewTime: now,
       leaseTransitions: transitions,
     };
   }

@@ -5,10 +5,12 @@
 // of the rollout (step, pause, promotion, rollback…): `kubectl get cm
 // meshcd-rollout-reviews -o yaml`, `kubectl events --for cm/meshcd-rollout-reviews`.
 // The runner's status is read every `intervalMs`; only what changed is
-// written, and only by the leader (`canWrite`).
+// written, and only by the leader (`canWrite`). The ConfigMap's `announced`
+// key names the last history entry sent as an Event, so a new leader goes
+// on from there instead of repeating or skipping.
 
 import { hostname } from 'node:os';
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import type { RolloutStatus } from '../rollout/runner.js';
 import { logger } from '../util/log.js';
 import { describeKubeError } from '../registry/kubernetes/discovery.js';
@@ -54,37 +56,33 @@ export class RolloutStatusWriter {
   private async one(s: RolloutStatus): Promise<void> {
     const key = `${s.namespace}/${s.name}`;
     const name = statusConfigMapName(s.name);
+    const keys = s.history.map(historyKey);
+    const last = keys[keys.length - 1] ?? '';
     const json = JSON.stringify(s);
+    if (this.written.get(key) === json && this.sent.get(key)?.has(last)) return;
     let cm: k8s.V1ConfigMap | undefined;
-    if (this.written.get(key) !== json) {
-      try {
-        cm = await this.client.apply<k8s.V1ConfigMap>({
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name, namespace: s.namespace, labels: { ...MANAGED_BY, 'meshcd.io/rollout': s.name } },
-          data: { phase: s.phase, stepIndex: String(s.stepIndex), canaryWeight: String(s.canaryWeight), ...(s.reason ? { reason: s.reason } : {}), 'status.json': JSON.stringify(s, null, 2) },
-        });
-        this.written.set(key, json);
-      } catch (err) {
-        this.log.warn({ rollout: key, reason: describeKubeError(err) }, 'cannot write the rollout status ConfigMap; retrying');
-        return;
-      }
+    try {
+      cm = await this.client.configMap(s.namespace, name);
+    } catch (err) {
+      this.log.warn({ rollout: key, reason: describeKubeError(err) }, 'cannot read the rollout status ConfigMap; retrying');
+      return;
     }
     let sent = this.sent.get(key);
     if (!sent) {
-      // A new leader does not repeat what its predecessor already said: only entries from now on.
-      this.sent.set(key, (sent = new Set(s.history.map(historyKey))));
-      return;
+      // What a previous leader announced is marked in the ConfigMap: a new leader does not repeat it.
+      const marker = cm?.data?.announced;
+      const upTo = marker ? keys.indexOf(marker) : -1;
+      this.sent.set(key, (sent = new Set(marker && upTo < 0 ? keys : keys.slice(0, upTo + 1))));
     }
     for (const h of s.history) {
-      if (sent.has(historyKey(h))) continue;
-      cm ??= await this.client.configMap(s.namespace, name).catch(() => undefined);
+      const hk = historyKey(h);
+      if (sent.has(hk)) continue;
       try {
         await this.client.events.createNamespacedEvent({
           namespace: s.namespace,
           body: {
-            metadata: { generateName: `${name}.`, namespace: s.namespace, labels: { ...MANAGED_BY } },
-            eventTime: new Date(h.at) as unknown as k8s.EventsV1Event['eventTime'],
+            metadata: { generateName: `${name}-`, namespace: s.namespace, labels: { ...MANAGED_BY } },
+            eventTime: new k8s.V1MicroTime(Date.parse(h.at)),
             reportingController: 'meshcd.io/rollout',
             reportingInstance: this.instance.slice(0, 128),
             action: 'Step',
@@ -94,17 +92,37 @@ export class RolloutStatusWriter {
             regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace: s.namespace, name, ...(cm?.metadata?.uid ? { uid: cm.metadata.uid } : {}) },
           },
         });
-        sent.add(historyKey(h));
+        sent.add(hk);
       } catch (err) {
         this.log.warn({ rollout: key, reason: describeKubeError(err) }, 'cannot write a rollout Event; retrying');
-        return;
+        break;
       }
+    }
+    const announced = [...keys].reverse().find((k) => sent!.has(k));
+    try {
+      await this.client.apply<k8s.V1ConfigMap>({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: s.namespace, labels: { ...MANAGED_BY, 'meshcd.io/rollout': s.name } },
+        data: {
+          phase: s.phase,
+          stepIndex: String(s.stepIndex),
+          canaryWeight: String(s.canaryWeight),
+          ...(s.reason ? { reason: s.reason } : {}),
+          ...(announced ? { announced } : {}),
+          'status.json': JSON.stringify(s, null, 2),
+        },
+      });
+      this.written.set(key, json);
+    } catch (err) {
+      this.log.warn({ rollout: key, reason: describeKubeError(err) }, 'cannot write the rollout status ConfigMap; retrying');
     }
   }
 
-  /** Becoming leader: check everything again. */
+  /** Becoming leader: check everything again (what was announced is read back from the ConfigMaps). */
   reset(): void {
     this.written.clear();
+    this.sent.clear();
   }
 
   stop(): void {

@@ -7,7 +7,8 @@
 //   --publish-root-cert [NAME]           trust bundle ConfigMap in every namespace
 //   --gateway-secrets                    credentialName from kubernetes.io/tls Secrets
 //   --rollout-status                     rollout status ConfigMaps and Events
-//   --leader-elect [--lease-name NAME]   one leader (Lease); rollout state in a ConfigMap
+//   --leader-elect [--lease-name NAME] [--lease-duration S]
+//                                        one leader (Lease); rollout state in a ConfigMap
 //
 // Every one of them needs a cluster (--kubeconfig or --in-cluster); the first
 // cluster is the one written to.
@@ -38,6 +39,8 @@ export interface ClusterFlags {
   rolloutStatus?: boolean;
   leaderElect?: boolean;
   leaseName: string;
+  /** Seconds; the renew deadline is 2/3 of it and the retry period 2/15 (client-go's 15 s / 10 s / 2 s). */
+  leaseDuration: string;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -61,10 +64,12 @@ export class ClusterWiring {
       if (v !== undefined && !NAME.test(v)) throw new Error(`${flag}: "${v.slice(0, 60)}" is not a Kubernetes object name`);
     }
     if (flags.tokenAudience.some((a) => !a || a.length > 256)) throw new Error('--token-audience: an audience is 1–256 characters');
+    const seconds = Number(flags.leaseDuration);
+    if (!/^\d{1,4}$/.test(flags.leaseDuration) || seconds < 3) throw new Error(`--lease-duration: "${flags.leaseDuration.slice(0, 20)}" is not a whole number of seconds ≥ 3`);
     if (!kube || !asked.length) return;
     this.client = new ClusterClient(kube.discoveries[0]!.kubeConfig, ownNamespace(flags.namespace));
     if (flags.leaderElect) {
-      this.elector = new LeaderElector(this.client, { name: flags.leaseName });
+      this.elector = new LeaderElector(this.client, { name: flags.leaseName, leaseDurationMs: seconds * 1000, renewDeadlineMs: (seconds * 2000) / 3, retryPeriodMs: (seconds * 2000) / 15 });
       this.store = new ConfigMapStateStore(this.client);
     }
   }

@@ -4,9 +4,9 @@
 // the page reads the state from the same API the CLI reads.
 //   source   {kind: accepted|rejected|fetch-failed|notice|recovered, source?, revision?, …}
 //   rollout  {namespace, name, phase, stepIndex, canaryWeight}
-//   proxies  {connected, acks, nacks} when polled; {opened, closed, acks, nacks, lastNack?} from
-//            the xDS server's callbacks: a proxy connected, left, ACKed or NACKed
-//            (coalesced: at most one event per `coalesceMs`)
+//   proxies  {opened, closed, acks, nacks, lastNack?} from the xDS server's callbacks
+//            (src/xds/callbacks.ts): proxies connected, left, ACKed or NACKed since the
+//            last event (coalesced: at most one event per `coalesceMs`)
 // Imports: src/admin (types).
 
 import type { EventSubscribe, ServerEvent } from '../admin/server.js';
@@ -19,11 +19,6 @@ export interface ReconcilerEvents {
 
 export interface RolloutEvents {
   onChange(listener: (r: { namespace: string; name: string; phase: string; stepIndex: number; canaryWeight: number }) => void): () => void;
-}
-
-/** The xDS server's counters; read every `xdsPollMs` while a page is open. */
-export interface XdsCounters {
-  stats(): { connected: number; acks: number; nacks: number };
 }
 
 /** The xDS server's stream callbacks (src/xds/callbacks.ts `XdsEvents`), the fields used here. */
@@ -39,13 +34,10 @@ export interface XdsStreamEvents {
 export interface LiveOptions {
   reconciler?: ReconcilerEvents;
   rollouts?: RolloutEvents;
-  /** Per-stream ACK/NACK callbacks; preferred over polling `xds` when given. */
+  /** Per-stream callbacks (serve's XdsEvents). */
   xdsEvents?: XdsStreamEvents;
-  /** At most one `proxies` event per this many ms from `xdsEvents` (default 200). */
+  /** At most one `proxies` event per this many ms (default 200). */
   coalesceMs?: number;
-  xds?: XdsCounters;
-  /** How often the xDS counters are compared while someone listens (default 250 ms). */
-  xdsPollMs?: number;
 }
 
 type Send = (e: ServerEvent) => void;
@@ -53,11 +45,9 @@ type Send = (e: ServerEvent) => void;
 export class LiveEvents {
   private readonly clients = new Set<Send>();
   private seq = 0;
-  private poll: NodeJS.Timeout | undefined;
-  private lastXds = '';
   private readonly detach: (() => void)[] = [];
 
-  constructor(private readonly opts: LiveOptions) {
+  constructor(opts: LiveOptions) {
     const r = opts.reconciler;
     if (r) {
       const on = (event: string, data: (e: Record<string, unknown>) => Record<string, unknown>) => {
@@ -104,11 +94,7 @@ export class LiveEvents {
   readonly subscribe: EventSubscribe = (send) => {
     this.clients.add(send);
     send({ event: 'hello', id: String(this.seq), data: { at: new Date().toISOString() } });
-    this.startPolling();
-    return () => {
-      this.clients.delete(send);
-      if (this.clients.size === 0) this.stopPolling();
-    };
+    return () => void this.clients.delete(send);
   };
 
   publish(event: string, data: Record<string, unknown>): void {
@@ -117,31 +103,7 @@ export class LiveEvents {
   }
 
   close(): void {
-    this.stopPolling();
     for (const d of this.detach.splice(0)) d();
     this.clients.clear();
-  }
-
-  /** Compares the xDS counters while a page listens; a change is one `proxies` event. */
-  private startPolling(): void {
-    const xds = this.opts.xds;
-    if (!xds || this.opts.xdsEvents || this.poll) return;
-    const check = () => {
-      const { connected, acks, nacks } = xds.stats();
-      const now = `${connected}/${acks}/${nacks}`;
-      if (now === this.lastXds) return;
-      const first = this.lastXds === '';
-      this.lastXds = now;
-      if (!first) this.publish('proxies', { connected, acks, nacks });
-    };
-    check();
-    this.poll = setInterval(check, this.opts.xdsPollMs ?? 250);
-    this.poll.unref();
-  }
-
-  private stopPolling(): void {
-    if (this.poll) clearInterval(this.poll);
-    this.poll = undefined;
-    this.lastXds = '';
   }
 }

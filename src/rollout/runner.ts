@@ -128,17 +128,15 @@ export class RolloutRunner {
         }
         entry.resource = ro;
         entry.spec = spec;
-        if (!this.leads()) {
-          // A follower serves what the leader persisted; it never steps.
-          entry.state = this.persisted[key] ?? INITIAL_STATE;
-          continue;
-        }
+        // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
+        // serves what the leader is about to persist rather than Git's end state; it performs nothing.
+        if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
         const routing = targetRouting(config, ro.metadata.namespace, spec);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
         entry.state = r.state;
-        pending.push({ entry, actions: r.actions });
+        if (this.leads()) pending.push({ entry, actions: r.actions });
       }
       for (const [key, e] of this.entries) {
         if (seen.has(key)) continue;

@@ -59,6 +59,11 @@ export interface RolloutWiring {
   stop(): void;
 }
 
+/** A file named relative to a source's folder, as a path from the root of the source's repository. */
+export function repositoryPath(source: SourceSpec | undefined, file: string): string {
+  return source?.path ? `${source.path}/${file}` : file;
+}
+
 export async function wireRollouts(opts: {
   admin: AdminServer;
   stateDir: string;
@@ -81,7 +86,9 @@ export async function wireRollouts(opts: {
 }): Promise<RolloutWiring> {
   const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
   const analysis = opts.analysis ?? new PrometheusProvider();
-  const writeBack = opts.writeBack ?? new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
+  const git = new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
+  // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
+  const writeBack: WriteBack = opts.writeBack ?? { apply: (req) => git.apply({ ...req, paths: req.paths.map((p) => repositoryPath(sources.get(req.source), p)) }) };
   const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
   let indexed: { config: ConfigSet; index: ServiceIndex } | undefined;
   const runner = new RolloutRunner({

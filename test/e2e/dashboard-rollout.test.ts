@@ -7,12 +7,14 @@
 // promote asks for the admin token, refuses a wrong one and works with the
 // right one (kept in sessionStorage, never in the URL or a cookie); a page
 // on another origin cannot make the browser promote (CSRF); the mesh graph
-// marks the route being walked out.
+// marks the route being walked out; when v2 starts failing, the analysis
+// rolls it back and the page shows the failed step, the failed measurements
+// and the revert commit pushed to the Git server.
 
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hmacSignature } from '../../src/source/webhook.js';
 import { openBrowser, screenshot } from '../helpers/browser.js';
@@ -24,6 +26,7 @@ import { startPrometheus } from '../helpers/prometheus.js';
 import { eventually, startServe } from '../helpers/xds-e2e.js';
 
 const TOKEN = 'dash-admin-token-7c41e9a2b0d3';
+const GIT_TOKEN = 'dash-git-token-55aa01';
 const HOOK_SECRET = 'dash-hook-rollout-1a2b3c';
 const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
 
@@ -41,7 +44,7 @@ spec:
   - pause: {}
   analysis:
     interval: 5s
-    failureLimit: 3
+    failureLimit: 1
     inconclusiveLimit: 30
     consecutiveErrorLimit: 10
     metrics:
@@ -51,7 +54,7 @@ spec:
     - name: latency
       template: request-duration-p99
       thresholdRange: {max: 500}
-  writeBack: none
+  writeBack: revert
 `;
 
 interface Status {
@@ -62,25 +65,31 @@ interface Status {
 
 test('a rollout in the browser: the weight chart follows the steps live, metric charts, promote with the admin token, no CSRF', async (t) => {
   const root = await tempDir('meshcd-dashboard-rollout-');
-  const git = await startGitServer({ root });
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  // Pushes (the write-back after a rollback) need a user: the server takes a token.
+  const git = await startGitServer({ root, auth: { token: GIT_TOKEN } });
   t.teardown(() => git.close());
   const metrics = await startIstioMetricsBackend();
   t.teardown(() => metrics.close());
-  t.teardown(metrics.steady([
+  let stopTraffic = metrics.steady([
     { host: REVIEWS, version: 'v2', count: 9, durationMs: 20 },
     { host: REVIEWS, version: 'v2', count: 1, durationMs: 240 },
     { host: REVIEWS, version: 'v1', count: 10, durationMs: 15 },
-  ], 100));
+  ], 100);
+  t.teardown(() => stopTraffic());
   const prom = await startPrometheus([metrics.target]);
   t.teardown(() => prom.stop());
   const repo = await makeRepo(root, 'platform');
   // Ports of backends nobody calls here: the proxies are not the subject of this test.
   const ports = { v1: 19091, v2: 19092 };
-  await repo.commit({ ...dashboardMesh(ports, { v1: 100, v2: 0 }), 'mesh/rollout.yaml': ROLLOUT }, 'reviews: a Rollout for the split route');
+  // The config at the repository's root: write-back paths are the config files' (a source `path` is not applied to them yet).
+  const files = (w: { v1: number; v2: number }) => Object.fromEntries(Object.entries(dashboardMesh(ports, w)).map(([p, text]) => [p.replace(/^mesh\//, ''), text]));
+  await repo.commit({ ...files({ v1: 100, v2: 0 }), 'rollout.yaml': ROLLOUT }, 'reviews: a Rollout for the split route');
   await repo.push();
   await writeFile(join(root, 'hook'), HOOK_SECRET);
   await writeFile(join(root, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-  const serve = await startServe(`platform=${git.url('platform.git')}#main:mesh;webhook-secret-file=${join(root, 'hook')};poll=1h`, ['--no-ca', '--state-dir', join(root, 'state'), '--admin-token-file', join(root, 'token'), '--prometheus', prom.address]);
+  await writeFile(join(root, 'git-token'), `${GIT_TOKEN}\n`, { mode: 0o600 });
+  const serve = await startServe(`platform=${git.url('platform.git')}#main;token-file=${join(root, 'git-token')};webhook-secret-file=${join(root, 'hook')};poll=1h`, ['--no-ca', '--state-dir', join(root, 'state'), '--admin-token-file', join(root, 'token'), '--prometheus', prom.address]);
   t.teardown(() => serve.stop());
   const status = async (): Promise<Status> => (await (await fetch(`${serve.admin}/api/v1/rollouts/bookinfo/reviews`)).json()) as Status;
   await eventually(async () => {
@@ -96,7 +105,7 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   const weights = () => page.locator('table[data-chart="canary weight"] td[data-value]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
 
   // The pull request: all of split's traffic to v2. meshcd walks it out: 20%, 3 s, 50%, then waits.
-  await repo.commit(dashboardMesh(ports, { v1: 0, v2: 100 }), 'reviews: move the split to v2');
+  await repo.commit(files({ v1: 0, v2: 100 }), 'reviews: move the split to v2');
   await repo.push();
   const body = JSON.stringify({ ref: 'refs/heads/main' });
   const hooked = await fetch(`${serve.admin}/hooks/platform`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': hmacSignature(HOOK_SECRET, Buffer.from(body)) } });
@@ -194,7 +203,29 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await page.locator('dialog[open]').waitFor();
   await page.keyboard.press('Escape');
   t.like(await status(), { stepIndex: 5 });
-  for (const out of [serve.stdout(), serve.stderr()]) t.false(out.includes(TOKEN), 'the token never appears in what serve prints');
+
+  // v2 starts failing: the analysis fails it, the rollout rolls back and writes a revert commit; the page shows all of it.
+  stopTraffic();
+  stopTraffic = metrics.steady([
+    { host: REVIEWS, version: 'v2', count: 5, durationMs: 20 },
+    { host: REVIEWS, version: 'v2', count: 5, code: 503, durationMs: 20 },
+    { host: REVIEWS, version: 'v1', count: 10, durationMs: 15 },
+  ], 100);
+  await page.locator('h1 .badge:text("Failed")').waitFor({ timeout: 90_000 });
+  const writeBack = page.locator('[data-writeback]');
+  await writeBack.locator('text=/revert commit [0-9a-f]{12} pushed to main/').waitFor({ timeout: 30_000 });
+  const revert = /revert commit ([0-9a-f]{12})/.exec(await writeBack.innerText())![1]!;
+  t.is(await repo.git('--git-dir', repo.bare, 'rev-parse', '--short=12', 'main'), revert, 'the revert commit is on main in the Git server');
+  t.regex(await repo.git('--git-dir', repo.bare, 'log', '-1', '--format=%s', 'main'), /^meshcd: roll back Rollout bookinfo\/reviews/);
+  const failures = await page.locator('table[data-chart="success-rate measurements"] tbody tr').evaluateAll((trs) => trs.filter((tr) => /failure/.test(tr.textContent ?? '')).length);
+  t.true(failures >= 2, `${failures} failed measurements drawn`);
+  t.is(await page.locator('ol.steps li[data-state="failed"]').count(), 1);
+  t.true((await weights()).at(-1) === 0, 'the weight chart ends back at 0%');
+  await screenshot(page, 'rollout-failed', { fullPage: true });
+  for (const out of [serve.stdout(), serve.stderr()]) {
+    t.false(out.includes(TOKEN), 'the admin token never appears in what serve prints');
+    t.false(out.includes(GIT_TOKEN), 'nor the Git token');
+  }
   // The only failed request: the wrong token at the login.
   t.deepEqual(browser.problems(), ['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
 });

@@ -12,7 +12,7 @@
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TYPE_URL } from '../../src/api/types.js';
 import { hmacSignature } from '../../src/source/webhook.js';
@@ -62,6 +62,7 @@ function runCli(args: string[], cwd: string): Promise<{ code: number | null; std
 test.before(async () => {
   const cleanup: (() => Promise<unknown>)[] = [];
   const root = await tempDir('meshcd-dashboard-');
+  cleanup.push(() => rm(root, { recursive: true, force: true }));
   const git = await startGitServer({ root });
   cleanup.push(() => git.close());
   const backends = [await startBackend('v1'), await startBackend('v2')];

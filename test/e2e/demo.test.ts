@@ -6,8 +6,8 @@
 // stays. Both tests bind the example's fixed addresses (127.0.0.10–15,
 // ports 9080–9085), so they run one after the other.
 
-import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,15 +28,28 @@ interface Tick {
   lastError?: string;
 }
 
-test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
-  t.timeout(240_000);
-  const { dir, remove } = await tempDir('meshcd-demo-test-');
+interface DemoRun {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  lines: string[];
+  ticks: Tick[];
+  /** Resolved on the next line the demo prints. */
+  waiters: (() => void)[];
+  stderr(): string;
+}
+
+/**
+ * `meshcd demo -o json` on a copy of examples/mesh (returned as `mesh`), on free serve ports, as
+ * under `npm start` (npm sets npm_lifecycle_event: the demo prints its commands as `npx meshcd …`,
+ * which runs in a fresh clone). Its own process group, so the teardown ends it and everything it
+ * started, whatever state it is in.
+ */
+async function startDemo(t: ExecutionContext, prefix: string, extra: string[] = []): Promise<DemoRun & { mesh: string }> {
+  const { dir, remove } = await tempDir(prefix);
   t.teardown(remove);
   const mesh = join(dir, 'mesh');
   await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
-  // Its own process group, so the teardown can end the demo and everything it started, whatever state it is in.
-  // As under `npm start` (npm sets npm_lifecycle_event): the demo prints its commands as `npx meshcd …`, which runs in a fresh clone.
-  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
+  const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   t.teardown(() => {
     try {
@@ -46,24 +59,28 @@ test.serial('meshcd demo: traffic through the mesh; a route edit moves the split
     }
   });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const ticks: Tick[] = [];
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
+  child.stderr!.on('data', (d) => (stderr += d));
+  const run: DemoRun = { child, exited, lines: [], ticks: [], waiters: [], stderr: () => stderr };
   void (async () => {
-    for await (const line of createInterface({ input: child.stdout })) {
-      lines.push(line);
-      if (line.startsWith('{')) ticks.push(JSON.parse(line) as Tick);
-      for (const w of waiters.splice(0)) w();
+    for await (const line of createInterface({ input: child.stdout! })) {
+      run.lines.push(line);
+      if (line.startsWith('{')) run.ticks.push(JSON.parse(line) as Tick);
+      for (const w of run.waiters.splice(0)) w();
     }
   })();
+  return { ...run, mesh };
+}
+
+test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
+  t.timeout(240_000);
+  const { child, exited, lines, ticks, waiters, stderr: demoStderr, mesh } = await startDemo(t, 'meshcd-demo-test-');
   /** Waits until `n` ticks in a row satisfy `ok`; fails with what was seen. */
   const until = async (what: string, ok: (tk: Tick) => boolean, n = 3, ms = 150_000) => {
     const end = Date.now() + ms;
     for (;;) {
       const last = ticks.slice(-n);
       if (last.length === n && last.every(ok)) return;
-      if (Date.now() > end || child.exitCode !== null) t.fail(`${what}: not seen; last ticks ${JSON.stringify(ticks.slice(-3))}\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${stderr}`);
+      if (Date.now() > end || child.exitCode !== null) t.fail(`${what}: not seen; last ticks ${JSON.stringify(ticks.slice(-3))}\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${demoStderr()}`);
       if (Date.now() > end || child.exitCode !== null) return;
       // A new line, or a second passing: a demo that prints nothing still runs into the deadline.
       await Promise.race([new Promise<void>((r) => waiters.push(r)), new Promise((r) => setTimeout(r, 1000))]);
@@ -139,13 +156,27 @@ test.serial('meshcd demo: traffic through the mesh; a route edit moves the split
   let after = '';
   for (const end = Date.now() + 30_000; Date.now() < end && !/canary weight 50%/.test(after); await new Promise((r) => setTimeout(r, 500))) after = shell(printed![1]!).stdout;
   t.regex(after, /canary weight 50%/);
+  // The shipped analysis passes a healthy v3 (the README: the rollout walks on and waits for promote):
+  // three 30 s rounds of every metric, none failed, the rollout still going.
+  type Analysis = { phase: string; analysis?: { failures: number; metrics: Record<string, { recent: { verdict: string; message?: string }[] }> } };
+  let st: Analysis = { phase: '' };
+  for (const end = Date.now() + 150_000; Date.now() < end; await new Promise((r) => setTimeout(r, 2000))) {
+    st = JSON.parse(shell(`${printed![1]!} -o json`).stdout || '{}') as Analysis;
+    const m = Object.values(st.analysis?.metrics ?? {});
+    if (st.phase === 'Failed' || (m.length === 3 && m.every((x) => x.recent.length >= 3))) break;
+  }
+  t.log(Object.entries(st.analysis?.metrics ?? {}).map(([k, m]) => `${k}: ${m.recent.map((r) => r.verdict).join(',')}`).join('; '));
+  t.true(['Progressing', 'Paused'].includes(st.phase), `after three analysis rounds the rollout is ${st.phase}`);
+  t.is(st.analysis?.failures, 0);
+  t.true(Object.values(st.analysis?.metrics ?? {}).every((x) => x.recent.length >= 3 && x.recent.every((r) => r.verdict === 'success')), Object.values(st.analysis?.metrics ?? {}).flatMap((x) => x.recent.map((r) => r.message)).join('\n'));
+
   // Without the token the same command is refused (exit 2), naming what to give.
   const refused = shell(printed![2]!.replace(/^MESHCD_TOKEN_FILE=\S+ /, ''));
   t.is(refused.status, 2);
   t.regex(refused.stderr, /MESHCD_TOKEN_FILE|--token-file/);
 
   child.kill('SIGINT');
-  t.is(await exited, 0, stderr);
+  t.is(await exited, 0, demoStderr());
 });
 
 // Issue 10: the GRPC_XDS_BOOTSTRAP that `meshcd serve` prints must work against
@@ -223,4 +254,94 @@ test.serial("README 'Your own client': a grpc-js-xds client with exactly the boo
   const syncz = (await (await fetch(`${serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; lastNack?: unknown }[]; refused: unknown[] };
   t.true(syncz.proxies.some((p) => p.proxy === 'sidecar~127.0.0.1~client.bookinfo~bookinfo.svc.cluster.local'), 'the client is connected with the printed node id');
   t.deepEqual([...syncz.proxies.filter((p) => p.lastNack), ...syncz.refused], [], 'zero NACKs');
+});
+
+/** Runs a command line in its own process group until `done(stdout)` holds (or `ms` pass), then Ctrl-C. */
+async function runUntil(line: string, done: (out: string) => boolean, ms: number): Promise<{ out: string; err: string; code: number | null; seen: boolean }> {
+  const child = spawn('bash', ['-c', `exec ${line}`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  const end = Date.now() + ms;
+  while (Date.now() < end && child.exitCode === null && !done(out)) await new Promise((r) => setTimeout(r, 250));
+  const seen = done(out);
+  // Ctrl-C reaches the whole process group, as in a terminal.
+  try {
+    process.kill(-child.pid!, 'SIGINT');
+  } catch {
+    /* gone */
+  }
+  const killer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 15_000);
+  const code = await exited;
+  clearTimeout(killer);
+  return { out, err, code, seen };
+}
+
+test.serial('the quick start as written: `npm start` shows the split with zero errors and Ctrl-C stops it all; `npm run serve` serves the examples; `npx meshcd demo --help` lists the flags', async (t) => {
+  t.timeout(300_000);
+  const ticks = (out: string) => out.split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}reviews: v1 +\d+%.*│ {2}details: v1 100% {2}│ {2}errors: 0$/.test(l));
+  const start = await runUntil('npm start', (out) => ticks(out).length >= 3, 180_000);
+  t.true(start.seen, `npm start: no clean split in 3 min\n${start.out}\n${start.err.slice(-3000)}`);
+  t.regex(start.err, /^building meshcd/m, 'npm start says it is building first');
+  t.regex(start.out, /rollouts: npx meshcd rollout status bookinfo\/reviews --server http:\/\/127\.0\.0\.1:15014/);
+  t.regex(start.out, /your own client: GRPC_XDS_BOOTSTRAP=\S+productpage-v1\.bootstrap\.json/);
+  t.notRegex(start.out + start.err, /\n\s+at .+\(.+:\d+:\d+\)/, 'no stack trace');
+  const gone = async (what: string) => t.false(await fetch('http://127.0.0.1:15014/ready').then(() => true, () => false), `${what}: nothing answers on 15014 after Ctrl-C`);
+  await gone('npm start');
+
+  const serve = await runUntil('npm run serve', (out) => /^\{"xds_servers"/m.test(out), 120_000);
+  t.true(serve.seen, `npm run serve printed no bootstrap\n${serve.out}\n${serve.err.slice(-3000)}`);
+  t.regex(serve.out, /xDS \(ADS, plaintext gRPC\): 127\.0\.0\.1:15010/);
+  t.regex(serve.out, /accepted dir@sha256:/);
+  await gone('npm run serve');
+
+  const help = shell('npx meshcd demo --help');
+  t.is(help.status, 0, help.stderr);
+  for (const flag of ['--duration', '--rate', '--fail', '--keep']) t.true(help.stdout.includes(flag), `demo --help lists ${flag}`);
+});
+
+test.serial('the README\'s `meshcd demo --fail v3=20`: v3 failing 20% of its calls fails the success-rate check, the Rollout rolls back and traffic returns to v1', async (t) => {
+  t.timeout(360_000);
+  const { child, exited, lines, ticks, stderr, mesh } = await startDemo(t, 'meshcd-demo-fail-', ['--fail', 'v3=20']);
+  const waitFor = async (what: string, ok: () => boolean, ms: number) => {
+    const end = Date.now() + ms;
+    while (!ok() && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 500));
+    if (!ok()) t.fail(`${what}: not seen in ${ms / 1000} s\n${lines.filter((l) => !l.startsWith('{')).join('\n')}\n${JSON.stringify(ticks.slice(-3))}\n${stderr().slice(-3000)}`);
+  };
+  const reviewsBy = (tk: Tick, v: RegExp) => Object.entries(tk.answered.reviews ?? {}).filter(([k]) => v.test(k)).reduce((a, [, n]) => a + n, 0);
+  await waitFor('traffic', () => ticks.length >= 2 && reviewsBy(ticks.at(-1)!, /^v1$/) > 0, 150_000);
+  t.true(lines.some((l) => /Prometheus http:\/\/127\.0\.0\.1:\d+ scrapes/.test(l)), 'the demo runs a Prometheus (the Debian package is installed by .ci/deps)');
+  const status = /rollouts: (npx meshcd rollout status bookinfo\/reviews --server \S+)/.exec(lines.join('\n'))![1]!;
+
+  // The README's "walk a change out": primary v1 100 / v3 0 → v1 0 / v3 100.
+  const vsFile = join(mesh, 'bookinfo/virtual-services.yaml');
+  const vs = await readFile(vsFile, 'utf8');
+  const toV3 = vs.replace(/subset: v1\n      weight: 100\n(\s+- destination:\n\s+host: reviews\n\s+subset: v3\n\s+)weight: 0/, 'subset: v1\n      weight: 0\n$1weight: 100');
+  t.not(toV3, vs);
+  await writeFile(vsFile, toV3);
+  let text = '';
+  await waitFor('v3 serving a canary share', () => ticks.slice(-5).some((tk) => reviewsBy(tk, /^v3/) > 0), 60_000);
+  // Three failed measurements of the 30 s analysis (failureLimit 2): about a minute and a half.
+  await waitFor('the Rollout failed on its analysis', () => /: Failed, /.test((text = shell(status).stdout)), 240_000);
+  t.log(text);
+  t.regex(text, /success-rate: failure \(0\.[0-9]+/, 'the success-rate check is what failed');
+  const rate = Number(/success-rate: failure \((0\.[0-9]+)/.exec(text)?.[1]);
+  t.true(rate > 0.6 && rate < 0.95, `v3's measured success rate ${rate} is about 0.8`);
+  // Rolled back at once: reviews back on v1 (v2 for jason, as shipped), nothing on v3.
+  const from = ticks.length;
+  await waitFor('three ticks after the rollback', () => ticks.length >= from + 4, 30_000);
+  for (const tk of ticks.slice(from + 1, from + 4)) {
+    t.is(reviewsBy(tk, /^v3/), 0, JSON.stringify(tk));
+    t.true(reviewsBy(tk, /^v1$/) > 0, JSON.stringify(tk));
+  }
+  child.kill('SIGINT');
+  t.is(await exited, 0, stderr().slice(-2000));
 });

@@ -141,6 +141,8 @@ export interface TestCluster {
   request(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
   /** Compact etcd at its current revision (physical): every older resourceVersion is gone. */
   compactEtcd(): Promise<number>;
+  /** The audit log's events (with `audit: true`): who called what, and the answer's status. */
+  auditEvents(): Promise<AuditEvent[]>;
   /** Stop the API server only (etcd keeps its data), and start it again on the same port. */
   stopApiserver(): Promise<void>;
   startApiserver(): Promise<void>;
@@ -148,7 +150,18 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  stage: string;
+}
+
 export interface ClusterOptions {
+  /** Write an audit log of every request (Metadata level), read with auditEvents(). */
+  audit?: boolean;
   /** kube-apiserver --watch-cache (default true); false sends every watch to etcd, so compaction alone makes an old resourceVersion 410 Gone. */
   watchCache?: boolean;
   /** Extra users for the static token file. */
@@ -278,8 +291,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true', '--profiling=false',
     `--watch-cache=${opts.watchCache ?? true}`,
+    ...(opts.audit ? [`--audit-policy-file=${join(dir, 'audit-policy.yaml')}`, `--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-mode=blocking'] : []),
     ...(opts.extraArgs ?? []),
   ];
+  if (opts.audit) await writeFile(join(dir, 'audit-policy.yaml'), 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n');
   let api: Proc | undefined;
   const request = (method: string, path: string, body?: unknown, token?: string) => rawRequest(server + path, { method, token: token ?? adminToken, caPem, body });
   let caPem = '';
@@ -340,6 +355,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       const c = await rawRequest(`${etcdUrl}/v3/kv/compaction`, { method: 'POST', body: { revision: String(revision), physical: true } });
       if (c.status !== 200) throw new Error(`etcd compaction at ${revision}: HTTP ${c.status} ${JSON.stringify(c.body).slice(0, 300)}`);
       return revision;
+    },
+    async auditEvents() {
+      const text = await readFile(join(dir, 'audit.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
     },
     stopApiserver: () => stopProc(api),
     startApiserver,

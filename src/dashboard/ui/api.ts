@@ -57,109 +57,21 @@ export async function checkToken(token: string): Promise<void> {
   await answer(res, 'login');
 }
 
-// --- documents ---------------------------------------------------------------
+// --- documents: the server's own types (type-only imports, erased from the bundle) ---
 
-export interface Diagnostic {
-  code: string;
-  severity: 'error' | 'warning' | 'info';
-  message: string;
-  resource?: string;
-  origin?: { file: string; line: number; source?: string };
-}
+export type { Diagnostic } from '../../api/types.js';
+export type { SourceStatus } from '../../source/status.js';
+export type { CommitView } from '../../cli/repo-routes.js';
+export type { Measurement, RolloutStep } from '../../rollout/contracts.js';
+export type { MetricStatus, RolloutStatus } from '../../rollout/runner.js';
+export type { HistoryEntry } from '../../git/history.js';
+export type { DiffReport } from '../../diff/report.js';
+export type { EnvoyChange } from '../../diff/envoy.js';
+import type { ConfigResource as GraphResource } from '../graph.js';
 
-export interface SourceStatus {
-  name: string;
-  kind: 'git' | 'dir';
-  url: string;
-  ref: string;
-  path: string;
-  namespaces?: string[];
-  revision?: string;
-  acceptedAt?: string;
-  fetchedRevision?: string;
-  lastFetchTime?: string;
-  lastFetchDurationMs?: number;
-  lastError?: { message: string; reason: string; at: string; consecutiveFailures: number };
-  nextFetchAt?: string;
-  lastRejected?: { revision: string; at: string; diagnostics: Diagnostic[] };
-  notices: { at: string; message: string }[];
-  restoredRevision?: string;
-  webhook: boolean;
-}
-
-export interface CommitView {
-  commit: string;
-  parents: string[];
-  author: { name: string; email: string };
-  date: string;
-  subject: string;
-  body: string;
-}
-
-export interface Measurement {
-  metric: string;
-  at: number;
-  value?: number;
-  stableValue?: number;
-  verdict: 'success' | 'failure' | 'inconclusive' | 'error';
-  message?: string;
-  query?: string;
-}
-
-export type RolloutStep = { setWeight: number } | { pause: { duration?: string } } | { setHeaderRoute: { match: unknown[] } } | { setMirror: { percent: number } } | { analysis: { metrics: string[] } };
-
-export interface RolloutStatus {
-  namespace: string;
-  name: string;
-  phase: 'Idle' | 'Progressing' | 'Paused' | 'Succeeded' | 'Failed' | 'Aborted';
-  stepIndex: number;
-  canaryWeight: number;
-  steps: RolloutStep[];
-  target: { virtualService: string; route?: string };
-  revision?: string;
-  reason?: string;
-  pause?: { reason: string; deadline?: string; remainingMs?: number };
-  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, { verdict?: string; recent: Measurement[]; measurements?: Measurement[]; thresholdRange?: { min?: number; max?: number } }> };
-  writeBack?: unknown;
-  drift: boolean;
-  history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
-}
-
-export interface ConfigResource {
-  kind: string;
-  namespace: string;
-  name: string;
+/** One resource of GET /api/v1/config (src/source/reconcile.ts). */
+export interface ConfigResource extends GraphResource {
   origin: { file: string; line: number; source?: string };
-  resource: { spec?: unknown; metadata?: unknown };
-}
-
-export interface HistoryEntry {
-  commit: string;
-  author: { name: string; email: string };
-  date: string;
-  subject: string;
-  change: string;
-  origin?: { file: string; line: number };
-  diff: string;
-}
-
-export interface EnvoyChange {
-  type: 'listener' | 'route' | 'cluster' | 'endpoint' | 'secret';
-  name: string;
-  change: string;
-  patch?: { op: string; path: string; value?: unknown }[];
-}
-
-/** `meshcd diff -o json`, from GET /api/v1/sources/NAME/diff. */
-export interface DiffReport {
-  base: { label: string; revision: string };
-  head: { label: string; revision: string };
-  counts: Record<string, number>;
-  resources: { key: string; kind: string; namespace: string; name: string; change: string; base?: { file: string; line: number }; head?: { file: string; line: number }; yamlDiff: string; note?: string }[];
-  validation: { status: string; errors: number; warnings: number; introduced: number; diagnostics: (Diagnostic & { introduced: boolean })[] };
-  envoy:
-    | { status: 'skipped'; reason: string }
-    | { status: 'computed'; proxies: number; affected: { proxy: { id: string; kind: string; namespace: string }; changes: EnvoyChange[] }[]; errors: string[]; diagnostics: { proxyKind: string; proxy: string; introduced: boolean; diagnostic: Diagnostic }[] };
 }
 
 /** Every proxy from /debug/syncz, following `next` (at most `maxPages` pages). */

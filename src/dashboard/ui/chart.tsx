@@ -33,7 +33,14 @@ export interface ChartProps {
   empty?: string;
 }
 
-const cssVar = (name: string) => (name.startsWith('--') ? getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888' : name);
+let probe: HTMLSpanElement | undefined;
+/** A theme colour as canvas understands it: `var(--x)` resolved by the browser (light-dark() included) to rgb(). */
+const cssVar = (name: string): string => {
+  if (!name.startsWith('--')) return name;
+  probe ??= document.body.appendChild(Object.assign(document.createElement('span'), { hidden: true }));
+  probe.style.color = `var(${name})`;
+  return getComputedStyle(probe).color || '#888';
+};
 
 export function TimeChart(p: ChartProps) {
   const box = useRef<HTMLDivElement>(null);

@@ -13,6 +13,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
+import { grpcSizeCheck } from './limits.js';
 import { VIRTUAL_INBOUND } from '../names.js';
 
 export { versionOf } from './common.js';
@@ -73,6 +74,8 @@ function buildOutbound(view: ProxyView): Outbound {
   let routes = new Map<string, XdsResource>();
   if (view.proxy.kind === 'grpc') {
     ({ listeners, routes } = grpcClientResources(view));
+    const byType = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([[TYPE_URL.listener, listeners], [TYPE_URL.route, routes], [TYPE_URL.cluster, cs.clusters], [TYPE_URL.endpoint, cs.endpoints]]);
+    for (const d of grpcSizeCheck(view.proxy.namespace, byType, view.services.length)) view.sink.add(d);
   } else if (view.proxy.kind === 'sidecar') {
     envoyFixedClusters(cs, true);
     ({ listeners, routes } = sidecarOutbound(view));

@@ -5,7 +5,8 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_AUTHOR, parseAuthor, rolloutFlags } from '../../../src/rollout/wire.js';
+import { DEFAULT_AUTHOR, parseAuthor, repositoryPath, rolloutFlags } from '../../../src/rollout/wire.js';
+import { parseSourceFlag } from '../../../src/source/spec.js';
 
 test('parseAuthor reads "Name <email>" and names the flag on anything else', (t) => {
   t.deepEqual(parseAuthor('Release Bot <release-bot@example.com>'), { name: 'Release Bot', email: 'release-bot@example.com' });
@@ -33,4 +34,10 @@ test('rolloutFlags: secret from a file or an env var, read at start; errors name
   const err = await t.throwsAsync(rolloutFlags({ rolloutWebhookSecretFile: file }), { message: /at least 16 characters/ });
   t.false(err!.message.includes('short'));
   await t.throwsAsync(rolloutFlags({ writeBackAuthor: 'bot' }), { message: /--write-back-author/ });
+});
+
+test('repositoryPath: a file named relative to a source\'s folder is reverted at its path in the repository', (t) => {
+  t.is(repositoryPath(parseSourceFlag('mesh=https://git.example/r.git#main:config/mesh', 'test'), 'reviews/vs.yaml'), 'config/mesh/reviews/vs.yaml');
+  t.is(repositoryPath(parseSourceFlag('mesh=https://git.example/r.git', 'test'), 'reviews/vs.yaml'), 'reviews/vs.yaml');
+  t.is(repositoryPath(undefined, 'vs.yaml'), 'vs.yaml');
 });

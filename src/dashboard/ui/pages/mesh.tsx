@@ -128,19 +128,24 @@ export function MeshPage() {
             ))}
             {graph.edges
               .filter((e) => e.text)
-              .map((e) =>
-                e.rollout ? (
-                  <a key={`l-${e.id}`} href={href('rollouts', ...e.rollout.split('/'))}>
-                    <text class="elabel rollout" x={e.lx} y={e.ly + 4} text-anchor="middle">
+              .map((e) => {
+                // A panel-coloured box behind the label keeps the edge from showing through it.
+                const label = (
+                  <g key={`l-${e.id}`}>
+                    <rect class="elabel-bg" x={e.lx - (e.text.length * 6.4) / 2 - 3} y={e.ly - 8} width={e.text.length * 6.4 + 6} height={16} rx={3} />
+                    <text class={`elabel${e.rollout ? ' rollout' : ''}`} x={e.lx} y={e.ly + 4} text-anchor="middle">
                       {e.text}
                     </text>
+                  </g>
+                );
+                return e.rollout ? (
+                  <a key={`l-${e.id}`} href={href('rollouts', ...e.rollout.split('/'))}>
+                    {label}
                   </a>
                 ) : (
-                  <text key={`l-${e.id}`} class="elabel" x={e.lx} y={e.ly + 4} text-anchor="middle">
-                    {e.text}
-                  </text>
-                ),
-              )}
+                  label
+                );
+              })}
             {graph.nodes.map((n) => (
               <g
                 key={n.id}
