@@ -96,7 +96,7 @@ const TRANSLATION: [string, string, Severity, string][] = [
   ['MCD4143', 'ReservedPort', 'warning', 'Sidecar: a service on a port the proxy reserves.'],
   ['MCD4150', 'GatewayServerRepeated', 'warning', 'Gateway: a server repeats hosts or a catch-all; left out.'],
   ['MCD4151', 'GatewayServerWithoutCertificate', 'error', 'Gateway: an HTTPS server without a certificate; left out.'],
-  ['MCD4160', 'GrpcMessageTooLarge', 'warning', "Proxyless gRPC: what a namespace's clients see of one resource type would pass gRPC's 4 MiB message limit in one response; scope the namespace with a Sidecar."],
+  ['MCD4160', 'GrpcConfigOverMessageLimit', 'warning', 'Proxyless gRPC: what a namespace\'s clients see of one type would pass gRPC\'s 4 MiB default receive limit; scope the namespace with a Sidecar.'],
 ];
 
 /** Rules stricter than Istio's webhook (pkg/config/validation at the pinned Istio), found by the audit: warnings only. */
