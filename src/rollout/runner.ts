@@ -16,7 +16,7 @@ import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
-import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
+import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
 import { canaryOf, canaryWeightOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
 import { rolloutSpecOf, targetRouting } from './spec.js';
 
@@ -53,6 +53,8 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  refreshSource?: (source: string) => void;
   now?: () => number;
   log?: Logger;
 }
@@ -83,6 +85,7 @@ export class RolloutRunner {
   private stopped = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
@@ -187,6 +190,12 @@ export class RolloutRunner {
     return e ? statusOf(e.resource, e.spec, e.state) : undefined;
   }
 
+  /** Called with a Rollout's status each time it steps (the dashboard's live updates); returns the unsubscribe. */
+  onChange(listener: (rollout: RolloutStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
   /** The overlay of every Rollout, merged. */
   overlay(): RolloutOverlay {
     return { overrides: [...this.entries.values()].flatMap((e) => overlayOf(e.state)) };
@@ -240,6 +249,15 @@ export class RolloutRunner {
     }
     this.metrics(e);
     this.schedule(e);
+    if (this.listeners.size === 0) return;
+    const status = statusOf(e.resource, e.spec, e.state);
+    for (const l of this.listeners) {
+      try {
+        l(status);
+      } catch (err) {
+        this.log.warn({ rollout: e.key, err: (err as Error).message }, 'a rollout change listener failed');
+      }
+    }
   }
 
   private async persist(): Promise<void> {
@@ -345,6 +363,7 @@ export class RolloutRunner {
       }
     }
     await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+    if (result.kind === 'reverted' && a.source) this.opts.refreshSource?.(a.source);
   }
 
   private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {
@@ -380,21 +399,30 @@ export interface RolloutStatus {
   revision?: string;
   reason?: string;
   pause?: { reason: string; deadline?: string; remainingMs?: number };
-  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, { verdict?: string; recent: Measurement[] }> };
+  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, MetricStatus> };
   writeBack?: unknown;
   /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
   drift: boolean;
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
 }
 
+export interface MetricStatus {
+  verdict?: string;
+  recent: Measurement[];
+  measurements: Measurement[];
+  thresholdRange?: ThresholdRange;
+}
+
 export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutState): RolloutStatus {
   const walking = s.phase === 'Progressing' || s.phase === 'Paused';
   const lastStep = [...s.history].reverse().find((h) => h.stepIndex >= 0)?.stepIndex ?? 0;
   const counters = walking ? s.counters : s.phase === 'Failed' ? s.lastCounters : undefined;
-  const metrics: Record<string, { verdict?: string; recent: Measurement[] }> = {};
+  const metrics: Record<string, MetricStatus> = {};
   for (const m of spec.analysis?.metrics ?? []) {
-    const recent = s.measurements.filter((x) => x.metric === m.name).slice(-5);
-    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent };
+    // `measurements`: every one kept (the dashboard's chart); `thresholdRange`: its band.
+    const all = s.measurements.filter((x) => x.metric === m.name);
+    const recent = all.slice(-5);
+    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent, measurements: all, ...(m.thresholdRange ? { thresholdRange: m.thresholdRange } : {}) };
   }
   return {
     namespace: r.metadata.namespace,

@@ -292,12 +292,22 @@ export class Reconciler extends EventEmitter {
   registerAdmin(admin: AdminServer): void {
     admin.setReadyCheck(() => this.hasAccepted());
     admin.route('GET', '/api/v1/sources', () => json(200, { sources: this.status() }));
+    // The accepted config as written (the dashboard's mesh graph); ?kind= narrows it.
+    admin.route('GET', '/api/v1/config', (req: AdminRequest) => {
+      const cur = this.current;
+      if (!cur) return json(503, { error: 'no revision accepted yet' });
+      const kind = req.query.get('kind');
+      const resources = cur.config.resources.filter((r) => kind === null || r.kind === kind);
+      return json(200, { revisions: cur.revisions.map((r) => r.id), resources: resources.map((r) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, origin: r.origin, resource: r.raw })) });
+    });
+    // A mutating route like the others: it makes meshcd fetch (Git, CPU) on demand, so it needs the admin
+    // token. Unauthenticated fetches on demand are `POST /hooks/NAME`, gated by the webhook signature.
     admin.route('POST', '/api/v1/sources/:name/refresh', async (req: AdminRequest) => {
       const slot = this.slots.get(req.params.name!);
       if (!slot) return json(404, { error: `unknown source "${req.params.name}"` });
       await slot.poller.trigger();
       return json(200, this.statusOf(slot));
-    });
+    }, { auth: 'admin-token' });
     admin.route('POST', '/hooks/:name', webhookRoute((name) => {
       const slot = this.slots.get(name);
       return slot && {

@@ -4,6 +4,7 @@
 // locality LB when a DestinationRule sets it (./locality.ts).
 
 import type { MeshEndpoint } from '../../mesh/model.js';
+import type { Address, ClusterLoadAssignment } from '../envoy-types.js';
 import { localityGroups, type LocalityContext } from './locality.js';
 
 export function locality(text: string | undefined): Record<string, string> {
@@ -12,12 +13,12 @@ export function locality(text: string | undefined): Record<string, string> {
   return { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(sub_zone ? { sub_zone } : {}) };
 }
 
-export function socketAddress(address: string, port: number): Record<string, unknown> {
+export function socketAddress(address: string, port: number): Address {
   return { socket_address: { address, port_value: port } };
 }
 
 /** `cluster_name` + endpoints of `servicePort`, only those matching `subsetLabels`; Istio's locality LB when `lb` says so (./locality.ts). */
-export function loadAssignment(clusterName: string, endpoints: readonly MeshEndpoint[], servicePort: number, subsetLabels?: Record<string, string>, lb?: LocalityContext): Record<string, unknown> {
+export function loadAssignment(clusterName: string, endpoints: readonly MeshEndpoint[], servicePort: number, subsetLabels?: Record<string, string>, lb?: LocalityContext): ClusterLoadAssignment {
   const selected = subsetLabels ? endpoints.filter((e) => Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) : endpoints;
   const groups = localityGroups(selected, lb).map((g) => ({
     // gRPC refuses a locality group without a locality (even an empty one).
