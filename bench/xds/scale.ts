@@ -226,6 +226,8 @@ interface FullConfig {
   bytes: number;
   errors: number;
   firstError?: string;
+  /** Connection attempts retried (no connection established). */
+  retries: number;
   load: string;
   completedIds: Set<string>;
 }
@@ -265,6 +267,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
     peak: mem.peak,
     bytes: reports.reduce((a, r) => a + r.bytes, 0),
     errors: reports.filter((r) => r.error).length,
+    retries: reports.reduce((a, r) => a + r.retries, 0),
     ...(reports.find((r) => r.error) ? { firstError: reports.find((r) => r.error)!.error } : {}),
     load: loadAverage(),
     completedIds: new Set(complete.map((r) => r.id)),
@@ -433,7 +436,7 @@ async function localhostCert(work: string): Promise<{ certPem: string; keyPem: s
 }
 
 function printFull(f: FullConfig): void {
-  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}; load ${f.load}`);
+  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} connection attempts retried` : ''}; load ${f.load}`);
 }
 
 function printChange(c: ChangeResult): void {
