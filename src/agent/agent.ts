@@ -15,6 +15,7 @@ import { logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import { CaCallError, requestCertificate } from '../ca/client.js';
 import { buildCsr, splitPemCerts, uriSans } from '../ca/x509.js';
+import { parseSpiffeId, spiffeId as workloadSpiffeId } from '../xds/names.js';
 
 export interface AgentOptions {
   /** host:port of the CA (meshcd's TLS port, 15012). */
@@ -211,7 +212,7 @@ export class WorkloadAgent {
   }
 
   private async renew(): Promise<void> {
-    const csrPem = buildCsr(this.key!, { uris: [`spiffe://${this.trustDomainHint()}/ns/${this.o.namespace}/sa/${this.o.serviceAccount}`] });
+    const csrPem = buildCsr(this.key!, { uris: [workloadSpiffeId(this.trustDomainHint(), this.o.namespace, this.o.serviceAccount)] });
     const caRootsPem = await this.caRoots();
     const base = {
       address: this.o.caAddress, caRootsPem, csrPem,
@@ -276,7 +277,7 @@ export class WorkloadAgent {
 
   private trustDomainHint(): string {
     const id = this.material?.spiffeId;
-    return id ? id.slice('spiffe://'.length).split('/')[0]! : 'cluster.local';
+    return (id ? parseSpiffeId(id)?.trustDomain : undefined) ?? 'cluster.local';
   }
 
   private async write(m: IdentityMaterial): Promise<void> {

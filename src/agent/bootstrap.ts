@@ -4,7 +4,7 @@
 // server (src/xds/node.ts) recognises the proxy.
 
 import { isIP } from 'node:net';
-import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
+import { GRPC_SERVER_LISTENER_TEMPLATE, IDENTITY_SECRET, ROOT_SECRET } from '../xds/names.js';
 
 export interface BootstrapOptions {
   kind: 'grpc' | 'sidecar';
@@ -112,8 +112,8 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
             ...(sni ? { sni } : {}),
             common_tls_context: {
               alpn_protocols: ['h2'],
-              tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: agentSds }],
-              validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: agentSds },
+              tls_certificate_sds_secret_configs: [{ name: IDENTITY_SECRET, sds_config: agentSds }],
+              validation_context_sds_secret_config: { name: ROOT_SECRET, sds_config: agentSds },
             },
           },
         },

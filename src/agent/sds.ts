@@ -9,9 +9,10 @@ import { unlink } from 'node:fs/promises';
 import { encodeAny, encodeUnchecked, messageType, contentVersion, type AnyMessage } from '../xds/proto.js';
 import { TYPE_URL } from '../api/types.js';
 import { logger } from '../util/log.js';
+import { IDENTITY_SECRET, ROOT_SECRET } from '../xds/names.js';
 
-export const SDS_IDENTITY = 'default';
-export const SDS_ROOT = 'ROOTCA';
+export const SDS_IDENTITY = IDENTITY_SECRET;
+export const SDS_ROOT = ROOT_SECRET;
 
 export interface SecretMaterial {
   certChainPem: string;

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { logger } from '../util/log.js';
 import { tokenDigest } from './authority.js';
 import { uriSans } from './x509.js';
+import { parseSpiffeId, spiffeId } from '../xds/names.js';
 
 export interface Caller {
   namespace: string;
@@ -51,12 +52,7 @@ export interface CertificateIssuerView {
   isIssuedByUs(cert: X509Certificate): boolean;
 }
 
-const SPIFFE_RE = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
-
-export function parseSpiffeId(id: string): { trustDomain: string; namespace: string; serviceAccount: string } | undefined {
-  const m = SPIFFE_RE.exec(id);
-  return m ? { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! } : undefined;
-}
+export { parseSpiffeId };
 
 /** Renewal: the caller is the SPIFFE id of a still-valid certificate this CA issued. */
 export class ClientCertAuthenticator implements Authenticator {
@@ -74,7 +70,7 @@ export class ClientCertAuthenticator implements Authenticator {
     if (ids.length !== 1) throw new AuthError('bad_certificate', 'client certificate does not carry exactly one SPIFFE id');
     const id = ids[0]!;
     if (id.trustDomain !== this.ca.trustDomain) throw new AuthError('bad_certificate', `client certificate is for trust domain "${id.trustDomain}", not "${this.ca.trustDomain}"`);
-    return { namespace: id.namespace, serviceAccount: id.serviceAccount, method: this.name, principal: `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}` };
+    return { namespace: id.namespace, serviceAccount: id.serviceAccount, method: this.name, principal: spiffeId(id.trustDomain, id.namespace, id.serviceAccount) };
   }
 }
 

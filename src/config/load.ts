@@ -157,11 +157,16 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
   }
   const byKey = new Map<ResourceKey, AnyResource>();
   const pendingByKey = new Map<ResourceKey, Pending>();
+  // Documents that are not Kubernetes-shaped (neither apiVersion nor kind:
+  // package.json, tsconfig.json, CI files) are skipped, one info per file.
+  const skipped = new Map<string, { origin: Origin; count: number }>();
   for (const p of pending) {
     const origin: Origin = { file: p.file, line: p.doc.line, ...(sourceName ? { source: sourceName } : {}) };
     const v = p.doc.value;
-    if (!isRecord(v)) {
-      diagnostics.push({ code: 'MCD0006', severity: 'error', message: 'document is not a mapping with apiVersion, kind and metadata', origin });
+    if (!isRecord(v) || (v.kind === undefined && v.apiVersion === undefined)) {
+      const s = skipped.get(p.file);
+      if (s) s.count++;
+      else skipped.set(p.file, { origin, count: 1 });
       continue;
     }
     const kind = v.kind;
@@ -227,6 +232,9 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
         origin: { file: extra.file, line: extra.doc.line },
       });
     }
+  }
+  for (const { origin, count } of skipped.values()) {
+    diagnostics.push({ code: 'MCD0011', severity: 'info', message: count > 1 ? `${count} documents are not Kubernetes objects (no apiVersion or kind); skipped` : 'not a Kubernetes object (no apiVersion or kind); skipped', origin });
   }
   return { config: makeConfigSet([...byKey.values()], mesh), diagnostics, pendingByKey };
 }

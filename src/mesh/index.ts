@@ -27,6 +27,7 @@ import type {
   WeightedDestination,
 } from './model.js';
 import { cmp, parseDurationMs, resolveGatewayRef, resolveHost } from './names.js';
+import { normalizeTrafficPolicy } from './policy.js';
 import { applyOverlay } from './overlay.js';
 
 export type * from './model.js';
@@ -64,8 +65,8 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
     namespace: dr.metadata.namespace,
     host: resolveHost(dr.spec.host ?? '', dr.metadata.namespace, settings),
     exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
-    ...(dr.spec.trafficPolicy ? { trafficPolicy: dr.spec.trafficPolicy } : {}),
-    subsets: (dr.spec.subsets ?? []).map((s) => ({ name: s.name, labels: { ...(s.labels ?? {}) }, ...(s.trafficPolicy ? { trafficPolicy: s.trafficPolicy } : {}) })),
+    ...(dr.spec.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(dr.spec.trafficPolicy, keyOf(dr), 'spec.trafficPolicy', diagnostics) } : {}),
+    subsets: (dr.spec.subsets ?? []).map((s, i) => ({ name: s.name, labels: { ...(s.labels ?? {}) }, ...(s.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(s.trafficPolicy, keyOf(dr), `spec.subsets[${i}].trafficPolicy`, diagnostics) } : {}) })),
     ...(dr.spec.workloadSelector?.matchLabels ? { workloadSelector: { ...dr.spec.workloadSelector.matchLabels } } : {}),
     origin: dr.origin,
   }));

@@ -1,7 +1,7 @@
 // MeshModel: the mesh after name resolution, before any Envoy type. Built by
 // buildMeshModel (./index.ts) from an accepted ConfigSet, a ServiceIndex and
 // the rollout overlay; read by xds/translate. Plain data, no methods, so it
-// can be compared, hashed and dumped. Imports only src/api.
+// can be compared, hashed and dumped. Imports only src/api (and ./policy's types).
 //
 // What "resolved" means here:
 // - every host is a FQDN (`reviews` in namespace `bookinfo` → `reviews.bookinfo.svc.cluster.local`);
@@ -16,8 +16,8 @@ import type {
   AuthorizationRule,
   HeaderOperations,
   Server,
-  TrafficPolicy,
 } from '../api/istio.js';
+import type { TrafficPolicyModel } from './policy.js';
 
 export interface MeshEndpoint {
   /** Workload id (`WorkloadEntry/ns/name` or `ServiceEntry/ns/name#i`). */
@@ -174,7 +174,7 @@ export interface VirtualServiceModel {
 export interface SubsetModel {
   name: string;
   labels: Record<string, string>;
-  trafficPolicy?: TrafficPolicy;
+  trafficPolicy?: TrafficPolicyModel;
 }
 
 export interface DestinationRuleModel {
@@ -184,7 +184,8 @@ export interface DestinationRuleModel {
   /** FQDN or wildcard. */
   host: string;
   exportTo: string[];
-  trafficPolicy?: TrafficPolicy;
+  /** Durations in milliseconds (./policy.ts). */
+  trafficPolicy?: TrafficPolicyModel;
   subsets: SubsetModel[];
   workloadSelector?: Record<string, string>;
   origin: Origin;

@@ -16,7 +16,7 @@ import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
-import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
+import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
 import { canaryOf, canaryWeightOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
 import { rolloutSpecOf, targetRouting } from './spec.js';
 
@@ -34,8 +34,17 @@ export interface WebhookSender {
   send(hook: WebhookSpec, payload: WebhookPayload): Promise<{ ok: boolean; message?: string }>;
 }
 
+/** Where rollout states persist: the state dir (StateStore), or the cluster when replicated (src/cluster). */
+export type RolloutStore = Pick<StateStore, 'read' | 'write'>;
+
 export interface RunnerOptions {
-  store: StateStore;
+  store: RolloutStore;
+  /**
+   * Replicated: only the leader steps rollouts (timers, analysis, write-back,
+   * webhooks, persistence); the others serve the overlay of the states the
+   * leader persisted, re-read by `reload()`. Default: always the leader.
+   */
+  isLeader?: () => boolean;
   /** Serve the config with this overlay (serve: XdsServer.update + flush). */
   apply: (config: ConfigSet, overlay: RolloutOverlay, revisionId: string) => void;
   analysis?: AnalysisProvider;
@@ -44,6 +53,8 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  refreshSource?: (source: string) => void;
   now?: () => number;
   log?: Logger;
 }
@@ -69,10 +80,12 @@ export class RolloutRunner {
   private persisted: Record<string, RolloutState> = {};
   private config: ConfigSet | undefined;
   private revisionId = '';
+  private revisions: readonly { source: string; commit: string; id: string }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
@@ -100,6 +113,7 @@ export class RolloutRunner {
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     return this.enqueue(async () => {
       this.config = config;
+      this.revisions = revisions;
       this.revisionId = revisions.map((r) => r.id).join(',');
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
@@ -114,12 +128,15 @@ export class RolloutRunner {
         }
         entry.resource = ro;
         entry.spec = spec;
+        // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
+        // serves what the leader is about to persist rather than Git's end state; it performs nothing.
+        if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
         const routing = targetRouting(config, ro.metadata.namespace, spec);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
         entry.state = r.state;
-        pending.push({ entry, actions: r.actions });
+        if (this.leads()) pending.push({ entry, actions: r.actions });
       }
       for (const [key, e] of this.entries) {
         if (seen.has(key)) continue;
@@ -127,6 +144,7 @@ export class RolloutRunner {
         this.entries.delete(key);
         this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
       }
+      if (!this.leads()) return this.serve();
       // One write for all, before the config (with its overlay) is served.
       await this.persist();
       this.serve();
@@ -134,11 +152,29 @@ export class RolloutRunner {
     });
   }
 
+  /**
+   * Re-read the persisted states and start over from them with the config in
+   * force: a follower serves the leader's latest overlay; a new leader resumes
+   * stepping where the old one persisted (as after a restart).
+   */
+  reload(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.start();
+      for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+      this.entries.clear();
+    }).then(() => (this.config ? this.accepted(this.config, this.revisions) : undefined));
+  }
+
+  private leads(): boolean {
+    return this.opts.isLeader?.() ?? true;
+  }
+
   /** A manual command; resolves with the rejection reason when it does not apply. */
   command(namespace: string, name: string, command: Command): Promise<{ found: boolean; rejected?: string }> {
     return this.enqueue(async () => {
       const e = this.entries.get(`${namespace}/${name}`);
       if (!e) return { found: false };
+      if (!this.leads()) return { found: true, rejected: 'this replica is not the leader; send the command to the leader' };
       const r = this.observe(e, { kind: 'command', command });
       await r.done;
       return { found: true, ...(r.rejected ? { rejected: r.rejected } : {}) };
@@ -152,6 +188,12 @@ export class RolloutRunner {
   status(namespace: string, name: string): RolloutStatus | undefined {
     const e = this.entries.get(`${namespace}/${name}`);
     return e ? statusOf(e.resource, e.spec, e.state) : undefined;
+  }
+
+  /** Called with a Rollout's status each time it steps (the dashboard's live updates); returns the unsubscribe. */
+  onChange(listener: (rollout: RolloutStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   /** The overlay of every Rollout, merged. */
@@ -207,6 +249,15 @@ export class RolloutRunner {
     }
     this.metrics(e);
     this.schedule(e);
+    if (this.listeners.size === 0) return;
+    const status = statusOf(e.resource, e.spec, e.state);
+    for (const l of this.listeners) {
+      try {
+        l(status);
+      } catch (err) {
+        this.log.warn({ rollout: e.key, err: (err as Error).message }, 'a rollout change listener failed');
+      }
+    }
   }
 
   private async persist(): Promise<void> {
@@ -236,7 +287,7 @@ export class RolloutRunner {
     if (e.timer) clearTimeout(e.timer);
     e.timer = undefined;
     const at = nextWakeup(e.state);
-    if (at === undefined || this.stopped) return;
+    if (at === undefined || this.stopped || !this.leads()) return;
     // setTimeout holds at most ~24.8 days; a later deadline wakes up early and reschedules.
     const delay = Math.min(Math.max(0, at - this.now()), 2 ** 31 - 1);
     e.timer = setTimeout(() => void this.enqueue(async () => (this.entries.get(e.key) === e ? this.observe(e, { kind: 'tick' }).done : undefined)), delay);
@@ -244,7 +295,7 @@ export class RolloutRunner {
 
   private later(e: Entry, o: Observation): Promise<void> {
     return this.enqueue(async () => {
-      if (this.entries.get(e.key) === e) await this.observe(e, o).done;
+      if (this.entries.get(e.key) === e && this.leads()) await this.observe(e, o).done;
     });
   }
 
@@ -312,6 +363,7 @@ export class RolloutRunner {
       }
     }
     await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+    if (result.kind === 'reverted' && a.source) this.opts.refreshSource?.(a.source);
   }
 
   private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {
@@ -347,21 +399,30 @@ export interface RolloutStatus {
   revision?: string;
   reason?: string;
   pause?: { reason: string; deadline?: string; remainingMs?: number };
-  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, { verdict?: string; recent: Measurement[] }> };
+  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, MetricStatus> };
   writeBack?: unknown;
   /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
   drift: boolean;
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
 }
 
+export interface MetricStatus {
+  verdict?: string;
+  recent: Measurement[];
+  measurements: Measurement[];
+  thresholdRange?: ThresholdRange;
+}
+
 export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutState): RolloutStatus {
   const walking = s.phase === 'Progressing' || s.phase === 'Paused';
   const lastStep = [...s.history].reverse().find((h) => h.stepIndex >= 0)?.stepIndex ?? 0;
   const counters = walking ? s.counters : s.phase === 'Failed' ? s.lastCounters : undefined;
-  const metrics: Record<string, { verdict?: string; recent: Measurement[] }> = {};
+  const metrics: Record<string, MetricStatus> = {};
   for (const m of spec.analysis?.metrics ?? []) {
-    const recent = s.measurements.filter((x) => x.metric === m.name).slice(-5);
-    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent };
+    // `measurements`: every one kept (the dashboard's chart); `thresholdRange`: its band.
+    const all = s.measurements.filter((x) => x.metric === m.name);
+    const recent = all.slice(-5);
+    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent, measurements: all, ...(m.thresholdRange ? { thresholdRange: m.thresholdRange } : {}) };
   }
   return {
     namespace: r.metadata.namespace,

@@ -11,6 +11,8 @@ import type { SnapshotCache } from './cache/index.js';
 
 export interface XdsDebugSource {
   revision(): string | undefined;
+  /** The canary revision during a config canary (each syncz entry says which revision its proxy is on). */
+  canaryRevision?(): string | undefined;
   synczPage(q: { proxy?: string; limit: number; after?: SynczCursor }): { entries: SynczEntry[]; next?: SynczCursor };
   /** Snapshot refusals per proxy class (a meshcd bug when non-empty). */
   refused(): { key: string; errors: string[] }[];
@@ -64,7 +66,8 @@ export function registerXdsDebugRoutes(admin: AdminServer, src: XdsDebugSource):
     if ('error' in p) return p.error;
     const proxy = req.query.get('proxy') ?? undefined;
     const { entries, next } = src.synczPage({ limit: p.limit, ...(proxy !== undefined ? { proxy } : {}), ...(p.after ? { after: p.after } : {}) });
-    return json(200, { revision: src.revision(), proxies: entries, refused: src.refused(), ...(next ? { next: encode({ p: next.proxy, c: next.conn }) } : {}) });
+    const canary = src.canaryRevision?.();
+    return json(200, { revision: src.revision(), ...(canary !== undefined ? { canaryRevision: canary } : {}), proxies: entries, refused: src.refused(), ...(next ? { next: encode({ p: next.proxy, c: next.conn }) } : {}) });
   });
   // Per proxy class: how many proxies, the snapshot version, and what the translation had to leave out or degrade.
   admin.route('GET', '/debug/translation', () => json(200, { revision: src.revision(), classes: src.translation() }));
@@ -81,9 +84,10 @@ export function registerXdsDebugRoutes(admin: AdminServer, src: XdsDebugSource):
 }
 
 /** The production source: streams from the server, revision and per-class state from the cache. */
-export function xdsDebugSource(server: XdsServer, cache: SnapshotCache<unknown>): XdsDebugSource {
+export function xdsDebugSource(server: XdsServer, cache: SnapshotCache): XdsDebugSource {
   return {
     revision: () => cache.revision,
+    canaryRevision: () => cache.canaryRevision,
     synczPage: (q) => server.synczPage(q),
     refused: () => cache.status().filter((s) => s.error).map((s) => ({ key: s.key, errors: s.error!.errors })),
     translation: () => cache.status(),

@@ -4,7 +4,7 @@
 // `xds.istio.io/grpc/lds/inbound/IP:PORT`). Istio's conventions throughout,
 // since users and tools (istioctl, Kiali, dashboards) already know them.
 // Pure; imports nothing. Used by xds/translate (which emits every name a
-// client may ask for), xds/server, xds/node, agent and cli.
+// client may ask for), xds/server, xds/node, ca (SPIFFE ids), agent and cli.
 
 /** Prefix of the server-side listeners proxyless gRPC servers ask for (Istio's bootstrap template). */
 export const GRPC_INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
@@ -39,8 +39,24 @@ export function portListenerName(port: number): string {
   return `0.0.0.0_${port}`;
 }
 
+/** The URI scheme of SPIFFE ids; Istio's AuthorizationPolicy principals leave it out (`<td>/ns/<ns>/sa/<sa>`). */
+export const SPIFFE_SCHEME = 'spiffe://';
+
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+  return `${SPIFFE_SCHEME}${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** A regex matching every SPIFFE id of a namespace, any trust domain and service account (`namespaceRegex` already escaped). */
+export function spiffeNamespacePattern(namespaceRegex: string): string {
+  return `^${SPIFFE_SCHEME}[^/]*/ns/${namespaceRegex}/sa/[^/]*$`;
+}
+
+const SPIFFE_RE = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+
+/** The parts of a workload SPIFFE id (`spiffe://<td>/ns/<ns>/sa/<sa>`), or undefined for anything else. */
+export function parseSpiffeId(id: string): { trustDomain: string; namespace: string; serviceAccount: string } | undefined {
+  const m = SPIFFE_RE.exec(id);
+  return m ? { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! } : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@
 // (input/*.yaml + proxies.json), build the MeshModel and translate for every
 // proxy; plus the snapshot consistency rules every translation must keep.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyInfo, ProxyResources, XdsResource } from '../../src/api/types.js';
 import { TYPE_URL } from '../../src/api/types.js';
@@ -12,13 +12,57 @@ import type { MeshModel } from '../../src/mesh/model.js';
 import { buildServiceIndex } from '../../src/registry/config.js';
 import { envoyRefusals } from '../../src/xds/cache/snapshot.js';
 import { readFolderRevision } from '../../src/source/folder.js';
+import { translate } from '../../src/xds/translate/index.js';
 
 export const GOLDEN_ROOT = join(process.cwd(), 'test', 'fixtures', 'golden');
+
+/** Output files per proxy: expected/<proxy>/<kind>.json. */
+export const GOLDEN_KINDS = { listeners: TYPE_URL.listener, routes: TYPE_URL.route, clusters: TYPE_URL.cluster, endpoints: TYPE_URL.endpoint, secrets: TYPE_URL.secret } as const;
+
+/** Case folders (each with input/ and proxies.json), sorted. */
+export function goldenCases(): string[] {
+  return readdirSync(GOLDEN_ROOT).filter((d) => existsSync(join(GOLDEN_ROOT, d, 'proxies.json'))).sort();
+}
+
+/** Every resource in the committed golden outputs, with the file it came from. */
+export function goldenOutputs(): { from: string; typeUrl: string; name: string; value: Record<string, unknown> }[] {
+  const out: { from: string; typeUrl: string; name: string; value: Record<string, unknown> }[] = [];
+  for (const c of goldenCases()) {
+    const dir = join(GOLDEN_ROOT, c, 'expected');
+    if (!existsSync(dir)) continue;
+    for (const proxy of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+      for (const [k, typeUrl] of Object.entries(GOLDEN_KINDS)) {
+        const f = join(dir, proxy, `${k}.json`);
+        if (!existsSync(f)) continue;
+        const doc = JSON.parse(readFileSync(f, 'utf8')) as Record<string, Record<string, unknown>>;
+        for (const [name, value] of Object.entries(doc)) out.push({ from: `golden ${c}/${proxy}/${k}.json`, typeUrl, name, value });
+      }
+    }
+  }
+  return out;
+}
 
 export interface LoadedCase {
   model: MeshModel;
   proxies: Record<string, ProxyInfo>;
   loadDiagnostics: string[];
+}
+
+const translated = new Map<string, Promise<ProxyResources>>();
+
+/** A golden fixture's resources for one of its proxies (simulation rows name both), translated once. */
+export function fixtureResources(fixture: string, proxy: string): Promise<ProxyResources> {
+  const key = `${fixture}\0${proxy}`;
+  let p = translated.get(key);
+  if (!p) {
+    p = loadCase(fixture).then((c) => {
+      const info = c.proxies[proxy];
+      if (!info) throw new Error(`no proxy ${proxy} in ${fixture}/proxies.json`);
+      return translate(info, c.model);
+    });
+    translated.set(key, p);
+  }
+  return p;
 }
 
 export async function loadCase(name: string): Promise<LoadedCase> {

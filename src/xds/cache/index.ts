@@ -1,340 +1,519 @@
-// The snapshot cache: model inputs in, one consistent EncodedSnapshot per
-// class of proxy out. Proxies with the same translation key share a
-// snapshot, so a revision is translated once per class, not once per proxy.
-// Bursts of updates are debounced (quiet period, bounded by a max delay);
-// subscribers hear only about keys whose snapshot version changed. An
-// inconsistent or invalid snapshot is refused: the key keeps its last good
-// one and the error is kept for /debug and logged as a meshcd bug.
-// Imports: src/api, src/xds/proto (via snapshot.ts), src/util. The translator
-// is injected (see Translator) so this folder does not depend on src/mesh.
+// The snapshot cache: it holds snapshots and decides which one each
+// connected proxy is served. What a snapshot contains is the business of the
+// SnapshotBuilder it is given (./builder.ts: model, translation, secrets,
+// encoding); the server sees it only as a SnapshotWatcher (../watcher.ts).
+//
+// Revisions. The cache holds the current revision and, during a config
+// canary, a second one:
+//   update(inputs, id)                 the current revision (what everyone gets)
+//   setCanary({id, inputs}, inCohort)  proxies for which inCohort(proxy) is
+//                                      true get the canary revision, the rest
+//                                      the current one; called again with a new
+//                                      predicate it re-evaluates every connected
+//                                      proxy and pushes only to those whose
+//                                      snapshot changed
+//   setCanary(undefined, …)            the canary ends: everyone on current
+// A proxy that connects mid-canary gets its cohort's revision; a proxy is
+// never served two revisions at once (all its streams share one snapshot).
+//   revisionOf(proxyId), proxies()     which revision each proxy is on
+//   affected()                         during a canary, the connected proxies
+//                                      whose snapshot differs between the two
+//                                      revisions (what the canary changes)
+//
+// Classes. Proxies whose builder class (PreparedRevision.classOf) is equal
+// share one snapshot per revision, built once. Subscribers hear only about
+// proxies whose snapshot version changed. A refused snapshot (inconsistent
+// or failing the strict checks: a meshcd bug) is logged and kept for /debug;
+// the class keeps its last good snapshot and its proxies what they had.
+//
+// Scheduling. update() and setCanary() return at once; the work runs in
+// slices of about `sliceMs`, letting the event loop serve in between, and
+// each class's proxies are notified as soon as that class is built, so the
+// first proxies get their push while the rest still build. Updates that
+// arrive meanwhile coalesce (the newest wins). flush() finishes all pending
+// work now (tests, shutdown).
+// Imports: src/api, src/util, ./builder, ./snapshot, ../watcher.
 
-import type { ConfigSet, Diagnostic, ProxyInfo, ProxyResources, RolloutOverlay, ServiceIndex, TypeUrl, XdsResource } from '../../api/types.js';
-import { TYPE_URL } from '../../api/types.js';
+import type { Diagnostic, ProxyInfo } from '../../api/types.js';
 import { logger } from '../../util/log.js';
 import { metric } from '../../util/metrics.js';
-import { buildSnapshot, EncodeCache, type EncodedSnapshot } from './snapshot.js';
+import type { EncodedSnapshot } from './snapshot.js';
 import type { SnapshotWatch, SnapshotWatcher } from '../watcher.js';
+import type { ClassBuild, ModelInputs, PreparedRevision, SnapshotBuilder } from './builder.js';
 
 export * from './snapshot.js';
-
-export interface ModelInputs {
-  config: ConfigSet;
-  index: ServiceIndex;
-  overlay?: RolloutOverlay;
-}
-
-export interface TranslateOutput {
-  resources: ProxyResources;
-  diagnostics?: Diagnostic[];
-}
-
-/** What the cache needs from translation (src/mesh + src/xds/translate). */
-export interface Translator<M = unknown> {
-  /** Built once per accepted revision. */
-  model(inputs: ModelInputs): M;
-  /** Two proxies with the same key get identical resources. */
-  key(proxy: ProxyInfo): string;
-  translate(proxy: ProxyInfo, model: M): TranslateOutput;
-  /**
-   * Optional: the proxy with everything translation ignores under this model
-   * removed (e.g. IPs no workload uses), so that more proxies share a key.
-   * Keys are recomputed with each new model.
-   */
-  canonical?(proxy: ProxyInfo, model: M): ProxyInfo;
-}
+export * from './builder.js';
 
 export interface CacheOptions {
-  /** Quiet period before a rebuild (ms). */
-  debounceMs?: number;
-  /** Longest a burst may delay a rebuild (ms). */
-  maxDelayMs?: number;
-  /**
-   * Which gateway credentials (of those set with setCredentials) go into a
-   * proxy class's snapshot, given the SDS names its resources reference. The
-   * decision lives with the identity checks (src/xds/server/authorize.ts,
-   * `credentialsFor`); without it no credential is ever served.
-   */
-  authorizeCredentials?: CredentialPolicy;
+  /** Work on a rebuild for about this long before letting the event loop run (ms, default 20). */
+  sliceMs?: number;
 }
-
-export type CredentialPolicy = (proxy: ProxyInfo, referenced: ReadonlySet<string>, byNamespace: ReadonlyMap<string, ReadonlyMap<string, XdsResource>>) => XdsResource[];
 
 /** Proxies (by id) whose snapshot changed, all to the same snapshot. */
 export type SnapshotListener = (proxyIds: readonly string[], snapshot: EncodedSnapshot) => void;
 
-interface KeyState {
-  representative: ProxyInfo;
-  proxies: Set<string>;
-  snapshot?: EncodedSnapshot;
-  /** Why the latest translation for this key was refused, if it was. */
+/** A proxy's slot during a config canary. */
+export type Cohort = 'current' | 'canary';
+
+export interface CanaryRevision {
+  id: string;
+  inputs: ModelInputs;
+}
+
+/** A connected proxy and the revision it is served. */
+export interface ProxyRevision {
+  proxy: ProxyInfo;
+  /** The revision its snapshot was built from (undefined before any). */
+  revision: string | undefined;
+  cohort: Cohort;
+}
+
+export interface ClassStatus {
+  key: string;
+  /** Which revision slot the class belongs to (`canary` only during a config canary). */
+  cohort: Cohort;
+  revision: string;
+  proxies: number;
+  version?: string;
   error?: { revision: string; errors: string[]; at: Date };
   diagnostics: Diagnostic[];
 }
 
+type Notify = (snapshot: EncodedSnapshot, revision: string | undefined) => void;
+
+interface ClassState {
+  key: string;
+  representative: ProxyInfo;
+  /** Proxies served from this class (ids). */
+  members: Set<string>;
+  /** Last good snapshot and the revision it came from. */
+  snapshot?: EncodedSnapshot;
+  snapshotRevision?: string;
+  last?: ClassBuild;
+  error?: ClassStatus['error'];
+  /** The cache's epoch this class was built in (an invalidation makes every class stale). */
+  epoch: number;
+}
+
+interface Rev {
+  cohort: Cohort;
+  prepared: PreparedRevision;
+  classes: Map<string, ClassState>;
+  /** The revision this one replaced, for last-good snapshots and diagnostics, until every class was rebuilt. */
+  prev?: Rev;
+}
+
+interface Entry {
+  proxy: ProxyInfo;
+  watchers: Set<Notify>;
+  rev?: Rev;
+  key?: string;
+  snapshot?: EncodedSnapshot;
+  revision?: string;
+}
+
+interface Job {
+  /** (rev, class) groups still to build, each with the proxies to move onto it. */
+  groups: { rev: Rev; key: string; entries: Entry[] }[];
+  next: number;
+  /** Milliseconds of work so far (the metric counts work, not waiting). */
+  worked: number;
+}
+
 const refused = metric('counter', 'meshcd_xds_snapshot_refused_total', 'Snapshots refused because a resource failed the strict proto checks or the snapshot was inconsistent (a meshcd bug)');
-const translateSeconds = metric('histogram', 'meshcd_xds_translate_seconds', 'Time to build the model and translate every proxy class for one revision', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
-const classes = metric('gauge', 'meshcd_xds_proxy_classes', 'Distinct translation keys (classes of proxy) with connected proxies');
+const translateSeconds = metric('histogram', 'meshcd_xds_translate_seconds', 'Work (not waiting) to build the model and every proxy class for one revision', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+const classesGauge = metric('gauge', 'meshcd_xds_proxy_classes', 'Distinct translation keys (classes of proxy) with connected proxies');
 
-export class SnapshotCache<M = unknown> implements SnapshotWatcher {
+export class SnapshotCache implements SnapshotWatcher {
   private readonly log = logger('xds-cache');
-  private keys = new Map<string, KeyState>();
-  private readonly proxies = new Map<string, { proxy: ProxyInfo; key?: string; snapshot?: EncodedSnapshot }>();
-  private readonly encodeCache = new EncodeCache();
+  private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<SnapshotListener>();
-  private model: M | undefined;
-  private pending: { inputs: ModelInputs; revision: string } | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
-  private maxTimer: NodeJS.Timeout | undefined;
-  private secrets = new Map<string, XdsResource>();
-  /** Gateway credentials (credentialName → SDS secrets) by namespace; served only to gateways that use them. */
-  private credentials = new Map<string, ReadonlyMap<string, XdsResource>>();
-  private readonly debounceMs: number;
-  private readonly maxDelayMs: number;
-  private readonly authorizeCredentials: CredentialPolicy | undefined;
-  /** Id of the revision the current model was built from. */
-  revision: string | undefined;
+  private current: Rev | undefined;
+  private canary: Rev | undefined;
+  private inCohort: (proxy: ProxyInfo) => boolean = () => false;
+  private pending: { id: string; inputs: ModelInputs } | undefined;
+  private pendingCanary: { canary: CanaryRevision | undefined } | undefined;
+  private job: Job | undefined;
+  private scheduled: NodeJS.Immediate | undefined;
+  private epoch = 0;
+  private readonly sliceMs: number;
+  private readonly stopInvalidate: (() => void) | undefined;
+  /** Revisions prepared (a burst of updates coalesces into one). */
   rebuilds = 0;
-  translations = 0;
 
-  constructor(private readonly translator: Translator<M>, opts: CacheOptions = {}) {
-    this.debounceMs = opts.debounceMs ?? 100;
-    this.maxDelayMs = opts.maxDelayMs ?? 1000;
-    this.authorizeCredentials = opts.authorizeCredentials;
+  constructor(private readonly builder: SnapshotBuilder, opts: CacheOptions = {}) {
+    this.sliceMs = opts.sliceMs ?? 20;
+    this.stopInvalidate = builder.onInvalidate?.(() => this.refresh());
   }
 
-  /** Per proxy id: the streams watching it (a proxy may hold more than one, e.g. while reconnecting). */
-  private readonly watchers = new Map<string, Set<(snapshot: EncodedSnapshot, revision: string | undefined) => void>>();
-  private unwatchAll: (() => void) | undefined;
+  /** Id of the current revision (the newest given to update() and prepared). */
+  get revision(): string | undefined {
+    return this.pending?.id ?? this.current?.prepared.id;
+  }
 
-  /** SnapshotWatcher: the server's view of the cache (src/xds/watcher.ts). */
-  watch(proxy: ProxyInfo, onSnapshot: (snapshot: EncodedSnapshot, revision: string | undefined) => void): SnapshotWatch {
-    this.unwatchAll ??= this.onSnapshot((ids, snap) => {
-      for (const id of ids) for (const fn of [...(this.watchers.get(id) ?? [])]) fn(snap, this.revision);
-    });
-    let set = this.watchers.get(proxy.id);
-    if (!set) this.watchers.set(proxy.id, (set = new Set()));
-    set.add(onSnapshot);
-    const { snapshot } = this.register(proxy);
+  /** Id of the canary revision, during a config canary. */
+  get canaryRevision(): string | undefined {
+    return this.pendingCanary ? this.pendingCanary.canary?.id : this.canary?.prepared.id;
+  }
+
+  // ---------------------------------------------------------------------------
+  // SnapshotWatcher
+
+  watch(proxy: ProxyInfo, onSnapshot: Notify): SnapshotWatch {
+    const { entry } = this.registerEntry(proxy);
+    entry.watchers.add(onSnapshot);
     let cancelled = false;
-    const cache = this;
     return {
-      current: snapshot,
+      current: entry.snapshot,
       get revision() {
-        return cache.revision;
+        return entry.revision;
       },
       cancel: () => {
         if (cancelled) return;
         cancelled = true;
-        const s = this.watchers.get(proxy.id);
-        s?.delete(onSnapshot);
+        entry.watchers.delete(onSnapshot);
         // Another stream of the same proxy (a reconnect) keeps it registered.
-        if (!s || s.size === 0) {
-          this.watchers.delete(proxy.id);
-          this.unregister(proxy.id);
-        }
+        if (entry.watchers.size === 0 && this.entries.get(proxy.id) === entry) this.unregister(proxy.id);
       },
     };
   }
 
+  /** Hear about every proxy whose snapshot changed (grouped by snapshot). */
   onSnapshot(l: SnapshotListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
 
-  /** Schedule a rebuild from new inputs; bursts within the quiet period coalesce. */
+  // ---------------------------------------------------------------------------
+  // Revisions
+
+  /** The current revision: every proxy outside a canary cohort is served it. */
   update(inputs: ModelInputs, revision: string): void {
-    this.pending = { inputs, revision };
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    this.quietTimer = setTimeout(() => this.flush(), this.debounceMs);
-    this.maxTimer ??= setTimeout(() => this.flush(), this.maxDelayMs);
-  }
-
-  /** Apply pending inputs now (tests and shutdown use this). */
-  flush(): void {
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    if (this.maxTimer) clearTimeout(this.maxTimer);
-    this.quietTimer = this.maxTimer = undefined;
-    const p = this.pending;
-    this.pending = undefined;
-    if (!p) return;
-    const end = translateSeconds.startTimer();
-    let model: M;
-    try {
-      model = this.translator.model(p.inputs);
-    } catch (err) {
-      this.log.error({ revision: p.revision, err: (err as Error).message }, 'building the mesh model failed; keeping the previous config (meshcd bug)');
-      end();
-      return;
-    }
-    this.model = model;
-    this.revision = p.revision;
-    this.rebuilds++;
-    this.regroup();
-    this.encodeCache.sweep();
-    end();
-  }
-
-  /** Replace the SDS secrets served to every proxy (e.g. ROOTCA from the CA's trust bundle). */
-  setSecrets(secrets: XdsResource[]): void {
-    this.secrets = new Map(secrets.map((s) => [s.name, s]));
-    this.regroup();
+    this.pending = { id: revision, inputs };
+    this.schedule();
   }
 
   /**
-   * Replace the gateway credentials (TLS certificates and keys named by a
-   * Gateway's credentialName), by namespace. Which proxy classes get which
-   * is the `authorizeCredentials` policy's decision.
+   * Start, change or end a config canary. Proxies for which `inCohort` is
+   * true are served `canary`, the rest the current revision. Calling it
+   * again with the same canary id and a new predicate only moves proxies
+   * between revisions; `undefined` puts everyone back on current.
    */
-  setCredentials(byNamespace: ReadonlyMap<string, readonly XdsResource[]>): void {
-    this.credentials = new Map([...byNamespace].map(([ns, list]) => [ns, new Map(list.map((s) => [s.name, s]))]));
-    this.regroup();
+  setCanary(canary: CanaryRevision | undefined, inCohort: (proxy: ProxyInfo) => boolean = () => true): void {
+    this.pendingCanary = { canary };
+    this.inCohort = inCohort;
+    this.schedule();
   }
 
-  /** A proxy connected (or changed kind); returns its current snapshot (translated now if its class is new). */
-  register(proxy: ProxyInfo): { key?: string; snapshot?: EncodedSnapshot } {
-    this.unregister(proxy.id);
-    const entry: { proxy: ProxyInfo; key?: string; snapshot?: EncodedSnapshot } = { proxy };
-    this.proxies.set(proxy.id, entry);
-    if (this.model === undefined) return {};
-    const canonical = this.canonical(proxy);
-    const key = this.translator.key(canonical);
-    entry.key = key;
-    let st = this.keys.get(key);
-    if (!st) {
-      st = { representative: canonical, proxies: new Set(), diagnostics: [] };
-      this.keys.set(key, st);
-      classes.set(this.keys.size);
-      this.translateKey(key, st, undefined);
+  /** Rebuild every class (something besides a revision changed: the builder said so). */
+  refresh(): void {
+    this.epoch++;
+    if (this.pending || this.pendingCanary || this.job) {
+      this.startJob();
+      this.schedule();
+      return;
     }
-    st.proxies.add(proxy.id);
-    entry.snapshot = st.snapshot;
-    return { key, snapshot: st.snapshot };
+    this.startJob();
+    this.runJob(true);
+  }
+
+  /** Finish every pending update and rebuild now. */
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.apply();
+    this.runJob(true);
+  }
+
+  /** Which revision a connected proxy is served (undefined before any or when unknown). */
+  revisionOf(proxyId: string): string | undefined {
+    return this.entries.get(proxyId)?.revision;
+  }
+
+  /** Every registered proxy with the revision it is on. */
+  proxies(): ProxyRevision[] {
+    return [...this.entries.values()].map((e) => ({ proxy: e.proxy, revision: e.revision, cohort: e.rev?.cohort ?? 'current' }));
+  }
+
+  /**
+   * During a config canary: the connected proxies whose snapshot under the
+   * canary revision differs from the one under the current revision (built
+   * on demand, in slices), with the revision each is on now. Empty when no
+   * canary is set.
+   */
+  async affected(): Promise<ProxyRevision[]> {
+    this.flush();
+    const out: ProxyRevision[] = [];
+    let sliceStart = performance.now();
+    for (const e of [...this.entries.values()]) {
+      const cur = this.current;
+      const can = this.canary;
+      if (!cur || !can) return [];
+      if (this.entries.get(e.proxy.id) !== e) continue;
+      const a = this.classFor(cur, e.proxy, false);
+      const b = this.classFor(can, e.proxy, false);
+      if (a.snapshot?.version !== b.snapshot?.version) out.push({ proxy: e.proxy, revision: e.revision, cohort: e.rev?.cohort ?? 'current' });
+      if (performance.now() - sliceStart > this.sliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Proxies
+
+  /** A proxy connected (or changed kind); returns its current snapshot (built now if its class is new). */
+  register(proxy: ProxyInfo): { key?: string; snapshot?: EncodedSnapshot } {
+    const { entry } = this.registerEntry(proxy);
+    return { key: entry.key, snapshot: entry.snapshot };
   }
 
   unregister(proxyId: string): void {
-    const e = this.proxies.get(proxyId);
+    const e = this.entries.get(proxyId);
     if (!e) return;
-    this.proxies.delete(proxyId);
-    if (e.key === undefined) return;
-    const st = this.keys.get(e.key);
-    if (!st) return;
-    st.proxies.delete(proxyId);
-    if (st.proxies.size === 0) {
-      this.keys.delete(e.key);
-      classes.set(this.keys.size);
-    }
+    this.entries.delete(proxyId);
+    this.leave(e);
   }
 
   /** The snapshot a proxy is being served. */
   snapshotFor(proxyId: string): EncodedSnapshot | undefined {
-    return this.proxies.get(proxyId)?.snapshot;
+    return this.entries.get(proxyId)?.snapshot;
   }
 
+  /** The current revision's snapshot of a class. */
   snapshotOf(key: string): EncodedSnapshot | undefined {
-    return this.keys.get(key)?.snapshot;
+    return this.current?.classes.get(key)?.snapshot;
   }
 
   keyOf(proxyId: string): string | undefined {
-    return this.proxies.get(proxyId)?.key;
+    return this.entries.get(proxyId)?.key;
   }
 
-  /** Per key: proxies, snapshot version, last refusal, translation diagnostics. */
-  status(): { key: string; proxies: number; version?: string; error?: KeyState['error']; diagnostics: Diagnostic[] }[] {
-    return [...this.keys].map(([key, st]) => ({ key, proxies: st.proxies.size, version: st.snapshot?.version, error: st.error, diagnostics: st.diagnostics }));
+  /** Per class with proxies (current revision first): proxies, snapshot version, last refusal, translation diagnostics. */
+  status(): ClassStatus[] {
+    const out: ClassStatus[] = [];
+    for (const rev of [this.current, this.canary]) {
+      if (!rev) continue;
+      for (const [key, c] of rev.classes) {
+        if (c.members.size === 0) continue;
+        out.push({ key, cohort: rev.cohort, revision: rev.prepared.id, proxies: c.members.size, version: c.snapshot?.version, error: c.error, diagnostics: c.last?.diagnostics ?? [] });
+      }
+    }
+    return out;
   }
 
   close(): void {
-    if (this.quietTimer) clearTimeout(this.quietTimer);
-    if (this.maxTimer) clearTimeout(this.maxTimer);
-    this.quietTimer = this.maxTimer = undefined;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.job = undefined;
+    this.stopInvalidate?.();
   }
 
-  private canonical(proxy: ProxyInfo): ProxyInfo {
-    return this.translator.canonical && this.model !== undefined ? this.translator.canonical(proxy, this.model) : proxy;
-  }
+  // ---------------------------------------------------------------------------
 
-  /** Re-key every proxy under the current model, translate once per class, notify proxies whose snapshot changed. */
-  private regroup(): void {
-    if (this.model === undefined) return;
-    const old = this.keys;
-    const next = new Map<string, KeyState>();
-    for (const [id, e] of this.proxies) {
-      const canonical = this.canonical(e.proxy);
-      const key = this.translator.key(canonical);
-      e.key = key;
-      let st = next.get(key);
-      if (!st) next.set(key, (st = { representative: canonical, proxies: new Set(), diagnostics: [] }));
-      st.proxies.add(id);
+  private registerEntry(proxy: ProxyInfo): { entry: Entry } {
+    let entry = this.entries.get(proxy.id);
+    if (entry) {
+      this.leave(entry);
+      entry.proxy = proxy;
+    } else {
+      entry = { proxy, watchers: new Set() };
+      this.entries.set(proxy.id, entry);
     }
-    this.keys = next;
-    classes.set(next.size);
-    for (const [key, st] of next) this.translateKey(key, st, old.get(key));
-    const changed = new Map<EncodedSnapshot, string[]>();
-    for (const [id, e] of this.proxies) {
-      const st = next.get(e.key!)!;
-      // A refused class keeps serving each proxy what it had.
-      const snap = st.snapshot ?? e.snapshot;
-      if (!snap || snap === e.snapshot || snap.version === e.snapshot?.version) continue;
-      e.snapshot = snap;
-      let l = changed.get(snap);
-      if (!l) changed.set(snap, (l = []));
-      l.push(id);
-    }
-    for (const [snap, ids] of changed) for (const l of this.listeners) l(ids, snap);
+    const before = entry.snapshot;
+    const rev = this.revFor(proxy);
+    if (rev) this.assign(entry, rev, this.classFor(rev, proxy, true));
+    // Another stream of the same proxy hears about a change its reconnect caused.
+    if (entry.snapshot && entry.snapshot.version !== before?.version && before) for (const fn of [...entry.watchers]) fn(entry.snapshot, entry.revision);
+    return { entry };
   }
 
-  private translateKey(key: string, st: KeyState, previous: KeyState | undefined): void {
-    if (this.model === undefined) return;
-    st.snapshot = previous?.snapshot;
-    let out: TranslateOutput;
-    this.translations++;
+  private leave(e: Entry): void {
+    if (!e.rev || e.key === undefined) return;
+    const c = e.rev.classes.get(e.key);
+    if (c && c.members.delete(e.proxy.id) && c.members.size === 0) {
+      e.rev.classes.delete(e.key);
+      this.countClasses();
+    }
+    e.rev = undefined;
+    e.key = undefined;
+  }
+
+  private revFor(proxy: ProxyInfo): Rev | undefined {
+    return this.canary && this.inCohort(proxy) ? this.canary : this.current;
+  }
+
+  private countClasses(): void {
+    classesGauge.set((this.current?.classes.size ?? 0) + (this.canary?.classes.size ?? 0));
+  }
+
+  /** The class of `proxy` under `rev`, built (or rebuilt after an invalidation) when needed. */
+  private classFor(rev: Rev, proxy: ProxyInfo, member: boolean): ClassState {
+    const key = rev.prepared.classOf(proxy);
+    let c = rev.classes.get(key);
+    if (!c) {
+      c = { key, representative: proxy, members: new Set(), epoch: -1 };
+      rev.classes.set(key, c);
+      if (member) this.countClasses();
+    }
+    if (c.epoch !== this.epoch) this.buildClass(rev, c);
+    return c;
+  }
+
+  private buildClass(rev: Rev, c: ClassState): void {
+    const prior = c.epoch >= 0 ? c : rev.prev?.classes.get(c.key);
+    c.epoch = this.epoch;
+    let built: ClassBuild;
     try {
-      out = this.translator.translate(st.representative, this.model);
+      built = rev.prepared.build(c.representative, prior?.last);
     } catch (err) {
-      this.refuse(key, st, [`translation failed: ${(err as Error).message}`]);
+      built = { errors: [`building the snapshot failed: ${(err as Error).message}`], diagnostics: prior?.last?.diagnostics ?? [] };
+    }
+    c.last = built;
+    if (!built.snapshot) {
+      // A refused class keeps its last good snapshot (or, new, none: its proxies keep what they had).
+      c.snapshot = prior?.snapshot;
+      c.snapshotRevision = prior?.snapshotRevision;
+      c.error = { revision: rev.prepared.id, errors: built.errors ?? [], at: new Date() };
+      refused.inc();
+      this.log.error({ key: c.key, proxy: c.representative.id, revision: rev.prepared.id, errors: (built.errors ?? []).slice(0, 10) }, 'refusing to publish an invalid or inconsistent snapshot (meshcd bug); proxies keep their previous config');
       return;
     }
-    st.diagnostics = out.diagnostics ?? [];
-    const said = new Set((previous?.diagnostics ?? []).map((d) => `${d.code}|${d.resource ?? ''}|${d.message}`));
-    const fresh = st.diagnostics.filter((d) => d.severity !== 'info' && !said.has(`${d.code}|${d.resource ?? ''}|${d.message}`));
-    // What a client kind cannot do is said once per proxy class, not on every push.
-    for (const d of fresh.slice(0, 20)) this.log.warn({ proxyClass: st.representative.kind, namespace: st.representative.namespace, code: d.code, resource: d.resource, origin: d.origin }, d.message);
-    let resources = out.resources;
-    const credentials = this.authorizeCredentials && this.credentials.size ? this.authorizeCredentials(st.representative, sdsNamesIn(resources), this.credentials).map((s) => [s.name, s] as const) : [];
-    if (this.secrets.size || credentials.length) {
-      const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);
-      merged.set(TYPE_URL.secret, new Map([...(resources.get(TYPE_URL.secret) ?? []), ...this.secrets, ...credentials]));
-      resources = merged;
-    }
-    const res = buildSnapshot(resources, this.encodeCache);
-    if (!res.snapshot) {
-      this.refuse(key, st, res.errors);
-      return;
-    }
-    if (res.warnings.length) this.log.debug({ key, warnings: res.warnings.slice(0, 5) }, 'snapshot warnings');
+    c.error = undefined;
     // Same content as before: keep the old object so streams see no change.
-    st.snapshot = previous?.snapshot?.version === res.snapshot.version ? previous.snapshot : res.snapshot;
+    c.snapshot = prior?.snapshot?.version === built.snapshot.version ? prior.snapshot : built.snapshot;
+    c.snapshotRevision = rev.prepared.id;
   }
 
-  private refuse(key: string, st: KeyState, errors: string[]): void {
-    refused.inc();
-    st.error = { revision: this.revision ?? '', errors, at: new Date() };
-    this.log.error({ key, proxy: st.representative.id, revision: this.revision, errors: errors.slice(0, 10) }, 'refusing to publish an invalid or inconsistent snapshot (meshcd bug); proxies keep their previous config');
+  /** Serve `e` from class `c` of `rev`; true when its snapshot changed. */
+  private assign(e: Entry, rev: Rev, c: ClassState): boolean {
+    if (e.rev !== rev || e.key !== c.key) {
+      this.leave(e);
+      e.rev = rev;
+      e.key = c.key;
+      c.members.add(e.proxy.id);
+    }
+    const snap = c.snapshot ?? e.snapshot;
+    if (!snap) return false;
+    if (c.snapshot) e.revision = c.snapshotRevision;
+    if (snap === e.snapshot || snap.version === e.snapshot?.version) {
+      e.snapshot = snap;
+      return false;
+    }
+    e.snapshot = snap;
+    return true;
+  }
+
+  private schedule(): void {
+    this.scheduled ??= setImmediate(this.tick);
+  }
+
+  private readonly tick = (): void => {
+    this.scheduled = undefined;
+    this.apply();
+    this.runJob(false);
+  };
+
+  /** Prepare pending revisions and plan the rebuild they need. */
+  private apply(): void {
+    const p = this.pending;
+    const pc = this.pendingCanary;
+    this.pending = undefined;
+    this.pendingCanary = undefined;
+    if (!p && !pc) return;
+    const t0 = performance.now();
+    if (p) {
+      try {
+        const prepared = this.builder.prepare(p.id, p.inputs, this.current?.prepared);
+        this.current = { cohort: 'current', prepared, classes: new Map(), ...(this.current ? { prev: withoutChain(this.current) } : {}) };
+        this.rebuilds++;
+      } catch (err) {
+        this.log.error({ revision: p.id, err: (err as Error).message }, 'building the mesh model failed; keeping the previous config (meshcd bug)');
+      }
+    }
+    if (pc) {
+      const c = pc.canary;
+      if (!c) this.canary = undefined;
+      else if (c.id !== this.canary?.prepared.id) {
+        try {
+          const prepared = this.builder.prepare(c.id, c.inputs, (this.canary ?? this.current)?.prepared);
+          const prev = this.canary ?? this.current;
+          this.canary = { cohort: 'canary', prepared, classes: new Map(), ...(prev ? { prev: withoutChain(prev) } : {}) };
+          this.rebuilds++;
+        } catch (err) {
+          this.log.error({ revision: c.id, err: (err as Error).message }, 'building the canary revision failed; proxies stay where they are (meshcd bug)');
+        }
+      }
+    }
+    this.startJob(performance.now() - t0);
+  }
+
+  /** Plan: every proxy, grouped by the (revision, class) it should be served from. */
+  private startJob(worked = 0): void {
+    const groups = new Map<Rev, Map<string, Entry[]>>();
+    for (const e of this.entries.values()) {
+      const rev = this.revFor(e.proxy);
+      if (!rev) continue;
+      const key = rev.prepared.classOf(e.proxy);
+      let byKey = groups.get(rev);
+      if (!byKey) groups.set(rev, (byKey = new Map()));
+      let l = byKey.get(key);
+      if (!l) byKey.set(key, (l = []));
+      l.push(e);
+    }
+    const list: Job['groups'] = [];
+    for (const [rev, byKey] of groups) for (const [key, entries] of byKey) list.push({ rev, key, entries });
+    this.job = { groups: list, next: 0, worked: (this.job?.worked ?? 0) + worked };
+  }
+
+  /** Build and publish class by class; yield after `sliceMs` unless `all`. */
+  private runJob(all: boolean): void {
+    const job = this.job;
+    if (!job) return;
+    const t0 = performance.now();
+    while (job.next < job.groups.length) {
+      const { rev, key, entries } = job.groups[job.next++]!;
+      if (rev !== this.current && rev !== this.canary) continue;
+      const live = entries.filter((e) => this.entries.get(e.proxy.id) === e && this.revFor(e.proxy) === rev);
+      if (!live.length) continue;
+      let c = rev.classes.get(key);
+      if (!c) {
+        c = { key, representative: live[0]!.proxy, members: new Set(), epoch: -1 };
+        rev.classes.set(key, c);
+      }
+      if (c.epoch !== this.epoch) this.buildClass(rev, c);
+      const changed: Entry[] = [];
+      for (const e of live) if (this.assign(e, rev, c)) changed.push(e);
+      if (changed.length) this.publish(changed, c.snapshot ?? changed[0]!.snapshot!);
+      if (!all && performance.now() - t0 > this.sliceMs && job.next < job.groups.length) {
+        job.worked += performance.now() - t0;
+        this.schedule();
+        return;
+      }
+    }
+    job.worked += performance.now() - t0;
+    this.job = undefined;
+    translateSeconds.observe(job.worked / 1000);
+    // Classes nobody is served from any more go; the replaced revisions are let go.
+    for (const rev of [this.current, this.canary]) {
+      if (!rev) continue;
+      rev.prev = undefined;
+      for (const [key, c] of rev.classes) if (c.members.size === 0) rev.classes.delete(key);
+    }
+    this.countClasses();
+    this.builder.settled?.();
+  }
+
+  private publish(changed: Entry[], snapshot: EncodedSnapshot): void {
+    const ids = changed.map((e) => e.proxy.id);
+    for (const l of this.listeners) l(ids, snapshot);
+    for (const e of changed) for (const fn of [...e.watchers]) fn(e.snapshot!, e.revision);
   }
 }
 
-/** Names of the SDS secrets a proxy's listeners and clusters reference (`…sds_secret_config(s)`). */
-export function sdsNamesIn(resources: ProxyResources): Set<string> {
-  const names = new Set<string>();
-  const walk = (v: unknown, underSds: boolean): void => {
-    if (Array.isArray(v)) {
-      for (const x of v) walk(x, underSds);
-    } else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (underSds && typeof o.name === 'string') names.add(o.name);
-      for (const [k, x] of Object.entries(o)) walk(x, /sds_secret_configs?$/.test(k));
-    }
-  };
-  for (const t of [TYPE_URL.listener, TYPE_URL.cluster]) for (const r of resources.get(t)?.values() ?? []) walk(r.value, false);
-  return names;
+/** A replaced revision kept only for its classes' last builds. */
+function withoutChain(rev: Rev): Rev {
+  return { cohort: rev.cohort, prepared: rev.prepared, classes: rev.classes };
 }

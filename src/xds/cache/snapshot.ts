@@ -22,6 +22,12 @@ export interface EncodedResource {
 /** A Snapshot plus the encoded bytes; what the server sends from. */
 export interface EncodedSnapshot extends Snapshot {
   encoded: ReadonlyMap<TypeUrl, ReadonlyMap<string, EncodedResource>>;
+  /**
+   * Set when the snapshot is a part shared by many proxies (their scope's
+   * outbound config) plus a small part of its own (composeSnapshot): the
+   * server prepares responses from `shared` once for all of them.
+   */
+  parts?: { shared: EncodedSnapshot; own: EncodedSnapshot };
 }
 
 export const ALL_TYPES: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
@@ -73,8 +79,7 @@ export interface SnapshotResult {
   warnings: string[];
 }
 
-export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = new EncodeCache()): SnapshotResult {
-  const errors: string[] = [];
+function encodeAll(resources: ProxyResources, cache: EncodeCache, errors: string[]): Map<TypeUrl, Map<string, EncodedResource>> {
   const encoded = new Map<TypeUrl, Map<string, EncodedResource>>();
   for (const [typeUrl, byName] of resources) {
     const out = new Map<string, EncodedResource>();
@@ -91,6 +96,12 @@ export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = ne
     }
     encoded.set(typeUrl, out);
   }
+  return encoded;
+}
+
+export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = new EncodeCache()): SnapshotResult {
+  const errors: string[] = [];
+  const encoded = encodeAll(resources, cache, errors);
   const { errors: consistency, warnings } = checkConsistency(resources);
   errors.push(...consistency);
   if (errors.length) return { errors, warnings };
@@ -104,6 +115,81 @@ export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = ne
   const versioned = new Map<TypeUrl, Map<string, XdsResource>>();
   for (const [t, m] of encoded) versioned.set(t, new Map([...m].map(([n, e]) => [n, { name: n, value: e.value, version: e.version }])));
   return { snapshot: { version: h.digest('hex').slice(0, 16), resources: versioned, encoded }, errors: [], warnings };
+}
+
+/**
+ * A snapshot made of a part shared by many proxies (already built and
+ * checked: their scope's outbound config) and `own` resources (a workload's
+ * inbound listeners and clusters, secrets). Only `own` is encoded and
+ * checked here — its references may point into `shared`, its listeners may
+ * not bind an address a shared one binds, no name may be in both — so the
+ * cost is that of the small part, not of the whole config.
+ */
+export function composeSnapshot(shared: EncodedSnapshot, own: ProxyResources, cache: EncodeCache = new EncodeCache()): SnapshotResult {
+  const errors: string[] = [];
+  const encoded = encodeAll(own, cache, errors);
+  for (const [t, m] of own) {
+    const other = shared.resources.get(t);
+    if (other) for (const n of m.keys()) if (other.has(n)) errors.push(`${shortType(t)} ${n}: in both the shared and the proxy's own part`);
+  }
+  const { errors: consistency, warnings } = checkConsistency(own, shared.resources);
+  errors.push(...consistency);
+  if (errors.length) return { errors, warnings };
+  const ownVersioned = new Map<TypeUrl, Map<string, XdsResource>>();
+  for (const [t, m] of encoded) ownVersioned.set(t, new Map([...m].map(([n, e]) => [n, { name: n, value: e.value, version: e.version }])));
+  const h = createHash('sha256');
+  for (const t of ALL_TYPES) {
+    const m = encoded.get(t);
+    if (!m) continue;
+    h.update(t).update('\n');
+    for (const name of [...m.keys()].sort()) h.update(name).update('\0').update(m.get(name)!.version).update('\n');
+  }
+  const ownSnap: EncodedSnapshot = { version: h.digest('hex').slice(0, 16), resources: ownVersioned, encoded };
+  const version = createHash('sha256').update(shared.version).update('+').update(ownSnap.version).digest('hex').slice(0, 16);
+  const types = new Set<TypeUrl>([...shared.encoded.keys(), ...encoded.keys()]);
+  const joined = <V>(a: ReadonlyMap<TypeUrl, ReadonlyMap<string, V>>, b: ReadonlyMap<TypeUrl, ReadonlyMap<string, V>>) =>
+    new Map([...types].map((t) => [t, joinMaps(a.get(t), b.get(t))] as const));
+  return { snapshot: { version, resources: joined(shared.resources, ownVersioned), encoded: joined(shared.encoded, encoded), parts: { shared, own: ownSnap } }, errors: [], warnings };
+}
+
+const EMPTY: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** Two maps with disjoint keys read as one (no copy): the shared part's thousands of entries are not repeated per proxy. */
+function joinMaps<V>(a: ReadonlyMap<string, V> | undefined, b: ReadonlyMap<string, V> | undefined): ReadonlyMap<string, V> {
+  if (!b || b.size === 0) return a ?? EMPTY;
+  if (!a || a.size === 0) return b;
+  return new JoinedMap(a, b);
+}
+
+class JoinedMap<V> implements ReadonlyMap<string, V> {
+  constructor(private readonly a: ReadonlyMap<string, V>, private readonly b: ReadonlyMap<string, V>) {}
+  get size(): number {
+    return this.a.size + this.b.size;
+  }
+  get(k: string): V | undefined {
+    return this.b.get(k) ?? this.a.get(k);
+  }
+  has(k: string): boolean {
+    return this.b.has(k) || this.a.has(k);
+  }
+  *entries(): MapIterator<[string, V]> {
+    yield* this.a.entries();
+    yield* this.b.entries();
+  }
+  *keys(): MapIterator<string> {
+    yield* this.a.keys();
+    yield* this.b.keys();
+  }
+  *values(): MapIterator<V> {
+    yield* this.a.values();
+    yield* this.b.values();
+  }
+  [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries();
+  }
+  forEach(fn: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
 }
 
 export function shortType(t: string): string {
@@ -158,22 +244,32 @@ function listenerRefs(v: unknown, refs: ListenerRefs = { routes: [], clusters: [
   return refs;
 }
 
-/** Dangling references are errors; endpoints no cluster uses are warnings. */
-export function checkConsistency(resources: ProxyResources): { errors: string[]; warnings: string[] } {
+/**
+ * Dangling references are errors; endpoints no cluster uses are warnings.
+ * With `context` (a shared part already checked), references may also
+ * point into it, and only `resources` is walked.
+ */
+export function checkConsistency(resources: ProxyResources, context?: ProxyResources): { errors: string[]; warnings: string[] } {
   const errors: string[] = [];
   const warnings: string[] = [];
   const names = (t: TypeUrl) => resources.get(t) ?? new Map<string, XdsResource>();
+  const known = (t: TypeUrl) => {
+    const own = names(t);
+    const ctx = context?.get(t);
+    return ctx ? { has: (n: string) => own.has(n) || ctx.has(n) } : own;
+  };
   const listeners = names(TYPE_URL.listener);
-  const routes = names(TYPE_URL.route);
+  const routes = known(TYPE_URL.route);
   const clusters = names(TYPE_URL.cluster);
-  const endpoints = names(TYPE_URL.endpoint);
+  const allClusters = known(TYPE_URL.cluster);
+  const endpoints = known(TYPE_URL.endpoint);
   for (const [ln, l] of listeners) {
     const refs = listenerRefs(l.value);
     for (const r of new Set(refs.routes)) if (!routes.has(r)) errors.push(`Listener ${ln}: route configuration ${r} (RDS) is not in the snapshot`);
-    for (const c of new Set(refs.clusters)) if (!clusters.has(c)) errors.push(`Listener ${ln}: cluster ${c} is not in the snapshot`);
+    for (const c of new Set(refs.clusters)) if (!allClusters.has(c)) errors.push(`Listener ${ln}: cluster ${c} is not in the snapshot`);
   }
-  for (const [rn, r] of routes) {
-    for (const c of new Set(clustersOfRouteConfig(r.value))) if (!clusters.has(c)) errors.push(`RouteConfiguration ${rn}: cluster ${c} is not in the snapshot`);
+  for (const [rn, r] of names(TYPE_URL.route)) {
+    for (const c of new Set(clustersOfRouteConfig(r.value))) if (!allClusters.has(c)) errors.push(`RouteConfiguration ${rn}: cluster ${c} is not in the snapshot`);
   }
   const edsNames = new Set<string>();
   for (const [cn, c] of clusters) {
@@ -186,11 +282,11 @@ export function checkConsistency(resources: ProxyResources): { errors: string[];
     }
     if (isObj(v.cluster_type) && isObj(v.cluster_type.typed_config) && typeName(v.cluster_type.typed_config) === AGGREGATE) {
       const list = v.cluster_type.typed_config.clusters;
-      if (Array.isArray(list)) for (const x of list) if (typeof x === 'string' && !clusters.has(x)) errors.push(`Cluster ${cn}: aggregate member ${x} is not in the snapshot`);
+      if (Array.isArray(list)) for (const x of list) if (typeof x === 'string' && !allClusters.has(x)) errors.push(`Cluster ${cn}: aggregate member ${x} is not in the snapshot`);
     }
   }
-  for (const en of endpoints.keys()) if (!edsNames.has(en)) warnings.push(`ClusterLoadAssignment ${en}: no EDS cluster uses it`);
-  errors.push(...envoyRefusals(resources));
+  if (!context) for (const en of names(TYPE_URL.endpoint).keys()) if (!edsNames.has(en)) warnings.push(`ClusterLoadAssignment ${en}: no EDS cluster uses it`);
+  errors.push(...envoyRefusals(resources, context));
   return { errors, warnings };
 }
 
@@ -201,10 +297,15 @@ export function checkConsistency(resources: ProxyResources): { errors: string[];
  * domain. (Proxyless server listeners, `xds.istio.io/grpc/lds/inbound/…`, are
  * alternatives a server picks from, not all bound, so they may share one.)
  */
-export function envoyRefusals(resources: ProxyResources): string[] {
+export function envoyRefusals(resources: ProxyResources, context?: ProxyResources): string[] {
   const errors: string[] = [];
   const listeners = resources.get(TYPE_URL.listener) ?? new Map<string, XdsResource>();
   const bound = new Map<string, string>();
+  // The shared part's listeners were checked among themselves; only what binds an address matters here.
+  for (const l of context?.get(TYPE_URL.listener)?.values() ?? []) {
+    const sa = isObj(l.value.address) && isObj(l.value.address.socket_address) ? l.value.address.socket_address : undefined;
+    if (sa && !l.name.startsWith('xds.istio.io/')) bound.set(`${String(sa.address)}:${String(sa.port_value)}`, l.name);
+  }
   for (const l of listeners.values()) {
     const sa = isObj(l.value.address) && isObj(l.value.address.socket_address) ? l.value.address.socket_address : undefined;
     if (!sa || l.name.startsWith('xds.istio.io/')) continue;

@@ -1,25 +1,25 @@
-// meshcd's xDS server: ADS (state-of-the-world and delta) over @grpc/grpc-js,
-// fed by the snapshot cache; SDS ROOTCA from the CA's trust bundle; debug
-// endpoints (/debug/syncz, /debug/config_dump) and meshcd_xds_* metrics on the
-// admin server. Other gRPC services (the CA's IstioCertificateService) can be
-// added to the same server with addService.
-// Imports: src/api, src/xds/{proto,node,cache}, src/admin, src/util.
+// meshcd's xDS server: ADS (state-of-the-world and delta) over @grpc/grpc-js.
+// It knows streams, nonces and sending; snapshots come through a
+// SnapshotWatcher (src/xds/watcher.ts), and what happens on streams goes out
+// through XdsCallbacks (src/xds/callbacks.ts: opened/closed, response sent,
+// ACK, NACK, oversize), onto which `serve` wires metrics and subscribers.
+// It serves syncz/config_dump data for src/xds/debug.ts. Other gRPC services
+// (the CA's IstioCertificateService) go on the TLS port with listenTls.
+// Imports: src/api, src/xds/{node,names,watcher,callbacks,cache/snapshot}, src/util.
 
 import * as grpc from '@grpc/grpc-js';
-import type { ProxyInfo, TrustBundle, TypeUrl, XdsResource } from '../../api/types.js';
+import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { logger } from '../../util/log.js';
-import { metric } from '../../util/metrics.js';
-import { shortType, type EncodedSnapshot } from '../cache/snapshot.js';
 import type { SnapshotWatch, SnapshotWatcher } from '../watcher.js';
+import type { StreamRef, XdsCallbacks } from '../callbacks.js';
 import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
 import { checkIdentity, describeClaim, secretScope, type StreamAccess } from './authorize.js';
 import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.js';
 import { configDump } from './dump.js';
 import { adsServiceDefinition, InvalidRequest, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
-import { AdsStream, StreamLimitError, type NackRecord, type TypeStatus } from './stream.js';
+import { AdsStream, StreamLimitError, type NackRecord, type StreamHooks, type TypeStatus } from './stream.js';
 import { SendScheduler, type SendTarget, type StreamHandle } from './sender.js';
-import { ROOT_SECRET } from '../names.js';
 
 export { adsClientDefinition, adsServiceDefinition } from './service.js';
 export { streamAuthenticator, StreamRefused, type StreamAuthenticator } from './identity.js';
@@ -32,10 +32,19 @@ const MAX_BACKLOG = 16;
 /** gRPC's default maximum message size on the receiving side. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The largest response each client kind accepts by default: gRPC libraries
+ * refuse a message over 4 MiB; Envoy sets no limit. SotW responses must be
+ * whole, so a larger one is not sent (and counted); delta ones are split.
+ */
+export const MESSAGE_LIMITS: Readonly<Record<ProxyInfo['kind'], number>> = { grpc: MAX_MESSAGE_BYTES, sidecar: Infinity, router: Infinity };
+
 export interface XdsServerOptions {
   /** Where snapshots come from (the SnapshotCache in production, a fake in tests). */
   watcher: SnapshotWatcher;
-  /** Largest response sent (default 4 MiB, what clients accept by default). */
+  /** Where stream events go (serve passes an XdsEvents with metrics and other subscribers); none by default. */
+  callbacks?: XdsCallbacks;
+  /** Largest response sent to any client kind (default: MESSAGE_LIMITS per kind). */
   maxMessageBytes?: number;
   /**
    * Bytes handed to gRPC and not yet flushed, per connection (default
@@ -106,14 +115,6 @@ export interface XdsStats {
   nackLog: (NackRecord & { proxy: string })[];
 }
 
-const connected = metric('gauge', 'meshcd_xds_connected_proxies', 'Connected ADS streams by proxy kind', ['kind']);
-const pushes = metric('counter', 'meshcd_xds_pushes_total', 'xDS responses sent, by type', ['type']);
-const pushDuration = metric('histogram', 'meshcd_xds_push_duration_seconds', 'Time to push one new snapshot to every stream of a proxy class', [], [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]);
-const convergence = metric('histogram', 'meshcd_xds_push_ack_seconds', 'Push to ACK convergence time, by type', ['type'], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
-const nacks = metric('counter', 'meshcd_xds_nacks_total', 'Responses rejected by proxies, by type', ['type']);
-const messageBytes = metric('histogram', 'meshcd_xds_message_bytes', 'Size of xDS responses, by type', ['type'], [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]);
-const oversize = metric('counter', 'meshcd_xds_oversize_refused_total', 'Responses not sent because they exceeded the message size limit, by type', ['type']);
-
 type Outgoing = PreparedResponse | DeltaResponse;
 
 /** Defaults for the bounds (XdsServerOptions); the CLI flags say the same. */
@@ -128,6 +129,8 @@ interface Conn {
   id: number;
   stream?: AdsStream;
   watch?: SnapshotWatch;
+  /** What callbacks are told about this stream (set once it is served). */
+  ref?: StreamRef;
   /** Known once the stream's credentials were checked (at once on the plaintext port). */
   access?: StreamAccess;
   call: grpc.ServerDuplexStream<unknown, unknown>;
@@ -144,11 +147,12 @@ export class XdsServer {
   private readonly grpcServers: grpc.Server[] = [];
   private readonly conns = new Map<number, Conn>();
   private nextId = 1;
-  private readonly maxMessageBytes: number;
+  private readonly maxMessageBytes: number | undefined;
   private counters = { pushes: 0, acks: 0, nacks: 0, oversize: 0, nackLogsSuppressed: 0 };
   private nackLog: (NackRecord & { proxy: string })[] = [];
   private closed = false;
   private readonly watcher: SnapshotWatcher;
+  private readonly cb: XdsCallbacks;
   private readonly limits: Required<Pick<XdsServerOptions, keyof typeof XDS_LIMITS>>;
   private readonly scheduler: SendScheduler<Outgoing>;
   private readonly byTarget = new Map<SendTarget<Outgoing>, Conn>();
@@ -157,7 +161,8 @@ export class XdsServer {
 
   constructor(opts: XdsServerOptions) {
     this.watcher = opts.watcher;
-    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.cb = opts.callbacks ?? {};
+    this.maxMessageBytes = opts.maxMessageBytes;
     this.limits = { ...XDS_LIMITS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in XDS_LIMITS && v !== undefined)) };
     this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
       const conn = this.byTarget.get(target);
@@ -411,33 +416,39 @@ export class XdsServer {
       }
       const names = mode === 'sotw' ? (req as DiscoveryRequest).resource_names ?? [] : (req as DeltaDiscoveryRequest).resource_names_subscribe ?? [];
       if (proxy.kind !== 'grpc' && req.type_url === TYPE_URL.listener && names.length > 0 && names.every(looksLikeGrpcListenerName)) proxy.kind = 'grpc';
-      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.maxMessageBytes, secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
+      const stream = new AdsStream(proxy, mode, this.hooks(conn, proxy), { maxMessageBytes: this.messageLimit(proxy), secretScope: secretScope(proxy, access), maxNamesPerType: this.limits.maxNamesPerType, maxNamesPerStream: this.limits.maxNamesPerStream });
       conn.stream = stream;
-      connected.inc({ kind: proxy.kind });
-      conn.watch = this.watcher.watch(proxy, (snap) => {
-        const end = pushDuration.startTimer();
-        stream.setSnapshot(snap);
-        end();
+      const ref: StreamRef = { stream: conn.id, proxy, mode };
+      conn.ref = ref;
+      this.cb.streamOpened?.(ref);
+      conn.watch = this.watcher.watch(proxy, (snap, revision) => {
+        const start = performance.now();
+        stream.setSnapshot(snap, revision);
+        this.cb.snapshotApplied?.({ ...ref, version: snap.version, revision, seconds: (performance.now() - start) / 1000 });
       });
       const snapshot = conn.watch.current;
-      this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent, access: access.port, identity: access.identity?.principal }, 'proxy connected');
-      if (snapshot) stream.snapshot = snapshot;
+      this.log.info({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, mode, userAgent: proxy.userAgent, access: access.port, identity: access.identity?.principal, revision: conn.watch.revision }, 'proxy connected');
+      if (snapshot) {
+        stream.snapshot = snapshot;
+        stream.revision = conn.watch.revision;
+      }
     }
     if (mode === 'sotw') conn.stream.onRequest(req as DiscoveryRequest);
     else conn.stream.onDeltaRequest(req as DeltaDiscoveryRequest);
   }
 
-  private hooks(conn: Conn, proxy: ProxyInfo) {
+  private hooks(conn: Conn, proxy: ProxyInfo): StreamHooks {
+    const ref = (): StreamRef => conn.ref!;
     return {
       sendSotw: (r: PreparedResponse, bytes: number) => conn.sender.send({ type: r.type_url, msg: r, bytes, replaceable: true }),
       sendDelta: (r: DeltaResponse) => conn.sender.send({ type: r.type_url, msg: r, bytes: r.resources.reduce((a, x) => a + x.bytes.length + x.name.length + 64, 128), replaceable: false }),
-      acked: (type: TypeUrl, seconds: number) => {
+      acked: (a) => {
         this.counters.acks++;
-        convergence.observe({ type: shortType(type) }, seconds);
+        this.cb.ack?.({ ...ref(), ...a });
       },
-      nacked: (n: NackRecord) => {
+      nacked: (n: NackRecord, revision: string | undefined) => {
         this.counters.nacks++;
-        nacks.inc({ type: shortType(n.type) });
+        this.cb.nack?.({ ...ref(), type: n.type, version: n.version, nonce: n.nonce, revision, error: n.message, resources: n.resources });
         const short = truncate(n.message, NACK_LOG_CHARS);
         this.nackLog.push({ ...n, message: short, resources: n.resources.slice(0, 20), proxy: proxy.id });
         if (this.nackLog.length > 100) this.nackLog.shift();
@@ -454,15 +465,19 @@ export class XdsServer {
       },
       oversize: (type: TypeUrl, bytes: number) => {
         this.counters.oversize++;
-        oversize.inc({ type: shortType(type) });
-        this.log.error({ proxy: proxy.id, type, bytes, limit: this.maxMessageBytes }, 'response exceeds the gRPC message size limit; not sent (SotW responses must be whole)');
+        const limit = this.messageLimit(proxy);
+        this.cb.oversize?.({ ...ref(), type, bytes, limit });
+        this.log.error({ proxy: proxy.id, kind: proxy.kind, namespace: proxy.namespace, type, bytes, limit }, `response exceeds what a ${proxy.kind} client accepts; not sent (SotW responses must be whole): scope namespace ${proxy.namespace} with a Sidecar resource, or use delta xDS`);
       },
-      pushed: (type: TypeUrl, bytes: number) => {
+      pushed: (p) => {
         this.counters.pushes++;
-        pushes.inc({ type: shortType(type) });
-        messageBytes.observe({ type: shortType(type) }, bytes);
+        this.cb.responseSent?.({ ...ref(), type: p.type, version: p.version, nonce: p.nonce, revision: p.revision, bytes: p.bytes, resources: p.count });
       },
     };
+  }
+
+  private messageLimit(proxy: ProxyInfo): number {
+    return this.maxMessageBytes ?? MESSAGE_LIMITS[proxy.kind];
   }
 
   private drop(conn: Conn): void {
@@ -475,8 +490,8 @@ export class XdsServer {
     else this.streamsByPeer.delete(conn.peerHost);
     const s = conn.stream;
     if (!s) return;
-    connected.dec({ kind: s.proxy.kind });
     conn.watch?.cancel();
+    if (conn.ref) this.cb.streamClosed?.(conn.ref);
     if (![...this.conns.values()].some((c) => c.stream?.proxy.id === s.proxy.id)) this.nackLogGate.delete(s.proxy.id);
     this.log.info({ proxy: s.proxy.id }, 'proxy disconnected');
   }

@@ -33,8 +33,8 @@ export interface PreparedResponse {
   version_info: string;
   type_url: string;
   nonce: string;
-  /** Encoded `repeated Any resources = 2` fields. */
-  resourcesBytes: Buffer;
+  /** Encoded `repeated Any resources = 2` fields (pieces written one after the other). */
+  resourcesBytes: Buffer | readonly Buffer[];
 }
 
 export interface DeltaResource {
@@ -87,7 +87,8 @@ export function serializeResponse(r: PreparedResponse): Buffer {
   if (r.version_info) w.uint32((1 << 3) | 2).string(r.version_info);
   if (r.type_url) w.uint32((4 << 3) | 2).string(r.type_url);
   if (r.nonce) w.uint32((5 << 3) | 2).string(r.nonce);
-  return Buffer.concat([Buffer.from(w.finish()), r.resourcesBytes]);
+  const head = Buffer.from(w.finish());
+  return Buffer.concat(Array.isArray(r.resourcesBytes) ? [head, ...r.resourcesBytes] : [head, r.resourcesBytes as Buffer]);
 }
 
 export function serializeDeltaResponse(r: DeltaResponse): Buffer {

@@ -50,7 +50,16 @@ interface TypeState {
   sentVersion?: string;
   sentNonce?: string;
   sentNames?: string;
+  /** The request's names as they came (compared, not sorted, on the next request: an ACK repeats them). */
+  raw?: readonly string[];
+  /** Selection key of the current names (computed when they change, not per ACK). */
+  sel?: string;
+  /** The snapshot (and make-before-break previous) the last answer was worked out for. */
+  answeredFor?: EncodedSnapshot;
+  answeredPrevious?: EncodedSnapshot;
   sentAt?: number;
+  /** The revision the last sent response was built from. */
+  sentRevision?: string;
   ackedVersion?: string;
   ackedNonce?: string;
   nackedVersion?: string;
@@ -59,21 +68,23 @@ interface TypeState {
   known: Map<string, string>;
   /** Names sent as "does not exist", so they are not repeated. */
   absent: Set<string>;
-  pending: Map<string, { at: number; resources: Map<string, string>; removed: string[] }>;
+  pending: Map<string, { at: number; resources: Map<string, string>; removed: string[]; revision: string | undefined }>;
   rejected: Map<string, string>;
 }
 
 export interface StreamHooks {
   sendSotw(r: PreparedResponse, bytes: number): void;
   sendDelta(r: DeltaResponse): void;
-  /** Called when a push was acknowledged, with seconds since it was sent. */
-  acked(type: TypeUrl, seconds: number): void;
-  nacked(n: NackRecord): void;
+  /** A push was acknowledged: its version, nonce, the revision it came from and seconds since it was sent. */
+  acked(a: { type: TypeUrl; version: string; nonce: string; revision: string | undefined; seconds: number }): void;
+  nacked(n: NackRecord, revision: string | undefined): void;
   oversize(type: TypeUrl, bytes: number): void;
-  pushed(type: TypeUrl, bytes: number, count: number): void;
+  /** A response went out with `count` resources. */
+  pushed(p: { type: TypeUrl; version: string; nonce: string; revision: string | undefined; bytes: number; count: number }): void;
 }
 
 export interface StreamOptions {
+  /** Largest response the client accepts (Infinity: no limit); delta responses are also split at DELTA_BATCH_BYTES. */
   maxMessageBytes: number;
   /** Which SDS secrets this stream may receive (src/xds/server/authorize.ts); default: only the trust bundle. */
   secretScope?: SecretScope;
@@ -90,6 +101,9 @@ export class StreamLimitError extends Error {
   }
 }
 
+/** Delta responses are split into messages of at most this size even for clients without a limit. */
+export const DELTA_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** NACK details are kept (for syncz) up to this length. */
 export const MAX_NACK_DETAIL = 16 * 1024;
 
@@ -98,12 +112,25 @@ function nackMessage(detail: { code?: number; message?: string }): string {
   return m.length <= MAX_NACK_DETAIL ? m : `${m.slice(0, MAX_NACK_DETAIL)}… (truncated from ${m.length} characters)`;
 }
 
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Send order for make-before-break. */
 const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
 // Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
-const preparedCache = new WeakMap<EncodedSnapshot, Map<string, { version: string; bytes: Buffer }>>();
+interface Prepared {
+  version: string;
+  /** Encoded `resources` fields, in order (a shared part's and a proxy's own). */
+  bytes: Buffer[];
+  size: number;
+  count: number;
+}
+const preparedCache = new WeakMap<EncodedSnapshot, Map<string, Prepared>>();
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -114,6 +141,8 @@ function nextNonce(): string {
 export class AdsStream {
   readonly types = new Map<TypeUrl, TypeState>();
   snapshot: EncodedSnapshot | undefined;
+  /** The revision `snapshot` was built from (SnapshotWatch.revision). */
+  revision: string | undefined;
   /** Snapshot whose clusters/endpoints stay until listeners and routes are answered. */
   private previous: EncodedSnapshot | undefined;
   readonly connectedAt = new Date();
@@ -144,10 +173,11 @@ export class AdsStream {
     return out;
   }
 
-  /** A new snapshot for this proxy's class. */
-  setSnapshot(snap: EncodedSnapshot): void {
+  /** A new snapshot for this proxy's class (from `revision`). */
+  setSnapshot(snap: EncodedSnapshot, revision?: string): void {
     if (this.snapshot && this.snapshot !== snap) this.previous = this.snapshot;
     this.snapshot = snap;
+    this.revision = revision;
     for (const t of ORDER) {
       const s = this.types.get(t);
       if (s?.seenRequest) this.respond(t);
@@ -162,29 +192,36 @@ export class AdsStream {
     const type = req.type_url as TypeUrl;
     if (!ALL_TYPES.includes(type)) return; // unknown types are ignored, as Envoy servers do
     const s = this.state(type);
-    const names = (req.resource_names ?? []).filter((n) => n !== '');
-    this.checkNames(type, names.length, s.names.size);
+    const raw = req.resource_names ?? [];
+    // An ACK repeats the names it was sent for: compare (no sort, no hash) and keep the work done for them.
+    const same = s.raw !== undefined && sameNames(raw, s.raw);
+    const names = same ? [] : raw.filter((n) => n !== '');
+    if (!same) this.checkNames(type, names.length, s.names.size);
     const nonce = req.response_nonce ?? '';
     if (nonce && s.sentNonce && nonce !== s.sentNonce) return; // stale
     if (nonce && s.sentNonce === nonce) {
       const sentAt = s.sentAt;
       if (req.error_detail && (req.error_detail.message || req.error_detail.code)) {
         s.nackedVersion = s.sentVersion;
-        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: names.slice(0, 100), at: new Date().toISOString() };
-        this.hooks.nacked(s.lastNack);
+        s.lastNack = { type, nonce, version: s.sentVersion ?? '', message: nackMessage(req.error_detail), resources: raw.slice(0, 100), at: new Date().toISOString() };
+        this.hooks.nacked(s.lastNack, s.sentRevision);
       } else {
         s.ackedVersion = req.version_info ?? s.sentVersion;
         s.ackedNonce = nonce;
-        if (sentAt !== undefined) this.hooks.acked(type, (performance.now() - sentAt) / 1000);
+        if (sentAt !== undefined) this.hooks.acked({ type, version: s.ackedVersion ?? '', nonce, revision: s.sentRevision, seconds: (performance.now() - sentAt) / 1000 });
       }
       s.sentAt = undefined;
     }
     const first = !s.seenRequest;
     s.seenRequest = true;
-    const star = names.includes('*');
-    if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
-    else if (names.length) s.wildcard = false;
-    s.names = this.intern(type, names.filter((n) => n !== '*'));
+    if (!same) {
+      const star = names.includes('*');
+      if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
+      else if (names.length) s.wildcard = false;
+      s.names = this.intern(type, names.filter((n) => n !== '*'));
+      s.raw = raw;
+      s.sel = this.selectionKey(s);
+    }
     this.respond(type);
     this.maybeFinishRemoval();
   }
@@ -203,8 +240,7 @@ export class AdsStream {
   }
 
   /** The resources a response for this type carries now. */
-  private select(type: TypeUrl, s: TypeState): EncodedResource[] {
-    const snap = this.snapshot;
+  private select(type: TypeUrl, s: TypeState, snap: EncodedSnapshot | undefined = this.snapshot, withPrevious = true): EncodedResource[] {
     if (!snap) return [];
     const byName = new Map<string, EncodedResource>();
     const all = snap.encoded.get(type);
@@ -214,7 +250,7 @@ export class AdsStream {
       if (r) byName.set(n, r);
     }
     // Make-before-break: keep what the previous snapshot had until routes moved away.
-    if (this.previous && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint)) {
+    if (withPrevious && this.previous && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint)) {
       const prev = this.previous.encoded.get(type);
       for (const [n, r] of prev ?? []) {
         if (byName.has(n)) continue;
@@ -238,32 +274,69 @@ export class AdsStream {
     if (this.mode === 'delta') return this.respondDelta(type);
     const s = this.state(type);
     if (!this.snapshot) return;
-    const sel = this.selectionKey(s);
-    let prepared = preparedCache.get(this.snapshot);
-    if (!prepared) preparedCache.set(this.snapshot, (prepared = new Map()));
-    const pk = `${type}\0${this.previous?.version ?? ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
-    let p = prepared.get(pk);
-    if (!p) {
-      const list = this.select(type, s);
-      const h = createHash('sha256');
-      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
-      p = { version: h.digest('hex').slice(0, 16), bytes: encodeAnyList(type, list) };
-      prepared.set(pk, p);
-    }
-    if (p.version === s.sentVersion && sel === s.sentNames) return; // nothing new for this proxy
-    if (p.version === s.nackedVersion && sel === s.sentNames) return; // rejected before: do not loop
-    const size = p.bytes.length + 200;
+    const sel = (s.sel ??= this.selectionKey(s));
+    // Nothing changed since this type was last answered (an ACK): no work.
+    if (s.answeredFor === this.snapshot && s.answeredPrevious === this.previous && s.sentNames === sel) return;
+    const p = this.prepared(type, s, sel);
+    const answered = () => {
+      s.answeredFor = this.snapshot;
+      s.answeredPrevious = this.previous;
+    };
+    if (p.version === s.sentVersion && sel === s.sentNames) return answered(); // nothing new for this proxy
+    if (p.version === s.nackedVersion && sel === s.sentNames) return answered(); // rejected before: do not loop
+    const size = p.size + 200;
     if (size > this.opts.maxMessageBytes) {
       this.hooks.oversize(type, size);
       return;
     }
+    answered();
     const nonce = nextNonce();
     s.sentVersion = p.version;
     s.sentNonce = nonce;
     s.sentNames = sel;
     s.sentAt = performance.now();
+    s.sentRevision = this.revision;
     this.hooks.sendSotw({ version_info: p.version, type_url: type, nonce, resourcesBytes: p.bytes }, size);
-    this.hooks.pushed(type, size, -1);
+    this.hooks.pushed({ type, version: p.version, nonce, revision: this.revision, bytes: size, count: p.count });
+  }
+
+  /**
+   * The response body for this type and selection, shared by every stream
+   * with the same snapshot (or, for a composed snapshot, the same shared
+   * part): the shared part's bytes are prepared once for all the proxies of
+   * its scope, and a stream adds only its own part's.
+   */
+  private prepared(type: TypeUrl, s: TypeState, sel: string): Prepared {
+    const snap = this.snapshot!;
+    const parts = snap.parts;
+    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint);
+    if (parts && !mbb && type !== TYPE_URL.secret) {
+      if (!s.wildcard && !parts.own.encoded.get(type)?.size) return this.preparedFrom(parts.shared, type, s, sel, false);
+      if (s.wildcard && s.names.size === 0) {
+        const a = this.preparedFrom(parts.shared, type, s, sel, false);
+        const b = this.preparedFrom(parts.own, type, s, sel, false);
+        if (b.count === 0) return a;
+        if (a.count === 0) return b;
+        return { version: createHash('sha256').update(a.version).update('+').update(b.version).digest('hex').slice(0, 16), bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
+      }
+    }
+    return this.preparedFrom(snap, type, s, sel, true);
+  }
+
+  private preparedFrom(snap: EncodedSnapshot, type: TypeUrl, s: TypeState, sel: string, withPrevious: boolean): Prepared {
+    let cache = preparedCache.get(snap);
+    if (!cache) preparedCache.set(snap, (cache = new Map()));
+    const pk = `${type}\0${withPrevious ? this.previous?.version ?? '' : ''}\0${this.proxy.namespace}\0${type === TYPE_URL.secret ? this.opts.secretScope ?? 'trust-bundle' : ''}\0${sel}`;
+    let p = cache.get(pk);
+    if (!p) {
+      const list = this.select(type, s, snap, withPrevious);
+      const h = createHash('sha256');
+      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
+      const bytes = encodeAnyList(type, list);
+      p = { version: h.digest('hex').slice(0, 16), bytes: [bytes], size: bytes.length, count: list.length };
+      cache.set(pk, p);
+    }
+    return p;
   }
 
   /** Drop the make-before-break union once listeners and routes are answered. */
@@ -299,15 +372,17 @@ export class AdsStream {
           s.known.delete(n);
         }
         s.lastNack = { type, nonce, version: [...pend.resources.values()].slice(0, 100).join(','), message: nackMessage(req.error_detail), resources: [...pend.resources.keys()].slice(0, 100), at: new Date().toISOString() };
-        this.hooks.nacked(s.lastNack);
+        this.hooks.nacked(s.lastNack, pend.revision);
       } else {
         s.ackedNonce = nonce;
         s.ackedVersion = this.snapshot?.version;
-        this.hooks.acked(type, (performance.now() - pend.at) / 1000);
+        this.hooks.acked({ type, version: s.ackedVersion ?? '', nonce, revision: pend.revision, seconds: (performance.now() - pend.at) / 1000 });
       }
     }
     const first = !s.seenRequest;
     s.seenRequest = true;
+    // A bare ACK or NACK changes no subscription: nothing to work out again.
+    const resubscribes = first || (req.resource_names_subscribe?.length ?? 0) > 0 || (req.resource_names_unsubscribe?.length ?? 0) > 0;
     if (first && req.initial_resource_versions) for (const [n, v] of Object.entries(req.initial_resource_versions)) s.known.set(n, v);
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
@@ -329,7 +404,7 @@ export class AdsStream {
         s.absent.delete(n);
       }
     }
-    this.respondDelta(type);
+    if (resubscribes) this.respondDelta(type);
     this.maybeFinishRemoval();
   }
 
@@ -353,6 +428,7 @@ export class AdsStream {
     }
     if (!changed.length && !removed.length) return;
     // Split by size: delta responses need not be whole, so several messages are fine.
+    const batchBytes = Math.min(this.opts.maxMessageBytes, DELTA_BATCH_BYTES);
     const batches: EncodedResource[][] = [];
     let cur: EncodedResource[] = [];
     let size = 200;
@@ -362,7 +438,7 @@ export class AdsStream {
         this.hooks.oversize(type, rs);
         continue;
       }
-      if (size + rs > this.opts.maxMessageBytes && cur.length) {
+      if (size + rs > batchBytes && cur.length) {
         batches.push(cur);
         cur = [];
         size = 200;
@@ -376,14 +452,14 @@ export class AdsStream {
       if (!batch.length && !rm.length) return;
       const nonce = nextNonce();
       const resources = new Map(batch.map((r) => [r.name, r.version]));
-      s.pending.set(nonce, { at: performance.now(), resources, removed: rm });
+      s.pending.set(nonce, { at: performance.now(), resources, removed: rm, revision: this.revision });
       for (const r of batch) s.known.set(r.name, r.version);
       for (const n of rm) s.known.delete(n);
       s.sentNonce = nonce;
       s.sentVersion = this.snapshot!.version;
       const bytes = batch.reduce((a, r) => a + r.bytes.length, 0);
       this.hooks.sendDelta({ system_version_info: this.snapshot!.version, type_url: type, nonce, resources: batch.map((r) => ({ name: r.name, version: r.version, bytes: r.bytes })), removed_resources: rm });
-      this.hooks.pushed(type, bytes, batch.length);
+      this.hooks.pushed({ type, version: this.snapshot!.version, nonce, revision: this.revision, bytes, count: batch.length });
     });
   }
 

@@ -4,7 +4,7 @@
 
 import type { ProxyInfo } from '../../api/types.js';
 import { buildMeshModel, type MeshModel } from '../../mesh/index.js';
-import { translateWithDiagnostics, translationKey } from '../translate/index.js';
+import { translateParts, translateWithDiagnostics, translationKey } from '../translate/index.js';
 import type { ModelInputs, Translator } from '../cache/index.js';
 
 const addressCache = new WeakMap<MeshModel, Set<string>>();
@@ -26,6 +26,9 @@ export function meshTranslator(): Translator<MeshModel> {
     model: (inputs: ModelInputs) => buildMeshModel(inputs.config, inputs.index, inputs.overlay),
     key: (proxy: ProxyInfo) => translationKey(proxy),
     translate: (proxy: ProxyInfo, model: MeshModel) => translateWithDiagnostics(proxy, model),
+    // Outbound config is one object per scope (kind, namespace, outbound-relevant labels) under a model:
+    // encoded, checked and prepared once for every proxy of the scope; only inbound is per workload.
+    translateParts: (proxy: ProxyInfo, model: MeshModel) => translateParts(proxy, model),
     // Translation reads a proxy's IPs only to find the workloads it runs
     // (inbound listeners). Every sidecar has its own IP, so without this each
     // would be its own class and be translated alone on every revision.

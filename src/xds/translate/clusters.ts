@@ -4,33 +4,19 @@
 // circuit breakers, outlier detection, TLS) merged the way Istio merges it:
 // subset over top level, port-level over both.
 
-import type { TrafficPolicy } from '../../api/istio.js';
 import type { XdsResource } from '../../api/types.js';
+import type { Cluster, CircuitBreakers, HttpProtocolOptions, OutlierDetection, TransportSocket, envoy_config_cluster_v3_CircuitBreakers_Thresholds as Thresholds } from '../envoy-types.js';
 import type { DestinationModel, DestinationRuleModel, MeshService } from '../../mesh/model.js';
-import { parseDurationMs } from '../../mesh/names.js';
+import { effectivePolicy, type PolicyModel } from '../../mesh/policy.js';
 import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, clusterName, clusterSni, spiffeId } from '../names.js';
-import { ADS_SOURCE, T, any, durationOf, xdsResource } from './common.js';
+import { ADS_SOURCE, T, any, durationOf, clusterResource, endpointResource } from './common.js';
 import { loadAssignment, socketAddress } from './endpoints.js';
 import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
 
-type Policy = Omit<TrafficPolicy, 'portLevelSettings'>;
+type Policy = PolicyModel;
 
-/** Istio's precedence: subset-level over top-level, port-level over its level; each field replaces whole. */
-export function effectivePolicy(dr: DestinationRuleModel | undefined, port: number, subset: string | undefined): Policy {
-  if (!dr) return {};
-  const level = (p: TrafficPolicy | undefined): Policy => {
-    if (!p) return {};
-    const { portLevelSettings, ...rest } = p;
-    const pl = portLevelSettings?.find((s) => s.port?.number === port);
-    if (!pl) return rest;
-    const { port: _p, ...plRest } = pl;
-    return { ...rest, ...plRest };
-  };
-  const top = level(dr.trafficPolicy);
-  const sub = subset ? dr.subsets.find((s) => s.name === subset) : undefined;
-  return { ...top, ...level(sub?.trafficPolicy) };
-}
+export { effectivePolicy };
 
 export interface ClusterSet {
   clusters: Map<string, XdsResource>;
@@ -72,7 +58,7 @@ export function destinationCluster(view: ProxyView, d: DestinationModel, context
   return clusterName('outbound', port, d.subset, d.host);
 }
 
-function lbSettings(view: ProxyView, policy: Policy, dr: DestinationRuleModel | undefined): Record<string, unknown> {
+function lbSettings(view: ProxyView, policy: Policy, dr: DestinationRuleModel | undefined): Pick<Cluster, 'lb_policy' | 'ring_hash_lb_config' | 'maglev_lb_config'> {
   const grpc = view.proxy.kind === 'grpc';
   const lb = policy.loadBalancer;
   const warn = (what: string) =>
@@ -107,10 +93,10 @@ function lbSettings(view: ProxyView, policy: Policy, dr: DestinationRuleModel | 
   }
 }
 
-function circuitBreakers(policy: Policy): Record<string, unknown> | undefined {
+function circuitBreakers(policy: Policy): CircuitBreakers | undefined {
   const cp = policy.connectionPool;
   if (!cp) return undefined;
-  const t: Record<string, unknown> = { priority: 'DEFAULT' };
+  const t: Thresholds = { priority: 'DEFAULT' };
   if (cp.tcp?.maxConnections) t.max_connections = { value: cp.tcp.maxConnections };
   if (cp.http?.http1MaxPendingRequests) t.max_pending_requests = { value: cp.http.http1MaxPendingRequests };
   if (cp.http?.http2MaxRequests) t.max_requests = { value: cp.http.http2MaxRequests };
@@ -118,13 +104,13 @@ function circuitBreakers(policy: Policy): Record<string, unknown> | undefined {
   return Object.keys(t).length > 1 ? { thresholds: [t] } : undefined;
 }
 
-function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleModel | undefined): Record<string, unknown> | undefined {
+function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleModel | undefined): OutlierDetection | undefined {
   const od = policy.outlierDetection;
   if (!od) return undefined;
   // Istio's applyOutlierDetection: DestinationRules have no success-rate
   // ejection, so it is always off. Left unset, Envoy and grpc-js turn it on
   // (grpc-js then crashes in its sweep when no host has the request volume).
-  const out: Record<string, unknown> = { enforcing_success_rate: { value: 0 } };
+  const out: OutlierDetection = { enforcing_success_rate: { value: 0 } };
   const consecutive5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
   if (view.proxy.kind === 'grpc') {
     // gRPC implements success-rate and failure-percentage ejection only (gRFC A50).
@@ -147,15 +133,13 @@ function outlierDetection(view: ProxyView, policy: Policy, dr: DestinationRuleMo
     if (od.splitExternalLocalOriginErrors) out.split_external_local_origin_errors = true;
     if (od.consecutiveLocalOriginFailures !== undefined) out.consecutive_local_origin_failure = { value: od.consecutiveLocalOriginFailures };
   }
-  const interval = parseDurationMs(od.interval);
-  if (interval !== undefined && interval > 0) out.interval = durationOf(interval);
-  const base = parseDurationMs(od.baseEjectionTime);
-  if (base !== undefined && base > 0) out.base_ejection_time = durationOf(base);
+  if (od.intervalMs !== undefined && od.intervalMs > 0) out.interval = durationOf(od.intervalMs);
+  if (od.baseEjectionTimeMs !== undefined && od.baseEjectionTimeMs > 0) out.base_ejection_time = durationOf(od.baseEjectionTimeMs);
   if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = { value: Math.min(100, Math.max(0, od.maxEjectionPercent)) };
   return out;
 }
 
-function tlsSocket(view: ProxyView, svc: MeshService, policy: Policy, port: number, subset: string | undefined, dr: DestinationRuleModel | undefined, endpointsSans: string[]): Record<string, unknown> | undefined {
+function tlsSocket(view: ProxyView, svc: MeshService, policy: Policy, port: number, subset: string | undefined, dr: DestinationRuleModel | undefined, endpointsSans: string[]): TransportSocket | undefined {
   const kind = view.proxy.kind;
   const tls = policy.tls;
   const sni = clusterSni(port, subset, svc.hostname);
@@ -184,8 +168,8 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const subsetLabels = subset ? dr?.subsets.find((s) => s.name === subset)?.labels : undefined;
   const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels);
   const sans = [...new Set(svc.endpoints.filter((e) => e.serviceAccount).map((e) => spiffeId(view.model.settings.trustDomain, e.namespace, e.serviceAccount!)))].sort();
-  const connectTimeout = parseDurationMs(policy.connectionPool?.tcp?.connectTimeout) ?? 10_000;
-  const c: Record<string, unknown> = { name, connect_timeout: durationOf(connectTimeout) };
+  const connectTimeout = policy.connectionPool?.tcp?.connectTimeoutMs ?? 10_000;
+  const c: Cluster = { name, connect_timeout: durationOf(connectTimeout) };
   const dns = svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN';
   if (dns) {
     const hostnameOnly = { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: [{ endpoint: { address: socketAddress(svc.hostname, port.number) } }], load_balancing_weight: { value: 1 } }] };
@@ -206,10 +190,10 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   } else {
     c.type = 'EDS';
     c.eds_cluster_config = { eds_config: ADS_SOURCE, service_name: name };
-    out.endpoints.set(name, xdsResource(name, cla));
+    out.endpoints.set(name, endpointResource(name, cla));
   }
   if (c.lb_policy === undefined) Object.assign(c, lbSettings(view, policy, dr));
-  const warmup = parseDurationMs(policy.loadBalancer?.warmupDurationSecs);
+  const warmup = policy.loadBalancer?.warmupMs;
   if (warmup !== undefined && warmup > 0) {
     if (kind === 'grpc') view.sink.add({ code: 'MCD4107', severity: 'info', message: 'warmupDurationSecs is not supported by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.loadBalancer.warmupDurationSecs' });
     else if (c.lb_policy === 'ROUND_ROBIN') c.round_robin_lb_config = { slow_start_config: { slow_start_window: durationOf(warmup) } };
@@ -217,12 +201,9 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   }
   const ka = policy.connectionPool?.tcp?.tcpKeepalive;
   if (ka && kind !== 'grpc') {
-    const secs = (d: string | undefined) => {
-      const ms = parseDurationMs(d);
-      return ms !== undefined && ms >= 1000 ? { value: Math.floor(ms / 1000) } : undefined;
-    };
-    const time = secs(ka.time);
-    const interval = secs(ka.interval);
+    const secs = (ms: number | undefined) => (ms !== undefined && ms >= 1000 ? { value: Math.floor(ms / 1000) } : undefined);
+    const time = secs(ka.timeMs);
+    const interval = secs(ka.intervalMs);
     c.upstream_connection_options = {
       tcp_keepalive: { ...(ka.probes ? { keepalive_probes: { value: ka.probes } } : {}), ...(time ? { keepalive_time: time } : {}), ...(interval ? { keepalive_interval: interval } : {}) },
     };
@@ -237,9 +218,9 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   if (ts) c.transport_socket = ts;
   if (kind !== 'grpc' && isHttpish(port.protocol)) {
     // HttpProtocolOptions must name the upstream protocol, and means nothing for TCP ports.
-    const opts: Record<string, unknown> = {};
+    const opts: HttpProtocolOptions = {};
     const maxReq = policy.connectionPool?.http?.maxRequestsPerConnection;
-    const idle = parseDurationMs(policy.connectionPool?.http?.idleTimeout);
+    const idle = policy.connectionPool?.http?.idleTimeoutMs;
     if (maxReq || idle !== undefined) {
       opts.common_http_protocol_options = { ...(idle !== undefined ? { idle_timeout: durationOf(idle) } : {}), ...(maxReq ? { max_requests_per_connection: { value: maxReq } } : {}) };
     }
@@ -248,10 +229,10 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
     if (policy.connectionPool?.http?.useClientProtocol) opts.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2 };
     else opts.explicit_http_config = isH2(port.protocol) || policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' ? { http2_protocol_options: h2 } : { http_protocol_options: {} };
     c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, opts) };
-  } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeout || policy.connectionPool?.http?.maxRequestsPerConnection)) {
+  } else if (kind === 'grpc' && (policy.connectionPool?.tcp?.connectTimeoutMs !== undefined || policy.connectionPool?.http?.maxRequestsPerConnection)) {
     view.sink.add({ code: 'MCD4105', severity: 'info', message: 'connectTimeout and maxRequestsPerConnection are not used by proxyless gRPC clients', ...(dr ? { resource: dr.key } : {}), path: 'spec.trafficPolicy.connectionPool' });
   }
-  out.clusters.set(name, xdsResource(name, c));
+  out.clusters.set(name, clusterResource(name, c));
 }
 
 /** Outbound clusters (+ endpoints) for every service port in the proxy's scope, and per subset. */
@@ -269,12 +250,12 @@ export function outboundClusters(view: ProxyView): ClusterSet {
 
 /** Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original destination). */
 export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {
-  out.clusters.set(BLACKHOLE, xdsResource(BLACKHOLE, { name: BLACKHOLE, type: 'STATIC', connect_timeout: durationOf(10_000) }));
-  out.clusters.set(PASSTHROUGH, xdsResource(PASSTHROUGH, { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(10_000) }));
+  out.clusters.set(BLACKHOLE, clusterResource(BLACKHOLE, { name: BLACKHOLE, type: 'STATIC', connect_timeout: durationOf(10_000) }));
+  out.clusters.set(PASSTHROUGH, clusterResource(PASSTHROUGH, { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(10_000) }));
   if (inbound) {
     out.clusters.set(
       INBOUND_PASSTHROUGH,
-      xdsResource(INBOUND_PASSTHROUGH, {
+      clusterResource(INBOUND_PASSTHROUGH, {
         name: INBOUND_PASSTHROUGH,
         type: 'ORIGINAL_DST',
         lb_policy: 'CLUSTER_PROVIDED',
@@ -288,7 +269,7 @@ export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {
 /** `inbound|port||`: the local application on 127.0.0.1:<endpoint port>. */
 export function inboundCluster(servicePort: number, endpointPort: number, protocol: string): XdsResource {
   const name = clusterName('inbound', servicePort, undefined, '');
-  const c: Record<string, unknown> = {
+  const c: Cluster = {
     name,
     type: 'STATIC',
     connect_timeout: durationOf(10_000),
@@ -296,7 +277,7 @@ export function inboundCluster(servicePort: number, endpointPort: number, protoc
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', endpointPort) } }] }] },
   };
   if (isH2(protocol)) c.typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': any(T.httpProtocolOptions, { explicit_http_config: { http2_protocol_options: {} } }) };
-  return xdsResource(name, c);
+  return clusterResource(name, c);
 }
 
 export { isHttpish, isH2 };

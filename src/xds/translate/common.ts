@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Diagnostic, XdsResource } from '../../api/types.js';
 import { canonicalJson } from '../../config/load.js';
+import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration, TypedAny } from '../envoy-types.js';
 
 export const T = {
   hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
@@ -25,7 +26,7 @@ export const T = {
 } as const;
 
 /** A google.protobuf.Any as protobufjs fromObject reads it. */
-export function any(typeUrl: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+export function any(typeUrl: string, fields: object = {}): TypedAny {
   return { '@type': typeUrl, ...fields };
 }
 
@@ -48,9 +49,16 @@ export function canonicalVersionOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
-export function xdsResource(name: string, value: Record<string, unknown>): XdsResource {
-  return { name, value, version: versionOf(value) };
+function xdsResource(name: string, value: object): XdsResource {
+  return { name, value: value as Record<string, unknown>, version: versionOf(value) };
 }
+
+// One constructor per resource type, each taking the message's generated type
+// (src/xds/envoy-types.ts): a misspelt or mistyped field is a compile error.
+export const listenerResource = (name: string, value: Listener): XdsResource => xdsResource(name, value);
+export const routeResource = (name: string, value: RouteConfiguration): XdsResource => xdsResource(name, value);
+export const clusterResource = (name: string, value: Cluster): XdsResource => xdsResource(name, value);
+export const endpointResource = (name: string, value: ClusterLoadAssignment): XdsResource => xdsResource(name, value);
 
 
 /** Collects translation diagnostics, deduplicated (one per message and resource). */

@@ -4,6 +4,7 @@
 
 import type { MeshEndpoint } from '../../mesh/model.js';
 import { cmp } from '../../mesh/names.js';
+import type { Address, ClusterLoadAssignment } from '../envoy-types.js';
 
 export function locality(text: string | undefined): Record<string, string> {
   if (!text) return {};
@@ -11,12 +12,12 @@ export function locality(text: string | undefined): Record<string, string> {
   return { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(sub_zone ? { sub_zone } : {}) };
 }
 
-export function socketAddress(address: string, port: number): Record<string, unknown> {
+export function socketAddress(address: string, port: number): Address {
   return { socket_address: { address, port_value: port } };
 }
 
 /** `cluster_name` + endpoints of `servicePort`, only those matching `subsetLabels`. */
-export function loadAssignment(clusterName: string, endpoints: readonly MeshEndpoint[], servicePort: number, subsetLabels?: Record<string, string>): Record<string, unknown> {
+export function loadAssignment(clusterName: string, endpoints: readonly MeshEndpoint[], servicePort: number, subsetLabels?: Record<string, string>): ClusterLoadAssignment {
   const byLocality = new Map<string, MeshEndpoint[]>();
   for (const e of endpoints) {
     if (subsetLabels && !Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v)) continue;

@@ -13,6 +13,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
+import { grpcSizeCheck } from './limits.js';
 import { VIRTUAL_INBOUND } from '../names.js';
 
 export { versionOf } from './common.js';
@@ -73,6 +74,8 @@ function buildOutbound(view: ProxyView): Outbound {
   let routes = new Map<string, XdsResource>();
   if (view.proxy.kind === 'grpc') {
     ({ listeners, routes } = grpcClientResources(view));
+    const byType = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([[TYPE_URL.listener, listeners], [TYPE_URL.route, routes], [TYPE_URL.cluster, cs.clusters], [TYPE_URL.endpoint, cs.endpoints]]);
+    for (const d of grpcSizeCheck(view.proxy.namespace, byType, view.services.length)) view.sink.add(d);
   } else if (view.proxy.kind === 'sidecar') {
     envoyFixedClusters(cs, true);
     ({ listeners, routes } = sidecarOutbound(view));
@@ -98,46 +101,64 @@ function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
   return out;
 }
 
-export function translateWithDiagnostics(proxy: ProxyInfo, model: MeshModel): TranslateResult {
-  const view = new ProxyView(proxy, model);
-  const listeners = new Map<string, XdsResource>();
-  const routes = new Map<string, XdsResource>();
-  const clusters = new Map<string, XdsResource>();
-  const endpoints = new Map<string, XdsResource>();
-  const secrets = new Map<string, XdsResource>();
-  const diagnostics: Diagnostic[] = [];
-  if (proxy.kind === 'router') {
-    const cs = outboundClusters(view);
-    envoyFixedClusters(cs, false);
-    const r = gatewayResources(view);
-    for (const [k, v] of r.listeners) listeners.set(k, v);
-    for (const [k, v] of r.routes) routes.set(k, v);
-    for (const [k, v] of cs.clusters) clusters.set(k, v);
-    for (const [k, v] of cs.endpoints) endpoints.set(k, v);
-  } else {
-    const ob = outboundFor(proxy, model);
-    for (const [k, v] of ob.listeners) listeners.set(k, v);
-    for (const [k, v] of ob.routes) routes.set(k, v);
-    for (const [k, v] of ob.clusters) clusters.set(k, v);
-    for (const [k, v] of ob.endpoints) endpoints.set(k, v);
-    diagnostics.push(...ob.diagnostics);
-    if (proxy.kind === 'grpc') {
-      for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
-    } else {
-      const cs = { clusters, endpoints };
-      listeners.set(VIRTUAL_INBOUND, sidecarInbound(view, cs));
-    }
-  }
-  const seen = new Set(diagnostics.map((d) => JSON.stringify(d)));
-  for (const d of view.sink.list) if (!seen.has(JSON.stringify(d))) diagnostics.push(d);
-  const resources = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([
+/**
+ * A proxy's resources in two parts: `shared`, its outbound config (the same
+ * object for every proxy of one kind, namespace and outbound-relevant labels
+ * under one model, so it is encoded and checked once and its responses are
+ * shared), and `own`, what only this proxy's workloads get (inbound
+ * listeners and clusters). Gateways are not split (`shared` is undefined).
+ * The two parts never hold the same name.
+ */
+export interface TranslateParts {
+  shared?: { resources: ProxyResources; diagnostics: Diagnostic[] };
+  own: TranslateResult;
+}
+
+const sharedMemo = new WeakMap<Outbound, { resources: ProxyResources; diagnostics: Diagnostic[] }>();
+
+function byType(listeners: Map<string, XdsResource>, routes: Map<string, XdsResource>, clusters: Map<string, XdsResource>, endpoints: Map<string, XdsResource>, secrets = new Map<string, XdsResource>()): ProxyResources {
+  return new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([
     [TYPE_URL.listener, sorted(listeners)],
     [TYPE_URL.route, sorted(routes)],
     [TYPE_URL.cluster, sorted(clusters)],
     [TYPE_URL.endpoint, sorted(endpoints)],
     [TYPE_URL.secret, sorted(secrets)],
   ]);
-  return { resources, diagnostics };
+}
+
+export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslateParts {
+  const view = new ProxyView(proxy, model);
+  const listeners = new Map<string, XdsResource>();
+  const routes = new Map<string, XdsResource>();
+  const clusters = new Map<string, XdsResource>();
+  const endpoints = new Map<string, XdsResource>();
+  if (proxy.kind === 'router') {
+    const cs = outboundClusters(view);
+    envoyFixedClusters(cs, false);
+    const r = gatewayResources(view);
+    return { own: { resources: byType(r.listeners, r.routes, cs.clusters, cs.endpoints), diagnostics: view.sink.list.slice() } };
+  }
+  const ob = outboundFor(proxy, model);
+  let shared = sharedMemo.get(ob);
+  if (!shared) sharedMemo.set(ob, (shared = { resources: byType(ob.listeners, ob.routes, ob.clusters, ob.endpoints), diagnostics: ob.diagnostics }));
+  if (proxy.kind === 'grpc') {
+    for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
+  } else {
+    listeners.set(VIRTUAL_INBOUND, sidecarInbound(view, { clusters, endpoints }));
+  }
+  const seen = new Set(shared.diagnostics.map((d) => JSON.stringify(d)));
+  const own = view.sink.list.filter((d) => !seen.has(JSON.stringify(d)));
+  return { shared, own: { resources: byType(listeners, routes, clusters, endpoints), diagnostics: own } };
+}
+
+export function translateWithDiagnostics(proxy: ProxyInfo, model: MeshModel): TranslateResult {
+  const { shared, own } = translateParts(proxy, model);
+  if (!shared) return own;
+  const resources = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>();
+  for (const t of [TYPE_URL.listener, TYPE_URL.route, TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.secret] as TypeUrl[]) {
+    resources.set(t, sorted(new Map([...(shared.resources.get(t) ?? []), ...(own.resources.get(t) ?? [])])));
+  }
+  return { resources, diagnostics: [...shared.diagnostics, ...own.diagnostics] };
 }
 
 export function translate(proxy: ProxyInfo, model: MeshModel): ProxyResources {

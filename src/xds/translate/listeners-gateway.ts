@@ -9,9 +9,10 @@
 import type { Server } from '../../api/istio.js';
 import type { XdsResource } from '../../api/types.js';
 import type { GatewayModel, VirtualServiceModel } from '../../mesh/model.js';
+import type { FilterChain, RouteConfiguration, VirtualHost } from '../envoy-types.js';
 import { cmp, hostMatches, hostsOverlap } from '../../mesh/names.js';
 import { clusterSni, portListenerName } from '../names.js';
-import { ADS_SOURCE, xdsResource } from './common.js';
+import { ADS_SOURCE, listenerResource, routeResource } from './common.js';
 import { socketAddress } from './endpoints.js';
 import { ENVOY_HTTP_FILTERS, TLS_INSPECTOR, hcmFilter, l4Targets, tcpProxyFilter } from './listeners-sidecar.js';
 import { rbacHttpFilters } from './rbac.js';
@@ -19,7 +20,6 @@ import { gatewayRoutes } from './routes.js';
 import { gatewayDownstream } from './tls.js';
 import { type ProxyView, selects } from './view.js';
 
-type Obj = Record<string, unknown>;
 
 interface BoundServer {
   gw: GatewayModel;
@@ -46,7 +46,7 @@ function kindOf(s: Server): 'http' | 'https' | 'passthrough' | 'auto' | 'tcp' {
 }
 
 /** Virtual hosts for servers: one per host a bound VirtualService serves within the server's hosts. */
-function virtualHosts(view: ProxyView, servers: BoundServer[], port: number, used: Set<string>): Obj[] {
+function virtualHosts(view: ProxyView, servers: BoundServer[], port: number, used: Set<string>): VirtualHost[] {
   const byHost = new Map<string, { vss: VirtualServiceModel[]; redirect: boolean; gwRef: string }>();
   for (const { gw, server } of servers) {
     const gwRef = `${gw.namespace}/${gw.name}`;
@@ -66,7 +66,7 @@ function virtualHosts(view: ProxyView, servers: BoundServer[], port: number, use
       }
     }
   }
-  const out: Obj[] = [];
+  const out: VirtualHost[] = [];
   for (const host of [...byHost.keys()].sort(cmp)) {
     const e = byHost.get(host)!;
     const domains = [host, `${host}:${port}`].filter((d) => !used.has(d));
@@ -79,7 +79,7 @@ function virtualHosts(view: ProxyView, servers: BoundServer[], port: number, use
   return out;
 }
 
-function routeConfig(name: string, vhosts: Obj[]): Obj {
+function routeConfig(name: string, vhosts: VirtualHost[]): RouteConfiguration {
   const list = vhosts.length > 0 ? vhosts : [{ name: 'blackhole:404', domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, direct_response: { status: 404 } }] }];
   return { name, virtual_hosts: list, validate_clusters: { value: false } };
 }
@@ -100,7 +100,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
   const httpFilters = [...rbacHttpFilters(view, view.authorizationPolicies(view.proxy.namespace, view.proxy.labels)), ...ENVOY_HTTP_FILTERS];
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const servers = byPort.get(port)!;
-    const chains: Obj[] = [];
+    const chains: FilterChain[] = [];
     let sni = false;
     const usedSni = new Set<string>();
     let defaultTaken = false;
@@ -124,7 +124,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
     const httpServers = servers.filter((s) => kindOf(s.server) === 'http');
     if (httpServers.length > 0) {
       const name = `http.${port}`;
-      routes.set(name, xdsResource(name, routeConfig(name, virtualHosts(view, httpServers, port, new Set()))));
+      routes.set(name, routeResource(name, routeConfig(name, virtualHosts(view, httpServers, port, new Set()))));
       if (claim([], 'HTTP server', httpServers[0]!) !== undefined) {
         chains.push({ name, filters: [hcmFilter({ stat_prefix: `outbound_0.0.0.0_${port}`, rds: { config_source: ADS_SOURCE, route_config_name: name }, http_filters: httpFilters })] });
       }
@@ -142,7 +142,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
       const names = claim([...new Set(sniNames)], 'HTTPS server', bs);
       if (names === undefined) continue;
       sni = true;
-      routes.set(name, xdsResource(name, routeConfig(name, virtualHosts(view, [{ ...bs, server: { ...server, tls: { ...server.tls, httpsRedirect: false } } }], port, new Set()))));
+      routes.set(name, routeResource(name, routeConfig(name, virtualHosts(view, [{ ...bs, server: { ...server, tls: { ...server.tls, httpsRedirect: false } } }], port, new Set()))));
       chains.push({
         name,
         ...(names.length > 0 ? { filter_chain_match: { server_names: names } } : {}),
@@ -200,7 +200,7 @@ export function gatewayResources(view: ProxyView): { listeners: Map<string, XdsR
     const name = portListenerName(port);
     listeners.set(
       name,
-      xdsResource(name, {
+      listenerResource(name, {
         name,
         address: socketAddress('0.0.0.0', port),
         traffic_direction: 'OUTBOUND',

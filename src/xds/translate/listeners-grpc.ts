@@ -15,12 +15,13 @@
 import type { XdsResource } from '../../api/types.js';
 import type { MeshService } from '../../mesh/model.js';
 import { GRPC_SERVER_BIND_ALIASES, clusterName, grpcClientListenerNames, grpcServerListenerName } from '../names.js';
-import { ADS_SOURCE, T, any, xdsResource } from './common.js';
+import { ADS_SOURCE, T, any, listenerResource, routeResource } from './common.js';
 import { isHttpish } from './clusters.js';
 import { rbacHttpFilters } from './rbac.js';
 import { serviceDomains, serviceRoutes } from './routes.js';
 import { istioMutualDownstream } from './tls.js';
 import type { ProxyView } from './view.js';
+import type { FilterChain } from '../envoy-types.js';
 
 const FAULT_FILTER = { name: 'envoy.filters.http.fault', typed_config: any(T.fault) };
 const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: any(T.router) };
@@ -39,14 +40,14 @@ export function grpcClientResources(view: ProxyView): { listeners: Map<string, X
         domains: serviceDomains(svc, port.number, view.proxy.namespace, settings.clusterDomain).filter((d) => !/^\d|^\[/.test(d)),
         routes: serviceRoutes(ctx, vs, svc, port.number),
       };
-      routes.set(rdsName, xdsResource(rdsName, { name: rdsName, virtual_hosts: [vhost] }));
+      routes.set(rdsName, routeResource(rdsName, { name: rdsName, virtual_hosts: [vhost] }));
       for (const name of grpcClientListenerNames(svc.hostname, port.number, view.proxy.namespace, settings.clusterDomain)) {
         const hcm = any(T.hcm, {
           stat_prefix: name,
           rds: { config_source: ADS_SOURCE, route_config_name: rdsName },
           http_filters: [FAULT_FILTER, ROUTER_FILTER],
         });
-        listeners.set(name, xdsResource(name, { name, api_listener: { api_listener: hcm } }));
+        listeners.set(name, listenerResource(name, { name, api_listener: { api_listener: hcm } }));
       }
     }
   }
@@ -87,7 +88,7 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
     // No filter_chain_match: grpc-js-xds never matches a chain that sets
     // destination_port, server_names or a transport_protocol other than
     // raw_buffer (gRFC A36), and the listener is per port already.
-    const chain: Record<string, unknown> = {
+    const chain: FilterChain = {
       name: routeName,
       filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }],
     };
@@ -95,7 +96,7 @@ export function grpcServerListeners(view: ProxyView): Map<string, XdsResource> {
     for (const ip of addresses) {
       const name = grpcServerListenerName(ip, port);
       const bare = ip.replace(/^\[|\]$/g, '');
-      out.set(name, xdsResource(name, { name, address: { socket_address: { address: bare === '' ? '::' : bare, port_value: port } }, filter_chains: [chain] }));
+      out.set(name, listenerResource(name, { name, address: { socket_address: { address: bare === '' ? '::' : bare, port_value: port } }, filter_chains: [chain] }));
     }
   }
   return out;

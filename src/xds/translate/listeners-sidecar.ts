@@ -11,33 +11,33 @@ import type { XdsResource } from '../../api/types.js';
 import type { L4RouteModel, MeshService, VirtualServiceModel } from '../../mesh/model.js';
 import { cmp } from '../../mesh/names.js';
 import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, VIRTUAL_INBOUND, VIRTUAL_OUTBOUND, clusterName, portListenerName } from '../names.js';
-import { ADS_SOURCE, T, any, durationOf, xdsResource } from './common.js';
+import { ADS_SOURCE, T, any, durationOf, listenerResource, routeResource } from './common.js';
 import { type ClusterSet, destinationCluster, inboundCluster, isHttpish } from './clusters.js';
 import { socketAddress } from './endpoints.js';
 import { rbacHttpFilters, rbacNetworkFilters } from './rbac.js';
 import { serviceDomains, serviceRoutes } from './routes.js';
 import { istioMutualDownstream } from './tls.js';
 import type { ProxyView } from './view.js';
+import type { FilterChain, HttpConnectionManager, HttpFilter, Listener, ListenerFilter, NetworkFilter, VirtualHost, envoy_config_core_v3_CidrRange as CidrRange } from '../envoy-types.js';
 
-type Obj = Record<string, unknown>;
 
-export const ENVOY_HTTP_FILTERS: Obj[] = [
+export const ENVOY_HTTP_FILTERS: HttpFilter[] = [
   { name: 'envoy.filters.http.fault', typed_config: any(T.fault) },
   { name: 'envoy.filters.http.cors', typed_config: any(T.cors) },
   { name: 'envoy.filters.http.router', typed_config: any(T.router) },
 ];
 
-export function hcmFilter(fields: Obj): Obj {
+export function hcmFilter(fields: HttpConnectionManager): NetworkFilter {
   return { name: 'envoy.filters.network.http_connection_manager', typed_config: any(T.hcm, fields) };
 }
 
-export function tcpProxyFilter(statPrefix: string, clusters: { name: string; weight: number }[]): Obj {
+export function tcpProxyFilter(statPrefix: string, clusters: { name: string; weight: number }[]): NetworkFilter {
   const live = clusters.filter((c) => c.weight > 0);
   const target = live.length === 1 ? { cluster: live[0]!.name } : { weighted_clusters: { clusters: live.map((c) => ({ name: c.name, weight: c.weight })) } };
   return { name: 'envoy.filters.network.tcp_proxy', typed_config: any(T.tcpProxy, { stat_prefix: statPrefix, ...target }) };
 }
 
-function listenerFilter(name: string, typeUrl: string): Obj {
+function listenerFilter(name: string, typeUrl: string): ListenerFilter {
   return { name, typed_config: any(typeUrl) };
 }
 
@@ -54,15 +54,15 @@ export function l4Targets(view: ProxyView, vs: VirtualServiceModel, r: L4RouteMo
   });
 }
 
-function cidrOf(addr: string): Obj {
+function cidrOf(addr: string): CidrRange {
   const [a, len] = addr.split('/');
   return { address_prefix: a, prefix_len: { value: len !== undefined ? Number(len) : a!.includes(':') ? 128 : 32 } };
 }
 
-function outboundHttp(view: ProxyView, port: number, services: MeshService[], routes: Map<string, XdsResource>): Obj {
+function outboundHttp(view: ProxyView, port: number, services: MeshService[], routes: Map<string, XdsResource>): Listener {
   const name = String(port);
   const used = new Set<string>();
-  const vhosts: Obj[] = [];
+  const vhosts: VirtualHost[] = [];
   for (const svc of services) {
     const domains = serviceDomains(svc, port, view.proxy.namespace, view.model.settings.clusterDomain).filter((d) => !used.has(d));
     domains.forEach((d) => used.add(d));
@@ -75,7 +75,7 @@ function outboundHttp(view: ProxyView, port: number, services: MeshService[], ro
   } else {
     vhosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
   }
-  routes.set(name, xdsResource(name, { name, virtual_hosts: vhosts, validate_clusters: { value: false } }));
+  routes.set(name, routeResource(name, { name, virtual_hosts: vhosts, validate_clusters: { value: false } }));
   const lname = portListenerName(port);
   return {
     name: lname,
@@ -86,8 +86,8 @@ function outboundHttp(view: ProxyView, port: number, services: MeshService[], ro
   };
 }
 
-function outboundTcp(view: ProxyView, port: number, services: MeshService[]): Obj | undefined {
-  const chains: Obj[] = [];
+function outboundTcp(view: ProxyView, port: number, services: MeshService[]): Listener | undefined {
+  const chains: FilterChain[] = [];
   let defaultTaken = false;
   let sni = false;
   for (const svc of services) {
@@ -133,8 +133,8 @@ function outboundTcp(view: ProxyView, port: number, services: MeshService[]): Ob
   };
 }
 
-function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
-  const chains: Obj[] = [];
+function virtualInbound(view: ProxyView, cs: ClusterSet): Listener {
+  const chains: FilterChain[] = [];
   const ports = new Map<number, { servicePort: number; protocol: string; ns: string; labels: Record<string, string>; host: string }>();
   for (const inst of view.inbound) {
     for (const p of inst.service.ports) {
@@ -146,7 +146,7 @@ function virtualInbound(view: ProxyView, cs: ClusterSet): Obj {
     const cluster = clusterName('inbound', info.servicePort, undefined, '');
     cs.clusters.set(cluster, inboundCluster(info.servicePort, port, info.protocol));
     const mode = view.mtlsMode(info.ns, info.labels, port);
-    let filters: Obj[];
+    let filters: NetworkFilter[];
     if (isHttpish(info.protocol)) {
       const rbac = rbacHttpFilters(view, view.authorizationPolicies(info.ns, info.labels));
       filters = [
@@ -210,26 +210,26 @@ export function sidecarOutbound(view: ProxyView): { listeners: Map<string, XdsRe
       view.sink.add({ code: 'MCD4142', severity: 'warning', message: `port ${port} is HTTP for some services and TCP for others; sidecars treat it as HTTP` });
     }
     const l = outboundHttp(view, port, httpPorts.get(port)!, routes);
-    listeners.set(l.name as string, xdsResource(l.name as string, l));
+    listeners.set(l.name as string, listenerResource(l.name as string, l));
   }
   for (const port of [...tcpPorts.keys()].sort((a, b) => a - b)) {
     if (httpPorts.has(port)) continue;
     const l = outboundTcp(view, port, tcpPorts.get(port)!);
-    if (l) listeners.set(l.name as string, xdsResource(l.name as string, l));
+    if (l) listeners.set(l.name as string, listenerResource(l.name as string, l));
   }
   const fallback = view.outboundPolicy === 'ALLOW_ANY' ? PASSTHROUGH : BLACKHOLE;
-  const vo: Obj = {
+  const vo: Listener = {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', 15001),
     traffic_direction: 'OUTBOUND',
     use_original_dst: { value: true },
     filter_chains: [{ name: `${VIRTUAL_OUTBOUND}-catchall-tcp`, filters: [tcpProxyFilter(fallback, [{ name: fallback, weight: 100 }])] }],
   };
-  listeners.set(VIRTUAL_OUTBOUND, xdsResource(VIRTUAL_OUTBOUND, vo));
+  listeners.set(VIRTUAL_OUTBOUND, listenerResource(VIRTUAL_OUTBOUND, vo));
   return { listeners, routes };
 }
 
 /** `virtualInbound` for the workloads this proxy runs; adds their `inbound|port||` clusters to `cs`. */
 export function sidecarInbound(view: ProxyView, cs: ClusterSet): XdsResource {
-  return xdsResource(VIRTUAL_INBOUND, virtualInbound(view, cs));
+  return listenerResource(VIRTUAL_INBOUND, virtualInbound(view, cs));
 }

@@ -9,6 +9,7 @@ import type { AuthorizationCondition, AuthorizationOperation, AuthorizationRule,
 import type { AuthorizationPolicyModel } from '../../mesh/model.js';
 import { T, any } from './common.js';
 import type { ProxyView } from './view.js';
+import { SPIFFE_SCHEME, spiffeNamespacePattern } from '../names.js';
 
 type Obj = Record<string, unknown>;
 
@@ -34,7 +35,7 @@ function glob(v: string, prefix = ''): Obj {
 }
 
 function principalName(p: string): Obj {
-  return { authenticated: { principal_name: glob(p, 'spiffe://') } };
+  return { authenticated: { principal_name: glob(p, SPIFFE_SCHEME) } };
 }
 
 function escapeRegex(s: string): string {
@@ -42,7 +43,7 @@ function escapeRegex(s: string): string {
 }
 
 function namespaceId(ns: string): Obj {
-  return { authenticated: { principal_name: { safe_regex: { regex: `^spiffe://[^/]*/ns/${escapeRegex(ns)}/sa/[^/]*$` } } } };
+  return { authenticated: { principal_name: { safe_regex: { regex: spiffeNamespacePattern(escapeRegex(ns)) } } } };
 }
 
 function cidr(block: string): Obj {

@@ -9,9 +9,9 @@ import type { CorsModel, HttpMatchModel, HttpRouteModel, MeshService, StringMatc
 import { T, any, durationOf } from './common.js';
 import { destinationCluster, effectivePolicy } from './clusters.js';
 import type { ProxyView } from './view.js';
+import type { RetryPolicy, Route, envoy_extensions_filters_http_cors_v3_CorsPolicy as CorsPolicy, RouteAction, TypedAny, envoy_config_route_v3_RedirectAction_RedirectResponseCode, envoy_extensions_filters_http_fault_v3_HTTPFault as HTTPFault, RouteMatch, envoy_config_route_v3_HeaderMatcher as HeaderMatcher, envoy_config_route_v3_RouteAction_HashPolicy as HashPolicy, envoy_type_matcher_v3_StringMatcher as StringMatcher, envoy_type_v3_FractionalPercent as FractionalPercent } from '../envoy-types.js';
 import { selects } from './view.js';
 
-type Obj = Record<string, unknown>;
 
 export interface RouteContext {
   view: ProxyView;
@@ -26,30 +26,30 @@ const GRPC_RETRY_ON = new Set(['cancelled', 'deadline-exceeded', 'internal', 're
 const ISTIO_DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
 /** A percentage (0..100, fractions allowed) as FractionalPercent per million. */
-export function fractionalPercent(percent: number): Record<string, unknown> {
+export function fractionalPercent(percent: number): FractionalPercent {
   return { numerator: Math.round(Math.min(100, Math.max(0, percent)) * 10_000), denominator: 'MILLION' };
 }
 
-export function stringMatcher(m: StringMatchModel, ignoreCase = false): Record<string, unknown> {
+export function stringMatcher(m: StringMatchModel, ignoreCase = false): StringMatcher {
   const base = m.kind === 'exact' ? { exact: m.value } : m.kind === 'prefix' ? { prefix: m.value } : { safe_regex: { regex: m.value } };
   return ignoreCase && m.kind !== 'regex' ? { ...base, ignore_case: true } : base;
 }
 
-function headerMatcher(name: string, m: StringMatchModel, invert = false): Record<string, unknown> {
+function headerMatcher(name: string, m: StringMatchModel, invert = false): HeaderMatcher {
   // Istio: an empty prefix means "header present".
   if (m.kind === 'prefix' && m.value === '') return { name, present_match: true, ...(invert ? { invert_match: true } : {}) };
   return { name, string_match: stringMatcher(m), ...(invert ? { invert_match: true } : {}) };
 }
 
-function routeMatch(m: HttpMatchModel | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+function routeMatch(m: HttpMatchModel | undefined): RouteMatch {
+  const out: RouteMatch = {};
   const uri = m?.uri;
   if (!uri) out.prefix = '/';
   else if (uri.kind === 'exact') out.path = uri.value;
   else if (uri.kind === 'prefix') out.prefix = uri.value;
   else out.safe_regex = { regex: uri.value };
   if (m?.ignoreUriCase) out.case_sensitive = { value: false };
-  const headers: Record<string, unknown>[] = [];
+  const headers: HeaderMatcher[] = [];
   if (m?.method) headers.push(headerMatcher(':method', m.method));
   if (m?.authority) headers.push(headerMatcher(':authority', m.authority));
   if (m?.scheme) headers.push(headerMatcher(':scheme', m.scheme));
@@ -72,8 +72,8 @@ function headerOps(ops: HeaderOperations | undefined, prefix: 'request' | 'respo
   return out;
 }
 
-function corsPolicy(c: CorsModel): Obj {
-  const out: Obj = {};
+function corsPolicy(c: CorsModel): CorsPolicy {
+  const out: CorsPolicy = {};
   if (c.allowOrigins.length > 0) out.allow_origin_string_match = c.allowOrigins.map((o) => stringMatcher(o));
   if (c.allowMethods.length) out.allow_methods = c.allowMethods.join(',');
   if (c.allowHeaders.length) out.allow_headers = c.allowHeaders.join(',');
@@ -84,7 +84,7 @@ function corsPolicy(c: CorsModel): Obj {
   return out;
 }
 
-function hashPolicy(ctx: RouteContext, dests: WeightedDestination[], clusterPort: (d: WeightedDestination) => number | undefined): Record<string, unknown>[] | undefined {
+function hashPolicy(ctx: RouteContext, dests: WeightedDestination[], clusterPort: (d: WeightedDestination) => number | undefined): HashPolicy[] | undefined {
   const first = dests[0];
   if (!first || dests.some((d) => d.host !== first.host)) return undefined;
   const dr = ctx.view.destinationRule(first.host);
@@ -99,8 +99,8 @@ function hashPolicy(ctx: RouteContext, dests: WeightedDestination[], clusterPort
   };
   if (ch.httpCookie) {
     if (grpc) return unsupported('cookie');
-    const ttl = ch.httpCookie.ttl ? /^(\d+(?:\.\d+)?)s$/.exec(ch.httpCookie.ttl) : null;
-    return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ttl ? { ttl: durationOf(Number(ttl[1]) * 1000) } : {}) } }];
+    const ttlMs = ch.httpCookie.ttlMs;
+    return [{ cookie: { name: ch.httpCookie.name, ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}), ...(ttlMs !== undefined ? { ttl: durationOf(ttlMs) } : {}) } }];
   }
   if (ch.useSourceIp) return grpc ? unsupported('source IP') : [{ connection_properties: { source_ip: true } }];
   if (ch.httpQueryParameterName) return grpc ? unsupported('query parameter') : [{ query_parameter: { name: ch.httpQueryParameterName } }];
@@ -115,7 +115,7 @@ function portOfCluster(name: string): number | undefined {
 /** Where a builder reports what a client kind cannot do (deduplicated by the sink). */
 export type Warn = (code: string, message: string, path?: string, severity?: 'warning' | 'info') => void;
 
-const REDIRECT_CODES: Record<number, string> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
+const REDIRECT_CODES: Record<number, envoy_config_route_v3_RedirectAction_RedirectResponseCode> = { 301: 'MOVED_PERMANENTLY', 302: 'FOUND', 303: 'SEE_OTHER', 307: 'TEMPORARY_REDIRECT', 308: 'PERMANENT_REDIRECT' };
 
 /** Proxyless gRPC clients NACK redirect and direct_response: such a route is left out for them, with a warning. */
 function leftOutForGrpc(kind: ProxyKind, warn: Warn, what: string): boolean {
@@ -125,7 +125,7 @@ function leftOutForGrpc(kind: ProxyKind, warn: Warn, what: string): boolean {
 }
 
 /** `redirect` action; undefined (route left out) for proxyless gRPC clients. */
-export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Pick<Route, 'redirect'> | undefined {
   const rd = r.redirect;
   if (!rd || leftOutForGrpc(kind, warn, 'redirect')) return undefined;
   return {
@@ -140,7 +140,7 @@ export function redirectAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): 
 }
 
 /** `direct_response` action; left out (undefined) for proxyless gRPC clients, which NACK it. */
-export function directResponseAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+export function directResponseAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Pick<Route, 'direct_response'> | undefined {
   const dr = r.directResponse;
   if (!dr || leftOutForGrpc(kind, warn, 'directResponse')) return undefined;
   return { direct_response: { status: dr.status, ...(dr.body !== undefined ? { body: { inline_string: dr.body } } : {}) } };
@@ -150,11 +150,11 @@ export function directResponseAction(r: HttpRouteModel, kind: ProxyKind, warn: W
 export interface ResolvedTargets {
   clusters: { name: string; weight: number; dest: WeightedDestination }[];
   mirrors: { cluster: string; percent: number }[];
-  hashPolicy?: Obj[];
+  hashPolicy?: HashPolicy[];
 }
 
 /** `route` action (weighted clusters, timeout, retries, hash policy, mirrors, rewrite), or 503 / left out when no cluster exists. */
-export function forwardAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn, targets: ResolvedTargets): Obj | undefined {
+export function forwardAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn, targets: ResolvedTargets): Pick<Route, 'route' | 'direct_response'> | undefined {
   const grpc = kind === 'grpc';
   const live = targets.clusters.filter((c) => c.weight > 0);
   if (live.length === 0) {
@@ -164,7 +164,7 @@ export function forwardAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn, ta
     }
     return { direct_response: { status: 503 } };
   }
-  const ra: Obj = {};
+  const ra: RouteAction = {};
   if (live.length === 1 && live[0]!.dest.headers === undefined) ra.cluster = live[0]!.name;
   else {
     ra.weighted_clusters = {
@@ -201,7 +201,7 @@ export function forwardAction(r: HttpRouteModel, kind: ProxyKind, warn: Warn, ta
 }
 
 /** Route-level request/response header changes (Envoy only). */
-export function routeHeaderOps(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj {
+export function routeHeaderOps(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Pick<Route, 'request_headers_to_add' | 'request_headers_to_remove' | 'response_headers_to_add' | 'response_headers_to_remove'> {
   if (!r.headers) return {};
   if (kind === 'grpc') {
     warn('MCD4112', 'header changes are not applied by proxyless gRPC clients');
@@ -211,9 +211,9 @@ export function routeHeaderOps(r: HttpRouteModel, kind: ProxyKind, warn: Warn): 
 }
 
 /** The fault filter's per-route config, or undefined. */
-export function faultPerRoute(r: HttpRouteModel, _kind: ProxyKind, warn: Warn): Obj | undefined {
+export function faultPerRoute(r: HttpRouteModel, _kind: ProxyKind, warn: Warn): TypedAny | undefined {
   if (!r.fault) return undefined;
-  const f: Obj = {};
+  const f: HTTPFault = {};
   if (r.fault.delay) f.delay = { fixed_delay: durationOf(r.fault.delay.fixedDelayMs), percentage: fractionalPercent(r.fault.delay.percent) };
   const a = r.fault.abort;
   if (a) {
@@ -225,7 +225,7 @@ export function faultPerRoute(r: HttpRouteModel, _kind: ProxyKind, warn: Warn): 
 }
 
 /** The CORS filter's per-route config (Envoy only), or undefined. */
-export function corsPerRoute(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj | undefined {
+export function corsPerRoute(r: HttpRouteModel, kind: ProxyKind, warn: Warn): TypedAny | undefined {
   if (!r.cors) return undefined;
   if (kind === 'grpc') {
     warn('MCD4116', 'corsPolicy does not apply to proxyless gRPC clients', `${r.path}.corsPolicy`, 'info');
@@ -235,8 +235,8 @@ export function corsPerRoute(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Ob
 }
 
 /** `typed_per_filter_config` for a route: fault and CORS. */
-export function perFilterConfig(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Obj {
-  const perFilter: Obj = {};
+export function perFilterConfig(r: HttpRouteModel, kind: ProxyKind, warn: Warn): Pick<Route, 'typed_per_filter_config'> {
+  const perFilter: Record<string, TypedAny> = {};
   const fault = faultPerRoute(r, kind, warn);
   if (fault) perFilter['envoy.filters.http.fault'] = fault;
   const cors = corsPerRoute(r, kind, warn);
@@ -263,7 +263,7 @@ function resolveTargets(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRoute
 }
 
 /** Envoy routes for one VirtualService http route (one per surviving match). */
-function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRouteModel): Obj[] {
+function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpRouteModel): Route[] {
   const { view } = ctx;
   const kind = view.proxy.kind;
   const warn: Warn = (code, message, path = r.path, severity = 'warning') => view.sink.add({ code, severity, message, resource: vs.key, path, ...(severity === 'warning' ? { origin: vs.origin } : {}) });
@@ -282,7 +282,7 @@ function translateHttpRoute(ctx: RouteContext, vs: VirtualServiceModel, r: HttpR
 }
 
 /** Retry policy: Istio's default for Envoy without `retries`; for gRPC only the status codes grpc-js retries on. */
-export function retryPolicy(r: Pick<HttpRouteModel, 'retries' | 'path'>, kind: ProxyKind, warn: Warn): Obj | undefined {
+export function retryPolicy(r: Pick<HttpRouteModel, 'retries' | 'path'>, kind: ProxyKind, warn: Warn): RetryPolicy | undefined {
   const grpc = kind === 'grpc';
   const rt = r.retries;
   // Istio's default for Envoy: two retries on connection-level failures.
@@ -315,16 +315,16 @@ function matchApplies(ctx: RouteContext, m: HttpMatchModel): boolean {
 }
 
 /** Routes for traffic to `svc` on `port`: its VirtualService's http routes, or one default route. */
-export function serviceRoutes(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): Record<string, unknown>[] {
+export function serviceRoutes(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): Route[] {
   const routes = vs ? vs.http.flatMap((r) => translateHttpRoute(ctx, vs, r)) : [];
   // Without a VirtualService (or when none of its routes applies here) traffic goes to the service itself, as in Istio.
   if (svc && routes.length === 0) routes.push(defaultRoute(ctx, svc, port));
   return routes;
 }
 
-export function defaultRoute(ctx: RouteContext, svc: MeshService, port: number): Record<string, unknown> {
+export function defaultRoute(ctx: RouteContext, svc: MeshService, port: number): Route {
   const cluster = `outbound|${port}||${svc.hostname}`;
-  const ra: Record<string, unknown> = { cluster };
+  const ra: RouteAction = { cluster };
   if (ctx.view.proxy.kind !== 'grpc') {
     ra.timeout = durationOf(0);
     const rp = retryPolicy({ path: '' }, ctx.view.proxy.kind, () => undefined);
@@ -336,7 +336,7 @@ export function defaultRoute(ctx: RouteContext, svc: MeshService, port: number):
 }
 
 /** Routes of the VirtualServices bound to a Gateway for one host pattern. */
-export function gatewayRoutes(ctx: RouteContext, vss: VirtualServiceModel[]): Record<string, unknown>[] {
+export function gatewayRoutes(ctx: RouteContext, vss: VirtualServiceModel[]): Route[] {
   return vss.flatMap((vs) => vs.http.flatMap((r) => translateHttpRoute(ctx, vs, r)));
 }
 

@@ -5,26 +5,30 @@
 
 import type { ClientTLSSettings, ServerTLSSettings } from '../../api/istio.js';
 import type { ProxyKind } from '../../api/types.js';
+import type { CommonTlsContext, TransportSocket, envoy_extensions_transport_sockets_tls_v3_SdsSecretConfig as SdsSecretConfig, envoy_extensions_transport_sockets_tls_v3_TlsParameters_TlsProtocol as TlsProtocol, envoy_type_matcher_v3_StringMatcher as StringMatcher } from '../envoy-types.js';
 import { ADS_SOURCE, T, any } from './common.js';
 
 import { CERTIFICATE_PROVIDER, IDENTITY_SECRET, ROOT_SECRET } from '../names.js';
 
+/** Istio's `TLSV1_2` is Envoy's `TLSv1_2`. */
+const tlsProtocol = (v: string): TlsProtocol => v.replace('TLSV', 'TLSv') as TlsProtocol;
+
 const PROVIDER = { instance_name: CERTIFICATE_PROVIDER, certificate_name: 'default' };
 
-function sdsRef(name: string): Record<string, unknown> {
+function sdsRef(name: string): SdsSecretConfig {
   return { name, sds_config: ADS_SOURCE };
 }
 
-function transportSocket(typeUrl: string, ctx: Record<string, unknown>): Record<string, unknown> {
+function transportSocket(typeUrl: string, ctx: object): TransportSocket {
   return { name: 'envoy.transport_sockets.tls', typed_config: any(typeUrl, ctx) };
 }
 
-function sanMatchers(sans: readonly string[]): Record<string, unknown>[] {
+function sanMatchers(sans: readonly string[]): StringMatcher[] {
   return [...new Set(sans)].sort().map((s) => ({ exact: s }));
 }
 
 /** Upstream mesh mTLS (ISTIO_MUTUAL): our workload certificate, validated against the mesh root, peer SAN checked. */
-export function istioMutualUpstream(kind: ProxyKind, sans: readonly string[], sni: string | undefined): Record<string, unknown> {
+export function istioMutualUpstream(kind: ProxyKind, sans: readonly string[], sni: string | undefined): TransportSocket {
   if (kind === 'grpc') {
     return transportSocket(T.upstreamTls, {
       common_tls_context: {
@@ -50,8 +54,8 @@ export function istioMutualUpstream(kind: ProxyKind, sans: readonly string[], sn
 }
 
 /** DestinationRule SIMPLE / MUTUAL for Envoy: files on the proxy, or a credentialName fetched by SDS. */
-export function originatedTlsUpstream(settings: ClientTLSSettings, sni: string | undefined): Record<string, unknown> {
-  const common: Record<string, unknown> = {};
+export function originatedTlsUpstream(settings: ClientTLSSettings, sni: string | undefined): TransportSocket {
+  const common: CommonTlsContext = {};
   if (settings.credentialName) {
     if (settings.mode === 'MUTUAL') common.tls_certificate_sds_secret_configs = [sdsRef(settings.credentialName)];
     common.combined_validation_context = {
@@ -74,7 +78,7 @@ export function originatedTlsUpstream(settings: ClientTLSSettings, sni: string |
 }
 
 /** Inbound mesh mTLS: present our workload certificate, require and verify the client's. */
-export function istioMutualDownstream(kind: ProxyKind): Record<string, unknown> {
+export function istioMutualDownstream(kind: ProxyKind): TransportSocket {
   if (kind === 'grpc') {
     return transportSocket(T.downstreamTls, {
       common_tls_context: {
@@ -95,8 +99,8 @@ export function istioMutualDownstream(kind: ProxyKind): Record<string, unknown> 
 }
 
 /** Gateway server TLS termination (SIMPLE / MUTUAL / ISTIO_MUTUAL). */
-export function gatewayDownstream(tls: ServerTLSSettings): Record<string, unknown> {
-  const common: Record<string, unknown> = { alpn_protocols: ['h2', 'http/1.1'] };
+export function gatewayDownstream(tls: ServerTLSSettings): TransportSocket {
+  const common: CommonTlsContext = { alpn_protocols: ['h2', 'http/1.1'] };
   if (tls.mode === 'ISTIO_MUTUAL') return istioMutualDownstream('router');
   if (tls.credentialName) {
     common.tls_certificate_sds_secret_configs = [sdsRef(tls.credentialName)];
@@ -119,8 +123,8 @@ export function gatewayDownstream(tls: ServerTLSSettings): Record<string, unknow
   }
   if (tls.minProtocolVersion || tls.maxProtocolVersion || tls.cipherSuites?.length) {
     common.tls_params = {
-      ...(tls.minProtocolVersion ? { tls_minimum_protocol_version: tls.minProtocolVersion.replace('TLSV', 'TLSv') } : {}),
-      ...(tls.maxProtocolVersion ? { tls_maximum_protocol_version: tls.maxProtocolVersion.replace('TLSV', 'TLSv') } : {}),
+      ...(tls.minProtocolVersion ? { tls_minimum_protocol_version: tlsProtocol(tls.minProtocolVersion) } : {}),
+      ...(tls.maxProtocolVersion ? { tls_maximum_protocol_version: tlsProtocol(tls.maxProtocolVersion) } : {}),
       ...(tls.cipherSuites?.length ? { cipher_suites: tls.cipherSuites } : {}),
     };
   }

@@ -16,7 +16,7 @@ import { parseSourceFlag } from '../../../src/source/spec.js';
 import { hmacSignature, pushedRef, verifyWebhook } from '../../../src/source/webhook.js';
 import { XdsServer } from '../../../src/xds/server/index.js';
 import { registerXdsDebugRoutes, xdsDebugSource } from '../../../src/xds/debug.js';
-import { SnapshotCache } from '../../../src/xds/cache/index.js';
+import { SnapshotCache, translatingBuilder } from '../../../src/xds/cache/index.js';
 import { meshTranslator } from '../../../src/xds/server/translator.js';
 
 /** mulberry32: small, seeded, good enough to pick from tables. */
@@ -118,7 +118,7 @@ test(`fuzz: ${REQUESTS} random requests (seed ${SEED}) against the real routes: 
   t.teardown(() => rm(root, { recursive: true, force: true }));
   process.env.MESHCD_FUZZ_WEBHOOK_SECRET = SECRET;
   const rec = new Reconciler({ sources: [parseSourceFlag(`m=${join(process.cwd(), 'examples/mesh')};webhook-secret-env=MESHCD_FUZZ_WEBHOOK_SECRET`, 'test')], stateDir: join(root, 'state') });
-  const cache = new SnapshotCache(meshTranslator());
+  const cache = new SnapshotCache(translatingBuilder(meshTranslator()));
   const xds = new XdsServer({ watcher: cache });
   const admin = new AdminServer({ requestTimeoutMs: 20_000 });
   registerXdsDebugRoutes(admin, xdsDebugSource(xds, cache));

@@ -3,7 +3,7 @@ import type { ProxyInfo, ProxyResources, TypeUrl, XdsResource } from '../../../.
 import { TYPE_URL } from '../../../../src/api/types.js';
 import { makeConfigSet } from '../../../../src/config/load.js';
 import { buildServiceIndex } from '../../../../src/registry/config.js';
-import { buildSnapshot, checkConsistency, SnapshotCache, type ModelInputs, type Translator } from '../../../../src/xds/cache/index.js';
+import { buildSnapshot, checkConsistency, SnapshotCache, translatingBuilder, type ModelInputs, type Translator } from '../../../../src/xds/cache/index.js';
 import { grpcResources, res, type SvcSpec } from '../../../helpers/xds-resources.js';
 
 const reviews: SvcSpec = { host: 'reviews.bookinfo.svc.cluster.local', port: 9080, backends: [{ subset: 'v1', port: 1001, weight: 90 }, { subset: 'v2', port: 1002, weight: 10 }] };
@@ -97,7 +97,7 @@ test('a resource failing the strict checks refuses the snapshot', (t) => {
 test('translates once per key, notifies only changed keys, keeps the last good snapshot on refusal', (t) => {
   let world: Record<string, ProxyResources> = { bookinfo: grpcResources([reviews, ratings]), shop: grpcResources([ratings]) };
   const tr = fakeTranslator(() => world);
-  const cache = new SnapshotCache(tr, { debounceMs: 5, maxDelayMs: 20 });
+  const cache = new SnapshotCache(translatingBuilder(tr));
   const seen: string[] = [];
   cache.onSnapshot((ids) => seen.push(ids.join(',')));
   cache.update(empty, 'r1');
@@ -141,7 +141,7 @@ test('canonical(): proxies that differ only in what translation ignores share on
     key: (p: ProxyInfo) => `${p.kind}/${p.namespace}/${p.ips.join(',')}`,
     canonical: (p: ProxyInfo) => ({ ...p, ips: p.ips.filter((ip) => workloadIps.has(ip)) }),
   };
-  const cache = new SnapshotCache(tr);
+  const cache = new SnapshotCache(translatingBuilder(tr));
   cache.update(empty, 'r1');
   cache.flush();
   cache.register({ ...proxy('a', 'bookinfo'), ips: ['10.9.0.1'] });
@@ -159,9 +159,9 @@ test('canonical(): proxies that differ only in what translation ignores share on
   cache.close();
 });
 
-test('debounce coalesces a burst into one rebuild and still bounds the delay', async (t) => {
+test('a burst of updates coalesces into one rebuild, and a steady stream still rebuilds', async (t) => {
   const tr = fakeTranslator(() => ({ bookinfo: grpcResources([ratings]) }));
-  const cache = new SnapshotCache(tr, { debounceMs: 30, maxDelayMs: 120 });
+  const cache = new SnapshotCache(translatingBuilder(tr));
   cache.register(proxy('a', 'bookinfo'));
   for (let i = 0; i < 5; i++) cache.update(empty, `r${i}`);
   await new Promise((r) => setTimeout(r, 80));
@@ -185,11 +185,12 @@ test('debounce coalesces a burst into one rebuild and still bounds the delay', a
 
 test('secrets are merged into every snapshot', (t) => {
   const tr = fakeTranslator(() => ({ bookinfo: grpcResources([ratings]) }));
-  const cache = new SnapshotCache(tr);
+  const builder = translatingBuilder(tr);
+  const cache = new SnapshotCache(builder);
   cache.update(empty, 'r1');
   cache.flush();
   cache.register(proxy('a', 'bookinfo'));
-  cache.setSecrets([res('ROOTCA', { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: 'x' } } })]);
+  builder.setSecrets([res('ROOTCA', { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: 'x' } } })]);
   t.true(cache.snapshotOf('grpc/bookinfo')!.encoded.get(TYPE_URL.secret)!.has('ROOTCA'));
   cache.close();
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import type { ProxyInfo } from '../../../../src/api/types.js';
 import { TYPE_URL } from '../../../../src/api/types.js';
 import { XdsServer } from '../../../../src/xds/server/index.js';
+import { xdsMetrics } from '../../../../src/xds/metrics.js';
 import { trustBundleSecret } from '../../../../src/xds/server/authorize.js';
 import { FakeWatcher } from '../../../helpers/xds-fake-watcher.js';
 import { AdminServer } from '../../../../src/admin/server.js';
@@ -26,7 +27,8 @@ async function setup(t: any, world: Record<string, SvcSpec[]>, opts: { maxMessag
   const state = { world };
   // The server sees only a SnapshotWatcher: a fake one, no cache or translator.
   const watcher = new FakeWatcher((p: ProxyInfo) => (state.world[p.namespace] ? grpcResources(state.world[p.namespace]!) : new Map()));
-  const server = new XdsServer({ watcher, ...opts });
+  // Metrics come from the server's callbacks, as serve wires them.
+  const server = new XdsServer({ watcher, callbacks: xdsMetrics(), ...opts });
   watcher.publish('r1');
   const port = await server.listen(0);
   const clients: AdsTestClient[] = [];

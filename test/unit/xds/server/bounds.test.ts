@@ -13,7 +13,7 @@ import { TYPE_URL } from '../../../../src/api/types.js';
 import { AdminServer } from '../../../../src/admin/server.js';
 import { makeConfigSet } from '../../../../src/config/load.js';
 import { buildServiceIndex } from '../../../../src/registry/config.js';
-import { SnapshotCache, type Translator } from '../../../../src/xds/cache/index.js';
+import { SnapshotCache, translatingBuilder, type Translator } from '../../../../src/xds/cache/index.js';
 import { registerXdsDebugRoutes, xdsDebugSource } from '../../../../src/xds/debug.js';
 import { XdsServer, type XdsServerOptions } from '../../../../src/xds/server/index.js';
 import { AdsTestClient, grpcNode, sharedAdsClient } from '../../../helpers/xds-client.js';
@@ -26,7 +26,7 @@ const many = (n: number): SvcSpec[] => Array.from({ length: n }, (_, i) => ({ ho
 async function setup(t: any, services: SvcSpec[], opts: Partial<XdsServerOptions> = {}) {
   const resources = grpcResources(services);
   const translator: Translator<ProxyResources> = { model: () => resources, key: (p: ProxyInfo) => p.namespace, translate: (_p, m) => ({ resources: m }) };
-  const cache = new SnapshotCache(translator, { debounceMs: 1, maxDelayMs: 5 });
+  const cache = new SnapshotCache(translatingBuilder(translator));
   const server = new XdsServer({ watcher: cache, ...opts });
   const config = makeConfigSet([]);
   cache.update({ config, index: buildServiceIndex(config) }, 'r1');

@@ -15,7 +15,7 @@ import { buildServiceIndex } from '../../../../src/registry/config.js';
 import { openEmbeddedCa, requestCertificate } from '../../../../src/ca/index.js';
 import { buildCsr } from '../../../../src/ca/x509.js';
 import { streamAuthenticator, XdsServer } from '../../../../src/xds/server/index.js';
-import { SnapshotCache, type Translator } from '../../../../src/xds/cache/index.js';
+import { SnapshotCache, translatingBuilder, type Translator } from '../../../../src/xds/cache/index.js';
 import { credentialsFor, trustBundleSecret } from '../../../../src/xds/server/authorize.js';
 import { AdsTestClient } from '../../../helpers/xds-client.js';
 import { res } from '../../../helpers/xds-resources.js';
@@ -51,15 +51,16 @@ async function setup(t: any, opts: { allowUnauthenticated?: boolean } = {}) {
     key: (p: ProxyInfo) => `${p.kind}/${p.namespace}`,
     translate: (p) => ({ resources: p.kind === 'router' ? gatewayResources() : new Map() }),
   };
-  const cache = new SnapshotCache(translator, { debounceMs: 1, maxDelayMs: 5, authorizeCredentials: credentialsFor });
+  const builder = translatingBuilder(translator, { authorizeCredentials: credentialsFor });
+  const cache = new SnapshotCache(builder);
   const server = new XdsServer({ watcher: cache });
   const config = makeConfigSet([]);
   cache.update({ config, index: buildServiceIndex(config) }, 'r1');
   cache.flush();
-  cache.setSecrets([trustBundleSecret(ca.ca.trustBundle())]);
+  builder.setSecrets([trustBundleSecret(ca.ca.trustBundle())]);
   const key = ecKey();
   const secret = res(CREDENTIAL, { name: CREDENTIAL, tls_certificate: { certificate_chain: { inline_string: 'CERT' }, private_key: { inline_string: '-----BEGIN PRIVATE KEY-----\nsecret\n' } } });
-  cache.setCredentials(new Map([['bookinfo', [secret]]]));
+  builder.setCredentials(new Map([['bookinfo', [secret]]]));
   const plain = await server.listen(0);
   const tls = await server.listenTls(0, '127.0.0.1', { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.allowUnauthenticated ?? false, services: [{ definition: ca.definition, implementation: ca.implementation }] });
   const clients: AdsTestClient[] = [];

@@ -1,0 +1,61 @@
+// A snapshot composed of a shared part (a scope's outbound config, built and
+// checked once) and a proxy's own part: only the own part is checked, its
+// references may point into the shared part, and what Envoy would refuse
+// across the two (a name in both, one address bound twice) refuses it. With
+// the mesh translator, sidecars of one namespace that each run their own
+// workload are distinct classes but share one outbound part, and the server
+// prepares its responses once for all of them.
+
+import test from 'ava';
+import type { ProxyInfo, ProxyResources, TypeUrl, XdsResource } from '../../../../src/api/types.js';
+import { TYPE_URL } from '../../../../src/api/types.js';
+import { buildServiceIndex } from '../../../../src/registry/config.js';
+import { buildSnapshot, composeSnapshot, SnapshotCache, translatingBuilder } from '../../../../src/xds/cache/index.js';
+import { meshTranslator } from '../../../../src/xds/server/translator.js';
+import { AdsStream, type StreamHooks } from '../../../../src/xds/server/stream.js';
+import type { PreparedResponse } from '../../../../src/xds/server/service.js';
+import { grpcResources, res, type SvcSpec } from '../../../helpers/xds-resources.js';
+
+const shared = buildSnapshot(grpcResources([{ host: 'a.ns.svc.cluster.local', port: 80, backends: [{ subset: '', port: 1000, weight: 100 }] } as SvcSpec])).snapshot!;
+const listener = (name: string, port: number, cluster: string) => res(name, { name, address: { socket_address: { address: '0.0.0.0', port_value: port } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'x', cluster } }] }] });
+const own = (...listeners: XdsResource[]): ProxyResources => new Map<TypeUrl, Map<string, XdsResource>>([[TYPE_URL.listener, new Map(listeners.map((l) => [l.name, l]))]]);
+
+test('composeSnapshot: own references into the shared part; refusals across parts', (t) => {
+  const ok = composeSnapshot(shared, own(listener('in', 15006, 'outbound|80||a.ns.svc.cluster.local')));
+  t.deepEqual(ok.errors, []);
+  const snap = ok.snapshot!;
+  t.is(snap.parts!.shared, shared);
+  t.true(snap.encoded.get(TYPE_URL.listener)!.has('in') && snap.encoded.get(TYPE_URL.listener)!.has('a.ns.svc.cluster.local:80'));
+  t.is(snap.encoded.get(TYPE_URL.cluster)!.size, shared.encoded.get(TYPE_URL.cluster)!.size);
+  t.not(snap.version, composeSnapshot(shared, own(listener('in', 15007, 'outbound|80||a.ns.svc.cluster.local'))).snapshot!.version);
+  t.regex(composeSnapshot(shared, own(listener('in', 15006, 'missing'))).errors.join(), /Listener in: cluster missing is not in the snapshot/);
+  t.regex(composeSnapshot(shared, own(listener('a.ns.svc.cluster.local:80', 15006, 'outbound|80||a.ns.svc.cluster.local'))).errors.join(), /in both the shared and the proxy's own part/);
+  const withBound = buildSnapshot(new Map([...grpcResources([]), [TYPE_URL.listener, new Map([['out', listener('out', 8080, 'x')]])], [TYPE_URL.cluster, new Map([['x', res('x', { name: 'x', type: 'STATIC', connect_timeout: { seconds: 1, nanos: 0 } })]])]])).snapshot!;
+  t.regex(composeSnapshot(withBound, own(listener('in', 8080, 'x'))).errors.join(), /Listeners out and in both bind 0\.0\.0\.0:8080/);
+});
+
+test('realistic sidecars: one class each, one shared outbound part, responses prepared once', async (t) => {
+  const { loadRevision } = await import('../../../../src/config/load.js');
+  const { readFolderRevision } = await import('../../../../src/source/folder.js');
+  const load = await loadRevision(await readFolderRevision('test/fixtures/golden/bookinfo/input'));
+  const cache = new SnapshotCache(translatingBuilder(meshTranslator()));
+  cache.update({ config: load.config, index: buildServiceIndex(load.config) }, 'r1');
+  cache.flush();
+  const sidecar = (ip: string, app: string, version: string): ProxyInfo => ({ id: `sidecar~${ip}~${app}.bookinfo~bookinfo.svc.cluster.local`, kind: 'sidecar', namespace: 'bookinfo', labels: { app, version }, ips: [ip] });
+  const a = cache.register(sidecar('10.0.2.1', 'reviews', 'v1'));
+  const b = cache.register(sidecar('10.0.2.2', 'reviews', 'v2'));
+  t.not(a.key, b.key, 'each workload its own class');
+  t.truthy(a.snapshot!.parts);
+  t.is(a.snapshot!.parts!.shared, b.snapshot!.parts!.shared, 'one outbound part for the namespace');
+  const sent: PreparedResponse[] = [];
+  const hooks: StreamHooks = { sendSotw: (r) => sent.push(r), sendDelta: () => undefined, acked: () => undefined, nacked: () => undefined, oversize: () => undefined, pushed: () => undefined };
+  for (const snap of [a.snapshot!, b.snapshot!]) {
+    const s = new AdsStream(sidecar('10.0.0.0', 'x', 'y'), 'sotw', hooks, { maxMessageBytes: Infinity });
+    s.snapshot = snap;
+    s.onRequest({ type_url: TYPE_URL.cluster });
+  }
+  const [ca, cb] = sent.map((r) => r.resourcesBytes as Buffer[]);
+  t.is(ca![0], cb![0], 'the shared clusters\' bytes are one buffer for both');
+  t.is(ca!.length, 2, 'followed by the proxy\'s own inbound clusters');
+  cache.close();
+});
