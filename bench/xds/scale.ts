@@ -35,7 +35,7 @@ import type { Mark, ProxyReport } from './clients.js';
 import { startIstiod } from './istiod.js';
 import { churnMark, nsName, PROBE_HOST, proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
 import { cpuSeconds, IpcWorker, memoryOf, now, tokenFor } from './proc.js';
-import { TYPE } from './wire.js';
+import { SHORT, TYPE } from './wire.js';
 import { startGoClient, type GoClient } from '../../test/helpers/go-grpc-client.js';
 import { callEcho, eventually, grpcBootstrap, startBackend, xdsClient } from '../../test/helpers/xds-e2e.js';
 
@@ -288,6 +288,7 @@ interface ChangeResult {
   unaffected: number;
   cpu: number;
   bytes: number;
+  responses: Record<string, number>;
   load: string;
 }
 
@@ -297,7 +298,8 @@ const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: xs.l
 async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, only?: Set<string>): Promise<ChangeResult> {
   const timeoutMs = num('change-timeout') * 1000;
   await fleet.all({ cmd: 'watch', mark });
-  const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const before = await fleet.reports();
+  const bytes0 = before.reduce((a, r) => a + r.bytes, 0);
   const cpu0 = await cpuSeconds(server.pid);
   const acceptedBefore = server.accepted?.length ?? 0;
   // Streams the server already reset cannot hear the change; they are counted apart.
@@ -313,7 +315,8 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
   await new Promise((r) => setTimeout(r, 1500)); // late or stray pushes
   rows = await fleet.marks();
   const cpu1 = await cpuSeconds(server.pid);
-  const bytes1 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const after = await fleet.reports();
+  const bytes1 = after.reduce((a, r) => a + r.bytes, 0);
   const seenRows = rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined);
   const seen = seenRows.map((r) => r.seen[mark.id]!);
   const acceptedAt = server.accepted?.slice(acceptedBefore).find((t) => t >= at);
@@ -332,8 +335,20 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
     unaffected: unaffected.length,
     cpu: cpu1 - cpu0,
     bytes: bytes1 - bytes0,
+    responses: responsesByType(before, after),
     load: loadAverage(),
   };
+}
+
+/** Responses the clients received between two reports, by type (CDS 2000, RDS 2000…). */
+function responsesByType(before: ProxyReport[], after: ProxyReport[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (rs: ProxyReport[], sign: number) => {
+    for (const r of rs) for (const [t, n] of Object.entries(r.counts)) out[SHORT[t] ?? t] = (out[SHORT[t] ?? t] ?? 0) + sign * n;
+  };
+  add(after, 1);
+  add(before, -1);
+  return Object.fromEntries(Object.entries(out).filter(([, n]) => n !== 0));
 }
 
 interface ChurnResult {
@@ -441,7 +456,7 @@ function printFull(f: FullConfig): void {
 
 function printChange(c: ChangeResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
-  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent; load ${c.load}`);
+  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent in ${Object.entries(c.responses).map(([t, n]) => `${n} ${t}`).join(', ') || 'no'} responses; load ${c.load}`);
 }
 
 function printChurn(c: ChurnResult): void {
