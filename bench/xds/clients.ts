@@ -152,7 +152,7 @@ class SimProxy {
     };
   }
 
-  /** Connection attempts that failed before any response (retried, as Envoy does, after 1 s; up to 5). */
+  /** Streams refused before any response (retried, as Envoy does, after 1 s; up to 60 times). */
   retries = 0;
   private closed = false;
 
@@ -164,8 +164,10 @@ class SimProxy {
     call.on('data', (b: Buffer) => this.onResponse(b));
     call.on('error', (e: grpc.ServiceError) => {
       if (e.code === grpc.status.CANCELLED || this.closed) return;
-      // No connection yet (a TLS handshake that timed out on a busy server): reconnect like Envoy. A stream the server reset after serving stays an error.
-      if (this.responses === 0 && e.code === grpc.status.UNAVAILABLE && this.retries < 5) {
+      // Refused before any response — no connection yet (a TLS handshake that timed out on a busy server) or
+      // a server's rate limit (istiod's PILOT_MAX_REQUESTS_PER_SECOND): retry like Envoy. A stream reset after serving stays an error.
+      const retryable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
+      if (this.responses === 0 && retryable && this.retries < 60) {
         this.retries++;
         setTimeout(() => this.closed || this.start(client), 1000);
         return;

@@ -451,7 +451,7 @@ async function localhostCert(work: string): Promise<{ certPem: string; keyPem: s
 }
 
 function printFull(f: FullConfig): void {
-  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} connection attempts retried` : ''}; load ${f.load}`);
+  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} streams refused before any response and retried` : ''}; load ${f.load}`);
 }
 
 function printChange(c: ChangeResult): void {
