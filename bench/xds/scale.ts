@@ -153,6 +153,7 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
   });
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let stopped = false;
   const m = await new Promise<{ tls: string; plain: string; admin: string }>((res, rej) => {
     const deadline = Date.now() + 300_000;
     const iv = setInterval(() => {
@@ -181,11 +182,14 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
     tls: { rootsPem, serverName: 'localhost' },
     accepted,
     stop: async () => {
+      if (stopped) return;
+      stopped = true;
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
-      if (/"level":(50|60)/.test(err)) process.stderr.write(`meshcd serve logged errors:\n${err.split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 3).join('\n')}\n`);
+      const errors = err.split('\n').filter((l) => /"level":(50|60)/.test(l));
+      if (errors.length) process.stdout.write(`  meshcd serve logged ${errors.length} error line(s) in its last 8 KB of stderr; the first: ${errors[0]!.slice(0, 400)}\n`);
     },
   };
 }
