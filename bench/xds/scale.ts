@@ -35,7 +35,7 @@ import type { Mark, ProxyReport } from './clients.js';
 import { startIstiod } from './istiod.js';
 import { churnMark, nsName, PROBE_HOST, proxiesOf, sees, svcHost, writeChurn, writeMesh, writeRouteChange, type BenchProxy, type MeshSpec, type Scenario } from './mesh.js';
 import { cpuSeconds, IpcWorker, memoryOf, now, tokenFor } from './proc.js';
-import { TYPE } from './wire.js';
+import { SHORT, TYPE } from './wire.js';
 import { startGoClient, type GoClient } from '../../test/helpers/go-grpc-client.js';
 import { callEcho, eventually, grpcBootstrap, startBackend, xdsClient } from '../../test/helpers/xds-e2e.js';
 
@@ -153,6 +153,7 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
   });
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-8000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let stopped = false;
   const m = await new Promise<{ tls: string; plain: string; admin: string }>((res, rej) => {
     const deadline = Date.now() + 300_000;
     const iv = setInterval(() => {
@@ -181,11 +182,14 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
     tls: { rootsPem, serverName: 'localhost' },
     accepted,
     stop: async () => {
+      if (stopped) return;
+      stopped = true;
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
-      if (/"level":(50|60)/.test(err)) process.stderr.write(`meshcd serve logged errors:\n${err.split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 3).join('\n')}\n`);
+      const errors = err.split('\n').filter((l) => /"level":(50|60)/.test(l));
+      if (errors.length) process.stdout.write(`  meshcd serve logged ${errors.length} error line(s) in its last 8 KB of stderr; the first: ${errors[0]!.slice(0, 400)}\n`);
     },
   };
 }
@@ -226,6 +230,8 @@ interface FullConfig {
   bytes: number;
   errors: number;
   firstError?: string;
+  /** Connection attempts retried (no connection established). */
+  retries: number;
   load: string;
   completedIds: Set<string>;
 }
@@ -265,6 +271,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
     peak: mem.peak,
     bytes: reports.reduce((a, r) => a + r.bytes, 0),
     errors: reports.filter((r) => r.error).length,
+    retries: reports.reduce((a, r) => a + r.retries, 0),
     ...(reports.find((r) => r.error) ? { firstError: reports.find((r) => r.error)!.error } : {}),
     load: loadAverage(),
     completedIds: new Set(complete.map((r) => r.id)),
@@ -285,6 +292,7 @@ interface ChangeResult {
   unaffected: number;
   cpu: number;
   bytes: number;
+  responses: Record<string, number>;
   load: string;
 }
 
@@ -294,7 +302,8 @@ const stats = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99), max: xs.l
 async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: BenchProxy) => boolean, what: string, trigger: () => Promise<number>, only?: Set<string>): Promise<ChangeResult> {
   const timeoutMs = num('change-timeout') * 1000;
   await fleet.all({ cmd: 'watch', mark });
-  const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const before = await fleet.reports();
+  const bytes0 = before.reduce((a, r) => a + r.bytes, 0);
   const cpu0 = await cpuSeconds(server.pid);
   const acceptedBefore = server.accepted?.length ?? 0;
   // Streams the server already reset cannot hear the change; they are counted apart.
@@ -310,7 +319,8 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
   await new Promise((r) => setTimeout(r, 1500)); // late or stray pushes
   rows = await fleet.marks();
   const cpu1 = await cpuSeconds(server.pid);
-  const bytes1 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const after = await fleet.reports();
+  const bytes1 = after.reduce((a, r) => a + r.bytes, 0);
   const seenRows = rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined);
   const seen = seenRows.map((r) => r.seen[mark.id]!);
   const acceptedAt = server.accepted?.slice(acceptedBefore).find((t) => t >= at);
@@ -329,8 +339,20 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
     unaffected: unaffected.length,
     cpu: cpu1 - cpu0,
     bytes: bytes1 - bytes0,
+    responses: responsesByType(before, after),
     load: loadAverage(),
   };
+}
+
+/** Responses the clients received between two reports, by type (CDS 2000, RDS 2000…). */
+function responsesByType(before: ProxyReport[], after: ProxyReport[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (rs: ProxyReport[], sign: number) => {
+    for (const r of rs) for (const [t, n] of Object.entries(r.counts)) out[SHORT[t] ?? t] = (out[SHORT[t] ?? t] ?? 0) + sign * n;
+  };
+  add(after, 1);
+  add(before, -1);
+  return Object.fromEntries(Object.entries(out).filter(([, n]) => n !== 0));
 }
 
 interface ChurnResult {
@@ -433,12 +455,12 @@ async function localhostCert(work: string): Promise<{ certPem: string; keyPem: s
 }
 
 function printFull(f: FullConfig): void {
-  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}; load ${f.load}`);
+  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} streams refused before any response and retried` : ''}; load ${f.load}`);
 }
 
 function printChange(c: ChangeResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
-  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent; load ${c.load}`);
+  console.log(`  [${c.server}] ${c.what}: ${c.reached}/${c.affected} affected proxies received and ACKed it${c.disconnected ? ` (${c.disconnected} proxies whose streams were reset before are not counted)` : ''}; from the ${c.server === 'floor' ? 'push' : 'file write'} p50 ${ms(c.fromWrite.p50)}, p99 ${ms(c.fromWrite.p99)}, last ${ms(c.fromWrite.max)}${acc}; ${c.unaffectedPushes} responses to the ${c.unaffected} unaffected proxies; server CPU ${c.cpu.toFixed(2)} s; ${mib(c.bytes)} sent in ${Object.entries(c.responses).map(([t, n]) => `${n} ${t}`).join(', ') || 'no'} responses; load ${c.load}`);
 }
 
 function printChurn(c: ChurnResult): void {
