@@ -97,9 +97,7 @@ export async function wireRollouts(opts: {
 }): Promise<RolloutWiring> {
   const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
   const analysis = opts.analysis ?? new PrometheusProvider();
-  const git = new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
-  // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
-  const writeBack: WriteBack = opts.writeBack ?? { apply: (req) => git.apply({ ...req, paths: req.paths.map((p) => repositoryPath(sources.get(req.source), p)) }) };
+  const writeBack = opts.writeBack ?? new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
   const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
   // One index per config served (the current revision's and, during a config canary, the new one's).
   const indexes = new WeakMap<ConfigSet, ServiceIndex>();
@@ -129,10 +127,8 @@ export async function wireRollouts(opts: {
     webhooks,
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.refreshSource ? { refreshSource: opts.refreshSource } : {}),
-    repoPath: (source, file) => {
-      const folder = sources.get(source)?.path;
-      return folder ? `${folder}/${file}` : file;
-    },
+    // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
+    repoPath: (source, file) => repositoryPath(sources.get(source), file),
   });
   await runner.start();
   registerRolloutRoutes(opts.admin, runner);
