@@ -144,6 +144,11 @@ if (!inPodNetwork()) {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    // A failed assertion must not leave the caller running: it would keep the test worker alive for ever.
+    t.teardown(async () => {
+      stopCalling = true;
+      await caller;
+    });
     await createPod(cluster, 'demo', 'echo-v3', podIp(13), { app: 'echo', version: 'v3' }, { node: 'node-a' });
     await putEndpointSlice(cluster, 'demo', 'echo', 'echo-a', PORTS, [{ ip: podIp(12), pod: 'echo-v2', node: 'node-a' }, { ip: podIp(13), pod: 'echo-v3', node: 'node-a' }]);
     for (let i = 0; i < 5; i++) await cluster.request('POST', '/api/v1/namespaces/demo/configmaps', { metadata: { generateName: 'churn-' } });

@@ -77,6 +77,11 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
       await new Promise((res) => setTimeout(res, 100));
     }
   })();
+  // A failed assertion must not leave the sampler running: it would keep the test worker alive for ever.
+  t.teardown(async () => {
+    sampling = false;
+    await sampler;
+  });
 
   // The change Git states: all traffic to v2. The leader walks it out.
   await writeFileIn(dir, 'mesh.yaml', await mesh(0, 100));
