@@ -72,7 +72,7 @@ async function startDemo(t: ExecutionContext, prefix: string, extra: string[] = 
 }
 
 test.serial('meshcd demo: traffic through the mesh; a route edit moves the split at once, a Rollout target walks out, a broken file keeps it', async (t) => {
-  t.timeout(240_000);
+  t.timeout(420_000, 'three 30 s analysis rounds after the walkthrough, on a busy machine');
   const { child, exited, lines, ticks, waiters, stderr: demoStderr, mesh } = await startDemo(t, 'meshcd-demo-test-');
   /** Waits until `n` ticks in a row satisfy `ok`; fails with what was seen. */
   const until = async (what: string, ok: (tk: Tick) => boolean, n = 3, ms = 150_000) => {
