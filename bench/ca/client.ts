@@ -1,6 +1,6 @@
 // Load generator for bench/ca/run.ts, in its own process so that the CA
 // server's figure is not charged with the client's CPU. Driven over IPC:
-// {port, roots, token, csrs, concurrency} once, then {burstMs} → {done, failed, seconds}.
+// {port, roots, token, csrs, concurrency} once, then {burstMs} → {done, failed, seconds, cpuMicros}.
 
 import * as grpc from '@grpc/grpc-js';
 import { certificateServiceDefinition, type CertificateRequestMessage, type CertificateResponseMessage } from '../../src/ca/service.js';
@@ -47,6 +47,7 @@ process.on('message', (msg: { setup?: Setup; burstMs?: number; quit?: boolean })
     let done = 0;
     let failed = 0;
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     await Promise.all(Array.from({ length: setup!.concurrency }, async (_, w) => {
       let n = w;
       while (Date.now() < end) {
@@ -59,6 +60,7 @@ process.on('message', (msg: { setup?: Setup; burstMs?: number; quit?: boolean })
         n += setup!.concurrency;
       }
     }));
-    process.send!({ done, failed, seconds: Number(process.hrtime.bigint() - t0) / 1e9 });
+    const cpu = process.cpuUsage(cpu0);
+    process.send!({ done, failed, seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuMicros: cpu.user + cpu.system });
   })();
 });

@@ -5,7 +5,7 @@
 // wall time and peak RSS with the machine it ran on.
 // Goal on the 2-core CI machine: under 2 s and under 300 MB.
 //
-//   npm run bench:validate [-- --resources 10000 --runs 3]
+//   npm run bench:validate [-- --resources 10000 --runs 3 --keep-dir DIR --cli-arg --no-translation]
 
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -141,9 +141,16 @@ interface Run {
   summary: Record<string, number>;
 }
 
+/** `--cli-arg X` (repeatable) is passed to `meshcd validate`, e.g. `--cli-arg --no-translation`. */
+function cliArgs(): string[] {
+  const out: string[] = [];
+  process.argv.forEach((a, i) => a === '--cli-arg' && process.argv[i + 1] !== undefined && out.push(process.argv[i + 1]!));
+  return out;
+}
+
 function runOnce(dir: string): Run {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, 'validate', dir, '--output', 'json'], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, 'validate', dir, '--output', 'json', ...cliArgs()], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const m = /MESHCD_BENCH (\{.*\})/.exec(r.stderr);
   if (!m) throw new Error(`child reported no usage (exit ${r.status}): ${r.stderr.slice(0, 2000)}`);
@@ -155,7 +162,11 @@ function runOnce(dir: string): Run {
 async function main(): Promise<void> {
   const target = arg('resources', 10_000);
   const runs = arg('runs', 3);
-  const dir = await mkdtemp(join(tmpdir(), 'meshcd-bench-validate-'));
+  // --keep-dir DIR: generate into DIR and leave it there (to profile one run: node --cpu-prof dist/src/cli/bin.js validate DIR).
+  const keepAt = process.argv.indexOf('--keep-dir');
+  const keep = keepAt >= 0 ? process.argv[keepAt + 1] : undefined;
+  const dir = keep ?? (await mkdtemp(join(tmpdir(), 'meshcd-bench-validate-')));
+  if (keep) await mkdir(keep, { recursive: true });
   try {
     const gen = await generate(dir, target);
     console.log(`machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
@@ -171,9 +182,9 @@ async function main(): Promise<void> {
     const median = wall[Math.floor(wall.length / 2)]!;
     const cpu = results.map((r) => r.userMs + r.systemMs).sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
     // CPU time is printed too: on a shared machine wall time mostly measures the neighbours.
-    console.log(`meshcd validate, ${gen.resources} resources: median wall ${median.toFixed(0)} ms (goal < 2000), median CPU ${cpu} ms, peak RSS ${rss.toFixed(0)} MiB (goal < 300)`);
+    console.log(`meshcd validate ${cliArgs().join(' ')}, ${gen.resources} resources: median wall ${median.toFixed(0)} ms (goal < 2000), median CPU ${cpu} ms, peak RSS ${rss.toFixed(0)} MiB (goal < 300)`);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!keep) await rm(dir, { recursive: true, force: true });
   }
 }
 

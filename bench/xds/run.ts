@@ -1,3 +1,9 @@
+// The "classes" scenario (issue 15: it flatters meshcd — proxies of a
+// namespace share one translation class, every service is exportTo ".",
+// 100 streams share one plaintext connection, and the 8,000 extra streams
+// ask only CDS+LDS in an empty namespace). The realistic, scoped and churn
+// scenarios, the minimal-server floor and istiod are in scale.ts.
+//
 // xDS scale figures: `meshcd serve` (child process) with a generated mesh of
 // 1,000 services, and many simulated Envoy-like ADS streams from this
 // process (@grpc/grpc-js with meshcd's ADS service definition, not
@@ -11,10 +17,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adsClientDefinition } from '../../src/xds/server/service.js';
 import { decodeResource } from '../../src/xds/proto.js';
+import { machineLine } from '../machine.js';
 
 const SERVICES = Number(process.env.SERVICES ?? 1000);
 const NAMESPACES = Number(process.env.NAMESPACES ?? 10);
@@ -297,7 +304,8 @@ async function main(): Promise<void> {
     lines.push(s);
     process.stdout.write(s + '\n');
   };
-  say(`machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${mb(totalmem())} RAM, Node ${process.version}`);
+  say(`scenario: classes (flatters meshcd: few translation classes, exportTo ".", 100 streams per plaintext connection; see bench/xds/scale.ts for the realistic scenarios)`);
+  say(`${machineLine()}`);
   say(`mesh: ${SERVICES} services (ServiceEntry + DestinationRule + VirtualService each) in ${NAMESPACES} namespaces, exportTo "."`);
   say(`meshcd serve: started and accepted the first revision in ${(startup / 1000).toFixed(1)} s, RSS ${mb(rssIdle)} with no proxies`);
 

@@ -16,7 +16,7 @@ import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } fr
 import type { TrustBundle } from '../api/types.js';
 import { logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
-import { buildCertificate, buildName, CsrError, derToPem, OID, parseCsr, randomSerial, spkiOf, type ParsedCsr } from './x509.js';
+import { buildCertificate, buildName, CsrError, derToPem, OID, parseCsr, parseCsrAsync, randomSerial, spkiOf, type ParsedCsr } from './x509.js';
 import { advance, extraBundleRoots, startRotation, summarize, type RotationState, type RotationStep } from './rotation.js';
 import { BACKDATE_SECONDS, createRoot, fingerprintOf, loadPluginMaterial, loadSelfSignedMaterial, signerFromRoot, watchFolders, type LoadedMaterial, type Signer } from './signer.js';
 import { CaStore, type IssuedFile } from './store.js';
@@ -157,13 +157,14 @@ export class CertificateAuthority {
   }
 
   /**
-   * issue() for servers: the signature is computed on libuv's thread pool, so
-   * the gRPC API keeps serving while certificates are signed.
+   * issue() for servers: the CSR's signature is checked and the certificate
+   * signed on libuv's thread pool, so the gRPC API keeps serving while the
+   * other core does the public-key work.
    */
   async issueAsync(req: IssueRequest): Promise<IssuedWorkloadCert> {
     let csr: ParsedCsr;
     try {
-      csr = parseCsr(req.csrPem);
+      csr = await parseCsrAsync(req.csrPem);
     } catch (err) {
       throw new CaRequestError('invalid_csr', err instanceof CsrError ? err.message : 'malformed CSR');
     }

@@ -5,11 +5,12 @@
 // put into an error: API failures carry the HTTP status only, because a
 // TokenReview body echoes the token it reviewed.
 //
-// Plain node:https rather than @kubernetes/client-node: client-node 2.x pulls
-// undici 8, which needs Node >= 22.19 and fails to load on Node 20.
+// Plain node:https, so that src/ca needs no Kubernetes client: a caller with
+// a kubeconfig passes its TLS and auth settings as `requestOptions`
+// (src/cluster/tokenreview.ts builds them with @kubernetes/client-node).
 
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
 import { AuthError, type Authenticator, type Caller, type Credentials } from './auth.js';
 
 export const DEFAULT_TOKEN_AUDIENCE = 'istio-ca';
@@ -25,6 +26,8 @@ export interface TokenReviewOptions {
   /** Audiences the token must be for (default `istio-ca`). */
   audiences?: string[];
   timeoutMs?: number;
+  /** TLS and auth settings of the request (CA, client certificate, Authorization header), read on every review; wins over caPem/bearerToken. */
+  requestOptions?: () => Promise<RequestOptions>;
 }
 
 /** Options for a pod: KUBERNETES_SERVICE_HOST/PORT and the mounted service account. */
@@ -89,11 +92,15 @@ export class TokenReviewAuthenticator implements Authenticator {
     const auth = this.o.bearerToken ? await this.o.bearerToken().catch(() => {
       throw new Error(`${where}: cannot read meshcd's own service-account token`);
     }) : undefined;
+    const extra = this.o.requestOptions ? await this.o.requestOptions().catch(() => {
+      throw new Error(`${where}: cannot load meshcd's own credentials for the API server`);
+    }) : {};
     const url = new URL('/apis/authentication.k8s.io/v1/tokenreviews', this.o.server);
     return new Promise((resolve, reject) => {
       const req = request(url, {
+        ...extra,
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        headers: { ...(extra.headers as Record<string, string> | undefined), 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
         ...(this.o.caPem ? { ca: this.o.caPem } : {}),
         timeout: this.o.timeoutMs ?? 10_000,
       }, (res) => {

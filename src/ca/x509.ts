@@ -17,6 +17,7 @@ import {
   X509Certificate, type KeyObject,
 } from 'node:crypto';
 import { isIP } from 'node:net';
+import { publicKeyFromSpki, type SpkiKey } from './spki.js';
 
 const asn1 = forge.asn1;
 type Asn1 = forge.asn1.Asn1;
@@ -114,8 +115,10 @@ export function pemToDer(pem: string, label: string): Buffer {
 }
 
 export function derToPem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+  const b64 = der.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 /** Every CERTIFICATE block in a PEM text, in order. */
@@ -175,6 +178,37 @@ const MAX_CSR_BYTES = 16 * 1024;
 
 /** Parses and verifies a PEM PKCS#10 request (RSA or ECDSA). Throws CsrError with a message for the requester. */
 export function parseCsr(pem: string): ParsedCsr {
+  const d = decodeCsr(pem);
+  if (!nativeVerify(d.proof.hash, d.proof.data, d.csr.publicKey, d.proof.signature)) throw POP_FAILED();
+  return d.csr;
+}
+
+/**
+ * parseCsr() for servers: the proof of possession (the CSR's signature) is
+ * checked on libuv's thread pool, so the main thread goes on serving while
+ * the other core verifies.
+ */
+export function parseCsrAsync(pem: string): Promise<ParsedCsr> {
+  let d: DecodedCsr;
+  try {
+    d = decodeCsr(pem);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return new Promise((resolve, reject) =>
+    nativeVerify(d.proof.hash, d.proof.data, d.csr.publicKey, d.proof.signature, (err, ok) => (err || !ok ? reject(POP_FAILED()) : resolve(d.csr))),
+  );
+}
+
+const POP_FAILED = () => new CsrError('malformed CSR: the CSR signature does not verify (proof of key possession failed)');
+
+interface DecodedCsr {
+  csr: ParsedCsr;
+  /** What the requester signed, and how: checked by parseCsr / parseCsrAsync. */
+  proof: { hash: string; data: Buffer; signature: Buffer };
+}
+
+function decodeCsr(pem: string): DecodedCsr {
   if (typeof pem !== 'string' || pem.trim() === '') throw new CsrError('the request has no CSR');
   if (pem.length > MAX_CSR_BYTES * 2) throw new CsrError(`the CSR is larger than ${MAX_CSR_BYTES} bytes`);
   let der: Buffer;
@@ -197,19 +231,22 @@ export function parseCsr(pem: string): ParsedCsr {
     const spkiNode = criParts[2]!;
     const spkiDer = Buffer.from(bytesOf(der, spkiNode));
     let publicKey: KeyObject;
+    let details: SpkiKey['details'];
     try {
-      publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+      ({ key: publicKey, details } = publicKeyFromSpki(spkiDer));
     } catch {
       throw new CsrError('the CSR public key cannot be read');
     }
-    checkKeyStrength(publicKey, publicKey.asymmetricKeyDetails ?? {});
+    checkKeyStrength(publicKey, details);
     const algOid = oidOf(der, childrenOf(der, algId)[0]!);
     const alg = CSR_SIG_ALGS[algOid];
     if (!alg) throw new CsrError(`unsupported CSR signature algorithm ${algOid}`);
     if (alg.key !== keyAlgorithm(publicKey)) throw new CsrError(`signature algorithm ${algOid} does not match the ${keyAlgorithm(publicKey).toUpperCase()} key`);
-    const sig = der.subarray(sigBits.contentStart + 1, sigBits.end);
-    if (!nativeVerify(alg.hash, bytesOf(der, cri), publicKey, sig)) throw new CsrError('the CSR signature does not verify (proof of key possession failed)');
-    return { publicKey, spkiDer, keyAlgorithm: keyAlgorithm(publicKey), requestedUris: requestedUris(der, criParts[3]) };
+    const signature = der.subarray(sigBits.contentStart + 1, sigBits.end);
+    return {
+      csr: { publicKey, spkiDer, keyAlgorithm: keyAlgorithm(publicKey), requestedUris: requestedUris(der, criParts[3]) },
+      proof: { hash: alg.hash, data: bytesOf(der, cri), signature },
+    };
   } catch (err) {
     if (err instanceof CsrError) throw new CsrError(`malformed CSR: ${err.message}`);
     throw new CsrError('malformed CSR: cannot be parsed');

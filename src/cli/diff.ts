@@ -6,16 +6,16 @@
 
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import type { Revision } from '../api/types.js';
+import type { Diagnostic, Revision } from '../api/types.js';
 import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
 import { annotateUnreadable, diffConfigSets } from '../diff/resources.js';
 import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
-import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffSide, type EnvoySection } from '../diff/report.js';
+import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffReport, type DiffSide, type EnvoySection } from '../diff/report.js';
 import { commitRevision, configPath, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { readFolderRevision } from '../source/folder.js';
 import { sortDiagnostics, validate } from '../validate/index.js';
-import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError } from '../validate/policies.js';
+import { DEFAULT_POLICY_DIR, loadPolicies, PolicyDirError, type CompiledPolicy } from '../validate/policies.js';
 import { EXIT, UserError } from './exit.js';
 import { checkOutput } from './output.js';
 
@@ -66,30 +66,39 @@ export function registerDiff(program: Command): void {
         throw new UserError(`cannot read policies: ${(err as Error).message}`);
       }
       const sides = args.length === 2 ? await folderSides(args[0]!, args[1]!, opts) : await repoSides(args, opts);
-      const cache = new ParseCache();
-      const baseLoad = await loadRevision(sides.base.rev, { cache });
-      const headLoad = await loadRevision(sides.head.rev, { cache });
-      const diagnostics = sortDiagnostics([...policies.diagnostics, ...validate(headLoad, { policies: policies.policies })]);
-      // The base's findings tell which of the head's are new in this change.
-      const baseDiagnostics = validate(baseLoad, { policies: policies.policies });
-      const resources = annotateUnreadable(diffConfigSets(baseLoad.config, headLoad.config), headLoad.diagnostics);
-      let envoy: EnvoySection;
-      if (!opts.envoy) envoy = { status: 'skipped', reason: 'disabled with --no-envoy' };
-      else if (resources.length === 0) envoy = { status: 'skipped', reason: 'no resource changes' };
-      else {
-        const t = await loadTranslator();
-        envoy = typeof t === 'string' ? { status: 'skipped', reason: t } : { status: 'computed', ...envoyImpact(baseLoad.config, headLoad.config, t) };
-      }
-      const report = makeReport(sides.base.side, sides.head.side, resources, diagnostics, envoy, baseDiagnostics);
+      const report = await diffRevisions(sides.base, sides.head, { policies: policies.policies, policyDiagnostics: policies.diagnostics, envoy: opts.envoy });
       const text = format === 'json' ? renderJson(report) : format === 'markdown' ? renderMarkdown(report, { ...(opts.linkBase ? { linkBase: opts.linkBase } : {}) }) : renderText(report);
       process.stdout.write(text);
       process.exitCode = hasChanges(report) ? EXIT.FINDINGS : EXIT.OK;
     });
 }
 
-interface Side {
+export interface Side {
   side: DiffSide;
   rev: Revision;
+}
+
+/**
+ * The report of `meshcd diff` for two revisions: resource diffs, the head
+ * validated as `meshcd validate` would (findings new in the head marked), and
+ * the per-proxy Envoy impact. The admin API's diff route runs the same.
+ */
+export async function diffRevisions(base: Side, head: Side, opts: { policies: readonly CompiledPolicy[]; policyDiagnostics?: readonly Diagnostic[]; envoy: boolean }): Promise<DiffReport> {
+  const cache = new ParseCache();
+  const baseLoad = await loadRevision(base.rev, { cache });
+  const headLoad = await loadRevision(head.rev, { cache });
+  const diagnostics = sortDiagnostics([...(opts.policyDiagnostics ?? []), ...validate(headLoad, { policies: opts.policies })]);
+  // The base's findings tell which of the head's are new in this change.
+  const baseDiagnostics = validate(baseLoad, { policies: opts.policies });
+  const resources = annotateUnreadable(diffConfigSets(baseLoad.config, headLoad.config), headLoad.diagnostics);
+  let envoy: EnvoySection;
+  if (!opts.envoy) envoy = { status: 'skipped', reason: 'disabled with --no-envoy' };
+  else if (resources.length === 0) envoy = { status: 'skipped', reason: 'no resource changes' };
+  else {
+    const t = await loadTranslator();
+    envoy = typeof t === 'string' ? { status: 'skipped', reason: t } : { status: 'computed', ...envoyImpact(baseLoad.config, headLoad.config, t) };
+  }
+  return makeReport(base.side, head.side, resources, diagnostics, envoy, baseDiagnostics);
 }
 
 async function folderSides(a: string, b: string, opts: DiffOptions): Promise<{ base: Side; head: Side }> {
@@ -176,7 +185,7 @@ function flag(name: string) {
  * The xDS translation, when this build has it (src/mesh and src/xds/translate).
  * Loaded at run time so `meshcd diff` works, minus the Envoy section, without it.
  */
-async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
+export async function loadTranslator(): Promise<EnvoyTranslator<unknown> | string> {
   const load = async (rel: string): Promise<Record<string, unknown> | undefined> => {
     try {
       return (await import(new URL(rel, import.meta.url).href)) as Record<string, unknown>;

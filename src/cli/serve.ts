@@ -5,11 +5,12 @@
 // keeps serving.
 
 import type { Command } from 'commander';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Diagnostic } from '../api/types.js';
+import type { ConfigSet, Diagnostic } from '../api/types.js';
 import { AdminServer } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
+import { readAdminToken } from '../admin/token.js';
 import { redact, rememberSecret } from '../source/secret.js';
 import { readFolderRevision } from '../source/folder.js';
 import { safeUrl } from '../source/secret.js';
@@ -29,11 +30,17 @@ import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
 import { watch, type FSWatcher } from 'chokidar';
 import { meshTranslator } from '../xds/server/translator.js';
-import { GRPC_SERVER_LISTENER_TEMPLATE } from '../xds/names.js';
+import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
-import { wireRollouts } from '../rollout/wire.js';
+import { parseDuration } from './ca.js';
+import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.js';
+import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
+import { buildServiceIndex } from '../registry/config.js';
+import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
+import { wireDashboard } from '../dashboard/wire.js';
+import { registerRepoRoutes } from './repo-routes.js';
 
-interface ServeOptions extends SourceFlags {
+interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   xdsPort: string;
   xdsAddress: string;
   adminPort: string;
@@ -48,6 +55,7 @@ interface ServeOptions extends SourceFlags {
   caPluginDir?: string;
   trustDomain: string;
   rootKey: string;
+  caMinTtl?: string;
   credentialsDir?: string;
   xdsAllowUnauthenticated: boolean;
   adminTokenFile?: string;
@@ -58,26 +66,10 @@ interface ServeOptions extends SourceFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
-}
-
-/** The admin token from a file or an environment variable (never a flag value); undefined when neither is given. */
-async function readAdminToken(opts: ServeOptions): Promise<string | undefined> {
-  if (opts.adminTokenFile && opts.adminTokenEnv) throw new UserError('--admin-token-file and --admin-token-env: give one of them');
-  let token: string | undefined;
-  if (opts.adminTokenFile) {
-    try {
-      token = (await readFile(opts.adminTokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new UserError(`--admin-token-file ${opts.adminTokenFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!token) throw new UserError(`--admin-token-file ${opts.adminTokenFile}: the file is empty`);
-  } else if (opts.adminTokenEnv) {
-    token = process.env[opts.adminTokenEnv]?.trim();
-    if (!token) throw new UserError(`--admin-token-env ${opts.adminTokenEnv}: the variable is not set or empty`);
-  }
-  if (token && (token.length < 16 || /\s/.test(token))) throw new UserError(`${opts.adminTokenFile ? `--admin-token-file ${opts.adminTokenFile}` : `--admin-token-env ${opts.adminTokenEnv}`}: the token must be at least 16 characters with no whitespace`);
-  if (token) rememberSecret(token);
-  return token;
+  kubeconfig: string[];
+  inCluster?: boolean;
+  clusterId: string;
+  clusterDomain: string;
 }
 
 function positive(flag: string, v: string): number {
@@ -94,12 +86,32 @@ function port(flag: string, v: string, canDisable = false): number {
 
 const collect = (value: string, prev: string[] = []) => [...prev, value];
 
-export function grpcBootstrapExample(xds: string, namespace = 'bookinfo'): Record<string, unknown> {
-  return {
-    xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: `sidecar~127.0.0.1~client.${namespace}~${namespace}.svc.cluster.local`, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: namespace } },
-    server_listener_resource_name_template: GRPC_SERVER_LISTENER_TEMPLATE,
-  };
+/** Who the bootstrap that `serve` prints is: bookinfo's productpage, the client the example's AuthorizationPolicies allow. */
+export const EXAMPLE_CLIENT = { namespace: 'bookinfo', serviceAccount: 'bookinfo-productpage', podName: 'client', ip: '127.0.0.1' } as const;
+
+/**
+ * The GRPC_XDS_BOOTSTRAP `serve` prints: the same document `meshcd agent
+ * --bootstrap-out` writes (one builder), on the plaintext port (grpc-js-xds
+ * 1.14 cannot do TLS to its xDS server), with the certificate provider
+ * `default` reading `certDir` — the files `exampleAgentCommand` keeps fresh.
+ * ISTIO_MUTUAL DestinationRules and STRICT servers need that provider; without
+ * it grpc-js NACKs their clusters. With no CA there is nothing to fill it, so
+ * the provider is left out.
+ */
+export function grpcBootstrapExample(xds: string, certDir: string | undefined): Record<string, unknown> {
+  const doc = grpcBootstrap({ kind: 'grpc', xdsAddress: xds, ...EXAMPLE_CLIENT, labels: {}, certDir: certDir ?? '' });
+  if (!certDir) delete doc.certificate_providers;
+  return doc;
+}
+
+/** The agent command line that writes (and renews) the example client's certificate files for the printed bootstrap. */
+export function exampleAgentCommand(tls: string, stateDir: string): string {
+  const quote = (p: string) => (/^[\w./:@=-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
+  return ['meshcd agent', '--ca-address', tls, '--ca-root-cert', quote(resolve(stateDir, 'ca', 'trust-bundle.pem')), '--token-file', 'TOKEN_FILE', '--namespace', EXAMPLE_CLIENT.namespace, '--service-account', EXAMPLE_CLIENT.serviceAccount, '--output-dir', quote(exampleCertDir(stateDir))].join(' ');
+}
+
+export function exampleCertDir(stateDir: string): string {
+  return resolve(stateDir, 'workloads', EXAMPLE_CLIENT.serviceAccount);
 }
 
 function formatDiag(d: Diagnostic): string {
@@ -130,9 +142,27 @@ export function registerServe(program: Command): void {
     .option('--ca-plugin-dir <dir>', "plug-in CA folder with Istio's ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem")
     .option('--trust-domain <domain>', 'SPIFFE trust domain of issued certificates', 'cluster.local')
     .option('--root-key <alg>', 'key type of a generated root: rsa|ec', 'rsa')
+    .option('--ca-min-ttl <duration>', 'shortest workload certificate the CA issues (shorter requests are raised to it), as `meshcd ca serve --min-ttl`', '60s')
     .option('--admin-token-file <file>', 'bearer token that mutating admin routes (rollout promote/abort/retry/pause/resume, …) require, read once at start; without it (or --admin-token-env) those routes answer 403')
     .option('--admin-token-env <name>', 'environment variable holding that token, instead of a file')
     .option('--prometheus <url>', 'Prometheus for Rollout analysis when a Rollout names none')
+    .option('--rollout-webhook-secret-file <file>', 'HMAC secret that signs every Rollout webhook (X-Meshcd-Signature: sha256=…), read on each call')
+    .option('--rollout-webhook-secret-env <name>', 'environment variable holding that secret, instead of a file')
+    .option('--write-back-author <"Name <email>">', 'author and committer of the revert commits a rollback pushes', 'meshcd <meshcd@localhost>')
+    .option('--kubeconfig <[id=]file>', 'discover Services, EndpointSlices, Pods, Nodes and Namespaces of the cluster in this kubeconfig (its current context); repeat for more clusters, each with its id', collect, [])
+    .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
+    .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
+    .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
+    .option('--namespace <ns>', 'namespace meshcd runs in (its Lease, state ConfigMap, CA Secret); default $POD_NAMESPACE, else the pod\'s, else meshcd-system')
+    .option('--token-review', 'accept Kubernetes service-account tokens (TokenReview on the first cluster) for CreateCertificate and xDS on the TLS port')
+    .option('--token-audience <aud>', 'audience a service-account token must be for (repeatable)', collect, [])
+    .option('--ca-secret <name>', 'keep the CA\'s key in this Secret of --namespace (Istio\'s cacerts keys), created with a new root when missing; every replica issues under it')
+    .option('--publish-root-cert [name]', 'write the trust bundle to a ConfigMap (default istio-ca-root-cert, key root-cert.pem) in every namespace')
+    .option('--gateway-secrets', 'serve Gateway credentialName from kubernetes.io/tls Secrets (instead of --credentials-dir)')
+    .option('--rollout-status', 'write each Rollout\'s status to ConfigMap meshcd-rollout-<name> in its namespace, and its steps as Events')
+    .option('--leader-elect', 'several replicas: one leader (a Lease) runs rollouts and Git write-back; rollout state lives in ConfigMap meshcd-state')
+    .option('--lease-name <name>', 'the Lease of --leader-elect', 'meshcd-leader')
+    .option('--lease-duration <seconds>', 'a leader that stops renewing is replaced after this long (renews every 2/15 of it)', '15')
     .option('--credentials-dir <dir>', 'gateway credentials: <dir>/<namespace>/<credentialName>/{tls.crt,tls.key,ca.crt}, served over SDS to that namespace\'s gateways; watched');
   addSourceOptions(cmd)
     .addHelpText('after', '\nWith no --source or --config, serves examples/mesh.\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad flags, unreadable sources or policies, or a port that cannot be bound.')
@@ -140,6 +170,7 @@ export function registerServe(program: Command): void {
       const xdsPort = port('--xds-port', opts.xdsPort, true);
       const adminPort = port('--admin-port', opts.adminPort);
       const tlsPort = port('--tls-port', opts.tlsPort);
+      const caMinTtl = parseDuration(opts.caMinTtl ?? '60s', '--ca-min-ttl');
       if (opts.rootKey !== 'rsa' && opts.rootKey !== 'ec') throw new UserError(`--root-key: "${opts.rootKey}" is not one of rsa, ec`);
       const log = logger('serve');
       enableDefaultMetrics();
@@ -154,7 +185,26 @@ export function registerServe(program: Command): void {
         }
       }
       const policies = await policiesFromOptions(opts);
-      const adminToken = await readAdminToken(opts);
+      const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: opts.adminTokenEnv }).catch((err: Error) => Promise.reject(new UserError(err.message)));
+      if (adminToken) rememberSecret(adminToken);
+      // --- kubernetes (issue 11): discovery merged into the index of every update.
+      let kube: KubernetesRegistry | undefined;
+      try {
+        const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
+        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain });
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      let cluster: ClusterWiring;
+      try {
+        cluster = new ClusterWiring({ ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] }, kube);
+      } catch (err) {
+        throw new UserError((err as Error).message);
+      }
+      if (opts.gatewaySecrets && opts.credentialsDir) throw new UserError('--gateway-secrets and --credentials-dir: give one of them');
+      if (opts.caSecret && opts.caPluginDir) throw new UserError('--ca-secret and --ca-plugin-dir: give one of them');
+      if (opts.caSecret && !opts.ca) throw new UserError('--ca-secret with --no-ca: the Secret holds the CA\'s key; drop one of them');
+      // --- end kubernetes
       await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
 
       // The builder translates (once per proxy class); the cache holds snapshots and revisions (current, canary);
@@ -177,11 +227,17 @@ export function registerServe(program: Command): void {
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
+        const secretDir = await cluster.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
+          throw new UserError(`--ca-secret: ${err.message}`);
+        });
+        if (secretDir) opts.caPluginDir = secretDir;
         try {
           ca = await openEmbeddedCa({
+            authenticators: cluster.authenticators(),
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
+            minTtlSeconds: caMinTtl,
             ...(opts.caPluginDir ? { pluginDir: opts.caPluginDir } : {}),
             ...(opts.caTokenFile ? { tokenFile: opts.caTokenFile } : {}),
           });
@@ -201,14 +257,30 @@ export function registerServe(program: Command): void {
           throw new UserError(`--prometheus: "${opts.prometheus}" is not an http(s) URL`);
         }
       }
+      const flags = await rolloutFlags(opts).catch((err: Error) => {
+        throw new UserError(err.message);
+      });
+      let lastUpdate: { inputs: Parameters<Parameters<typeof wireRollouts>[0]['update']>[0]; id: string } | undefined;
+      const withKube = (inputs: NonNullable<typeof lastUpdate>['inputs']) => (kube ? { ...inputs, index: kube.index(inputs.config, inputs.index) } : inputs);
       const rollouts = await wireRollouts({ admin, stateDir: opts.stateDir, sources: specs, update: (inputs, id) => {
+          lastUpdate = { inputs, id };
           // Built in slices from the next tick; proxies get their push class by class.
-          cache.update(inputs, id);
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}) });
+          cache.update(withKube(inputs), id);
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(),
+        // Config canaries (issue 13): the cache's second revision for a cohort, and the server's ACK/NACK per proxy.
+        canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), subscribe: (events) => xdsEvents.subscribe(events) },
+        refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+      // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
+      kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false });
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
+      if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
+      // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
+      registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
+      const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xdsEvents });
+      // --- end dashboard
       let serving: string | undefined;
       reconciler.on('accepted', (e: AcceptedEvent) => {
         const id = e.revisions.map((r) => r.id).join(',');
@@ -236,6 +308,12 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
+      cluster.attach({
+        ...(ca ? { onTrustBundle: (fn: (pem: string) => void) => void ca!.onTrustBundle((b) => fn(b.rootsPem.join(''))) } : {}),
+        setCredentials: (byNamespace) => builder.setCredentials(byNamespace),
+        runner: rollouts.runner,
+        admin,
+      });
       let credentialsWatcher: FSWatcher | undefined;
       if (opts.credentialsDir) {
         const dir = opts.credentialsDir;
@@ -259,20 +337,37 @@ export function registerServe(program: Command): void {
       let boundXds: number | undefined;
       let boundAdmin: number;
       let boundTls: number | undefined;
+      // A port that cannot be bound is named by its own flag.
+      const listenFor = async <T>(flag: string, bindPort: () => Promise<T>): Promise<T> => {
+        try {
+          return await bindPort();
+        } catch (err) {
+          const msg = (err as Error).message;
+          const inUse = /EADDRINUSE[^\]]*?(\S+:\d+)/.exec(msg);
+          throw new UserError(inUse ? `${flag}: ${inUse[1]} is already in use (another process listens there; pick another port, or 0 for a free one)` : `${flag}: ${msg}`);
+        }
+      };
       try {
-        if (xdsPort >= 0) boundXds = await server.listen(xdsPort, opts.xdsAddress);
+        if (xdsPort >= 0) boundXds = await listenFor('--xds-port', () => server.listen(xdsPort, opts.xdsAddress));
         // The CSR API shares port 15012 with authenticated xDS, as istiod does; it never answers on the plaintext port.
-        if (ca) boundTls = await server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca.credentials, authenticate: streamAuthenticator(ca.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca.definition, implementation: ca.implementation }] });
-        boundAdmin = await admin.listen(adminPort, opts.adminAddress);
+        if (ca) boundTls = await listenFor('--tls-port', () => server.listenTls(tlsPort, opts.tlsAddress, { credentials: ca!.credentials, authenticate: streamAuthenticator(ca!.auth), allowUnauthenticated: opts.xdsAllowUnauthenticated, services: [{ definition: ca!.definition, implementation: ca!.implementation }] }));
+        boundAdmin = await listenFor('--admin-port', () => admin.listen(adminPort, opts.adminAddress));
       } catch (err) {
         await server.close();
         cache.close();
         await admin.close();
         await ca?.close();
-        throw new UserError((err as Error).message.replace(/^cannot listen/, `--xds-port/--tls-port/--admin-port: cannot listen`));
+        throw err;
       }
       // From here on a fault in any component is logged and counted, and serving goes on.
       const removeFaultHandlers = installFaultHandlers({ redact });
+      if (kube) {
+        // Analyzers check hosts against Kubernetes too: list once before the first revision is judged.
+        await kube.start(60_000).then(
+          () => process.stdout.write(`kubernetes: listed ${kube!.discoveries.map((d) => d.clusterId).join(', ')}\n`),
+          (err: Error) => process.stdout.write(`kubernetes: ${err.message}; still trying\n`),
+        );
+      }
       await reconciler.start();
       cache.flush();
       const hostPort = (host: string, p: number) => `${host.includes(':') ? `[${host}]` : host}:${p}`;
@@ -289,11 +384,17 @@ export function registerServe(program: Command): void {
               ]
             : []),
           `  admin:                     http://${opts.adminAddress}:${boundAdmin}  (/ready /metrics /api/v1/sources /debug/syncz /debug/config_dump?proxy=ID)`,
+          `  dashboard:                 ${dashboard.bundled ? `http://${hostPort(opts.adminAddress, boundAdmin)}/` : 'not built (npm run build)'}`,
           ...(xdsAddr
             ? [
-                `Proxyless gRPC clients: \`meshcd agent … --bootstrap-out FILE\` writes a GRPC_XDS_BOOTSTRAP with the workload's own certificate files, which DestinationRules with ISTIO_MUTUAL (as in examples/mesh) need; \`meshcd demo\` runs the whole example with traffic.`,
-                `For services without mTLS this bootstrap is enough (write it to a file, set GRPC_XDS_BOOTSTRAP to its path, dial xds:///<host>:<port>):`,
-                JSON.stringify(grpcBootstrapExample(xdsAddr)),
+                `Proxyless gRPC clients (@grpc/grpc-js-xds, grpc-go): save the GRPC_XDS_BOOTSTRAP below to a file, set GRPC_XDS_BOOTSTRAP to its path and dial xds:///<host>:<port> (e.g. xds:///reviews.bookinfo.svc.cluster.local:9080). It is ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount} (the example's AuthorizationPolicies allow it; edit NAMESPACE, SERVICE_ACCOUNT and the node id for another workload).`,
+                ...(tlsAddr
+                  ? [
+                      `Its certificate provider "default" (mTLS: the example's DestinationRules are ISTIO_MUTUAL) reads the files this agent writes and renews, with TOKEN_FILE a token that --ca-token-file maps to ${EXAMPLE_CLIENT.namespace}/${EXAMPLE_CLIENT.serviceAccount}${opts.caTokenFile ? '' : ' (this serve has no --ca-token-file: restart it with one)'}:`,
+                      `  ${exampleAgentCommand(tlsAddr, opts.stateDir)}`,
+                    ]
+                  : ['No CA (--no-ca): this bootstrap has no certificate provider, so only services without ISTIO_MUTUAL are reachable with it.']),
+                JSON.stringify(grpcBootstrapExample(xdsAddr, tlsAddr ? exampleCertDir(opts.stateDir) : undefined)),
               ]
             : []),
           '',
@@ -307,7 +408,10 @@ export function registerServe(program: Command): void {
           log.info({ signal: sig }, 'shutting down');
           void (async () => {
             await reconciler.stop();
+            await kube?.stop();
+            await cluster.stop();
             rollouts.stop();
+            dashboard.close();
             await credentialsWatcher?.close();
             await server.close();
             cache.close();

@@ -157,11 +157,16 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
   }
   const byKey = new Map<ResourceKey, AnyResource>();
   const pendingByKey = new Map<ResourceKey, Pending>();
+  // Documents that are not Kubernetes-shaped (neither apiVersion nor kind:
+  // package.json, tsconfig.json, CI files) are skipped, one info per file.
+  const skipped = new Map<string, { origin: Origin; count: number }>();
   for (const p of pending) {
     const origin: Origin = { file: p.file, line: p.doc.line, ...(sourceName ? { source: sourceName } : {}) };
     const v = p.doc.value;
-    if (!isRecord(v)) {
-      diagnostics.push({ code: 'MCD0006', severity: 'error', message: 'document is not a mapping with apiVersion, kind and metadata', origin });
+    if (!isRecord(v) || (v.kind === undefined && v.apiVersion === undefined)) {
+      const s = skipped.get(p.file);
+      if (s) s.count++;
+      else skipped.set(p.file, { origin, count: 1 });
       continue;
     }
     const kind = v.kind;
@@ -173,7 +178,9 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
     const known = GROUP_OF_KIND.get(kind);
     const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
     if (!known || known.group !== group) {
-      diagnostics.push({ code: 'MCD0010', severity: 'info', message: `${apiVersion} ${kind} is not a mesh kind; ignored`, origin });
+      const removed = removedIstioType(group!, kind, v);
+      if (removed) diagnostics.push({ code: 'IST0002', severity: 'warning', message: `Deprecated: Custom resource type ${removed} is removed`, origin });
+      else diagnostics.push({ code: 'MCD0010', severity: 'info', message: `${apiVersion} ${kind} is not a mesh kind; ignored`, origin });
       continue;
     }
     if (!known.versions.includes(version!)) {
@@ -228,7 +235,24 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
       });
     }
   }
+  for (const { origin, count } of skipped.values()) {
+    diagnostics.push({ code: 'MCD0011', severity: 'info', message: count > 1 ? `${count} documents are not Kubernetes objects (no apiVersion or kind); skipped` : 'not a Kubernetes object (no apiVersion or kind); skipped', origin });
+  }
   return { config: makeConfigSet([...byKey.values()], mesh), diagnostics, pendingByKey };
+}
+
+/** Istio's deprecation analyzer: rbac.istio.io types were removed (AuthorizationPolicy replaced them). */
+const REMOVED_RBAC_KINDS = new Set(['ClusterRbacConfig', 'RbacConfig', 'ServiceRole', 'ServiceRoleBinding']);
+
+/** `rbac.istio.io ServiceRole` for a CustomResourceDefinition of a removed Istio type (as Istio reports it) or such a resource; else undefined. */
+function removedIstioType(group: string, kind: string, v: Record<string, unknown>): string | undefined {
+  if (group === 'apiextensions.k8s.io' && kind === 'CustomResourceDefinition') {
+    const spec = isRecord(v.spec) ? v.spec : {};
+    const names = isRecord(spec.names) ? spec.names : {};
+    if (spec.group === 'rbac.istio.io' && typeof names.kind === 'string' && REMOVED_RBAC_KINDS.has(names.kind)) return `rbac.istio.io ${names.kind}`;
+    return undefined;
+  }
+  return group === 'rbac.istio.io' && REMOVED_RBAC_KINDS.has(kind) ? `rbac.istio.io ${kind}` : undefined;
 }
 
 export function meshSettingsFrom(spec: MeshConfigSpec): MeshSettings {

@@ -4,8 +4,15 @@
 // Bounds: file size, binary content, alias expansion (billion-laughs),
 // nesting depth and document count. Each refusal is a Diagnostic naming the
 // file (and line where there is one), never an exception.
+//
+// Values are read as Kubernetes reads them (sigs.k8s.io/yaml over go-yaml v2,
+// what `kubectl apply` and istiod see), not as YAML 1.2 says: `yes`/`on`/`y`
+// are booleans, `0755` is octal, `1_000` is a number, `190:20:30` and dates
+// stay strings, and `:` ends a plain scalar only before a space, so
+// `[1.2.3.4, 001:db8::]` is two strings. test/unit/config/yaml-k8s.test.ts
+// checks both readers against sigs.k8s.io/yaml itself.
 
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, type Node, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, visit, Scalar, type Node, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { parseEvents, constructFromEvents } from 'js-yaml';
 import type { Diagnostic } from '../api/types.js';
 
@@ -72,6 +79,7 @@ export function parseConfigText(file: string, text: string, limits: ParseLimits 
  * the thorough way, which gives located diagnostics and alias limits.
  */
 export function parseFast(text: string, limits: ParseLimits): ParsedFile | undefined {
+  if (KUBE_DIFFERS.test(text) || FLOW_COLON.test(text)) return undefined;
   let values: unknown[];
   const starts: number[] = [];
   try {
@@ -104,6 +112,67 @@ export function parseFast(text: string, limits: ParseLimits): ParsedFile | undef
   return { documents, diagnostics: [] };
 }
 
+/**
+ * Plain scalars that js-yaml's YAML 1.2 core schema reads differently from
+ * go-yaml v2 (booleans y/n/yes/no/on/off, octal 0NNN, 0b binary, `_` in
+ * numbers, .inf/.nan), where a key or value may start (line start, after
+ * `:`, `-`, `,`, `[`, `{`): a file holding one goes the thorough way. A false
+ * alarm (such a word in a comment after `:`) only costs speed.
+ */
+const KUBE_DIFFERS = /(?<=(?:^|[:,[{]|(?:^|[ \t])-[ \t])[ \t]*)(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-7_]+|[-+]?0b[01_]+|[-+]?[0-9.][0-9._]*_[0-9._]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))(?=[ \t]*(?:$|[,\]}#\r]|:[ \t\r\n]))/m;
+/** A `:` right before a flow indicator: go-yaml keeps it in the scalar, YAML 1.2 starts a pair. */
+const FLOW_COLON = /:[,\]}]/;
+
+/** The `yaml` library set to go-yaml v2's reading: YAML 1.1 scalars, without sexagesimal numbers or timestamps. */
+const KUBE_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
+  version: '1.1',
+  customTags: (tags) => [
+    ...tags.filter((t) => !(typeof t === 'object' && (t.format === 'TIME' || t.tag === 'tag:yaml.org,2002:timestamp'))),
+    // go-yaml v2 also reads 0o-prefixed octal.
+    { tag: 'tag:yaml.org,2002:int', format: 'OCT', default: true, identify: () => false, test: /^[-+]?0o[0-7_]+$/, resolve: (src: string) => (src.startsWith('-') ? -1 : 1) * parseInt(src.replace(/^[-+]?0o/, '').replace(/_/g, ''), 8) },
+  ],
+};
+
+/**
+ * go-yaml ends a plain scalar at `:` only before a blank, so in `[a, 001:db8::]`
+ * the second item is the string `001:db8::`; YAML 1.2 (the `yaml` library) reads
+ * a one-pair mapping `{001:db8:: null}`. Turn such pairs back into the string.
+ */
+function kubeFlowColons(doc: Document.Parsed, text: string): void {
+  visit(doc, {
+    Map(_, map) {
+      if (!map.flow || map.items.length !== 1) return;
+      const pair = map.items[0]!;
+      const key = pair.key as Node | null;
+      const value = pair.value as Node | null;
+      if (!isScalar(key) || key.type !== 'PLAIN' || !key.range || (value && !(isScalar(value) && value.source === '' && value.value === null))) return;
+      const end = key.range[1];
+      if (text[end] !== ':' || !',]}'.includes(text[end + 1] ?? '')) return;
+      if (map.range && text[map.range[0]] === '{') return; // an explicit {…} mapping stays one
+      const s = new Scalar(`${key.source}:`);
+      s.range = [key.range[0], end + 1, end + 1];
+      return s;
+    },
+  });
+}
+
+/** The first number JSON cannot hold (.inf, .nan), where Kubernetes refuses the document. */
+function nonFinite(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : v;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const r = nonFinite(x);
+      if (r !== undefined) return r;
+    }
+  } else if (isRecord(v)) {
+    for (const x of Object.values(v)) {
+      const r = nonFinite(x);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
 function lineOf(lineStarts: number[], offset: number): number {
   let lo = 0, hi = lineStarts.length - 1;
   while (lo < hi) {
@@ -120,7 +189,7 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
   const lineCounter = new LineCounter();
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, ...KUBE_YAML });
   } catch (err) {
     return { documents, diagnostics: [fileError(file, 1, 'MCD0001', `cannot parse: ${errorText(err)}`)] };
   }
@@ -145,11 +214,17 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
     }
     let value: unknown;
     try {
+      if (FLOW_COLON.test(text)) kubeFlowColons(doc, text);
       value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
     } catch (err) {
       const msg = errorText(err);
       const bomb = /alias/i.test(msg);
       diagnostics.push(fileError(file, startLine, bomb ? 'MCD0003' : 'MCD0001', bomb ? `document expands too many aliases (over ${limits.maxAliasCount}); refused as a possible alias bomb` : `cannot read document: ${msg}`));
+      continue;
+    }
+    const bad = nonFinite(value);
+    if (bad !== undefined) {
+      diagnostics.push(fileError(file, startLine, 'MCD0001', `document holds ${bad} (a YAML .inf or .nan), which JSON cannot represent: Kubernetes refuses it; quote it if a string is meant`));
       continue;
     }
     // Kubernetes List: unwrap items, each with its own line.
@@ -184,8 +259,10 @@ export interface ParsedText {
 export function parseForLocate(text: string): ParsedText | undefined {
   const lineCounter = new LineCounter();
   try {
-    const docs = parseAllDocuments(text, { lineCounter });
-    return Array.isArray(docs) ? { docs, lineCounter } : undefined;
+    const docs = parseAllDocuments(text, { lineCounter, ...KUBE_YAML });
+    if (!Array.isArray(docs)) return undefined;
+    if (FLOW_COLON.test(text)) for (const d of docs) kubeFlowColons(d, text);
+    return { docs, lineCounter };
   } catch {
     return undefined;
   }

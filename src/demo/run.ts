@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ export interface DemoOptions {
   prometheus: string;
 }
 
-interface Workload {
+export interface Workload {
   pod: string;
   app: 'productpage' | 'details' | 'reviews' | 'ratings';
   version: string;
@@ -48,7 +48,7 @@ interface Workload {
 }
 
 // As in examples/mesh/bookinfo/workloads.yaml.
-const WORKLOADS: readonly Workload[] = [
+export const WORKLOADS: readonly Workload[] = [
   { pod: 'productpage-v1', app: 'productpage', version: 'v1', ip: '127.0.0.10', port: 9080, serviceAccount: 'bookinfo-productpage' },
   { pod: 'details-v1', app: 'details', version: 'v1', ip: '127.0.0.11', port: 9081, serviceAccount: 'bookinfo-details' },
   { pod: 'reviews-v1', app: 'reviews', version: 'v1', ip: '127.0.0.12', port: 9082, serviceAccount: 'bookinfo-reviews' },
@@ -66,7 +66,7 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-class Processes {
+export class Processes {
   readonly all: Child[] = [];
   constructor(private readonly logDir: string) {}
 
@@ -150,6 +150,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The example's WorkloadEntries use fixed ports, and grpc-js-xds's XdsServer
+ * binds its port on every address: a port another process holds (a second
+ * demo, say) would leave that process answering with other certificates.
+ * Returns the ports that cannot be bound.
+ */
+export async function takenPorts(ports: number[]): Promise<number[]> {
+  const taken: number[] = [];
+  for (const port of ports) {
+    const free = await new Promise<boolean>((resolveFree) => {
+      const s = createNetServer();
+      s.once('error', () => resolveFree(false));
+      s.listen({ port, host: '::', ipv6Only: false }, () => s.close(() => resolveFree(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  return taken;
+}
+
 /** The Prometheus binary on PATH (the Debian package installs /usr/bin/prometheus), or ''. */
 export function findPrometheus(): string {
   for (const d of (process.env.PATH ?? '').split(':')) if (d && existsSync(join(d, 'prometheus'))) return join(d, 'prometheus');
@@ -171,9 +190,45 @@ export function renderTick(tick: DemoTick): string {
   return `${new Date(tick.at).toISOString().slice(11, 19)}  ${parts.join('  │  ')}`;
 }
 
+const xdsEnv = (bootstrap: string) => ({ GRPC_XDS_BOOTSTRAP: bootstrap, GRPC_XDS_EXPERIMENTAL_RBAC: 'true' });
+
+/**
+ * One `meshcd agent` per workload (its own key, a certificate for its service
+ * account from serve's CA at `tls`, a gRPC bootstrap for the plaintext xDS
+ * port `xds`); resolves with pod → bootstrap path once every certificate is written.
+ */
+export async function startAgents(procs: Processes, workloads: readonly Workload[], o: { dir: string; tls: string; xds: string; bundle: string; tokenFile(serviceAccount: string): string }): Promise<Map<string, string>> {
+  const bootstraps = new Map<string, string>();
+  for (const w of workloads) {
+    const certDir = join(o.dir, 'agents', w.pod);
+    const bootstrap = join(o.dir, 'agents', `${w.pod}.bootstrap.json`);
+    bootstraps.set(w.pod, bootstrap);
+    procs.start(`agent-${w.pod}`, [BIN, 'agent', '--ca-address', o.tls, '--ca-root-cert', o.bundle, '--token-file', o.tokenFile(w.serviceAccount), '--namespace', 'bookinfo', '--service-account', w.serviceAccount, '--output-dir', certDir, '--xds-address', o.xds, '--bootstrap-out', bootstrap, '--proxy-kind', 'grpc', '--ip', w.ip, '--pod-name', w.pod, '--labels', `app=${w.app},version=${w.version}`, '--cert-refresh-interval', '5s']);
+  }
+  await until('the workload agents (certificates)', 30000, async () => (workloads.every((w) => existsSync(join(o.dir, 'agents', w.pod, 'cert-chain.pem')) && existsSync(bootstraps.get(w.pod)!)) ? true : undefined));
+  return bootstraps;
+}
+
+/** One backend process per workload on its WorkloadEntry's address; `onMetrics(host:port)` for each metrics endpoint a backend announces. */
+export function startBackends(procs: Processes, workloads: readonly Workload[], bootstraps: Map<string, string>, fail: Record<string, number>, onMetrics: (target: string) => void, onExit?: (pod: string, code: number | null) => void): void {
+  for (const w of workloads) {
+    const percent = w.app === 'reviews' ? fail[w.version] ?? 0 : 0;
+    const b = procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], { ...xdsEnv(bootstraps.get(w.pod)!), DEMO_FAIL_PERCENT: String(percent) });
+    void (async () => {
+      for await (const line of b.lines) {
+        const m = /^metrics http:\/\/(\S+)\/metrics/.exec(line);
+        if (m) onMetrics(m[1]!);
+      }
+    })();
+    if (onExit) void b.exited.then((code) => onExit(w.pod, code));
+  }
+}
+
 export async function runDemo(o: DemoOptions): Promise<void> {
   const source = resolve(o.source);
   if (!existsSync(source)) throw new UserError(`--source: ${o.source}: no such folder`);
+  const taken = await takenPorts(WORKLOADS.filter((w) => w.app !== 'productpage').map((w) => w.port));
+  if (taken.length) throw new UserError(`demo: port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} in use (another meshcd demo or npm start?); the example's WorkloadEntries need 9081–9085 on 127.0.0.11–127.0.0.15`);
   const dir = await mkdtemp(join(tmpdir(), 'meshcd-demo-'));
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
@@ -222,40 +277,40 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
     // One agent per workload: its own key, a certificate for its service account, a bootstrap.
     const clientWorkload = WORKLOADS[0]!;
-    const bootstraps = new Map<string, string>();
-    for (const w of WORKLOADS) {
-      const certDir = join(dir, 'agents', w.pod);
-      const bootstrap = join(dir, 'agents', `${w.pod}.bootstrap.json`);
-      bootstraps.set(w.pod, bootstrap);
-      procs.start(`agent-${w.pod}`, [BIN, 'agent', '--ca-address', ports.tls!, '--ca-root-cert', bundle, '--token-file', join(dir, `${w.serviceAccount}.token`), '--namespace', 'bookinfo', '--service-account', w.serviceAccount, '--output-dir', certDir, '--xds-address', ports.xds!, '--bootstrap-out', bootstrap, '--proxy-kind', 'grpc', '--ip', w.ip, '--pod-name', w.pod, '--labels', `app=${w.app},version=${w.version}`, '--cert-refresh-interval', '5s']);
-    }
-    await until('the workload agents (certificates)', 30000, async () => (WORKLOADS.every((w) => existsSync(join(dir, 'agents', w.pod, 'cert-chain.pem')) && existsSync(bootstraps.get(w.pod)!)) ? true : undefined));
+    const bootstraps = await startAgents(procs, WORKLOADS, { dir, tls: ports.tls!, xds: ports.xds!, bundle, tokenFile: (sa) => join(dir, `${sa}.token`) });
     o.out(`  ${WORKLOADS.length} agents: a SPIFFE certificate each (spiffe://cluster.local/ns/bookinfo/sa/…)`);
-
-    const xdsEnv = (pod: string) => ({ GRPC_XDS_BOOTSTRAP: bootstraps.get(pod)!, GRPC_XDS_EXPERIMENTAL_RBAC: 'true' });
     const scrapeTargets: string[] = [];
-    for (const w of WORKLOADS) {
-      if (w === clientWorkload) continue;
-      const fail = w.app === 'reviews' ? o.fail[w.version] ?? 0 : 0;
-      const b = procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], { ...xdsEnv(w.pod), DEMO_FAIL_PERCENT: String(fail) });
-      void (async () => {
-        for await (const line of b.lines) {
-          const m = /^metrics http:\/\/(\S+)\/metrics/.exec(line);
-          if (m && prom) {
-            scrapeTargets.push(m[1]!);
-            await prom.setTargets(scrapeTargets);
-          }
+    let failure: string | undefined;
+    let finishEarly: (() => void) | undefined;
+    startBackends(procs, WORKLOADS.filter((w) => w !== clientWorkload), bootstraps, o.fail, (target) => {
+      if (!prom) return;
+      scrapeTargets.push(target);
+      void prom.setTargets(scrapeTargets);
+    }, (pod, code) => {
+      if (stopping || failure) return;
+      // The log goes with the temporary folder: say what it said.
+      const tail = (() => {
+        try {
+          return readFileSync(join(logDir, `backend-${pod}.log`), 'utf8').trim().split('\n').slice(-3).join(' | ');
+        } catch {
+          return '';
         }
       })();
-    }
-    const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(clientWorkload.pod));
+      failure = `demo: backend ${pod} exited with ${code}${tail ? `: ${tail.slice(0, 400)}` : ''}`;
+      finishEarly?.();
+    });
+    const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(bootstraps.get(clientWorkload.pod)!));
     o.out(`  ${WORKLOADS.length - 1} backends (grpc-js-xds XdsServers: listener, mTLS and RBAC from meshcd) and a client calling as productpage, ${o.jasonPercent}% of reviews calls as end-user: jason`);
-    o.out(`  rollouts: meshcd rollout status bookinfo/reviews --server ${admin}   (promote: MESHCD_TOKEN_FILE=${adminTokenFile} meshcd rollout promote bookinfo/reviews --server ${admin})`);
+    // Under `npm start` (a fresh clone) meshcd is not on PATH; `npx meshcd` runs it from the clone.
+    const meshcd = process.env.npm_lifecycle_event ? 'npx meshcd' : 'meshcd';
+    o.out(`  rollouts: ${meshcd} rollout status bookinfo/reviews --server ${admin}   (promote: MESHCD_TOKEN_FILE=${adminTokenFile} ${meshcd} rollout promote bookinfo/reviews --server ${admin})`);
+    o.out(`  your own client: GRPC_XDS_BOOTSTRAP=${bootstraps.get(clientWorkload.pod)!}  (productpage's agent wrote it; dial xds:///reviews.bookinfo.svc.cluster.local:9080)`);
     o.out(`  logs: ${logDir}${o.keep ? '' : ' (removed on exit; --keep keeps them)'}`);
     o.out('');
 
     const ended = new Promise<void>((done) => {
       const finish = () => done();
+      finishEarly = finish;
       process.once('SIGINT', finish);
       process.once('SIGTERM', finish);
       if (o.durationMs !== undefined) setTimeout(finish, o.durationMs).unref();
@@ -275,6 +330,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       }
     })();
     await ended;
+    if (failure) throw new UserError(failure);
   } finally {
     await stop();
   }

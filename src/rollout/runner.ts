@@ -16,9 +16,10 @@ import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
-import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
-import { canaryOf, canaryWeightOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
-import { rolloutSpecOf, targetRouting } from './spec.js';
+import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
+import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
+import { configTarget, rolloutSpecOf, targetRouting } from './spec.js';
+import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
 
 export interface WebhookPayload {
   rollout: string;
@@ -34,8 +35,17 @@ export interface WebhookSender {
   send(hook: WebhookSpec, payload: WebhookPayload): Promise<{ ok: boolean; message?: string }>;
 }
 
+/** Where rollout states persist: the state dir (StateStore), or the cluster when replicated (src/cluster). */
+export type RolloutStore = Pick<StateStore, 'read' | 'write'>;
+
 export interface RunnerOptions {
-  store: StateStore;
+  store: RolloutStore;
+  /**
+   * Replicated: only the leader steps rollouts (timers, analysis, write-back,
+   * webhooks, persistence); the others serve the overlay of the states the
+   * leader persisted, re-read by `reload()`. Default: always the leader.
+   */
+  isLeader?: () => boolean;
   /** Serve the config with this overlay (serve: XdsServer.update + flush). */
   apply: (config: ConfigSet, overlay: RolloutOverlay, revisionId: string) => void;
   analysis?: AnalysisProvider;
@@ -44,6 +54,12 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
+  /** A revision's file (relative to its source's folder) as a path from the repository root; default: unchanged. */
+  repoPath?: (source: string, file: string) => string;
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  refreshSource?: (source: string) => void;
+  /** Config canaries (strategy: proxies): the cache's second revision and the server's ACK/NACK per proxy (config-canary.ts). */
+  canary?: CanaryPort;
   now?: () => number;
   log?: Logger;
 }
@@ -69,14 +85,24 @@ export class RolloutRunner {
   private persisted: Record<string, RolloutState> = {};
   private config: ConfigSet | undefined;
   private revisionId = '';
+  private revisions: readonly { source: string; commit: string; id: string }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
+
+  private readonly canary: ConfigCanaryDriver | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? logger('rollout');
+    this.canary = opts.canary
+      ? new ConfigCanaryDriver(opts.canary, (key, o) => void this.enqueue(async () => {
+          const e = this.entries.get(key);
+          if (e && this.leads()) await this.observe(e, o).done;
+        }), this.log)
+      : undefined;
   }
 
   /** Load the persisted states (a restart resumes them once their Rollout is seen in an accepted revision). */
@@ -88,6 +114,7 @@ export class RolloutRunner {
 
   stop(): void {
     this.stopped = true;
+    this.canary?.close();
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
   }
 
@@ -99,7 +126,10 @@ export class RolloutRunner {
   /** An accepted revision: step every Rollout with its target's routing, then serve the config with the overlay. */
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     return this.enqueue(async () => {
+      // The config in force now is what a config canary starting with this revision keeps serving to the rest.
+      this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
       this.config = config;
+      this.revisions = revisions;
       this.revisionId = revisions.map((r) => r.id).join(',');
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
@@ -114,12 +144,15 @@ export class RolloutRunner {
         }
         entry.resource = ro;
         entry.spec = spec;
-        const routing = targetRouting(config, ro.metadata.namespace, spec);
+        // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
+        // serves what the leader is about to persist rather than Git's end state; it performs nothing.
+        if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
+        const routing = spec.strategy === 'proxies' ? configTarget(config, spec) : targetRouting(config, ro.metadata.namespace, spec);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
         entry.state = r.state;
-        pending.push({ entry, actions: r.actions });
+        if (this.leads()) pending.push({ entry, actions: r.actions });
       }
       for (const [key, e] of this.entries) {
         if (seen.has(key)) continue;
@@ -127,6 +160,7 @@ export class RolloutRunner {
         this.entries.delete(key);
         this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
       }
+      if (!this.leads()) return this.serve();
       // One write for all, before the config (with its overlay) is served.
       await this.persist();
       this.serve();
@@ -134,11 +168,29 @@ export class RolloutRunner {
     });
   }
 
+  /**
+   * Re-read the persisted states and start over from them with the config in
+   * force: a follower serves the leader's latest overlay; a new leader resumes
+   * stepping where the old one persisted (as after a restart).
+   */
+  reload(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.start();
+      for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+      this.entries.clear();
+    }).then(() => (this.config ? this.accepted(this.config, this.revisions) : undefined));
+  }
+
+  private leads(): boolean {
+    return this.opts.isLeader?.() ?? true;
+  }
+
   /** A manual command; resolves with the rejection reason when it does not apply. */
   command(namespace: string, name: string, command: Command): Promise<{ found: boolean; rejected?: string }> {
     return this.enqueue(async () => {
       const e = this.entries.get(`${namespace}/${name}`);
       if (!e) return { found: false };
+      if (!this.leads()) return { found: true, rejected: 'this replica is not the leader; send the command to the leader' };
       const r = this.observe(e, { kind: 'command', command });
       await r.done;
       return { found: true, ...(r.rejected ? { rejected: r.rejected } : {}) };
@@ -146,12 +198,32 @@ export class RolloutRunner {
   }
 
   list(): RolloutStatus[] {
-    return [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((e) => statusOf(e.resource, e.spec, e.state));
+    return [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((e) => this.statusFor(e));
   }
 
   status(namespace: string, name: string): RolloutStatus | undefined {
     const e = this.entries.get(`${namespace}/${name}`);
-    return e ? statusOf(e.resource, e.spec, e.state) : undefined;
+    return e ? this.statusFor(e) : undefined;
+  }
+
+  /** Called with a Rollout's status each time it steps (the dashboard's live updates); returns the unsubscribe. */
+  onChange(listener: (rollout: RolloutStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** statusOf, and for a config canary its cohort and which revision each connected proxy is on. */
+  private statusFor(e: Entry): RolloutStatus {
+    const st = statusOf(e.resource, e.spec, e.state);
+    if (e.spec.strategy !== 'proxies') return st;
+    const s = e.state;
+    const cohort = (s.phase === 'Progressing' || s.phase === 'Paused') && s.cohort ? s.cohort : undefined;
+    return {
+      ...st,
+      strategy: 'proxies',
+      ...(cohort ? { cohort: { ...(cohort.threshold !== undefined ? { threshold: cohort.threshold } : {}), members: cohort.members ?? [], eligible: cohort.eligible ?? 0, acked: cohort.acked, pending: this.canary?.pending() ?? [] } } : {}),
+      ...(this.canary ? { proxies: this.canary.proxies() } : {}),
+    };
   }
 
   /** The overlay of every Rollout, merged. */
@@ -203,10 +275,26 @@ export class RolloutRunner {
         case 'Webhook':
           for (const hook of e.spec.webhooks.filter((w) => a.names.includes(w.name))) void this.webhook(e, a.generation, hook, a.message);
           break;
+        case 'SelectCohort':
+          if (this.canary) void this.canary.select(e.key, e.spec, a.generation, a.size, a.previous, this.revisionId).catch((err: Error) => this.log.error({ rollout: e.key, err: err.message }, 'config canary: cannot select a cohort'));
+          else {
+            this.log.warn({ rollout: e.key }, 'config canaries need meshcd serve (its cache serves two revisions); nothing to select here');
+            void this.later(e, { kind: 'cohortSelected', generation: a.generation, threshold: -1, members: [], eligible: 0 });
+          }
+          break;
       }
     }
     this.metrics(e);
     this.schedule(e);
+    if (this.listeners.size === 0) return;
+    const status = this.statusFor(e);
+    for (const l of this.listeners) {
+      try {
+        l(status);
+      } catch (err) {
+        this.log.warn({ rollout: e.key, err: (err as Error).message }, 'a rollout change listener failed');
+      }
+    }
   }
 
   private async persist(): Promise<void> {
@@ -223,7 +311,14 @@ export class RolloutRunner {
 
   private serve(): void {
     if (!this.config || this.stopped) return;
-    this.opts.apply(this.config, this.overlay(), this.revisionId);
+    if (!this.canary) return this.opts.apply(this.config, this.overlay(), this.revisionId);
+    this.canary.serve(this.driving(), { config: this.config, overlay: this.overlay(), id: this.revisionId }, (x) => this.opts.apply(x.config, x.overlay, x.id));
+  }
+
+  /** The config canary that decides what the cache serves: the first (by namespace/name) not serving the new revision to all. */
+  private driving(): Driving | undefined {
+    const e = [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).find((x) => x.spec.strategy === 'proxies' && configServingOf(x.state) !== undefined && configServingOf(x.state)!.serve !== 'new');
+    return e && { key: e.key, spec: e.spec, state: e.state };
   }
 
   private metrics(e: Entry): void {
@@ -236,7 +331,7 @@ export class RolloutRunner {
     if (e.timer) clearTimeout(e.timer);
     e.timer = undefined;
     const at = nextWakeup(e.state);
-    if (at === undefined || this.stopped) return;
+    if (at === undefined || this.stopped || !this.leads()) return;
     // setTimeout holds at most ~24.8 days; a later deadline wakes up early and reschedules.
     const delay = Math.min(Math.max(0, at - this.now()), 2 ** 31 - 1);
     e.timer = setTimeout(() => void this.enqueue(async () => (this.entries.get(e.key) === e ? this.observe(e, { kind: 'tick' }).done : undefined)), delay);
@@ -244,7 +339,7 @@ export class RolloutRunner {
 
   private later(e: Entry, o: Observation): Promise<void> {
     return this.enqueue(async () => {
-      if (this.entries.get(e.key) === e) await this.observe(e, o).done;
+      if (this.entries.get(e.key) === e && this.leads()) await this.observe(e, o).done;
     });
   }
 
@@ -275,6 +370,10 @@ export class RolloutRunner {
   private templateArgs(e: Entry): TemplateArgs | undefined {
     const s = e.state;
     if (!('change' in s) || !this.config) return undefined;
+    if (e.spec.strategy === 'proxies') {
+      const pods = this.canary?.pods('cohort' in s ? (s.cohort?.members ?? []) : []) ?? { cohort: [], rest: [] };
+      return { namespace: e.resource.metadata.namespace, service: '', interval: e.spec.analysis?.interval ?? '1m', canary: { host: '', pods: pods.cohort }, stable: { host: '', pods: pods.rest } };
+    }
     const to = s.change.to.find((t) => s.change.from.some((f) => f.id === t.id));
     const from = to && s.change.from.find((f) => f.id === to.id);
     if (!to || !from) return undefined;
@@ -293,7 +392,7 @@ export class RolloutRunner {
   private async writeBack(e: Entry, a: Extract<Action, { kind: 'WriteBack' }>): Promise<void> {
     let result: WriteBackResult;
     if (!this.opts.writeBack) result = { kind: 'failed', error: 'no Git write-back configured for this source' };
-    else if (!a.source || !a.badCommit || !a.goodCommit || !a.file) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
+    else if (!a.source || !a.badCommit || !a.goodCommit || !(a.files?.length || a.file)) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
     else {
       try {
         result = await this.opts.writeBack.apply({
@@ -301,7 +400,7 @@ export class RolloutRunner {
           source: a.source,
           badCommit: a.badCommit,
           goodCommit: a.goodCommit,
-          paths: [a.file],
+          paths: (a.files?.length ? a.files : [a.file!]).map((f) => (this.opts.repoPath ? this.opts.repoPath(a.source!, f) : f)),
           rollout: e.key,
           message: `meshcd: roll back Rollout ${e.key}\n\n${a.message}`,
           author: this.opts.author ?? { name: 'meshcd', email: 'meshcd@localhost' },
@@ -312,6 +411,7 @@ export class RolloutRunner {
       }
     }
     await this.later(e, { kind: 'writeBack', generation: a.generation, result });
+    if (result.kind === 'reverted' && a.source) this.opts.refreshSource?.(a.source);
   }
 
   private async webhook(e: Entry, generation: number, hook: WebhookSpec, message: string): Promise<void> {
@@ -347,21 +447,34 @@ export interface RolloutStatus {
   revision?: string;
   reason?: string;
   pause?: { reason: string; deadline?: string; remainingMs?: number };
-  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, { verdict?: string; recent: Measurement[] }> };
+  analysis?: { failures: number; inconclusives: number; consecutiveErrors: number; metrics: Record<string, MetricStatus> };
   writeBack?: unknown;
   /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
   drift: boolean;
+  /** Config canaries: the strategy, the cohort of the current step (members by id, those whose ACK is awaited), and each connected proxy's revision. */
+  strategy?: 'proxies';
+  cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
+  proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
+}
+
+export interface MetricStatus {
+  verdict?: string;
+  recent: Measurement[];
+  measurements: Measurement[];
+  thresholdRange?: ThresholdRange;
 }
 
 export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutState): RolloutStatus {
   const walking = s.phase === 'Progressing' || s.phase === 'Paused';
   const lastStep = [...s.history].reverse().find((h) => h.stepIndex >= 0)?.stepIndex ?? 0;
   const counters = walking ? s.counters : s.phase === 'Failed' ? s.lastCounters : undefined;
-  const metrics: Record<string, { verdict?: string; recent: Measurement[] }> = {};
+  const metrics: Record<string, MetricStatus> = {};
   for (const m of spec.analysis?.metrics ?? []) {
-    const recent = s.measurements.filter((x) => x.metric === m.name).slice(-5);
-    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent };
+    // `measurements`: every one kept (the dashboard's chart); `thresholdRange`: its band.
+    const all = s.measurements.filter((x) => x.metric === m.name);
+    const recent = all.slice(-5);
+    metrics[m.name] = { ...(recent.length ? { verdict: recent[recent.length - 1]!.verdict } : {}), recent, measurements: all, ...(m.thresholdRange ? { thresholdRange: m.thresholdRange } : {}) };
   }
   return {
     namespace: r.metadata.namespace,
@@ -376,7 +489,7 @@ export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutSt
     ...(s.phase === 'Paused' ? { pause: { reason: s.pause.reason, ...(s.pause.deadline !== undefined ? { deadline: new Date(s.pause.deadline).toISOString() } : {}), ...(s.pause.remainingMs !== undefined ? { remainingMs: s.pause.remainingMs } : {}) } } : {}),
     ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
     ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
-    drift: overlayOf(s).length > 0 && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    drift: (overlayOf(s).length > 0 || configServingOf(s)?.serve === 'old') && (s.phase === 'Failed' || s.phase === 'Aborted'),
     history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
   };
 }

@@ -2,9 +2,10 @@
 // running `meshcd serve`'s admin API (GET /api/v1/sources, POST
 // /api/v1/sources/NAME/refresh), like `flux get sources` / `flux reconcile
 // source`. Exit 0 all good, 1 a source is failing or its newest revision is
-// rejected, 2 the server cannot be reached or the source is unknown.
+// rejected, 2 the server cannot be reached, the source is unknown, or the
+// admin token (refresh makes serve fetch, so it needs it) is missing or refused.
 
-import { readFile } from 'node:fs/promises';
+import { clientToken, TOKEN_FILE_ENV } from '../admin/token.js';
 import type { Command } from 'commander';
 import { EXIT, UserError } from '../cli/exit.js';
 import { checkOutput, printStructured } from '../cli/output.js';
@@ -37,15 +38,9 @@ async function call(flags: ClientFlags, method: 'GET' | 'POST', path: string): P
   const base = serverUrl(flags.server);
   const url = new URL(path, base);
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (flags.tokenFile) {
-    let token: string;
-    try {
-      token = (await readFile(flags.tokenFile, 'utf8')).trim();
-    } catch (err) {
-      throw new UserError(`--token-file ${flags.tokenFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!token) throw new UserError(`--token-file ${flags.tokenFile}: empty`);
-    headers.authorization = `Bearer ${token}`;
+  if (method === 'POST') {
+    const token = await clientToken(flags.tokenFile).catch((err: Error) => Promise.reject(new UserError(err.message)));
+    if (token) headers.authorization = `Bearer ${token}`;
   }
   let res: Response;
   try {
@@ -100,7 +95,7 @@ function statusList(body: unknown, server: string): SourceStatus[] {
 function addClientOptions(cmd: Command): Command {
   return cmd
     .option('--server <url>', "meshcd serve's admin address", DEFAULT_SERVER)
-    .option('--token-file <file>', 'file holding the admin token, when the server requires one')
+    .option('--token-file <file>', `file holding the admin token (serve --admin-token-file), which refresh needs; default: the file named by ${TOKEN_FILE_ENV}`)
     .option('-o, --output <format>', 'text|json|yaml', 'text');
 }
 
@@ -116,7 +111,7 @@ export function registerSourceClients(sources: Command): void {
       process.exitCode = list.some((s) => sourceProblem(s)) ? EXIT.FINDINGS : EXIT.OK;
     });
 
-  addClientOptions(sources.command('refresh [name]').description('fetch a source (or every source) of a running meshcd serve now and report what it found (exit 0 ready, 1 failing or rejected, 2 unknown source or server unreachable)'))
+  addClientOptions(sources.command('refresh [name]').description('fetch a source (or every source) of a running meshcd serve now and report what it found (exit 0 ready, 1 failing or rejected, 2 unknown source, server unreachable, or the admin token missing or refused)'))
     .action(async (name: string | undefined, flags: ClientFlags) => {
       const format = checkOutput(flags.output, ['text', 'json', 'yaml'] as const);
       let names: string[];
@@ -131,6 +126,7 @@ export function registerSourceClients(sources: Command): void {
         const path = `/api/v1/sources/${encodeURIComponent(n)}/refresh`;
         const { status, body } = await call(flags, 'POST', path);
         if (status === 404) throw new UserError(`source "${n}": unknown to meshcd serve at ${safeUrl(flags.server)}`);
+        if (status === 401 || status === 403) throw new UserError(`sources refresh ${n}: ${errorOf(body)}${flags.tokenFile || process.env[TOKEN_FILE_ENV] ? '' : ` (give --token-file or set ${TOKEN_FILE_ENV})`}`);
         if (status !== 200) throw new UserError(`--server ${safeUrl(flags.server)}: POST ${path} answered HTTP ${status}: ${errorOf(body)}`);
         results.push(body as SourceStatus);
       }

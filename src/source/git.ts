@@ -52,6 +52,11 @@ export interface SourceUpdate {
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
 
+/** Where a Git source's bare clone lives (read by the admin's commit, history and diff routes too). */
+export function clonePath(stateDir: string, source: string): string {
+  return join(stateDir, 'sources', `${source}.git`);
+}
+
 const HTTP_TIMEOUT_MS = 120_000;
 
 /** A ref advertisement larger than this is passed on as it is (no HEAD repair). */
@@ -171,7 +176,7 @@ export class GitSource {
     this.maxPacks = opts.maxPacks ?? GitSource.MAX_PACKS;
     this.http = httpClient(HTTP_TIMEOUT_MS, this.stopper.signal, spec.ref);
     if (spec.kind !== 'git' || !spec.url) throw new SourceError(`${spec.name}: not a git source`);
-    this.gitdir = join(stateDir, 'sources', `${spec.name}.git`);
+    this.gitdir = clonePath(stateDir, spec.name);
   }
 
   get url(): string {

@@ -7,7 +7,7 @@
 // and the status shape are in status.ts, the webhook route in webhook-route.ts.
 
 import { EventEmitter } from 'node:events';
-import type { ConfigSet, Diagnostic, Revision } from '../api/types.js';
+import type { ConfigSet, Diagnostic, Revision, ServiceIndex } from '../api/types.js';
 import { fmtOrigin, isConfigPath, loadRevision, ParseCache, type LoadResult } from '../config/load.js';
 import { validate, ValidationCache } from '../validate/index.js';
 import type { CompiledPolicy } from '../validate/policies.js';
@@ -47,6 +47,8 @@ export interface ReconcilerOptions {
    * waits for the first fetch. Default true (start() waits for the first fetch).
    */
   awaitFirstFetch?: boolean;
+  /** The service index analyzers check hosts and workloads against (default: the config's own ServiceEntries; serve merges in Kubernetes). */
+  indexFor?: (config: ConfigSet) => ServiceIndex;
 }
 
 export interface AcceptedEvent {
@@ -135,6 +137,7 @@ export class Reconciler extends EventEmitter {
   private current: AcceptedEvent | undefined;
   private started = false;
   private stopped = false;
+  private readonly indexFor: ReconcilerOptions['indexFor'];
 
   constructor(opts: ReconcilerOptions) {
     super();
@@ -145,6 +148,7 @@ export class Reconciler extends EventEmitter {
     const random = opts.random ?? Math.random;
     const maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
     this.policies = opts.policies;
+    this.indexFor = opts.indexFor;
     for (const spec of opts.sources) {
       if (this.slots.has(spec.name)) throw new Error(`source name "${spec.name}" is used twice`);
       const source = spec.kind === 'git' ? new GitSource(spec, opts.stateDir) : new DirSource(spec);
@@ -288,12 +292,22 @@ export class Reconciler extends EventEmitter {
   registerAdmin(admin: AdminServer): void {
     admin.setReadyCheck(() => this.hasAccepted());
     admin.route('GET', '/api/v1/sources', () => json(200, { sources: this.status() }));
+    // The accepted config as written (the dashboard's mesh graph); ?kind= narrows it.
+    admin.route('GET', '/api/v1/config', (req: AdminRequest) => {
+      const cur = this.current;
+      if (!cur) return json(503, { error: 'no revision accepted yet' });
+      const kind = req.query.get('kind');
+      const resources = cur.config.resources.filter((r) => kind === null || r.kind === kind);
+      return json(200, { revisions: cur.revisions.map((r) => r.id), resources: resources.map((r) => ({ kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name, origin: r.origin, resource: r.raw })) });
+    });
+    // A mutating route like the others: it makes meshcd fetch (Git, CPU) on demand, so it needs the admin
+    // token. Unauthenticated fetches on demand are `POST /hooks/NAME`, gated by the webhook signature.
     admin.route('POST', '/api/v1/sources/:name/refresh', async (req: AdminRequest) => {
       const slot = this.slots.get(req.params.name!);
       if (!slot) return json(404, { error: `unknown source "${req.params.name}"` });
       await slot.poller.trigger();
       return json(200, this.statusOf(slot));
-    });
+    }, { auth: 'admin-token' });
     admin.route('POST', '/hooks/:name', webhookRoute((name) => {
       const slot = this.slots.get(name);
       return slot && {
@@ -403,7 +417,7 @@ export class Reconciler extends EventEmitter {
     }
     const merged = mergeLoads(loads);
     const t1 = performance.now();
-    const diagnostics = [...pre, ...validate(merged, { cache: this.validationCache, ...(this.policies ? { policies: this.policies } : {}) })];
+    const diagnostics = [...pre, ...validate(merged, { cache: this.validationCache, ...(this.policies ? { policies: this.policies } : {}), ...(this.indexFor ? { indexFor: this.indexFor } : {}) })];
     const evaluation = { loadMs: Math.round(t1 - t0), validateMs: Math.round(performance.now() - t1) };
     for (const { s } of parts) s.evaluation = evaluation;
     const decision = decide(parts.map(({ s, update }) => ({ name: s.spec.name, ...(s.accepted ? { accepted: s.accepted.revision.id } : {}), revision: update.revision.id })), diagnostics);

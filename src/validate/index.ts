@@ -7,7 +7,7 @@
 // A resource that fails its schema is not handed to the later layers: they
 // may rely on the types in api/istio.ts.
 
-import type { AnyResource, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
+import type { AnyResource, ConfigSet, Diagnostic, ResourceKey, ServiceIndex } from '../api/types.js';
 import type { LoadResult } from '../config/load.js';
 import { makeConfigSet } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
@@ -15,14 +15,23 @@ import { checkSchema } from './schema.js';
 import { checkRules } from './rules/index.js';
 import { analyze } from './analyzers/index.js';
 import { evaluatePolicies, type CompiledPolicy } from './policies.js';
+import { withDefaultIngressGateway } from './default-gateway.js';
 
 export interface ValidateOptions {
   /** Compiled org policies (see policies.ts); none when omitted. */
   policies?: readonly CompiledPolicy[];
   /** Services and workloads; built from the config's ServiceEntry/WorkloadEntry when omitted. */
   index?: ServiceIndex;
+  /** Builds the index from the config that passed the schema (e.g. Kubernetes services merged in); used when `index` is not given. */
+  indexFor?: (config: ConfigSet) => ServiceIndex;
   /** Keeps per-resource findings between revisions of one source (see ValidationCache). */
   cache?: ValidationCache;
+  /**
+   * Assume the ingress gateway `istioctl analyze` assumes on files (an
+   * `istio: ingressgateway` workload and service in the root namespace; see
+   * default-gateway.ts). `meshcd validate` turns it on; serve does not.
+   */
+  assumeIngressGateway?: boolean;
 }
 
 /**
@@ -106,7 +115,8 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
   const clean = withoutKeys(load, bad);
   out.push(...rules);
-  const index = opts.index ?? buildServiceIndex(clean.config);
+  let index = opts.index ?? opts.indexFor?.(clean.config) ?? buildServiceIndex(clean.config);
+  if (opts.assumeIngressGateway) index = withDefaultIngressGateway(index, clean.config.mesh.rootNamespace, clean.config.mesh.clusterDomain);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
   return sortDiagnostics(dropEquivalents(out));
@@ -115,16 +125,25 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
 /**
  * Two layers can see the same mistake (Istio's webhook and `istioctl analyze`
  * overlap too). Where they do, keep the analyzer's Istio code and drop the
- * rule layer's finding at the same place.
+ * rule layer's finding on the same part of the resource (the rule's path, or
+ * a path inside it).
  */
 const SAME_FINDING: Readonly<Record<string, string>> = { MCD0211: 'IST0130' };
 
 function dropEquivalents(diags: Diagnostic[]): Diagnostic[] {
-  const at = (d: Diagnostic, code: string) => `${code}|${d.resource ?? ''}|${d.origin?.file ?? ''}:${d.origin?.line ?? 0}`;
-  const present = new Set(diags.map((d) => at(d, d.code)));
+  const present = new Map<string, string[]>();
+  for (const d of diags) {
+    const k = `${d.code}|${d.resource ?? ''}`;
+    let l = present.get(k);
+    if (!l) present.set(k, (l = []));
+    l.push(d.path ?? '');
+  }
   return diags.filter((d) => {
     const preferred = SAME_FINDING[d.code];
-    return !(preferred && present.has(at(d, preferred)));
+    if (!preferred) return true;
+    const paths = present.get(`${preferred}|${d.resource ?? ''}`) ?? [];
+    const mine = d.path ?? '';
+    return !paths.some((p) => p === mine || p.startsWith(`${mine}.`) || p.startsWith(`${mine}[`));
   });
 }
 

@@ -1,5 +1,5 @@
 // Layer 1: schema. Field names and types of every resource against Istio's
-// published CRD schemas (schema/istio.ts, from @kubernetes-models/istio) or
+// CRD schemas (schema/istio.ts, generated from istio.io/api's CRDs) or
 // meshcd's own (schema/meshcd.ts), plus Kubernetes' metadata rules. Pure.
 // Codes MCD0100–MCD0109 (see SCHEMA_CODES). Imports api/, config/load (types),
 // ./schema/*.
@@ -20,7 +20,7 @@ export const SCHEMA_CODES = {
   range: { code: 'MCD0105', name: 'SchemaValueOutOfRange', meaning: 'A number is outside the range of its type (int32, uint32) or the field.' },
   metadataName: { code: 'MCD0106', name: 'InvalidResourceName', meaning: 'metadata.name or metadata.namespace is not a valid Kubernetes name.' },
   metadataLabel: { code: 'MCD0107', name: 'InvalidMetadataLabel', meaning: 'A metadata label key or value is not valid for Kubernetes.' },
-  unavailable: { code: 'MCD0109', name: 'SchemaUnavailable', meaning: 'The schema for the kind could not be read from the installed schema package (an installation problem).' },
+  unavailable: { code: 'MCD0109', name: 'SchemaUnavailable', meaning: 'The schema for the kind and version is missing from the generated Istio CRD bundle (a build problem).' },
 } as const;
 
 const KIND_TO_CODE: Record<SchemaFindingKind, (typeof SCHEMA_CODES)[keyof typeof SCHEMA_CODES]> = {

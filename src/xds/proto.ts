@@ -185,10 +185,21 @@ export function contentVersion(bytes: Uint8Array): string {
 
 type Rules = Record<string, unknown>;
 
+/**
+ * Rules the Envoy release proxies run (v1.40, whose go-control-plane
+ * validators test/interop runs as an oracle) declares on fields where the
+ * older protos loaded here (@grpc/grpc-js-xds's deps) have none.
+ */
+const NEWER_ENVOY_RULES: Record<string, Rules> = {
+  // Envoy NACKs a certificate provider instance without a name.
+  'envoy.extensions.transport_sockets.tls.v3.CertificateProviderPluginInstance.instance_name': { string: { min_len: 1 } },
+};
+
 function rulesOf(field: protobuf.Field): Rules | undefined {
   const parsed = field.parsedOptions as Array<Record<string, unknown>> | null | undefined;
-  if (!parsed) return undefined;
-  let out: Rules | undefined;
+  const newer = NEWER_ENVOY_RULES[field.fullName.slice(1)];
+  if (!parsed) return newer;
+  let out: Rules | undefined = newer;
   for (const p of parsed) {
     const r = p['(validate.rules)'];
     if (r && typeof r === 'object') out = deepMerge(out ?? {}, r as Rules);
@@ -259,6 +270,11 @@ const WRAPPERS = new Set([
   'google.protobuf.DoubleValue', 'google.protobuf.FloatValue', 'google.protobuf.Int64Value', 'google.protobuf.UInt64Value',
   'google.protobuf.Int32Value', 'google.protobuf.UInt32Value', 'google.protobuf.BoolValue', 'google.protobuf.StringValue', 'google.protobuf.BytesValue',
 ]);
+
+const WRAPPER_DEFAULT: Record<string, unknown> = {
+  'google.protobuf.BoolValue': false, 'google.protobuf.StringValue': '', 'google.protobuf.BytesValue': new Uint8Array(),
+};
+for (const w of WRAPPERS) if (!(w in WRAPPER_DEFAULT)) WRAPPER_DEFAULT[w] = 0;
 
 const INT_RANGES: Record<string, [number, number]> = {
   int32: [-2147483648, 2147483647], sint32: [-2147483648, 2147483647], sfixed32: [-2147483648, 2147483647],
@@ -380,7 +396,8 @@ class Checker {
       const full = rt.fullName.slice(1);
       if (WRAPPERS.has(full)) {
         const kind = Object.keys(rules).find((k) => k !== 'message');
-        if (kind && v.value !== undefined) this.scalarRules(kind, v.value, rules[kind] as Rules, path);
+        // A wrapper without `value` holds the default (0, "", false): PGV checks GetValue(), so {} on a {gte: 1} weight is an error.
+        if (kind) this.scalarRules(kind, v.value ?? WRAPPER_DEFAULT[full], rules[kind] as Rules, path);
       } else if (full === 'google.protobuf.Duration' && rules.duration) {
         this.durationRules(v, rules.duration as Rules, path);
       } else if (full === 'google.protobuf.Any' && rules.any) {

@@ -30,9 +30,26 @@ const ANALYZER_CODES = new Set(analyzerCodes().map((c) => c.code));
 const owned = (code: string) => ANALYZER_CODES.has(code) || /^MCD000\d$/.test(code) || /^MCD040\d$/.test(code) || code.startsWith('POL-');
 
 test('examples/mesh validates clean with the baseline policies (exit 0)', (t) => {
-  const r = meshcd('validate', 'examples/mesh');
+  const r = meshcd('validate', 'examples/mesh', '--no-translation');
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /^\d+ resources in \d+ files: 0 errors, 0 warnings, 0 info\n$/);
+});
+
+test('validate reports what serve and diff report from translation (MCD4xxx), located, so a clean validate means a clean serve (issue 10)', (t) => {
+  const r = meshcd('validate', 'examples/mesh', '-o', 'json');
+  t.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { summary: { errors: number }; diagnostics: { code: string; severity: string; resource?: string; message: string; origin?: { file: string; line: number } }[] };
+  t.is(out.summary.errors, 0);
+  // The example's proxyless gRPC clients get these degradations from translation (src/xds/translate).
+  t.deepEqual(
+    out.diagnostics.map((d) => `${d.code} ${d.severity} ${d.origin?.file}:${d.origin?.line} ${d.resource} ${d.message}`),
+    [
+      'MCD4102 warning examples/mesh/bookinfo/destination-rules.yaml:42 DestinationRule/bookinfo/reviews consecutive-error outlier detection is not supported by proxyless gRPC clients; using failure-percentage ejection instead',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:32 VirtualService/bookinfo/details retryOn conditions 5xx, reset, connect-failure are not supported by proxyless gRPC clients',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:32 VirtualService/bookinfo/details retries.perTryTimeout is not supported by proxyless gRPC clients',
+      'MCD4117 warning examples/mesh/bookinfo/virtual-services.yaml:53 VirtualService/bookinfo/reviews retries.perTryTimeout is not supported by proxyless gRPC clients',
+    ],
+  );
 });
 
 test('examples/invalid reports exactly the expected diagnostics (exit 1)', (t) => {
@@ -78,7 +95,7 @@ test('SARIF 2.1.0: rules with every reported code, results with repo-relative lo
 });
 
 test('YAML output carries the same summary', (t) => {
-  const r = meshcd('validate', 'examples/mesh', '-o', 'yaml');
+  const r = meshcd('validate', 'examples/mesh', '-o', 'yaml', '--no-translation');
   t.is(r.code, 0, r.stderr);
   const doc = parseYaml(r.stdout);
   t.is(doc.summary.errors, 0);
@@ -128,4 +145,37 @@ spec:
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a folder with package.json, tsconfig.json and CI files validates clean: those files are skipped with an info each (issue 10)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'meshcd-validate-nonk8s-'));
+  try {
+    await writeFile(join(dir, 'package.json'), readFileSync('package.json'));
+    await writeFile(join(dir, 'tsconfig.json'), readFileSync('tsconfig.json'));
+    await writeFile(join(dir, 'ci.yml'), 'name: ci\non: [push]\njobs: {}\n');
+    await writeFile(join(dir, 'README.md'), '# not config\n');
+    await writeFile(join(dir, 'vs.yaml'), readFileSync('examples/mesh/bookinfo/workloads.yaml'));
+    const r = meshcd('validate', dir, '-o', 'json');
+    t.is(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { summary: { errors: number }; diagnostics: { code: string; severity: string; origin?: { file: string } }[] };
+    t.is(out.summary.errors, 0);
+    const skipped = out.diagnostics.filter((d) => d.code === 'MCD0011' || d.origin?.file.endsWith('.json') || d.origin?.file.endsWith('ci.yml'));
+    t.deepEqual(skipped.map((d) => `${d.code} ${d.severity} ${d.origin?.file.split('/').pop()}`).sort(), ['MCD0011 info ci.yml', 'MCD0011 info package.json', 'MCD0011 info tsconfig.json']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('validate of /proc/self reads only config files (none there: exit 0); a path that is no folder, or a read error, names the path (issue 10)', async (t) => {
+  const proc = meshcd('validate', '/proc/self');
+  t.is(proc.code, 0, proc.stderr);
+  t.regex(proc.stdout, /^0 resources in 0 files/);
+  const mem = meshcd('validate', '/proc/self/mem');
+  t.is(mem.code, 2);
+  t.is(mem.stderr, 'error: /proc/self/mem: not a folder\n');
+  const { namingPath } = await import('../../src/cli/validate.js');
+  const einval = Object.assign(new Error('EINVAL: invalid argument, read'), { code: 'EINVAL' });
+  t.is(namingPath('/proc/self', einval), '/proc/self: EINVAL: invalid argument, read');
+  const withPath = Object.assign(new Error("EACCES: permission denied, open '/x/a.yaml'"), { code: 'EACCES', path: '/x/a.yaml' });
+  t.is(namingPath('/x', withPath), "EACCES: permission denied, open '/x/a.yaml'");
 });

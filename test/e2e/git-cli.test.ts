@@ -98,6 +98,11 @@ test('sources list and sources refresh against a running serve: exit 0 ready, 1 
   const root = await tempDir();
   const server = await startGitServer({ root });
   const admin = new AdminServer();
+  // refresh makes serve fetch: it needs the admin token, read from the file MESHCD_TOKEN_FILE (or --token-file) names.
+  const adminToken = 'sources-cli-admin-token-0123456789';
+  admin.setAdminToken(adminToken);
+  await writeFile(join(root, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
+  const withToken = { MESHCD_TOKEN_FILE: join(root, 'admin.token') };
   const port = await admin.listen(0);
   const repo = await makeRepo(root, 'cfg');
   const c1 = await repo.commit({ 'a.yaml': serviceYaml('a') });
@@ -122,18 +127,24 @@ test('sources list and sources refresh against a running serve: exit 0 ready, 1 
 
   const c2 = await repo.commit({ 'bad.yaml': 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: bad\nspec:\n  resolution: BOGUS\n' });
   await repo.push();
-  const refreshed = await meshcd(['sources', 'refresh', 'cfg', ...at]);
+  const refused = await meshcd(['sources', 'refresh', 'cfg', ...at]);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /^error: sources refresh cfg: missing bearer token .*\(give --token-file or set MESHCD_TOKEN_FILE\)\n$/);
+  const wrong = await meshcd(['sources', 'refresh', 'cfg', ...at, '--token-file', join(root, 'nope.token')]);
+  t.is(wrong.code, 2);
+  t.regex(wrong.stderr, /^error: --token-file \S+nope\.token: cannot read it \(ENOENT\)\n$/);
+  const refreshed = await meshcd(['sources', 'refresh', 'cfg', ...at], withToken);
   t.is(refreshed.code, 1, refreshed.stderr);
-  t.regex(refreshed.stdout, new RegExp(`^cfg: rejected main@sha1:${c2}: bad\\.yaml:6 MCD0103 .*; still serving main@sha1:${c1}\\n$`));
+  t.regex(refreshed.stdout, new RegExp(`^cfg: rejected main@sha1:${c2}: bad\\.yaml:5 MCD0102 .*; still serving main@sha1:${c1}\\n$`));
   t.is((await meshcd(['sources', 'list', ...at])).code, 1);
 
   await repo.git('revert', '--no-edit', 'HEAD');
   await repo.push();
-  const all = await meshcd(['sources', 'refresh', ...at]);
+  const all = await meshcd(['sources', 'refresh', ...at, '--token-file', join(root, 'admin.token')]);
   t.is(all.code, 0, all.stdout);
   t.regex(all.stdout, new RegExp(`^cfg: ready, serving main@sha1:${await repo.head()}\\n$`));
 
-  const unknown = await meshcd(['sources', 'refresh', 'nosuch', ...at]);
+  const unknown = await meshcd(['sources', 'refresh', 'nosuch', ...at], withToken);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /^error: source "nosuch": unknown to meshcd serve at http:\/\/127\.0\.0\.1:\d+\/\n$/);
 

@@ -174,13 +174,21 @@ test('webhooks: GitHub, GitLab and generic signatures trigger a fetch; forged on
   t.is((await api('/hooks/mesh', { method: 'POST', body: generic, headers: { 'x-meshcd-signature': hmacSignature(secret, generic) } })).status, 202);
   await accepted;
 
-  // Manual refresh through the admin API.
+  // Manual refresh through the admin API: a mutating route, so it needs the admin token (issue 9).
   const c5 = await repo.commit({ 'e.yaml': serviceYaml('e') });
   await repo.push();
-  const res = await api('/api/v1/sources/mesh/refresh', { method: 'POST' });
+  const fetchesBefore = server.requests();
+  t.is((await api('/api/v1/sources/mesh/refresh', { method: 'POST' })).status, 403, 'no admin token configured: refused');
+  const adminToken = 'refresh-admin-token-0123456789';
+  admin.setAdminToken(adminToken);
+  t.is((await api('/api/v1/sources/mesh/refresh', { method: 'POST' })).status, 401, 'no bearer token: refused');
+  t.is((await api('/api/v1/sources/mesh/refresh', { method: 'POST', headers: { authorization: 'Bearer not-the-admin-token-at-all' } })).status, 401);
+  t.is(server.requests(), fetchesBefore, 'nothing fetched on refused refreshes');
+  const bearer = { authorization: `Bearer ${adminToken}` };
+  const res = await api('/api/v1/sources/mesh/refresh', { method: 'POST', headers: bearer });
   t.is(res.status, 200);
   t.is(((await res.json()) as SourceStatus).revision, `main@sha1:${c5}`);
-  t.is((await api('/api/v1/sources/nosuch/refresh', { method: 'POST' })).status, 404);
+  t.is((await api('/api/v1/sources/nosuch/refresh', { method: 'POST', headers: bearer })).status, 404);
   t.false(logLines.join('').includes(secret));
 });
 

@@ -4,17 +4,22 @@
 // with outlier detection every 1 s, STRICT mTLS and RBAC on a grpc-js-xds
 // XdsServer, certificates from `meshcd agent`s renewed on a 4 s TTL. That is 20
 // outlier sweeps and about five renewals per identity: zero errors, zero NACKs,
-// zero crashes. Then RBAC allow/deny as grpc-go sees it, and a check that a
-// NACK from grpc-go would be seen at all.
+// zero crashes. grpc-go's agents point at serve's TLS port (15012, also the
+// CA's address), so grpc-go fetches its config over TLS with its own
+// certificate, and the server checks its node against that certificate
+// (grpc-js-xds 1.14 cannot do TLS to its xDS server: its identities use the
+// plaintext port). Then RBAC allow/deny as grpc-go sees it, a node claiming
+// another identity refused, and a check that a NACK from grpc-go would be
+// seen at all.
 
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serverNacks, startGoClient, type GoAnswer, type GoClient } from '../helpers/go-grpc-client.js';
-import { freeLoopbackPort, startIdentity, startMeshCa, type MeshIdentity } from '../helpers/go-mesh-identities.js';
+import { freeLoopbackPort, startIdentity, startServeWithCa, type MeshIdentity } from '../helpers/go-mesh-identities.js';
 import { goPeer } from '../helpers/go-peers.js';
-import { callEcho, echoService, eventually, grpcBootstrap, startBackend, startServe, tempDir, writeFileIn, xdsModule, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
+import { callEcho, echoService, eventually, grpcBootstrap, startBackend, tempDir, writeFileIn, xdsModule, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
 
 // grpc-js-xds registers its RBAC HTTP filter only with this set (read when the module loads).
 process.env.GRPC_XDS_EXPERIMENTAL_RBAC = 'true';
@@ -43,19 +48,19 @@ test.before(async (t) => {
   await goPeer('grpc-go-client');
   const { dir, remove } = await tempDir('meshcd-soak-');
   cleanup.push(remove);
-  const ca = await startMeshCa(dir, 'shop', TOKENS);
-  cleanup.push(() => ca.stop());
   const ports = { P_A: await freeLoopbackPort(), P_B: await freeLoopbackPort(), P_XDS_SERVER: await freeLoopbackPort() };
   const meshDir = join(dir, 'mesh');
   mkdirSync(meshDir);
   const tmpl = readFileSync(join(process.cwd(), 'test/interop/fixtures/soak-mesh.yaml.tmpl'), 'utf8');
   await writeFileIn(meshDir, 'mesh.yaml', tmpl.replace(/\{\{(\w+)\}\}/g, (_m, k: keyof typeof ports) => String(ports[k])));
-  const serve = await startServe(meshDir);
+  const { serve, ca } = await startServeWithCa(dir, meshDir, 'shop', TOKENS);
   cleanup.push(() => serve.stop());
-  const spec = { goClient: ['client', 'client-go-0'], jsClient: ['client', 'client-js-0'], intruder: ['intruder', 'intruder-0'], server: ['server', 'server-0'] } as const;
+  // grpc-go fetches its config over TLS (serve's 15012, the CA's address) with its agent's certificate;
+  // grpc-js-xds 1.14 cannot do TLS to its xDS server, so its identities use the plaintext port.
+  const spec = { goClient: ['client', 'client-go-0', ca.address], jsClient: ['client', 'client-js-0', serve.xds], intruder: ['intruder', 'intruder-0', ca.address], server: ['server', 'server-0', serve.xds] } as const;
   const ids = {} as Ctx['ids'];
-  await Promise.all(Object.entries(spec).map(async ([k, [sa, pod]]) => {
-    const id = await startIdentity(dir, ca, serve.xds, sa, { pod });
+  await Promise.all(Object.entries(spec).map(async ([k, [sa, pod, xds]]) => {
+    const id = await startIdentity(dir, ca, xds, sa, { pod });
     ids[k as keyof Ctx['ids']] = id;
     cleanup.push(() => id.agent.stop());
   }));
@@ -76,8 +81,9 @@ test.after.always(async () => {
   for (const f of (ctx?.cleanup ?? []).reverse()) await f();
 });
 
-async function goClient(t: { teardown(f: () => unknown): void }, id: MeshIdentity | Record<string, unknown>): Promise<GoClient> {
-  const c = await startGoClient('bootstrap' in id && typeof id.bootstrap === 'string' ? id.bootstrap : (id as Record<string, unknown>));
+/** grpc-go with an identity's bootstrap, a bootstrap file's path, or a bootstrap object. */
+async function goClient(t: { teardown(f: () => unknown): void }, id: MeshIdentity | Record<string, unknown> | string): Promise<GoClient> {
+  const c = await startGoClient(typeof id === 'string' ? id : 'bootstrap' in id && typeof id.bootstrap === 'string' ? id.bootstrap : (id as Record<string, unknown>));
   t.teardown(() => c.stop());
   return c;
 }
@@ -154,6 +160,47 @@ test.serial('RBAC from meshcd as grpc-go sees it: the client identity is allowed
   t.is(deniedAgain.ok, 0);
   for (const r of [ok, deniedAgain]) t.deepEqual(r.nacks, []);
   t.deepEqual(await serverNacks(ctx.serve.admin), []);
+});
+
+test.serial("grpc-go gets its config over TLS (serve's 15012) as its certificate's identity; a node claiming another service account is PERMISSION_DENIED, one without a client certificate UNAUTHENTICATED", async (t) => {
+  const boot = JSON.parse(readFileSync(ctx.ids.goClient.bootstrap, 'utf8')) as { xds_servers: { server_uri: string; channel_creds: { type: string; config?: Record<string, string> }[] }[]; node: { id: string; metadata: Record<string, unknown> } };
+  t.is(boot.xds_servers[0]!.server_uri, ctx.serve.tls!, "the agent's bootstrap points grpc-go at serve's TLS port");
+  t.is(boot.xds_servers[0]!.channel_creds[0]!.type, 'tls');
+  const client = await goClient(t, ctx.ids.goClient);
+  const ok = await client.run({ target: ECHO, n: 10, wait_ms: 20000 });
+  t.is(ok.ok, 10, summary(ok));
+  t.deepEqual(ok.nacks, []);
+  const syncz = (await (await fetch(`${ctx.serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; access: string; identity?: string }[] };
+  const mine = syncz.proxies.filter((p) => p.proxy === boot.node.id);
+  t.true(mine.length > 0, `grpc-go's node ${boot.node.id} is connected: ${JSON.stringify(syncz.proxies.map((p) => [p.proxy, p.access]))}`);
+  for (const p of mine) t.deepEqual({ access: p.access, identity: p.identity }, { access: 'tls', identity: 'spiffe://cluster.local/ns/shop/sa/client' });
+
+  // The same certificate, a node that claims the intruder's service account: refused, and the refusal logged with both.
+  const dir = (await tempDir('meshcd-go-claim-'));
+  t.teardown(dir.remove);
+  const liar = join(dir.dir, 'liar.json');
+  writeFileSync(liar, JSON.stringify({ ...boot, node: { ...boot.node, id: 'sidecar~127.0.0.1~liar-0.shop~shop.svc.cluster.local', metadata: { ...boot.node.metadata, SERVICE_ACCOUNT: 'intruder' } } }));
+  const refused = await goClient(t, liar);
+  const r = await refused.run({ target: ECHO, n: 2, wait_ms: 3000, deadline_ms: 2000 });
+  t.is(r.ok, 0, summary(r));
+  await eventually(async () => {
+    if (!/PermissionDenied|PERMISSION_DENIED/.test(refused.stderr())) throw new Error(`grpc-go did not see PERMISSION_DENIED:\n${refused.stderr().slice(-2000)}`);
+  }, 10000, 200);
+  await eventually(async () => {
+    if (!/identity_mismatch[^\n]*liar-0\.shop[^\n]*spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client/.test(ctx.serve.stderr())) throw new Error('serve logged no identity_mismatch line naming the claim and the identity');
+  }, 10000, 200);
+
+  // TLS without a client certificate (only the roots): no identity, so no config.
+  const anon = join(dir.dir, 'anon.json');
+  const rootsOnly = { type: 'tls', config: { ca_certificate_file: boot.xds_servers[0]!.channel_creds[0]!.config!.ca_certificate_file } };
+  writeFileSync(anon, JSON.stringify({ ...boot, node: { ...boot.node, id: 'sidecar~127.0.0.1~anon-0.shop~shop.svc.cluster.local' }, xds_servers: [{ ...boot.xds_servers[0], channel_creds: [rootsOnly] }] }));
+  const nobody = await goClient(t, anon);
+  const n = await nobody.run({ target: ECHO, n: 2, wait_ms: 3000, deadline_ms: 2000 });
+  t.is(n.ok, 0, summary(n));
+  await eventually(async () => {
+    if (!/Unauthenticated|UNAUTHENTICATED/.test(nobody.stderr())) throw new Error(`grpc-go did not see UNAUTHENTICATED:\n${nobody.stderr().slice(-2000)}`);
+  }, 10000, 200);
+  t.false((await (await fetch(`${ctx.serve.admin}/debug/syncz`)).json() as { proxies: { proxy: string }[] }).proxies.some((p) => /liar-0|anon-0/.test(p.proxy)), 'neither refused node holds a stream');
 });
 
 // Last, because it makes meshcd record a NACK: the oracle must be able to fail.

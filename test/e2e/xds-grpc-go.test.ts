@@ -1,20 +1,24 @@
 // The proxyless e2e scenarios through two independent xDS clients side by
 // side: grpc-go's (test/interop/grpc-go-client, the reference implementation)
 // and @grpc/grpc-js-xds, both against `meshcd serve` on loopback with the same
-// mesh (test/fixtures/e2e-xds). Each scenario asserts the same outcome from
+// mesh (test/fixtures/e2e-xds). grpc-go runs as a workload does: a `meshcd
+// agent` gets its certificate from serve's CA and writes its bootstrap, and
+// grpc-go fetches its config over TLS (port 15012) with that certificate;
+// grpc-js-xds 1.14 cannot do TLS to its xDS server and uses the plaintext port. Each scenario asserts the same outcome from
 // both, and zero NACKs: none logged by grpc-go, none recorded by meshcd.
 
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { goEventually, serverNacks, startGoClient, type GoAnswer, type GoClient } from '../helpers/go-grpc-client.js';
 import { goPeer } from '../helpers/go-peers.js';
-import { callEcho, eventually, grpcBootstrap, renderTemplate, startBackend, startServe, tempDir, writeFileIn, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
+import { startIdentity, startServeWithCa } from '../helpers/go-mesh-identities.js';
+import { callEcho, eventually, renderTemplate, startBackend, tempDir, writeFileIn, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
 
 const REVIEWS = 'xds:///reviews.bookinfo.svc.cluster.local:9080';
 const RATINGS = 'xds:///ratings.bookinfo.svc.cluster.local:9090';
-const GO_ID = 'sidecar~127.0.0.1~client-go.bookinfo~bookinfo.svc.cluster.local';
+const GO_TOKEN = 'e2e-grpc-go-token-0123456789';
 const JS_ID = 'sidecar~127.0.0.1~client-js.bookinfo~bookinfo.svc.cluster.local';
 const CODE = { OK: '0', DEADLINE_EXCEEDED: '4', UNAVAILABLE: '14' } as const;
 
@@ -33,8 +37,10 @@ test.before(async (t) => {
   const cleanup: Ctx['cleanup'] = [];
   ctx = { cleanup } as Ctx;
   await goPeer('grpc-go-client');
-  const { dir, remove } = await tempDir('meshcd-e2e-grpc-go-');
+  const { dir: work, remove } = await tempDir('meshcd-e2e-grpc-go-');
   cleanup.push(remove);
+  const dir = join(work, 'mesh');
+  await mkdir(dir);
   const v1 = await startBackend('v1');
   const v2 = await startBackend('v2');
   const ratings = await startBackend('ratings-v1');
@@ -43,9 +49,12 @@ test.before(async (t) => {
   const vars = { P_V1: v1.port, P_V2: v2.port, P_RATINGS: ratings.port, P_XDS_SERVER: 1, WEIGHT_V1: 90, WEIGHT_V2: 10 };
   await writeFileIn(dir, 'reviews.yaml', await renderTemplate('mesh.yaml.tmpl', vars));
   await writeFileIn(dir, 'ratings.yaml', await renderTemplate('ratings.yaml.tmpl', vars));
-  const serve = await startServe(dir);
+  // grpc-go fetches its config over TLS from serve's 15012 with the certificate its agent got there (grpc-js-xds 1.14 cannot: plaintext).
+  const { serve, ca } = await startServeWithCa(work, dir, 'bookinfo', { 'client-go': GO_TOKEN });
   cleanup.push(() => serve.stop());
-  const go = await startGoClient(grpcBootstrap(serve.xds, GO_ID, 'bookinfo'));
+  const goId = await startIdentity(work, ca, ca.address, 'client-go', { pod: 'client-go', ttl: '1h' });
+  cleanup.push(() => goId.agent.stop());
+  const go = await startGoClient(goId.bootstrap);
   cleanup.push(() => go.stop());
   Object.assign(ctx, { serve, dir, v1, go, vars });
 });
@@ -84,6 +93,9 @@ test.serial('90/10 split: grpc-go over 2,000 calls and grpc-js over 1,000 land n
   t.true(Math.abs(goShare - 10) <= 3, `grpc-go v2 share ${goShare}%`);
   t.true(Math.abs(jsShare - 10) <= 4, `grpc-js v2 share ${jsShare}%`);
   t.deepEqual(Object.keys(a.backends).sort(), ['v1', 'v2']);
+  const syncz = (await (await fetch(`${ctx.serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; access: string; identity?: string }[] };
+  const go = syncz.proxies.filter((p) => p.proxy.includes('~client-go.bookinfo~'));
+  t.true(go.length > 0 && go.every((p) => p.access === 'tls' && p.identity === 'spiffe://cluster.local/ns/bookinfo/sa/client-go'), `grpc-go's streams are on the TLS port as its certificate's identity: ${JSON.stringify(go)}`);
   await assertNoNacks(t);
 });
 
@@ -139,7 +151,7 @@ test.serial('a config change is followed by both clients; a broken revision is r
     const rs = await Promise.all(Array.from({ length: 30 }, () => callEcho(c)));
     if (rs.some((r) => r.version !== 'v2')) throw new Error('grpc-js still splitting');
   }, 15000, 200);
-  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: 250}]}]\n');
+  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: -5}]}]\n');
   await eventually(async () => {
     if (!/rejected dir@sha256:/.test(ctx.serve.stdout())) throw new Error('not rejected yet');
   }, 10000, 100);
@@ -185,5 +197,51 @@ test.serial('ring hash on a header: each x-user sticks to one endpoint in grpc-g
   t.log(JSON.stringify(home));
   t.true(new Set(Object.values(home)).size > 1, 'twelve users do not all hash to one endpoint');
   await rm(join(ctx.dir, 'hashed.yaml'));
+  await assertNoNacks(t);
+});
+
+test.serial('outlier detection ejects a failing host: both clients stop reaching it after a 1 s sweep and stay off it for five more intervals', async (t) => {
+  t.timeout(120_000);
+  const a = await startBackend('a');
+  const b = await startBackend('b');
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  b.failing = true;
+  const target = 'xds:///details.bookinfo.svc.cluster.local:9070';
+  // consecutive5xxErrors: 5, interval 1s, baseEjectionTime 30s, maxEjectionPercent 50 (proxyless: failure-percentage ejection, MCD4102).
+  await writeFileIn(ctx.dir, 'details.yaml', await renderTemplate('outlier.yaml.tmpl', { P_A: a.port, P_B: b.port }));
+  t.teardown(() => rm(join(ctx.dir, 'details.yaml')));
+  const js = await jsClient(t, target);
+  await eventually(() => callEcho(js, {}, {}, 2000), 20000);
+  await ctx.go.run({ target, n: 0, wait_ms: 20000 });
+
+  // Three intervals of traffic: round robin sends half the calls to b, which fails them, until a sweep ejects it.
+  const jsCalls = async (ms: number) => {
+    const seen: Record<string, number> = {};
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      for (const r of await Promise.allSettled(Array.from({ length: 10 }, () => callEcho(js, {}, {}, 2000)))) {
+        const k = r.status === 'fulfilled' ? r.value.version : `code ${(r.reason as grpc.ServiceError).code}`;
+        seen[k] = (seen[k] ?? 0) + 1;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return seen;
+  };
+  const [goBefore, jsBefore] = await Promise.all([ctx.go.run({ target, duration_ms: 3000, concurrency: 4, deadline_ms: 2000 }), jsCalls(3000)]);
+  t.log(`first 3 s: grpc-go ${summary(goBefore)}; grpc-js ${JSON.stringify(jsBefore)}`);
+  t.true((goBefore.codes[CODE.UNAVAILABLE] ?? 0) > 0 && (goBefore.backends.a ?? 0) > 0, `grpc-go reached the failing host before the sweep: ${summary(goBefore)}`);
+  t.true((jsBefore[`code ${grpc.status.UNAVAILABLE}`] ?? 0) > 0 && (jsBefore.a ?? 0) > 0, `grpc-js reached the failing host before the sweep: ${JSON.stringify(jsBefore)}`);
+
+  // Ejected: five more intervals with every call on a, none failed, although b is still in the endpoints.
+  const callsOnB = b.calls;
+  const [goAfter, jsAfter] = await Promise.all([ctx.go.run({ target, duration_ms: 5000, concurrency: 4, deadline_ms: 2000 }), jsCalls(5000)]);
+  t.log(`next 5 s: grpc-go ${summary(goAfter)}; grpc-js ${JSON.stringify(jsAfter)}`);
+  t.true(goAfter.calls > 50, summary(goAfter));
+  t.deepEqual(goAfter.codes, { [CODE.OK]: goAfter.calls }, summary(goAfter));
+  t.deepEqual(Object.keys(goAfter.backends), ['a']);
+  t.deepEqual(Object.keys(jsAfter), ['a'], JSON.stringify(jsAfter));
+  t.is(b.calls, callsOnB, 'no call reached the ejected host');
+  const cds = (await (await fetch(`${ctx.serve.admin}/debug/config_dump?proxy=${encodeURIComponent(JS_ID)}`)).text());
+  for (const p of [a.port, b.port]) t.regex(cds, new RegExp(`"portValue":\\s*${p}\\b`), `endpoint :${p} is still served: ejection is the clients' own doing`);
   await assertNoNacks(t);
 });

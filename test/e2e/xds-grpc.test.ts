@@ -134,7 +134,7 @@ test.serial('a change in the config folder is followed by the client', async (t)
     if (rs.some((r) => r.version !== 'v2')) throw new Error('still splitting');
   }, 15000, 200);
   // An invalid revision is rejected and the last good config keeps serving.
-  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: 250}]}]\n');
+  await writeFileIn(ctx.dir, 'broken.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: bookinfo}\nspec:\n  hosts: []\n  http: [{route: [{destination: {host: reviews.bookinfo.svc.cluster.local}, weight: -5}]}]\n');
   await eventually(async () => {
     if (!/rejected dir@sha256:/.test(ctx.serve.stdout())) throw new Error('not rejected yet');
   }, 10000, 100);

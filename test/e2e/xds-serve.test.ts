@@ -7,6 +7,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { startServe, tempDir, writeFileIn } from '../helpers/xds-e2e.js';
 
 const bin = join(process.cwd(), 'dist/src/cli/bin.js');
@@ -45,3 +46,20 @@ test('an invalid first revision is reported with file:line and the server is not
   t.regex(s.stdout(), /rejected dir@sha256:[0-9a-f]+: \d+ error\(s\); still serving nothing/);
   t.regex(s.stdout(), /vs\.yaml:\d+/);
 });
+
+for (const flag of ['--xds-port', '--tls-port', '--admin-port'] as const) {
+  test(`a taken ${flag} is named alone in the error, exit 2`, async (t) => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    t.teardown(() => taken.close());
+    const port = String((taken.address() as AddressInfo).port);
+    const { dir, remove } = await tempDir('meshcd-e2e-taken-');
+    t.teardown(remove);
+    const ports = { '--xds-port': '0', '--tls-port': '0', '--admin-port': '0', [flag]: port };
+    const r = spawnSync(process.execPath, [bin, 'serve', '--source', 'examples/mesh', '--state-dir', dir, ...Object.entries(ports).flat()], { encoding: 'utf8', timeout: 30000 });
+    t.is(r.status, 2, r.stderr);
+    t.regex(r.stderr, new RegExp(`^error: ${flag}: .*127\\.0\\.0\\.1:${port}`, 'm'));
+    for (const other of ['--xds-port', '--tls-port', '--admin-port'].filter((f) => f !== flag)) t.false(r.stderr.includes(other), `${other} is not blamed: ${r.stderr}`);
+    t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+}

@@ -1,5 +1,5 @@
 // Mesh identities for the tests that drive grpc-go and grpc-js over mTLS:
-// `meshcd ca serve` with bootstrap tokens, and one `meshcd agent` per
+// `meshcd serve` whose embedded CA takes bootstrap tokens, and one `meshcd agent` per
 // identity writing cert files and a gRPC bootstrap (file-watcher certificate
 // provider). All connection and bootstrap setup is here, so that a change in
 // where secrets are served (e.g. only over the TLS port) is made in one place.
@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { startServe, type ServeProcess } from './xds-e2e.js';
 
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 
@@ -57,15 +58,34 @@ export function runMeshcd(args: string[], ready: RegExp): Promise<MeshcdProcess>
 export interface MeshCa {
   address: string;
   trustBundle: string;
-  stop(): Promise<void>;
+  tokens: Record<string, string>;
+  ns: string;
 }
 
-/** `meshcd ca serve` in `dir`, accepting a bootstrap token per service account of namespace `ns`. */
-export async function startMeshCa(dir: string, ns: string, tokens: Record<string, string>, minTtl = '1s'): Promise<MeshCa & { tokens: Record<string, string>; ns: string }> {
-  const state = join(dir, 'ca-state');
-  writeFileSync(join(dir, 'tokens.yaml'), `tokens:\n${Object.entries(tokens).map(([sa, tok]) => `  - name: ${sa}\n    token: ${tok}\n    namespace: ${ns}\n    serviceAccount: ${sa}\n`).join('')}`, { mode: 0o600 });
-  const ca = await runMeshcd(['ca', 'serve', '--state-dir', state, '--port', '0', '--token-file', join(dir, 'tokens.yaml'), '--min-ttl', minTtl], /listening on 127\.0\.0\.1:(\d+)/);
-  return { address: `127.0.0.1:${ca.match[1]}`, trustBundle: join(state, 'ca', 'trust-bundle.pem'), stop: ca.stop, tokens, ns };
+/** Bootstrap tokens (one per service account of namespace `ns`) in Istio-style tokens.yaml, mode 0600; returns its path. */
+function writeTokens(dir: string, ns: string, tokens: Record<string, string>): string {
+  const file = join(dir, 'tokens.yaml');
+  writeFileSync(file, `tokens:\n${Object.entries(tokens).map(([sa, tok]) => `  - name: ${sa}\n    token: ${tok}\n    namespace: ${ns}\n    serviceAccount: ${sa}\n`).join('')}`, { mode: 0o600 });
+  return file;
+}
+
+/**
+ * `meshcd serve` on `source` with its embedded CA accepting a bootstrap token
+ * per service account of `ns` (and certificates as short as 1 s): the CA and
+ * the TLS xDS port are the same address, as istiod's 15012, so an agent
+ * pointed there for both writes a bootstrap that fetches config over TLS
+ * with the workload's own certificate.
+ */
+export async function startServeWithCa(dir: string, source: string, ns: string, tokens: Record<string, string>, extra: string[] = []): Promise<{ serve: ServeProcess; ca: MeshCa }> {
+  const serve = await startServe(source, ['--ca-token-file', writeTokens(dir, ns, tokens), '--ca-min-ttl', '1s', ...extra]);
+  const trustBundle = join(dir, 'serve-trust-bundle.pem');
+  try {
+    writeFileSync(trustBundle, await (await fetch(`${serve.admin}/ca/trust-bundle.pem`)).text());
+  } catch (err) {
+    await serve.stop();
+    throw err;
+  }
+  return { serve, ca: { address: serve.tls!, trustBundle, tokens, ns } };
 }
 
 export interface MeshIdentity {
@@ -76,8 +96,13 @@ export interface MeshIdentity {
   agent: MeshcdProcess;
 }
 
-/** A `meshcd agent` for service account `sa` (a proxyless gRPC workload on 127.0.0.1), pointed at xDS server `xds`. */
-export async function startIdentity(dir: string, ca: Awaited<ReturnType<typeof startMeshCa>>, xds: string, sa: string, opts: { ttl?: string; pod?: string; labels?: string } = {}): Promise<MeshIdentity> {
+/**
+ * A `meshcd agent` for service account `sa` (a proxyless gRPC workload on
+ * 127.0.0.1), its bootstrap pointed at xDS server `xds`: over TLS with the
+ * workload's own certificate when `xds` is the CA's address (serve's TLS
+ * port; grpc-go), plaintext otherwise (grpc-js-xds 1.14 cannot do TLS to xDS).
+ */
+export async function startIdentity(dir: string, ca: MeshCa, xds: string, sa: string, opts: { ttl?: string; pod?: string; labels?: string } = {}): Promise<MeshIdentity> {
   const pod = opts.pod ?? `${sa}-0`;
   const certDir = join(dir, `agent-${pod}`);
   const tokenFile = join(dir, `${pod}.token`);

@@ -3,6 +3,7 @@
 // helpers to ACK/NACK.
 
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
 import { adsClientDefinition } from '../../src/xds/server/service.js';
 import { decodeResource } from '../../src/xds/proto.js';
 
@@ -20,6 +21,17 @@ export interface DecodedResponse extends RawResponse {
   names: string[];
   values: Record<string, unknown>[];
   deltaResources?: { name: string; version: string }[];
+}
+
+/**
+ * Over TLS to a loopback IP (meshcd's servers in tests), grpc-js would send
+ * the IP as TLS ServerName, which RFC 6066 forbids and Node warns about
+ * (DEP0123). Send `localhost`, a name meshcd's TLS certificate carries, and
+ * check the certificate for it instead.
+ */
+function sniForIpTarget(address: string, credentials: grpc.ChannelCredentials): grpc.ChannelOptions {
+  const host = /^\[?([^\]]+?)\]?:\d+$/.exec(address)?.[1] ?? address;
+  return credentials._isSecure() && isIP(host) ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
 }
 
 const Client = grpc.makeGenericClientConstructor(adsClientDefinition() as grpc.ServiceDefinition, 'AggregatedDiscoveryService');
@@ -41,7 +53,7 @@ export class AdsTestClient {
    */
   constructor(address: string, readonly node: Record<string, unknown>, readonly mode: 'sotw' | 'delta' = 'sotw', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), opts: { client?: grpc.Client; read?: boolean; channel?: grpc.ChannelOptions } = {}) {
     this.ownsClient = !opts.client;
-    this.client = opts.client ?? new Client(address, credentials, opts.channel ?? {});
+    this.client = opts.client ?? new Client(address, credentials, { ...sniForIpTarget(address, credentials), ...opts.channel });
     const method = mode === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
     this.call = (this.client as any)[method]();
     if (opts.read !== false) this.call.on('data', (r: any) => this.push(decode(r, mode)));

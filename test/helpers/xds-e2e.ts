@@ -33,16 +33,19 @@ export interface Backend {
   port: number;
   version: string;
   calls: number;
+  /** While true, every call answers UNAVAILABLE (a broken host, for outlier detection). */
+  failing: boolean;
   close(): Promise<void>;
 }
 
 /** A plain gRPC echo server; fails the first `fail_first` attempts per key with UNAVAILABLE. */
 export async function startBackend(version: string, server: grpc.Server = new grpc.Server(), bind?: (s: grpc.Server) => Promise<number>): Promise<Backend> {
   const attempts = new Map<string, number>();
-  const b: Backend = { port: 0, version, calls: 0, close: async () => void (await new Promise<void>((r) => server.tryShutdown(() => r()))) };
+  const b: Backend = { port: 0, version, calls: 0, failing: false, close: async () => void (await new Promise<void>((r) => server.tryShutdown(() => r()))) };
   server.addService(echoService().service, {
     Call(call: grpc.ServerUnaryCall<{ key: string; sleep_ms: number; fail_first: number }, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) {
       b.calls++;
+      if (b.failing) return cb({ code: grpc.status.UNAVAILABLE, details: `${version} is failing on purpose` });
       const req = call.request;
       const n = (attempts.get(req.key) ?? 0) + 1;
       attempts.set(req.key, n);

@@ -1,14 +1,20 @@
-// IST0101 ReferencedResourceNotFound (AuthorizationPolicy sources): a
-// `source.namespaces` entry or the namespace inside a principal
-// (`<trust-domain>/ns/<ns>/sa/<sa>`) that no resource, service or
-// MeshConfig namespace declares: the rule can never match that peer.
-// Wildcards (`*`, `prod-*`) are not checked.
+// IST0101 ReferencedResourceNotFound (AuthorizationPolicy sources), as
+// Istio's authz analyzer: a `source.namespaces` / `notNamespaces` entry that
+// matches no known namespace (one a resource, service or MeshConfig
+// declares). Patterns match as Istio's: `*` anything, `*-bogus` a suffix,
+// `bogus-*` a prefix, else equal ignoring case.
+// MCD0312 PrincipalNamespaceNotFound (meshcd only, a warning): the namespace
+// inside a principal (`<trust-domain>/ns/<ns>/sa/<sa>`) is unknown; Istio's
+// analyzer does not check principals.
 
 import { arr, isObj, type AnalysisContext, type Analyzer } from './context.js';
 
 export const authzReferences: Analyzer = {
   name: 'authorizationpolicy/references',
-  codes: [{ code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'An AuthorizationPolicy names a namespace (in namespaces or principals) that does not exist.' }],
+  codes: [
+    { code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'An AuthorizationPolicy source namespace (or pattern such as `prod-*`) matches no known namespace.' },
+    { code: 'MCD0312', name: 'PrincipalNamespaceNotFound', severity: 'warning', description: 'The namespace inside an AuthorizationPolicy principal (`…/ns/<ns>/sa/…`) is not a known namespace.' },
+  ],
   run(ctx: AnalysisContext) {
     for (const ap of ctx.config.ofKind('AuthorizationPolicy')) {
       arr(ap.spec.rules).forEach((rule, i) => {
@@ -18,7 +24,7 @@ export const authzReferences: Analyzer = {
           const src = from.source;
           for (const field of ['namespaces', 'notNamespaces'] as const) {
             arr(src[field] as unknown[] | undefined).forEach((ns, k) => {
-              if (typeof ns !== 'string' || ns.includes('*') || ctx.namespaces.has(ns)) return;
+              if (typeof ns !== 'string' || [...ctx.namespaces].some((known) => namespaceMatch(known, ns))) return;
               ctx.report(ap, 'IST0101', 'error', `Referenced namespace not found: "${ns}"`, `spec.rules[${i}].from[${j}].source.${field}[${k}]`);
             });
           }
@@ -27,7 +33,7 @@ export const authzReferences: Analyzer = {
               if (typeof p !== 'string' || p.includes('*')) return;
               const m = /\/ns\/([^/]+)\/sa\//.exec(p);
               if (!m || ctx.namespaces.has(m[1]!)) return;
-              ctx.report(ap, 'IST0101', 'error', `Referenced namespace not found: "${m[1]}" (in principal "${p}")`, `spec.rules[${i}].from[${j}].source.${field}[${k}]`);
+              ctx.report(ap, 'MCD0312', 'warning', `Referenced namespace not found: "${m[1]}" (in principal "${p}")`, `spec.rules[${i}].from[${j}].source.${field}[${k}]`);
             });
           }
         });
@@ -35,3 +41,11 @@ export const authzReferences: Analyzer = {
     }
   },
 };
+
+/** Istio's authz namespaceMatch. */
+export function namespaceMatch(ns: string, exp: string): boolean {
+  if (exp === '*') return true;
+  if (exp.startsWith('*')) return ns.endsWith(exp.slice(1));
+  if (exp.endsWith('*')) return ns.startsWith(exp.slice(0, -1));
+  return ns.toLowerCase() === exp.toLowerCase();
+}

@@ -1,36 +1,31 @@
-// IST0002 Deprecated: fields Istio still accepts but has replaced, with the
-// field to use instead. Listed from Istio's API docs.
+// IST0002 Deprecated, exactly as Istio's deprecation analyzer
+// (pkg/config/analysis/analyzers/deprecation) reports it:
+// - a VirtualService fault delay with `percent` above 0 (replaced by
+//   `percentage`);
+// - a Sidecar `outboundTrafficPolicy.egressProxy`, which Istio ignores.
+// Istio's message has no field location; it points at the resource.
+// The removed rbac.istio.io types (ServiceRole, …) and their CRDs are not mesh
+// kinds; the loader (config/load.ts) reports them with this code.
+// Other deprecated fields that Istio's webhook warns about (mirrorPercent,
+// corsPolicy.allowOrigin, consecutiveErrors, minimumRingSize, legacy gateway
+// names) are the rules layer's MCD0229.
 
-import type { AnyResource } from '../../api/types.js';
 import { arr, isObj, type AnalysisContext, type Analyzer } from './context.js';
-
-function tpDeprecations(ctx: AnalysisContext, r: AnyResource, tp: unknown, base: string): void {
-  if (!isObj(tp)) return;
-  if (isObj(tp.outlierDetection) && tp.outlierDetection.consecutiveErrors !== undefined) {
-    ctx.report(r, 'IST0002', 'warning', 'Deprecated: outlierDetection.consecutiveErrors; use consecutive5xxErrors', `${base}.outlierDetection.consecutiveErrors`);
-  }
-  const ch = isObj(tp.loadBalancer) ? tp.loadBalancer.consistentHash : undefined;
-  if (isObj(ch) && ch.minimumRingSize !== undefined) {
-    ctx.report(r, 'IST0002', 'warning', 'Deprecated: consistentHash.minimumRingSize; use consistentHash.ringHash.minimumRingSize', `${base}.loadBalancer.consistentHash.minimumRingSize`);
-  }
-}
 
 export const deprecatedFields: Analyzer = {
   name: 'deprecated-fields',
-  codes: [{ code: 'IST0002', name: 'Deprecated', severity: 'warning', description: 'A field Istio has deprecated is used.' }],
+  codes: [{ code: 'IST0002', name: 'Deprecated', severity: 'warning', description: "What Istio's deprecation analyzer reports: fault.delay.percent, Sidecar outboundTrafficPolicy.egressProxy; and (from the loader) the removed rbac.istio.io types and their CRDs." }],
   run(ctx: AnalysisContext) {
     for (const vs of ctx.config.ofKind('VirtualService')) {
-      arr(vs.spec.http).forEach((r, i) => {
-        if (!isObj(r)) return;
-        const p = `spec.http[${i}]`;
-        if (r.mirrorPercent !== undefined) ctx.report(vs, 'IST0002', 'warning', 'Deprecated: mirrorPercent; use mirrorPercentage', `${p}.mirrorPercent`);
-        if (isObj(r.corsPolicy) && r.corsPolicy.allowOrigin !== undefined) ctx.report(vs, 'IST0002', 'warning', 'Deprecated: corsPolicy.allowOrigin; use corsPolicy.allowOrigins', `${p}.corsPolicy.allowOrigin`);
-        if (isObj(r.fault) && isObj(r.fault.delay) && r.fault.delay.percent !== undefined) ctx.report(vs, 'IST0002', 'warning', 'Deprecated: fault.delay.percent; use fault.delay.percentage', `${p}.fault.delay.percent`);
-      });
+      for (const r of arr(vs.spec.http)) {
+        if (!isObj(r) || !isObj(r.fault) || !isObj(r.fault.delay)) continue;
+        const percent = r.fault.delay.percent;
+        if (typeof percent === 'number' && percent > 0) ctx.report(vs, 'IST0002', 'warning', 'Deprecated: HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage');
+      }
     }
-    for (const dr of ctx.config.ofKind('DestinationRule')) {
-      tpDeprecations(ctx, dr, dr.spec.trafficPolicy, 'spec.trafficPolicy');
-      arr(dr.spec.subsets).forEach((s, i) => isObj(s) && tpDeprecations(ctx, dr, s.trafficPolicy, `spec.subsets[${i}].trafficPolicy`));
+    for (const sc of ctx.config.ofKind('Sidecar')) {
+      const otp = (sc.spec as { outboundTrafficPolicy?: unknown }).outboundTrafficPolicy;
+      if (isObj(otp) && otp.egressProxy !== undefined && otp.egressProxy !== null) ctx.report(sc, 'IST0002', 'warning', 'Deprecated: OutboundTrafficPolicy.EgressProxy ignored');
     }
   },
 };

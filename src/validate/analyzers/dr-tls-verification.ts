@@ -1,16 +1,17 @@
 // IST0128 NoServerCertificateVerificationDestinationLevel and IST0129
-// NoServerCertificateVerificationPortLevel: client TLS in SIMPLE or MUTUAL
-// mode with neither caCertificates nor credentialName verifies nothing about
-// the server it talks to (unless insecureSkipVerify says so on purpose).
+// NoServerCertificateVerificationPortLevel, as Istio's
+// destinationrule/ca-certificates analyzer: client TLS in SIMPLE or MUTUAL
+// mode without caCertificates verifies nothing about the server, unless a
+// credentialName supplies the CA *and* the rule has a workloadSelector
+// (Istio's exception; a credentialName alone still warns).
 
 import type { ClientTLSSettings } from '../../api/istio.js';
 import { arr, isObj, nsName, type AnalysisContext, type Analyzer } from './context.js';
 
-function unverified(tls: unknown): tls is ClientTLSSettings {
+function unverified(tls: unknown, hasSelector: boolean): tls is ClientTLSSettings {
   if (!isObj(tls)) return false;
   if (tls.mode !== 'SIMPLE' && tls.mode !== 'MUTUAL') return false;
-  if (tls.insecureSkipVerify === true) return false;
-  return !tls.caCertificates && !tls.credentialName;
+  return !tls.caCertificates && !(tls.credentialName && hasSelector);
 }
 
 export const drTlsVerification: Analyzer = {
@@ -23,13 +24,15 @@ export const drTlsVerification: Analyzer = {
     for (const dr of ctx.config.ofKind('DestinationRule')) {
       const tp = dr.spec.trafficPolicy;
       if (!isObj(tp)) continue;
-      if (unverified(tp.tls)) {
-        ctx.report(dr, 'IST0128', 'warning', `DestinationRule ${nsName(dr)} has TLS mode set to ${tp.tls!.mode} but no caCertificates are set to validate server identity for host: ${dr.spec.host}`, 'spec.trafficPolicy.tls');
+      const sel = isObj((dr.spec as { workloadSelector?: unknown }).workloadSelector);
+      if (unverified(tp.tls, sel)) {
+        ctx.report(dr, 'IST0128', 'warning', `DestinationRule ${nsName(dr)} in namespace ${dr.metadata.namespace} has TLS mode set to ${tp.tls!.mode} but no caCertificates are set to validate server identity for host: ${dr.spec.host}`, 'spec.trafficPolicy.tls');
       }
       arr(tp.portLevelSettings).forEach((pl, i) => {
-        if (!isObj(pl) || !unverified(pl.tls)) return;
-        const port = isObj(pl.port) ? String(pl.port.number) : '?';
-        ctx.report(dr, 'IST0129', 'warning', `DestinationRule ${nsName(dr)} has TLS mode set to ${pl.tls!.mode} but no caCertificates are set to validate server identity for host: ${dr.spec.host} at port ${port}`, `spec.trafficPolicy.portLevelSettings[${i}].tls`);
+        if (!isObj(pl) || !unverified(pl.tls, sel)) return;
+        // Istio prints the PortSelector message in protobuf text form.
+        const port = isObj(pl.port) ? `number:${String(pl.port.number)}` : '';
+        ctx.report(dr, 'IST0129', 'warning', `DestinationRule ${nsName(dr)} in namespace ${dr.metadata.namespace} has TLS mode set to ${pl.tls!.mode} but no caCertificates are set to validate server identity for host: ${dr.spec.host} at port ${port}`, `spec.trafficPolicy.portLevelSettings[${i}].tls`);
       });
     }
   },

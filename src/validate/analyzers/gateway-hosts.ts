@@ -1,11 +1,13 @@
-// IST0132 VirtualServiceHostNotFoundInGateway: a VirtualService bound to a
-// Gateway only receives requests for hosts one of the Gateway's servers
-// accepts (its `hosts`, with `ns/` restricting which namespaces may bind).
-// A VirtualService host no server accepts is never reached through it.
+// IST0132 VirtualServiceHostNotFoundInGateway, as Istio's
+// virtualservice/gateways analyzer: for each Gateway in `spec.gateways`,
+// reported when *no* host of the VirtualService is accepted by any server of
+// the Gateway (its `hosts`, with `ns/` restricting which namespaces may
+// bind), and when the Gateway does not exist (it then accepts nothing; IST0101
+// is reported too). The message lists all the VirtualService's hosts.
 
 import type { Resource } from '../../api/types.js';
 import { arr, hostsOverlap, isObj, nsName, type AnalysisContext, type Analyzer } from './context.js';
-import { gatewayRef } from './vs-gateways.js';
+import { gatewayRef, isInternalGatewayRef } from './vs-gateways.js';
 
 /** Hosts of a Gateway that a VirtualService in `vsNamespace` may bind to. */
 export function gatewayHostsFor(gw: Resource<'Gateway'>, vsNamespace: string): string[] {
@@ -28,21 +30,18 @@ export function gatewayHostsFor(gw: Resource<'Gateway'>, vsNamespace: string): s
 
 export const vsGatewayHosts: Analyzer = {
   name: 'virtualservice/gateway-hosts',
-  codes: [{ code: 'IST0132', name: 'VirtualServiceHostNotFoundInGateway', severity: 'warning', description: 'A host of a VirtualService is not accepted by any server of the Gateway it binds to.' }],
+  codes: [{ code: 'IST0132', name: 'VirtualServiceHostNotFoundInGateway', severity: 'warning', description: 'No host of a VirtualService is accepted by a Gateway it binds to (or the Gateway does not exist).' }],
   run(ctx: AnalysisContext) {
     for (const vs of ctx.config.ofKind('VirtualService')) {
       const hosts = arr(vs.spec.hosts).filter((h): h is string => typeof h === 'string');
       arr(vs.spec.gateways).forEach((ref, gi) => {
-        if (typeof ref !== 'string') return;
+        if (typeof ref !== 'string' || isInternalGatewayRef(ref)) return;
         const g = gatewayRef(ref, vs.metadata.namespace);
         if (g === 'mesh') return;
         const gw = ctx.config.get('Gateway', g.namespace, g.name);
-        if (!gw) return; // reported by virtualservice/gateways
-        const accepted = gatewayHostsFor(gw, vs.metadata.namespace);
-        const missing = hosts.filter((h) => !accepted.some((a) => hostsOverlap(a, h)));
-        if (missing.length > 0) {
-          ctx.report(vs, 'IST0132', 'warning', `one or more host [${missing.join(' ')}] defined in VirtualService ${nsName(vs)} not found in Gateway ${nsName(gw)}.`, `spec.gateways[${gi}]`);
-        }
+        const accepted = gw ? gatewayHostsFor(gw, vs.metadata.namespace) : [];
+        if (hosts.some((h) => accepted.some((a) => hostsOverlap(a, h)))) return;
+        ctx.report(vs, 'IST0132', 'warning', `one or more host [${hosts.join(' ')}] defined in VirtualService ${nsName(vs)} not found in Gateway ${g.namespace}/${g.name}.`, `spec.gateways[${gi}]`);
       });
     }
   },

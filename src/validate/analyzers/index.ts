@@ -26,6 +26,10 @@ import { serviceEntryAddresses } from './serviceentry-addresses.js';
 import { deprecatedFields } from './deprecated-fields.js';
 import { rollouts } from './rollouts.js';
 import { orphans } from './orphans.js';
+import { gatewayCertificates } from './gateway-certificates.js';
+import { serviceEntryProtocols } from './serviceentry-protocols.js';
+import { negativeConditions } from './conditions.js';
+import { authzGrpcMethods } from './authz-grpc-methods.js';
 
 export type { Analyzer, AnalyzerCode } from './context.js';
 
@@ -38,6 +42,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   vsGatewayHosts,
   gatewayConflicts,
   gatewayWorkloads,
+  gatewayCertificates,
   drHostsSubsets,
   drTlsVerification,
   drConflicts,
@@ -45,7 +50,10 @@ export const ANALYZERS: readonly Analyzer[] = [
   sidecars,
   selectorWorkloads,
   authzReferences,
+  authzGrpcMethods,
   serviceEntryAddresses,
+  serviceEntryProtocols,
+  negativeConditions,
   deprecatedFields,
   rollouts,
   orphans,

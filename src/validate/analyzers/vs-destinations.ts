@@ -1,9 +1,16 @@
-// IST0101 ReferencedResourceNotFound (VirtualService destinations): every
-// route, mirror and delegate destination host must be a known service (a
-// ServiceEntry host, exported to the VirtualService's namespace), and every
-// subset it names must be defined by a DestinationRule for that host.
-// Hosts are expanded with Istio's short-name rule (`reviews` →
-// `reviews.<ns>.svc.cluster.local`).
+// IST0101 ReferencedResourceNotFound (VirtualService destinations), as
+// Istio's virtualservice/destinationhosts and destinationrules analyzers:
+// - every route and mirror destination host must be a known service (a
+//   ServiceEntry host, wildcards included, exported to the VirtualService's
+//   namespace): `host` / `mirror host` not found;
+// - a port it names must be one of that service's ports: `host:port`;
+// - a subset it names must be defined by a DestinationRule whose host names
+//   the same resource, checked on its own (also when the host is missing, or
+//   known only through a wildcard or an external ServiceEntry): Istio keys
+//   both sides by namespace/name, `name.ns.svc.cluster.local` or a short name
+//   in the resource's namespace, so a wildcard DestinationRule does not
+//   define subsets for the hosts it covers.
+// Reported at the destination's host, as Istio does.
 
 import type { Destination } from '../../api/istio.js';
 import type { Resource } from '../../api/types.js';
@@ -43,18 +50,38 @@ export const vsDestinations: Analyzer = {
     { code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'A resource being referenced does not exist (host, subset, gateway, selector, namespace).' },
   ],
   run(ctx: AnalysisContext) {
+    // Istio's initDestHostsAndSubsets: `namespace/name` of each DestinationRule host → its subsets.
+    const subsets = new Set<string>();
+    for (const dr of ctx.config.ofKind('DestinationRule')) {
+      if (typeof dr.spec.host !== 'string') continue;
+      const name = resourceNameOfHost(dr.spec.host, dr.metadata.namespace, ctx.mesh.clusterDomain);
+      for (const ss of arr(dr.spec.subsets)) if (isObj(ss) && typeof ss.name === 'string') subsets.add(`${name}|${ss.name}`);
+    }
     for (const vs of ctx.config.ofKind('VirtualService')) {
       const ns = vs.metadata.namespace;
-      for (const { dest, path } of destinationsOf(vs)) {
+      for (const { dest, path, kind } of destinationsOf(vs)) {
+        const mirror = kind === 'mirror';
+        const at = `${path}.host`;
         const svc = ctx.findService(dest.host, ns);
-        if (!svc) {
-          ctx.report(vs, 'IST0101', 'error', `Referenced host not found: "${dest.host}"`, `${path}.host`);
-          continue;
+        if (!svc) ctx.report(vs, 'IST0101', 'error', `Referenced ${mirror ? 'mirror host' : 'host'} not found: "${dest.host}"`, at);
+        else if (isObj(dest.port) && typeof dest.port.number === 'number' && !svc.ports.some((p) => p.number === dest.port!.number)) {
+          ctx.report(vs, 'IST0101', 'error', `Referenced host:port not found: "${dest.host}:${dest.port.number}"`, at);
         }
-        if (typeof dest.subset === 'string' && dest.subset !== '' && !ctx.hasSubset(dest, ns)) {
-          ctx.report(vs, 'IST0101', 'error', `Referenced host+subset in destinationrule not found: "${dest.host}+${dest.subset}"`, `${path}.subset`);
+        if (typeof dest.subset === 'string' && dest.subset !== '' && !subsets.has(`${resourceNameOfHost(dest.host, ns, ctx.mesh.clusterDomain)}|${dest.subset}`)) {
+          ctx.report(vs, 'IST0101', 'error', `Referenced ${mirror ? 'mirror' : 'host'}+subset in destinationrule not found: "${dest.host}+${dest.subset}"`, at);
         }
       }
     }
   },
 };
+
+/** Istio's GetResourceNameFromHost: `name.ns.svc.<domain>` is ns/name; anything else is a name in `namespace`. */
+export function resourceNameOfHost(host: string, namespace: string, clusterDomain: string): string {
+  const suffix = `.svc.${clusterDomain}`;
+  if (host.endsWith(suffix)) {
+    const rest = host.slice(0, -suffix.length);
+    const dot = rest.lastIndexOf('.');
+    if (dot > 0 && dot < rest.length - 1) return `${rest.slice(dot + 1)}/${rest.slice(0, dot)}`;
+  }
+  return `${namespace}/${host}`;
+}

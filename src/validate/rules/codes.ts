@@ -13,7 +13,7 @@ export const RULE_CODES = {
   port: { code: 'MCD0201', name: 'InvalidPort', meaning: 'A port number outside 1–65535, or a port that is required but missing.' },
   duration: { code: 'MCD0202', name: 'InvalidDuration', meaning: 'A duration that does not parse (`1s`, `100ms`, `1h30m`), is below 1ms, or is finer than millisecond precision.' },
   regex: { code: 'MCD0203', name: 'InvalidRegex', meaning: "A regular expression Envoy's RE2 engine cannot compile (look-arounds, back-references, syntax errors), or one longer than 1024 characters." },
-  weight: { code: 'MCD0204', name: 'InvalidRouteWeight', meaning: 'A route weight outside 0–100, or weights of several destinations that do not sum to 100.' },
+  weight: { code: 'MCD0204', name: 'InvalidRouteWeight', meaning: 'A negative route weight, several destinations whose weights are all 0 (errors, as Istio), or a weight on a single destination, which gets all traffic anyway (warning).' },
   percentage: { code: 'MCD0205', name: 'InvalidPercentage', meaning: 'A percentage outside 0–100 (fault injection, mirroring, outlier detection).' },
   name: { code: 'MCD0206', name: 'InvalidName', meaning: 'A subset, port, gateway or namespace name that is not a DNS-1123 label.' },
   labels: { code: 'MCD0207', name: 'InvalidLabelOrSelector', meaning: 'A label key/value that Kubernetes rejects, or a workload selector with an empty key or a wildcard.' },
@@ -39,6 +39,7 @@ export const RULE_CODES = {
   meshConfig: { code: 'MCD0227', name: 'InvalidMeshConfig', meaning: 'A meshcd MeshConfig with an invalid trust domain, namespace, cluster domain or namespace labels.' },
   exportTo: { code: 'MCD0228', name: 'InvalidExportTo', meaning: 'exportTo values Istio rejects: `*` with other values, `~` with others, invalid namespaces, workload-selector DestinationRules exported beyond their namespace.' },
   deprecated: { code: 'MCD0229', name: 'DeprecatedField', meaning: 'A field Istio still accepts but has deprecated (mirrorPercent, consecutiveErrors, minimumRingSize, legacy gateway names); warning.' },
+  relativeWeights: { code: 'MCD0230', name: 'RouteWeightsNotPercent', meaning: "Destination weights that do not sum to 100. Istio accepts them (weights are relative), so this is a warning that states the split traffic will really get (e.g. weights 1 and 2 give 33.3% and 66.7%)." },
   ruleCrashed: { code: 'MCD0299', name: 'RuleCheckFailed', meaning: 'A rule check failed unexpectedly on this resource (a meshcd bug); the resource was not fully checked.' },
 } as const satisfies Record<string, RuleCode>;
 

@@ -245,8 +245,9 @@ export function checkRequestAuthentication(ctx: RuleContext, spec: RequestAuthen
   (Array.isArray(spec.jwtRules) ? spec.jwtRules : []).forEach((rule, i) => {
     const rp = at('spec.jwtRules', i);
     if (!isObject(rule)) return;
-    if (!rule.issuer) ctx.error('jwt', rp, 'issuer must be set');
-    else {
+    // Istio's validateJwtRule: an issuer or a jwksUri (the issuer is then taken from the keys' URI).
+    if (!rule.issuer && !rule.jwksUri) ctx.error('jwt', rp, 'issuer or jwksUri must be non-empty string');
+    else if (rule.issuer) {
       if (issuers.has(rule.issuer)) ctx.warn('duplicate', at(rp, 'issuer'), `issuer ${JSON.stringify(rule.issuer)} is also used by jwtRules[${issuers.get(rule.issuer)}]; only one of the rules will be used`);
       issuers.set(rule.issuer, i);
     }
@@ -272,7 +273,8 @@ export function checkRequestAuthentication(ctx: RuleContext, spec: RequestAuthen
     });
     const r = rule as typeof rule & { fromCookies?: unknown; outputClaimToHeaders?: unknown; timeout?: unknown; spaceDelimitedClaims?: unknown };
     (Array.isArray(r.spaceDelimitedClaims) ? r.spaceDelimitedClaims : []).forEach((c, j) => {
-      if (c === '') ctx.error('jwt', at(at(rp, 'spaceDelimitedClaims'), j), 'space delimited claim name must be non-empty string');
+      // Stricter than Istio (it does not check these names): a warning.
+      if (c === '') ctx.warn('jwt', at(at(rp, 'spaceDelimitedClaims'), j), 'space delimited claim name must be non-empty string');
     });
     (Array.isArray(r.fromCookies) ? r.fromCookies : []).forEach((c, j) => {
       if (c === '') ctx.error('jwt', at(at(rp, 'fromCookies'), j), 'cookie name must be non-empty string');
@@ -286,8 +288,9 @@ export function checkRequestAuthentication(ctx: RuleContext, spec: RequestAuthen
       }
     });
     if (typeof rule.outputPayloadToHeader === 'string' && rule.outputPayloadToHeader !== '') {
+      // Stricter than Istio (it checks only outputClaimToHeaders): a warning.
       const e = headerNameError(rule.outputPayloadToHeader);
-      if (e) ctx.error('header', at(rp, 'outputPayloadToHeader'), e);
+      if (e) ctx.warn('header', at(rp, 'outputPayloadToHeader'), e);
     }
     if (typeof r.timeout === 'string') checkDuration(ctx, at(rp, 'timeout'), r.timeout);
   });

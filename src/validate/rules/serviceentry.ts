@@ -86,7 +86,8 @@ export function checkServiceEntry(ctx: RuleContext, spec: ServiceEntrySpec): voi
       break;
     case 'STATIC':
       if ((!endpoints || endpoints.length === 0) && !spec.workloadSelector) {
-        ctx.error('resolution', 'spec', 'endpoints or a workloadSelector must be provided for resolution type STATIC');
+        // Istio accepts it (stricter than Istio, so a warning): nothing backs the service, and calls to it fail.
+        ctx.warn('resolution', 'spec', 'a STATIC ServiceEntry with neither endpoints nor a workloadSelector has no endpoints: requests to it fail');
       }
       (endpoints ?? []).forEach((e, i) => {
         if (isObject(e)) checkWorkloadEntrySpec(ctx, at('spec.endpoints', i), e, names, false);

@@ -1,166 +1,128 @@
-// Istio's published CRD schemas, taken from @kubernetes-models/istio (generated
-// from Istio's own crd-all.gen.yaml). The package keeps each schema as a
-// module-private literal, so we read it from the installed file once and cache
-// it. The installed major (2.x, Istio 1.18) is the newest that runs on Node 20;
-// fields Istio added since then and that meshcd understands are patched in
-// below (ISTIO_ADDITIONS), so valid current configs are not rejected.
-// Imports: node:fs/node:module (read the package), ./jsonschema.
+// Istio's CRD schemas, generated from the CustomResourceDefinitions that
+// istio.io/api ships (istio-crds.gen.ts, made by test/interop/istio-api/gen.sh
+// at the version ISTIO_API_VERSION names). Every served version of a kind has
+// its own entry, as the API server has. Fields Istio removed from its API are
+// marked here (REMOVED) so that the checker can say so instead of "unknown
+// field". Pure: imports only the generated bundle and ./jsonschema.
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { ISTIO_API_VERSION, ISTIO_CRDS_JSON } from './istio-crds.gen.js';
 import type { JsonSchema } from './jsonschema.js';
 
-const require = createRequire(import.meta.url);
+export { ISTIO_API_VERSION };
 
+/** The Istio kinds meshcd loads, validates and serves. */
 export type IstioKind = 'VirtualService' | 'DestinationRule' | 'Gateway' | 'ServiceEntry' | 'WorkloadEntry' | 'Sidecar' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication';
 
-const GROUP: Record<IstioKind, string> = {
-  VirtualService: 'networking.istio.io',
-  DestinationRule: 'networking.istio.io',
-  Gateway: 'networking.istio.io',
-  ServiceEntry: 'networking.istio.io',
-  WorkloadEntry: 'networking.istio.io',
-  Sidecar: 'networking.istio.io',
-  PeerAuthentication: 'security.istio.io',
-  AuthorizationPolicy: 'security.istio.io',
-  RequestAuthentication: 'security.istio.io',
-};
-
-/** Versions the package ships per group; a missing version falls back to v1beta1 (same fields, as Istio promoted them unchanged). */
-const SHIPPED: Record<string, readonly string[]> = {
-  'networking.istio.io': ['v1beta1', 'v1alpha3'],
-  'security.istio.io': ['v1', 'v1beta1'],
-};
+interface CrdBundle {
+  istioApi: string;
+  kinds: Record<string, { group: string; versions: Record<string, { schema: string; storage?: boolean; deprecated?: boolean }> }>;
+  schemas: Record<string, JsonSchema>;
+}
 
 export class SchemaSourceError extends Error {}
 
-/** Pull the `const schema = {…};` JSON literal out of a generated model module. */
-export function extractSchemaLiteral(source: string, file: string): JsonSchema {
-  const marker = 'const schema = ';
-  const start = source.indexOf(marker);
-  if (start < 0) throw new SchemaSourceError(`${file}: no schema literal found (has the @kubernetes-models/istio layout changed?)`);
-  let i = start + marker.length;
-  let depth = 0;
-  let inString = false;
-  const begin = i;
-  for (; i < source.length; i++) {
-    const c = source[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}') {
-      depth--;
-      if (depth === 0) break;
-    }
-  }
-  try {
-    return JSON.parse(source.slice(begin, i + 1)) as JsonSchema;
-  } catch (err) {
-    throw new SchemaSourceError(`${file}: schema literal is not JSON: ${(err as Error).message}`);
-  }
+let bundle: CrdBundle | undefined;
+function crds(): CrdBundle {
+  bundle ??= JSON.parse(ISTIO_CRDS_JSON) as CrdBundle;
+  return bundle;
 }
 
-const cache = new Map<string, JsonSchema>();
-
-function shippedVersion(group: string, version: string): string {
-  const shipped = SHIPPED[group] ?? [];
-  return shipped.includes(version) ? version : 'v1beta1';
+/** The API group of an Istio kind, from the CRDs. */
+export function istioGroup(kind: string): string | undefined {
+  return crds().kinds[kind]?.group;
 }
 
-/** The spec schema for an Istio kind at an apiVersion, with later Istio fields added. */
+/** Versions the CRD serves for a kind, newest first as Kubernetes orders them (v1, v1beta1, v1alpha3). */
+export function servedVersions(kind: string): string[] {
+  return Object.keys(crds().kinds[kind]?.versions ?? {}).sort(kubeVersionOrder);
+}
+
+/** Kubernetes' version priority: GA > beta > alpha, then by number. */
+function kubeVersionOrder(a: string, b: string): number {
+  const rank = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return [0, 0, 0];
+    return [m[2] === undefined ? 3 : m[2] === 'beta' ? 2 : 1, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const [x, y] = [rank(a), rank(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return y[i]! - x[i]!;
+  return 0;
+}
+
+const prepared = new Map<string, JsonSchema>();
+
+/** The spec schema for an Istio kind at an apiVersion's version, as the CRD serves it. */
 export function istioSpecSchema(kind: IstioKind, version: string): JsonSchema {
-  const group = GROUP[kind];
-  let v = shippedVersion(group, version);
-  // PeerAuthentication is only shipped as v1beta1.
-  if (kind === 'PeerAuthentication') v = 'v1beta1';
-  const id = `${group}/${v}/${kind}`;
-  let schema = cache.get(id);
+  const b = crds();
+  const k = b.kinds[kind];
+  if (!k) throw new SchemaSourceError(`the generated Istio CRDs (istio.io/api ${b.istioApi}) have no ${kind}`);
+  const v = k.versions[version];
+  if (!v) throw new SchemaSourceError(`${k.group}/${version} does not serve ${kind} (istio.io/api ${b.istioApi} serves ${servedVersions(kind).join(', ')})`);
+  let schema = prepared.get(v.schema);
   if (!schema) {
-    let file: string;
-    try {
-      file = require.resolve(`@kubernetes-models/istio/${group}/${v}/${kind}`);
-    } catch {
-      throw new SchemaSourceError(`@kubernetes-models/istio has no schema for ${id}`);
-    }
-    const whole = extractSchemaLiteral(readFileSync(file, 'utf8'), file);
-    const spec = whole.properties?.spec;
-    if (!spec) throw new SchemaSourceError(`${file}: schema has no spec`);
-    schema = applyAdditions(kind, structuredClone(spec));
-    cache.set(id, schema);
+    const raw = b.schemas[v.schema];
+    if (!raw) throw new SchemaSourceError(`the generated Istio CRDs lack schema ${v.schema}`);
+    schema = markRemoved(kind, structuredClone(raw));
+    prepared.set(v.schema, schema);
   }
   return schema;
 }
 
 // ---------------------------------------------------------------------------
-// Fields added to Istio after 1.18 (the package's source), from istio/api.
+// Fields Istio removed. istio.io/api keeps their names `reserved` in its
+// protos (networking/v1alpha3/virtual_service.proto, sidecar.proto); the
+// API server refuses them as unknown fields. Each entry says what replaced it.
 
-const str: JsonSchema = { type: 'string' };
-const percent: JsonSchema = { type: 'object', properties: { value: { type: 'number', format: 'double' } } };
-const policyTargetRef: JsonSchema = {
-  type: 'object',
-  properties: { group: str, kind: str, name: str, namespace: str },
-  required: ['kind', 'name'],
+type Removal = { where: (s: JsonSchema) => boolean; fields: Record<string, string> };
+
+const has = (s: JsonSchema, ...names: string[]) => names.every((n) => s.properties?.[n] !== undefined);
+const headerFields = (owner: string) =>
+  Object.fromEntries(
+    ['removeResponseHeaders', 'appendResponseHeaders', 'removeRequestHeaders', 'appendRequestHeaders', ...(owner === 'HTTPRoute' ? ['appendHeaders'] : [])].map((f) => [
+      f,
+      `was removed from Istio's ${owner} (istio.io/api keeps the name reserved); use \`headers.request\` / \`headers.response\` (set, add, remove) instead`,
+    ]),
+  );
+
+const REMOVALS: Partial<Record<IstioKind, Removal[]>> = {
+  VirtualService: [
+    {
+      // HTTPRoute
+      where: (s) => has(s, 'match', 'route', 'redirect', 'rewrite'),
+      fields: {
+        websocketUpgrade: "was removed from Istio's HTTPRoute (Istio 1.5 and later refuse it; istio.io/api keeps the name reserved): WebSocket upgrades are allowed automatically since Istio 1.0, so delete the field",
+        ...headerFields('HTTPRoute'),
+      },
+    },
+    // HTTPRouteDestination
+    { where: (s) => has(s, 'destination', 'weight', 'headers'), fields: headerFields('HTTPRouteDestination') },
+    // TLSMatchAttributes
+    { where: (s) => has(s, 'sniHosts', 'destinationSubnets'), fields: { sourceSubnet: "was removed from Istio's TLSMatchAttributes (istio.io/api keeps the name reserved); match the client with `sourceLabels` or an AuthorizationPolicy" } },
+    // HTTPFaultInjection.Abort
+    { where: (s) => has(s, 'httpStatus', 'percentage'), fields: { percent: 'was removed from Istio\'s fault abort (istio.io/api keeps the name reserved); use `percentage: {value: N}`' } },
+    // PortSelector
+    { where: (s) => has(s, 'number') && Object.keys(s.properties ?? {}).length === 1, fields: { name: "was removed from Istio's PortSelector (istio.io/api keeps the name reserved); select the port by `number`" } },
+  ],
+  Sidecar: [
+    { where: (s) => has(s, 'egress', 'ingress'), fields: { localhost: "was removed from Istio's Sidecar (istio.io/api keeps the name reserved)" } },
+    { where: (s) => has(s, 'port', 'defaultEndpoint'), fields: { localhostClientTls: "was removed from Istio's IstioIngressListener (istio.io/api keeps the name reserved); use `tls`" } },
+    { where: (s) => has(s, 'hosts', 'captureMode') && !has(s, 'defaultEndpoint'), fields: { localhostServerTls: "was removed from Istio's IstioEgressListener (istio.io/api keeps the name reserved)" } },
+  ],
 };
 
-/** Visit every object schema below `root`. */
-function eachObjectSchema(root: JsonSchema, visit: (s: JsonSchema) => void): void {
+function markRemoved(kind: IstioKind, spec: JsonSchema): JsonSchema {
+  const removals = REMOVALS[kind];
+  if (!removals) return spec;
   const seen = new Set<JsonSchema>();
   const walk = (s: JsonSchema | boolean | undefined): void => {
     if (!s || typeof s !== 'object' || seen.has(s)) return;
     seen.add(s);
-    if (s.properties) visit(s);
+    if (s.properties) for (const r of removals) if (r.where(s)) s['x-meshcd-removed'] = { ...s['x-meshcd-removed'], ...r.fields };
     for (const sub of Object.values(s.properties ?? {})) walk(sub);
     walk(s.items);
     walk(s.additionalProperties);
     for (const list of [s.oneOf, s.anyOf, s.allOf]) for (const sub of list ?? []) walk(sub);
-    walk(s.not);
   };
-  walk(root);
-}
-
-function addProps(s: JsonSchema, props: Record<string, JsonSchema>): void {
-  for (const [k, v] of Object.entries(props)) if (!s.properties![k]) s.properties![k] = v;
-}
-
-function applyAdditions(kind: IstioKind, spec: JsonSchema): JsonSchema {
-  eachObjectSchema(spec, (s) => {
-    const p = s.properties!;
-    // VirtualService HTTPRoute: mirrors (1.19); HTTPRewrite: uriRegexRewrite (1.19); CorsPolicy: unmatchedPreflights (1.23).
-    if (p.mirror && p.route && p.match) {
-      const dest = p.mirror;
-      addProps(s, { mirrors: { type: 'array', items: { type: 'object', properties: { destination: dest, percentage: percent }, required: ['destination'] } } });
-    }
-    if (p.uri && p.authority && !p.scheme && !p.method && !p.redirectCode && !p.port && !p.derivePort) {
-      addProps(s, { uriRegexRewrite: { type: 'object', properties: { match: str, rewrite: str } } });
-    }
-    if (p.allowOrigins && p.allowMethods) addProps(s, { unmatchedPreflights: { type: 'string', enum: ['UNSPECIFIED', 'FORWARD', 'IGNORE'] } });
-    // DestinationRule: connectionPool.http.maxConcurrentStreams (1.21), trafficPolicy.proxyProtocol (1.21), tls.caCrl (1.19).
-    if (p.http1MaxPendingRequests) addProps(s, { maxConcurrentStreams: { type: 'integer', format: 'int32' } });
-    if (p.connectionPool && p.loadBalancer) addProps(s, { proxyProtocol: { type: 'object', properties: { version: { type: 'string', enum: ['V1', 'V2'] } } } });
-    if ((p.clientCertificate || p.serverCertificate) && p.caCertificates) addProps(s, { caCrl: str });
-    // RequestAuthentication JWTRule: fromCookies (1.21), timeout (1.22), spaceDelimitedClaims (1.25).
-    if (p.issuer && p.jwksUri) addProps(s, { fromCookies: { type: 'array', items: str }, timeout: str, spaceDelimitedClaims: { type: 'array', items: str } });
-    // AuthorizationPolicy Source: serviceAccounts / notServiceAccounts (1.25).
-    if (p.principals && p.ipBlocks) addProps(s, { serviceAccounts: { type: 'array', items: str }, notServiceAccounts: { type: 'array', items: str } });
-    // DestinationRule: loadBalancer.warmup (1.27), connectionPool.http.http2KeepAlive (1.27).
-    if (p.simple && p.consistentHash) addProps(s, { warmup: { type: 'object', properties: { duration: str, minimumPercent: { type: 'number' }, aggression: { type: 'number' } } } });
-    if (p.http1MaxPendingRequests) addProps(s, { http2KeepAlive: { type: 'object', properties: { time: str, interval: str, timeout: str } } });
-  });
-  if (kind === 'AuthorizationPolicy' || kind === 'RequestAuthentication' || kind === 'PeerAuthentication') {
-    // targetRef (1.20), targetRefs (1.22): policy attachment for waypoints and gateways.
-    addProps(spec, { targetRef: policyTargetRef, targetRefs: { type: 'array', items: policyTargetRef } });
-  }
-  if (kind === 'Sidecar') {
-    // inboundConnectionPool (1.22).
-    const pool = istioSpecSchema('DestinationRule', 'v1beta1').properties?.trafficPolicy?.properties?.connectionPool;
-    if (pool) {
-      addProps(spec, { inboundConnectionPool: pool });
-      // Per-port ingress connection pools (1.22).
-      const ingress = spec.properties?.ingress?.items;
-      if (ingress?.properties) addProps(ingress, { connectionPool: pool });
-    }
-  }
+  walk(spec);
   return spec;
 }

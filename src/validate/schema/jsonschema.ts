@@ -22,7 +22,18 @@ export interface JsonSchema {
   minimum?: number;
   maximum?: number;
   minLength?: number;
+  maxLength?: number;
   minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
+  pattern?: string;
+  /** Kubernetes: a free-form value (google.protobuf.Struct); nothing below is checked. */
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  /** meshcd: fields Istio removed from this object, with what replaced them (schema/istio.ts). */
+  'x-meshcd-removed'?: Record<string, string>;
+  /** Kubernetes CEL rules (not evaluated by this checker). */
+  'x-kubernetes-validations'?: { rule: string; message?: string }[];
 }
 
 export type PathSegment = string | number;
@@ -181,16 +192,36 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
     if (schema.minimum !== undefined && value < schema.minimum) out.push({ kind: 'range', path, message: `\`${where}\` is ${value}; it must be at least ${schema.minimum}` });
     if (schema.maximum !== undefined && value > schema.maximum) out.push({ kind: 'range', path, message: `\`${where}\` is ${value}; it must be at most ${schema.maximum}` });
   }
-  if (typeof value === 'string' && schema.minLength !== undefined && value.length < schema.minLength) {
-    out.push({ kind: 'required', path, message: `\`${where}\` must not be empty` });
+  if (typeof value === 'string') {
+    // Kubernetes counts characters (runes), not UTF-16 units.
+    const len = schema.minLength !== undefined || schema.maxLength !== undefined ? [...value].length : 0;
+    if (schema.minLength !== undefined && len < schema.minLength) {
+      out.push({ kind: 'required', path, message: schema.minLength === 1 ? `\`${where}\` must not be empty` : `\`${where}\` must be at least ${schema.minLength} characters long` });
+    }
+    if (schema.maxLength !== undefined && len > schema.maxLength) out.push({ kind: 'range', path, message: `\`${where}\` is ${len} characters long; it may be at most ${schema.maxLength}` });
+    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(value)) out.push({ kind: 'enum', path, message: `\`${where}\` is ${describeValue(value)}; it must match ${schema.pattern}` });
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push({ kind: 'range', path, message: `\`${where}\` has ${value.length} items; it may have at most ${schema.maxItems}` });
     if (schema.items) value.forEach((item, i) => checkAgainstSchema(schema.items!, item, [...path, i], out));
   }
-  if (isObject(value)) checkObject(schema, value, path, out);
+  if (isObject(value)) {
+    const n = Object.keys(value).length;
+    if (schema.minProperties !== undefined && n < schema.minProperties) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minProperties} entr${schema.minProperties === 1 ? 'y' : 'ies'}` });
+    if (schema.maxProperties !== undefined && n > schema.maxProperties) out.push({ kind: 'range', path, message: `\`${where}\` has ${n} entries; it may have at most ${schema.maxProperties}` });
+    checkObject(schema, value, path, out);
+  }
   checkCombinators(schema, value, path, out);
   return out;
+}
+
+const patterns = new Map<string, RegExp>();
+/** The CRDs' patterns are plain (no lookaround or backreferences): JavaScript reads them as Go's RE2 does. */
+function patternOf(source: string): RegExp {
+  let re = patterns.get(source);
+  if (!re) patterns.set(source, (re = new RegExp(source, 'u')));
+  return re;
 }
 
 function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: PathSegment[], out: SchemaFinding[]): void {
@@ -202,7 +233,9 @@ function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: P
       checkAgainstSchema(sub, v, [...path, k], out);
     } else if (typeof extra === 'object') {
       checkAgainstSchema(extra, v, [...path, k], out);
-    } else if (schema.type === 'object' && props && extra !== true) {
+    } else if (schema['x-meshcd-removed']?.[k]) {
+      out.push({ kind: 'unknown-field', path: [...path, k], message: `\`${formatPath([...path, k])}\` ${schema['x-meshcd-removed'][k]}` });
+    } else if (schema.type === 'object' && props && extra !== true && !schema['x-kubernetes-preserve-unknown-fields']) {
       // Only a full object schema (with a type) closes the field set; combinator branches list a few fields.
       const hint = suggest(k, Object.keys(props));
       const known = Object.keys(props);

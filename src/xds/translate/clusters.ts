@@ -11,6 +11,7 @@ import { effectivePolicy, type PolicyModel } from '../../mesh/policy.js';
 import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, clusterName, clusterSni, spiffeId } from '../names.js';
 import { ADS_SOURCE, T, any, durationOf, clusterResource, endpointResource } from './common.js';
 import { loadAssignment, socketAddress } from './endpoints.js';
+import type { LocalityLbSetting } from './locality.js';
 import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
 import { FragmentMemo, idOf } from './memo.js';
@@ -167,7 +168,9 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const name = clusterName('outbound', port.number, subset, svc.hostname);
   const policy = effectivePolicy(dr, port.number, subset);
   const subsetLabels = subset ? dr?.subsets.find((s) => s.name === subset)?.labels : undefined;
-  const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels);
+  const lbSetting = policy.loadBalancer?.localityLbSetting as LocalityLbSetting | undefined;
+  const own = view.inbound[0]?.endpoint;
+  const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels, lbSetting ? { ...(own?.locality ? { proxyLocality: own.locality } : {}), proxyLabels: { ...view.proxy.labels, ...own?.labels }, setting: lbSetting, failover: !!policy.outlierDetection } : undefined);
   const sans = [...new Set(svc.endpoints.filter((e) => e.serviceAccount).map((e) => spiffeId(view.model.settings.trustDomain, e.namespace, e.serviceAccount!)))].sort();
   const connectTimeout = policy.connectionPool?.tcp?.connectTimeoutMs ?? 10_000;
   const c: Cluster = { name, connect_timeout: durationOf(connectTimeout) };
@@ -211,6 +214,8 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   }
   const minHealth = policy.outlierDetection?.minHealthPercent;
   if (minHealth !== undefined && kind !== 'grpc') c.common_lb_config = { healthy_panic_threshold: { value: Math.min(100, Math.max(0, minHealth)) } };
+  // Envoy weighs localities only when told to (gRPC always does).
+  if (lbSetting?.distribute?.length && kind !== 'grpc' && c.type === 'EDS') c.common_lb_config = { ...(c.common_lb_config as object | undefined), locality_weighted_lb_config: {} };
   const cb = circuitBreakers(policy);
   if (cb) c.circuit_breakers = cb;
   const od = outlierDetection(view, policy, dr);

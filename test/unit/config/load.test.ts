@@ -46,11 +46,30 @@ test('other kinds are ignored with an info diagnostic; List objects unwrapped', 
   t.is(r.config.resources[0]!.origin.line, 8);
 });
 
-test('unsupported versions, missing names and non-mappings are located errors', async (t) => {
+test('unsupported versions and missing names are located errors; a non-mapping document is skipped (not Kubernetes-shaped)', async (t) => {
   const r = await loadYaml({
     'x.yaml': 'apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: a}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {}\n---\n- 1\n',
   });
-  t.deepEqual(r.diagnostics.map((d) => [d.code, d.origin?.line]), [['MCD0007', 1], ['MCD0006', 5], ['MCD0006', 9]]);
+  t.deepEqual(r.diagnostics.map((d) => [d.code, d.origin?.line]), [['MCD0007', 1], ['MCD0006', 5], ['MCD0011', 9]]);
+});
+
+test('files that are not Kubernetes-shaped (package.json, tsconfig.json, CI files) are skipped with one info each, not errors (issue 10)', async (t) => {
+  const r = await loadYaml({
+    'package.json': JSON.stringify({ name: 'x', scripts: { build: 'tsc' }, dependencies: { a: '1' } }),
+    'tsconfig.json': '{\n  "compilerOptions": {"strict": true}\n}\n',
+    '.github/workflows/ci.yml': 'name: ci\non: [push]\njobs: {}\n---\nfoo: 1\n',
+    'mesh.yaml': vs('reviews') + '---\nkind: VirtualService\nmetadata: {name: b}\n',
+  });
+  t.deepEqual(
+    r.diagnostics.map((d) => [d.code, d.severity, d.origin?.file, d.message]),
+    [
+      ['MCD0006', 'error', 'mesh.yaml', 'document has no apiVersion'],
+      ['MCD0011', 'info', '.github/workflows/ci.yml', '2 documents are not Kubernetes objects (no apiVersion or kind); skipped'],
+      ['MCD0011', 'info', 'package.json', 'not a Kubernetes object (no apiVersion or kind); skipped'],
+      ['MCD0011', 'info', 'tsconfig.json', 'not a Kubernetes object (no apiVersion or kind); skipped'],
+    ],
+  );
+  t.is(r.config.resources.length, 1);
 });
 
 test('locate finds the line of a field path', async (t) => {
@@ -70,4 +89,15 @@ test('ParseCache re-parses only changed blobs', async (t) => {
   const r = await loadRevision(wrap(rev2), { cache });
   t.deepEqual(reads, ['b.yaml']);
   t.deepEqual(r.config.get('VirtualService', 'default', 'b')?.spec.hosts, ['b2']);
+});
+
+test('removed Istio types (rbac.istio.io ServiceRole…, and their CRDs) are IST0002, as Istio\'s deprecation analyzer reports them', async (t) => {
+  const r = await loadYaml({
+    'rbac.yaml': 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: serviceroles.rbac.istio.io}\nspec: {group: rbac.istio.io, names: {kind: ServiceRole}}\n---\napiVersion: rbac.istio.io/v1alpha1\nkind: ServiceRoleBinding\nmetadata: {name: b}\nspec: {}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.example.com}\nspec: {group: example.com, names: {kind: Foo}}\n',
+  });
+  t.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, d.origin?.line, d.message]), [
+    ['IST0002', 'warning', 1, 'Deprecated: Custom resource type rbac.istio.io ServiceRole is removed'],
+    ['IST0002', 'warning', 6, 'Deprecated: Custom resource type rbac.istio.io ServiceRoleBinding is removed'],
+    ['MCD0010', 'info', 11, 'apiextensions.k8s.io/v1 CustomResourceDefinition is not a mesh kind; ignored'],
+  ]);
 });

@@ -55,10 +55,21 @@ test('the fast reader and the thorough one agree on documents and lines', async 
   walk('examples/mesh');
   t.true(files.length > 3);
   const samples = files.map((f) => readFileSync(f, 'utf8'));
-  samples.push('# lead\n\n---\n# c\nkind: A\nn: 0o14\nb: yes\nd: 2020-01-01\nf: 1.5e3\nz: ~\n---\n---\n"quoted": [1, {a: b}]\n');
+  samples.push('# lead\n\n---\n# c\nkind: A\nm: 0o14\nb: "yes"\nd: 2020-01-01\nf: 1.5e3\nz: ~\n---\n---\n"quoted": [1, {a: b}]\n');
   for (const text of samples) {
     const fast = parseFast(text, { maxFileBytes: 1e7, maxDepth: 64, maxAliasCount: 100, maxDocuments: 1e4 });
     t.truthy(fast);
     t.deepEqual(fast, parseThorough('x.yaml', text, { maxFileBytes: 1e7, maxDepth: 64, maxAliasCount: 100, maxDocuments: 1e4 }));
   }
+});
+
+test('values YAML 1.1 and 1.2 read differently go the thorough way and are read as Kubernetes reads them', async (t) => {
+  const { parseFast, parseThorough } = await import('../../../src/config/parse.js');
+  const limits = { maxFileBytes: 1e7, maxDepth: 64, maxAliasCount: 100, maxDocuments: 1e4 };
+  const text = 'kind: A\nn: 1\nb: yes\nports: [0755, 1_000]\naddresses: [1.2.3.4, 001:db8::]\nt: 190:20:30\nd: 2020-01-01\n';
+  t.is(parseFast(text, limits), undefined, 'the fast reader passes the file on');
+  t.deepEqual(parseThorough('x.yaml', text, limits).documents[0]?.value, { kind: 'A', false: 1, b: true, ports: [493, 1000], addresses: ['1.2.3.4', '001:db8::'], t: '190:20:30', d: '2020-01-01' });
+  const inf = parseThorough('x.yaml', 'kind: A\nv: .inf\n', limits);
+  t.is(inf.diagnostics[0]?.code, 'MCD0001');
+  t.regex(inf.diagnostics[0]!.message, /JSON cannot represent: Kubernetes refuses it/);
 });

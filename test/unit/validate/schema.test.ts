@@ -1,8 +1,9 @@
 import test from 'ava';
 import { checkSchema } from '../../../src/validate/schema.js';
-import { istioSpecSchema, extractSchemaLiteral } from '../../../src/validate/schema/istio.js';
+import { istioSpecSchema, ISTIO_API_VERSION, servedVersions } from '../../../src/validate/schema/istio.js';
 import { editDistance, suggest } from '../../../src/validate/schema/jsonschema.js';
 import { brief, loadYaml, yaml } from './rules/helper.js';
+import { KIND_GROUPS } from '../../../src/api/istio.js';
 
 async function schemaDiags(text: string) {
   const load = await loadYaml(text);
@@ -43,6 +44,32 @@ interface Case {
 const header = (kind: string, apiVersion = 'networking.istio.io/v1beta1') => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata:\n  name: x\n`;
 
 const invalid: Case[] = [
+  // Istio's current API (issue 12): removed fields say so, newer enums are enums.
+  {
+    name: 'removed field: websocketUpgrade says it was removed and what to do',
+    text: header('VirtualService', 'networking.istio.io/v1') + 'spec:\n  hosts: [a]\n  http:\n  - websocketUpgrade: true\n    route:\n    - destination: {host: a}\n',
+    code: 'MCD0100', path: 'spec.http[0].websocketUpgrade', line: 8, message: /`spec\.http\[0\]\.websocketUpgrade` was removed from Istio's HTTPRoute \(Istio 1\.5 and later refuse it.*delete the field/,
+  },
+  {
+    name: 'removed field: appendHeaders points at headers',
+    text: header('VirtualService', 'networking.istio.io/v1') + 'spec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n    appendHeaders: {x: y}\n',
+    code: 'MCD0100', path: 'spec.http[0].appendHeaders', line: 10, message: /was removed from Istio's HTTPRoute.*use `headers\.request`/,
+  },
+  {
+    name: 'removed field: fault abort percent points at percentage',
+    text: header('VirtualService', 'networking.istio.io/v1') + 'spec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n    fault:\n      abort: {httpStatus: 500, percent: 10}\n',
+    code: 'MCD0100', path: 'spec.http[0].fault.abort.percent', line: 11, message: /was removed .*use `percentage: \{value: N\}`/,
+  },
+  {
+    name: 'RequestAuthentication jwtRules presence: a bad value is an enum error, not an unknown field',
+    text: header('RequestAuthentication', 'security.istio.io/v1') + 'spec:\n  jwtRules:\n  - issuer: https://issuer.example\n    presence: REQUIRD\n',
+    code: 'MCD0103', path: 'spec.jwtRules[0].presence', line: 8, message: /did you mean `REQUIRED`/,
+  },
+  {
+    name: 'CRD length limits apply (AuthorizationPolicy action enum is the CRD one)',
+    text: header('AuthorizationPolicy', 'security.istio.io/v1') + 'spec:\n  action: ALOW\n',
+    code: 'MCD0103', path: 'spec.action', line: 6, message: /did you mean `ALLOW`/,
+  },
   {
     name: 'wrong type: string weight',
     text: header('VirtualService') + 'spec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: "50"\n',
@@ -150,14 +177,13 @@ test('valid resources of every kind and version produce no schema diagnostics', 
   t.deepEqual(checkSchema(load).map(brief), []);
 });
 
-test('every Istio kind has a schema from the package in every accepted version', (t) => {
+test('every Istio kind has a generated schema in every version its CRD serves, and the loader accepts exactly those', (t) => {
+  t.regex(ISTIO_API_VERSION, /^v1\.\d+\.\d+$/);
   const kinds = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const;
-  for (const k of kinds) for (const v of ['v1', 'v1beta1', 'v1alpha3']) t.truthy(istioSpecSchema(k, v).properties, `${k} ${v}`);
-});
-
-test('schema literal extraction handles braces inside strings and reports a changed layout', (t) => {
-  t.deepEqual(extractSchemaLiteral('x; const schema = {"a": "}{\\"", "b": {}};\nexport class', 'f'), { a: '}{"', b: {} });
-  t.throws(() => extractSchemaLiteral('nothing here', 'f.js'), { message: /no schema literal/ });
+  for (const k of kinds) {
+    t.deepEqual(servedVersions(k), [...KIND_GROUPS[k].versions], k);
+    for (const v of servedVersions(k)) t.truthy(istioSpecSchema(k, v).properties, `${k} ${v}`);
+  }
 });
 
 test('suggestions: close typos only', (t) => {
@@ -165,4 +191,42 @@ test('suggestions: close typos only', (t) => {
   t.is(suggest('wieght', ['weight', 'headers', 'destination']), 'weight');
   t.is(suggest('retry_on', ['retryOn', 'attempts']), 'retryOn');
   t.is(suggest('zzzzzz', ['weight', 'headers']), undefined);
+});
+
+test('fields added to Istio since 1.18 are accepted (generated from istio.io/api)', async (t) => {
+  const d = await schemaDiags(yaml`
+    apiVersion: security.istio.io/v1
+    kind: AuthorizationPolicy
+    metadata: {name: p}
+    spec:
+      rules:
+      - from:
+        - source: {trustDomains: [cluster.local], notTrustDomains: [evil.example]}
+    ---
+    apiVersion: security.istio.io/v1
+    kind: RequestAuthentication
+    metadata: {name: r}
+    spec:
+      jwtRules:
+      - {issuer: https://issuer.example, presence: OPTIONAL, timeout: 5s}
+    ---
+    apiVersion: networking.istio.io/v1
+    kind: DestinationRule
+    metadata: {name: d}
+    spec:
+      host: a
+      trafficPolicy:
+        retryBudget: {percent: 20, minRetryConcurrency: 3}
+        tls: {mode: SIMPLE, caCertCredentialName: ca}
+    ---
+    apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata: {name: v}
+    spec:
+      hosts: [a]
+      http:
+      - route: [{destination: {host: a}}]
+        retries: {attempts: 2, backoff: 25ms, retryIgnorePreviousHosts: true}
+  `);
+  t.deepEqual(d.map(brief), []);
 });

@@ -46,7 +46,7 @@ spec:
         host: reviews
         subset: v9
 `,
-    expect: ['IST0101 t.yaml:9', 'IST0101 t.yaml:12'],
+    expect: ['IST0101 t.yaml:11', 'IST0101 t.yaml:9'],
   },
   // --- virtualservice/gateways (IST0101 gateway)
   {
@@ -107,7 +107,7 @@ spec:
   - reviews.shop.svc.cluster.local
   http: [{route: [{destination: {host: reviews}}]}]
 `,
-    expect: ['IST0109 t.yaml:5', 'IST0109 t.yaml:14'],
+    expect: ['IST0109 t.yaml:10', 'IST0109 t.yaml:3'],
   },
   // --- IST0112
   {
@@ -163,7 +163,7 @@ spec:
   - route: [{destination: {host: reviews}}]
   - route: [{destination: {host: reviews}}]
 `,
-    expect: ['IST0130 t.yaml:14', 'IST0130 t.yaml:17', 'IST0131 t.yaml:11'],
+    expect: ['IST0130 t.yaml:14', 'IST0130 t.yaml:17', 'IST0131 t.yaml:11', 'IST0131 t.yaml:14'],
   },
   // --- IST0132
   {
@@ -443,13 +443,18 @@ metadata: {name: gw, namespace: shop}
 spec:
   selector:
     matchLabels: {istio: ingressgateway}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: empty}
+spec: {}
 `,
-    expect: ['IST0127 t.yaml:12', 'IST0127 t.yaml:5'],
+    expect: ['IST0127 t.yaml:12', 'IST0127 t.yaml:15', 'IST0127 t.yaml:5'],
   },
   // --- authz references
   {
     analyzer: 'authorizationpolicy/references',
-    name: 'valid: known namespaces and principals, wildcards skipped',
+    name: 'valid: known namespaces and principals; patterns that match a known namespace (Istio checks them)',
     yaml: `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ap, namespace: shop}
@@ -457,13 +462,13 @@ spec:
   action: ALLOW
   rules:
   - from:
-    - source: {namespaces: [shop, 'team-*'], principals: [cluster.local/ns/istio-system/sa/ingress, '*']}
+    - source: {namespaces: [shop, 'sh*', '*-system', SHOP, '*'], principals: [cluster.local/ns/istio-system/sa/ingress, '*']}
 `,
     expect: [],
   },
   {
     analyzer: 'authorizationpolicy/references',
-    name: 'invalid: unknown namespace and principal namespace',
+    name: "invalid: unknown namespace (IST0101, Istio's), unknown principal namespace (MCD0312 warning, meshcd only), patterns matching nothing",
     yaml: `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ap, namespace: shop}
@@ -476,8 +481,10 @@ spec:
     - source:
         principals:
         - cluster.local/ns/frontend/sa/web
+    - source:
+        notNamespaces: ['*-bogus', 'bogus-*']
 `,
-    expect: ['IST0101 t.yaml:12', 'IST0101 t.yaml:9'],
+    expect: ['IST0101 t.yaml:14', 'IST0101 t.yaml:14', 'IST0101 t.yaml:9', 'MCD0312 t.yaml:12'],
   },
   // --- IST0134
   {
@@ -517,7 +524,7 @@ spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}], mirror
   },
   {
     analyzer: 'deprecated-fields',
-    name: 'invalid: mirrorPercent, corsPolicy.allowOrigin, consecutiveErrors',
+    name: "invalid: the deprecations Istio's analyzer reports (fault.delay.percent, Sidecar egressProxy); mirrorPercent, allowOrigin and consecutiveErrors are not IST0002",
     yaml: `${VS}metadata: {name: r, namespace: shop}
 spec:
   hosts: [reviews]
@@ -527,6 +534,7 @@ spec:
     mirrorPercent: 5
     corsPolicy:
       allowOrigin: [a.example.com]
+    fault: {delay: {fixedDelay: 1s, percent: 10}}
 ---
 ${DR}metadata: {name: ratings, namespace: shop}
 spec:
@@ -534,8 +542,148 @@ spec:
   trafficPolicy:
     outlierDetection:
       consecutiveErrors: 5
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec:
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy: {host: egress.example.com, port: {number: 443}}
 `,
-    expect: ['IST0002 t.yaml:11', 'IST0002 t.yaml:20', 'IST0002 t.yaml:9'],
+    expect: ['IST0002 t.yaml:1', 'IST0002 t.yaml:23'],
+  },
+  // --- IST0138
+  {
+    analyzer: 'gateway/certificates',
+    name: 'valid: different credentials, or the same one on gateways with disjoint selectors',
+    yaml: `${GW}metadata: {name: a, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: a-cert}}]
+---
+${GW}metadata: {name: b, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-cert}}]
+---
+${GW}metadata: {name: c, namespace: shop}
+spec:
+  selector: {istio: other}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [c.example.com], tls: {mode: SIMPLE, credentialName: a-cert}}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/certificates',
+    name: 'invalid: the same credentialName on two gateways of one selector',
+    yaml: `${GW}metadata: {name: a, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: shared}}]
+---
+${GW}metadata: {name: b, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: shared}}]
+`,
+    expect: ['IST0138 t.yaml:10', 'IST0138 t.yaml:3'],
+  },
+  // --- IST0177
+  {
+    analyzer: 'serviceentry/conflicting-protocols',
+    name: 'valid: same host and port, same protocol; or scoped to different namespaces',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: other}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'serviceentry/conflicting-protocols',
+    name: 'invalid: HTTPS and TLS for one host and port, one exported to all',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], location: MESH_EXTERNAL, resolution: DNS, exportTo: [.]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b, namespace: other}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], location: MESH_EXTERNAL, resolution: DNS}
+`,
+    expect: ['IST0177 t.yaml:3', 'IST0177 t.yaml:8'],
+  },
+  // --- IST0171
+  {
+    analyzer: 'conditions/negative-status',
+    name: 'valid: positive conditions',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap, namespace: shop}
+spec: {action: ALLOW, rules: [{}]}
+status:
+  conditions:
+  - {type: WaypointAccepted, status: "True", reason: Accepted, message: ok}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'conditions/negative-status',
+    name: 'invalid: WaypointBound False on a ServiceEntry',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se, namespace: shop}
+spec: {hosts: [x.example.com], ports: [{number: 80, name: http, protocol: HTTP}], location: MESH_EXTERNAL, resolution: DNS}
+status:
+  conditions:
+  - {type: istio.io/WaypointBound, status: "False", reason: WaypointNotFound, message: no waypoint}
+`,
+    expect: ['IST0171 t.yaml:1'],
+  },
+  // --- MCD0313 (issue 10)
+  {
+    analyzer: 'authorizationpolicy/grpc-methods',
+    name: 'valid: methods with POST, or gRPC paths, or on an HTTP-only workload',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  rules:
+  - to: [{operation: {methods: [POST]}}]
+  - to: [{operation: {methods: [GET], paths: [/bookinfo.Ratings/*]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules:
+  - to: [{operation: {methods: [GET]}}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'authorizationpolicy/grpc-methods',
+    name: 'invalid: GET-only rule on a workload serving gRPC',
+    yaml: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  rules:
+  - to:
+    - operation:
+        methods: [GET, HEAD]
+`,
+    expect: ['MCD0313 t.yaml:9'],
   },
   // --- rollouts
   {

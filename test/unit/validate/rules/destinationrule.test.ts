@@ -39,7 +39,7 @@ const cases: RuleCase[] = [
   { name: 'local origin failures without split', code: 'MCD0222', message: /consecutive local origin failures is specified, but split external local origin errors is set to false/, yaml: dr(`  trafficPolicy:\n    outlierDetection:\n      consecutiveLocalOriginFailures: 3 #<\n`) },
   { name: 'outlier interval', code: 'MCD0202', message: /greater than 1ms/, yaml: dr(`  trafficPolicy:\n    outlierDetection:\n      interval: 0s #<\n`) },
   { name: 'deprecated consecutiveErrors', severity: 'warning', code: 'MCD0229', message: /consecutive errors is deprecated/, yaml: dr(`  trafficPolicy:\n    outlierDetection:\n      consecutiveErrors: 5 #<\n`) },
-  { name: 'cookie without name', code: 'MCD0222', message: /name required for HttpCookie/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        httpCookie: #<\n          ttl: 10s\n`) },
+  { name: 'cookie without name', code: 'MCD0222', schemaFirst: 'MCD0102', message: /name required for HttpCookie/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        httpCookie: #<\n          ttl: 10s\n`) },
   { name: 'maglev table size not prime', code: 'MCD0222', message: /tableSize must be a prime number for maglev/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        useSourceIp: true\n        maglev:\n          tableSize: 65536 #<\n`) },
   { name: 'locality weights not 100', code: 'MCD0204', message: /total locality weight 90 != 100/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: us-west/*\n          to: #<\n            "us-west/*": 90\n`) },
   { name: 'distribute with failover', code: 'MCD0209', message: /can not simultaneously specify 'distribute' and 'failover'/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: a/*\n          to: {"b/*": 100}\n        failover: #<\n        - from: a\n          to: b\n`) },
@@ -48,7 +48,7 @@ const cases: RuleCase[] = [
   { name: 'workload selector exported beyond namespace', code: 'MCD0228', message: /destination rule with workload selector cannot have exportTo beyond current namespace/, yaml: dr(`  workloadSelector:\n    matchLabels: {app: reviews}\n  exportTo: #<\n  - other\n`) },
   { name: 'selector with wildcard', code: 'MCD0207', message: /wildcard is not supported in selector: "app=rev\*"/, yaml: dr(`  workloadSelector:\n    matchLabels:\n      app: rev* #<\n`) },
   { name: 'subset traffic policy checked too', code: 'MCD0222', message: /max retries must be non-negative/, yaml: dr(`  subsets:\n  - name: v1\n    trafficPolicy:\n      connectionPool:\n        http:\n          maxRetries: -2 #<\n`) },
-  { name: 'warmup minimum percent', code: 'MCD0205', message: /warmup minimumPercent 150 is not in range 0..100/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup:\n        duration: 60s\n        minimumPercent: 150 #<\n`) },
-  { name: 'warmup without duration', code: 'MCD0210', message: /warmup.duration is required/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup: #<\n        minimumPercent: 5\n`) },
+  { name: 'warmup minimum percent', code: 'MCD0205', schemaFirst: 'MCD0105', message: /warmup minimumPercent 150 is not in range 0..100/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup:\n        duration: 60s\n        minimumPercent: 150 #<\n`) },
+  { name: 'warmup without duration', code: 'MCD0210', schemaFirst: 'MCD0102', message: /warmup.duration is required/, yaml: dr(`  trafficPolicy:\n    loadBalancer:\n      warmup: #<\n        minimumPercent: 5\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);

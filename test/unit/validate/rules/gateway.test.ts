@@ -26,13 +26,13 @@ validCases(test, checkRules, [
 
 const cases: RuleCase[] = [
   { name: 'no servers', code: 'MCD0210', message: /gateway must have at least one server/, yaml: gw('').replace('spec:\n', 'spec: #<\n').replace('  servers:\n', '  servers: []\n') },
-  { name: 'server without hosts', code: 'MCD0210', message: /server config must contain at least one host/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP} #<\n`) },
+  { name: 'server without hosts', code: 'MCD0210', schemaFirst: 'MCD0102', message: /server config must contain at least one host/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP} #<\n`) },
   { name: 'short host name', code: 'MCD0200', message: /short names \(non FQDN\) are not allowed/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - reviews #<\n`) },
   { name: 'partial wildcard', code: 'MCD0200', message: /partial wildcard "\*foo.example.com" not allowed/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - "*foo.example.com" #<\n`) },
   { name: 'bad namespace in host', code: 'MCD0200', message: /invalid namespace value "sh_op" in gateway/, yaml: gw(`  - port: {number: 80, name: http, protocol: HTTP}\n    hosts:\n    - sh_op/a.example.com #<\n`) },
   { name: 'unsupported protocol', code: 'MCD0223', message: /invalid protocol "HTTP3"/, yaml: gw(`  - port:\n      number: 80\n      name: http\n      protocol: HTTP3 #<\n    hosts: ["*"]\n`) },
   { name: 'port out of range', code: 'MCD0201', message: /port number 0 must be in the range 1..65535/, yaml: gw(`  - port:\n      number: 0 #<\n      name: http\n      protocol: HTTP\n    hosts: ["*"]\n`) },
-  { name: 'port without name', code: 'MCD0223', message: /port name must be set/, yaml: gw(`  - port: {number: 80, protocol: HTTP} #<\n    hosts: ["*"]\n`) },
+  { name: 'port without name', code: 'MCD0223', schemaFirst: 'MCD0102', message: /port name must be set/, yaml: gw(`  - port: {number: 80, protocol: HTTP} #<\n    hosts: ["*"]\n`) },
   { name: 'duplicate port names', code: 'MCD0216', message: /port names in servers must be unique: duplicate name http/, yaml: gw(`${http80}  - port:\n      number: 8080\n      name: http #<\n      protocol: HTTP\n    hosts: ["*"]\n`) },
   { name: 'HTTPS without TLS settings', code: 'MCD0214', message: /server must have TLS settings for HTTPS\/TLS protocols/, yaml: gw(`  - port: {number: 443, name: https, protocol: HTTPS} #<\n    hosts: ["*"]\n`) },
   { name: 'SIMPLE without certificate', code: 'MCD0214', message: /SIMPLE TLS requires a server certificate/, yaml: gw(`  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: ["*"]\n    tls: #<\n      mode: SIMPLE\n      privateKey: /k.pem\n`) },

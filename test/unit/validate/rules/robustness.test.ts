@@ -74,7 +74,7 @@ spec:
   const bad = diags.filter((d) => d.resource === 'VirtualService/default/bad');
   t.deepEqual(bad.map((d) => d.code), ['MCD0100']);
   t.true(checkSchema(load).length === 1);
-  const good = diags.filter((d) => d.resource === 'VirtualService/default/good-schema' && d.code === 'MCD0204');
+  const good = diags.filter((d) => d.resource === 'VirtualService/default/good-schema' && d.code === 'MCD0230');
   t.is(good.length, 1);
   t.is(good[0]!.origin?.line, 19);
 });

@@ -17,6 +17,7 @@ const ra = kind('RequestAuthentication');
 
 validCases(test, checkRules, [
   { name: 'namespace-wide STRICT', yaml: pa(`  mtls: {mode: STRICT}\n`) },
+  { name: 'a JWT rule with a jwksUri and no issuer (Istio accepts it)', yaml: ra(`  jwtRules:\n  - jwksUri: https://a.example.com/jwks\n`) },
   { name: 'ALLOW with empty rule allows everything', yaml: ap(`  action: ALLOW\n  rules:\n  - {}\n`) },
   { name: 'DENY with ports', yaml: ap(`  action: DENY\n  rules:\n  - to:\n    - operation:\n        ports: ["8080"]\n        paths: ["/admin/{*}/users/{**}"]\n`) },
   { name: 'AUDIT', yaml: ap(`  action: AUDIT\n  rules:\n  - to:\n    - operation:\n        ports: ["80"]\n`) },
@@ -28,7 +29,7 @@ validCases(test, checkRules, [
 const cases: RuleCase[] = [
   { name: 'port-level mTLS without selector', code: 'MCD0225', message: /mesh\/namespace peer authentication cannot have port level mTLS/, yaml: pa(`  portLevelMtls: #<\n    "8080": {mode: DISABLE}\n`) },
   { name: 'port-level mTLS port range', code: 'MCD0201', message: /port must be in range 1..65535/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls:\n    "70000": {mode: DISABLE} #<\n`) },
-  { name: 'empty portLevelMtls', code: 'MCD0225', message: /port level mTLS, if defined, must have at least one element/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls: {} #<\n`) },
+  { name: 'empty portLevelMtls', code: 'MCD0225', schemaFirst: 'MCD0102', message: /port level mTLS, if defined, must have at least one element/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls: {} #<\n`) },
   { name: 'CUSTOM without provider', code: 'MCD0218', message: /`provider.name` must not be empty/, yaml: ap(`  action: CUSTOM #<\n  rules:\n  - {}\n`) },
   { name: 'CUSTOM without rules', code: 'MCD0218', message: /CUSTOM action without `rules` is meaningless/, yaml: ap(`  action: CUSTOM\n  provider: {name: opa}\n`).replace('spec:\n', 'spec: #<\n') },
   { name: 'provider with ALLOW', code: 'MCD0218', message: /`provider` must not be with non CUSTOM action, found ALLOW/, yaml: ap(`  action: ALLOW\n  provider: {name: opa} #<\n  rules:\n  - {}\n`) },
@@ -51,15 +52,15 @@ const cases: RuleCase[] = [
   { name: 'path with * in the middle', code: 'MCD0218', message: /"\*" is only supported as a prefix, a suffix or the whole path/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /api/*/users #<\n`) },
   { name: 'DENY with only HTTP attributes', severity: 'warning', code: 'MCD0218', message: /will deny all traffic to TCP ports/, yaml: ap(`  action: DENY\n  rules:\n  - to: #<\n    - operation:\n        methods: [POST]\n`).replace('  - to: #<', '  - to: #<') },
   { name: 'selector and targetRef', code: 'MCD0209', message: /only one of targetRefs or workloadSelector can be set/, yaml: ap(`  selector:\n    matchLabels: {app: a}\n  targetRef: #<\n    kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  rules:\n  - {}\n`) },
-  { name: 'issuer missing', code: 'MCD0219', message: /issuer must be set/, yaml: ra(`  jwtRules:\n  - jwksUri: https://a.example.com/jwks #<\n`) },
+  { name: 'neither issuer nor jwksUri (Istio accepts a jwksUri alone)', code: 'MCD0219', message: /^issuer or jwksUri must be non-empty string$/, yaml: ra(`  jwtRules:\n  - audiences: [a] #<\n`) },
   { name: 'jwksUri not http', code: 'MCD0219', message: /URI scheme "ftp" is not supported/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: ftp://a.example.com/jwks #<\n`) },
   { name: 'jwksUri not a URL', code: 'MCD0219', message: /jwksUri "not a url" is not a valid URL/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: not a url #<\n`) },
   { name: 'jwks and jwksUri together', code: 'MCD0209', message: /only one of jwks or jwksUri may be set/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    jwks: '{"keys":[]}' #<\n`) },
   { name: 'jwks not JSON', code: 'MCD0219', message: /jwks parse error/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwks: "{keys" #<\n`) },
-  { name: 'empty header location', code: 'MCD0219', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
+  { name: 'empty header location', code: 'MCD0219', schemaFirst: 'MCD0102', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
   { name: 'selector with empty key', code: 'MCD0207', message: /empty key is not supported in selector/, yaml: ra(`  selector:\n    matchLabels: #<\n      "": x\n  jwtRules:\n  - issuer: me\n`) },
   { name: 'JWKS fetch timeout', code: 'MCD0202', message: /greater than 1ms/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    timeout: 0s #<\n`) },
-  { name: 'empty cookie name', code: 'MCD0219', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
+  { name: 'empty cookie name', code: 'MCD0219', schemaFirst: 'MCD0102', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
 

@@ -27,7 +27,7 @@ validCases(test, checkRules, [
 ]);
 
 const cases: RuleCase[] = [
-  { name: 'no hosts', code: 'MCD0210', message: /service entry must have at least one host/, yaml: se(`  hosts: []\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
+  { name: 'no hosts', code: 'MCD0210', schemaFirst: 'MCD0102', message: /service entry must have at least one host/, yaml: se(`  hosts: []\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
   { name: 'host *', code: 'MCD0200', message: /invalid host \*/, yaml: se(`  hosts:\n  - "*" #<\n${httpPort}`) },
   { name: 'partial wildcard host', severity: 'warning', code: 'MCD0200', message: /partial wildcard "\*api.example.com" not allowed/, yaml: se(`  hosts:\n  - "*api.example.com" #<\n${httpPort}`) },
   { name: 'address not an IP', code: 'MCD0208', message: /10.0.0.300 is not a valid IP/, yaml: se(`  hosts: [a.example.com]\n  addresses:\n  - 10.0.0.300 #<\n${httpPort}`) },
@@ -38,7 +38,7 @@ const cases: RuleCase[] = [
   { name: 'port name not a DNS label', code: 'MCD0206', message: /invalid port name: HTTP_Main/, yaml: se(`  hosts: [a.example.com]\n  ports:\n  - number: 80\n    name: HTTP_Main #<\n    protocol: HTTP\n`) },
   { name: 'unknown protocol', code: 'MCD0206', message: /unsupported protocol: QUIC/, yaml: se(`  hosts: [a.example.com]\n  ports:\n  - number: 80\n    name: q\n    protocol: QUIC #<\n`) },
   { name: 'NONE with endpoints', code: 'MCD0217', message: /no endpoints should be provided for resolution type none/, yaml: se(`  hosts: [a.example.com]\n  resolution: NONE\n${httpPort}  endpoints: #<\n  - address: 10.0.0.1\n`) },
-  { name: 'STATIC without endpoints', code: 'MCD0217', message: /endpoints or a workloadSelector must be provided for resolution type STATIC/, yaml: se(`  hosts: [a.example.com]\n  resolution: STATIC\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
+  { name: 'STATIC without endpoints: Istio accepts it, so a warning', severity: 'warning', code: 'MCD0217', message: /STATIC ServiceEntry with neither endpoints nor a workloadSelector has no endpoints/, yaml: se(`  hosts: [a.example.com]\n  resolution: STATIC\n${httpPort}`).replace('spec:\n', 'spec: #<\n') },
   { name: 'STATIC endpoint not an IP', code: 'MCD0208', message: /endpoint address "backend.example.com" is not a valid IP address/, yaml: se(`  hosts: [a.example.com]\n  resolution: STATIC\n${httpPort}  endpoints:\n  - address: backend.example.com #<\n`) },
   { name: 'DNS with wildcard host and no endpoints', code: 'MCD0217', message: /hosts must be FQDN if no endpoints are provided for resolution mode DNS/, yaml: se(`  hosts:\n  - "*.example.com" #<\n  resolution: DNS\n${httpPort}`) },
   { name: 'DNS_ROUND_ROBIN with two endpoints', code: 'MCD0217', message: /there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN/, yaml: se(`  hosts: [a.example.com]\n  resolution: DNS_ROUND_ROBIN\n${httpPort}  endpoints: #<\n  - address: a1.example.com\n  - address: a2.example.com\n`) },

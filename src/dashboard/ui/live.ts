@@ -1,0 +1,114 @@
+// Live updates: one EventSource on /api/v1/events for the whole app. An
+// event says what changed (`source`, `rollout`, `proxies`); a page's data
+// hook refetches its documents when an event it cares about arrives, and
+// after a reconnect (events may have been missed). The page never polls.
+
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+export type LiveState = 'connecting' | 'open' | 'error';
+type Listener = (event: string, data: Record<string, unknown>) => void;
+
+const EVENTS = ['source', 'rollout', 'proxies'];
+
+class LiveFeed {
+  state: LiveState = 'connecting';
+  private source: EventSource | undefined;
+  private readonly listeners = new Set<Listener>();
+  private readonly stateListeners = new Set<(s: LiveState) => void>();
+  private hadError = false;
+
+  connect(): void {
+    if (this.source) return;
+    const es = new EventSource('/api/v1/events');
+    this.source = es;
+    es.addEventListener('hello', () => {
+      this.setState('open');
+      // Back after a drop: what happened meanwhile is unknown, so everyone refetches.
+      if (this.hadError) this.emit('reconnected', {});
+      this.hadError = false;
+    });
+    es.onerror = () => {
+      this.hadError = true;
+      this.setState(es.readyState === EventSource.CLOSED ? 'error' : 'connecting');
+    };
+    for (const name of EVENTS) {
+      es.addEventListener(name, (e) => {
+        let data: Record<string, unknown> = {};
+        try {
+          data = JSON.parse((e as MessageEvent<string>).data) as Record<string, unknown>;
+        } catch {
+          /* a frame we cannot read still means something changed */
+        }
+        this.emit(name, data);
+      });
+    }
+  }
+
+  on(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+
+  onState(l: (s: LiveState) => void): () => void {
+    this.stateListeners.add(l);
+    return () => void this.stateListeners.delete(l);
+  }
+
+  private emit(event: string, data: Record<string, unknown>): void {
+    for (const l of this.listeners) l(event, data);
+  }
+
+  private setState(s: LiveState): void {
+    this.state = s;
+    for (const l of this.stateListeners) l(s);
+  }
+}
+
+export const live = new LiveFeed();
+
+export function useLiveState(): LiveState {
+  const [s, set] = useState<LiveState>(live.state);
+  useEffect(() => live.onState(set), []);
+  return s;
+}
+
+export interface Data<T> {
+  data: T | undefined;
+  error: string | undefined;
+  /** True until the first answer (later refetches keep showing the previous data: no flicker, no layout shift). */
+  loading: boolean;
+  reload: () => void;
+}
+
+/**
+ * Loads `load()` now, again when `deps` change, and again (debounced) when a
+ * live event for which `on(event, data)` is true arrives.
+ */
+export function useData<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], on: (event: string, data: Record<string, unknown>) => boolean): Data<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const [tick, setTick] = useState(0);
+  const onRef = useRef(on);
+  onRef.current = on;
+  useEffect(() => {
+    const ctl = new AbortController();
+    load(ctl.signal).then(
+      (data) => !ctl.signal.aborted && setState({ data, error: undefined, loading: false }),
+      (err: unknown) => !ctl.signal.aborted && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err), loading: false })),
+    );
+    return () => ctl.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  useEffect(() => {
+    let timer: number | undefined;
+    const off = live.on((event, data) => {
+      if (event !== 'reconnected' && !onRef.current(event, data)) return;
+      clearTimeout(timer);
+      timer = window.setTimeout(() => setTick((t) => t + 1), 80);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, []);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}

@@ -1,0 +1,376 @@
+// Rollouts: the list (phase, step, canary weight) and one Rollout's page:
+// its steps as a progress bar, the canary weight over time, a chart per
+// analysis metric with its threshold band and each measurement's verdict,
+// the write-back after a rollback, its history, the commits that changed
+// its target, and the promote/pause/resume/retry/abort buttons (admin
+// token). Reads /api/v1/rollouts[/NS/NAME], /api/v1/config and
+// /api/v1/sources/NAME/history; posts /api/v1/rollouts/NS/NAME/COMMAND.
+
+import { useState } from 'preact/hooks';
+import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
+import { TimeChart, type Series } from '../chart.js';
+import { useData } from '../live.js';
+import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff } from '../ui.js';
+
+const onRollout = (e: string) => e === 'rollout' || e === 'source';
+
+function WeightBar({ weight }: { weight: number }) {
+  return (
+    <div class="weightbar" role="meter" aria-valuemin={0} aria-valuemax={100} aria-valuenow={weight} aria-label="canary weight">
+      <span style={{ width: `${weight}%` }} />
+    </div>
+  );
+}
+
+export function stepLabel(s: RolloutStep): string {
+  if ('setWeight' in s) return `set weight ${s.setWeight}%`;
+  if ('pause' in s) return s.pause.duration ? `pause ${s.pause.duration}` : 'pause until promoted';
+  if ('setHeaderRoute' in s) return 'header route';
+  if ('setMirror' in s) return `mirror ${s.setMirror.percent}%`;
+  if ('setProxies' in s) return s.setProxies.percent !== undefined ? `new config to ${s.setProxies.percent}% of proxies` : `new config to ${s.setProxies.count ?? 0} proxies`;
+  return `analysis: ${s.analysis.metrics.join(', ')}`;
+}
+
+export function RolloutList() {
+  const r = useData((s) => getJson<{ rollouts: RolloutStatus[] }>('/api/v1/rollouts', s), [], onRollout);
+  const list = r.data?.rollouts ?? [];
+  return (
+    <>
+      <h1>Rollouts</h1>
+      <ErrorNote error={r.error} />
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Rollout</th>
+              <th>Target</th>
+              <th>Phase</th>
+              <th>Steps done</th>
+              <th style={{ minWidth: '160px' }}>Canary weight</th>
+              <th class="hide-narrow">Last change</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((ro) => (
+              <tr key={`${ro.namespace}/${ro.name}`} data-rollout={`${ro.namespace}/${ro.name}`}>
+                <td>
+                  <a href={href('rollouts', ro.namespace, ro.name)}>
+                    {ro.namespace}/{ro.name}
+                  </a>
+                </td>
+                <td>
+                  VirtualService {ro.target.virtualService}
+                  {ro.target.route ? ` · route ${ro.target.route}` : ''}
+                </td>
+                <td>
+                  <Badge tone={phaseTone(ro.phase)}>{ro.phase}</Badge>
+                </td>
+                <td>
+                  {ro.stepIndex}/{ro.steps.length}
+                </td>
+                <td>
+                  <div style={{ display: 'flex', gap: '8px', alignItems: 'center' }}>
+                    <WeightBar weight={ro.canaryWeight} />
+                    <span class="weight">{ro.canaryWeight}%</span>
+                  </div>
+                </td>
+                <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} /> : '–'}</td>
+              </tr>
+            ))}
+            {!r.loading && list.length === 0 && (
+              <tr>
+                <td colSpan={6} class="muted">
+                  No Rollout in the accepted config.
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+const COMMANDS = [
+  { cmd: 'promote', label: 'Promote', when: ['Progressing', 'Paused'], help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
+  { cmd: 'pause', label: 'Pause', when: ['Progressing'], help: 'hold the rollout where it is' },
+  { cmd: 'resume', label: 'Resume', when: ['Paused'], help: 'continue a paused rollout' },
+  { cmd: 'retry', label: 'Retry', when: ['Failed', 'Aborted'], help: 'walk the change out again from step 0' },
+  { cmd: 'abort', label: 'Abort', when: ['Progressing', 'Paused'], help: 'restore the routing in force before the rollout' },
+] as const;
+
+function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
+  const [busy, setBusy] = useState('');
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | undefined>();
+  const [confirmAbort, setConfirmAbort] = useState(false);
+  const run = async (cmd: string) => {
+    if (cmd === 'abort' && !confirmAbort) {
+      setConfirmAbort(true);
+      setTimeout(() => setConfirmAbort(false), 6000);
+      return;
+    }
+    setConfirmAbort(false);
+    setMsg(undefined);
+    if (!(await ensureLogin())) return setMsg({ ok: false, text: `${cmd}: not logged in` });
+    setBusy(cmd);
+    try {
+      const s = await postWithToken<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(ro.namespace)}/${encodeURIComponent(ro.name)}/${cmd}`);
+      setMsg({ ok: true, text: `${cmd}: now ${s.phase}, ${s.stepIndex}/${s.steps.length} steps done, canary ${s.canaryWeight}%` });
+      onDone();
+    } catch (err) {
+      const text = err instanceof ApiError && err.status === 401 ? `${cmd}: the admin token was refused; log in again` : err instanceof Error ? err.message : String(err);
+      setMsg({ ok: false, text });
+    } finally {
+      setBusy('');
+    }
+  };
+  return (
+    <div>
+      <div class="actions" role="group" aria-label="rollout commands">
+        {COMMANDS.map((c) => (
+          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !(c.when as readonly string[]).includes(ro.phase)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
+            {c.cmd === 'abort' && confirmAbort ? 'Confirm abort' : c.label}
+          </button>
+        ))}
+      </div>
+      <p class={msg && !msg.ok ? 'error-text' : 'muted'} role="status" aria-live="polite" style={{ minHeight: '20px', margin: '6px 0 0' }} data-command-result={msg ? (msg.ok ? 'ok' : 'error') : ''}>
+        {msg?.text ?? ''}
+      </p>
+    </div>
+  );
+}
+
+function Steps({ ro }: { ro: RolloutStatus }) {
+  const walking = ro.phase === 'Progressing' || ro.phase === 'Paused';
+  return (
+    <ol class="steps" aria-label="steps">
+      {ro.steps.map((s, i) => {
+        const state = ro.phase === 'Succeeded' || i < ro.stepIndex ? 'done' : i === ro.stepIndex && walking ? 'current' : i === ro.stepIndex && ro.phase === 'Failed' ? 'failed' : 'pending';
+        return (
+          <li key={i} data-state={state} aria-current={state === 'current' ? 'step' : undefined}>
+            <span class="n">
+              step {i + 1}
+              {state === 'current' ? ' · now' : state === 'done' ? ' · done' : state === 'failed' ? ' · failed' : ''}
+            </span>
+            {stepLabel(s)}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+const PAUSE_REASON: Record<string, string> = { step: 'at a pause step', manual: 'by a pause command' };
+
+/** A measured value, rounded for reading (the chart's table keeps it exact). */
+const num = (v: number | undefined) => (v === undefined ? '–' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4))));
+
+const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
+  { verdict: 'success', color: '--ok' },
+  { verdict: 'failure', color: '--bad' },
+  { verdict: 'inconclusive', color: '--warn' },
+  { verdict: 'error', color: '--muted' },
+];
+
+function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string }) {
+  const all = m.measurements ?? m.recent;
+  const series: Series[] = VERDICTS.map((v) => ({ label: v.verdict, color: v.color, points: all.filter((x) => x.verdict === v.verdict && x.value !== undefined && Number.isFinite(x.value)).map((x) => [x.at, x.value!] as [number, number]) }));
+  const last = all[all.length - 1];
+  return (
+    <section class="card" data-metric={name}>
+      <h3>
+        {name} {m.verdict && <Badge tone={m.verdict === 'success' ? 'ok' : m.verdict === 'failure' ? 'bad' : 'warn'}>{m.verdict}</Badge>}
+      </h3>
+      <TimeChart title={`${name} measurements`} series={series} {...(m.thresholdRange ? { band: m.thresholdRange } : {})} theme={theme} height={200} empty="no measurement yet" />
+      <p class="muted" style={{ margin: '6px 0 0', minHeight: '20px' }}>
+        {last ? (
+          <>
+            last <Time at={last.at} short />: {num(last.value)} {last.stableValue !== undefined ? `(stable ${num(last.stableValue)})` : ''} — {last.verdict}
+            {last.message ? `: ${last.message}` : ''}
+          </>
+        ) : (
+          ''
+        )}
+      </p>
+    </section>
+  );
+}
+
+function WriteBack({ wb }: { wb: unknown }) {
+  const w = wb as { status?: string; mode?: string; previousError?: string; drift?: boolean; result?: { kind: string; commit?: string; branch?: string; error?: string; reason?: string } } | undefined;
+  if (!w) return null;
+  let text: string;
+  if (w.status === 'done' && w.result?.kind === 'reverted') text = `revert commit ${w.result.commit?.slice(0, 12)} pushed to ${w.result.branch}`;
+  else if (w.status === 'done' && w.result?.kind === 'branch') text = `rollback pushed as branch ${w.result.branch} (commit ${w.result.commit?.slice(0, 12)})${w.result.reason ? `: ${w.result.reason}` : ''}`;
+  else if (w.status === 'done' && w.result?.kind === 'failed') text = `write-back failed: ${w.result.error}`;
+  else if (w.status === 'pending') text = `writing back (${w.mode})…${w.previousError ? ` previous attempt: ${w.previousError}` : ''}`;
+  else text = 'writeBack: none — Git still states the rolled-back routing';
+  return (
+    <div class={`alert ${w.status === 'done' && w.result?.kind !== 'failed' ? 'warn' : ''}`} data-writeback>
+      <strong>Write-back:</strong> {text}
+    </div>
+  );
+}
+
+function TargetCommits({ ro }: { ro: RolloutStatus }) {
+  const d = useData(
+    async (sig) => {
+      const [config, sources] = await Promise.all([getJson<{ resources: ConfigResource[] }>('/api/v1/config?kind=VirtualService', sig), getJson<{ sources: SourceStatus[] }>('/api/v1/sources', sig)]);
+      const vs = config.resources.find((r) => r.namespace === ro.namespace && r.name === ro.target.virtualService);
+      const git = sources.sources.filter((s) => s.kind === 'git');
+      const source = git.find((s) => s.name === vs?.origin.source) ?? (git.length === 1 ? git[0] : undefined);
+      if (!source) return { source: undefined, entries: [] as HistoryEntry[] };
+      const h = await getJson<{ entries: HistoryEntry[]; truncated: boolean }>(`/api/v1/sources/${encodeURIComponent(source.name)}/history?resource=${encodeURIComponent(`VirtualService/${ro.namespace}/${ro.target.virtualService}`)}&limit=10`, sig);
+      return { source: source.name, entries: h.entries, truncated: h.truncated };
+    },
+    [ro.namespace, ro.target.virtualService],
+    (e) => e === 'source',
+  );
+  return (
+    <section>
+      <h2>Commits that changed the target</h2>
+      <ErrorNote error={d.error} />
+      {d.data && !d.data.source && <p class="muted">The target does not come from a Git source: no commit history.</p>}
+      {d.data?.entries.map((e) => (
+        <details class="res" key={e.commit}>
+          <summary>
+            <code>{e.commit.slice(0, 12)}</code> <Badge tone="info">{e.change}</Badge> <span>{e.subject}</span>
+            <span class="muted">
+              {e.author.name} · <Time at={e.date} />
+            </span>
+          </summary>
+          <div>
+            <UnifiedDiff text={e.diff} label={`diff of ${e.commit.slice(0, 12)}`} />
+          </div>
+        </details>
+      ))}
+      {d.data && 'truncated' in d.data && d.data.truncated && <p class="muted">Older commits are not in meshcd's clone (it fetched shallow).</p>}
+    </section>
+  );
+}
+
+export function RolloutPage({ namespace, name, theme }: { namespace: string; name: string; theme: string }) {
+  const r = useData(async (s) => ({ ro: await getJson<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, s), at: Date.now() }), [namespace, name], (e, d) => e === 'source' || (e === 'rollout' && d.namespace === namespace && d.name === name));
+  const ro = r.data?.ro;
+  if (!ro) {
+    return (
+      <>
+        <h1>
+          Rollout {namespace}/{name}
+        </h1>
+        <ErrorNote error={r.error} />
+      </>
+    );
+  }
+  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: ro.history.map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
+  const metrics = Object.entries(ro.analysis?.metrics ?? {});
+  return (
+    <>
+      <h1>
+        Rollout {ro.namespace}/{ro.name} <Badge tone={phaseTone(ro.phase)}>{ro.phase}</Badge>
+      </h1>
+      <ErrorNote error={r.error} />
+      <div class="grid" style={{ marginBottom: '16px' }}>
+        <div class="card">
+          <dl class="kv">
+            <dt>Target</dt>
+            <dd>
+              VirtualService {ro.namespace}/{ro.target.virtualService}
+              {ro.target.route ? `, route ${ro.target.route}` : ''}
+            </dd>
+            <dt>Canary weight</dt>
+            <dd>
+              <span class="weight" data-weight={ro.canaryWeight}>
+                {ro.canaryWeight}%
+              </span>
+            </dd>
+            <dt>Step</dt>
+            <dd>
+              {ro.phase === 'Progressing' || ro.phase === 'Paused' ? `${ro.stepIndex + 1} of ${ro.steps.length} (${ro.stepIndex} done)` : `${ro.stepIndex} of ${ro.steps.length} done`}
+            </dd>
+            <dt>Commit</dt>
+            <dd>{ro.revision ? <code title={ro.revision}>{ro.revision.slice(0, 12)}</code> : '–'}</dd>
+            {ro.pause && (
+              <>
+                <dt>Paused</dt>
+                <dd>
+                  {PAUSE_REASON[ro.pause.reason] ?? ro.pause.reason}
+                  {ro.pause.deadline ? (
+                    <>
+                      {' '}
+                      until <Time at={ro.pause.deadline} />
+                    </>
+                  ) : ro.pause.remainingMs !== undefined ? (
+                    `, ${Math.round(ro.pause.remainingMs / 1000)} s left`
+                  ) : (
+                    ', until promoted'
+                  )}
+                </dd>
+              </>
+            )}
+            {ro.reason && (
+              <>
+                <dt>Reason</dt>
+                <dd>{ro.reason}</dd>
+              </>
+            )}
+          </dl>
+        </div>
+        <div class="card">
+          <Actions ro={ro} onDone={r.reload} />
+          {ro.drift && <p class="note">Git states a routing that is not what runs (after an abort, or writeBack: none).</p>}
+        </div>
+      </div>
+      {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
+      <h2>Steps</h2>
+      <Steps ro={ro} />
+      <h2>Canary weight</h2>
+      <div class="card">
+        <TimeChart title="canary weight" series={weights} yRange={[0, 100]} unit="%" until={ro.phase === 'Progressing' || ro.phase === 'Paused' ? r.data!.at : undefined} theme={theme} />
+      </div>
+      {metrics.length > 0 && (
+        <>
+          <h2>Analysis</h2>
+          <p class="muted" style={{ marginTop: 0 }}>
+            {ro.analysis!.failures} failed, {ro.analysis!.inconclusives} inconclusive, {ro.analysis!.consecutiveErrors} errors in a row
+          </p>
+          <div class="grid">
+            {metrics.map(([n, m]) => (
+              <MetricChart key={n} name={n} m={m} theme={theme} />
+            ))}
+          </div>
+        </>
+      )}
+      <h2>History</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Phase</th>
+              <th>Steps done</th>
+              <th>Weight</th>
+              <th>What happened</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...ro.history].reverse().map((h, i) => (
+              <tr key={i}>
+                <td>
+                  <Time at={h.at} />
+                </td>
+                <td>
+                  <Badge tone={phaseTone(h.phase)}>{h.phase}</Badge>
+                </td>
+                <td>{h.stepIndex >= 0 ? h.stepIndex : '–'}</td>
+                <td>{h.canaryWeight}%</td>
+                <td class="wrap">{h.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <TargetCommits ro={ro} />
+    </>
+  );
+}

@@ -1,0 +1,105 @@
+// The ServiceIndex meshcd serves when Kubernetes discovery is on: the
+// clusters' views (./view.ts) together with the config's own ServiceEntry /
+// WorkloadEntry index, with Istio's precedence. Pure.
+//
+// - A Kubernetes Service and a ServiceEntry for the same host in the same
+//   namespace: the Service wins and the ServiceEntry's host is left out
+//   (istiod's rule since 1.x: "k8s service takes precedence over SE").
+// - The same Service (name and namespace) in several clusters is one
+//   service whose endpoints are the union of the clusters' (namespace
+//   sameness); its definition is the first cluster's.
+// - A Service's selector also selects WorkloadEntries of its namespace, and a
+//   ServiceEntry's workloadSelector also selects Pods, as in Istio.
+
+import type { ConfigSet, Resource, Service, ServiceIndex, Workload } from '../../api/types.js';
+import { isVisibleTo, labelsMatch } from '../config.js';
+import type { ClusterView } from './view.js';
+
+export class MergedServiceIndex implements ServiceIndex {
+  private readonly list: Service[] = [];
+  private readonly byHost = new Map<string, Service[]>();
+  private readonly endpoints = new Map<Service, readonly Workload[]>();
+  private readonly all: Workload[];
+  private readonly nsLabels = new Map<string, Record<string, string>>();
+
+  constructor(config: ConfigSet, configIndex: ServiceIndex, clusters: readonly ClusterView[]) {
+    const configWorkloads = configIndex.workloads();
+    const workloadEntries = configWorkloads.filter((w) => w.id.startsWith('WorkloadEntry/'));
+    const pods = clusters.flatMap((c) => c.pods);
+    const kube = new Map<string, { service: Service; endpoints: Workload[]; seen: Set<string> }>();
+    for (const c of clusters) {
+      for (const [ns, labels] of c.namespaceLabels) if (!this.nsLabels.has(ns)) this.nsLabels.set(ns, labels);
+      for (const s of c.services) {
+        const key = `${s.hostname}|${s.namespace}`;
+        let entry = kube.get(key);
+        if (!entry) {
+          entry = { service: s, endpoints: [], seen: new Set() };
+          kube.set(key, entry);
+          const sel = c.selectors.get(s);
+          if (sel) {
+            for (const we of workloadEntries) if (we.namespace === s.namespace && labelsMatch(sel, we.labels)) entry.endpoints.push(we);
+          }
+        }
+        for (const w of c.endpoints.get(s) ?? []) {
+          const id = `${w.address}|${w.labels['topology.istio.io/cluster'] ?? ''}`;
+          if (entry.seen.has(id)) continue;
+          entry.seen.add(id);
+          entry.endpoints.push(w);
+        }
+      }
+    }
+    for (const { service, endpoints } of kube.values()) this.add(service, endpoints);
+    for (const s of configIndex.services()) {
+      if (kube.has(`${s.hostname}|${s.namespace}`)) continue;
+      let eps = configIndex.workloadsFor(s.hostname, s.namespace);
+      const sel = serviceEntrySelector(config, s);
+      if (sel) {
+        const selected = pods.filter((p) => p.namespace === s.namespace && labelsMatch(sel, p.labels));
+        if (selected.length) eps = [...eps, ...selected];
+      }
+      this.add(s, eps);
+    }
+    this.all = [...configWorkloads, ...pods];
+  }
+
+  private add(s: Service, eps: readonly Workload[]): void {
+    this.list.push(s);
+    let l = this.byHost.get(s.hostname);
+    if (!l) this.byHost.set(s.hostname, (l = []));
+    l.push(s);
+    this.endpoints.set(s, eps);
+  }
+
+  services(): readonly Service[] {
+    return this.list;
+  }
+
+  /** As the config index: the namespace's own definition first, then one exported to it. */
+  service(hostname: string, namespace?: string): Service | undefined {
+    const l = this.byHost.get(hostname);
+    if (!l) return undefined;
+    if (namespace === undefined) return l[0];
+    return l.find((s) => s.namespace === namespace) ?? l.find((s) => isVisibleTo(s.exportTo, namespace));
+  }
+
+  workloadsFor(hostname: string, namespace?: string): readonly Workload[] {
+    const s = this.service(hostname, namespace);
+    return s ? (this.endpoints.get(s) ?? []) : [];
+  }
+
+  workloads(): readonly Workload[] {
+    return this.all;
+  }
+
+  /** A namespace's labels (from the first cluster that has it), for policies that select namespaces. */
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.nsLabels.get(namespace);
+  }
+}
+
+function serviceEntrySelector(config: ConfigSet, s: Service): Record<string, string> | undefined {
+  if (!s.resource?.startsWith('ServiceEntry/')) return undefined;
+  const se = config.byKey.get(s.resource) as Resource<'ServiceEntry'> | undefined;
+  const sel = se?.spec.workloadSelector?.labels ?? se?.spec.workloadSelector?.matchLabels;
+  return sel && Object.keys(sel).length > 0 ? sel : undefined;
+}

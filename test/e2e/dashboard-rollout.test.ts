@@ -1,0 +1,231 @@
+// A rollout followed in a real browser (Debian's Chromium, playwright-core)
+// against a live `meshcd serve` with a Git source (git http-backend) and a
+// real Prometheus scraping a backend that exports Istio's request metrics:
+// a pushed change walks out through timed and manual pauses and the canary
+// weight chart advances step by step without a reload; each analysis metric
+// gets a chart with its threshold band and each measurement's verdict;
+// promote asks for the admin token, refuses a wrong one and works with the
+// right one (kept in sessionStorage, never in the URL or a cookie); a page
+// on another origin cannot make the browser promote (CSRF); the mesh graph
+// marks the route being walked out; when v2 starts failing, the analysis
+// rolls it back and the page shows the failed step, the failed measurements
+// and the revert commit pushed to the Git server.
+
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hmacSignature } from '../../src/source/webhook.js';
+import { openBrowser, screenshot } from '../helpers/browser.js';
+import { dashboardMesh } from '../helpers/dashboard-mesh.js';
+import { makeRepo, tempDir } from '../helpers/git-repo.js';
+import { startGitServer } from '../helpers/git-server.js';
+import { startIstioMetricsBackend } from '../helpers/istio-metrics-backend.js';
+import { startPrometheus } from '../helpers/prometheus.js';
+import { eventually, startServe } from '../helpers/xds-e2e.js';
+
+const TOKEN = 'dash-admin-token-7c41e9a2b0d3';
+const GIT_TOKEN = 'dash-git-token-55aa01';
+const HOOK_SECRET = 'dash-hook-rollout-1a2b3c';
+const REVIEWS = 'reviews.bookinfo.svc.cluster.local';
+
+const ROLLOUT = `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  target: {virtualService: reviews, route: split}
+  steps:
+  - setWeight: 20
+  - pause: {duration: 3s}
+  - setWeight: 50
+  - pause: {}
+  - setWeight: 80
+  - pause: {}
+  analysis:
+    interval: 5s
+    failureLimit: 1
+    inconclusiveLimit: 30
+    consecutiveErrorLimit: 10
+    metrics:
+    - name: success-rate
+      template: request-success-rate
+      thresholdRange: {min: 0.99}
+    - name: latency
+      template: request-duration-p99
+      thresholdRange: {max: 500}
+  writeBack: revert
+`;
+
+interface Status {
+  phase: string;
+  stepIndex: number;
+  canaryWeight: number;
+}
+
+test('a rollout in the browser: the weight chart follows the steps live, metric charts, promote with the admin token, no CSRF', async (t) => {
+  const root = await tempDir('meshcd-dashboard-rollout-');
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  // Pushes (the write-back after a rollback) need a user: the server takes a token.
+  const git = await startGitServer({ root, auth: { token: GIT_TOKEN } });
+  t.teardown(() => git.close());
+  const metrics = await startIstioMetricsBackend();
+  t.teardown(() => metrics.close());
+  let stopTraffic = metrics.steady([
+    { host: REVIEWS, version: 'v2', count: 9, durationMs: 20 },
+    { host: REVIEWS, version: 'v2', count: 1, durationMs: 240 },
+    { host: REVIEWS, version: 'v1', count: 10, durationMs: 15 },
+  ], 100);
+  t.teardown(() => stopTraffic());
+  const prom = await startPrometheus([metrics.target]);
+  t.teardown(() => prom.stop());
+  const repo = await makeRepo(root, 'platform');
+  // Ports of backends nobody calls here: the proxies are not the subject of this test.
+  const ports = { v1: 19091, v2: 19092 };
+  // The config at the repository's root: write-back paths are the config files' (a source `path` is not applied to them yet).
+  const files = (w: { v1: number; v2: number }) => Object.fromEntries(Object.entries(dashboardMesh(ports, w)).map(([p, text]) => [p.replace(/^mesh\//, ''), text]));
+  await repo.commit({ ...files({ v1: 100, v2: 0 }), 'rollout.yaml': ROLLOUT }, 'reviews: a Rollout for the split route');
+  await repo.push();
+  await writeFile(join(root, 'hook'), HOOK_SECRET);
+  await writeFile(join(root, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+  await writeFile(join(root, 'git-token'), `${GIT_TOKEN}\n`, { mode: 0o600 });
+  const serve = await startServe(`platform=${git.url('platform.git')}#main;token-file=${join(root, 'git-token')};webhook-secret-file=${join(root, 'hook')};poll=1h`, ['--no-ca', '--state-dir', join(root, 'state'), '--admin-token-file', join(root, 'token'), '--prometheus', prom.address]);
+  t.teardown(() => serve.stop());
+  const status = async (): Promise<Status> => (await (await fetch(`${serve.admin}/api/v1/rollouts/bookinfo/reviews`)).json()) as Status;
+  await eventually(async () => {
+    if ((await status()).phase !== 'Idle') throw new Error('no Rollout yet');
+  }, 30_000);
+
+  const browser = await openBrowser();
+  t.teardown(() => browser.close());
+  const { page } = browser;
+  await page.goto(`${serve.admin}/#/rollouts/bookinfo/reviews`);
+  await page.locator('h1 .badge:text("Idle")').waitFor({ timeout: 15_000 });
+  await page.evaluate(() => void ((window as unknown as { marker: number }).marker = 7));
+  const weights = () => page.locator('table[data-chart="canary weight"] td[data-value]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
+
+  // The pull request: all of split's traffic to v2. meshcd walks it out: 20%, 3 s, 50%, then waits.
+  await repo.commit(files({ v1: 0, v2: 100 }), 'reviews: move the split to v2');
+  await repo.push();
+  const body = JSON.stringify({ ref: 'refs/heads/main' });
+  const hooked = await fetch(`${serve.admin}/hooks/platform`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': hmacSignature(HOOK_SECRET, Buffer.from(body)) } });
+  t.is(hooked.status, 202);
+  const seen: number[][] = [];
+  await eventually(async () => {
+    const w = await weights();
+    if (JSON.stringify(seen.at(-1)) !== JSON.stringify(w)) seen.push(w);
+    if (!w.includes(50)) throw new Error(`chart so far: ${w.join(',')}`);
+  }, 30_000, 100);
+  t.log(`the weight chart as the page saw it: ${seen.map((s) => `[${s.join(',')}]`).join(' → ')}`);
+  const final = seen.at(-1)!;
+  t.true(final.indexOf(20) >= 0 && final.indexOf(20) < final.lastIndexOf(50), `20 then 50 in ${final.join(',')}`);
+  t.true(seen.some((s) => s.includes(20) && !s.includes(50)), 'the page showed 20% before 50%: it followed the steps as they passed');
+  await page.locator('h1 .badge:text("Paused")').waitFor({ timeout: 10_000 });
+  t.is(await page.locator('ol.steps li[aria-current="step"]').innerText(), 'step 4 · now\npause until promoted');
+  t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'no reload');
+
+  // Analysis in the background: measurements from the real Prometheus, drawn against the threshold band.
+  await eventually(async () => {
+    const n = await page.locator('table[data-chart="success-rate measurements"] tbody tr').count();
+    if (n < 2) throw new Error(`${n} success-rate measurements`);
+  }, 60_000, 250);
+  const rates = await page.locator('table[data-chart="success-rate measurements"] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.textContent ?? ''));
+  t.true(rates.every((r) => /success1$/.test(r)), rates.join(' | '));
+  t.regex(await page.locator('[data-metric="success-rate"] .legend').innerText(), /allowed ≥ 0\.99/);
+  t.regex(await page.locator('[data-metric="latency"] .legend').innerText(), /allowed ≤ 500/);
+  // The commits that changed the target, from the source's clone (the same walk as `meshcd history`).
+  await page.locator('details.res summary:has-text("reviews: move the split to v2")').waitFor({ timeout: 10_000 });
+  t.regex(await page.locator('details.res summary').first().innerText(), /changed\s+reviews: move the split to v2/);
+  await screenshot(page, 'rollout', { fullPage: true });
+
+  // Promote needs the admin token: the login dialog opens; a wrong token is refused; the right one works.
+  await page.click('button[data-command="promote"]');
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor();
+  await dialog.locator('input[name=token]').fill('not-the-admin-token-000');
+  await dialog.locator('button[type=submit]').click();
+  await dialog.locator('.error-text:text("wrong admin token")').waitFor();
+  t.like(await status(), { phase: 'Paused', stepIndex: 3, canaryWeight: 50 });
+  await dialog.locator('input[name=token]').fill(TOKEN);
+  await dialog.locator('button[type=submit]').click();
+  await page.locator('[data-command-result="ok"]').waitFor({ timeout: 15_000 });
+  t.regex(await page.locator('[data-command-result]').innerText(), /promote: now Paused, 5\/6 steps done, canary 80%/);
+  t.like(await status(), { phase: 'Paused', stepIndex: 5, canaryWeight: 80 });
+  await eventually(async () => {
+    if (!(await weights()).includes(80)) throw new Error('80% not drawn yet');
+  }, 10_000);
+  // Where the token is: this tab's sessionStorage only.
+  t.is(await page.evaluate(() => sessionStorage.getItem('meshcd.adminToken')), TOKEN);
+  t.false(page.url().includes(TOKEN));
+  t.deepEqual(await browser.context.cookies(), []);
+
+  // CSRF: a page on another origin cannot make this browser promote, with or without the token.
+  const foreign: Server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'));
+  await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => foreign.close(() => r())));
+  const other = await browser.context.newPage();
+  await other.goto(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/`);
+  const attempt = await other.evaluate(async ({ url, token }) => {
+    const out: string[] = [];
+    try {
+      const r = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      out.push(`with token: HTTP ${r.status}`);
+    } catch (e) {
+      out.push(`with token: ${(e as Error).name}`);
+    }
+    await fetch(url, { method: 'POST', mode: 'no-cors', body: 'x' }).then(
+      (r) => out.push(`simple: ${r.type}`),
+      (e: Error) => out.push(`simple: ${e.name}`),
+    );
+    return out;
+  }, { url: `${serve.admin}/api/v1/rollouts/bookinfo/reviews/promote`, token: TOKEN });
+  t.deepEqual(attempt, ['with token: TypeError', 'simple: opaque']);
+  await other.close();
+  t.like(await status(), { phase: 'Paused', stepIndex: 5, canaryWeight: 80 }, 'nothing was promoted from the other origin');
+
+  // The list and the mesh graph show the rollout in flight.
+  await page.click('nav >> text=Rollouts');
+  const row = page.locator('tr[data-rollout="bookinfo/reviews"]');
+  await row.waitFor();
+  t.regex(await row.innerText(), /Paused\s+5\/6\s+80%/);
+  await screenshot(page, 'rollouts');
+  await page.click('nav >> text=Mesh');
+  await page.locator('svg path.edge.rollout').first().waitFor({ timeout: 10_000 });
+  const labels = await page.locator('svg text.elabel.rollout').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+  t.true(labels.some((l) => l === 'split: Git 100% · rollout at 80%'), labels.join(' | '));
+  await screenshot(page, 'mesh-rollout');
+
+  // Logging out forgets the token: the next command asks again.
+  await page.click('button:text("Log out")');
+  t.is(await page.evaluate(() => sessionStorage.getItem('meshcd.adminToken')), null);
+  await page.goto(`${serve.admin}/#/rollouts/bookinfo/reviews`);
+  await page.click('button[data-command="promote"]');
+  await page.locator('dialog[open]').waitFor();
+  await page.keyboard.press('Escape');
+  t.like(await status(), { stepIndex: 5 });
+
+  // v2 starts failing: the analysis fails it, the rollout rolls back and writes a revert commit; the page shows all of it.
+  stopTraffic();
+  stopTraffic = metrics.steady([
+    { host: REVIEWS, version: 'v2', count: 5, durationMs: 20 },
+    { host: REVIEWS, version: 'v2', count: 5, code: 503, durationMs: 20 },
+    { host: REVIEWS, version: 'v1', count: 10, durationMs: 15 },
+  ], 100);
+  await page.locator('h1 .badge:text("Failed")').waitFor({ timeout: 90_000 });
+  const writeBack = page.locator('[data-writeback]');
+  await writeBack.locator('text=/revert commit [0-9a-f]{12} pushed to main/').waitFor({ timeout: 30_000 });
+  const revert = /revert commit ([0-9a-f]{12})/.exec(await writeBack.innerText())![1]!;
+  t.is(await repo.git('--git-dir', repo.bare, 'rev-parse', '--short=12', 'main'), revert, 'the revert commit is on main in the Git server');
+  t.regex(await repo.git('--git-dir', repo.bare, 'log', '-1', '--format=%s', 'main'), /^meshcd: roll back Rollout bookinfo\/reviews/);
+  const failures = await page.locator('table[data-chart="success-rate measurements"] tbody tr').evaluateAll((trs) => trs.filter((tr) => /failure/.test(tr.textContent ?? '')).length);
+  t.true(failures >= 2, `${failures} failed measurements drawn`);
+  t.is(await page.locator('ol.steps li[data-state="failed"]').count(), 1);
+  t.true((await weights()).at(-1) === 0, 'the weight chart ends back at 0%');
+  await screenshot(page, 'rollout-failed', { fullPage: true });
+  for (const out of [serve.stdout(), serve.stderr()]) {
+    t.false(out.includes(TOKEN), 'the admin token never appears in what serve prints');
+    t.false(out.includes(GIT_TOKEN), 'nor the Git token');
+  }
+  // The only failed request: the wrong token at the login.
+  t.deepEqual(browser.problems(), ['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
+});
