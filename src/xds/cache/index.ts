@@ -33,6 +33,9 @@
 // arrive meanwhile coalesce (the newest wins). flush() finishes all pending
 // work now (tests, shutdown).
 // Imports: src/api, src/util, ./builder, ./snapshot, ../watcher.
+// A little over 500 lines: revisions, cohorts and the sliced rebuild share one
+// state (which class of which revision each proxy is served from), and this
+// header documents the API the rollout runner and serve build on.
 
 import type { Diagnostic, ProxyInfo } from '../../api/types.js';
 import { logger } from '../../util/log.js';
