@@ -13,9 +13,8 @@
 //   PROXIES=500 SERVICES=200 node dist/bench/rollout/canary.js
 
 import './quiet.js';
-import { loadavg } from 'node:os';
 import { percentile, type Sidecar } from './fleet.js';
-import { machine, NAMESPACES, PROXIES, rssOf, SERVICES, serviceFile, startBenchMesh, until } from './mesh.js';
+import { NAMESPACES, rssOf, runBench, SERVICES, serviceFile, startBenchMesh, until } from './mesh.js';
 
 const ROLLOUT = `apiVersion: meshcd.io/v1alpha1
 kind: Rollout
@@ -63,6 +62,8 @@ export async function canaryBench(): Promise<void> {
     const strays = others.filter((p) => clusterAck(p, hookAt) !== undefined).length;
     console.log(`step 1 (10%): ${cohort.length} of ${first.cohort?.eligible} affected proxies in the cohort; webhook → every cohort proxy ACKed the new clusters: max ${Math.max(...cohortTimes)} ms (p50 ${percentile(cohortTimes, 50)} ms); rollout saw the cohort ACKed ${Date.parse(first.history.find((h) => /every cohort proxy ACKed/.test(h.message))!.at) - hookAt} ms after the webhook`);
     console.log(`proxies outside the cohort that got new clusters: ${strays} of ${others.length} (goal 0)`);
+    const took = /finding the affected proxies took (\d+) ms/.exec(mesh.serve.stderr());
+    if (took) console.log(`of which the cache working out the affected proxies (both revisions' snapshots for every connected proxy): ${took[1]} ms`);
     await settle(3000);
     const rssCanary = await rssOf(pid);
     console.log(`meshcd serve RSS: ${rssBefore.toFixed(0)} MB before, ${rssCanary.toFixed(0)} MB with both revisions held (+${(rssCanary - rssBefore).toFixed(0)} MB)`);
@@ -85,17 +86,4 @@ export async function canaryBench(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(machine());
-  console.log(`mesh: ${SERVICES} services in ${NAMESPACES} namespaces (exported to their own namespace), ${PROXIES} sidecars`);
-  canaryBench().then(
-    () => {
-      console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-      process.exit(0);
-    },
-    (err: Error) => {
-      console.error(`bench failed: ${err.message}`);
-      process.exit(1);
-    },
-  );
-}
+runBench(import.meta.url, canaryBench);

@@ -139,3 +139,20 @@ export async function startBenchMesh(rolloutFile: string, watchedHost: string): 
     throw err;
   }
 }
+
+/** Run a bench as a script: the machine and the mesh first, the load average after, exit 1 with the message on failure. */
+export function runBench(meta: string, bench: () => Promise<void>): void {
+  if (meta !== `file://${process.argv[1]}`) return;
+  console.log(machine());
+  console.log(`mesh: ${SERVICES} services in ${NAMESPACES} namespaces (exported to their own namespace), ${PROXIES} sidecars`);
+  bench().then(
+    () => {
+      console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      process.exit(0);
+    },
+    (err: Error) => {
+      console.error(`bench failed: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}

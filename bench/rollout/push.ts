@@ -19,9 +19,8 @@
 import './quiet.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadavg } from 'node:os';
 import { ackedAt, percentile, type Sidecar } from './fleet.js';
-import { machine, NAMESPACES, PROXIES, rssOf, SERVICES, serviceFile, startBenchMesh, until } from './mesh.js';
+import { NAMESPACES, rssOf, runBench, SERVICES, serviceFile, startBenchMesh, until } from './mesh.js';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const TARGET = 'svc0.ns0.svc.cluster.local';
@@ -139,17 +138,4 @@ export async function pushBench(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(machine());
-  console.log(`mesh: ${SERVICES} services in ${NAMESPACES} namespaces (exported to their own namespace), ${PROXIES} sidecars`);
-  pushBench().then(
-    () => {
-      console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-      process.exit(0);
-    },
-    (err: Error) => {
-      console.error(`bench failed: ${err.message}`);
-      process.exit(1);
-    },
-  );
-}
+runBench(import.meta.url, pushBench);

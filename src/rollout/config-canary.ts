@@ -147,7 +147,10 @@ export class ConfigCanaryDriver {
 
   /** A setProxies step: the affected proxies now, the cohort among them (cohort.ts), reported as `cohortSelected`. */
   async select(key: string, spec: RolloutSpec, generation: number, size: CohortSize, previous: number, canaryId: string): Promise<void> {
+    const started = performance.now();
     const affected = (await this.port.affected()).map((a) => cohortProxy(a.proxy));
+    const tookMs = Math.round(performance.now() - started);
+    if (tookMs > 1000) this.log.warn({ rollout: key, affected: affected.length, ms: tookMs }, `config canary: finding the affected proxies took ${tookMs} ms`);
     this.affectedNow = affected;
     const c = selectCohort(affected, size, spec.cohort, previous);
     this.tracking = { key, generation, canaryId, members: c.members, reported: false };

@@ -33,6 +33,18 @@ ${body}  webhooks:
   - {name: events, type: event, url: ${hooks}}
 `;
 
+const STEPS = `  steps:
+  - setProxies: {count: 1}
+  - pause: {}
+  - setProxies: {percent: 100}
+`;
+
+/** The rig with a config canary covering VirtualServices and DestinationRules of bookinfo; `first` is the client in the first cohort. */
+function canaryRig(first: 'js' | 'go', extra: { prometheus?: boolean; clientMetrics?: boolean; v2FailPercent?: number; analysis?: string } = {}): Promise<RolloutRig> {
+  const { analysis = '', ...opts } = extra;
+  return RolloutRig.start({ prometheus: false, ...opts, ids: ids(first), rollout: '', name: 'bookinfo/config', rolloutDoc: canaryDoc(`${STEPS}${analysis}  writeBack: revert\n`) });
+}
+
 type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[] };
 
 /** v2's share per client kind over `ms` after `settleMs`. */
@@ -52,19 +64,8 @@ async function proxyStatus(rig: RolloutRig): Promise<Record<string, string>> {
 
 test.serial('a config change reaches one client first, then both; proxy-status and rollout status show who has which revision', async (t) => {
   t.timeout(240_000);
-  const order = ids('go');
-  const rig = await RolloutRig.start({
-    prometheus: false,
-    ids: order,
-    rollout: '',
-    name: 'bookinfo/config',
-    rolloutDoc: canaryDoc(`  steps:
-  - setProxies: {count: 1}
-  - pause: {}
-  - setProxies: {percent: 100}
-  writeBack: revert
-`),
-  });
+  const rig = await canaryRig('go');
+  const order = rig.ids;
   t.teardown(() => rig.close());
   const before = await observe(rig, 1500, 0);
   t.is(before.js, 0);
@@ -106,19 +107,8 @@ test.serial('a config change reaches one client first, then both; proxy-status a
 
 test.serial('a revision grpc-js-xds NACKs stops at the first cohort: rolled back at once, the NACK text in the status, the revert in Git', async (t) => {
   t.timeout(240_000);
-  const order = ids('js');
-  const rig = await RolloutRig.start({
-    prometheus: false,
-    ids: order,
-    rollout: '',
-    name: 'bookinfo/config',
-    rolloutDoc: canaryDoc(`  steps:
-  - setProxies: {count: 1}
-  - pause: {}
-  - setProxies: {percent: 100}
-  writeBack: revert
-`),
-  });
+  const rig = await canaryRig('js');
+  const order = rig.ids;
   t.teardown(() => rig.close());
   // An outlier-detection interval past protobuf's Duration range: Envoy's rules and meshcd's checks let it through, grpc-js-xds refuses it.
   const bad = await rig.changeMesh(
@@ -147,18 +137,11 @@ test.serial('a revision grpc-js-xds NACKs stops at the first cohort: rolled back
 
 test.serial('a change that raises errors in the cohort is rolled back by the cohort-vs-rest comparison, with the revert commit in Git', async (t) => {
   t.timeout(240_000);
-  const order = ids('js');
-  const rig = await RolloutRig.start({
-    ids: order,
+  const rig = await canaryRig('js', {
+    prometheus: true,
     clientMetrics: true,
     v2FailPercent: 50,
-    rollout: '',
-    name: 'bookinfo/config',
-    rolloutDoc: canaryDoc(`  steps:
-  - setProxies: {count: 1}
-  - pause: {}
-  - setProxies: {percent: 100}
-  analysis:
+    analysis: `  analysis:
     interval: 3s
     failureLimit: 0
     inconclusiveLimit: 20
@@ -168,8 +151,7 @@ test.serial('a change that raises errors in the cohort is rolled back by the coh
       query: '(sum(rate(istio_requests_total{reporter="source",pod=~"{{ cohort.pods }}",grpc_response_status!="0"}[{{ interval }}])) or vector(0)) / sum(rate(istio_requests_total{reporter="source",pod=~"{{ cohort.pods }}"}[{{ interval }}]))'
       compare: rest
       maxDelta: 0.05
-  writeBack: revert
-`),
+`,
   });
   t.teardown(() => rig.close());
   // reviews' split route to v2, which fails half of its calls: only the cohort (grpc-js-xds) is sent there.
