@@ -61,6 +61,8 @@ export async function canaryBench(): Promise<void> {
     const cohortTimes = cohort.map((p) => (clusterAck(p, hookAt) ?? NaN) - hookAt);
     const strays = others.filter((p) => clusterAck(p, hookAt) !== undefined).length;
     console.log(`step 1 (10%): ${cohort.length} of ${first.cohort?.eligible} affected proxies in the cohort; webhook → every cohort proxy ACKed the new clusters: max ${Math.max(...cohortTimes)} ms (p50 ${percentile(cohortTimes, 50)} ms); rollout saw the cohort ACKed ${Date.parse(first.history.find((h) => /every cohort proxy ACKed/.test(h.message))!.at) - hookAt} ms after the webhook`);
+    const when = (re: RegExp) => Date.parse(first.history.find((h) => re.test(h.message))?.at ?? '') - hookAt;
+    console.log(`  of which: webhook → revision accepted and the walk started ${when(/walking out the change/)} ms (fetch, load, validation of the ${Object.keys(changed).length}-file commit); → cohort selected ${when(/^cohort: /)} ms; → cohort ACKed ${when(/every cohort proxy ACKed/)} ms`);
     console.log(`proxies outside the cohort that got new clusters: ${strays} of ${others.length} (goal 0)`);
     const took = /finding the affected proxies took (\d+) ms/.exec(mesh.serve.stderr());
     if (took) console.log(`of which the cache working out the affected proxies (both revisions' snapshots for every connected proxy): ${took[1]} ms`);
