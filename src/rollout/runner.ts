@@ -11,7 +11,7 @@
 // comes back as an observation.
 // Imports: src/api, src/mesh/names.ts, src/state, src/util, ./*.
 
-import type { ConfigSet, Resource, RolloutOverlay } from '../api/types.js';
+import type { ConfigSet, Resource, RolloutOverlay, RouteOverride } from '../api/types.js';
 import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
@@ -403,6 +403,8 @@ export interface RolloutStatus {
   writeBack?: unknown;
   /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
   drift: boolean;
+  /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
+  overrides: RouteOverride[];
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
 }
 
@@ -438,6 +440,7 @@ export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutSt
     ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
     ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
     drift: overlayOf(s).length > 0 && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    overrides: overlayOf(s),
     history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
   };
 }
