@@ -11,7 +11,7 @@
 // comes back as an observation.
 // Imports: src/api, src/mesh/names.ts, src/state, src/util, ./*.
 
-import type { ConfigSet, Resource, RolloutOverlay } from '../api/types.js';
+import type { ConfigSet, Resource, RolloutOverlay, RouteOverride } from '../api/types.js';
 import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
@@ -455,6 +455,8 @@ export interface RolloutStatus {
   strategy?: 'proxies';
   cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
   proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
+  /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
+  overrides: RouteOverride[];
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
 }
 
@@ -490,6 +492,7 @@ export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutSt
     ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
     ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
     drift: (overlayOf(s).length > 0 || configServingOf(s)?.serve === 'old') && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    overrides: overlayOf(s),
     history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
   };
 }

@@ -7,7 +7,10 @@
 // promote asks for the admin token, refuses a wrong one and works with the
 // right one (kept in sessionStorage, never in the URL or a cookie); a page
 // on another origin cannot make the browser promote (CSRF); the mesh graph
-// marks the route being walked out; when v2 starts failing, the analysis
+// marks the route being walked out, each edge with the weight in force now
+// beside Git's (the same overrides `meshcd rollout status` prints); the
+// weight chart's time axis has round, non-overlapping ticks in the viewer's
+// zone; little layout shift while the rollout streams in; when v2 starts failing, the analysis
 // rolls it back and the page shows the failed step, the failed measurements
 // and the revert commit pushed to the Git server.
 
@@ -16,6 +19,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { hmacSignature } from '../../src/source/webhook.js';
 import { openBrowser, screenshot } from '../helpers/browser.js';
 import { dashboardMesh } from '../helpers/dashboard-mesh.js';
@@ -61,6 +65,25 @@ interface Status {
   phase: string;
   stepIndex: number;
   canaryWeight: number;
+  overrides: { routeIndex: number; destinations: { host: string; subset?: string; weight: number }[] }[];
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist/src/cli/bin.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The weight chart's x axis as drawn: each tick's instant, label and position (chart.tsx sets it). */
+interface Tick {
+  at: number;
+  label: string;
+  x: number;
 }
 
 test('a rollout in the browser: the weight chart follows the steps live, metric charts, promote with the admin token, no CSRF', async (t) => {
@@ -96,12 +119,22 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
     if ((await status()).phase !== 'Idle') throw new Error('no Rollout yet');
   }, 30_000);
 
-  const browser = await openBrowser();
+  // Berlin: the chart's ticks and the tables' times are the viewer's, not the server's (UTC).
+  const browser = await openBrowser({ timezoneId: 'Europe/Berlin' });
   t.teardown(() => browser.close());
   const { page } = browser;
   await page.goto(`${serve.admin}/#/rollouts/bookinfo/reviews`);
   await page.locator('h1 .badge:text("Idle")').waitFor({ timeout: 15_000 });
-  await page.evaluate(() => void ((window as unknown as { marker: number }).marker = 7));
+  // Before any walk: the chart and the history say why they are empty.
+  t.regex(await page.locator('.chart .empty').first().innerText(), /Nothing walked out yet: the line starts when a commit changes the routing of VirtualService bookinfo\/reviews/);
+  t.regex(await page.locator('[data-next]').innerText(), /Waits for a commit that changes the routing/);
+  await page.evaluate(() => {
+    (window as unknown as { marker: number }).marker = 7;
+    (window as unknown as { shifts: number }).shifts = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) if (!e.hadRecentInput) (window as unknown as { shifts: number }).shifts += e.value;
+    }).observe({ type: 'layout-shift', buffered: false });
+  });
   const weights = () => page.locator('table[data-chart="canary weight"] td[data-value]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
 
   // The pull request: all of split's traffic to v2. meshcd walks it out: 20%, 3 s, 50%, then waits.
@@ -123,6 +156,31 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await page.locator('h1 .badge:text("Paused")').waitFor({ timeout: 10_000 });
   t.is(await page.locator('ol.steps li[aria-current="step"]').innerText(), 'step 4 · now\npause until promoted');
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'no reload');
+  t.regex(await page.locator('[data-in-force]').innerText(), /^route split: reviews\/v1 50%, reviews\/v2 50%/);
+  t.regex(await page.locator('[data-next]').innerText(), /Waits for Promote\. Then step 5: set weight 80%\./);
+  const shifted = await page.evaluate(() => (window as unknown as { shifts: number }).shifts);
+  t.log(`cumulative layout shift while the rollout walked from 0% to 50%: ${shifted.toFixed(4)}`);
+  t.true(shifted < 0.1, `layout shift ${shifted}`);
+
+  // The time axis: round steps of at least a second, labels that do not overlap, each the tick's time in Berlin.
+  const axis = JSON.parse((await page.locator('.chart[data-x-ticks]').first().getAttribute('data-x-ticks'))!) as Tick[];
+  t.log(`weight chart ticks: ${axis.map((x) => x.label).join(' | ')}`);
+  t.true(axis.length >= 2, JSON.stringify(axis));
+  const step = axis[1]!.at - axis[0]!.at;
+  t.true(step >= 1000 && step % 1000 === 0, `step ${step} ms`);
+  t.true(axis.every((x, i) => i === 0 || x.at - axis[i - 1]!.at === step), 'evenly spaced');
+  const berlin = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Berlin', hour: 'numeric', minute: '2-digit', second: '2-digit' });
+  const berlinMinutes = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Berlin', hour: 'numeric', minute: '2-digit' });
+  for (const x of axis) t.is(x.label, (step < 60_000 ? berlin : berlinMinutes).format(x.at));
+  const widths = await page.evaluate((labels) => {
+    const c = document.createElement('canvas').getContext('2d')!;
+    c.font = '11px system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
+    return labels.map((l) => c.measureText(l).width);
+  }, axis.map((x) => x.label));
+  axis.forEach((x, i) => {
+    if (i > 0) t.true(x.x - axis[i - 1]!.x >= (widths[i]! + widths[i - 1]!) / 2 + 8, `labels ${axis[i - 1]!.label} and ${x.label} overlap`);
+  });
+  t.regex(await page.locator('[data-axis-note]').first().innerText(), /^[A-Z][a-z]{2} \d{1,2}, \d{4} · GMT\+[12]$/);
 
   // Analysis in the background: measurements from the real Prometheus, drawn against the threshold band.
   await eventually(async () => {
@@ -191,8 +249,17 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await screenshot(page, 'rollouts');
   await page.click('nav >> text=Mesh');
   await page.locator('svg path.edge.rollout').first().waitFor({ timeout: 10_000 });
-  const labels = await page.locator('svg text.elabel.rollout').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
-  t.true(labels.some((l) => l === 'split: Git 100% · rollout at 80%'), labels.join(' | '));
+  // Each edge of the walked-out route: the weight in force now beside what Git states.
+  const labels = await page.locator('svg text.elabel.rollout').evaluateAll((els) => els.map((e) => e.textContent ?? '').sort());
+  t.deepEqual(labels, ['split: now 20% · Git 0%', 'split: now 80% · Git 100%']);
+  // The same numbers the admin API (and so `meshcd rollout status`) reports.
+  const overrides = (await status()).overrides;
+  t.deepEqual(overrides.map((o) => o.destinations.map((d) => [d.subset, d.weight])), [[['v1', 20], ['v2', 80]]]);
+  const cli = await runCli(['rollout', 'status', 'bookinfo/reviews', '--server', serve.admin]);
+  t.is(cli.code, 0, cli.stderr);
+  t.regex(cli.stdout, new RegExp(`in force: http\\[${overrides[0]!.routeIndex}\\] ${REVIEWS.replace(/\./g, '\\.')}/v1 20%, ${REVIEWS.replace(/\./g, '\\.')}/v2 80%`));
+  t.is(await page.locator('tr[data-route="bookinfo/reviews/split"] td[data-in-force="20"]').count(), 1);
+  t.is(await page.locator('tr[data-route="bookinfo/reviews/split"] td[data-in-force="80"]').count(), 1);
   await screenshot(page, 'mesh-rollout');
 
   // Logging out forgets the token: the next command asks again.

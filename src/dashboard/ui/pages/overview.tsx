@@ -121,6 +121,14 @@ function SourceCard({ s }: { s: SourceStatus }) {
         </dd>
         <dt>Next fetch</dt>
         <dd>{s.nextFetchAt ? <Time at={s.nextFetchAt} /> : <span class="muted">{s.kind === 'dir' ? 'on change (watched)' : s.webhook ? 'on webhook' : '–'}</span>}</dd>
+        {!s.lastRejected && (
+          <>
+            <dt>Last rejected</dt>
+            <dd class="muted" data-no-rejected>
+              none since meshcd started
+            </dd>
+          </>
+        )}
       </dl>
       {s.lastError && (
         <div class="alert" role="alert" style={{ marginTop: '12px' }}>

@@ -6,11 +6,12 @@
 // token). Reads /api/v1/rollouts[/NS/NAME], /api/v1/config and
 // /api/v1/sources/NAME/history; posts /api/v1/rollouts/NS/NAME/COMMAND.
 
-import { useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
-import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff } from '../ui.js';
+import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
 
 const onRollout = (e: string) => e === 'rollout' || e === 'source';
 
@@ -43,11 +44,11 @@ export function RolloutList() {
           <thead>
             <tr>
               <th>Rollout</th>
-              <th>Target</th>
+              <th class="hide-narrow">Target</th>
               <th>Phase</th>
               <th>Steps done</th>
-              <th style={{ minWidth: '160px' }}>Canary weight</th>
-              <th class="hide-narrow">Last change</th>
+              <th class="weight-col">Canary weight</th>
+              <th class="hide-narrow">Last change ({zoneLabel()})</th>
             </tr>
           </thead>
           <tbody>
@@ -58,7 +59,7 @@ export function RolloutList() {
                     {ro.namespace}/{ro.name}
                   </a>
                 </td>
-                <td>
+                <td class="hide-narrow">
                   VirtualService {ro.target.virtualService}
                   {ro.target.route ? ` · route ${ro.target.route}` : ''}
                 </td>
@@ -74,10 +75,10 @@ export function RolloutList() {
                     <span class="weight">{ro.canaryWeight}%</span>
                   </div>
                 </td>
-                <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} /> : '–'}</td>
+                <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} compact /> : '–'}</td>
               </tr>
             ))}
-            {!r.loading && list.length === 0 && (
+            {r.data && list.length === 0 && (
               <tr>
                 <td colSpan={6} class="muted">
                   No Rollout in the accepted config.
@@ -140,6 +141,30 @@ function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
   );
 }
 
+/** What happens next, and what a person may do about it. */
+function NextNote({ ro }: { ro: RolloutStatus }) {
+  const next = ro.steps[ro.stepIndex + 1];
+  const then = next ? ` Then step ${ro.stepIndex + 2}: ${stepLabel(next)}.` : ' It is the last step: then the rollout succeeds.';
+  let text: ComponentChildren;
+  if (ro.phase === 'Idle') text = `Waits for a commit that changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`;
+  else if (ro.phase === 'Succeeded') text = 'Done: the routing in force is what Git states.';
+  else if (ro.phase === 'Failed' || ro.phase === 'Aborted') text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. Retry walks the change out again from step 1.`;
+  else if (ro.pause?.reason === 'manual') text = 'Held by a Pause command: Resume continues where it stopped.';
+  else if (ro.pause?.deadline)
+    text = (
+      <>
+        Continues by itself at <Time at={ro.pause.deadline} short />; Promote skips the wait.{then}
+      </>
+    );
+  else if (ro.pause) text = `Waits for Promote.${then}`;
+  else text = next || ro.steps[ro.stepIndex] ? `Now step ${ro.stepIndex + 1}: ${stepLabel(ro.steps[ro.stepIndex] ?? next!)}.` : '';
+  return (
+    <p class="muted" data-next style={{ margin: '8px 0 0' }}>
+      {text}
+    </p>
+  );
+}
+
 function Steps({ ro }: { ro: RolloutStatus }) {
   const walking = ro.phase === 'Progressing' || ro.phase === 'Paused';
   return (
@@ -161,6 +186,7 @@ function Steps({ ro }: { ro: RolloutStatus }) {
 }
 
 const PAUSE_REASON: Record<string, string> = { step: 'at a pause step', manual: 'by a pause command' };
+const PHASE_NOTE: Record<string, string> = { Idle: 'idle: nothing to walk out', Progressing: 'walking the change out', Succeeded: 'the change is out', Failed: 'rolled back', Aborted: 'aborted' };
 
 /** A measured value, rounded for reading (the chart's table keeps it exact). */
 const num = (v: number | undefined) => (v === undefined ? '–' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4))));
@@ -249,9 +275,26 @@ function TargetCommits({ ro }: { ro: RolloutStatus }) {
   );
 }
 
+/** The clock, ticking every `ms` while `on` (the weight line of a rollout in flight runs up to now). */
+function useNow(on: boolean, ms = 5000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!on) return;
+    setNow(Date.now());
+    const t = window.setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [on, ms]);
+  return now;
+}
+
+/** `reviews/v1 20%, reviews/v2 80%`: a route's destinations in force (short host: its first label). */
+const routingText = (ds: RolloutStatus['overrides'][number]['destinations']) => ds.map((d) => `${d.host.split('.')[0]}${d.subset ? `/${d.subset}` : ''}${d.port ? `:${d.port}` : ''} ${d.weight}%`).join(', ');
+
 export function RolloutPage({ namespace, name, theme }: { namespace: string; name: string; theme: string }) {
   const r = useData(async (s) => ({ ro: await getJson<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, s), at: Date.now() }), [namespace, name], (e, d) => e === 'source' || (e === 'rollout' && d.namespace === namespace && d.name === name));
   const ro = r.data?.ro;
+  const walking = ro?.phase === 'Progressing' || ro?.phase === 'Paused';
+  const now = useNow(walking);
   if (!ro) {
     return (
       <>
@@ -284,16 +327,35 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                 {ro.canaryWeight}%
               </span>
             </dd>
+            {/* Always there (two lines reserved), so the page does not jump when a walk starts. */}
+            <dt>In force</dt>
+            <dd data-in-force class="two-lines">
+              {(ro.overrides ?? []).length > 0 ? (
+                <>
+                  {ro.overrides.map((o) => (
+                    <div key={o.routeIndex}>
+                      {ro.target.route && ro.overrides.length === 1 ? `route ${ro.target.route}` : `http[${o.routeIndex}]`}: {routingText(o.destinations)}
+                      {o.headerRoute ? ` · header route: ${routingText(o.headerRoute.destinations)}` : ''}
+                      {o.mirror ? ` · mirror ${o.mirror.percent}% to ${o.mirror.host.split('.')[0]}${o.mirror.subset ? `/${o.mirror.subset}` : ''}` : ''}
+                    </div>
+                  ))}
+                  <span class="muted">{walking ? 'until the walk reaches what Git states' : 'Git states another routing'}</span>
+                </>
+              ) : (
+                <span class="muted">the routing Git states</span>
+              )}
+            </dd>
             <dt>Step</dt>
             <dd>
               {ro.phase === 'Progressing' || ro.phase === 'Paused' ? `${ro.stepIndex + 1} of ${ro.steps.length} (${ro.stepIndex} done)` : `${ro.stepIndex} of ${ro.steps.length} done`}
             </dd>
             <dt>Commit</dt>
             <dd>{ro.revision ? <code title={ro.revision}>{ro.revision.slice(0, 12)}</code> : '–'}</dd>
-            {ro.pause && (
-              <>
-                <dt>Paused</dt>
-                <dd>
+            {/* One row whatever the phase (paused, rolled back, walking), so the page keeps its height as the rollout steps. */}
+            <dt>{ro.pause ? 'Paused' : ro.reason ? 'Reason' : 'State'}</dt>
+            <dd data-state-note>
+              {ro.pause ? (
+                <>
                   {PAUSE_REASON[ro.pause.reason] ?? ro.pause.reason}
                   {ro.pause.deadline ? (
                     <>
@@ -305,19 +367,18 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                   ) : (
                     ', until promoted'
                   )}
-                </dd>
-              </>
-            )}
-            {ro.reason && (
-              <>
-                <dt>Reason</dt>
-                <dd>{ro.reason}</dd>
-              </>
-            )}
+                </>
+              ) : ro.reason ? (
+                ro.reason
+              ) : (
+                <span class="muted">{PHASE_NOTE[ro.phase] ?? ro.phase}</span>
+              )}
+            </dd>
           </dl>
         </div>
         <div class="card">
           <Actions ro={ro} onDone={r.reload} />
+          <NextNote ro={ro} />
           {ro.drift && <p class="note">Git states a routing that is not what runs (after an abort, or writeBack: none).</p>}
         </div>
       </div>
@@ -326,7 +387,15 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       <Steps ro={ro} />
       <h2>Canary weight</h2>
       <div class="card">
-        <TimeChart title="canary weight" series={weights} yRange={[0, 100]} unit="%" until={ro.phase === 'Progressing' || ro.phase === 'Paused' ? r.data!.at : undefined} theme={theme} />
+        <TimeChart
+          title="canary weight"
+          series={weights}
+          yRange={[0, 100]}
+          unit="%"
+          until={walking ? Math.max(now, r.data!.at) : undefined}
+          theme={theme}
+          empty={`Nothing walked out yet: the line starts when a commit changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`}
+        />
       </div>
       {metrics.length > 0 && (
         <>
@@ -346,7 +415,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
         <table>
           <thead>
             <tr>
-              <th>Time</th>
+              <th>Time ({zoneLabel()})</th>
               <th>Phase</th>
               <th>Steps done</th>
               <th>Weight</th>
@@ -356,8 +425,8 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           <tbody>
             {[...ro.history].reverse().map((h, i) => (
               <tr key={i}>
-                <td>
-                  <Time at={h.at} />
+                <td class="nowrap">
+                  <Time at={h.at} compact />
                 </td>
                 <td>
                   <Badge tone={phaseTone(h.phase)}>{h.phase}</Badge>
@@ -367,6 +436,13 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                 <td class="wrap">{h.message}</td>
               </tr>
             ))}
+            {ro.history.length === 0 && (
+              <tr>
+                <td colSpan={5} class="muted">
+                  Nothing yet: this Rollout waits for a commit that changes its target.
+                </td>
+              </tr>
+            )}
           </tbody>
         </table>
       </div>
