@@ -289,6 +289,21 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   t.is(await page.locator('ol.steps li[data-state="failed"]').count(), 1);
   t.true((await weights()).at(-1) === 0, 'the weight chart ends back at 0%');
   await screenshot(page, 'rollout-failed', { fullPage: true });
+
+  // The change again, on top of the revert: a second rollout of the same target. The page lists both;
+  // the weight chart draws only the new one.
+  await repo.git('pull', '-q', '--rebase', 'origin', 'main');
+  await repo.commit(files({ v1: 0, v2: 100 }), 'reviews: move the split to v2, again');
+  await repo.push();
+  const again = await fetch(`${serve.admin}/hooks/platform`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': hmacSignature(HOOK_SECRET, Buffer.from(body)) } });
+  t.is(again.status, 202);
+  const walks = page.locator('table[data-walks] tbody tr');
+  await walks.nth(1).waitFor({ timeout: 30_000 });
+  t.regex(await walks.nth(1).innerText(), /Failed\s+5\s+80%/, 'the first rollout: failed after 5 steps, at most 80%');
+  t.regex(await walks.nth(0).innerText(), /Progressing|Paused/);
+  t.regex(await page.locator('h2:has-text("Canary weight")').innerText(), /the latest of 2 rollouts, started/);
+  const redrawn = await weights();
+  t.false(redrawn.includes(80), `the chart shows this rollout only: ${redrawn.join(',')}`);
   for (const out of [serve.stdout(), serve.stderr()]) {
     t.false(out.includes(TOKEN), 'the admin token never appears in what serve prints');
     t.false(out.includes(GIT_TOKEN), 'nor the Git token');

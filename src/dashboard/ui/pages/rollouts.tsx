@@ -9,6 +9,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
+import { walksOf } from '../../walks.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
 import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
@@ -197,8 +198,9 @@ const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
   { verdict: 'error', color: '--muted' },
 ];
 
-function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string }) {
-  const all = m.measurements ?? m.recent;
+function MetricChart({ name, m, theme, since }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string; since: number }) {
+  // This rollout's measurements (earlier walks of the target had their own).
+  const all = (m.measurements ?? m.recent).filter((x) => x.at >= since);
   const series: Series[] = VERDICTS.map((v) => ({ label: v.verdict, color: v.color, points: all.filter((x) => x.verdict === v.verdict && x.value !== undefined && Number.isFinite(x.value)).map((x) => [x.at, x.value!] as [number, number]) }));
   const last = all[all.length - 1];
   return (
@@ -304,7 +306,11 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       </>
     );
   }
-  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: ro.history.map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
+  // The history spans every walk of this target: the charts show the latest, the table below lists them all.
+  const walks = walksOf(ro.history);
+  const current = walks[walks.length - 1];
+  const since = current ? Date.parse(current.start) : 0;
+  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: (current?.entries ?? []).map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
   const metrics = Object.entries(ro.analysis?.metrics ?? {});
   return (
     <>
@@ -384,7 +390,14 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
       <h2>Steps</h2>
       <Steps ro={ro} />
-      <h2>Canary weight</h2>
+      <h2>
+        Canary weight{' '}
+        {current && (
+          <span class="muted h-note">
+            {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
+          </span>
+        )}
+      </h2>
       <div class="card">
         <TimeChart
           title="canary weight"
@@ -404,8 +417,45 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           </p>
           <div class="grid">
             {metrics.map(([n, m]) => (
-              <MetricChart key={n} name={n} m={m} theme={theme} />
+              <MetricChart key={n} name={n} m={m} theme={theme} since={since} />
             ))}
+          </div>
+        </>
+      )}
+      {walks.length > 1 && (
+        <>
+          <h2>Rollouts of this target</h2>
+          <div class="table-wrap">
+            <table data-walks>
+              <thead>
+                <tr>
+                  <th>Started ({zoneLabel()})</th>
+                  <th class="hide-narrow">Last step</th>
+                  <th>Outcome</th>
+                  <th>Steps done</th>
+                  <th>Highest weight</th>
+                  <th class="hide-narrow">Last entry</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...walks].reverse().map((w) => (
+                  <tr key={w.from}>
+                    <td class="nowrap">
+                      <Time at={w.start} compact />
+                    </td>
+                    <td class="nowrap hide-narrow">
+                      <Time at={w.end} compact />
+                    </td>
+                    <td>
+                      <Badge tone={w.outcome === 'Superseded' ? 'none' : phaseTone(w.outcome)}>{w.outcome}</Badge>
+                    </td>
+                    <td>{w.stepsDone}</td>
+                    <td>{w.maxWeight}%</td>
+                    <td class="wrap hide-narrow">{w.entries[w.entries.length - 1]!.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </>
       )}
