@@ -408,3 +408,28 @@ test.serial('serve stops: the live indicator says so, a page says serve did not 
   await page.locator('td:text("No Rollout in the accepted config.")').waitFor({ timeout: 10_000 });
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 99, 'no reload');
 });
+
+test.serial('overview: a force-push shows up as a notice and a failing fetch as an error, live', async (t) => {
+  const { page } = ctx.browser;
+  await page.goto(`${ctx.serve.admin}/`);
+  const card = page.locator('[data-source="platform"]');
+  await card.locator('.served .subject').waitFor({ timeout: 10_000 });
+  await page.evaluate(() => void ((window as unknown as { marker: number }).marker = 7));
+  // History rewritten: main goes back to the good commit plus a new one, pushed with --force.
+  await ctx.repo.git('reset', '-q', '--hard', ctx.good);
+  const rewritten = await ctx.repo.commit({ 'mesh/notes.yaml': '# nothing to apply\n' }, 'rewrite: drop the broken route');
+  await ctx.repo.push({ force: true });
+  await hook(ctx.serve);
+  await card.locator(`.served[data-revision="main@sha1:${rewritten}"]`).waitFor({ timeout: 20_000 });
+  await card.locator('h3:text("Notices") + ul li').first().waitFor({ timeout: 10_000 });
+  t.regex(await card.locator('h3:text("Notices") + ul').innerText(), new RegExp(`force-push on main: ${rewritten}.* does not descend from the previously fetched`));
+  // The Git server goes away: the next fetch fails and the card says so (the commit served stays).
+  await ctx.git.close();
+  await hook(ctx.serve);
+  await card.locator('h2 .badge:text("fetch failing")').waitFor({ timeout: 20_000 });
+  t.regex(await card.locator('.alert[role=alert]').innerText(), /^Fetch failed \d+× \(last .*\): .*platform\.git/);
+  t.is(await card.locator('.served').getAttribute('data-revision'), `main@sha1:${rewritten}`);
+  t.regex(await page.locator('.cards').innerText(), /1 failing to fetch/);
+  t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'no reload');
+  await screenshot(page, 'overview-fetch-failing', { fullPage: true });
+});
