@@ -92,13 +92,17 @@ export function RolloutList() {
   );
 }
 
-const COMMANDS = [
-  { cmd: 'promote', label: 'Promote', when: ['Progressing', 'Paused'], help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
-  { cmd: 'pause', label: 'Pause', when: ['Progressing'], help: 'hold the rollout where it is' },
-  { cmd: 'resume', label: 'Resume', when: ['Paused'], help: 'continue a paused rollout' },
-  { cmd: 'retry', label: 'Retry', when: ['Failed', 'Aborted'], help: 'walk the change out again from step 0' },
-  { cmd: 'abort', label: 'Abort', when: ['Progressing', 'Paused'], help: 'restore the routing in force before the rollout' },
-] as const;
+const walkingNow = (ro: RolloutStatus) => ro.phase === 'Progressing' || ro.phase === 'Paused';
+const timedStepPause = (ro: RolloutStatus) => ro.phase === 'Paused' && ro.pause?.reason === 'step' && ro.pause.deadline !== undefined;
+
+/** The commands and when each applies: the controller's own rules (src/rollout/controller.ts onCommand), so a button never leads to a 409. */
+const COMMANDS: { cmd: string; label: string; applies: (ro: RolloutStatus) => boolean; help: string }[] = [
+  { cmd: 'promote', label: 'Promote', applies: walkingNow, help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
+  { cmd: 'pause', label: 'Pause', applies: (ro) => ro.phase === 'Progressing' || timedStepPause(ro), help: 'hold the rollout where it is (a timed pause stops counting)' },
+  { cmd: 'resume', label: 'Resume', applies: (ro) => ro.phase === 'Paused' && !timedStepPause(ro), help: 'continue a paused rollout' },
+  { cmd: 'retry', label: 'Retry', applies: (ro) => (ro.phase === 'Failed' || ro.phase === 'Aborted') && ro.drift, help: 'walk the change Git states out again from step 1' },
+  { cmd: 'abort', label: 'Abort', applies: walkingNow, help: 'restore the routing in force before the rollout' },
+];
 
 function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
   const [busy, setBusy] = useState('');
@@ -129,7 +133,7 @@ function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
     <div>
       <div class="actions" role="group" aria-label="rollout commands">
         {COMMANDS.map((c) => (
-          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !(c.when as readonly string[]).includes(ro.phase)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
+          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !c.applies(ro)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
             {c.cmd === 'abort' && confirmAbort ? 'Confirm abort' : c.label}
           </button>
         ))}
@@ -148,7 +152,8 @@ function NextNote({ ro }: { ro: RolloutStatus }) {
   let text: ComponentChildren;
   if (ro.phase === 'Idle') text = `Waits for a commit that changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`;
   else if (ro.phase === 'Succeeded') text = 'Done: the routing in force is what Git states.';
-  else if (ro.phase === 'Failed' || ro.phase === 'Aborted') text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. Retry walks the change out again from step 1.`;
+  else if (ro.phase === 'Failed' || ro.phase === 'Aborted')
+    text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. ${ro.drift ? 'Git still states the change: Retry walks it out again from step 1.' : 'Git states it too; a new commit that changes the routing starts a new rollout.'}`;
   else if (ro.pause?.reason === 'manual') text = 'Held by a Pause command: Resume continues where it stopped.';
   else if (ro.pause?.deadline)
     text = (
