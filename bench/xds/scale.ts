@@ -22,7 +22,9 @@
 // --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
 // grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
 // (full config), --change-timeout S (a change reaching every affected
-// proxy), --stall-timeout S (passed to serve's --xds-stall-timeout), -o json.
+// proxy), --stall-timeout S (passed to serve's --xds-stall-timeout),
+// --max-rss GiB (a server under test above it is killed: the machine is
+// shared; default 12), -o json.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     timeout: { type: 'string', default: '300' },
     'change-timeout': { type: 'string', default: '180' },
     'stall-timeout': { type: 'string' },
+    'max-rss': { type: 'string', default: '12' },
     output: { type: 'string', short: 'o', default: 'text' },
   },
 });
@@ -194,6 +197,45 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
   };
 }
 
+/**
+ * Kills a server under test whose RSS passes --max-rss (the 24 GiB machine
+ * is shared; the OOM killer would pick someone else's process). Returns a
+ * function that stops watching and tells whether it fired, and at what RSS.
+ */
+function rssGuard(server: Server): { stop(): void; fired(): string | undefined } {
+  const limit = num('max-rss') * 2 ** 30;
+  let fired: string | undefined;
+  const iv = setInterval(() => {
+    void memoryOf(server.pid).then(
+      (m) => {
+        if (fired || m.rss <= limit) return;
+        fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+        console.log(`  [${server.name}] ${fired}`);
+        process.kill(server.pid, 'SIGKILL');
+      },
+      () => undefined,
+    );
+  }, 1000);
+  return { stop: () => clearInterval(iv), fired: () => fired };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Cleanups to run when the bench is interrupted (servers, Kubernetes). */
+const cleanups = new Set<() => Promise<void>>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
+  });
+}
+
 /** The clients: `workers` processes, the proxies dealt out round-robin. */
 class Fleet {
   readonly workers: IpcWorker[];
@@ -250,7 +292,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
   const total = o.only?.size ?? fleet.proxies.length;
   for (;;) {
     const rs = await fleet.reports();
-    if (rs.filter((r) => counted(r) && (r.completeAt >= 0 || r.error)).length >= total || now() > deadline) break;
+    if (rs.filter((r) => counted(r) && (r.completeAt >= 0 || r.error)).length >= total || now() > deadline || !alive(server.pid)) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   const cpu1 = await cpuSeconds(server.pid);
@@ -312,7 +354,7 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
   const want = new Set(fleet.proxies.filter((p) => affected(p) && !dead.has(p.id) && (!only || only.has(p.id))).map((p) => p.id));
   const deadline = now() + timeoutMs;
   let rows = await fleet.marks();
-  while (rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).length < want.size && now() < deadline) {
+  while (rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).length < want.size && now() < deadline && alive(server.pid)) {
     await new Promise((r) => setTimeout(r, 100));
     rows = await fleet.marks();
   }
@@ -396,7 +438,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   let rows = await fleet.marks();
   const expected = (w: { service: number }) => fleet.proxies.filter((p) => !dead.has(p.id) && sees(m, p.namespace, w.service)).length;
   const total = writes.reduce((a, w) => a + expected(w), 0);
-  while (now() < end && rows.reduce((a, r) => a + writes.filter((w) => r.seen[w.id] !== undefined).length, 0) < total) {
+  while (now() < end && alive(server.pid) && rows.reduce((a, r) => a + writes.filter((w) => r.seen[w.id] !== undefined).length, 0) < total) {
     await new Promise((r) => setTimeout(r, 200));
     rows = await fleet.marks();
   }
@@ -494,6 +536,8 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
   const t0 = now();
   const meshcd = await startMeshcd(meshDir, work, tokensFile);
   console.log(`  meshcd serve (pid ${meshcd.pid}) accepted the first revision ${s1(now() - t0)} after start; RSS ${mib((await memoryOf(meshcd.pid)).rss)} with no proxies`);
+  const meshcdGuard = rssGuard(meshcd);
+  cleanups.add(meshcd.stop);
   const fleet = new Fleet(proxies, num('workers'));
   try {
     if (!classes) {
@@ -512,6 +556,10 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     const full = await fullConfig(server, fleet, { streamsPerChannel: spc, keep: floorOn, timeoutMs });
     printFull(full);
     result.meshcd = { full };
+    if (meshcdGuard.fired()) {
+      result.meshcd = { full, killed: meshcdGuard.fired() };
+      return result;
+    }
     if (floorOn) await fleet.all({ cmd: 'capture', dir: capture, tag: 'before' });
     if (probe) (result.meshcd as Record<string, unknown>).check = await proxylessCheck(meshcd.plainTarget, probe.port, 'meshcd');
 
@@ -535,6 +583,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     await fleet.all({ cmd: 'close' });
     const memEnd = await memoryOf(meshcd.pid);
     (result.meshcd as Record<string, unknown>).peak = memEnd.peak;
+    meshcdGuard.stop();
     await meshcd.stop();
 
     if (floorOn) {
@@ -542,6 +591,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       const cert = await localhostCert(work);
       const port = await floor.call<number>({ cmd: 'start', dir: capture, tls: { ...cert, clientRootsPem: meshcd.rootsPem } });
       const fs: Server = { name: 'floor', pid: floor.child.pid!, target: `127.0.0.1:${port}`, tls: { rootsPem: `${meshcd.rootsPem}\n${cert.certPem}`, serverName: 'localhost' }, stop: async () => floor.stop() };
+      const floorGuard = rssGuard(fs);
       const ff = await fullConfig(fs, fleet, { streamsPerChannel: spc, keep: false, timeoutMs, only: full.completedIds });
       printFull(ff);
       const fc = await change(fs, fleet, routeMark, routeAffected, `the same route change (captured bytes)`, async () => (await floor.call<{ at: number }>({ cmd: 'push', tag: 'after' })).at, ch.seenIds);
@@ -549,6 +599,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       await fleet.all({ cmd: 'close' });
       await floor.call({ cmd: 'stop' }).catch(() => undefined);
       floor.stop();
+      floorGuard.stop();
       result.floor = { full: ff, change: fc };
       const meshcdFrom = ch.fromAccepted ?? ch.fromWrite;
       console.log(`  meshcd / minimal server: full config time ${ratio(full.seconds, ff.seconds)}, server CPU for full config ${ratio(full.cpu, ff.cpu)}, RSS ${ratio(full.rss, ff.rss)}; route change p99 ${ratio(meshcdFrom.p99, fc.fromWrite.p99)} (meshcd from "accepted", the floor from its push), CPU for the change ${ratio(ch.cpu, fc.cpu)}`);
@@ -567,9 +618,15 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
         return result;
       }
       console.log(`  istiod (pilot-discovery ${istiod.version}${istiod.builtSeconds !== undefined ? `, built in ${istiod.builtSeconds.toFixed(0)} s` : ''}, pid ${istiod.pid}${istiod.kubernetes ? `; Kubernetes: ${istiod.kubernetes}` : ''}) ready ${s1(now() - t1)} after start; RSS ${mib((await memoryOf(istiod.pid)).rss)} with no proxies`);
+      const istiodGuard = rssGuard(istiod);
+      cleanups.add(istiod.stop);
       try {
         const fi = await fullConfig(istiod, fleet, { streamsPerChannel: spc, keep: false, timeoutMs });
         printFull(fi);
+        if (istiodGuard.fired()) {
+          result.istiod = { full: fi, killed: istiodGuard.fired() };
+          return result;
+        }
         const checked = probe ? await proxylessCheck(istiod.plainTarget, probe.port, 'istiod') : undefined;
         const ci = await change(istiod, fleet, routeMark, routeAffected, what, async () => {
           const at = now();
@@ -586,13 +643,17 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
         await fleet.all({ cmd: 'close' });
         console.log(`  meshcd / istiod: full config time ${ratio(full.seconds, fi.seconds)}, route change p99 from the file write ${ratio(ch.fromWrite.p99, ci.fromWrite.p99)}, server CPU for full config ${ratio(full.cpu, fi.cpu)}, RSS with all proxies ${ratio(full.rss, fi.rss)}, bytes sent ${ratio(full.bytes, fi.bytes)}`);
       } finally {
+        istiodGuard.stop();
         await istiod.stop();
+        cleanups.delete(istiod.stop);
       }
     }
   } finally {
+    meshcdGuard.stop();
     fleet.stop();
     await probe?.close();
     await meshcd.stop().catch(() => undefined);
+    cleanups.delete(meshcd.stop);
     await rm(work, { recursive: true, force: true });
   }
   return result;

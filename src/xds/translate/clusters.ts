@@ -246,8 +246,9 @@ export function outboundClusters(view: ProxyView): ClusterSet {
   const out: ClusterSet = { clusters: new Map(), endpoints: new Map() };
   for (const svc of view.services) {
     const dr = view.destinationRule(svc.hostname);
-    // A service's clusters read the service, its DestinationRule, the client kind, PeerAuthentications (auto mTLS) and the mesh settings.
-    const key = `${view.proxy.kind}|${idOf(dr)}|${idOf(view.model.peerAuthentications)}|${idOf(view.model.settings)}`;
+    // A service's clusters read the service, its DestinationRule, the client kind, PeerAuthentications (auto mTLS), the mesh
+    // settings and, with locality LB, the proxy's own locality and labels.
+    const key = `${view.proxy.kind}|${idOf(dr)}|${idOf(view.model.peerAuthentications)}|${idOf(view.model.settings)}|${view.localityScope}`;
     const own = clustersMemo.get(svc, key, view, () => {
       const set: ClusterSet = { clusters: new Map(), endpoints: new Map() };
       for (const port of svc.ports) {

@@ -14,6 +14,7 @@ import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
 import { grpcSizeCheck } from './limits.js';
+import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
 
 export { versionOf } from './common.js';
@@ -92,12 +93,14 @@ function buildOutbound(view: ProxyView): Outbound {
 function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
   let memo = outboundMemo.get(model);
   if (!memo) outboundMemo.set(model, (memo = new Map()));
-  const key = outboundKey(proxy, model);
+  // Locality LB makes outbound endpoints depend on the proxy's own workload (its locality, failoverPriority labels).
+  const view = localityInputs(model) ? new ProxyView(proxy, model) : undefined;
+  const key = `${outboundKey(proxy, model)}${view ? `|${view.localityScope}` : ''}`;
   let out = memo.get(key);
   if (!out) {
-    const view = new ProxyView(proxy, model);
-    view.scopeKey = key;
-    out = buildOutbound(view);
+    const v = view ?? new ProxyView(proxy, model);
+    v.scopeKey = key;
+    out = buildOutbound(v);
     memo.set(key, out);
   }
   return out;

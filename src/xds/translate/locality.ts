@@ -18,7 +18,7 @@
 //   one. Priorities are renumbered 0..N without gaps.
 // The proxy's locality and labels are those of the workload it runs.
 
-import type { MeshEndpoint } from '../../mesh/model.js';
+import type { MeshEndpoint, MeshModel } from '../../mesh/model.js';
 import { cmp } from '../../mesh/names.js';
 
 export interface LocalityLbSetting {
@@ -149,4 +149,44 @@ export function localityGroups(endpoints: readonly MeshEndpoint[], ctx?: Localit
     groups = split.map((g) => ({ ...g, priority: order.indexOf(g.priority) })).sort((a, b) => a.priority - b.priority || cmp(a.locality, b.locality));
   }
   return groups;
+}
+
+const localityKeysMemo = new WeakMap<MeshModel, readonly string[] | null>();
+
+/**
+ * Whether any DestinationRule sets localityLbSetting (at any level), and
+ * the labels its failoverPriority compares: what of a proxy's own workload
+ * (its locality and those labels) its outbound endpoints depend on. Null
+ * when no rule uses locality LB, so proxies of different localities still
+ * share their outbound config.
+ */
+export function localityInputs(model: MeshModel): readonly string[] | null {
+  let keys = localityKeysMemo.get(model);
+  if (keys === undefined) {
+    const found = new Set<string>();
+    let used = false;
+    const visit = (p: { loadBalancer?: { localityLbSetting?: unknown }; portLevelSettings?: { loadBalancer?: { localityLbSetting?: unknown } }[] } | undefined) => {
+      for (const lb of [p?.loadBalancer, ...(p?.portLevelSettings ?? []).map((x) => x.loadBalancer)]) {
+        const s = lb?.localityLbSetting as LocalityLbSetting | undefined;
+        if (!s) continue;
+        used = true;
+        for (const k of s.failoverPriority ?? []) found.add(k.replace(/=.*$/, ''));
+      }
+    };
+    for (const dr of model.destinationRules) {
+      visit(dr.trafficPolicy);
+      for (const sub of dr.subsets) visit(sub.trafficPolicy);
+    }
+    keys = used ? [...found].sort() : null;
+    localityKeysMemo.set(model, keys);
+  }
+  return keys;
+}
+
+/** The part of a memo or sharing key that locality LB adds: the proxy's own locality and failoverPriority labels ('' when no rule uses it). */
+export function localityScope(model: MeshModel, own: MeshEndpoint | undefined, proxyLabels: Record<string, string>): string {
+  const keys = localityInputs(model);
+  if (!keys) return '';
+  const labels = { ...proxyLabels, ...own?.labels };
+  return `loc=${own?.locality ?? ''};${keys.map((k) => `${k}=${labels[k] ?? ''}`).join(',')}`;
 }

@@ -19,6 +19,7 @@ import type {
 import { cmp, hostMatches, labelsKey } from '../../mesh/names.js';
 import { DiagnosticSink } from './common.js';
 import { idOf } from './memo.js';
+import { localityScope } from './locality.js';
 
 export interface InboundInstance {
   service: MeshService;
@@ -104,6 +105,12 @@ export class ProxyView {
     const inbound = proxy.ips.length > 0 ? (agreeing.length > 0 ? agreeing : byIp) : byLabels;
     this.inbound = inbound;
   }
+
+  /** What locality LB reads of this proxy ('' when no DestinationRule uses it): part of outbound memo and sharing keys. */
+  get localityScope(): string {
+    return (this.locality ??= localityScope(this.model, this.inbound[0]?.endpoint, this.proxy.labels));
+  }
+  private locality: string | undefined;
 
   /** VirtualServices bound to `gateway` (`mesh` or `ns/name`) visible to this proxy, in precedence order. */
   virtualServices(gateway: string): VirtualServiceModel[] {

@@ -9,6 +9,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
+import { walksOf } from '../../walks.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
 import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
@@ -92,13 +93,17 @@ export function RolloutList() {
   );
 }
 
-const COMMANDS = [
-  { cmd: 'promote', label: 'Promote', when: ['Progressing', 'Paused'], help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
-  { cmd: 'pause', label: 'Pause', when: ['Progressing'], help: 'hold the rollout where it is' },
-  { cmd: 'resume', label: 'Resume', when: ['Paused'], help: 'continue a paused rollout' },
-  { cmd: 'retry', label: 'Retry', when: ['Failed', 'Aborted'], help: 'walk the change out again from step 0' },
-  { cmd: 'abort', label: 'Abort', when: ['Progressing', 'Paused'], help: 'restore the routing in force before the rollout' },
-] as const;
+const walkingNow = (ro: RolloutStatus) => ro.phase === 'Progressing' || ro.phase === 'Paused';
+const timedStepPause = (ro: RolloutStatus) => ro.phase === 'Paused' && ro.pause?.reason === 'step' && ro.pause.deadline !== undefined;
+
+/** The commands and when each applies: the controller's own rules (src/rollout/controller.ts onCommand), so a button never leads to a 409. */
+const COMMANDS: { cmd: string; label: string; applies: (ro: RolloutStatus) => boolean; help: string }[] = [
+  { cmd: 'promote', label: 'Promote', applies: walkingNow, help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
+  { cmd: 'pause', label: 'Pause', applies: (ro) => ro.phase === 'Progressing' || timedStepPause(ro), help: 'hold the rollout where it is (a timed pause stops counting)' },
+  { cmd: 'resume', label: 'Resume', applies: (ro) => ro.phase === 'Paused' && !timedStepPause(ro), help: 'continue a paused rollout' },
+  { cmd: 'retry', label: 'Retry', applies: (ro) => (ro.phase === 'Failed' || ro.phase === 'Aborted') && ro.drift, help: 'walk the change Git states out again from step 1' },
+  { cmd: 'abort', label: 'Abort', applies: walkingNow, help: 'restore the routing in force before the rollout' },
+];
 
 function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
   const [busy, setBusy] = useState('');
@@ -129,7 +134,7 @@ function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
     <div>
       <div class="actions" role="group" aria-label="rollout commands">
         {COMMANDS.map((c) => (
-          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !(c.when as readonly string[]).includes(ro.phase)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
+          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !c.applies(ro)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
             {c.cmd === 'abort' && confirmAbort ? 'Confirm abort' : c.label}
           </button>
         ))}
@@ -148,7 +153,8 @@ function NextNote({ ro }: { ro: RolloutStatus }) {
   let text: ComponentChildren;
   if (ro.phase === 'Idle') text = `Waits for a commit that changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`;
   else if (ro.phase === 'Succeeded') text = 'Done: the routing in force is what Git states.';
-  else if (ro.phase === 'Failed' || ro.phase === 'Aborted') text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. Retry walks the change out again from step 1.`;
+  else if (ro.phase === 'Failed' || ro.phase === 'Aborted')
+    text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. ${ro.drift ? 'Git still states the change: Retry walks it out again from step 1.' : 'Git states it too; a new commit that changes the routing starts a new rollout.'}`;
   else if (ro.pause?.reason === 'manual') text = 'Held by a Pause command: Resume continues where it stopped.';
   else if (ro.pause?.deadline)
     text = (
@@ -198,8 +204,9 @@ const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
   { verdict: 'error', color: '--muted' },
 ];
 
-function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string }) {
-  const all = m.measurements ?? m.recent;
+function MetricChart({ name, m, theme, since }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string; since: number }) {
+  // This rollout's measurements (earlier walks of the target had their own).
+  const all = (m.measurements ?? m.recent).filter((x) => x.at >= since);
   const series: Series[] = VERDICTS.map((v) => ({ label: v.verdict, color: v.color, points: all.filter((x) => x.verdict === v.verdict && x.value !== undefined && Number.isFinite(x.value)).map((x) => [x.at, x.value!] as [number, number]) }));
   const last = all[all.length - 1];
   return (
@@ -305,7 +312,11 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       </>
     );
   }
-  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: ro.history.map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
+  // The history spans every walk of this target: the charts show the latest, the table below lists them all.
+  const walks = walksOf(ro.history);
+  const current = walks[walks.length - 1];
+  const since = current ? Date.parse(current.start) : 0;
+  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: (current?.entries ?? []).map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
   const metrics = Object.entries(ro.analysis?.metrics ?? {});
   return (
     <>
@@ -385,7 +396,14 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
       <h2>Steps</h2>
       <Steps ro={ro} />
-      <h2>Canary weight</h2>
+      <h2>
+        Canary weight{' '}
+        {current && (
+          <span class="muted h-note">
+            {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
+          </span>
+        )}
+      </h2>
       <div class="card">
         <TimeChart
           title="canary weight"
@@ -405,8 +423,45 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           </p>
           <div class="grid">
             {metrics.map(([n, m]) => (
-              <MetricChart key={n} name={n} m={m} theme={theme} />
+              <MetricChart key={n} name={n} m={m} theme={theme} since={since} />
             ))}
+          </div>
+        </>
+      )}
+      {walks.length > 1 && (
+        <>
+          <h2>Rollouts of this target</h2>
+          <div class="table-wrap">
+            <table data-walks>
+              <thead>
+                <tr>
+                  <th>Started ({zoneLabel()})</th>
+                  <th class="hide-narrow">Last step</th>
+                  <th>Outcome</th>
+                  <th>Steps done</th>
+                  <th>Highest weight</th>
+                  <th class="hide-narrow">Last entry</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...walks].reverse().map((w) => (
+                  <tr key={w.from}>
+                    <td class="nowrap">
+                      <Time at={w.start} compact />
+                    </td>
+                    <td class="nowrap hide-narrow">
+                      <Time at={w.end} compact />
+                    </td>
+                    <td>
+                      <Badge tone={w.outcome === 'Superseded' ? 'none' : phaseTone(w.outcome)}>{w.outcome}</Badge>
+                    </td>
+                    <td>{w.stepsDone}</td>
+                    <td>{w.maxWeight}%</td>
+                    <td class="wrap hide-narrow">{w.entries[w.entries.length - 1]!.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </>
       )}
