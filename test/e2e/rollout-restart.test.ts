@@ -154,7 +154,7 @@ test.serial('Prometheus stopped mid-rollout: no promotion, every failed query co
   // Every failed query was counted: the last four measurements are the four errors in a row.
   const recent = failed.analysis!.metrics['success-rate']!.recent.slice(-4);
   t.deepEqual(recent.map((m) => m.verdict), ['error', 'error', 'error', 'error']);
-  t.true(recent.every((m) => /unreachable/.test(m.message ?? '')));
+  t.true(recent.every((m) => /unreachable \(ECONNREFUSED\)|HTTP 503 Service Unavailable/.test(m.message ?? '')), 'each one a failed query (a stopping Prometheus answers 503, a stopped one refuses)');
   const written = await rig.waitFor('the write-back', (s) => s.writeBack?.status === 'done');
   t.is(written.writeBack?.result?.kind, 'reverted');
   t.is((await rig.remoteLog())[0]!.author, `${AUTHOR.name} <${AUTHOR.email}>`);
