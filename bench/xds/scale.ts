@@ -409,6 +409,7 @@ interface ChurnResult {
   cpu: number;
   cpuPerSecond: number;
   bytes: number;
+  responses: Record<string, number>;
   load: string;
 }
 
@@ -420,7 +421,8 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   const window = n + 1;
   const dead = new Set((await fleet.reports()).filter((r) => r.error).map((r) => r.id));
   const cpu0 = await cpuSeconds(server.pid);
-  const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const before = await fleet.reports();
+  const bytes0 = before.reduce((a, r) => a + r.bytes, 0);
   const writes: { id: string; at: number; service: number }[] = [];
   const acceptedBefore = server.accepted?.length ?? 0;
   const t0 = now();
@@ -444,7 +446,8 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   }
   const cpu1 = await cpuSeconds(server.pid);
   const elapsed = (now() - t0) / 1000;
-  const bytes1 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const after = await fleet.reports();
+  const bytes1 = after.reduce((a, r) => a + r.bytes, 0);
   const perProxy: number[] = [];
   const perChange: number[] = [];
   const fromAccepted: number[] = [];
@@ -478,6 +481,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     cpu: cpu1 - cpu0,
     cpuPerSecond: (cpu1 - cpu0) / elapsed,
     bytes: bytes1 - bytes0,
+    responses: responsesByType(before, after),
     load: loadAverage(),
   };
 }
@@ -508,7 +512,7 @@ function printChange(c: ChangeResult): void {
 function printChurn(c: ChurnResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
   const dead = c.disconnected ? ` (${c.disconnected} proxies reset before the churn not counted)` : '';
-  console.log(`  [${c.server}] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds one WorkloadEntry to a service): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${acc}; ${c.missed} (proxy, change) pairs not reached within --change-timeout${dead}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
+  console.log(`  [${c.server}] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds one WorkloadEntry to a service): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${acc}; ${c.missed} (proxy, change) pairs not reached within --change-timeout${dead}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent in ${Object.entries(c.responses).map(([t, n]) => `${n} ${t}`).join(', ') || 'no'} responses; load ${c.load}`);
 }
 
 function ratio(a: number, b: number): string {
