@@ -195,6 +195,10 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   // The commits that changed the target, from the source's clone (the same walk as `meshcd history`).
   await page.locator('details.res summary:has-text("reviews: move the split to v2")').waitFor({ timeout: 10_000 });
   t.regex(await page.locator('details.res summary').first().innerText(), /changed\s+reviews: move the split to v2/);
+  const moved = page.locator('details.res:has(summary:has-text("reviews: move the split to v2"))');
+  await moved.locator('summary').click();
+  t.regex((await moved.locator('a[href^="#/diff"]').getAttribute('href'))!, /^#\/diff\?source=platform&base=[0-9a-f]{40}%7E1&head=[0-9a-f]{40}$/);
+  await moved.locator('summary').click();
   await screenshot(page, 'rollout', { fullPage: true });
 
   // Promote needs the admin token: the login dialog opens; a wrong token is refused; the right one works.

@@ -196,6 +196,8 @@ test.serial('a pushed invalid commit appears as rejected with its file:line, wit
   // The source still serves the good commit.
   t.is(await page.locator('[data-source="platform"] .served').getAttribute('data-revision'), `main@sha1:${ctx.good}`);
   t.regex(await page.locator('[data-source="platform"] h2').innerText(), /newest rejected/);
+  // One click from the rejected commit to what it changes against the one served.
+  t.is(await rejected.locator('a[data-diff-link]').getAttribute('href'), `#/diff?source=platform&base=${ctx.good}&head=${bad}`);
   await screenshot(page, 'overview-rejected', { fullPage: true });
 });
 

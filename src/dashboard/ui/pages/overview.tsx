@@ -155,6 +155,13 @@ function SourceCard({ s }: { s: SourceStatus }) {
           <p style={{ margin: '0 0 8px' }}>
             <CommitLine c={rejected.data} revision={s.lastRejected.revision} /> <span class="muted">· rejected <Time at={s.lastRejected.at} /></span>
           </p>
+          {s.kind === 'git' && commitOfRevision(s.revision) && commitOfRevision(s.lastRejected.revision) && (
+            <p style={{ margin: '0 0 8px' }}>
+              <a data-diff-link href={`#/diff?${new URLSearchParams({ source: s.name, base: commitOfRevision(s.revision)!, head: commitOfRevision(s.lastRejected.revision)! })}`}>
+                What it changes against the commit served (Diff)
+              </a>
+            </p>
+          )}
           <Findings source={s} revision={s.lastRejected.revision} diagnostics={s.lastRejected.diagnostics} />
         </div>
       )}

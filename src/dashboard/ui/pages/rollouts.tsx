@@ -273,6 +273,9 @@ function TargetCommits({ ro }: { ro: RolloutStatus }) {
           </summary>
           <div>
             <UnifiedDiff text={e.diff} label={`diff of ${e.commit.slice(0, 12)}`} />
+            <p style={{ margin: '6px 0 0' }}>
+              <a href={`#/diff?${new URLSearchParams({ source: d.data!.source!, base: `${e.commit}~1`, head: e.commit })}`}>The whole commit: every resource it changes and the Envoy config per proxy (Diff)</a>
+            </p>
           </div>
         </details>
       ))}
