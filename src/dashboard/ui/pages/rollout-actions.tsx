@@ -4,7 +4,7 @@
 // concern. Posts /api/v1/rollouts/NS/NAME/COMMAND.
 
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, postWithToken, type RolloutStatus, type RolloutStep } from '../api.js';
 import { ensureLogin, Time } from '../ui.js';
 
@@ -32,6 +32,8 @@ export function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void 
   const [busy, setBusy] = useState('');
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | undefined>();
   const [confirmAbort, setConfirmAbort] = useState(false);
+  // A refusal ("not logged in", a 409) is about the phase it was made in: it goes when the phase changes.
+  useEffect(() => setMsg((m) => (m && !m.ok ? undefined : m)), [ro.phase]);
   const run = async (cmd: string) => {
     if (cmd === 'abort' && !confirmAbort) {
       setConfirmAbort(true);
