@@ -195,6 +195,10 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   // The commits that changed the target, from the source's clone (the same walk as `meshcd history`).
   await page.locator('details.res summary:has-text("reviews: move the split to v2")').waitFor({ timeout: 10_000 });
   t.regex(await page.locator('details.res summary').first().innerText(), /changed\s+reviews: move the split to v2/);
+  const moved = page.locator('details.res:has(summary:has-text("reviews: move the split to v2"))');
+  await moved.locator('summary').click();
+  t.regex((await moved.locator('a[href^="#/diff"]').getAttribute('href'))!, /^#\/diff\?source=platform&base=[0-9a-f]{40}%7E1&head=[0-9a-f]{40}$/);
+  await moved.locator('summary').click();
   await screenshot(page, 'rollout', { fullPage: true });
 
   // Promote needs the admin token: the login dialog opens; a wrong token is refused; the right one works.
@@ -270,6 +274,7 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await page.click('button[data-command="promote"]');
   await page.locator('dialog[open]').waitFor();
   await page.keyboard.press('Escape');
+  await page.locator('[data-command-result="error"]:text("promote: not logged in")').waitFor();
   t.like(await status(), { stepIndex: 5 });
 
   // v2 starts failing: the analysis fails it, the rollout rolls back and writes a revert commit; the page shows all of it.
@@ -289,6 +294,8 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   t.true(failures >= 2, `${failures} failed measurements drawn`);
   t.is(await page.locator('ol.steps li[data-state="failed"]').count(), 1);
   t.true((await weights()).at(-1) === 0, 'the weight chart ends back at 0%');
+  // The refusal from before ("promote: not logged in", the dialog closed) went with the phase it was about.
+  t.is(await page.locator('[data-command-result]').innerText(), '');
   await screenshot(page, 'rollout-failed', { fullPage: true });
 
   // The Retry button stays off: the revert is in Git, there is nothing to retry (the server would answer 409).

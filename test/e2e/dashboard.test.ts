@@ -192,10 +192,12 @@ test.serial('a pushed invalid commit appears as rejected with its file:line, wit
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
   const first = await rejected.locator('.diag li[data-severity="error"]').first().innerText();
   t.regex(first, /broken\.yaml:9\s+MCD0100\s+/);
-  t.regex(await rejected.innerText(), /add a broken route/);
+  await rejected.locator('.subject:text("add a broken route")').waitFor({ timeout: 10_000 });
   // The source still serves the good commit.
   t.is(await page.locator('[data-source="platform"] .served').getAttribute('data-revision'), `main@sha1:${ctx.good}`);
   t.regex(await page.locator('[data-source="platform"] h2').innerText(), /newest rejected/);
+  // One click from the rejected commit to what it changes against the one served.
+  t.is(await rejected.locator('a[data-diff-link]').getAttribute('href'), `#/diff?source=platform&base=${ctx.good}&head=${bad}`);
   await screenshot(page, 'overview-rejected', { fullPage: true });
 });
 
