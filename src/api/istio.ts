@@ -448,6 +448,8 @@ export interface MeshConfigSpec {
   rootNamespace?: string;
   /** Namespace labels (e.g. `env: production`), for policies with namespace selectors. */
   namespaces?: Record<string, { labels?: Record<string, string> }>;
+  /** Istio's mesh-wide locality load balancing; a DestinationRule's own setting replaces it. */
+  localityLbSetting?: Record<string, unknown>;
 }
 
 export interface KindSpecs {

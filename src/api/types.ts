@@ -62,6 +62,8 @@ export interface MeshSettings {
   clusterDomain: string;
   /** Root namespace for mesh-wide policies, as Istio's `istio-system`. */
   rootNamespace: string;
+  /** Istio's MeshConfig.localityLbSetting: applies where no DestinationRule sets its own. */
+  localityLbSetting?: Readonly<Record<string, unknown>>;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
@@ -226,6 +228,8 @@ export interface ProxyInfo {
   serviceAccount?: string;
   /** e.g. `grpc-js 1.14`, `envoy 1.31`. */
   userAgent?: string;
+  /** `region/zone/subzone` from the xDS node's locality, when it sends one (Istio: it wins over its workload's). */
+  locality?: string;
 }
 
 /** One Envoy resource, as a plain JSON object in proto3 JSON form, with its name. */
