@@ -27,13 +27,15 @@ export interface BootstrapOptions {
   nodeId: string;
   namespace: string;
   locality?: { region?: string; zone?: string; sub_zone?: string };
+  /** Node metadata LABELS (the proxy's workload labels, e.g. topology.istio.io/cluster). */
+  labels?: Record<string, string>;
 }
 
 /** A grpc-js-xds (and grpc-go) bootstrap: insecure channel, Istio-style node metadata, optional locality. */
 export function bootstrapWith(o: BootstrapOptions): Record<string, unknown> {
   return {
     xds_servers: o.servers.map((s) => ({ server_uri: s, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] })),
-    node: { id: o.nodeId, locality: o.locality ?? {}, metadata: { GENERATOR: 'grpc', NAMESPACE: o.namespace } },
+    node: { id: o.nodeId, locality: o.locality ?? {}, metadata: { GENERATOR: 'grpc', NAMESPACE: o.namespace, ...(o.labels ? { LABELS: o.labels } : {}) } },
     server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',
   };
 }

@@ -105,8 +105,10 @@ function plainGroups(endpoints: readonly MeshEndpoint[]): LocalityGroup[] {
 /** The endpoints grouped by locality (and priority), with Istio's locality LB applied when it applies. */
 export function localityGroups(endpoints: readonly MeshEndpoint[], ctx?: LocalityContext): LocalityGroup[] {
   let groups = plainGroups(endpoints);
-  if (!ctx || ctx.setting.enabled === false || !ctx.proxyLocality) return groups;
+  if (!ctx || ctx.setting.enabled === false) return groups;
   const s = ctx.setting;
+  // Without a locality only failoverPriority on labels can tell endpoints apart (Istio applies it all the same).
+  if (!ctx.proxyLocality && !(ctx.failover && s.failoverPriority?.length)) return groups;
   const rule = (s.distribute ?? []).find((d) => localityMatches(ctx.proxyLocality, d.from));
   if (rule) {
     const unmatched = new Set(groups);

@@ -84,3 +84,13 @@ test('a sidecar\'s node locality wins over its workload\'s', (t) => {
   t.deepEqual(groups(sidecar('10.0.1.9'), m), ['0:10.0.1.1:1', '1:10.0.2.1:1', '2:10.0.3.1:1'], 'its workload is in r1/z1');
   t.deepEqual(groups(sidecar('10.0.1.9', 'r2/z1/'), m), ['0:10.0.3.1:1', '1:10.0.1.1:1', '1:10.0.2.1:1']);
 });
+
+test('failoverPriority on labels needs no proxy locality (a client that only says its cluster)', (t) => {
+  const m = model([
+    resource('ServiceEntry', 'two', { hosts: ['two.ns.svc.cluster.local'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'grpc', protocol: 'GRPC' }], endpoints: [{ address: '10.1.0.1', labels: { 'topology.istio.io/cluster': 'east' } }, { address: '10.2.0.1', labels: { 'topology.istio.io/cluster': 'west' } }] }),
+    resource('DestinationRule', 'two', { host: 'two.ns.svc.cluster.local', trafficPolicy: { ...OUTLIER, loadBalancer: { localityLbSetting: { failoverPriority: ['topology.istio.io/cluster'] } } } }),
+  ]);
+  const p: ProxyInfo = { id: 'c', kind: 'grpc', namespace: 'ns', labels: { 'topology.istio.io/cluster': 'west' }, ips: [] };
+  const cla = translateWithDiagnostics(p, m).resources.get(TYPE_URL.endpoint)!.get('outbound|80||two.ns.svc.cluster.local')!.value as { endpoints: { priority?: number; lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[] }[] };
+  t.deepEqual(cla.endpoints.map((g) => `${g.priority ?? 0}:${g.lb_endpoints[0]!.endpoint.address.socket_address.address}`).sort(), ['0:10.2.0.1', '1:10.1.0.1']);
+});
