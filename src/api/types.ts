@@ -161,6 +161,13 @@ export interface ServiceIndex {
   workloadsFor(hostname: string, namespace?: string): readonly Workload[];
   /** All workloads, e.g. to match a DestinationRule subset or a Gateway selector. */
   workloads(): readonly Workload[];
+  /** Namespaces the registry knows with their labels (Kubernetes: every namespace of every cluster), for analyzers. */
+  namespaces?(): ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /**
+   * The workloads a service's own selector picks, ready or not (a Kubernetes
+   * Service's pods), for analyzers; undefined when the service has none.
+   */
+  selectedWorkloads?(hostname: string, namespace: string): readonly Workload[] | undefined;
 }
 
 // ---------------------------------------------------------------------------
