@@ -455,6 +455,8 @@ export interface MeshConfigSpec {
    * defaults to every namespace.
    */
   configCanary?: Omit<RolloutSpec, 'strategy'>;
+  /** Istio's mesh-wide locality load balancing; a DestinationRule's own setting replaces it. */
+  localityLbSetting?: Record<string, unknown>;
 }
 
 export interface KindSpecs {

@@ -264,6 +264,7 @@ export function meshSettingsFrom(spec: MeshConfigSpec): MeshSettings {
     outboundTrafficPolicy: mode === 'REGISTRY_ONLY' || mode === 'ALLOW_ANY' ? mode : d.outboundTrafficPolicy,
     clusterDomain: typeof spec.clusterDomain === 'string' ? spec.clusterDomain : d.clusterDomain,
     rootNamespace: typeof spec.rootNamespace === 'string' ? spec.rootNamespace : d.rootNamespace,
+    ...(isRecord(spec.localityLbSetting) ? { localityLbSetting: spec.localityLbSetting } : {}),
   };
 }
 

@@ -56,8 +56,14 @@ export interface RunnerOptions {
   author?: { name: string; email: string };
   /** A revision's file (relative to its source's folder) as a path from the repository root; default: unchanged. */
   repoPath?: (source: string, file: string) => string;
-  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now); also when a new leader finds a state for a revision it has not accepted yet. */
   refreshSource?: (source: string) => void;
+  /**
+   * Replicated: how long a new leader waits to accept the revision the
+   * persisted state was stepped with before it steps with its own (default
+   * 30 s); until then it serves the persisted overlay as it is.
+   */
+  catchUpMs?: number;
   /** Config canaries (strategy: proxies): the cache's second revision and the server's ACK/NACK per proxy (config-canary.ts). */
   canary?: CanaryPort;
   now?: () => number;
@@ -73,6 +79,7 @@ interface Entry {
 }
 
 const STATE_DOC = 'rollouts';
+const SEEN_MAX = 256;
 const PHASES = ['Idle', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 const phaseGauge = metric('gauge', 'meshcd_rollout_phase', 'Rollout phase (1 for the current phase)', ['namespace', 'name', 'phase']);
@@ -93,6 +100,10 @@ export class RolloutRunner {
   private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
   private readonly canary: ConfigCanaryDriver | undefined;
+  /** Commits this replica has accepted, per source (the last SEEN_MAX): a persisted state naming another was stepped by a replica ahead of this one. */
+  private readonly seen = new Map<string, string[]>();
+  /** Rollouts whose persisted state names a revision this replica has not accepted yet: since when, and the wake-up. */
+  private readonly waits = new Map<string, { commit: string; since: number; timer?: NodeJS.Timeout }>();
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
@@ -116,6 +127,7 @@ export class RolloutRunner {
     this.stopped = true;
     this.canary?.close();
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+    for (const key of [...this.waits.keys()]) this.clearWait(key);
   }
 
   /** Wait for queued work (tests). */
@@ -131,6 +143,12 @@ export class RolloutRunner {
       this.config = config;
       this.revisions = revisions;
       this.revisionId = revisions.map((r) => r.id).join(',');
+      for (const r of revisions) {
+        let l = this.seen.get(r.source);
+        if (!l) this.seen.set(r.source, (l = []));
+        if (!l.includes(r.commit)) l.push(r.commit);
+        if (l.length > SEEN_MAX) l.shift();
+      }
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
       const meshDefault = meshDefaultRollout(config);
@@ -153,11 +171,14 @@ export class RolloutRunner {
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
+        if (r.state !== entry.state && this.behind(entry)) continue;
+        this.clearWait(key);
         entry.state = r.state;
         if (this.leads()) pending.push({ entry, actions: r.actions });
       }
       for (const [key, e] of this.entries) {
         if (seen.has(key)) continue;
+        this.clearWait(key);
         if (e.timer) clearTimeout(e.timer);
         this.entries.delete(key);
         this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
@@ -185,6 +206,46 @@ export class RolloutRunner {
 
   private leads(): boolean {
     return this.opts.isLeader?.() ?? true;
+  }
+
+  /**
+   * Whether the entry's state (the leader's, persisted) was stepped with a
+   * revision this replica has not accepted: then its own older (or other)
+   * revision must not step it — that would read as Git reverting the change
+   * mid-rollout. A follower serves the state as it is; a new leader does too
+   * and waits for the revision (fetching the source now), at most catchUpMs,
+   * then steps with what it has.
+   */
+  private behind(e: Entry): boolean {
+    const known = e.state.known;
+    if (!known?.commit || !known.source || this.seen.get(known.source)?.includes(known.commit)) return false;
+    if (!this.leads()) return true;
+    const now = this.now();
+    let w = this.waits.get(e.key);
+    if (w && w.commit !== known.commit) {
+      this.clearWait(e.key);
+      w = undefined;
+    }
+    const limit = this.opts.catchUpMs ?? 30_000;
+    if (!w) {
+      w = { commit: known.commit, since: now };
+      this.waits.set(e.key, w);
+      this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, `the persisted rollout state was stepped with a revision this replica has not accepted yet; serving it as it is and fetching the source (at most ${Math.round(limit / 1000)} s)`);
+      this.opts.refreshSource?.(known.source);
+      w.timer = setTimeout(() => void (this.config && this.accepted(this.config, this.revisions)), limit + 10);
+      w.timer.unref?.();
+      return true;
+    }
+    if (now - w.since < limit) return true;
+    this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, 'the revision of the persisted rollout state was not accepted in time; stepping with this replica\'s revision');
+    this.clearWait(e.key);
+    return false;
+  }
+
+  private clearWait(key: string): void {
+    const w = this.waits.get(key);
+    if (w?.timer) clearTimeout(w.timer);
+    this.waits.delete(key);
   }
 
   /** A manual command; resolves with the rejection reason when it does not apply. */

@@ -3,6 +3,7 @@
 import type { MeshConfigSpec, RolloutSpec } from '../../api/istio.js';
 import { at, type RuleContext } from './context.js';
 import { BUILTIN_TEMPLATES } from '../../rollout/contracts.js';
+import { checkLocalityLb } from './destinationrule.js';
 import { checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isK8sDns1123Label, isObject } from './common.js';
 
 const STEP_ACTIONS = ['setWeight', 'pause', 'setHeaderRoute', 'setMirror', 'analysis', 'setProxies'] as const;
@@ -188,4 +189,6 @@ export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {
       if (isObject(v)) checkLabels(ctx, at(at('spec.namespaces', ns), 'labels'), v.labels);
     }
   }
+  // As Istio's ValidateMeshConfig: failover needs outlier detection, which each DestinationRule brings.
+  checkLocalityLb(ctx, 'spec.localityLbSetting', spec.localityLbSetting, true);
 }

@@ -110,6 +110,16 @@ export const MESHCONFIG_SPEC_SCHEMA: JsonSchema = {
     rootNamespace: str,
     namespaces: { type: 'object', additionalProperties: { type: 'object', properties: { labels: strMap } } },
     configCanary: { type: 'object', properties: Object.fromEntries(Object.entries(ROLLOUT_SPEC_SCHEMA.properties!).filter(([k]) => k !== 'strategy')), required: ['steps'] },
+    // Istio's LocalityLoadBalancerSetting, as in the DestinationRule CRD.
+    localityLbSetting: {
+      type: 'object',
+      properties: {
+        enabled: { type: 'boolean', nullable: true },
+        distribute: { type: 'array', items: { type: 'object', properties: { from: str, to: { type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 4294967295 } } } } },
+        failover: { type: 'array', items: { type: 'object', properties: { from: str, to: str } } },
+        failoverPriority: { type: 'array', items: str },
+      },
+    },
   },
 };
 

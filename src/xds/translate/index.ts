@@ -28,10 +28,11 @@ export interface TranslateResult {
 /**
  * Two proxies with the same key receive identical resources: the view
  * depends only on kind, namespace, labels and IPs (inbound listeners and
- * workload matching). The service account is not used by translation.
+ * workload matching), and its node's locality when it sends one (locality
+ * LB). The service account is not used by translation.
  */
 export function translationKey(proxy: ProxyInfo): string {
-  return [proxy.kind, proxy.namespace, labelsKey(proxy.labels), [...proxy.ips].sort().join(',')].join('|');
+  return [proxy.kind, proxy.namespace, labelsKey(proxy.labels), [...proxy.ips].sort().join(','), ...(proxy.locality ? [proxy.locality] : [])].join('|');
 }
 
 function sorted(m: Map<string, XdsResource>): ReadonlyMap<string, XdsResource> {

@@ -16,7 +16,11 @@
 //   `failover` rule from the proxy's region names another region. With both
 //   `failoverPriority` and `failover`, the locality priority refines the label
 //   one. Priorities are renumbered 0..N without gaps.
-// The proxy's locality and labels are those of the workload it runs.
+// The setting is the DestinationRule's, else the MeshConfig's
+// (localityLbSetting), as istiod's getLocalityLbSetting: a rule's setting
+// replaces the mesh's whole, and `enabled: false` on the rule turns it off.
+// The proxy's locality is its xDS node's (node.locality), else that of the
+// workload it runs; its labels are the workload's.
 
 import type { MeshEndpoint, MeshModel } from '../../mesh/model.js';
 import { cmp } from '../../mesh/names.js';
@@ -101,8 +105,10 @@ function plainGroups(endpoints: readonly MeshEndpoint[]): LocalityGroup[] {
 /** The endpoints grouped by locality (and priority), with Istio's locality LB applied when it applies. */
 export function localityGroups(endpoints: readonly MeshEndpoint[], ctx?: LocalityContext): LocalityGroup[] {
   let groups = plainGroups(endpoints);
-  if (!ctx || ctx.setting.enabled === false || !ctx.proxyLocality) return groups;
+  if (!ctx || ctx.setting.enabled === false) return groups;
   const s = ctx.setting;
+  // Without a locality only failoverPriority on labels can tell endpoints apart (Istio applies it all the same).
+  if (!ctx.proxyLocality && !(ctx.failover && s.failoverPriority?.length)) return groups;
   const rule = (s.distribute ?? []).find((d) => localityMatches(ctx.proxyLocality, d.from));
   if (rule) {
     const unmatched = new Set(groups);
@@ -151,6 +157,12 @@ export function localityGroups(endpoints: readonly MeshEndpoint[], ctx?: Localit
   return groups;
 }
 
+/** The locality LB setting in force: the DestinationRule's (even `{enabled: false}`) replaces the mesh's. */
+export function effectiveLocalitySetting(mesh: Readonly<Record<string, unknown>> | undefined, rule: Readonly<Record<string, unknown>> | undefined): LocalityLbSetting | undefined {
+  const s = (rule ?? mesh) as LocalityLbSetting | undefined;
+  return s && s.enabled !== false ? s : undefined;
+}
+
 const localityKeysMemo = new WeakMap<MeshModel, readonly string[] | null>();
 
 /**
@@ -177,16 +189,17 @@ export function localityInputs(model: MeshModel): readonly string[] | null {
       visit(dr.trafficPolicy);
       for (const sub of dr.subsets) visit(sub.trafficPolicy);
     }
+    visit({ loadBalancer: { localityLbSetting: model.settings.localityLbSetting } });
     keys = used ? [...found].sort() : null;
     localityKeysMemo.set(model, keys);
   }
   return keys;
 }
 
-/** The part of a memo or sharing key that locality LB adds: the proxy's own locality and failoverPriority labels ('' when no rule uses it). */
-export function localityScope(model: MeshModel, own: MeshEndpoint | undefined, proxyLabels: Record<string, string>): string {
+/** The part of a memo or sharing key that locality LB adds: the proxy's locality (its node's, else its workload's) and failoverPriority labels ('' when no rule uses it). */
+export function localityScope(model: MeshModel, own: MeshEndpoint | undefined, proxyLabels: Record<string, string>, nodeLocality?: string): string {
   const keys = localityInputs(model);
   if (!keys) return '';
   const labels = { ...proxyLabels, ...own?.labels };
-  return `loc=${own?.locality ?? ''};${keys.map((k) => `${k}=${labels[k] ?? ''}`).join(',')}`;
+  return `loc=${nodeLocality ?? own?.locality ?? ''};${keys.map((k) => `${k}=${labels[k] ?? ''}`).join(',')}`;
 }

@@ -108,7 +108,7 @@ export class ProxyView {
 
   /** What locality LB reads of this proxy ('' when no DestinationRule uses it): part of outbound memo and sharing keys. */
   get localityScope(): string {
-    return (this.locality ??= localityScope(this.model, this.inbound[0]?.endpoint, this.proxy.labels));
+    return (this.locality ??= localityScope(this.model, this.inbound[0]?.endpoint, this.proxy.labels, this.proxy.locality));
   }
   private locality: string | undefined;
 

@@ -65,5 +65,7 @@ const cases: RuleCase[] = [
   { name: 'trust domain', code: 'MCD0227', message: /trust domain name "Example_Org" invalid/, yaml: mesh(`  trustDomain: Example_Org #<\n`) },
   { name: 'default namespace', code: 'MCD0227', message: /defaultNamespace "Default" is not a valid namespace name/, yaml: mesh(`  defaultNamespace: Default #<\n`) },
   { name: 'namespace labels', code: 'MCD0207', message: /invalid label value "prod env"/, yaml: mesh(`  namespaces:\n    shop:\n      labels:\n        env: prod env #<\n`) },
+  { name: 'mesh localityLbSetting: distribute and failover', code: 'MCD0209', message: /can not simultaneously specify 'distribute' and 'failover'/, yaml: mesh(`  localityLbSetting:\n    distribute: [{from: us-east/*, to: {us-east/*: 100}}]\n    failover: #<\n    - {from: us-east, to: us-west}\n`) },
+  { name: 'mesh localityLbSetting: weights', code: 'MCD0204', message: /total locality weight 90 != 100/, yaml: mesh(`  localityLbSetting:\n    distribute:\n    - from: us-east/*\n      to: #<\n        us-east/*: 90\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
