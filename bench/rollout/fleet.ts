@@ -24,8 +24,8 @@ export interface Sidecar {
   pushes: number;
   /** NACKs sent (never, unless a resource failed to decode). */
   nacks: number;
-  /** Per-proxy revision-specific detail a bench may read: the last CDS version it ACKed. */
-  clusterVersion?: string;
+  /** Each Cluster response: when it was ACKed and its version. */
+  clusters: { at: number; version?: string }[];
 }
 
 const Ads = grpc.makeGenericClientConstructor(adsClientDefinition() as grpc.ServiceDefinition, 'AggregatedDiscoveryService');
@@ -75,7 +75,7 @@ export class SidecarFleet {
     const client = this.clients.at(-1)! as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, Response> };
     const call = client.StreamAggregatedResources();
     this.calls.push(call);
-    const s: Sidecar = { id, namespace, ready: false, routes: [], pushes: 0, nacks: 0 };
+    const s: Sidecar = { id, namespace, ready: false, routes: [], clusters: [], pushes: 0, nacks: 0 };
     this.sidecars.push(s);
     const subscribed = new Map<string, string[]>([[TYPE_URL.cluster, []], [TYPE_URL.listener, []], [TYPE_URL.endpoint, []], [TYPE_URL.route, []]]);
     const acked = new Set<string>();
@@ -104,7 +104,7 @@ export class SidecarFleet {
       const at = Date.now();
       acked.add(r.type_url);
       if (r.type_url === TYPE_URL.cluster) {
-        s.clusterVersion = r.version_info;
+        s.clusters.push({ at, ...(r.version_info ? { version: r.version_info } : {}) });
         follow(TYPE_URL.endpoint, decoded.map((c) => String(c.name)).filter((n) => n.startsWith('outbound|')));
       } else if (r.type_url === TYPE_URL.listener) {
         const names = new Set<string>();

@@ -8,8 +8,11 @@
 //      analysis decision → every affected proxy ACKing the old routing, and
 //      a `git revert` webhook → the same, over repeated runs.
 //
-//   npm run bench:rollout                  # all three
-//   PARTS=push npm run bench:rollout       # only the push figures (PARTS=io: 1 and 2)
+//   4. canary.ts: a config canary at 2,000 proxies — its extra memory and
+//      push times (issue 13).
+//
+//   npm run bench:rollout                  # all four
+//   PARTS=push npm run bench:rollout       # only the push figures (PARTS=io: 1 and 2; PARTS=canary: 4)
 //   SERVICES=500 ROUNDS=100 REVERTS=20 npm run bench:rollout
 
 import './quiet.js';
@@ -26,7 +29,9 @@ import { startIstioMetricsBackend, type Requests } from '../../test/helpers/isti
 import { startPrometheus } from '../../test/helpers/prometheus.js';
 import { startGitServer } from '../../test/helpers/git-server.js';
 import { makeRepo, tempDir } from '../../test/helpers/git-repo.js';
-import { machine, pushBench } from './push.js';
+import { pushBench } from './push.js';
+import { canaryBench } from './canary.js';
+import { machine } from './mesh.js';
 
 const SERVICES = Number(process.env.SERVICES ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 50);
@@ -117,13 +122,14 @@ async function writeBack(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.PARTS ?? 'io,push').split(',');
+  const parts = (process.env.PARTS ?? 'io,push,canary').split(',');
   console.log(machine());
   if (parts.includes('io')) {
     await analysis();
     await writeBack();
   }
   if (parts.includes('push')) await pushBench();
+  if (parts.includes('canary')) await canaryBench();
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 

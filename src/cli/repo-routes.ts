@@ -71,12 +71,15 @@ export function registerRepoRoutes(admin: AdminServer, opts: RepoRoutesOptions):
       return json(503, { error: `source ${name}: no local clone yet (${(err as Error).message})` });
     }
   };
-  const resolve = async (repo: LocalRepo, param: string, what: string): Promise<string | AdminResponse> => {
-    if (!REF_RE.test(param)) return json(400, { error: `${what}: "${param.slice(0, 60)}" is not a commit id or ref` });
+  const resolve = async (repo: LocalRepo, param: string, what: string, spec?: SourceSpec): Promise<string | AdminResponse> => {
+    if (!REF_RE.test(param)) return json(400, { error: `${what}: "${param.slice(0, 60)}" is not a commit id or ref (letters, digits and . _ / ~ ^ -, at most 200)` });
     try {
       return await resolveCommit(repo, param);
     } catch (err) {
-      return json(404, { error: `${what}: ${(err as Error).message}` });
+      // Pasted by a person: name the source, not the clone's path under the state dir, and say what the clone holds.
+      const message = spec ? (err as Error).message.split(`repository ${repo.dir}`).join(`source ${spec.name}`) : (err as Error).message;
+      const hint = spec && err instanceof GitError && /is not a branch, tag or commit/.test(message) ? ` (meshcd's clone holds what it fetched of ${spec.ref} since its first fetch)` : '';
+      return json(404, { error: `${what}: ${message}${hint}` });
     }
   };
   const guard = async (fn: () => Promise<AdminResponse>): Promise<AdminResponse> => {
@@ -105,7 +108,7 @@ export function registerRepoRoutes(admin: AdminServer, opts: RepoRoutesOptions):
     guard(async () => {
       const r = await repoOf(req);
       if ('status' in r) return r;
-      const oid = await resolve(r.repo, req.params.ref!, 'commit');
+      const oid = await resolve(r.repo, req.params.ref!, 'commit', r.spec);
       if (typeof oid !== 'string') return oid;
       return json(200, commitView(await readCommitInfo(r.repo, oid)));
     }),
@@ -141,11 +144,12 @@ export function registerRepoRoutes(admin: AdminServer, opts: RepoRoutesOptions):
       const baseRef = req.query.get('base');
       const headRef = req.query.get('head');
       if (!baseRef || !headRef) return json(400, { error: 'query parameters base=REF and head=REF are required' });
-      const base = await resolve(r.repo, baseRef, 'base');
+      const base = await resolve(r.repo, baseRef, 'base', r.spec);
       if (typeof base !== 'string') return base;
-      const head = await resolve(r.repo, headRef, 'head');
+      const head = await resolve(r.repo, headRef, 'head', r.spec);
       if (typeof head !== 'string') return head;
-      const key = `${r.spec.name}\0${base}\0${head}\0${output}`;
+      // The refs too: the report names each side as it was asked for (`main~1`, a commit id).
+      const key = `${r.spec.name}\0${base}\0${head}\0${baseRef}\0${headRef}\0${output}`;
       const kept = diffs.get(key);
       if (kept) return kept;
       // One diff at a time: each loads, validates and translates two revisions.

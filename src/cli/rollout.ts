@@ -79,6 +79,7 @@ function statusLines(s: RolloutStatus): string[] {
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   if (s.pause) lines.push(`  paused (${s.pause.reason})${s.pause.deadline ? ` until ${s.pause.deadline}` : s.pause.remainingMs !== undefined ? `, ${Math.round(s.pause.remainingMs / 1000)}s left` : ', until promoted'}`);
   if (s.drift) lines.push('  drift: Git states a routing that is not what runs');
+  for (const o of s.overrides ?? []) lines.push(`  in force: http[${o.routeIndex}] ${o.destinations.map((d) => `${d.host}${d.subset ? `/${d.subset}` : ''}${d.port ? `:${d.port}` : ''} ${d.weight}%`).join(', ')}`);
   if (s.writeBack) lines.push(`  write-back: ${JSON.stringify(s.writeBack)}`);
   if (s.analysis) {
     lines.push(`  analysis: ${s.analysis.failures} failed, ${s.analysis.inconclusives} inconclusive, ${s.analysis.consecutiveErrors} errors in a row`);

@@ -268,7 +268,7 @@ export function registerServe(program: Command): void {
           cache.update(withKube(inputs), id);
         }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(),
         // Config canaries (issue 13): the cache's second revision for a cohort, and the server's ACK/NACK per proxy.
-        canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), subscribe: (events) => xdsEvents.subscribe(events) },
+        canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), refused: (id) => cache.status().flatMap((c) => (c.error?.revision === id ? c.error.errors : [])), subscribe: (events) => xdsEvents.subscribe(events) },
         refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
       // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
       kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));

@@ -3,8 +3,12 @@
 // as an edge from where traffic enters the route (a gateway, or the
 // VirtualService's own host inside the mesh) to the service or subset it
 // goes to, labelled with the route's name and weight. Routes a Rollout is
-// walking out are marked. Pure: plain values in and out (the dashboard lays
-// it out with dagre; the unit tests check it).
+// walking out are marked; where its overlay replaces a route's destinations
+// (GET /api/v1/rollouts `overrides`, the same overlay the xDS server
+// applies), each edge carries the weight in force now beside Git's, and a
+// destination only the overlay names (Git dropped it, or an A/B header
+// route, or a mirror) gets an edge of its own. Pure: plain values in and out
+// (the dashboard lays it out with dagre; the unit tests check it).
 // Imports: src/mesh/names.ts (host and gateway reference rules).
 
 import { resolveGatewayRef, resolveHost } from '../mesh/names.js';
@@ -17,13 +21,28 @@ export interface ConfigResource {
   resource: { spec?: unknown };
 }
 
-/** A Rollout in flight, as GET /api/v1/rollouts returns it (the fields used here). */
+/** One destination of an override (src/api/types.ts OverlayDestination). */
+export interface OverrideDestination {
+  host: string;
+  subset?: string;
+  port?: number;
+  weight: number;
+}
+
+/** A Rollout, as GET /api/v1/rollouts returns it (the fields used here). */
 export interface RolloutRef {
   namespace: string;
   name: string;
   phase: string;
   canaryWeight: number;
   target: { virtualService: string; route?: string };
+  /** The routing in force where it differs from Git's, per http route index of the target (src/api/types.ts RouteOverride). */
+  overrides?: readonly {
+    routeIndex: number;
+    destinations: readonly OverrideDestination[];
+    headerRoute?: { destinations: readonly OverrideDestination[] };
+    mirror?: { host: string; subset?: string; port?: number; percent: number };
+  }[];
 }
 
 export type NodeKind = 'gateway' | 'service' | 'subset' | 'external';
@@ -49,7 +68,13 @@ export interface GraphEdge {
   protocol: 'http' | 'tcp' | 'tls';
   /** Percent from config; undefined for a single destination (100). */
   weight?: number;
-  /** `ns/name` of the Rollout walking this route out. */
+  /** Git's route does not name this destination: only the routing in force does. */
+  notInGit?: boolean;
+  /** Percent in force now where a Rollout's overlay replaces the route's destinations (0: Git names it, the overlay gives it nothing yet). */
+  inForce?: number;
+  /** Requests copied here (a mirror step), percent; the edge carries no response. */
+  mirror?: number;
+  /** `ns/name` of the Rollout walking this route out (or whose rollback Git does not state yet). */
   rollout?: string;
   /** Its canary weight now. */
   canaryWeight?: number;
@@ -112,7 +137,9 @@ export function meshGraph(resources: readonly ConfigResource[], rollouts: readon
     }
   }
 
-  const inFlight = rollouts.filter((ro) => IN_FLIGHT.has(ro.phase));
+  // A Rollout marks the routes it walks out; its overrides are what runs there now.
+  const marking = rollouts.filter((ro) => IN_FLIGHT.has(ro.phase) || (ro.overrides?.length ?? 0) > 0);
+  const destKey = (host: string, subset: string | undefined, port: unknown) => `${host}#${subset ?? ''}#${typeof port === 'number' ? port : ''}`;
   for (const r of resources) {
     if (r.kind !== 'VirtualService') continue;
     const spec = isObj(r.resource.spec) ? r.resource.spec : {};
@@ -120,35 +147,45 @@ export function meshGraph(resources: readonly ConfigResource[], rollouts: readon
     const entries = gateways.length === 0 || gateways.includes('mesh') ? [...gateways.filter((g) => g !== 'mesh').map((g) => `gw:${g}`), ...arr(spec.hosts).map(str).filter((x): x is string => !!x).map((h) => serviceNode(resolveHost(h, r.namespace, settings), hostNamespace(resolveHost(h, r.namespace, settings))))] : gateways.map((g) => `gw:${g}`);
     for (const g of entries) if (g.startsWith('gw:') && !nodes.has(g)) node({ id: g, kind: 'gateway', label: g.slice(3), detail: 'not in the config' });
     const vs = `${r.namespace}/${r.name}`;
+    const target = (host: string, subset: string | undefined) => {
+      const fqdn = resolveHost(host, r.namespace, settings);
+      const svc = serviceNode(fqdn, hostNamespace(fqdn));
+      return subset ? node({ id: `sub:${fqdn}#${subset}`, kind: 'subset', label: subset, detail: fqdn }) : svc;
+    };
+    const push = (route: string, protocol: GraphEdge['protocol'], to: string, fields: Partial<GraphEdge> & { matched: boolean }) => {
+      for (const from of entries) if (from !== to) edges.push({ id: `${vs}/${route}/${from}->${to}${fields.mirror !== undefined ? '/mirror' : ''}`, from, to, virtualService: vs, route, protocol, ...fields });
+    };
     for (const protocol of ['http', 'tcp', 'tls'] as const) {
       arr(spec[protocol]).filter(isObj).forEach((route, i) => {
         const routeName = str(route.name) ?? `${protocol}[${i}]`;
-        const rollout = inFlight.find((ro) => ro.namespace === r.namespace && ro.target.virtualService === r.name && (ro.target.route === undefined || ro.target.route === routeName));
+        const rollout = marking.find((ro) => ro.namespace === r.namespace && ro.target.virtualService === r.name && (ro.target.route === undefined || ro.target.route === routeName || (ro.overrides ?? []).some((o) => o.routeIndex === i)));
+        const override = protocol === 'http' ? rollout?.overrides?.find((o) => o.routeIndex === i) : undefined;
+        const marked = rollout ? { rollout: `${rollout.namespace}/${rollout.name}`, canaryWeight: rollout.canaryWeight } : {};
+        const matched = arr(route.match).length > 0;
+        // What runs now, by destination (host, subset, port), when the overlay replaces this route's destinations.
+        const now = new Map<string, { d: OverrideDestination; weight: number }>();
+        for (const d of override?.destinations ?? []) {
+          const k = destKey(resolveHost(d.host, r.namespace, settings), d.subset, d.port);
+          now.set(k, { d, weight: (now.get(k)?.weight ?? 0) + d.weight });
+        }
         const dests = arr(route.route).filter(isObj);
         for (const d of dests) {
           const dest = isObj(d.destination) ? d.destination : {};
           const host = str(dest.host);
           if (!host) continue;
-          const fqdn = resolveHost(host, r.namespace, settings);
-          const svc = serviceNode(fqdn, hostNamespace(fqdn));
           const subset = str(dest.subset);
-          const to = subset ? node({ id: `sub:${fqdn}#${subset}`, kind: 'subset', label: subset, detail: fqdn }) : svc;
+          const to = target(host, subset);
           const weight = typeof d.weight === 'number' ? d.weight : dests.length > 1 ? 0 : undefined;
-          for (const from of entries) {
-            if (from === to) continue;
-            edges.push({
-              id: `${vs}/${routeName}/${from}->${to}`,
-              from,
-              to,
-              virtualService: vs,
-              route: routeName,
-              protocol,
-              ...(weight !== undefined ? { weight } : {}),
-              ...(rollout ? { rollout: `${rollout.namespace}/${rollout.name}`, canaryWeight: rollout.canaryWeight } : {}),
-              matched: arr(route.match).length > 0,
-            });
-          }
+          const k = destKey(resolveHost(host, r.namespace, settings), subset, isObj(dest.port) ? dest.port.number : undefined);
+          const inForce = override ? (now.get(k)?.weight ?? 0) : undefined;
+          now.delete(k);
+          push(routeName, protocol, to, { ...(weight !== undefined ? { weight } : {}), ...(inForce !== undefined ? { inForce } : {}), ...marked, matched });
         }
+        // Destinations only the routing in force names (Git no longer does).
+        for (const { d, weight } of now.values()) push(routeName, protocol, target(d.host, d.subset), { notInGit: true, inForce: weight, ...marked, matched });
+        // An A/B step's header route (before this one, its matches ANDed with the route's) and a mirror.
+        for (const d of override?.headerRoute?.destinations ?? []) push(`${routeName}-canary`, protocol, target(d.host, d.subset), { notInGit: true, inForce: d.weight, ...marked, matched: true });
+        if (override?.mirror) push(routeName, protocol, target(override.mirror.host, override.mirror.subset), { notInGit: true, mirror: override.mirror.percent, ...marked, matched });
       });
     }
   }

@@ -50,6 +50,8 @@ export interface CanaryPort {
   affected(): Promise<{ proxy: ProxyInfo }[]>;
   /** Connected proxies and the revision each is served. */
   proxies(): { proxy: ProxyInfo; revision: string | undefined; cohort: string }[];
+  /** Why the cache refused snapshots built from this revision (its strict checks: what Envoy would NACK), if it did. */
+  refused(revision: string): string[];
   subscribe(events: CanaryEvents): () => void;
 }
 
@@ -88,6 +90,7 @@ export class ConfigCanaryDriver {
   private readonly settled = new Map<string, string | undefined>();
   private affectedNow: CohortProxy[] = [];
   private warnedRestart = false;
+  private poll: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -104,6 +107,7 @@ export class ConfigCanaryDriver {
 
   close(): void {
     this.unsubscribe();
+    if (this.poll) clearInterval(this.poll);
   }
 
   /** Before a new revision is stepped: the config in force now is the stable one of a walk that starts with it. */
@@ -143,13 +147,32 @@ export class ConfigCanaryDriver {
 
   /** A setProxies step: the affected proxies now, the cohort among them (cohort.ts), reported as `cohortSelected`. */
   async select(key: string, spec: RolloutSpec, generation: number, size: CohortSize, previous: number, canaryId: string): Promise<void> {
+    const started = performance.now();
     const affected = (await this.port.affected()).map((a) => cohortProxy(a.proxy));
+    const tookMs = Math.round(performance.now() - started);
+    if (tookMs > 1000) this.log.warn({ rollout: key, affected: affected.length, ms: tookMs }, `config canary: finding the affected proxies took ${tookMs} ms`);
     this.affectedNow = affected;
     const c = selectCohort(affected, size, spec.cohort, previous);
     this.tracking = { key, generation, canaryId, members: c.members, reported: false };
     this.nacked.delete(key);
     this.log.info({ rollout: key, affected: affected.length, eligible: c.eligible, cohort: c.members.length }, 'config canary: cohort selected');
     this.observe(key, { kind: 'cohortSelected', generation, threshold: c.threshold, members: c.members, eligible: c.eligible });
+    // The cache builds the cohort's snapshots in slices after this; one it refuses never reaches a proxy, so no ACK would come.
+    if (!this.poll) this.poll = setInterval(() => this.checkRefused(), 250);
+  }
+
+  private checkRefused(): void {
+    const t = this.tracking;
+    if (!t || t.reported || this.nacked.has(t.key)) {
+      if (this.poll) clearInterval(this.poll);
+      this.poll = undefined;
+      return;
+    }
+    const errors = this.port.refused(t.canaryId);
+    if (!errors.length) return;
+    this.nacked.add(t.key);
+    this.log.warn({ rollout: t.key, errors: errors.slice(0, 5) }, 'config canary: the new revision\'s snapshot was refused');
+    this.observe(t.key, { kind: 'refused', generation: t.generation, error: errors.slice(0, 3).join('; ') });
   }
 
   /** Template arguments of a config canary: the cohort's pods and the rest's. */

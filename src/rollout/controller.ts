@@ -148,7 +148,8 @@ export type Observation =
   | { kind: 'webhook'; generation: number; name: string; type: WebhookType; ok: boolean; message?: string }
   | { kind: 'cohortSelected'; generation: number; threshold: number; members: string[]; eligible: number }
   | { kind: 'cohortAcked'; generation: number }
-  | { kind: 'nack'; generation: number; proxy: string; type: string; error: string };
+  | { kind: 'nack'; generation: number; proxy: string; type: string; error: string }
+  | { kind: 'refused'; generation: number; error: string };
 
 export type Action =
   | { kind: 'Persist' }
@@ -575,8 +576,9 @@ function onWebhook(s: WalkState, o: Extract<Observation, { kind: 'webhook' }>, c
   return { ...s, counters, gate: { ...s.gate, pending: [], retryAt: ctx.now + intervalMs(ctx.spec) } };
 }
 
-function onCohort(s: WalkState, o: Extract<Observation, { kind: 'cohortSelected' | 'cohortAcked' | 'nack' }>, ctx: Ctx): RolloutState {
+function onCohort(s: WalkState, o: Extract<Observation, { kind: 'cohortSelected' | 'cohortAcked' | 'nack' | 'refused' }>, ctx: Ctx): RolloutState {
   if (o.kind === 'nack') return rollback(s, ctx, `proxy ${o.proxy} NACKed the new revision (${o.type}): ${o.error}`);
+  if (o.kind === 'refused') return rollback(s, ctx, `meshcd refused the new revision's snapshot for the cohort: ${o.error}`);
   if (!s.cohort || s.cohort.acked) return s;
   if (o.kind === 'cohortSelected') {
     const share = o.eligible > 0 ? Math.round((o.members.length / o.eligible) * 100) : 100;
@@ -713,6 +715,7 @@ export function step(state: RolloutState, spec: RolloutSpec, observation: Observ
     case 'cohortSelected':
     case 'cohortAcked':
     case 'nack':
+    case 'refused':
       if (walking && state.change.generation === observation.generation) next = onCohort(state, observation, ctx);
       break;
   }

@@ -11,14 +11,14 @@
 // comes back as an observation.
 // Imports: src/api, src/mesh/names.ts, src/state, src/util, ./*.
 
-import type { ConfigSet, Resource, RolloutOverlay } from '../api/types.js';
+import type { ConfigSet, Resource, RolloutOverlay, RouteOverride } from '../api/types.js';
 import { resolveHost } from '../mesh/names.js';
 import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
 import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
-import { configTarget, rolloutSpecOf, targetRouting } from './spec.js';
+import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
 import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
 
 export interface WebhookPayload {
@@ -133,7 +133,9 @@ export class RolloutRunner {
       this.revisionId = revisions.map((r) => r.id).join(',');
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
-      for (const ro of config.ofKind('Rollout')) {
+      const meshDefault = meshDefaultRollout(config);
+      const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
+      for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
         const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
         seen.add(key);
         const spec = rolloutSpecOf(ro);
@@ -147,7 +149,7 @@ export class RolloutRunner {
         // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
         // serves what the leader is about to persist rather than Git's end state; it performs nothing.
         if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-        const routing = spec.strategy === 'proxies' ? configTarget(config, spec) : targetRouting(config, ro.metadata.namespace, spec);
+        const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
@@ -455,6 +457,8 @@ export interface RolloutStatus {
   strategy?: 'proxies';
   cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
   proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
+  /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
+  overrides: RouteOverride[];
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
 }
 
@@ -490,6 +494,7 @@ export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutSt
     ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
     ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
     drift: (overlayOf(s).length > 0 || configServingOf(s)?.serve === 'old') && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    overrides: overlayOf(s),
     history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
   };
 }

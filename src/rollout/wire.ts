@@ -89,6 +89,7 @@ export async function wireRollouts(opts: {
     setCanary(canary: { id: string; inputs: { config: ConfigSet; index: ServiceIndex; overlay: RolloutOverlay } } | undefined, inCohort: (proxy: ProxyInfo) => boolean): void;
     affected(): Promise<{ proxy: ProxyInfo }[]>;
     proxies(): { proxy: ProxyInfo; revision: string | undefined; cohort: string }[];
+    refused(revision: string): string[];
     subscribe(events: CanaryEvents): () => void;
   };
   /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
@@ -117,6 +118,7 @@ export async function wireRollouts(opts: {
             set: (c, inCohort) => port.setCanary(c && { id: c.id, inputs: { config: c.config, index: indexOf(c.config), overlay: c.overlay } }, inCohort),
             affected: () => port.affected(),
             proxies: () => port.proxies(),
+            refused: (revision) => port.refused(revision),
             subscribe: (events) => port.subscribe(events),
           },
         }

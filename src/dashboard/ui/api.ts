@@ -17,6 +17,16 @@ export const session = {
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/** fetch(), with "the server did not answer" said as such (the browser's own text is "Failed to fetch"). */
+async function call(path: string, init: RequestInit, what: string): Promise<Response> {
+  try {
+    return await fetch(path, init);
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, `${what}: meshcd serve did not answer (stopped, restarting, or the network between); the page retries when it is back`);
+  }
+}
+
 async function answer<T>(res: Response, what: string): Promise<T> {
   const body = await res.text();
   let value: unknown;
@@ -33,27 +43,29 @@ async function answer<T>(res: Response, what: string): Promise<T> {
 }
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
-  return answer<T>(res, `GET ${path.split('?')[0]}`);
+  const what = `GET ${path.split('?')[0]}`;
+  const res = await call(path, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) }, what);
+  return answer<T>(res, what);
 }
 
 export async function getText(path: string, signal?: AbortSignal): Promise<string> {
-  const res = await fetch(path, { ...(signal ? { signal } : {}) });
-  if (!res.ok) await answer(res, `GET ${path.split('?')[0]}`);
+  const what = `GET ${path.split('?')[0]}`;
+  const res = await call(path, { ...(signal ? { signal } : {}) }, what);
+  if (!res.ok) await answer(res, what);
   return res.text();
 }
 
 /** A mutating call with the admin token; 401 forgets the token (it was wrong or rotated). */
 export async function postWithToken<T>(path: string, token = session.token()): Promise<T> {
   if (!token) throw new ApiError(401, 'log in with the admin token first');
-  const res = await fetch(path, { method: 'POST', headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+  const res = await call(path, { method: 'POST', headers: { accept: 'application/json', authorization: `Bearer ${token}` } }, `POST ${path}`);
   if (res.status === 401) session.clear();
   return answer<T>(res, `POST ${path}`);
 }
 
 /** True when the server takes this token (GET /api/v1/auth). */
 export async function checkToken(token: string): Promise<void> {
-  const res = await fetch('/api/v1/auth', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+  const res = await call('/api/v1/auth', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } }, 'login');
   await answer(res, 'login');
 }
 

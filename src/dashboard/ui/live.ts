@@ -5,23 +5,32 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 
-export type LiveState = 'connecting' | 'open' | 'error';
+/** connecting: the first connection; open: events arrive; lost: the server stopped answering (the page retries). */
+export type LiveState = 'connecting' | 'open' | 'lost';
 type Listener = (event: string, data: Record<string, unknown>) => void;
 
 const EVENTS = ['source', 'rollout', 'proxies'];
+/** The browser retries a dropped stream by itself (every ~3 s); one it gave up on (a non-200 answer) is retried here, backing off to this. */
+const MAX_RETRY_MS = 30_000;
 
 class LiveFeed {
   state: LiveState = 'connecting';
+  /** When the server stopped answering (ms), while `lost`. */
+  lostAt: number | undefined;
   private source: EventSource | undefined;
   private readonly listeners = new Set<Listener>();
   private readonly stateListeners = new Set<(s: LiveState) => void>();
   private hadError = false;
+  private retryMs = 2000;
+  private timer: number | undefined;
 
   connect(): void {
     if (this.source) return;
     const es = new EventSource('/api/v1/events');
     this.source = es;
     es.addEventListener('hello', () => {
+      this.retryMs = 2000;
+      this.lostAt = undefined;
       this.setState('open');
       // Back after a drop: what happened meanwhile is unknown, so everyone refetches.
       if (this.hadError) this.emit('reconnected', {});
@@ -29,7 +38,19 @@ class LiveFeed {
     });
     es.onerror = () => {
       this.hadError = true;
-      this.setState(es.readyState === EventSource.CLOSED ? 'error' : 'connecting');
+      // Before the first hello this is still the first attempt failing; after it, the server went away.
+      if (this.state === 'open' || this.lostAt !== undefined || es.readyState === EventSource.CLOSED) {
+        this.lostAt ??= Date.now();
+        this.setState('lost');
+      }
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (the server answered, but not with a stream): try again later ourselves.
+        es.close();
+        this.source = undefined;
+        clearTimeout(this.timer);
+        this.timer = window.setTimeout(() => this.connect(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+      }
     };
     for (const name of EVENTS) {
       es.addEventListener(name, (e) => {
@@ -59,6 +80,7 @@ class LiveFeed {
   }
 
   private setState(s: LiveState): void {
+    if (this.state === s) return;
     this.state = s;
     for (const l of this.stateListeners) l(s);
   }

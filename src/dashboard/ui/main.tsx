@@ -6,7 +6,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import './style.css';
 import { live, useLiveState } from './live.js';
-import { LoginDialog, logout, ensureLogin, useToken } from './ui.js';
+import { formatTime, LoginDialog, logout, ensureLogin, useToken } from './ui.js';
 import { Overview } from './pages/overview.js';
 import { RolloutList, RolloutPage } from './pages/rollouts.js';
 import { ProxyList, ProxyPage } from './pages/proxies.js';
@@ -122,8 +122,8 @@ function App() {
         </nav>
         <span class="spacer" />
         <div class="tools">
-          <span class="live" data-state={liveState} role="status" aria-live="polite">
-            {liveState === 'open' ? 'live' : liveState === 'connecting' ? 'connecting…' : 'disconnected'}
+          <span class="live" data-state={liveState} role="status" aria-live="polite" title={liveState === 'lost' ? `meshcd serve has not answered since ${formatTime(live.lostAt)}; retrying` : liveState === 'open' ? 'pages update as meshcd reports changes' : undefined}>
+            {liveState === 'open' ? 'live' : liveState === 'connecting' ? 'connecting…' : 'disconnected, retrying'}
           </span>
           <button type="button" onClick={nextTheme} aria-label={`theme: ${choice === 'system' ? `system (${theme})` : choice}; switch`} title="switch light/dark theme">
             {theme === 'dark' ? '☾' : '☀'} <span class="hide-narrow">{choice === 'system' ? 'auto' : choice}</span>

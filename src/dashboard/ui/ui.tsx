@@ -9,6 +9,12 @@ import { checkToken, session } from './api.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayAndTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateNoZone = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayKey = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'numeric', day: 'numeric' });
+
+/** The viewer's zone as the page names it ("GMT+9", "PST"): said once in a column header when the rows say only the time. */
+export const zoneLabel = (): string => dateTime.formatToParts(Date.now()).find((p) => p.type === 'timeZoneName')?.value ?? '';
 
 export function formatTime(iso: string | number | undefined, short = false): string {
   if (iso === undefined) return '–';
@@ -17,13 +23,22 @@ export function formatTime(iso: string | number | undefined, short = false): str
   return (short ? timeOnly : dateTime).format(d);
 }
 
-/** A time in the viewer's time zone; the machine-readable value in `datetime`, UTC in the tooltip. */
-export function Time({ at, short }: { at: string | number | undefined; short?: boolean }) {
+/** For table rows: the time alone today, with the day this year, with the year before; the zone is in the column header. */
+export function formatCompact(iso: string | number, now = Date.now()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  if (dayKey.format(d) === dayKey.format(now)) return timeOnly.format(d);
+  return (d.getFullYear() === new Date(now).getFullYear() ? dayAndTime : dateNoZone).format(d);
+}
+
+/** A time in the viewer's time zone; the machine-readable value in `datetime`, the full date with its zone and UTC in the tooltip. */
+export function Time({ at, short, compact }: { at: string | number | undefined; short?: boolean; compact?: boolean }) {
   if (at === undefined) return <span class="muted">–</span>;
   const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return <span>{String(at)}</span>;
   return (
-    <time dateTime={d.toISOString()} title={d.toISOString()}>
-      {formatTime(at, short)}
+    <time dateTime={d.toISOString()} title={`${dateTime.format(d)} (${d.toISOString()})`}>
+      {compact ? formatCompact(at) : formatTime(at, short)}
     </time>
   );
 }

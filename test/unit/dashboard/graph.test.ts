@@ -58,3 +58,47 @@ test('bad shapes are skipped, a gateway named but not defined is still drawn, an
   t.truthy(g.nodes.find((n) => n.id === 'sub:svc.a.svc.corp#s'));
   t.is(g.edges.length, 1);
 });
+
+test('where a Rollout\'s overrides replace a route, each edge has the weight in force now beside Git\'s; destinations only the overlay names get edges', (t) => {
+  const rollout = {
+    namespace: 'shop',
+    name: 'cart',
+    phase: 'Paused',
+    canaryWeight: 80,
+    target: { virtualService: 'cart', route: 'split' },
+    // Git: v1 75 / v2 25 (route index 1); in force now: v1 20 / v2 50 / v3 30, a header route to v2, a 10% mirror to v3.
+    overrides: [
+      {
+        routeIndex: 1,
+        destinations: [
+          { host: 'cart', subset: 'v1', weight: 20 },
+          { host: 'cart.shop.svc.cluster.local', subset: 'v2', weight: 50 },
+          { host: 'cart', subset: 'v3', weight: 30 },
+        ],
+        headerRoute: { destinations: [{ host: 'cart', subset: 'v2', weight: 100 }] },
+        mirror: { host: 'cart', subset: 'v3', percent: 10 },
+      },
+    ],
+  };
+  const g = meshGraph(config, [rollout]);
+  const split = g.edges.filter((e) => e.virtualService === 'shop/cart' && e.route === 'split');
+  const at = (subset: string, mirror = false) => split.find((e) => e.to === `sub:cart.shop.svc.cluster.local#${subset}` && (e.mirror !== undefined) === mirror);
+  t.like(at('v1'), { weight: 75, inForce: 20, rollout: 'shop/cart', canaryWeight: 80 });
+  t.like(at('v2'), { weight: 25, inForce: 50 });
+  t.like(at('v3'), { notInGit: true, inForce: 30, rollout: 'shop/cart' });
+  t.like(at('v3', true), { mirror: 10, notInGit: true });
+  t.like(g.edges.find((e) => e.route === 'split-canary'), { to: 'sub:cart.shop.svc.cluster.local#v2', inForce: 100, matched: true, notInGit: true });
+  // The route the overrides do not touch keeps Git's weights, not marked with an in-force weight.
+  t.is(g.edges.find((e) => e.route === 'testers')!.inForce, undefined);
+  t.is(new Set(g.edges.map((e) => e.id)).size, g.edges.length, 'edge ids are unique');
+  // The v3 subset is routed now (by the overlay), so it is no longer drawn as unrouted.
+  t.false(g.nodes.find((n) => n.id === 'sub:cart.shop.svc.cluster.local#v3')!.unrouted);
+});
+
+test('a finished Rollout whose rollback Git does not state yet (drift) still shows the routing in force', (t) => {
+  const failed = { namespace: 'shop', name: 'cart', phase: 'Failed', canaryWeight: 0, target: { virtualService: 'cart', route: 'split' }, overrides: [{ routeIndex: 1, destinations: [{ host: 'cart', subset: 'v1', weight: 100 }] }] };
+  const split = meshGraph(config, [failed]).edges.filter((e) => e.route === 'split');
+  t.deepEqual(split.map((e) => [e.to.split('#')[1], e.weight, e.inForce]), [['v1', 75, 100], ['v2', 25, 0]]);
+  // Without overrides a finished Rollout marks nothing (as before).
+  t.deepEqual(meshGraph(config, [{ ...failed, overrides: [] }]).edges.filter((e) => e.rollout), []);
+});

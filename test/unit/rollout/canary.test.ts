@@ -94,6 +94,13 @@ test('a NACK from a proxy on the new revision rolls back at once with its text; 
   t.deepEqual(configServingOf(after), { serve: 'new' });
 });
 
+test('a snapshot meshcd refuses for the cohort rolls back at once, naming why', (t) => {
+  const { state } = drive(spec(), [...begin, [T0 + 10, selected(100, ['p1'], 4)], [T0 + 20, (st) => ({ kind: 'refused', generation: gen(st), error: 'Cluster outbound|9080|v1|reviews: ring_hash_lb_config.minimum_ring_size: must be <= 8388608, is 10000000' })]]);
+  t.is(state.phase, 'Failed');
+  t.is(state.phase === 'Failed' ? state.reason : '', "meshcd refused the new revision's snapshot for the cohort: Cluster outbound|9080|v1|reviews: ring_hash_lb_config.minimum_ring_size: must be <= 8388608, is 10000000");
+  t.deepEqual(configServingOf(state), { serve: 'old' });
+});
+
 test('a NACK of an older generation or before any walk changes nothing', (t) => {
   const { state } = drive(spec(), [...begin, [T0 + 10, selected(100, ['p1'], 4)]]);
   const stale = step(state, spec(), { kind: 'nack', generation: gen(state) - 1, proxy: 'p1', type: 'LDS', error: 'x' }, T0 + 20);

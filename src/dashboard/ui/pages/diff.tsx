@@ -1,10 +1,14 @@
-// Diff: pick two commits of a Git source and see what `meshcd diff` says
+// Diff: pick two commits of a Git source (or paste a commit id or ref:
+// `main~3`, a tag, a branch meshcd fetched) and see what `meshcd diff` says
 // (GET /api/v1/sources/NAME/diff runs the CLI's own code): resources added,
 // changed and removed with their YAML diffs, the head's validation with new
-// findings marked, and the Envoy config that changes per proxy. The CLI's
-// text output is one click away. The choice is kept in the URL (#/diff?…).
+// findings marked, and the Envoy config that changes per proxy. A pasted
+// ref is checked by the server as it is typed (GET …/commits/REF, the same
+// resolution the diff uses). The CLI's text output is one click away. The
+// choice is kept in the URL (#/diff?…).
 
 import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from '../api.js';
 import { getJson, getText, type CommitView, type DiffReport, type SourceStatus } from '../api.js';
 import { useData } from '../live.js';
 import { Badge, ErrorNote, shortRev, UnifiedDiff } from '../ui.js';
@@ -14,6 +18,61 @@ const CHANGE_TONE: Record<string, 'ok' | 'bad' | 'warn' | 'info'> = { added: 'ok
 
 function commitLabel(c: CommitView, served: string | undefined): string {
   return `${c.commit.slice(0, 10)} ${c.subject.slice(0, 60)}${c.commit === served ? ' (serving)' : ''}`;
+}
+
+/** What the server makes of a typed ref: the commit it names, or why it names none. */
+function useResolved(source: string | undefined, ref: string, listed: boolean): { commit?: CommitView; error?: string; checking: boolean } {
+  const [state, setState] = useState<{ ref: string; commit?: CommitView; error?: string }>({ ref: '' });
+  useEffect(() => {
+    if (!source || !ref || listed) return;
+    const ctl = new AbortController();
+    // Debounced: one lookup once the typing stops.
+    const timer = setTimeout(() => {
+      getJson<CommitView>(`/api/v1/sources/${encodeURIComponent(source)}/commits/${encodeURIComponent(ref)}`, ctl.signal).then(
+        (commit) => setState({ ref, commit }),
+        (err: unknown) => !ctl.signal.aborted && setState({ ref, error: err instanceof ApiError ? err.message.replace(/^GET [^:]*: (commit: )?/, '') : String(err) }),
+      );
+    }, 300);
+    return () => (clearTimeout(timer), ctl.abort());
+  }, [source, ref, listed]);
+  if (!ref || listed) return { checking: false };
+  return state.ref === ref ? { ...state, checking: false } : { checking: true };
+}
+
+/** One side of the diff: pick a recent commit, or paste any commit id or ref (checked by the server). */
+function RevisionField({ side, value, onChange, list, served, source }: { side: 'base' | 'head'; value: string; onChange: (v: string) => void; list: CommitView[]; served: string | undefined; source: string | undefined }) {
+  const listed = list.some((c) => c.commit === value);
+  const r = useResolved(source, value, listed);
+  const label = side === 'base' ? 'Base' : 'Head';
+  const status = `${side}-status`;
+  return (
+    <fieldset class="rev" aria-describedby={status}>
+      <legend>{label}</legend>
+      <select name={side} aria-label={`${label}: a recent commit`} value={listed ? value : ''} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+        {!listed && <option value="">{value ? `pasted: ${value.slice(0, 40)}` : 'choose a commit…'}</option>}
+        {list.map((c) => (
+          <option key={c.commit} value={c.commit}>
+            {commitLabel(c, served)}
+          </option>
+        ))}
+      </select>
+      <input
+        name={`${side}-ref`}
+        class="mono"
+        aria-label={`${label}: or paste a commit id or ref`}
+        placeholder="or paste a commit id or ref"
+        autocomplete="off"
+        spellcheck={false}
+        maxLength={200}
+        value={listed ? '' : value}
+        aria-invalid={r.error ? true : undefined}
+        onInput={(e) => onChange((e.currentTarget as HTMLInputElement).value.trim())}
+      />
+      <span id={status} class={`rev-status ${r.error ? 'error-text' : 'muted'}`} role="status" data-resolved={r.commit?.commit ?? ''}>
+        {r.error ?? (r.commit ? `${r.commit.commit.slice(0, 10)} ${r.commit.subject}` : r.checking ? 'checking…' : '')}
+      </span>
+    </fieldset>
+  );
 }
 
 export function DiffPage({ query }: { query: URLSearchParams }) {
@@ -53,7 +112,7 @@ export function DiffPage({ query }: { query: URLSearchParams }) {
       <h1>Diff</h1>
       <ErrorNote error={sources.error ?? commits.error} />
       {sources.data && git.length === 0 && <p class="muted">No Git source: diffs compare commits of a Git source.</p>}
-      <form class="toolbar" onSubmit={compare} aria-label="choose two commits">
+      <form class="diff-form" onSubmit={compare} aria-label="choose two commits">
         {git.length > 1 && (
           <label class="field">
             Source
@@ -64,38 +123,20 @@ export function DiffPage({ query }: { query: URLSearchParams }) {
             </select>
           </label>
         )}
-        <label class="field">
-          Base
-          <select name="base" value={base} onChange={(e) => setBase((e.currentTarget as HTMLSelectElement).value)}>
-            {list.map((c) => (
-              <option key={c.commit} value={c.commit}>
-                {commitLabel(c, served)}
-              </option>
-            ))}
-            {base && !list.some((c) => c.commit === base) && <option value={base}>{base.slice(0, 10)}</option>}
-          </select>
-        </label>
-        <label class="field">
-          Head
-          <select name="head" value={head} onChange={(e) => setHead((e.currentTarget as HTMLSelectElement).value)}>
-            {list.map((c) => (
-              <option key={c.commit} value={c.commit}>
-                {commitLabel(c, served)}
-              </option>
-            ))}
-            {head && !list.some((c) => c.commit === head) && <option value={head}>{head.slice(0, 10)}</option>}
-          </select>
-        </label>
-        <button type="submit" class="primary" disabled={!base || !head}>
-          Compare
-        </button>
-        <div class="seg" role="group" aria-label="output">
-          <button type="button" aria-pressed={!asText} onClick={() => setAsText(false)}>
-            Rendered
+        <RevisionField side="base" value={base} onChange={setBase} list={list} served={served} source={sourceName} />
+        <RevisionField side="head" value={head} onChange={setHead} list={list} served={served} source={sourceName} />
+        <div class="go">
+          <button type="submit" class="primary" disabled={!base || !head}>
+            Compare
           </button>
-          <button type="button" aria-pressed={asText} onClick={() => setAsText(true)}>
-            CLI text
-          </button>
+          <div class="seg" role="group" aria-label="output">
+            <button type="button" aria-pressed={!asText} onClick={() => setAsText(false)}>
+              Rendered
+            </button>
+            <button type="button" aria-pressed={asText} onClick={() => setAsText(true)}>
+              CLI text
+            </button>
+          </div>
         </div>
       </form>
       <ErrorNote error={report.error} />

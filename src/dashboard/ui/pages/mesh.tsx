@@ -1,7 +1,8 @@
 // Mesh: the services and routes of the accepted config as a graph
 // (src/dashboard/graph.ts builds it, dagre lays it out, SVG draws it):
 // gateways, services, subsets; each route an edge with its weight; routes a
-// Rollout is walking out in the canary colour with its weight now. Every
+// Rollout is walking out in the canary colour, each edge with the weight in
+// force now beside Git's (the overlay from GET /api/v1/rollouts). Every
 // node is focusable; the same edges are listed as a table below.
 
 import { Graph, layout } from '@dagrejs/dagre';
@@ -16,28 +17,40 @@ const KIND_LABEL: Record<GraphNode['kind'], string> = { gateway: 'gateway', serv
 
 interface Placed {
   nodes: (GraphNode & { x: number; y: number; w: number; rollout: boolean })[];
-  edges: (GraphEdge & { d: string; lx: number; ly: number; text: string })[];
+  edges: (GraphEdge & { d: string; lx: number; ly: number; text: string; tw: number })[];
   width: number;
   height: number;
 }
 
-function edgeText(e: GraphEdge): string {
+/** Git's weight for the edge's destination: a single destination is 100%; one Git does not name has none. */
+const gitWeight = (e: GraphEdge): string => (e.notInGit ? 'none' : `${e.weight ?? 100}%`);
+
+export function edgeText(e: GraphEdge): string {
   if (!e.route) return '';
-  const w = e.weight !== undefined ? ` ${e.weight}%` : '';
-  // Weights are Git's; a Rollout walking the route says how far it is (its overlay is in force, not these).
-  return e.rollout ? `${e.route}: Git${w} · rollout at ${e.canaryWeight}%` : `${e.route}${w}`;
+  if (e.mirror !== undefined) return `${e.route}: mirror ${e.mirror}%`;
+  // Where a Rollout's overlay replaces the route, what runs now differs from what Git states: both, side by side.
+  if (e.inForce !== undefined) return `${e.route}: now ${e.inForce}% · Git ${gitWeight(e)}`;
+  return e.weight !== undefined ? `${e.route} ${e.weight}%` : e.route;
+}
+
+let measure: CanvasRenderingContext2D | null | undefined;
+/** The label's width as the browser will draw it (graph labels are 11px, bold on a rollout). */
+function textWidth(text: string, bold: boolean): number {
+  measure ??= document.createElement('canvas').getContext('2d');
+  if (!measure) return text.length * 7;
+  measure.font = `${bold ? '700 ' : ''}11px ${getComputedStyle(document.body).fontFamily}`;
+  return Math.ceil(measure.measureText(text).width);
 }
 
 function place(nodes: GraphNode[], edges: GraphEdge[]): Placed {
   const g = new Graph({ multigraph: true });
+  // Left to right reads like a request. (Top to bottom is no narrower: dagre puts unconnected parts side by side.)
   g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 90, edgesep: 14, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const width = (n: GraphNode) => Math.min(340, Math.max(120, Math.max(n.label.length, (n.detail ?? '').length * 0.85) * 7 + 24));
   for (const n of nodes) g.setNode(n.id, { width: width(n), height: NODE_H });
-  for (const e of edges) {
-    const text = edgeText(e);
-    g.setEdge(e.from, e.to, { width: text.length * 6.4 + 8, height: text ? 16 : 0, labelpos: 'c' }, e.id);
-  }
+  const widths = new Map(edges.map((e) => [e.id, textWidth(edgeText(e), !!e.rollout)]));
+  for (const e of edges) g.setEdge(e.from, e.to, { width: widths.get(e.id)! + 12, height: edgeText(e) ? 16 : 0, labelpos: 'c' }, e.id);
   layout(g);
   const rolloutNodes = new Set(edges.filter((e) => e.rollout).flatMap((e) => [e.to]));
   const placedNodes = nodes.map((n) => {
@@ -49,7 +62,7 @@ function place(nodes: GraphNode[], edges: GraphEdge[]): Placed {
     const pts = l.points;
     const d = pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
     const mid = pts[Math.floor(pts.length / 2)]!;
-    return { ...e, d, lx: l.x ?? mid.x, ly: l.y ?? mid.y, text: edgeText(e) };
+    return { ...e, d, lx: l.x ?? mid.x, ly: l.y ?? mid.y, text: edgeText(e), tw: widths.get(e.id)! };
   });
   const gl = g.graph() as { width?: number; height?: number };
   return { nodes: placedNodes, edges: placedEdges, width: Math.ceil(gl.width ?? 400), height: Math.ceil(gl.height ?? 300) };
@@ -107,12 +120,13 @@ export function MeshPage() {
           </span>
           <span>
             <i style={{ background: 'var(--canary)' }} />
-            rollout in flight
+            rollout: weight now · Git's (line as thick as the share now)
           </span>
           <span>dashed edge: route with match conditions</span>
         </span>
       </div>
-      <div class="graph" style={{ height: graph ? `${Math.min(graph.height + 4, 720)}px` : '320px' }}>
+      {graph && <p class="muted show-narrow">The graph scrolls sideways; the table below lists every route.</p>}
+      <div class="graph" role="region" tabIndex={graph ? 0 : undefined} aria-label="mesh graph (scrolls)" style={{ height: graph ? `${Math.min(graph.height + 4, 720)}px` : '320px' }}>
         {graph && (
           <svg width={graph.width} height={graph.height} viewBox={`0 0 ${graph.width} ${graph.height}`} role="group" aria-label={`mesh graph: ${graph.nodes.length} nodes, ${graph.edges.length} edges`}>
             <defs>
@@ -124,7 +138,15 @@ export function MeshPage() {
               </marker>
             </defs>
             {graph.edges.map((e) => (
-              <path key={e.id} class={`edge${e.matched ? ' matched' : ''}${e.rollout ? ' rollout' : ''}${e.route ? '' : ' structure'}`} d={e.d} marker-end={e.route ? (e.rollout ? 'url(#arrow-rollout)' : 'url(#arrow)') : undefined} data-edge={e.id} />
+              <path
+                key={e.id}
+                class={`edge${e.matched ? ' matched' : ''}${e.rollout ? ' rollout' : ''}${e.mirror !== undefined ? ' mirror' : ''}${e.route ? '' : ' structure'}`}
+                d={e.d}
+                // On a route being walked out, the line is as thick as the share it carries now.
+                style={e.inForce !== undefined ? { strokeWidth: `${(1.5 + (3 * e.inForce) / 100).toFixed(2)}px` } : undefined}
+                marker-end={e.route ? (e.rollout ? 'url(#arrow-rollout)' : 'url(#arrow)') : undefined}
+                data-edge={e.id}
+              />
             ))}
             {graph.edges
               .filter((e) => e.text)
@@ -132,14 +154,15 @@ export function MeshPage() {
                 // A panel-coloured box behind the label keeps the edge from showing through it.
                 const label = (
                   <g key={`l-${e.id}`}>
-                    <rect class="elabel-bg" x={e.lx - (e.text.length * 6.4) / 2 - 3} y={e.ly - 8} width={e.text.length * 6.4 + 6} height={16} rx={3} />
-                    <text class={`elabel${e.rollout ? ' rollout' : ''}`} x={e.lx} y={e.ly + 4} text-anchor="middle">
+                    <rect class="elabel-bg" x={e.lx - e.tw / 2 - 4} y={e.ly - 8} width={e.tw + 8} height={16} rx={3} />
+                    <text class={`elabel${e.rollout ? ' rollout' : ''}`} x={e.lx} y={e.ly + 4} text-anchor="middle" data-in-force={e.inForce} data-git={e.inForce !== undefined ? gitWeight(e) : undefined}>
                       {e.text}
                     </text>
                   </g>
                 );
                 return e.rollout ? (
-                  <a key={`l-${e.id}`} href={href('rollouts', ...e.rollout.split('/'))}>
+                  <a key={`l-${e.id}`} href={href('rollouts', ...e.rollout.split('/'))} aria-label={`${e.text}: Rollout ${e.rollout}, canary ${e.canaryWeight}%`}>
+                    <title>{`Rollout ${e.rollout}, canary weight ${e.canaryWeight}%`}</title>
                     {label}
                   </a>
                 ) : (
@@ -160,6 +183,8 @@ export function MeshPage() {
                 onClick={() => setSelected(n.id === selected ? undefined : n.id)}
                 onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && (e.preventDefault(), setSelected(n.id === selected ? undefined : n.id))}
               >
+                {/* The whole name on hover; the box shortens a long one. */}
+                <title>{`${KIND_LABEL[n.kind]} ${n.label}${n.detail ? `\n${n.detail}` : ''}`}</title>
                 <rect width={n.w} height={NODE_H} rx={8} />
                 <text class="kind" x={10} y={14}>
                   {KIND_LABEL[n.kind]}
@@ -176,7 +201,7 @@ export function MeshPage() {
             ))}
           </svg>
         )}
-        {!graph && !d.loading && <p class="muted" style={{ padding: '16px' }}>Nothing to draw: no gateway, service or route in {ns ? `namespace ${ns}` : 'the accepted config'}.</p>}
+        {!graph && d.data && <p class="muted" style={{ padding: '16px' }}>Nothing to draw: no gateway, service or route in {ns ? `namespace ${ns}` : 'the accepted config'}.</p>}
       </div>
       {sel && (
         <div class="card" style={{ marginTop: '12px' }} role="region" aria-label="selected node" aria-live="polite">
@@ -204,7 +229,8 @@ export function MeshPage() {
               <th>Route</th>
               <th>From</th>
               <th>To</th>
-              <th>Weight</th>
+              <th>Git</th>
+              <th>In force</th>
               <th>Rollout</th>
             </tr>
           </thead>
@@ -222,7 +248,8 @@ export function MeshPage() {
                   <td class="wrap">
                     {e.to.startsWith('sub:') ? e.to.slice(4) : graph!.nodes.find((n) => n.id === e.to)?.label}
                   </td>
-                  <td>{e.weight !== undefined ? `${e.weight}%` : '100%'}</td>
+                  <td>{gitWeight(e)}</td>
+                  <td data-in-force={e.inForce}>{e.mirror !== undefined ? `mirror ${e.mirror}%` : e.inForce !== undefined ? <strong>{e.inForce}%</strong> : gitWeight(e)}</td>
                   <td>{e.rollout ? <a href={href('rollouts', ...e.rollout.split('/'))}>{`${e.rollout} · canary ${e.canaryWeight}%`}</a> : '–'}</td>
                 </tr>
               ))}

@@ -10,7 +10,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { CONFIG_KINDS, configRows, dumpEntries, secretSummary, statusRow, XDS_TYPES, type ConfigKind, type ProxyStatusRow } from '../../../cli/proxy-view.js';
 import { fetchSyncz, getJson } from '../api.js';
 import { useData } from '../live.js';
-import { Badge, Collapsible, ErrorNote, href, shortRev, syncTone, Time } from '../ui.js';
+import { Badge, Collapsible, ErrorNote, href, shortRev, syncTone, Time, zoneLabel } from '../ui.js';
 
 const onProxies = (e: string) => e === 'proxies' || e === 'source';
 
@@ -76,7 +76,7 @@ export function ProxyList({ query }: { query: URLSearchParams }) {
               {XDS_TYPES.map(([t]) => (
                 <th key={t}>{t}</th>
               ))}
-              <th class="hide-narrow">Connected</th>
+              <th class="hide-narrow">Connected ({zoneLabel()})</th>
             </tr>
           </thead>
           <tbody>
@@ -96,8 +96,8 @@ export function ProxyList({ query }: { query: URLSearchParams }) {
                         <Badge tone={syncTone(r.types[t].state)}>{r.types[t].state}</Badge>
                       </td>
                     ))}
-                    <td class="hide-narrow">
-                      <Time at={r.connectedAt} />
+                    <td class="hide-narrow nowrap">
+                      <Time at={r.connectedAt} compact />
                     </td>
                   </tr>
                   {nacks.length > 0 && (
@@ -110,7 +110,7 @@ export function ProxyList({ query }: { query: URLSearchParams }) {
                 </Fragment>
               );
             })}
-            {!d.loading && shown.length === 0 && (
+            {d.data && shown.length === 0 && (
               <tr>
                 <td colSpan={5 + XDS_TYPES.length} class="muted">
                   {rows.length ? 'No proxy matches.' : 'No proxy connected.'}

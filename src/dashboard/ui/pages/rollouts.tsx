@@ -1,16 +1,18 @@
 // Rollouts: the list (phase, step, canary weight) and one Rollout's page:
-// its steps as a progress bar, the canary weight over time, a chart per
-// analysis metric with its threshold band and each measurement's verdict,
-// the write-back after a rollback, its history, the commits that changed
-// its target, and the promote/pause/resume/retry/abort buttons (admin
-// token). Reads /api/v1/rollouts[/NS/NAME], /api/v1/config and
-// /api/v1/sources/NAME/history; posts /api/v1/rollouts/NS/NAME/COMMAND.
+// its steps as a progress bar, the routing in force, the canary weight over
+// time, a chart per analysis metric with its threshold band and each
+// measurement's verdict, the write-back after a rollback, the rollouts of
+// its target, its history, the commits that changed its target, and the
+// commands (rollout-actions.tsx). Reads /api/v1/rollouts[/NS/NAME],
+// /api/v1/config and /api/v1/sources/NAME/history.
 
-import { useState } from 'preact/hooks';
-import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { getJson, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type SourceStatus } from '../api.js';
+import { Actions, NextNote, stepLabel } from './rollout-actions.js';
+import { walksOf } from '../../walks.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
-import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff } from '../ui.js';
+import { Badge, ErrorNote, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
 
 const onRollout = (e: string) => e === 'rollout' || e === 'source';
 
@@ -22,14 +24,6 @@ function WeightBar({ weight }: { weight: number }) {
   );
 }
 
-export function stepLabel(s: RolloutStep): string {
-  if ('setWeight' in s) return `set weight ${s.setWeight}%`;
-  if ('pause' in s) return s.pause.duration ? `pause ${s.pause.duration}` : 'pause until promoted';
-  if ('setHeaderRoute' in s) return 'header route';
-  if ('setMirror' in s) return `mirror ${s.setMirror.percent}%`;
-  if ('setProxies' in s) return s.setProxies.percent !== undefined ? `new config to ${s.setProxies.percent}% of proxies` : `new config to ${s.setProxies.count ?? 0} proxies`;
-  return `analysis: ${s.analysis.metrics.join(', ')}`;
-}
 
 export function RolloutList() {
   const r = useData((s) => getJson<{ rollouts: RolloutStatus[] }>('/api/v1/rollouts', s), [], onRollout);
@@ -43,11 +37,11 @@ export function RolloutList() {
           <thead>
             <tr>
               <th>Rollout</th>
-              <th>Target</th>
+              <th class="hide-narrow">Target</th>
               <th>Phase</th>
               <th>Steps done</th>
-              <th style={{ minWidth: '160px' }}>Canary weight</th>
-              <th class="hide-narrow">Last change</th>
+              <th class="weight-col">Canary weight</th>
+              <th class="hide-narrow">Last change ({zoneLabel()})</th>
             </tr>
           </thead>
           <tbody>
@@ -58,7 +52,7 @@ export function RolloutList() {
                     {ro.namespace}/{ro.name}
                   </a>
                 </td>
-                <td>
+                <td class="hide-narrow">
                   VirtualService {ro.target.virtualService}
                   {ro.target.route ? ` · route ${ro.target.route}` : ''}
                 </td>
@@ -74,10 +68,10 @@ export function RolloutList() {
                     <span class="weight">{ro.canaryWeight}%</span>
                   </div>
                 </td>
-                <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} /> : '–'}</td>
+                <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} compact /> : '–'}</td>
               </tr>
             ))}
-            {!r.loading && list.length === 0 && (
+            {r.data && list.length === 0 && (
               <tr>
                 <td colSpan={6} class="muted">
                   No Rollout in the accepted config.
@@ -88,55 +82,6 @@ export function RolloutList() {
         </table>
       </div>
     </>
-  );
-}
-
-const COMMANDS = [
-  { cmd: 'promote', label: 'Promote', when: ['Progressing', 'Paused'], help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
-  { cmd: 'pause', label: 'Pause', when: ['Progressing'], help: 'hold the rollout where it is' },
-  { cmd: 'resume', label: 'Resume', when: ['Paused'], help: 'continue a paused rollout' },
-  { cmd: 'retry', label: 'Retry', when: ['Failed', 'Aborted'], help: 'walk the change out again from step 0' },
-  { cmd: 'abort', label: 'Abort', when: ['Progressing', 'Paused'], help: 'restore the routing in force before the rollout' },
-] as const;
-
-function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
-  const [busy, setBusy] = useState('');
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | undefined>();
-  const [confirmAbort, setConfirmAbort] = useState(false);
-  const run = async (cmd: string) => {
-    if (cmd === 'abort' && !confirmAbort) {
-      setConfirmAbort(true);
-      setTimeout(() => setConfirmAbort(false), 6000);
-      return;
-    }
-    setConfirmAbort(false);
-    setMsg(undefined);
-    if (!(await ensureLogin())) return setMsg({ ok: false, text: `${cmd}: not logged in` });
-    setBusy(cmd);
-    try {
-      const s = await postWithToken<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(ro.namespace)}/${encodeURIComponent(ro.name)}/${cmd}`);
-      setMsg({ ok: true, text: `${cmd}: now ${s.phase}, ${s.stepIndex}/${s.steps.length} steps done, canary ${s.canaryWeight}%` });
-      onDone();
-    } catch (err) {
-      const text = err instanceof ApiError && err.status === 401 ? `${cmd}: the admin token was refused; log in again` : err instanceof Error ? err.message : String(err);
-      setMsg({ ok: false, text });
-    } finally {
-      setBusy('');
-    }
-  };
-  return (
-    <div>
-      <div class="actions" role="group" aria-label="rollout commands">
-        {COMMANDS.map((c) => (
-          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !(c.when as readonly string[]).includes(ro.phase)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
-            {c.cmd === 'abort' && confirmAbort ? 'Confirm abort' : c.label}
-          </button>
-        ))}
-      </div>
-      <p class={msg && !msg.ok ? 'error-text' : 'muted'} role="status" aria-live="polite" style={{ minHeight: '20px', margin: '6px 0 0' }} data-command-result={msg ? (msg.ok ? 'ok' : 'error') : ''}>
-        {msg?.text ?? ''}
-      </p>
-    </div>
   );
 }
 
@@ -161,6 +106,7 @@ function Steps({ ro }: { ro: RolloutStatus }) {
 }
 
 const PAUSE_REASON: Record<string, string> = { step: 'at a pause step', manual: 'by a pause command' };
+const PHASE_NOTE: Record<string, string> = { Idle: 'idle: nothing to walk out', Progressing: 'walking the change out', Succeeded: 'the change is out', Failed: 'rolled back', Aborted: 'aborted' };
 
 /** A measured value, rounded for reading (the chart's table keeps it exact). */
 const num = (v: number | undefined) => (v === undefined ? '–' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4))));
@@ -172,8 +118,9 @@ const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
   { verdict: 'error', color: '--muted' },
 ];
 
-function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string }) {
-  const all = m.measurements ?? m.recent;
+function MetricChart({ name, m, theme, since }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string; since: number }) {
+  // This rollout's measurements (earlier walks of the target had their own).
+  const all = (m.measurements ?? m.recent).filter((x) => x.at >= since);
   const series: Series[] = VERDICTS.map((v) => ({ label: v.verdict, color: v.color, points: all.filter((x) => x.verdict === v.verdict && x.value !== undefined && Number.isFinite(x.value)).map((x) => [x.at, x.value!] as [number, number]) }));
   const last = all[all.length - 1];
   return (
@@ -241,6 +188,9 @@ function TargetCommits({ ro }: { ro: RolloutStatus }) {
           </summary>
           <div>
             <UnifiedDiff text={e.diff} label={`diff of ${e.commit.slice(0, 12)}`} />
+            <p style={{ margin: '6px 0 0' }}>
+              <a href={`#/diff?${new URLSearchParams({ source: d.data!.source!, base: `${e.commit}~1`, head: e.commit })}`}>The whole commit: every resource it changes and the Envoy config per proxy (Diff)</a>
+            </p>
           </div>
         </details>
       ))}
@@ -249,9 +199,26 @@ function TargetCommits({ ro }: { ro: RolloutStatus }) {
   );
 }
 
+/** The clock, ticking every `ms` while `on` (the weight line of a rollout in flight runs up to now). */
+function useNow(on: boolean, ms = 5000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!on) return;
+    setNow(Date.now());
+    const t = window.setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [on, ms]);
+  return now;
+}
+
+/** `reviews/v1 20%, reviews/v2 80%`: a route's destinations in force (short host: its first label). */
+const routingText = (ds: RolloutStatus['overrides'][number]['destinations']) => ds.map((d) => `${d.host.split('.')[0]}${d.subset ? `/${d.subset}` : ''}${d.port ? `:${d.port}` : ''} ${d.weight}%`).join(', ');
+
 export function RolloutPage({ namespace, name, theme }: { namespace: string; name: string; theme: string }) {
   const r = useData(async (s) => ({ ro: await getJson<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, s), at: Date.now() }), [namespace, name], (e, d) => e === 'source' || (e === 'rollout' && d.namespace === namespace && d.name === name));
   const ro = r.data?.ro;
+  const walking = ro?.phase === 'Progressing' || ro?.phase === 'Paused';
+  const now = useNow(walking);
   if (!ro) {
     return (
       <>
@@ -262,7 +229,11 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       </>
     );
   }
-  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: ro.history.map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
+  // The history spans every walk of this target: the charts show the latest, the table below lists them all.
+  const walks = walksOf(ro.history);
+  const current = walks[walks.length - 1];
+  const since = current ? Date.parse(current.start) : 0;
+  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: (current?.entries ?? []).map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
   const metrics = Object.entries(ro.analysis?.metrics ?? {});
   return (
     <>
@@ -284,16 +255,35 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                 {ro.canaryWeight}%
               </span>
             </dd>
+            {/* Always there (two lines reserved), so the page does not jump when a walk starts. */}
+            <dt>In force</dt>
+            <dd data-in-force class="two-lines">
+              {(ro.overrides ?? []).length > 0 ? (
+                <>
+                  {ro.overrides.map((o) => (
+                    <div key={o.routeIndex}>
+                      {ro.target.route && ro.overrides.length === 1 ? `route ${ro.target.route}` : `http[${o.routeIndex}]`}: {routingText(o.destinations)}
+                      {o.headerRoute ? ` · header route: ${routingText(o.headerRoute.destinations)}` : ''}
+                      {o.mirror ? ` · mirror ${o.mirror.percent}% to ${o.mirror.host.split('.')[0]}${o.mirror.subset ? `/${o.mirror.subset}` : ''}` : ''}
+                    </div>
+                  ))}
+                  <span class="muted">{walking ? 'until the walk reaches what Git states' : 'Git states another routing'}</span>
+                </>
+              ) : (
+                <span class="muted">the routing Git states</span>
+              )}
+            </dd>
             <dt>Step</dt>
             <dd>
               {ro.phase === 'Progressing' || ro.phase === 'Paused' ? `${ro.stepIndex + 1} of ${ro.steps.length} (${ro.stepIndex} done)` : `${ro.stepIndex} of ${ro.steps.length} done`}
             </dd>
             <dt>Commit</dt>
             <dd>{ro.revision ? <code title={ro.revision}>{ro.revision.slice(0, 12)}</code> : '–'}</dd>
-            {ro.pause && (
-              <>
-                <dt>Paused</dt>
-                <dd>
+            {/* One row whatever the phase (paused, rolled back, walking), so the page keeps its height as the rollout steps. */}
+            <dt>{ro.pause ? 'Paused' : ro.reason ? 'Reason' : 'State'}</dt>
+            <dd data-state-note>
+              {ro.pause ? (
+                <>
                   {PAUSE_REASON[ro.pause.reason] ?? ro.pause.reason}
                   {ro.pause.deadline ? (
                     <>
@@ -305,28 +295,42 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                   ) : (
                     ', until promoted'
                   )}
-                </dd>
-              </>
-            )}
-            {ro.reason && (
-              <>
-                <dt>Reason</dt>
-                <dd>{ro.reason}</dd>
-              </>
-            )}
+                </>
+              ) : ro.reason ? (
+                ro.reason
+              ) : (
+                <span class="muted">{PHASE_NOTE[ro.phase] ?? ro.phase}</span>
+              )}
+            </dd>
           </dl>
         </div>
         <div class="card">
           <Actions ro={ro} onDone={r.reload} />
+          <NextNote ro={ro} />
           {ro.drift && <p class="note">Git states a routing that is not what runs (after an abort, or writeBack: none).</p>}
         </div>
       </div>
       {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
       <h2>Steps</h2>
       <Steps ro={ro} />
-      <h2>Canary weight</h2>
+      <h2>
+        Canary weight{' '}
+        {current && (
+          <span class="muted h-note">
+            {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
+          </span>
+        )}
+      </h2>
       <div class="card">
-        <TimeChart title="canary weight" series={weights} yRange={[0, 100]} unit="%" until={ro.phase === 'Progressing' || ro.phase === 'Paused' ? r.data!.at : undefined} theme={theme} />
+        <TimeChart
+          title="canary weight"
+          series={weights}
+          yRange={[0, 100]}
+          unit="%"
+          until={walking ? Math.max(now, r.data!.at) : undefined}
+          theme={theme}
+          empty={`Nothing walked out yet: the line starts when a commit changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`}
+        />
       </div>
       {metrics.length > 0 && (
         <>
@@ -336,8 +340,45 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           </p>
           <div class="grid">
             {metrics.map(([n, m]) => (
-              <MetricChart key={n} name={n} m={m} theme={theme} />
+              <MetricChart key={n} name={n} m={m} theme={theme} since={since} />
             ))}
+          </div>
+        </>
+      )}
+      {walks.length > 1 && (
+        <>
+          <h2>Rollouts of this target</h2>
+          <div class="table-wrap">
+            <table data-walks>
+              <thead>
+                <tr>
+                  <th>Started ({zoneLabel()})</th>
+                  <th class="hide-narrow">Last step</th>
+                  <th>Outcome</th>
+                  <th>Steps done</th>
+                  <th>Highest weight</th>
+                  <th class="hide-narrow">Last entry</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...walks].reverse().map((w) => (
+                  <tr key={w.from}>
+                    <td class="nowrap">
+                      <Time at={w.start} compact />
+                    </td>
+                    <td class="nowrap hide-narrow">
+                      <Time at={w.end} compact />
+                    </td>
+                    <td>
+                      <Badge tone={w.outcome === 'Superseded' ? 'none' : phaseTone(w.outcome)}>{w.outcome}</Badge>
+                    </td>
+                    <td>{w.stepsDone}</td>
+                    <td>{w.maxWeight}%</td>
+                    <td class="wrap hide-narrow">{w.entries[w.entries.length - 1]!.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </>
       )}
@@ -346,7 +387,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
         <table>
           <thead>
             <tr>
-              <th>Time</th>
+              <th>Time ({zoneLabel()})</th>
               <th>Phase</th>
               <th>Steps done</th>
               <th>Weight</th>
@@ -356,8 +397,8 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           <tbody>
             {[...ro.history].reverse().map((h, i) => (
               <tr key={i}>
-                <td>
-                  <Time at={h.at} />
+                <td class="nowrap">
+                  <Time at={h.at} compact />
                 </td>
                 <td>
                   <Badge tone={phaseTone(h.phase)}>{h.phase}</Badge>
@@ -367,6 +408,13 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
                 <td class="wrap">{h.message}</td>
               </tr>
             ))}
+            {ro.history.length === 0 && (
+              <tr>
+                <td colSpan={5} class="muted">
+                  Nothing yet: this Rollout waits for a commit that changes its target.
+                </td>
+              </tr>
+            )}
           </tbody>
         </table>
       </div>
