@@ -39,7 +39,7 @@ test('serves examples/mesh, is ready, exits 0 on SIGTERM', async (t) => {
 test('an invalid first revision is reported with file:line and the server is not ready', async (t) => {
   const { dir, remove } = await tempDir('meshcd-e2e-serve-');
   t.teardown(remove);
-  await writeFileIn(dir, 'vs.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: default}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: 300\n');
+  await writeFileIn(dir, 'vs.yaml', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: default}\nspec:\n  hosts: [a]\n  http:\n  - route:\n    - destination: {host: a}\n      weight: -1\n');
   const s = await startServe(dir);
   t.teardown(() => s.stop());
   t.is((await fetch(`${s.admin}/ready`)).status, 503);

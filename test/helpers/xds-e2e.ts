@@ -145,7 +145,11 @@ export async function startServe(source: string, extra: string[] = []): Promise<
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ports = await new Promise<{ xds: string; admin: string; tls?: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`meshcd serve did not start in 60 s:\n${out}\n${err}`)), 60000);
+    const timer = setTimeout(() => {
+      // A serve that did not start is not left running (its handles would keep the test worker alive).
+      child.kill('SIGKILL');
+      reject(new Error(`meshcd serve did not start in 60 s:\n${out}\n${err}`));
+    }, 60000);
     const check = () => {
       const x = /xDS \(ADS, plaintext gRPC\): (\S+)/.exec(out);
       const a = /admin: +(http:\/\/\S+)/.exec(out);
