@@ -231,9 +231,9 @@ test.serial('the proxies table shows a SYNCED grpc-js-xds client and another grp
   });
   t.is(await page.locator('tbody tr[data-proxy]').first().getAttribute('data-proxy'), CLIENT_ID);
   // The filtered view is in the URL: shared, it opens the same way.
-  // (location.href, not page.url(): Playwright learns of a replaceState a moment later.)
+  // (The page writes it after drawing the rows; location.href, not page.url(): Playwright learns of a replaceState later still.)
+  await page.waitForFunction(() => location.hash === '#/proxies?q=productpage', undefined, { timeout: 5000 });
   const url = await page.evaluate(() => location.href);
-  t.regex(url, /#\/proxies\?q=productpage$/);
   const shared = await ctx.browser.context.newPage();
   await shared.goto(url);
   await shared.locator(`tbody tr[data-proxy="${CLIENT_ID}"]`).waitFor({ timeout: 10_000 });
