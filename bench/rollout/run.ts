@@ -4,15 +4,20 @@
 //      against a real Prometheus holding SERVICES services' Istio metrics;
 //   2. one Git write-back (fetch, revert commit, push with a token) against
 //      git http-backend, with a repo of SERVICES files.
-// The time from the decision to proxies ACKing the old routing needs the
-// rollout runner and is not measured here.
+//   3. push.ts: at 2,000 proxies (200 routing to the target), the failing
+//      analysis decision → every affected proxy ACKing the old routing, and
+//      a `git revert` webhook → the same, over repeated runs.
 //
-//   npm run bench:rollout
+//   4. canary.ts: a config canary at 2,000 proxies — its extra memory and
+//      push times (issue 13).
+//
+//   npm run bench:rollout                  # all four
+//   PARTS=push npm run bench:rollout       # only the push figures (PARTS=io: 1 and 2; PARTS=canary: 4)
 //   SERVICES=500 ROUNDS=100 REVERTS=20 npm run bench:rollout
 
 import './quiet.js';
 import { rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { MetricSpec, TemplateArgs } from '../../src/rollout/contracts.js';
 import { PrometheusProvider } from '../../src/rollout/analysis/provider.js';
@@ -24,6 +29,9 @@ import { startIstioMetricsBackend, type Requests } from '../../test/helpers/isti
 import { startPrometheus } from '../../test/helpers/prometheus.js';
 import { startGitServer } from '../../test/helpers/git-server.js';
 import { makeRepo, tempDir } from '../../test/helpers/git-repo.js';
+import { pushBench } from './push.js';
+import { canaryBench } from './canary.js';
+import { machine } from './mesh.js';
 
 const SERVICES = Number(process.env.SERVICES ?? 200);
 const ROUNDS = Number(process.env.ROUNDS ?? 50);
@@ -114,12 +122,21 @@ async function writeBack(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(1)} GB RAM, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)} (shared machine)`);
-  await analysis();
-  await writeBack();
+  const parts = (process.env.PARTS ?? 'io,push,canary').split(',');
+  console.log(machine());
+  if (parts.includes('io')) {
+    await analysis();
+    await writeBack();
+  }
+  if (parts.includes('push')) await pushBench();
+  if (parts.includes('canary')) await canaryBench();
+  console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

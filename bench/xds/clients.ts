@@ -22,7 +22,7 @@ import { buildCsr } from '../../src/ca/x509.js';
 import { decodeResource } from '../../src/xds/proto.js';
 import type { BenchProxy } from './mesh.js';
 import { now, tokenFor } from './proc.js';
-import { edsNameOf, parseSotw, rawAdsClientDefinition, TYPE, withoutNonce, type SotwResponse } from './wire.js';
+import { edsNameOf, parseSotw, rawAdsClientDefinition, splitResponse, TYPE, type SotwResponse } from './wire.js';
 
 export interface CertsCommand {
   cmd: 'certs';
@@ -45,6 +45,12 @@ export interface ConnectCommand {
   keep?: boolean;
 }
 
+/** What the minimal server replays for one (proxy, type). */
+export interface CapturedResponse {
+  head: string;
+  resources: string;
+}
+
 export interface Mark {
   id: string;
   type: string;
@@ -61,6 +67,7 @@ export interface ProxyReport {
   bytes: number;
   responses: number;
   counts: Record<string, number>;
+  retries: number;
   error?: string;
 }
 
@@ -116,8 +123,8 @@ class SimProxy {
   private readonly names = new Map<string, string[]>();
   private readonly acked = new Map<string, { version: string; nonce: string }>();
   private readonly got = new Set<string>();
-  /** type → content hash of the last response without its nonce (in `blobs`), when keeping. */
-  readonly last = new Map<string, string>();
+  /** type → the last response without its nonce: its head (base64) and the content hash of its resources (in `blobs`), when keeping. */
+  readonly last = new Map<string, CapturedResponse>();
   readonly seen = new Map<string, number>();
   readonly sinceMark = new Map<string, number>();
 
@@ -145,13 +152,27 @@ class SimProxy {
     };
   }
 
+  /** Streams refused before any response (retried, as Envoy does, after 1 s; up to 60 times). */
+  retries = 0;
+  private closed = false;
+
   start(client: grpc.Client): void {
-    this.connectAt = now();
+    if (this.retries === 0) this.connectAt = now();
     const call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, Buffer> }).StreamAggregatedResources();
     this.call = call;
+    this.first = true;
     call.on('data', (b: Buffer) => this.onResponse(b));
     call.on('error', (e: grpc.ServiceError) => {
-      if (e.code !== grpc.status.CANCELLED) this.error = `${grpc.status[e.code]}: ${e.details}`;
+      if (e.code === grpc.status.CANCELLED || this.closed) return;
+      // Refused before any response — no connection yet (a TLS handshake that timed out on a busy server) or
+      // a server's rate limit (istiod's PILOT_MAX_REQUESTS_PER_SECOND): retry like Envoy. A stream reset after serving stays an error.
+      const retryable = e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.RESOURCE_EXHAUSTED;
+      if (this.responses === 0 && retryable && this.retries < 60) {
+        this.retries++;
+        setTimeout(() => this.closed || this.start(client), 1000);
+        return;
+      }
+      this.error = `${grpc.status[e.code]}: ${e.details}`;
     });
     this.request(TYPE.C);
     this.request(TYPE.L);
@@ -185,10 +206,10 @@ class SimProxy {
     this.responses++;
     this.counts[r.typeUrl] = (this.counts[r.typeUrl] ?? 0) + 1;
     if (this.keep) {
-      const body = withoutNonce(b);
-      const h = createHash('sha1').update(body).digest('hex');
-      if (!blobs.has(h)) blobs.set(h, body);
-      this.last.set(r.typeUrl, h);
+      const { head, resources } = splitResponse(b);
+      const h = createHash('sha1').update(resources).digest('hex');
+      if (!blobs.has(h)) blobs.set(h, resources);
+      this.last.set(r.typeUrl, { head: head.toString('base64'), resources: h });
     }
     for (const m of this.marks) {
       // Every response after a mark counts (a push to a proxy the change does not affect shows here).
@@ -221,10 +242,11 @@ class SimProxy {
   }
 
   report(): ProxyReport {
-    return { id: this.p.id, namespace: this.p.namespace, connectAt: this.connectAt, completeAt: this.completeAt, bytes: this.bytes, responses: this.responses, counts: this.counts, ...(this.error ? { error: this.error } : {}) };
+    return { id: this.p.id, namespace: this.p.namespace, connectAt: this.connectAt, completeAt: this.completeAt, bytes: this.bytes, responses: this.responses, counts: this.counts, retries: this.retries, ...(this.error ? { error: this.error } : {}) };
   }
 
   close(): void {
+    this.closed = true;
     try {
       this.call?.cancel();
     } catch {
@@ -303,21 +325,18 @@ async function connect(c: ConnectCommand): Promise<number> {
 async function capture(dir: string, tag: string): Promise<{ blobs: number; bytes: number }> {
   const blobsDir = join(dir, 'blobs');
   await mkdir(blobsDir, { recursive: true });
-  const index: Record<string, Record<string, string>> = {};
+  const index: Record<string, Record<string, CapturedResponse>> = {};
   const written = new Set<string>();
   let bytes = 0;
   for (const s of sims) {
-    const entry: Record<string, string> = {};
-    for (const [type, h] of s.last) {
-      entry[type] = h;
-      if (!written.has(h)) {
-        written.add(h);
-        const body = blobs.get(h)!;
-        bytes += body.length;
-        await writeFile(join(blobsDir, h), body);
-      }
+    for (const { resources: h } of s.last.values()) {
+      if (written.has(h)) continue;
+      written.add(h);
+      const body = blobs.get(h)!;
+      bytes += body.length;
+      await writeFile(join(blobsDir, h), body);
     }
-    index[s.p.id] = entry;
+    index[s.p.id] = Object.fromEntries(s.last);
   }
   await writeFile(join(dir, `index-${tag}-${process.pid}.json`), JSON.stringify(index));
   return { blobs: written.size, bytes };

@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { now } from './proc.js';
+import type { CapturedResponse } from './clients.js';
 import { nonceField, rawAdsServerDefinition } from './wire.js';
 
 interface Start {
@@ -23,7 +24,7 @@ interface Start {
   tls: { certPem: string; keyPem: string; clientRootsPem: string };
 }
 
-type Index = Record<string, Record<string, string>>;
+type Index = Record<string, Record<string, CapturedResponse>>;
 
 async function loadIndex(dir: string, tag: string): Promise<Index> {
   const out: Index = {};
@@ -44,8 +45,10 @@ async function blob(dir: string, h: string): Promise<Buffer> {
 interface Stream {
   id: string;
   call: grpc.ServerDuplexStream<Record<string, unknown>, Buffer>;
-  sent: Map<string, { nonce: string; hash: string; names: string }>;
+  sent: Map<string, { nonce: string; key: string; names: string }>;
 }
+
+const keyOf = (c: CapturedResponse) => `${c.head}|${c.resources}`;
 
 let dir = '';
 let before: Index = {};
@@ -53,10 +56,10 @@ const streams = new Set<Stream>();
 let server: grpc.Server | undefined;
 let nonces = 0;
 
-function send(s: Stream, type: string, hash: string, names: string): void {
+function send(s: Stream, type: string, c: CapturedResponse, names: string): void {
   const nonce = (++nonces).toString(36);
-  s.sent.set(type, { nonce, hash, names });
-  s.call.write(Buffer.concat([blobs.get(hash)!, nonceField(nonce)]));
+  s.sent.set(type, { nonce, key: keyOf(c), names });
+  s.call.write(Buffer.concat([Buffer.from(c.head, 'base64'), blobs.get(c.resources)!, nonceField(nonce)]));
 }
 
 function handleStream(call: grpc.ServerDuplexStream<Record<string, unknown>, Buffer>): void {
@@ -73,8 +76,8 @@ function handleStream(call: grpc.ServerDuplexStream<Record<string, unknown>, Buf
     // An ACK (the nonce we sent, same names) needs nothing; a first request or new names get the captured body.
     if (last && req.response_nonce === last.nonce && last.names === names) return;
     if (last && req.response_nonce && req.response_nonce !== last.nonce) return; // stale
-    const h = before[s.id]?.[type];
-    if (h) send(s, type, h, names);
+    const c = before[s.id]?.[type];
+    if (c) send(s, type, c, names);
   });
   const end = () => {
     if (s) streams.delete(s);
@@ -90,7 +93,7 @@ function handleStream(call: grpc.ServerDuplexStream<Record<string, unknown>, Buf
 async function start(c: Start): Promise<number> {
   dir = c.dir;
   before = await loadIndex(dir, 'before');
-  for (const e of Object.values(before)) for (const h of Object.values(e)) await blob(dir, h);
+  for (const e of Object.values(before)) for (const c of Object.values(e)) await blob(dir, c.resources);
   server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(rawAdsServerDefinition(), { StreamAggregatedResources: handleStream });
   const creds = grpc.ServerCredentials.createSsl(Buffer.from(c.tls.clientRootsPem), [{ cert_chain: Buffer.from(c.tls.certPem), private_key: Buffer.from(c.tls.keyPem) }], true);
@@ -100,16 +103,16 @@ async function start(c: Start): Promise<number> {
 /** Writes every captured post-change body that differs from what the stream holds. */
 async function push(tag: string): Promise<{ at: number; streams: number; responses: number }> {
   const after = await loadIndex(dir, tag);
-  for (const e of Object.values(after)) for (const h of Object.values(e)) await blob(dir, h);
+  for (const e of Object.values(after)) for (const c of Object.values(e)) await blob(dir, c.resources);
   const at = now();
   let touched = 0;
   let responses = 0;
   for (const s of streams) {
     let any = false;
-    for (const [type, h] of Object.entries(after[s.id] ?? {})) {
+    for (const [type, c] of Object.entries(after[s.id] ?? {})) {
       const last = s.sent.get(type);
-      if (!last || last.hash === h) continue;
-      send(s, type, h, last.names);
+      if (!last || last.key === keyOf(c)) continue;
+      send(s, type, c, last.names);
       any = true;
       responses++;
     }

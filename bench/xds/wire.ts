@@ -115,13 +115,20 @@ export function parseDelta(b: Buffer): DeltaResponse {
   return r;
 }
 
-/** A SotW response's bytes without its nonce field (what the minimal server replays, with its own nonce). */
-export function withoutNonce(b: Buffer): Buffer {
-  const parts: Buffer[] = [];
+/**
+ * A SotW response without its nonce, in two parts: `resources` (the
+ * `repeated Any resources = 2` fields, which proxies of one scope share) and
+ * `head` (version_info, type_url and anything else; small, per proxy). The
+ * minimal server replays head + resources + its own nonce field.
+ */
+export function splitResponse(b: Buffer): { head: Buffer; resources: Buffer } {
+  const head: Buffer[] = [];
+  const res: Buffer[] = [];
   fields(b, (f, _w, s, e) => {
-    if (f !== 5) parts.push(b.subarray(s, e));
+    if (f === 2) res.push(b.subarray(s, e));
+    else if (f !== 5) head.push(b.subarray(s, e));
   });
-  return Buffer.concat(parts);
+  return { head: Buffer.concat(head), resources: Buffer.concat(res) };
 }
 
 /** A nonce field (DiscoveryResponse.nonce = 5) to append to a body. */

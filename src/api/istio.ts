@@ -386,6 +386,8 @@ export interface RolloutStepSpec {
   setMirror?: { percent: number };
   /** An inline analysis: the step completes when these metrics pass. */
   analysis?: { metrics: string[] };
+  /** strategy: proxies — this many (or this share) of the affected proxies get the new revision. */
+  setProxies?: { count?: number; percent?: number };
 }
 
 export interface RolloutMetricSpec {
@@ -393,7 +395,8 @@ export interface RolloutMetricSpec {
   template?: string;
   query?: string;
   thresholdRange?: { min?: number; max?: number };
-  compare?: 'stable';
+  /** stable: the old destinations (traffic); rest: the proxies outside the cohort (strategy: proxies). */
+  compare?: 'stable' | 'rest';
   maxDelta?: number;
   maxRatio?: number;
 }
@@ -404,8 +407,17 @@ export interface RolloutMetricSpec {
  * and defaulted by src/rollout/spec.ts into rollout/contracts.ts's RolloutSpec.
  */
 export interface RolloutSpec {
-  /** The VirtualService (same namespace) and optionally one named http route of it. */
-  target: { virtualService: string; route?: string };
+  /** traffic (default): walk a VirtualService's route weights; proxies: a config canary (issue 13). */
+  strategy?: 'traffic' | 'proxies';
+  /**
+   * traffic: the VirtualService (same namespace) and optionally one named
+   * http route of it. proxies: which changes the canary covers — resources
+   * of these kinds (default: every kind but Rollout and MeshConfig) in these
+   * namespaces (default: the Rollout's own).
+   */
+  target: { virtualService?: string; route?: string; kinds?: string[]; namespaces?: string[] };
+  /** proxies: which proxies may be in a cohort (the rest get the change at promotion). */
+  cohort?: ConfigCanaryCohortSpec;
   steps: RolloutStepSpec[];
   /** Background analysis, from the first step to promotion. */
   analysis?: {
@@ -421,6 +433,12 @@ export interface RolloutSpec {
   webhooks?: { name: string; type: 'pre-rollout' | 'rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event'; url: string; timeout?: string; metadata?: Record<string, string> }[];
 }
 
+export interface ConfigCanaryCohortSpec {
+  namespaces?: string[];
+  labels?: Record<string, string>;
+  localities?: { region?: string; zone?: string; subzone?: string }[];
+}
+
 /** meshcd.io/v1alpha1 MeshConfig: mesh-wide settings (one per config). */
 export interface MeshConfigSpec {
   trustDomain?: string;
@@ -430,6 +448,15 @@ export interface MeshConfigSpec {
   rootNamespace?: string;
   /** Namespace labels (e.g. `env: production`), for policies with namespace selectors. */
   namespaces?: Record<string, { labels?: Record<string, string> }>;
+  /**
+   * The mesh-wide default config canary: a change to what it covers that no
+   * `strategy: proxies` Rollout covers is walked out as one (a Rollout named
+   * `meshconfig-default` in the root namespace). `target.namespaces`
+   * defaults to every namespace.
+   */
+  configCanary?: Omit<RolloutSpec, 'strategy'>;
+  /** Istio's mesh-wide locality load balancing; a DestinationRule's own setting replaces it. */
+  localityLbSetting?: Record<string, unknown>;
 }
 
 export interface KindSpecs {

@@ -62,6 +62,8 @@ export interface MeshSettings {
   clusterDomain: string;
   /** Root namespace for mesh-wide policies, as Istio's `istio-system`. */
   rootNamespace: string;
+  /** Istio's MeshConfig.localityLbSetting: applies where no DestinationRule sets its own. */
+  localityLbSetting?: Readonly<Record<string, unknown>>;
 }
 
 export const DEFAULT_MESH_SETTINGS: MeshSettings = {
@@ -159,6 +161,13 @@ export interface ServiceIndex {
   workloadsFor(hostname: string, namespace?: string): readonly Workload[];
   /** All workloads, e.g. to match a DestinationRule subset or a Gateway selector. */
   workloads(): readonly Workload[];
+  /** Namespaces the registry knows with their labels (Kubernetes: every namespace of every cluster), for analyzers. */
+  namespaces?(): ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /**
+   * The workloads a service's own selector picks, ready or not (a Kubernetes
+   * Service's pods), for analyzers; undefined when the service has none.
+   */
+  selectedWorkloads?(hostname: string, namespace: string): readonly Workload[] | undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -226,6 +235,8 @@ export interface ProxyInfo {
   serviceAccount?: string;
   /** e.g. `grpc-js 1.14`, `envoy 1.31`. */
   userAgent?: string;
+  /** `region/zone/subzone` from the xDS node's locality, when it sends one (Istio: it wins over its workload's). */
+  locality?: string;
 }
 
 /** One Envoy resource, as a plain JSON object in proto3 JSON form, with its name. */

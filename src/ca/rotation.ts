@@ -76,6 +76,16 @@ function live(issued: Readonly<Record<string, IssuedEntry>>, now: number): Issue
 }
 
 /** The latest notAfter of any certificate (live or not) chaining to `root`; 0 if none. */
+/**
+ * Issued before the rotation started, so its holder may lack the new root.
+ * Times have millisecond resolution: a certificate issued in the same
+ * millisecond as the start counts as before (waiting one renewal more is
+ * safe; promoting the new root while a holder lacks it is not).
+ */
+function issuedBefore(c: { issuedAt: string }, since: number): boolean {
+  return Date.parse(c.issuedAt) <= since;
+}
+
 export function latestNotAfter(issued: Readonly<Record<string, IssuedEntry>>, root: string): number {
   let max = 0;
   for (const v of Object.values(issued)) if (v.root === root) max = Math.max(max, Date.parse(v.notAfter));
@@ -105,7 +115,7 @@ export function advance(input: RotationInput): RotationStep {
     } else {
       const since = Date.parse(pending.since);
       const deadline = since + maxTtlMs;
-      const waiting = live(issued, now).filter((c) => Date.parse(c.issuedAt) < since);
+      const waiting = live(issued, now).filter((c) => issuedBefore(c, since));
       if (waiting.length > 0 && now < deadline) {
         // Ends when the last waiting certificate expires, or at the deadline (a renewal calls advance too).
         wakeAt = Math.min(deadline, ...waiting.map((c) => Date.parse(c.notAfter)));
@@ -212,7 +222,7 @@ export function summarize(state: RotationState, issued: Readonly<Record<string, 
     : old.length ? old.map((r) => r.retireAfter!).sort().at(-1)! : undefined;
   return {
     phase,
-    awaitingNewBundle: pending ? liveCerts.filter((c) => Date.parse(c.issuedAt) < Date.parse(pending.since)).length : 0,
+    awaitingNewBundle: pending ? liveCerts.filter((c) => issuedBefore(c, Date.parse(pending.since))).length : 0,
     liveByRoot,
     remainingOnOldRoots: old.reduce((n, r) => n + (liveByRoot.get(r.fingerprint) ?? 0), 0),
     ...(completesBy ? { completesBy } : {}),

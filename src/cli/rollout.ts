@@ -69,9 +69,13 @@ function errorOf(body: unknown): string {
 
 function statusLines(s: RolloutStatus): string[] {
   const lines = [
-    `${s.namespace}/${s.name}: ${s.phase}, step ${s.stepIndex}/${s.steps.length}, canary weight ${s.canaryWeight}%${s.revision ? `, revision ${s.revision.slice(0, 12)}` : ''}`,
-    `  target: VirtualService ${s.namespace}/${s.target.virtualService}${s.target.route ? ` route ${s.target.route}` : ''}`,
+    `${s.namespace}/${s.name}: ${s.phase}, step ${s.stepIndex}/${s.steps.length}, ${s.strategy === 'proxies' ? 'new revision on' : 'canary weight'} ${s.canaryWeight}%${s.revision ? `, revision ${s.revision.slice(0, 12)}` : ''}`,
+    s.strategy === 'proxies'
+      ? `  target: config canary of ${(s.target.kinds ?? []).join(', ')} in ${(s.target.namespaces ?? []).join(', ')}`
+      : `  target: VirtualService ${s.namespace}/${s.target.virtualService}${s.target.route ? ` route ${s.target.route}` : ''}`,
   ];
+  if (s.cohort) lines.push(`  cohort: ${s.cohort.members.length} of ${s.cohort.eligible} affected proxies${s.cohort.acked ? ', all ACKed' : s.cohort.pending.length ? `, waiting for the ACK of ${s.cohort.pending.join(', ')}` : ''}`);
+  for (const p of s.proxies ?? []) lines.push(`    ${p.proxy}  ${p.cohort === 'canary' ? 'new' : 'in force'}  ${p.revision ?? '-'}`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);
   if (s.pause) lines.push(`  paused (${s.pause.reason})${s.pause.deadline ? ` until ${s.pause.deadline}` : s.pause.remainingMs !== undefined ? `, ${Math.round(s.pause.remainingMs / 1000)}s left` : ', until promoted'}`);
   if (s.drift) lines.push('  drift: Git states a routing that is not what runs');

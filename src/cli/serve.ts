@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ConfigSet, Diagnostic } from '../api/types.js';
-import { AdminServer } from '../admin/server.js';
+import { AdminServer, json } from '../admin/server.js';
 import { installFaultHandlers } from '../admin/faults.js';
 import { readAdminToken } from '../admin/token.js';
 import { redact, rememberSecret } from '../source/secret.js';
@@ -37,6 +37,7 @@ import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.j
 import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
+import { ownNamespace } from '../cluster/kube.js';
 import { wireDashboard } from '../dashboard/wire.js';
 import { registerRepoRoutes } from './repo-routes.js';
 
@@ -70,6 +71,7 @@ interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   inCluster?: boolean;
   clusterId: string;
   clusterDomain: string;
+  remoteSecrets?: boolean;
 }
 
 function positive(flag: string, v: string): number {
@@ -153,6 +155,7 @@ export function registerServe(program: Command): void {
     .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
     .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')
     .option('--cluster-domain <domain>', 'Kubernetes services are <name>.<namespace>.svc.<domain>', 'cluster.local')
+    .option('--remote-secrets', 'also discover the remote clusters of Istio\'s multi-cluster Secrets (label istio/multiCluster=true in --namespace of the first cluster; each key a cluster id, its value a kubeconfig), added, changed and removed at run time')
     .option('--namespace <ns>', 'namespace meshcd runs in (its Lease, state ConfigMap, CA Secret); default $POD_NAMESPACE, else the pod\'s, else meshcd-system')
     .option('--token-review', 'accept Kubernetes service-account tokens (TokenReview on the first cluster) for CreateCertificate and xDS on the TLS port')
     .option('--token-audience <aud>', 'audience a service-account token must be for (repeatable)', collect, [])
@@ -191,7 +194,8 @@ export function registerServe(program: Command): void {
       let kube: KubernetesRegistry | undefined;
       try {
         const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
-        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain });
+        if (opts.remoteSecrets && !clusters.length) throw new Error('--remote-secrets: needs a cluster (--kubeconfig or --in-cluster) to read the Secrets from');
+        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain, ...(opts.remoteSecrets ? { remoteSecrets: { namespace: ownNamespace(opts.namespace) } } : {}) });
       } catch (err) {
         throw new UserError((err as Error).message);
       }
@@ -266,7 +270,10 @@ export function registerServe(program: Command): void {
           lastUpdate = { inputs, id };
           // Built in slices from the next tick; proxies get their push class by class.
           cache.update(withKube(inputs), id);
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(), refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(),
+        // Config canaries (issue 13): the cache's second revision for a cohort, and the server's ACK/NACK per proxy.
+        canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), refused: (id) => cache.status().flatMap((c) => (c.error?.revision === id ? c.error.errors : [])), subscribe: (events) => xdsEvents.subscribe(events) },
+        refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
       // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
       kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
@@ -274,6 +281,7 @@ export function registerServe(program: Command): void {
       const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
       if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
+      if (kube) admin.route('GET', '/api/v1/clusters', () => json(200, kube!.clusters()));
       // --- dashboard (issue 14): the web UI at /, its live events, and the Git routes (commits, history, diff) it reads.
       registerRepoRoutes(admin, { stateDir: opts.stateDir, sources: specs, policies });
       const dashboard = wireDashboard(admin, { reconciler, rollouts: rollouts.runner, xdsEvents });

@@ -178,7 +178,9 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
     const known = GROUP_OF_KIND.get(kind);
     const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
     if (!known || known.group !== group) {
-      diagnostics.push({ code: 'MCD0010', severity: 'info', message: `${apiVersion} ${kind} is not a mesh kind; ignored`, origin });
+      const removed = removedIstioType(group!, kind, v);
+      if (removed) diagnostics.push({ code: 'IST0002', severity: 'warning', message: `Deprecated: Custom resource type ${removed} is removed`, origin });
+      else diagnostics.push({ code: 'MCD0010', severity: 'info', message: `${apiVersion} ${kind} is not a mesh kind; ignored`, origin });
       continue;
     }
     if (!known.versions.includes(version!)) {
@@ -239,6 +241,20 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
   return { config: makeConfigSet([...byKey.values()], mesh), diagnostics, pendingByKey };
 }
 
+/** Istio's deprecation analyzer: rbac.istio.io types were removed (AuthorizationPolicy replaced them). */
+const REMOVED_RBAC_KINDS = new Set(['ClusterRbacConfig', 'RbacConfig', 'ServiceRole', 'ServiceRoleBinding']);
+
+/** `rbac.istio.io ServiceRole` for a CustomResourceDefinition of a removed Istio type (as Istio reports it) or such a resource; else undefined. */
+function removedIstioType(group: string, kind: string, v: Record<string, unknown>): string | undefined {
+  if (group === 'apiextensions.k8s.io' && kind === 'CustomResourceDefinition') {
+    const spec = isRecord(v.spec) ? v.spec : {};
+    const names = isRecord(spec.names) ? spec.names : {};
+    if (spec.group === 'rbac.istio.io' && typeof names.kind === 'string' && REMOVED_RBAC_KINDS.has(names.kind)) return `rbac.istio.io ${names.kind}`;
+    return undefined;
+  }
+  return group === 'rbac.istio.io' && REMOVED_RBAC_KINDS.has(kind) ? `rbac.istio.io ${kind}` : undefined;
+}
+
 export function meshSettingsFrom(spec: MeshConfigSpec): MeshSettings {
   const d = DEFAULT_MESH_SETTINGS;
   const mode = spec.outboundTrafficPolicy?.mode;
@@ -248,6 +264,7 @@ export function meshSettingsFrom(spec: MeshConfigSpec): MeshSettings {
     outboundTrafficPolicy: mode === 'REGISTRY_ONLY' || mode === 'ALLOW_ANY' ? mode : d.outboundTrafficPolicy,
     clusterDomain: typeof spec.clusterDomain === 'string' ? spec.clusterDomain : d.clusterDomain,
     rootNamespace: typeof spec.rootNamespace === 'string' ? spec.rootNamespace : d.rootNamespace,
+    ...(isRecord(spec.localityLbSetting) ? { localityLbSetting: spec.localityLbSetting } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -150,6 +150,25 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The example's WorkloadEntries use fixed ports, and grpc-js-xds's XdsServer
+ * binds its port on every address: a port another process holds (a second
+ * demo, say) would leave that process answering with other certificates.
+ * Returns the ports that cannot be bound.
+ */
+export async function takenPorts(ports: number[]): Promise<number[]> {
+  const taken: number[] = [];
+  for (const port of ports) {
+    const free = await new Promise<boolean>((resolveFree) => {
+      const s = createNetServer();
+      s.once('error', () => resolveFree(false));
+      s.listen({ port, host: '::', ipv6Only: false }, () => s.close(() => resolveFree(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  return taken;
+}
+
 /** The Prometheus binary on PATH (the Debian package installs /usr/bin/prometheus), or ''. */
 export function findPrometheus(): string {
   for (const d of (process.env.PATH ?? '').split(':')) if (d && existsSync(join(d, 'prometheus'))) return join(d, 'prometheus');
@@ -191,7 +210,7 @@ export async function startAgents(procs: Processes, workloads: readonly Workload
 }
 
 /** One backend process per workload on its WorkloadEntry's address; `onMetrics(host:port)` for each metrics endpoint a backend announces. */
-export function startBackends(procs: Processes, workloads: readonly Workload[], bootstraps: Map<string, string>, fail: Record<string, number>, onMetrics: (target: string) => void): void {
+export function startBackends(procs: Processes, workloads: readonly Workload[], bootstraps: Map<string, string>, fail: Record<string, number>, onMetrics: (target: string) => void, onExit?: (pod: string, code: number | null) => void): void {
   for (const w of workloads) {
     const percent = w.app === 'reviews' ? fail[w.version] ?? 0 : 0;
     const b = procs.start(`backend-${w.pod}`, [join(here, 'backend.js'), w.app, w.version, w.pod, `${w.ip}:${w.port}`, ...(w.upstream ? [w.upstream] : [])], { ...xdsEnv(bootstraps.get(w.pod)!), DEMO_FAIL_PERCENT: String(percent) });
@@ -201,12 +220,15 @@ export function startBackends(procs: Processes, workloads: readonly Workload[], 
         if (m) onMetrics(m[1]!);
       }
     })();
+    if (onExit) void b.exited.then((code) => onExit(w.pod, code));
   }
 }
 
 export async function runDemo(o: DemoOptions): Promise<void> {
   const source = resolve(o.source);
   if (!existsSync(source)) throw new UserError(`--source: ${o.source}: no such folder`);
+  const taken = await takenPorts(WORKLOADS.filter((w) => w.app !== 'productpage').map((w) => w.port));
+  if (taken.length) throw new UserError(`demo: port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} in use (another meshcd demo or npm start?); the example's WorkloadEntries need 9081–9085 on 127.0.0.11–127.0.0.15`);
   const dir = await mkdtemp(join(tmpdir(), 'meshcd-demo-'));
   const logDir = join(dir, 'logs');
   await mkdir(logDir);
@@ -258,10 +280,24 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     const bootstraps = await startAgents(procs, WORKLOADS, { dir, tls: ports.tls!, xds: ports.xds!, bundle, tokenFile: (sa) => join(dir, `${sa}.token`) });
     o.out(`  ${WORKLOADS.length} agents: a SPIFFE certificate each (spiffe://cluster.local/ns/bookinfo/sa/…)`);
     const scrapeTargets: string[] = [];
+    let failure: string | undefined;
+    let finishEarly: (() => void) | undefined;
     startBackends(procs, WORKLOADS.filter((w) => w !== clientWorkload), bootstraps, o.fail, (target) => {
       if (!prom) return;
       scrapeTargets.push(target);
       void prom.setTargets(scrapeTargets);
+    }, (pod, code) => {
+      if (stopping || failure) return;
+      // The log goes with the temporary folder: say what it said.
+      const tail = (() => {
+        try {
+          return readFileSync(join(logDir, `backend-${pod}.log`), 'utf8').trim().split('\n').slice(-3).join(' | ');
+        } catch {
+          return '';
+        }
+      })();
+      failure = `demo: backend ${pod} exited with ${code}${tail ? `: ${tail.slice(0, 400)}` : ''}`;
+      finishEarly?.();
     });
     const client = procs.start('client', [join(here, 'client.js'), String(o.rate), String(o.jasonPercent)], xdsEnv(bootstraps.get(clientWorkload.pod)!));
     o.out(`  ${WORKLOADS.length - 1} backends (grpc-js-xds XdsServers: listener, mTLS and RBAC from meshcd) and a client calling as productpage, ${o.jasonPercent}% of reviews calls as end-user: jason`);
@@ -274,6 +310,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
     const ended = new Promise<void>((done) => {
       const finish = () => done();
+      finishEarly = finish;
       process.once('SIGINT', finish);
       process.once('SIGTERM', finish);
       if (o.durationMs !== undefined) setTimeout(finish, o.durationMs).unref();
@@ -293,6 +330,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       }
     })();
     await ended;
+    if (failure) throw new UserError(failure);
   } finally {
     await stop();
   }

@@ -28,12 +28,18 @@ import type {
 } from './model.js';
 import { cmp, parseDurationMs, resolveGatewayRef, resolveHost } from './names.js';
 import { normalizeTrafficPolicy } from './policy.js';
+import { internModel } from './intern.js';
 import { applyOverlay } from './overlay.js';
 
 export type * from './model.js';
 export { resolveHost, parseDurationMs, durationFromMs, hostMatches, hostsOverlap, labelsKey } from './names.js';
 
-export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: RolloutOverlay = EMPTY_OVERLAY): MeshModel {
+/**
+ * The model of one accepted revision. With `previous` (the model of the
+ * revision before), every part that did not change is the previous object
+ * (./intern.ts), so translation's memoized work for it carries over.
+ */
+export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: RolloutOverlay = EMPTY_OVERLAY, previous?: MeshModel): MeshModel {
   const diagnostics: Diagnostic[] = [];
   const settings = config.mesh;
   const services = index
@@ -124,7 +130,7 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
     origin: ap.origin,
   }));
 
-  return { settings, services, virtualServices, destinationRules, gateways, sidecars, peerAuthentications, authorizationPolicies, diagnostics };
+  return internModel({ settings, services, virtualServices, destinationRules, gateways, sidecars, peerAuthentications, authorizationPolicies, diagnostics }, previous);
 }
 
 function keyOf(r: Resource): string {

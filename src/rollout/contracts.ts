@@ -20,7 +20,8 @@ export type RolloutStep =
   | { pause: { duration?: string } }
   | { setHeaderRoute: { match: HttpMatchSpec[] } }
   | { setMirror: { percent: number } }
-  | { analysis: { metrics: string[] } };
+  | { analysis: { metrics: string[] } }
+  | { setProxies: { count?: number; percent?: number } };
 
 export interface ThresholdRange {
   min?: number;
@@ -38,8 +39,8 @@ export interface MetricSpec {
   query?: string;
   /** The value (or, with `compare`, the canary's value) must lie in this range. */
   thresholdRange?: ThresholdRange;
-  /** Compare the new version with the old: the same query run for the stable side. */
-  compare?: 'stable';
+  /** Compare the new version with the old: the same query run for the stable side (traffic), or for the proxies outside the cohort (`rest`, strategy: proxies). */
+  compare?: 'stable' | 'rest';
   /** With compare: canary − stable must be ≤ maxDelta. */
   maxDelta?: number;
   /** With compare: canary / stable must be ≤ maxRatio. */
@@ -68,7 +69,12 @@ export interface WebhookSpec {
 }
 
 export interface RolloutSpec {
-  target: { virtualService: string; route?: string };
+  /** traffic: walk route weights; proxies: a config canary (cohorts of proxies get the new revision). */
+  strategy?: 'traffic' | 'proxies';
+  /** traffic: the VirtualService (and route); proxies: the kinds and namespaces whose changes the canary covers ('' for virtualService). */
+  target: { virtualService: string; route?: string; kinds?: string[]; namespaces?: string[] };
+  /** proxies: which proxies may be in a cohort. */
+  cohort?: { namespaces?: string[]; labels?: Record<string, string>; localities?: { region?: string; zone?: string; subzone?: string }[] };
   steps: RolloutStep[];
   analysis?: AnalysisSpec;
   writeBack: 'revert' | 'branch' | 'none';
@@ -100,8 +106,9 @@ export interface TemplateArgs {
   namespace: string;
   service: string;
   interval: string;
-  stable: { host: string; subset?: string; version?: string };
-  canary: { host: string; subset?: string; version?: string };
+  stable: { host: string; subset?: string; version?: string; pods?: string[] };
+  /** For a config canary: `pods` are the cohort's (canary) and the rest's (stable) pod names; host is ''. */
+  canary: { host: string; subset?: string; version?: string; pods?: string[] };
 }
 
 export interface AnalysisProvider {

@@ -1,4 +1,7 @@
-// The rollout controller: a pure state machine.
+// The rollout controller: a pure state machine. (Over 500 lines: one set
+// of transitions shared by traffic rollouts and config canaries, which read
+// best side by side; the arithmetic of weights and cohorts lives in spec.ts
+// and cohort.ts.)
 //
 //   step(state, spec, observation, now) → { state, actions }
 //
@@ -25,6 +28,19 @@
 // a limit rolls back. Missing data never promotes: after the last step the
 // rollout waits until every background metric's latest verdict is success.
 //
+// Config canaries (strategy: proxies). The target is the content of the
+// covered resources (spec.ts configTarget: a pseudo-route named `config`),
+// so changes, reverts and restarts are told apart as for routes. A
+// `setProxies` step asks the runner for a cohort (SelectCohort: the runner
+// reads the affected proxies and calls cohort.ts's pure selectCohort), and
+// the walk goes on only once every member ACKed the new revision
+// (`cohortAcked`); a NACK from any proxy on the new revision rolls back at
+// once, with the proxy's error text as the reason. The threshold never goes
+// down, also across a restart of the walk by a new commit, so no proxy moves
+// back to the old revision mid-canary. `compare: rest` metrics need a rest:
+// once the cohort is every affected proxy they no longer gate promotion.
+// What to serve is derived from the state (configServingOf).
+//
 // Changes to the target while a rollout runs: back to the routing in force
 // before it (a `git revert`) → Aborted at once, nothing walked; anything else
 // → restart from the routing in force now toward the new end state, counters
@@ -34,6 +50,7 @@
 
 import type { RouteOverride } from '../api/types.js';
 import type { Measurement, RolloutSpec, Verdict, WebhookType, WriteBackResult } from './contracts.js';
+import { ALL } from './cohort.js';
 import { spread, type RouteRouting, type TargetRouting } from './spec.js';
 
 export type Phase = 'Idle' | 'Progressing' | 'Paused' | 'Succeeded' | 'Failed' | 'Aborted';
@@ -46,6 +63,8 @@ export interface Known {
   commit?: string;
   file?: string;
   source?: string;
+  /** A config canary's covered files (path → digest of the covered resources in it). */
+  config?: { files: Record<string, string> };
 }
 
 export interface Change {
@@ -60,6 +79,8 @@ export interface Change {
   goodCommit?: string;
   badCommit?: string;
   startedAt: number;
+  /** A config canary: the covered files before the rollout (what a rollback's write-back restores). */
+  originFiles?: Record<string, string>;
 }
 
 export interface Counters {
@@ -99,6 +120,12 @@ export interface Walk {
   /** Metrics of the current analysis step that have passed. */
   stepPassed: string[];
   nextMeasureAt?: number;
+  /**
+   * A config canary's cohort: the size the last setProxies step asked for,
+   * the threshold and members the runner selected (absent while it selects),
+   * and whether every member ACKed the new revision.
+   */
+  cohort?: { size: { count?: number; percent?: number }; threshold?: number; members?: string[]; eligible?: number; acked: boolean };
   /** A webhook gate being waited on (pre-rollout, rollout, confirm-promotion). */
   gate?: { type: WebhookType; key: string; pending: string[]; retryAt?: number };
   gatesPassed: string[];
@@ -118,13 +145,18 @@ export type Observation =
   | { kind: 'tick' }
   | { kind: 'command'; command: Command }
   | { kind: 'writeBack'; generation: number; result: WriteBackResult }
-  | { kind: 'webhook'; generation: number; name: string; type: WebhookType; ok: boolean; message?: string };
+  | { kind: 'webhook'; generation: number; name: string; type: WebhookType; ok: boolean; message?: string }
+  | { kind: 'cohortSelected'; generation: number; threshold: number; members: string[]; eligible: number }
+  | { kind: 'cohortAcked'; generation: number }
+  | { kind: 'nack'; generation: number; proxy: string; type: string; error: string }
+  | { kind: 'refused'; generation: number; error: string };
 
 export type Action =
   | { kind: 'Persist' }
   | { kind: 'SetOverlay'; overrides: RouteOverride[] }
   | { kind: 'Measure'; generation: number; metrics: string[] }
-  | { kind: 'WriteBack'; generation: number; mode: 'revert' | 'branch'; badCommit?: string; goodCommit?: string; file?: string; source?: string; message: string }
+  | { kind: 'WriteBack'; generation: number; mode: 'revert' | 'branch'; badCommit?: string; goodCommit?: string; file?: string; files?: string[]; source?: string; message: string }
+  | { kind: 'SelectCohort'; generation: number; size: { count?: number; percent?: number }; previous: number }
   | { kind: 'Webhook'; generation: number; type: WebhookType; names: string[]; message: string }
   | { kind: 'Event'; level: 'info' | 'warn'; message: string };
 
@@ -209,7 +241,7 @@ function inForce(w: Walk): RouteRouting[] {
 
 export function overlayOf(state: RolloutState): RouteOverride[] {
   const vs = state.known?.virtualService;
-  if (!vs) return [];
+  if (!vs || state.known?.config) return [];
   if (state.phase === 'Progressing' || state.phase === 'Paused') {
     const out: RouteOverride[] = [];
     for (const t of state.change.to) {
@@ -239,6 +271,17 @@ export function overlayOf(state: RolloutState): RouteOverride[] {
     return out;
   }
   return [];
+}
+
+/** What a config canary serves: the new revision to all, the old one to all, or the new one to the cohort (threshold: cohort.ts). */
+export type ConfigServing = { serve: 'new' } | { serve: 'old' } | { serve: 'canary'; threshold: number };
+
+/** Undefined for traffic rollouts. */
+export function configServingOf(state: RolloutState): ConfigServing | undefined {
+  if (!state.known?.config) return undefined;
+  if (state.phase === 'Progressing' || state.phase === 'Paused') return { serve: 'canary', threshold: state.cohort?.threshold ?? -1 };
+  if ((state.phase === 'Failed' || state.phase === 'Aborted') && !sameRoutes(state.known.routes, state.change.origin)) return { serve: 'old' };
+  return { serve: 'new' };
 }
 
 /** The next time a tick has something to do (pause deadline, measurement, webhook retry), or undefined. */
@@ -309,13 +352,15 @@ function stepMetrics(spec: RolloutSpec): Set<string> {
   return s;
 }
 
-function backgroundMetrics(spec: RolloutSpec): string[] {
+function backgroundMetrics(spec: RolloutSpec, s?: WalkState): string[] {
   const inline = stepMetrics(spec);
-  return (spec.analysis?.metrics ?? []).map((m) => m.name).filter((n) => !inline.has(n));
+  // A comparison with the rest has nothing to compare with once every affected proxy is in the cohort.
+  const noRest = s?.cohort?.threshold !== undefined && s.cohort.threshold >= ALL;
+  return (spec.analysis?.metrics ?? []).filter((m) => !inline.has(m.name) && !(noRest && m.compare === 'rest')).map((m) => m.name);
 }
 
-function startWalk(base: Base, ctx: Ctx, origin: RouteRouting[], from: RouteRouting[], to: RouteRouting[], generation: number, commits: { good?: string; bad?: string }, message: string): RolloutState {
-  const change: Change = { generation, origin, from, to, ...(commits.good ? { goodCommit: commits.good } : {}), ...(commits.bad ? { badCommit: commits.bad } : {}), startedAt: ctx.now };
+function startWalk(base: Base, ctx: Ctx, origin: RouteRouting[], from: RouteRouting[], to: RouteRouting[], generation: number, commits: { good?: string; bad?: string }, message: string, config?: { originFiles?: Record<string, string>; threshold?: number }): RolloutState {
+  const change: Change = { generation, origin, from, to, ...(commits.good ? { goodCommit: commits.good } : {}), ...(commits.bad ? { badCommit: commits.bad } : {}), startedAt: ctx.now, ...(config?.originFiles ? { originFiles: config.originFiles } : {}) };
   const hasAnalysis = (ctx.spec.analysis?.metrics.length ?? 0) > 0;
   let s: WalkState = {
     ...base,
@@ -327,6 +372,8 @@ function startWalk(base: Base, ctx: Ctx, origin: RouteRouting[], from: RouteRout
     lastVerdicts: {},
     stepPassed: [],
     ...(hasAnalysis ? { nextMeasureAt: ctx.now + intervalMs(ctx.spec) } : {}),
+    // A restarted config canary keeps its cohort on the (newer) canary revision: nobody goes back.
+    ...(config?.threshold !== undefined && config.threshold >= 0 ? { cohort: { size: {}, threshold: config.threshold, acked: true } } : {}),
     gatesPassed: [],
   };
   s = record(s, ctx, message);
@@ -340,6 +387,7 @@ function run(s0: WalkState, ctx: Ctx): RolloutState {
   const steps = ctx.spec.steps;
   for (let guard = 0; guard <= steps.length + 3; guard++) {
     if (s.phase === 'Paused') return s;
+    if (s.cohort && !s.cohort.acked) return s; // the runner selects the cohort, then its members ACK
     const gate = gateNeeded(s, ctx.spec);
     if (gate) {
       if (s.gate?.key === gate.key) return s;
@@ -349,6 +397,15 @@ function run(s0: WalkState, ctx: Ctx): RolloutState {
     }
     if (s.stepIndex >= steps.length) return promoteIfHealthy(s, ctx);
     const step = steps[s.stepIndex]!;
+    if ('setProxies' in step) {
+      const previous = s.cohort?.threshold ?? -1;
+      const size = step.setProxies;
+      const what = size.percent !== undefined ? `${size.percent}% of the affected proxies` : `${size.count ?? 0} affected prox${size.count === 1 ? 'y' : 'ies'}`;
+      s = record({ ...s, cohort: { size, ...(previous >= 0 ? { threshold: previous } : {}), acked: false }, stepIndex: s.stepIndex + 1 }, ctx, `step ${s.stepIndex}: new revision to ${what}`);
+      ctx.notify(s.change.generation, `step ${s.stepIndex - 1}: new revision to ${what}`);
+      ctx.actions.push({ kind: 'SelectCohort', generation: s.change.generation, size, previous });
+      continue;
+    }
     if ('setWeight' in step) {
       s = record({ ...s, canaryWeight: step.setWeight, stepIndex: s.stepIndex + 1 }, ctx, `step ${s.stepIndex}: weight ${step.setWeight}%`);
       ctx.notify(s.change.generation, `step ${s.stepIndex - 1}: canary weight ${step.setWeight}%`);
@@ -387,7 +444,7 @@ function gateNeeded(s: WalkState, spec: RolloutSpec): { type: WebhookType; key: 
 }
 
 function promoteIfHealthy(s: WalkState, ctx: Ctx): RolloutState {
-  const waiting = backgroundMetrics(ctx.spec).filter((m) => s.lastVerdicts[m] !== 'success');
+  const waiting = backgroundMetrics(ctx.spec, s).filter((m) => s.lastVerdicts[m] !== 'success');
   if (waiting.length > 0) return s; // missing data never promotes: wait for the next measurements
   return succeed(s, ctx, 'promoted: all steps done');
 }
@@ -422,9 +479,15 @@ function writeBackAction(f: Extract<RolloutState, { phase: 'Failed' }>, mode: 'r
     ...(f.change.badCommit ? { badCommit: f.change.badCommit } : {}),
     ...(f.change.goodCommit ? { goodCommit: f.change.goodCommit } : {}),
     ...(f.known?.file ? { file: f.known.file } : {}),
+    ...(f.known?.config ? { files: changedFiles(f.change.originFiles ?? {}, f.known.config.files) } : {}),
     ...(f.known?.source ? { source: f.known.source } : {}),
     message: `rolled back ${f.known?.virtualService ?? ''}: ${f.reason}`,
   };
+}
+
+/** Files whose covered content differs between two config-canary targets (added, changed or removed). */
+export function changedFiles(before: Record<string, string>, after: Record<string, string>): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((f) => before[f] !== after[f]).sort();
 }
 
 function limitPassed(c: Counters, spec: RolloutSpec): string | undefined {
@@ -484,8 +547,8 @@ function onTick(s0: WalkState, ctx: Ctx): RolloutState {
   }
   if (s.nextMeasureAt !== undefined && s.nextMeasureAt <= ctx.now) {
     const current = ctx.spec.steps[s.stepIndex];
-    const inline = current && 'analysis' in current ? current.analysis.metrics.filter((m) => !s.stepPassed.includes(m)) : [];
-    const metrics = [...new Set([...backgroundMetrics(ctx.spec), ...inline])];
+    const inline = current && 'analysis' in current ? current.analysis.metrics.filter((m: string) => !s.stepPassed.includes(m)) : [];
+    const metrics = [...new Set([...backgroundMetrics(ctx.spec, s), ...inline])];
     if (metrics.length > 0) ctx.actions.push({ kind: 'Measure', generation: s.change.generation, metrics });
     s = { ...s, nextMeasureAt: ctx.now + intervalMs(ctx.spec) };
   }
@@ -513,6 +576,20 @@ function onWebhook(s: WalkState, o: Extract<Observation, { kind: 'webhook' }>, c
   return { ...s, counters, gate: { ...s.gate, pending: [], retryAt: ctx.now + intervalMs(ctx.spec) } };
 }
 
+function onCohort(s: WalkState, o: Extract<Observation, { kind: 'cohortSelected' | 'cohortAcked' | 'nack' | 'refused' }>, ctx: Ctx): RolloutState {
+  if (o.kind === 'nack') return rollback(s, ctx, `proxy ${o.proxy} NACKed the new revision (${o.type}): ${o.error}`);
+  if (o.kind === 'refused') return rollback(s, ctx, `meshcd refused the new revision's snapshot for the cohort: ${o.error}`);
+  if (!s.cohort || s.cohort.acked) return s;
+  if (o.kind === 'cohortSelected') {
+    const share = o.eligible > 0 ? Math.round((o.members.length / o.eligible) * 100) : 100;
+    const cohort = { ...s.cohort, threshold: o.threshold, members: o.members, eligible: o.eligible, acked: o.members.length === 0 };
+    const next = record({ ...s, cohort, canaryWeight: share }, ctx, `cohort: ${o.members.length} of ${o.eligible} affected proxies${o.members.length ? '; waiting for their ACKs' : ''}`);
+    return cohort.acked ? run(next, ctx) : next;
+  }
+  if (s.cohort.threshold === undefined) return s;
+  return run(record({ ...s, cohort: { ...s.cohort, acked: true } }, ctx, `every cohort proxy ACKed the new revision`), ctx);
+}
+
 function onCommand(s: RolloutState, command: Command, ctx: Ctx): RolloutState | string {
   const walking = s.phase === 'Progressing' || s.phase === 'Paused';
   switch (command) {
@@ -534,7 +611,7 @@ function onCommand(s: RolloutState, command: Command, ctx: Ctx): RolloutState | 
       if (s.phase !== 'Failed' && s.phase !== 'Aborted') return `nothing to retry: the rollout is ${s.phase}`;
       if (!s.known || sameRoutes(s.known.routes, s.change.origin)) return 'nothing to retry: Git already states the routing in force';
       const base: Base = { ...(s.known ? { known: s.known } : {}), history: s.history, measurements: s.measurements };
-      return startWalk(base, ctx, s.change.origin, s.change.origin, s.known.routes, s.change.generation + 1, { ...(s.change.goodCommit ? { good: s.change.goodCommit } : {}), ...(s.change.badCommit ? { bad: s.change.badCommit } : {}) }, 'retry by command: walking out again');
+      return startWalk(base, ctx, s.change.origin, s.change.origin, s.known.routes, s.change.generation + 1, { ...(s.change.goodCommit ? { good: s.change.goodCommit } : {}), ...(s.change.badCommit ? { bad: s.change.badCommit } : {}) }, 'retry by command: walking out again', s.change.originFiles ? { originFiles: s.change.originFiles } : undefined);
     }
     case 'pause': {
       if (s.phase === 'Progressing') return record({ ...s, phase: 'Paused', pause: { reason: 'manual' } }, ctx, 'paused by command');
@@ -567,7 +644,7 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
     }
     return rest as RolloutState;
   }
-  const known: Known = { virtualService: r.virtualService, routes: r.routes, ...(o.commit ? { commit: o.commit } : {}), ...(r.file ? { file: r.file } : {}), ...(r.source ? { source: r.source } : {}) };
+  const known: Known = { virtualService: r.virtualService, routes: r.routes, ...(o.commit ? { commit: o.commit } : {}), ...(r.file ? { file: r.file } : {}), ...(r.source ? { source: r.source } : {}), ...(r.config ? { config: r.config } : {}) };
   if (!s.known) return { ...s, known };
   if (sameRoutes(s.known.routes, r.routes)) return s;
   const base: Base = { known, history: s.history, measurements: s.measurements };
@@ -575,7 +652,7 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
   switch (s.phase) {
     case 'Idle':
     case 'Succeeded':
-      return startWalk(base, ctx, s.known.routes, s.known.routes, r.routes, generation, commits, 'new revision: walking out the change');
+      return startWalk(base, ctx, s.known.routes, s.known.routes, r.routes, generation, commits, 'new revision: walking out the change', s.known.config ? { originFiles: s.known.config.files } : undefined);
     case 'Failed':
     case 'Aborted': {
       if (sameRoutes(r.routes, s.change.origin)) {
@@ -583,7 +660,7 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
         return record({ ...s, known }, ctx, 'Git states the routing in force');
       }
       const good = s.change.goodCommit;
-      return startWalk(base, ctx, s.change.origin, s.change.origin, r.routes, generation, { ...(good ? { good } : {}), ...(o.commit ? { bad: o.commit } : {}) }, 'new revision after a rollback: walking out the change');
+      return startWalk(base, ctx, s.change.origin, s.change.origin, r.routes, generation, { ...(good ? { good } : {}), ...(o.commit ? { bad: o.commit } : {}) }, 'new revision after a rollback: walking out the change', s.change.originFiles ? { originFiles: s.change.originFiles } : undefined);
     }
     case 'Progressing':
     case 'Paused': {
@@ -592,7 +669,8 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
         return record({ phase: 'Aborted', known, history: s.history, measurements: s.measurements, change: s.change, reason: 'reverted in Git' }, ctx, 'reverted in Git');
       }
       const good = s.change.goodCommit;
-      return startWalk(base, ctx, s.change.origin, inForce(s), r.routes, generation, { ...(good ? { good } : {}), ...(o.commit ? { bad: o.commit } : {}) }, 'new revision mid-rollout: restarting from the routing in force');
+      const config = s.change.originFiles ? { originFiles: s.change.originFiles, ...(s.cohort?.threshold !== undefined ? { threshold: s.cohort.threshold } : {}) } : undefined;
+      return startWalk(base, ctx, s.change.origin, inForce(s), r.routes, generation, { ...(good ? { good } : {}), ...(o.commit ? { bad: o.commit } : {}) }, config ? 'new revision mid-canary: restarting; each proxy keeps the revision slot it is on' : 'new revision mid-rollout: restarting from the routing in force', config);
     }
   }
 }
@@ -634,12 +712,19 @@ export function step(state: RolloutState, spec: RolloutSpec, observation: Observ
     case 'webhook':
       if (walking && state.change.generation === observation.generation) next = onWebhook(state, observation, ctx);
       break;
+    case 'cohortSelected':
+    case 'cohortAcked':
+    case 'nack':
+    case 'refused':
+      if (walking && state.change.generation === observation.generation) next = onCohort(state, observation, ctx);
+      break;
   }
+  const servingBefore = JSON.stringify(configServingOf(state));
   if (typeof next === 'string') return { state, actions: [], rejected: next };
   const head: Action[] = [];
   if (JSON.stringify(next) !== JSON.stringify(state)) head.push({ kind: 'Persist' });
   const before = overlayOf(state);
   const after = overlayOf(next);
-  if (JSON.stringify(before) !== JSON.stringify(after)) head.push({ kind: 'SetOverlay', overrides: after });
+  if (JSON.stringify(before) !== JSON.stringify(after) || servingBefore !== JSON.stringify(configServingOf(next))) head.push({ kind: 'SetOverlay', overrides: after });
   return { state: next, actions: [...head, ...ctx.actions] };
 }

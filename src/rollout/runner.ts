@@ -17,8 +17,9 @@ import type { StateStore } from '../state/store.js';
 import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
-import { canaryOf, canaryWeightOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
-import { rolloutSpecOf, targetRouting } from './spec.js';
+import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
+import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
+import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
 
 export interface WebhookPayload {
   rollout: string;
@@ -53,8 +54,18 @@ export interface RunnerOptions {
   /** Prometheus address when a Rollout names none. */
   prometheus?: string;
   author?: { name: string; email: string };
-  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now). */
+  /** A revision's file (relative to its source's folder) as a path from the repository root; default: unchanged. */
+  repoPath?: (source: string, file: string) => string;
+  /** Called after a write-back pushed to the tracked branch (serve: fetch the source now); also when a new leader finds a state for a revision it has not accepted yet. */
   refreshSource?: (source: string) => void;
+  /**
+   * Replicated: how long a new leader waits to accept the revision the
+   * persisted state was stepped with before it steps with its own (default
+   * 30 s); until then it serves the persisted overlay as it is.
+   */
+  catchUpMs?: number;
+  /** Config canaries (strategy: proxies): the cache's second revision and the server's ACK/NACK per proxy (config-canary.ts). */
+  canary?: CanaryPort;
   now?: () => number;
   log?: Logger;
 }
@@ -68,6 +79,7 @@ interface Entry {
 }
 
 const STATE_DOC = 'rollouts';
+const SEEN_MAX = 256;
 const PHASES = ['Idle', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 const phaseGauge = metric('gauge', 'meshcd_rollout_phase', 'Rollout phase (1 for the current phase)', ['namespace', 'name', 'phase']);
@@ -87,9 +99,21 @@ export class RolloutRunner {
   private readonly log: Logger;
   private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
+  private readonly canary: ConfigCanaryDriver | undefined;
+  /** Commits this replica has accepted, per source (the last SEEN_MAX): a persisted state naming another was stepped by a replica ahead of this one. */
+  private readonly seen = new Map<string, string[]>();
+  /** Rollouts whose persisted state names a revision this replica has not accepted yet: since when, and the wake-up. */
+  private readonly waits = new Map<string, { commit: string; since: number; timer?: NodeJS.Timeout }>();
+
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? logger('rollout');
+    this.canary = opts.canary
+      ? new ConfigCanaryDriver(opts.canary, (key, o) => void this.enqueue(async () => {
+          const e = this.entries.get(key);
+          if (e && this.leads()) await this.observe(e, o).done;
+        }), this.log)
+      : undefined;
   }
 
   /** Load the persisted states (a restart resumes them once their Rollout is seen in an accepted revision). */
@@ -101,7 +125,9 @@ export class RolloutRunner {
 
   stop(): void {
     this.stopped = true;
+    this.canary?.close();
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+    for (const key of [...this.waits.keys()]) this.clearWait(key);
   }
 
   /** Wait for queued work (tests). */
@@ -112,12 +138,22 @@ export class RolloutRunner {
   /** An accepted revision: step every Rollout with its target's routing, then serve the config with the overlay. */
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     return this.enqueue(async () => {
+      // The config in force now is what a config canary starting with this revision keeps serving to the rest.
+      this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
       this.config = config;
       this.revisions = revisions;
       this.revisionId = revisions.map((r) => r.id).join(',');
+      for (const r of revisions) {
+        let l = this.seen.get(r.source);
+        if (!l) this.seen.set(r.source, (l = []));
+        if (!l.includes(r.commit)) l.push(r.commit);
+        if (l.length > SEEN_MAX) l.shift();
+      }
       const seen = new Set<string>();
       const pending: { entry: Entry; actions: Action[] }[] = [];
-      for (const ro of config.ofKind('Rollout')) {
+      const meshDefault = meshDefaultRollout(config);
+      const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
+      for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
         const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
         seen.add(key);
         const spec = rolloutSpecOf(ro);
@@ -131,15 +167,18 @@ export class RolloutRunner {
         // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
         // serves what the leader is about to persist rather than Git's end state; it performs nothing.
         if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-        const routing = targetRouting(config, ro.metadata.namespace, spec);
+        const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
         const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
         const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
         const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
+        if (r.state !== entry.state && this.behind(entry)) continue;
+        this.clearWait(key);
         entry.state = r.state;
         if (this.leads()) pending.push({ entry, actions: r.actions });
       }
       for (const [key, e] of this.entries) {
         if (seen.has(key)) continue;
+        this.clearWait(key);
         if (e.timer) clearTimeout(e.timer);
         this.entries.delete(key);
         this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
@@ -169,6 +208,46 @@ export class RolloutRunner {
     return this.opts.isLeader?.() ?? true;
   }
 
+  /**
+   * Whether the entry's state (the leader's, persisted) was stepped with a
+   * revision this replica has not accepted: then its own older (or other)
+   * revision must not step it — that would read as Git reverting the change
+   * mid-rollout. A follower serves the state as it is; a new leader does too
+   * and waits for the revision (fetching the source now), at most catchUpMs,
+   * then steps with what it has.
+   */
+  private behind(e: Entry): boolean {
+    const known = e.state.known;
+    if (!known?.commit || !known.source || this.seen.get(known.source)?.includes(known.commit)) return false;
+    if (!this.leads()) return true;
+    const now = this.now();
+    let w = this.waits.get(e.key);
+    if (w && w.commit !== known.commit) {
+      this.clearWait(e.key);
+      w = undefined;
+    }
+    const limit = this.opts.catchUpMs ?? 30_000;
+    if (!w) {
+      w = { commit: known.commit, since: now };
+      this.waits.set(e.key, w);
+      this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, `the persisted rollout state was stepped with a revision this replica has not accepted yet; serving it as it is and fetching the source (at most ${Math.round(limit / 1000)} s)`);
+      this.opts.refreshSource?.(known.source);
+      w.timer = setTimeout(() => void (this.config && this.accepted(this.config, this.revisions)), limit + 10);
+      w.timer.unref?.();
+      return true;
+    }
+    if (now - w.since < limit) return true;
+    this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, 'the revision of the persisted rollout state was not accepted in time; stepping with this replica\'s revision');
+    this.clearWait(e.key);
+    return false;
+  }
+
+  private clearWait(key: string): void {
+    const w = this.waits.get(key);
+    if (w?.timer) clearTimeout(w.timer);
+    this.waits.delete(key);
+  }
+
   /** A manual command; resolves with the rejection reason when it does not apply. */
   command(namespace: string, name: string, command: Command): Promise<{ found: boolean; rejected?: string }> {
     return this.enqueue(async () => {
@@ -182,18 +261,32 @@ export class RolloutRunner {
   }
 
   list(): RolloutStatus[] {
-    return [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((e) => statusOf(e.resource, e.spec, e.state));
+    return [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).map((e) => this.statusFor(e));
   }
 
   status(namespace: string, name: string): RolloutStatus | undefined {
     const e = this.entries.get(`${namespace}/${name}`);
-    return e ? statusOf(e.resource, e.spec, e.state) : undefined;
+    return e ? this.statusFor(e) : undefined;
   }
 
   /** Called with a Rollout's status each time it steps (the dashboard's live updates); returns the unsubscribe. */
   onChange(listener: (rollout: RolloutStatus) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /** statusOf, and for a config canary its cohort and which revision each connected proxy is on. */
+  private statusFor(e: Entry): RolloutStatus {
+    const st = statusOf(e.resource, e.spec, e.state);
+    if (e.spec.strategy !== 'proxies') return st;
+    const s = e.state;
+    const cohort = (s.phase === 'Progressing' || s.phase === 'Paused') && s.cohort ? s.cohort : undefined;
+    return {
+      ...st,
+      strategy: 'proxies',
+      ...(cohort ? { cohort: { ...(cohort.threshold !== undefined ? { threshold: cohort.threshold } : {}), members: cohort.members ?? [], eligible: cohort.eligible ?? 0, acked: cohort.acked, pending: this.canary?.pending() ?? [] } } : {}),
+      ...(this.canary ? { proxies: this.canary.proxies() } : {}),
+    };
   }
 
   /** The overlay of every Rollout, merged. */
@@ -245,12 +338,19 @@ export class RolloutRunner {
         case 'Webhook':
           for (const hook of e.spec.webhooks.filter((w) => a.names.includes(w.name))) void this.webhook(e, a.generation, hook, a.message);
           break;
+        case 'SelectCohort':
+          if (this.canary) void this.canary.select(e.key, e.spec, a.generation, a.size, a.previous, this.revisionId).catch((err: Error) => this.log.error({ rollout: e.key, err: err.message }, 'config canary: cannot select a cohort'));
+          else {
+            this.log.warn({ rollout: e.key }, 'config canaries need meshcd serve (its cache serves two revisions); nothing to select here');
+            void this.later(e, { kind: 'cohortSelected', generation: a.generation, threshold: -1, members: [], eligible: 0 });
+          }
+          break;
       }
     }
     this.metrics(e);
     this.schedule(e);
     if (this.listeners.size === 0) return;
-    const status = statusOf(e.resource, e.spec, e.state);
+    const status = this.statusFor(e);
     for (const l of this.listeners) {
       try {
         l(status);
@@ -274,7 +374,14 @@ export class RolloutRunner {
 
   private serve(): void {
     if (!this.config || this.stopped) return;
-    this.opts.apply(this.config, this.overlay(), this.revisionId);
+    if (!this.canary) return this.opts.apply(this.config, this.overlay(), this.revisionId);
+    this.canary.serve(this.driving(), { config: this.config, overlay: this.overlay(), id: this.revisionId }, (x) => this.opts.apply(x.config, x.overlay, x.id));
+  }
+
+  /** The config canary that decides what the cache serves: the first (by namespace/name) not serving the new revision to all. */
+  private driving(): Driving | undefined {
+    const e = [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : 1)).find((x) => x.spec.strategy === 'proxies' && configServingOf(x.state) !== undefined && configServingOf(x.state)!.serve !== 'new');
+    return e && { key: e.key, spec: e.spec, state: e.state };
   }
 
   private metrics(e: Entry): void {
@@ -326,6 +433,10 @@ export class RolloutRunner {
   private templateArgs(e: Entry): TemplateArgs | undefined {
     const s = e.state;
     if (!('change' in s) || !this.config) return undefined;
+    if (e.spec.strategy === 'proxies') {
+      const pods = this.canary?.pods('cohort' in s ? (s.cohort?.members ?? []) : []) ?? { cohort: [], rest: [] };
+      return { namespace: e.resource.metadata.namespace, service: '', interval: e.spec.analysis?.interval ?? '1m', canary: { host: '', pods: pods.cohort }, stable: { host: '', pods: pods.rest } };
+    }
     const to = s.change.to.find((t) => s.change.from.some((f) => f.id === t.id));
     const from = to && s.change.from.find((f) => f.id === to.id);
     if (!to || !from) return undefined;
@@ -344,7 +455,7 @@ export class RolloutRunner {
   private async writeBack(e: Entry, a: Extract<Action, { kind: 'WriteBack' }>): Promise<void> {
     let result: WriteBackResult;
     if (!this.opts.writeBack) result = { kind: 'failed', error: 'no Git write-back configured for this source' };
-    else if (!a.source || !a.badCommit || !a.goodCommit || !a.file) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
+    else if (!a.source || !a.badCommit || !a.goodCommit || !(a.files?.length || a.file)) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
     else {
       try {
         result = await this.opts.writeBack.apply({
@@ -352,7 +463,7 @@ export class RolloutRunner {
           source: a.source,
           badCommit: a.badCommit,
           goodCommit: a.goodCommit,
-          paths: [a.file],
+          paths: (a.files?.length ? a.files : [a.file!]).map((f) => (this.opts.repoPath ? this.opts.repoPath(a.source!, f) : f)),
           rollout: e.key,
           message: `meshcd: roll back Rollout ${e.key}\n\n${a.message}`,
           author: this.opts.author ?? { name: 'meshcd', email: 'meshcd@localhost' },
@@ -403,6 +514,10 @@ export interface RolloutStatus {
   writeBack?: unknown;
   /** Git states a routing that is not what runs (after an abort, or writeBack: none). */
   drift: boolean;
+  /** Config canaries: the strategy, the cohort of the current step (members by id, those whose ACK is awaited), and each connected proxy's revision. */
+  strategy?: 'proxies';
+  cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
+  proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
   /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
   overrides: RouteOverride[];
   history: { at: string; phase: string; stepIndex: number; canaryWeight: number; message: string }[];
@@ -439,7 +554,7 @@ export function statusOf(r: Resource<'Rollout'>, spec: RolloutSpec, s: RolloutSt
     ...(s.phase === 'Paused' ? { pause: { reason: s.pause.reason, ...(s.pause.deadline !== undefined ? { deadline: new Date(s.pause.deadline).toISOString() } : {}), ...(s.pause.remainingMs !== undefined ? { remainingMs: s.pause.remainingMs } : {}) } } : {}),
     ...(spec.analysis ? { analysis: { ...(counters ?? { failures: 0, inconclusives: 0, consecutiveErrors: 0 }), metrics } } : {}),
     ...(s.phase === 'Failed' ? { writeBack: s.writeBack } : {}),
-    drift: overlayOf(s).length > 0 && (s.phase === 'Failed' || s.phase === 'Aborted'),
+    drift: (overlayOf(s).length > 0 || configServingOf(s)?.serve === 'old') && (s.phase === 'Failed' || s.phase === 'Aborted'),
     overrides: overlayOf(s),
     history: s.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
   };

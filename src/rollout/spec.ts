@@ -4,6 +4,7 @@
 // VirtualService writes them). Pure.
 // Imports: src/api, ./contracts.ts.
 
+import { createHash } from 'node:crypto';
 import type { ConfigSet, OverlayDestination, Resource } from '../api/types.js';
 import type { HTTPRoute } from '../api/istio.js';
 import type { AnalysisSpec, RolloutSpec, RolloutStep } from './contracts.js';
@@ -20,6 +21,14 @@ export interface RouteRouting {
 /** A Rollout's target routes in one revision (sorted by id); undefined when the VirtualService does not exist. */
 export interface TargetRouting {
   virtualService: string;
+  /**
+   * A config canary's target: the content of the resources it covers, as one
+   * pseudo-route (id `config`) whose single destination names the digest of
+   * that content, so the controller tells changes, reverts and restarts
+   * apart exactly as for routes; `files` maps each file holding covered
+   * resources to their digest (what a rollback's write-back reverts).
+   */
+  config?: { files: Record<string, string> };
   /** The file (and source) that states it, for write-back. */
   file?: string;
   source?: string;
@@ -32,6 +41,7 @@ export function rolloutSpecOf(r: Resource<'Rollout'>): RolloutSpec {
   const s = r.spec;
   const steps: RolloutStep[] = (s.steps ?? []).map((st): RolloutStep => {
     if (typeof st.setWeight === 'number') return { setWeight: st.setWeight };
+    if (st.setProxies) return { setProxies: { ...(typeof st.setProxies.count === 'number' ? { count: st.setProxies.count } : {}), ...(typeof st.setProxies.percent === 'number' ? { percent: st.setProxies.percent } : {}) } };
     if (st.setHeaderRoute) return { setHeaderRoute: { match: (st.setHeaderRoute.match ?? []).map((m) => ({ ...m })) } };
     if (st.setMirror) return { setMirror: { percent: st.setMirror.percent } };
     if (st.analysis) return { analysis: { metrics: [...(st.analysis.metrics ?? [])] } };
@@ -48,12 +58,81 @@ export function rolloutSpecOf(r: Resource<'Rollout'>): RolloutSpec {
         metrics: (a.metrics ?? []).map((m) => ({ ...m, ...(m.thresholdRange ? { thresholdRange: { ...m.thresholdRange } } : {}) })),
       }
     : undefined;
+  const strategy = s.strategy === 'proxies' ? 'proxies' : 'traffic';
+  const t = s.target ?? {};
   return {
-    target: { virtualService: s.target.virtualService, ...(s.target.route ? { route: s.target.route } : {}) },
+    strategy,
+    target:
+      strategy === 'proxies'
+        ? { virtualService: '', kinds: t.kinds?.length ? [...t.kinds] : [...CONFIG_CANARY_KINDS], namespaces: t.namespaces?.length ? [...t.namespaces] : r.metadata.name === MESH_DEFAULT_NAME && r.metadata.annotations?.[MESH_DEFAULT_ANNOTATION] ? [ALL_NAMESPACES] : [r.metadata.namespace] }
+        : { virtualService: t.virtualService ?? '', ...(t.route ? { route: t.route } : {}) },
+    ...(strategy === 'proxies' && s.cohort ? { cohort: { ...(s.cohort.namespaces ? { namespaces: [...s.cohort.namespaces] } : {}), ...(s.cohort.labels ? { labels: { ...s.cohort.labels } } : {}), ...(s.cohort.localities ? { localities: s.cohort.localities.map((l) => ({ ...l })) } : {}) } } : {}),
     steps,
     ...(analysis ? { analysis } : {}),
     writeBack: s.writeBack ?? 'revert',
     webhooks: (s.webhooks ?? []).map((w) => ({ ...w })),
+  };
+}
+
+/** The Rollout a MeshConfig's `configCanary` stands for: this name, in the root namespace, marked by this annotation. */
+export const MESH_DEFAULT_NAME = 'meshconfig-default';
+export const MESH_DEFAULT_ANNOTATION = 'meshcd.io/from-meshconfig';
+/** In a config canary's target.namespaces: every namespace (the MeshConfig default's default). */
+export const ALL_NAMESPACES = '*';
+
+/**
+ * The MeshConfig's default config canary as a `strategy: proxies` Rollout
+ * (MESH_DEFAULT_NAME in the root namespace; its origin is the MeshConfig's),
+ * or undefined when the MeshConfig sets none.
+ */
+export function meshDefaultRollout(config: ConfigSet): Resource<'Rollout'> | undefined {
+  const mc = config.ofKind('MeshConfig')[0];
+  const cc = mc?.spec.configCanary;
+  if (!mc || !cc || !Array.isArray(cc.steps)) return undefined;
+  const spec = { ...cc, strategy: 'proxies' as const, target: cc.target ?? {} };
+  return {
+    kind: 'Rollout',
+    apiVersion: 'meshcd.io/v1alpha1',
+    metadata: { name: MESH_DEFAULT_NAME, namespace: config.mesh.rootNamespace, labels: {}, annotations: { [MESH_DEFAULT_ANNOTATION]: `MeshConfig/${mc.metadata.name}` } },
+    spec,
+    origin: mc.origin,
+    raw: { spec },
+    digest: mc.digest,
+  };
+}
+
+/** What a config canary covers when its target names no kinds: every kind a proxy's config is made of. */
+export const CONFIG_CANARY_KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'] as const;
+
+/**
+ * A config canary's target in `config` (see TargetRouting.config): the
+ * covered resources' digests per file and in all, as a pseudo-route.
+ */
+export function configTarget(config: ConfigSet, spec: RolloutSpec, except: readonly RolloutSpec[] = []): TargetRouting {
+  const covers = (sp: RolloutSpec, r: { kind: string; metadata: { namespace: string } }) => {
+    const ns = sp.target.namespaces ?? [];
+    return (sp.target.kinds ?? (CONFIG_CANARY_KINDS as readonly string[])).includes(r.kind) && (ns.includes(ALL_NAMESPACES) || ns.includes(r.metadata.namespace));
+  };
+  const perFile = new Map<string, string[]>();
+  let source: string | undefined;
+  for (const r of config.resources) {
+    // `except`: what other config canaries cover (the MeshConfig default leaves it to them).
+    if (!covers(spec, r) || except.some((x) => covers(x, r))) continue;
+    const line = `${r.kind}/${r.metadata.namespace}/${r.metadata.name} ${r.digest}`;
+    const list = perFile.get(r.origin.file) ?? [];
+    list.push(line);
+    perFile.set(r.origin.file, list);
+    source ??= r.origin.source;
+  }
+  const hash = (lines: string[]) => createHash('sha256').update(lines.sort().join('\n')).digest('hex');
+  const files: Record<string, string> = {};
+  for (const f of [...perFile.keys()].sort()) files[f] = hash(perFile.get(f)!);
+  const all = hash(Object.entries(files).map(([f, d]) => `${f} ${d}`));
+  return {
+    virtualService: '',
+    config: { files },
+    ...(source ? { source } : {}),
+    routes: [{ id: 'config', index: -1, destinations: [{ host: `sha256:${all}`, weight: 100 }] }],
   };
 }
 

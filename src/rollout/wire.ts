@@ -4,7 +4,8 @@
 // Imports: src/admin, src/api, src/registry, src/state, src/xds/server (types), ./*.
 
 import type { AdminServer } from '../admin/server.js';
-import type { ConfigSet, RolloutOverlay, ServiceIndex } from '../api/types.js';
+import type { ConfigSet, ProxyInfo, RolloutOverlay, ServiceIndex } from '../api/types.js';
+import type { CanaryEvents } from './config-canary.js';
 import { buildServiceIndex } from '../registry/config.js';
 import { StateStore } from '../state/store.js';
 import type { AnalysisProvider, WriteBack } from './contracts.js';
@@ -80,30 +81,56 @@ export async function wireRollouts(opts: {
   author?: { name: string; email: string };
   /** Fetch a source now (after a write-back pushed to it), so Git's new state is seen without waiting for the next poll. */
   refreshSource?: (name: string) => void;
+  /**
+   * Config canaries: serve's SnapshotCache (its canary revision, affected
+   * proxies, each proxy's revision) and the xDS server's callbacks.
+   */
+  canary?: {
+    setCanary(canary: { id: string; inputs: { config: ConfigSet; index: ServiceIndex; overlay: RolloutOverlay } } | undefined, inCohort: (proxy: ProxyInfo) => boolean): void;
+    affected(): Promise<{ proxy: ProxyInfo }[]>;
+    proxies(): { proxy: ProxyInfo; revision: string | undefined; cohort: string }[];
+    refused(revision: string): string[];
+    subscribe(events: CanaryEvents): () => void;
+  };
   /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
   store?: RolloutStore;
   isLeader?: () => boolean;
 }): Promise<RolloutWiring> {
   const sources = new Map((opts.sources ?? []).map((s) => [s.name, s]));
   const analysis = opts.analysis ?? new PrometheusProvider();
-  const git = new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
-  // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
-  const writeBack: WriteBack = opts.writeBack ?? { apply: (req) => git.apply({ ...req, paths: req.paths.map((p) => repositoryPath(sources.get(req.source), p)) }) };
+  const writeBack = opts.writeBack ?? new GitWriteBack({ stateDir: opts.stateDir, source: (name) => (sources.get(name)?.kind === 'git' ? sources.get(name) : undefined) });
   const webhooks = opts.webhooks ?? httpWebhooks(new HttpWebhookSender(opts.webhookSecret ? { secret: opts.webhookSecret } : {}));
-  let indexed: { config: ConfigSet; index: ServiceIndex } | undefined;
+  // One index per config served (the current revision's and, during a config canary, the new one's).
+  const indexes = new WeakMap<ConfigSet, ServiceIndex>();
+  const indexOf = (config: ConfigSet): ServiceIndex => {
+    let index = indexes.get(config);
+    if (!index) indexes.set(config, (index = buildServiceIndex(config)));
+    return index;
+  };
+  const port = opts.canary;
   const runner = new RolloutRunner({
     store: opts.store ?? new StateStore(opts.stateDir),
     ...(opts.isLeader ? { isLeader: opts.isLeader } : {}),
-    apply: (config, overlay, id) => {
-      if (indexed?.config !== config) indexed = { config, index: buildServiceIndex(config) };
-      opts.update({ config, index: indexed.index, overlay }, id);
-    },
+    apply: (config, overlay, id) => opts.update({ config, index: indexOf(config), overlay }, id),
+    ...(port
+      ? {
+          canary: {
+            set: (c, inCohort) => port.setCanary(c && { id: c.id, inputs: { config: c.config, index: indexOf(c.config), overlay: c.overlay } }, inCohort),
+            affected: () => port.affected(),
+            proxies: () => port.proxies(),
+            refused: (revision) => port.refused(revision),
+            subscribe: (events) => port.subscribe(events),
+          },
+        }
+      : {}),
     ...(opts.prometheus ? { prometheus: opts.prometheus } : {}),
     analysis,
     writeBack,
     webhooks,
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.refreshSource ? { refreshSource: opts.refreshSource } : {}),
+    // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
+    repoPath: (source, file) => repositoryPath(sources.get(source), file),
   });
   await runner.start();
   registerRolloutRoutes(opts.admin, runner);

@@ -83,6 +83,7 @@ export class GitWriteBack implements WriteBack {
     for (const c of [req.badCommit, req.goodCommit]) {
       if (!(await ctx.hasCommit(c))) throw new WriteBackError(`write-back to ${ctx.where}: commit ${c} is not in the local clone`);
     }
+    if (!(await ctx.changes(req))) throw new WriteBackError(`write-back to ${ctx.where}: ${req.badCommit.slice(0, 12)} does not change ${req.paths.join(', ')} since ${req.goodCommit.slice(0, 12)}; nothing to revert`);
     const branchMode = req.mode === 'branch' || COMMIT_RE.test(spec.ref);
     let reason: string | undefined = req.mode === 'branch' ? undefined : branchMode ? `the source follows commit ${spec.ref}, not a branch` : undefined;
     if (!branchMode) {
@@ -182,6 +183,15 @@ class Context {
       tree = e.oid;
     }
     return undefined;
+  }
+
+  /** Whether the bad commit differs from the good one in any of the paths (a revert of nothing is a mistake, never a success). */
+  async changes(req: WriteBackRequest): Promise<boolean> {
+    for (const path of req.paths) {
+      const [good, bad] = await Promise.all([this.blobAt(req.goodCommit, path), this.blobAt(req.badCommit, path)]);
+      if (good?.oid !== bad?.oid) return true;
+    }
+    return false;
   }
 
   /**

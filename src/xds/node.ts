@@ -20,6 +20,8 @@ export interface XdsNode {
   metadata?: unknown;
   user_agent_name?: string;
   user_agent_version?: string;
+  /** Where the proxy runs (Envoy's and gRPC's bootstrap `node.locality`). */
+  locality?: { region?: string; zone?: string; sub_zone?: string };
   user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
 }
 
@@ -85,7 +87,19 @@ export function proxyFromNode(node: XdsNode | undefined): ProxyInfo {
   const info: ProxyInfo = { id, kind, namespace, labels, ips };
   if (serviceAccount) info.serviceAccount = serviceAccount;
   if (userAgent) info.userAgent = userAgent;
+  const locality = localityOfNode(node?.locality);
+  if (locality) info.locality = locality;
   return info;
+}
+
+/** `region/zone/subzone` of the node's locality; undefined when it names none (Istio then takes its workload's). */
+export function localityOfNode(l: XdsNode['locality']): string | undefined {
+  const part = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
+  const [region, zone, subzone] = [part(l?.region), part(l?.zone), part(l?.sub_zone)];
+  if (!region && !zone && !subzone) return undefined;
+  const text = `${region}/${zone}/${subzone}`;
+  if (text.length > 512) throw new NodeError('node locality longer than 512 characters');
+  return text;
 }
 
 /**

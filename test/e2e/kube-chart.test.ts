@@ -1,13 +1,15 @@
 // The Helm chart (charts/meshcd) with real helm built from its Go module:
 // `helm lint`, `helm template`, the rendered objects checked, applied to the
 // test API server (server-side dry run, then for real), and `meshcd serve`
-// run with the chart's own arguments and exactly the chart's RBAC (a token
-// of the chart's ServiceAccount): the API server's audit log shows every
-// call meshcd made was allowed, and calls outside the chart's rules are
-// refused.
+// run with the chart's own arguments — `--in-cluster` included, in a mount
+// namespace whose /var/run/secrets/kubernetes.io/serviceaccount holds a token
+// of the chart's ServiceAccount, its CA and namespace, as a pod's would, with
+// KUBERNETES_SERVICE_HOST/PORT and POD_NAMESPACE set — and so exactly the
+// chart's RBAC: the API server's audit log shows every call meshcd made was
+// allowed, and calls outside the chart's rules are refused.
 
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,9 +19,46 @@ import { requestCertificate } from '../../src/ca/index.js';
 import { buildCsr } from '../../src/ca/x509.js';
 import { kubeTools, startCluster } from '../helpers/kube-cluster.js';
 import { createNamespace } from '../helpers/kube-objects.js';
-import { eventually, renderTemplate, startServe } from '../helpers/xds-e2e.js';
+import { eventually, renderTemplate } from '../helpers/xds-e2e.js';
 
 const CHART = join(process.cwd(), 'charts', 'meshcd');
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * `meshcd serve` as in a pod: its own mount namespace (unshare -m, as root)
+ * with a tmpfs on /run holding the service-account files, and the pod's
+ * environment. Ports 0 on 127.0.0.1; resolves with the addresses serve prints.
+ */
+async function startServeInPod(saFiles: string, server: string, namespace: string, args: string[]): Promise<{ tls: string; admin: string; stdout(): string; stop(): Promise<void> }> {
+  const u = new URL(server);
+  const script = `mount --make-rprivate / && mount -t tmpfs tmpfs /run && mkdir -p ${SA_DIR} && cp "$0"/token "$0"/ca.crt "$0"/namespace ${SA_DIR}/ && shift && exec "$@"`;
+  const child = spawn('unshare', ['-m', 'sh', '-c', script, saFiles, 'x', process.execPath, join(process.cwd(), 'dist/src/cli/bin.js'), 'serve', '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: u.hostname, KUBERNETES_SERVICE_PORT: u.port, POD_NAMESPACE: namespace, POD_NAME: 'meshcd-0', MESHCD_LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const addr = await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}:\n${out}\n${err}`);
+    const tls = /xDS \+ CA \(TLS\): +(\S+)/.exec(out);
+    const admin = /admin: +(http:\/\/\S+)/.exec(out);
+    if (!tls || !admin) throw new Error(`serve not listening yet:\n${out}\n${err.slice(-2000)}`);
+    return { tls: tls[1]!, admin: admin[1]! };
+  }, 60_000, 100);
+  return {
+    ...addr,
+    stdout: () => out + err,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
 const NS = 'meshcd-system';
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
 
@@ -91,18 +130,22 @@ test('the chart: lint, template, objects, applied to the API server; meshcd with
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const tr = await cluster.request('POST', `/api/v1/namespaces/${NS}/serviceaccounts/meshcd/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
   t.is(tr.status, 201);
-  const kubeconfig = await cluster.kubeconfigFor(tr.body.status.token, 'meshcd-sa');
+  const sa = join(dir, 'serviceaccount');
+  await mkdir(sa);
+  await writeFile(join(sa, 'token'), tr.body.status.token, { mode: 0o600 });
+  await writeFile(join(sa, 'ca.crt'), cluster.caPem);
+  await writeFile(join(sa, 'namespace'), NS);
   for (const ns of ['bookinfo', 'apps']) await createNamespace(cluster, ns);
   await cluster.request('POST', '/api/v1/namespaces/bookinfo/serviceaccounts', { metadata: { name: 'reviews' } });
   const meshDir = join(dir, 'mesh');
   await mkdir(meshDir);
   await writeFile(join(meshDir, 'mesh.yaml'), await renderTemplate('mesh.yaml.tmpl', { P_V1: 1, P_V2: 2, WEIGHT_V1: 100, WEIGHT_V2: 0 }));
   await writeFile(join(meshDir, 'rollout.yaml'), ROLLOUT);
-  const dropped = /^--(in-cluster|source|ref|path|poll-interval|state-dir|(xds|tls|admin)-(address|port))(=|$)/;
+  // Only where it listens, where it keeps state and what it serves differ from the chart.
+  const dropped = /^--(source|ref|path|poll-interval|state-dir|(xds|tls|admin)-(address|port))(=|$)/;
   const chartArgs = (container.args as string[]).filter((a) => a !== 'serve' && !dropped.test(a));
-  t.true(chartArgs.includes('--leader-elect') && chartArgs.includes('--token-review') && chartArgs.some((a) => a.startsWith('--ca-secret=')));
-  process.env.POD_NAMESPACE = NS;
-  const serve = await startServe(meshDir, ['--kubeconfig', kubeconfig, '--state-dir', join(dir, 'state'), ...chartArgs]);
+  t.true(chartArgs.includes('--in-cluster') && chartArgs.includes('--leader-elect') && chartArgs.includes('--token-review') && chartArgs.some((a) => a.startsWith('--ca-secret=')));
+  const serve = await startServeInPod(sa, cluster.server, NS, ['--source', meshDir, '--state-dir', join(dir, 'state'), ...chartArgs]);
   t.teardown(() => serve.stop());
 
   await eventually(async () => {
@@ -122,7 +165,7 @@ test('the chart: lint, template, objects, applied to the API server; meshcd with
   await writeFile(join(meshDir, 'mesh.yaml'), await renderTemplate('mesh.yaml.tmpl', { P_V1: 1, P_V2: 2, WEIGHT_V1: 0, WEIGHT_V2: 100 }));
   await eventually(async () => {
     const r = await cluster.request('GET', '/api/v1/namespaces/bookinfo/configmaps/meshcd-rollout-reviews');
-    if (r.body?.data?.phase !== 'Succeeded') throw new Error(`rollout status: ${r.status} ${r.body?.data?.phase}\n${serve.stdout().slice(-2000)}\n${serve.stderr().slice(-3000)}`);
+    if (r.body?.data?.phase !== 'Succeeded') throw new Error(`rollout status: ${r.status} ${r.body?.data?.phase}\n${serve.stdout().slice(-4000)}`);
   }, 30_000, 200);
   await eventually(async () => {
     const e = await cluster.request('GET', '/apis/events.k8s.io/v1/namespaces/bookinfo/events');
@@ -146,7 +189,7 @@ test('the chart: lint, template, objects, applied to the API server; meshcd with
   t.deepEqual(refused.map((e) => `${e.verb} ${e.requestURI}`), [], 'meshcd made no call its RBAC refuses');
 
   // Calls outside the chart's rules, with the same token, are refused.
-  const sa = tr.body.status.token as string;
+  const saToken = tr.body.status.token as string;
   for (const [method, path, body] of [
     ['DELETE', '/api/v1/namespaces/apps/pods/anything', undefined],
     ['POST', '/api/v1/namespaces/apps/secrets', { metadata: { name: 'x' } }],
@@ -155,7 +198,7 @@ test('the chart: lint, template, objects, applied to the API server; meshcd with
     ['POST', '/apis/apps/v1/namespaces/apps/deployments', { metadata: { name: 'x' } }],
     ['PUT', '/apis/coordination.k8s.io/v1/namespaces/apps/leases/x', { metadata: { name: 'x' } }],
   ] as const) {
-    const r = await cluster.request(method, path, body, sa);
+    const r = await cluster.request(method, path, body, saToken);
     t.is(r.status, 403, `${method} ${path}: ${r.status}`);
   }
 });

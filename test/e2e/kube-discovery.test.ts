@@ -11,7 +11,12 @@
 //   change and etcd is compacted: meshcd keeps serving the endpoints it has,
 //   reconnects with backoff, gets 410 Gone for its old resourceVersion,
 //   relists, and the client then reaches the new pod — with no failed call
-//   throughout and zero NACKs.
+//   throughout and zero NACKs;
+// - two clusters (two API servers, `--kubeconfig east=… --kubeconfig west=…`)
+//   with the same Service: one service with both clusters' endpoints, and
+//   Istio's locality failover (DestinationRule localityLbSetting + outlier
+//   detection) keeps the client in its own region until its region's
+//   endpoint goes away, then fails over to the other cluster, and back.
 
 import test from 'ava';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +24,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inPodNetwork, podIp, runSelfInPodNetwork, startCuttableProxy } from '../helpers/netns.js';
+import { startClientProcess } from '../helpers/xds-client-process.js';
 import { kubeconfigYaml, startCluster } from '../helpers/kube-cluster.js';
 import { createNamespace, createNode, createPod, createService, deletePod, putEndpointSlice } from '../helpers/kube-objects.js';
 import { callEcho, eventually, startBackend, startServe, xdsClient, type Backend } from '../helpers/xds-e2e.js';
@@ -55,7 +61,7 @@ if (!inPodNetwork()) {
     const r = await runSelfInPodNetwork(import.meta.url);
     t.log(r.output.split('\n').filter((l) => /✔|✘|passed|failed/.test(l)).join('\n'));
     t.is(r.code, 0, r.output);
-    t.regex(r.output, /2 tests passed/);
+    t.regex(r.output, /3 tests passed/);
   });
 } else {
   const versions = async (client: Awaited<ReturnType<typeof xdsClient>>, n: number, headers: Record<string, string> = {}) => {
@@ -138,6 +144,11 @@ if (!inPodNetwork()) {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
+    // A failed assertion must not leave the caller running: it would keep the test worker alive for ever.
+    t.teardown(async () => {
+      stopCalling = true;
+      await caller;
+    });
     await createPod(cluster, 'demo', 'echo-v3', podIp(13), { app: 'echo', version: 'v3' }, { node: 'node-a' });
     await putEndpointSlice(cluster, 'demo', 'echo', 'echo-a', PORTS, [{ ip: podIp(12), pod: 'echo-v2', node: 'node-a' }, { ip: podIp(13), pod: 'echo-v3', node: 'node-a' }]);
     for (let i = 0; i < 5; i++) await cluster.request('POST', '/api/v1/namespaces/demo/configmaps', { metadata: { generateName: 'churn-' } });
@@ -155,6 +166,75 @@ if (!inPodNetwork()) {
     t.true((await metricValue('meshcd_kube_relists_total', 'endpointslices')) > listsBefore, 'and relisted');
     t.true((await metricValue('meshcd_kube_watch_failures_total', 'endpointslices')) >= 1, 'the outage was seen as a failure and retried');
 
+    const syncz = (await (await fetch(`${serve.admin}/debug/syncz`)).json()) as { proxies: { lastNack?: unknown }[]; refused: unknown[] };
+    t.deepEqual([...syncz.proxies.filter((p) => p.lastNack), ...syncz.refused], []);
+  });
+
+  const FAILOVER_MESH = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: demo}
+spec:
+  host: echo.demo.svc.cluster.local
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting: {enabled: true}
+    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}
+`;
+
+  test.serial('two clusters, one service; locality failover to the other cluster and back', async (t) => {
+    const [east, west] = await Promise.all([startCluster(), startCluster()]);
+    t.teardown(() => Promise.all([east.stop(), west.stop()]).then(() => undefined));
+    const dir = await mkdtemp(join(tmpdir(), 'meshcd-kube-mc-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'mesh.yaml'), FAILOVER_MESH);
+    const backends = [await backendOn(podIp(21), 'us-east'), await backendOn(podIp(22), 'us-west')];
+    t.teardown(() => Promise.all(backends.map((b) => b.close())).then(() => undefined));
+    const regions = [[east, 'us-east', podIp(21), 'echo-east'], [west, 'us-west', podIp(22), 'echo-west']] as const;
+    for (const [c, region, ip, pod] of regions) {
+      await createNamespace(c, 'demo');
+      await createNode(c, 'node-1', region, `${region}-1a`);
+      await createService(c, 'demo', 'echo', [{ name: 'grpc', port: 7070, targetPort: TARGET_PORT }]);
+      await createPod(c, 'demo', pod, ip, { app: 'echo', version: region }, { node: 'node-1' });
+      await putEndpointSlice(c, 'demo', 'echo', 'echo-a', PORTS, [{ ip, pod, node: 'node-1' }]);
+    }
+    // The client is a pod in the east cluster (its locality is its node's), behind a Service of its own.
+    await createService(east, 'demo', 'client', [{ name: 'grpc', port: 9090 }]);
+    await createPod(east, 'demo', 'client', podIp(100), { app: 'client' }, { node: 'node-1' });
+    await putEndpointSlice(east, 'demo', 'client', 'client-a', [{ name: 'grpc', port: 9090 }], [{ ip: podIp(100), pod: 'client', node: 'node-1' }]);
+
+    const serve = await startServe(dir, ['--kubeconfig', `east=${east.kubeconfig}`, '--kubeconfig', `west=${west.kubeconfig}`, '--no-ca']);
+    t.teardown(() => serve.stop().then(() => undefined));
+    await eventually(async () => {
+      if (!/accepted dir@/.test(serve.stdout())) throw new Error('not accepted yet');
+    }, 60_000);
+    t.regex(serve.stdout(), /kubernetes: listed east, west/);
+    // In its own process: grpc-js-xds's priority policy keeps a timer after its channel closes.
+    const remote = await startClientProcess('xds:///echo.demo.svc.cluster.local:7070', serve.xds, `sidecar~${podIp(100)}~client.demo~demo.svc.cluster.local`, 'demo');
+    t.teardown(() => remote.close());
+    const spread = async (n: number) => {
+      const r = await remote.calls(n);
+      if (r.errors.length) throw new Error(`calls failed: ${r.errors.slice(0, 3).join('; ')}`);
+      return r.versions;
+    };
+    // Same region first: every call stays in us-east although us-west has an endpoint too.
+    t.deepEqual(await spread(20), { 'us-east': 20 });
+    const dump = await (await fetch(`${serve.admin}/debug/config_dump?proxy=${encodeURIComponent(`sidecar~${podIp(100)}~client.demo~demo.svc.cluster.local`)}`)).text();
+    t.regex(dump, /"priority":\s*1\b/, 'the other region is the failover priority');
+
+    // The east endpoint goes away: failover to the west cluster.
+    await putEndpointSlice(east, 'demo', 'echo', 'echo-a', PORTS, [{ ip: podIp(21), pod: 'echo-east', node: 'node-1', ready: false }]);
+    await eventually(async () => {
+      const seen = await spread(10);
+      if (seen['us-east']) throw new Error(`still east: ${JSON.stringify(seen)}`);
+    }, 20_000, 100);
+    t.deepEqual(await spread(20), { 'us-west': 20 });
+    // And back when it returns.
+    await putEndpointSlice(east, 'demo', 'echo', 'echo-a', PORTS, [{ ip: podIp(21), pod: 'echo-east', node: 'node-1' }]);
+    await eventually(async () => {
+      const seen = await spread(10);
+      if (seen['us-west']) throw new Error(`still west: ${JSON.stringify(seen)}`);
+    }, 20_000, 100);
+    t.deepEqual(await spread(20), { 'us-east': 20 });
     const syncz = (await (await fetch(`${serve.admin}/debug/syncz`)).json()) as { proxies: { lastNack?: unknown }[]; refused: unknown[] };
     t.deepEqual([...syncz.proxies.filter((p) => p.lastNack), ...syncz.refused], []);
   });

@@ -11,6 +11,7 @@
 // meshcd-rollout-reviews and the steps are Events.
 
 import test from 'ava';
+import { mkdir } from 'node:fs/promises';
 import { startCluster } from '../helpers/kube-cluster.js';
 import { createNamespace } from '../helpers/kube-objects.js';
 import { callEcho, eventually, renderTemplate, startBackend, startServe, tempDir, writeFileIn, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
@@ -77,6 +78,11 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
       await new Promise((res) => setTimeout(res, 100));
     }
   })();
+  // A failed assertion must not leave the sampler running: it would keep the test worker alive for ever.
+  t.teardown(async () => {
+    sampling = false;
+    await sampler;
+  });
 
   // The change Git states: all traffic to v2. The leader walks it out.
   await writeFileIn(dir, 'mesh.yaml', await mesh(0, 100));
@@ -110,7 +116,7 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
 
   const done = await eventually(async () => {
     const s = await get<Status>(third, '/api/v1/rollouts/bookinfo/reviews');
-    if (s.phase !== 'Succeeded') throw new Error(`phase ${s.phase} at ${s.canaryWeight}`);
+    if (s.phase !== 'Succeeded') throw new Error(`phase ${s.phase} at ${s.canaryWeight}; replica ${replicas.indexOf(third)}:\n${third.stdout().slice(-3000)}\n${third.stderr().slice(-3000)}`);
     return s;
   }, 60_000, 200);
   t.is(done.canaryWeight, 100);
@@ -147,4 +153,88 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
   t.true(ours.some((e) => e.reason === 'Succeeded'));
   const state = await cluster.request('GET', '/api/v1/namespaces/meshcd-system/configmaps/meshcd-state');
   t.regex(state.body.data['rollouts.json'], /"phase":"Succeeded"/);
+});
+
+// The kube-leader flake's cause, made deterministic: each replica reads Git
+// (here a folder) on its own schedule, so the replica that takes over may not
+// have accepted the revision the last leader was walking out. Stepping the
+// persisted state with its older revision read as "Git reverted the change
+// mid-rollout": the rollout aborted and the new leader served weight 0.
+// Replica B reads a copy of the folder that gets the change only after B
+// leads: B must serve the persisted weight, never abort, and resume once it
+// has the revision.
+test.serial('a replica that has not accepted the revision being walked out serves the persisted weight, and resumes once it has it', async (t) => {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  await createNamespace(cluster, 'meshcd-system');
+  await createNamespace(cluster, 'bookinfo');
+  const { dir, remove } = await tempDir('meshcd-e2e-lag-');
+  t.teardown(remove);
+  // Same folder name, so both replicas call the source `mesh` and see the same revision ids.
+  const dirA = `${dir}/a/mesh`;
+  const dirB = `${dir}/b/mesh`;
+  const backends: Backend[] = [await startBackend('v1'), await startBackend('v2')];
+  t.teardown(() => Promise.all(backends.map((b) => b.close())).then(() => undefined));
+  const mesh = (w1: number, w2: number) => renderTemplate('mesh.yaml.tmpl', { P_V1: backends[0]!.port, P_V2: backends[1]!.port, WEIGHT_V1: w1, WEIGHT_V2: w2 });
+  for (const d of [dirA, dirB]) {
+    await mkdir(d, { recursive: true });
+    await writeFileIn(d, 'mesh.yaml', await mesh(100, 0));
+    await writeFileIn(d, 'rollout.yaml', ROLLOUT);
+  }
+  const flags = ['--no-ca', '--kubeconfig', cluster.kubeconfig, '--namespace', 'meshcd-system', '--leader-elect', '--lease-duration', String(LEASE_SECONDS)];
+  const a = await startServe(dirA, flags);
+  t.teardown(() => a.stop().then(() => undefined));
+  await eventually(async () => ((await get<Leader>(a, '/api/v1/leader')).isLeader ? true : Promise.reject(new Error('A is not the leader yet'))), 20_000, 200);
+  const b = await startServe(dirB, flags);
+  t.teardown(() => b.stop().then(() => undefined));
+  await eventually(async () => ((await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews')).phase ? true : Promise.reject(new Error('B has no rollout yet'))), 20_000, 200);
+
+  const samples: number[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const s = await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews').catch(() => undefined);
+      if (s) samples.push(s.canaryWeight);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  t.teardown(async () => {
+    sampling = false;
+    await sampler;
+  });
+
+  await writeFileIn(dirA, 'mesh.yaml', await mesh(0, 100));
+  await eventually(async () => {
+    const s = await get<Status>(a, '/api/v1/rollouts/bookinfo/reviews');
+    if (s.canaryWeight < 20) throw new Error(`weight ${s.canaryWeight}`);
+  }, 30_000, 100);
+  // B, still on the old revision, follows the leader's weight.
+  await eventually(async () => {
+    const s = await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews');
+    if (s.canaryWeight < 20) throw new Error(`B serves ${s.canaryWeight} (${s.phase})`);
+  }, 10_000, 100);
+
+  a.child.kill('SIGKILL');
+  await eventually(async () => ((await get<Leader>(b, '/api/v1/leader')).isLeader ? true : Promise.reject(new Error('B does not lead yet'))), 30_000, 100);
+  const atTakeover = await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews');
+  // B leads on the old revision for a while: the state stays as A left it.
+  await new Promise((r) => setTimeout(r, 3000));
+  const held = await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews');
+  t.true(held.canaryWeight >= atTakeover.canaryWeight && held.canaryWeight >= 20, `B leads at ${held.canaryWeight} (${held.phase}), took over at ${atTakeover.canaryWeight}`);
+  t.not(held.phase, 'Aborted');
+  const state = await cluster.request('GET', '/api/v1/namespaces/meshcd-system/configmaps/meshcd-state');
+  t.notRegex(state.body.data['rollouts.json'], /"phase":"Aborted"/);
+  t.regex(b.stderr(), /has not accepted yet/);
+
+  // B's source gets the change: the walk resumes from where it stood and completes.
+  await writeFileIn(dirB, 'mesh.yaml', await mesh(0, 100));
+  await eventually(async () => {
+    const s = await get<Status>(b, '/api/v1/rollouts/bookinfo/reviews');
+    if (s.phase !== 'Succeeded') throw new Error(`phase ${s.phase} at ${s.canaryWeight}`);
+  }, 60_000, 200);
+  sampling = false;
+  await sampler;
+  const seen = samples.filter((w, i) => i === 0 || w !== samples[i - 1]);
+  t.log(`replica B: ${seen.join(' → ')}`);
+  for (let i = 1; i < seen.length; i++) t.true(seen[i]! > seen[i - 1]!, `B went back: ${seen.join(' → ')}`);
 });

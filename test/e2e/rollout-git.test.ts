@@ -127,7 +127,7 @@ ${ANALYSIS(0.95)}  writeBack: revert
   t.regex(log[0]!.body, /success-rate=0\.[5-9]\d* failure/);
   t.regex(log[0]!.body, /failureLimit 1/);
   await rig.repo.git('fetch', '-q', 'origin');
-  t.is(await rig.repo.git('show', 'origin/main:reviews.yaml'), await rig.repo.git('show', `${bad}~1:reviews.yaml`));
+  t.is(await rig.repo.git('show', 'origin/main:mesh/reviews.yaml'), await rig.repo.git('show', `${bad}~1:mesh/reviews.yaml`));
   const rollbackHook = rig.hooks.calls.find((c) => c.type === 'rollback');
   t.truthy(rollbackHook);
   t.true(rollbackHook!.signed);

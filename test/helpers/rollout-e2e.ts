@@ -20,6 +20,7 @@ import { makeRepo, type TestRepo } from './git-repo.js';
 import { serverNacks, startGoClient, type GoAnswer, type GoClient } from './go-grpc-client.js';
 import { startIstioMetricsBackend, type IstioMetricsBackend } from './istio-metrics-backend.js';
 import { freePort, startPrometheus, type TestPrometheus } from './prometheus.js';
+import { Counter, Registry } from 'prom-client';
 import { callEcho, echoService, grpcBootstrap, renderTemplate, startServe, tempDir, xdsClient, type EchoReply, type ServeProcess } from './xds-e2e.js';
 
 export const REVIEWS_HOST = 'reviews.bookinfo.svc.cluster.local';
@@ -42,7 +43,7 @@ export interface MeteredBackend {
 /** An echo backend that records each call it serves in Istio's metrics (reporter=destination), failing `failPercent` of them. */
 export async function startMeteredBackend(version: string, metrics: IstioMetricsBackend, failPercent = 0): Promise<MeteredBackend> {
   const server = new grpc.Server();
-  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  const b: MeteredBackend = { port: 0, version, failPercent, calls: 0, close: async () => server.forceShutdown() };
   server.addService(echoService().service, {
     Call(_call: grpc.ServerUnaryCall<unknown, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) {
       const n = ++b.calls;
@@ -102,6 +103,36 @@ export interface Sample {
   code?: number;
 }
 
+/** Where the clients' own outcomes go (client-side Istio metrics): gRPC status → calls. */
+export type ClientReport = (client: 'js' | 'go', codes: Record<string, number>) => void;
+
+/**
+ * Client-side Istio metrics (reporter="source") for the two test clients,
+ * labelled with their pod names as Prometheus's Kubernetes discovery would
+ * label a sidecar's: what a config canary compares between cohort and rest.
+ */
+async function startClientMetrics(pods: { js: string; go: string }): Promise<{ target: string; report: ClientReport; close(): Promise<void> }> {
+  const registry = new Registry();
+  const requests = new Counter({ name: 'istio_requests_total', help: 'Requests sent (Istio standard metric, client side)', labelNames: ['reporter', 'pod', 'source_workload', 'destination_service', 'response_code', 'grpc_response_status'], registers: [registry] });
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    void registry.metrics().then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    report(client, codes) {
+      for (const [code, n] of Object.entries(codes)) {
+        if (n > 0) requests.inc({ reporter: 'source', pod: pods[client], source_workload: pods[client], destination_service: REVIEWS_HOST, response_code: code === '0' ? '200' : '503', grpc_response_status: code }, n);
+      }
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 /** Steady traffic: a grpc-js-xds client calling every `everyMs`, and a grpc-go client running small batches; all answers time-stamped. */
 export class Traffic {
   readonly js: Sample[] = [];
@@ -114,6 +145,7 @@ export class Traffic {
     private readonly jsClient: Awaited<ReturnType<typeof xdsClient>>,
     private readonly goClient: GoClient,
     everyMs = 20,
+    private readonly report?: ClientReport,
   ) {
     this.loops.push(this.jsLoop(everyMs), this.goLoop());
   }
@@ -124,8 +156,10 @@ export class Traffic {
       try {
         const r = await callEcho(this.jsClient, {}, {}, 2000);
         this.js.push({ at: Date.now(), version: r.version });
+        this.report?.('js', { '0': 1 });
       } catch (err) {
         this.js.push({ at: Date.now(), code: (err as grpc.ServiceError).code });
+        this.report?.('js', { [String((err as grpc.ServiceError).code)]: 1 });
       }
       if (this.js.length > 200_000) this.js.splice(0, 100_000);
       await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - at0))));
@@ -138,6 +172,7 @@ export class Traffic {
       try {
         const answer = await this.goClient.run({ target: REVIEWS, n: 20, concurrency: 2, deadline_ms: 2000 });
         this.go.push({ from, to: Date.now(), answer });
+        this.report?.('go', answer.codes);
       } catch {
         if (!this.running) return;
       }
@@ -204,6 +239,14 @@ export function cli(args: string[], env: Record<string, string> = {}): Promise<{
 export interface RigOptions {
   /** The Rollout's spec body under `spec:` after target (steps, analysis, writeBack…), indented two spaces. */
   rollout: string;
+  /** A whole Rollout document instead (given the webhook receiver's URL). */
+  rolloutDoc?: (hooksUrl: string) => string;
+  /** Node ids of the two clients (default client-js / client-go in bookinfo). */
+  ids?: { js: string; go: string };
+  /** Export the clients' outcomes as client-side Istio metrics, scraped by the Prometheus. */
+  clientMetrics?: boolean;
+  /** The Rollout's namespace/name (default bookinfo/reviews). */
+  name?: string;
   /** v2's failure share. */
   v2FailPercent?: number;
   /** Start a Prometheus (default true). */
@@ -231,6 +274,8 @@ export class RolloutRig {
   go!: GoClient;
   jsClient!: Awaited<ReturnType<typeof xdsClient>>;
   traffic!: Traffic;
+  ids!: { js: string; go: string };
+  name = 'bookinfo/reviews';
 
   static async start(opts: RigOptions): Promise<RolloutRig> {
     const rig = new RolloutRig();
@@ -254,15 +299,20 @@ export class RolloutRig {
     this.v1 = await startMeteredBackend('v1', this.metrics);
     this.v2 = await startMeteredBackend('v2', this.metrics, opts.v2FailPercent ?? 0);
     this.cleanup.push(() => this.v1.close(), () => this.v2.close());
+    if (opts.name) this.name = opts.name;
+    this.ids = opts.ids ?? { js: 'sidecar~127.0.0.1~client-js.bookinfo~bookinfo.svc.cluster.local', go: 'sidecar~127.0.0.1~client-go.bookinfo~bookinfo.svc.cluster.local' };
+    const pod = (id: string) => id.split('~')[2]!.split('.')[0]!;
+    const clientMetrics = opts.clientMetrics ? await startClientMetrics({ js: pod(this.ids.js), go: pod(this.ids.go) }) : undefined;
+    if (clientMetrics) this.cleanup.push(() => clientMetrics.close());
     if (opts.prometheus !== false) {
-      this.prometheus = await startPrometheus([this.metrics.target]);
+      this.prometheus = await startPrometheus([this.metrics.target, ...(clientMetrics ? [clientMetrics.target] : [])]);
       this.cleanup.push(() => this.prometheus?.stop());
     }
     this.hooks = await startHookReceiver();
     this.cleanup.push(() => this.hooks.close());
-
     this.repo = await makeRepo(dir, 'mesh');
-    await this.repo.commit({ 'reviews.yaml': await this.mesh(100, 0), 'rollout.yaml': this.rolloutYaml(opts.rollout) }, 'reviews on v1');
+    // The config lives in a folder of the repository (source `#main:mesh`), as in most config repos.
+    await this.repo.commit({ 'README.md': 'platform config\n', 'mesh/reviews.yaml': await this.mesh(100, 0), 'mesh/rollout.yaml': opts.rolloutDoc ? opts.rolloutDoc(this.hooks.url) : this.rolloutYaml(opts.rollout) }, 'reviews on v1');
     await this.repo.push();
 
     const secrets = join(dir, 'secrets');
@@ -273,19 +323,19 @@ export class RolloutRig {
       return join(secrets, name);
     };
     this.tokenFile = await write('admin-token', 'e2e-rollout-admin-token-0123456789');
-    this.sourceSpec = `mesh=${this.git.url('mesh.git')}#main;token-file=${await write('git-token', GIT_TOKEN)};webhook-secret-file=${await write('source-hook', SOURCE_HOOK_SECRET)};poll=1h`;
+    this.sourceSpec = `mesh=${this.git.url('mesh.git')}#main:mesh;token-file=${await write('git-token', GIT_TOKEN)};webhook-secret-file=${await write('source-hook', SOURCE_HOOK_SECRET)};poll=1h`;
     this.hookSecretFile = await write('rollout-hook', ROLLOUT_HOOK_SECRET);
     this.stateDir = join(dir, 'state');
     this.ports = { xds: await freePort(), admin: await freePort() };
     await this.startServe();
 
-    this.go = await startGoClient(grpcBootstrap(this.serve.xds, 'sidecar~127.0.0.1~client-go.bookinfo~bookinfo.svc.cluster.local', 'bookinfo'));
+    this.go = await startGoClient(grpcBootstrap(this.serve.xds, this.ids.go, 'bookinfo'));
     this.cleanup.push(() => this.go.stop());
-    this.jsClient = await xdsClient(REVIEWS, this.serve.xds, 'sidecar~127.0.0.1~client-js.bookinfo~bookinfo.svc.cluster.local');
+    this.jsClient = await xdsClient(REVIEWS, this.serve.xds, this.ids.js);
     this.cleanup.push(() => this.jsClient.close());
     const first = await this.go.run({ target: REVIEWS, n: 1, wait_ms: 30_000 });
     if (first.ok !== 1) throw new Error(`grpc-go never reached reviews: ${first.errors.join(' | ')}`);
-    this.traffic = new Traffic(this.jsClient, this.go);
+    this.traffic = new Traffic(this.jsClient, this.go, 20, clientMetrics?.report);
     this.cleanup.push(() => this.traffic.stop());
     await this.traffic.after(Date.now());
   }
@@ -319,17 +369,23 @@ export class RolloutRig {
     if (r.status !== 202) throw new Error(`source webhook answered ${r.status}`);
   }
 
-  /** A person's pull request merged: the split route at v1 w1 / v2 w2. Returns the commit. */
-  async change(w1: number, w2: number, message = `reviews: v1 ${w1} / v2 ${w2}`): Promise<string> {
+  /** A person's pull request merged: the mesh file as `edit` makes it (from the v1 100 / v2 0 mesh). Returns the commit. */
+  async changeMesh(edit: (mesh: string) => string, message: string): Promise<string> {
     await this.repo.git('pull', '-q', '--rebase', 'origin', 'main');
-    const commit = await this.repo.commit({ 'reviews.yaml': await this.mesh(w1, w2) }, message);
+    const commit = await this.repo.commit({ 'mesh/reviews.yaml': edit(await this.mesh(100, 0)) }, message);
     await this.repo.push();
     await this.announce();
     return commit;
   }
 
+  /** A person's pull request merged: the split route at v1 w1 / v2 w2. Returns the commit. */
+  async change(w1: number, w2: number, message = `reviews: v1 ${w1} / v2 ${w2}`): Promise<string> {
+    const mesh = await this.mesh(w1, w2);
+    return this.changeMesh(() => mesh, message);
+  }
+
   async status(): Promise<RolloutStatusJson> {
-    const r = await cli(['rollout', 'status', 'bookinfo/reviews', '--server', this.serve.admin, '-o', 'json']);
+    const r = await cli(['rollout', 'status', this.name, '--server', this.serve.admin, '-o', 'json']);
     if (r.code !== 0) throw new Error(`rollout status exited ${r.code}: ${r.stderr}`);
     return JSON.parse(r.stdout) as RolloutStatusJson;
   }
@@ -351,7 +407,7 @@ export class RolloutRig {
   }
 
   async command(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return cli(['rollout', command, 'bookinfo/reviews', '--server', this.serve.admin, '--token-file', this.tokenFile, '-o', 'json']);
+    return cli(['rollout', command, this.name, '--server', this.serve.admin, '--token-file', this.tokenFile, '-o', 'json']);
   }
 
   /** Commits on the remote branch, newest first: `sha author|subject|body`. */
@@ -371,6 +427,11 @@ export class RolloutRig {
   }
 
   async close(): Promise<void> {
+    // Clients first, while serve still answers: grpc-js-xds keeps the process alive when its ADS stream
+    // has to restart against a server that is gone (a waitForReady call queued forever).
+    await this.traffic?.stop();
+    this.jsClient?.close();
+    await new Promise((r) => setTimeout(r, 200));
     for (const f of this.cleanup.splice(0).reverse()) {
       try {
         await f();

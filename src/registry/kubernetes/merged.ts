@@ -10,6 +10,10 @@
 //   sameness); its definition is the first cluster's.
 // - A Service's selector also selects WorkloadEntries of its namespace, and a
 //   ServiceEntry's workloadSelector also selects Pods, as in Istio.
+// - For analyzers (as istioctl analyze against a cluster): workloads() also
+//   holds the pods that are no endpoint (Pending, host network),
+//   namespaces() every cluster namespace with its labels, and
+//   selectedWorkloads() a Service's pods by its selector, ready or not.
 
 import type { ConfigSet, Resource, Service, ServiceIndex, Workload } from '../../api/types.js';
 import { isVisibleTo, labelsMatch } from '../config.js';
@@ -21,6 +25,9 @@ export class MergedServiceIndex implements ServiceIndex {
   private readonly endpoints = new Map<Service, readonly Workload[]>();
   private readonly all: Workload[];
   private readonly nsLabels = new Map<string, Record<string, string>>();
+  /** Selector and cluster pods (endpoints and not) of each Kubernetes service, for selectedWorkloads(). */
+  private readonly selectorOf = new Map<Service, Record<string, string>>();
+  private readonly podsByNamespace = new Map<string, Workload[]>();
 
   constructor(config: ConfigSet, configIndex: ServiceIndex, clusters: readonly ClusterView[]) {
     const configWorkloads = configIndex.workloads();
@@ -36,6 +43,7 @@ export class MergedServiceIndex implements ServiceIndex {
           entry = { service: s, endpoints: [], seen: new Set() };
           kube.set(key, entry);
           const sel = c.selectors.get(s);
+          if (sel) this.selectorOf.set(s, sel);
           if (sel) {
             for (const we of workloadEntries) if (we.namespace === s.namespace && labelsMatch(sel, we.labels)) entry.endpoints.push(we);
           }
@@ -59,7 +67,13 @@ export class MergedServiceIndex implements ServiceIndex {
       }
       this.add(s, eps);
     }
-    this.all = [...configWorkloads, ...pods];
+    this.all = [...configWorkloads, ...pods, ...clusters.flatMap((c) => c.analysisPods)];
+    for (const w of this.all) {
+      if (!w.id.startsWith('Pod/') && !w.id.startsWith('WorkloadEntry/')) continue;
+      let l = this.podsByNamespace.get(w.namespace);
+      if (!l) this.podsByNamespace.set(w.namespace, (l = []));
+      l.push(w);
+    }
   }
 
   private add(s: Service, eps: readonly Workload[]): void {
@@ -94,6 +108,19 @@ export class MergedServiceIndex implements ServiceIndex {
   /** A namespace's labels (from the first cluster that has it), for policies that select namespaces. */
   namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
     return this.nsLabels.get(namespace);
+  }
+
+  /** Every namespace of every cluster, with its labels. */
+  namespaces(): ReadonlyMap<string, Readonly<Record<string, string>>> {
+    return this.nsLabels;
+  }
+
+  /** A Kubernetes Service's pods (and WorkloadEntries) by its selector, ready or not; undefined for other services. */
+  selectedWorkloads(hostname: string, namespace: string): readonly Workload[] | undefined {
+    const s = this.service(hostname, namespace);
+    const sel = s && this.selectorOf.get(s);
+    if (!s || !sel) return undefined;
+    return (this.podsByNamespace.get(s.namespace) ?? []).filter((w) => labelsMatch(sel, w.labels));
   }
 }
 

@@ -10,8 +10,15 @@
 //   pod's labels and service account, and the locality of its Node
 //   (topology.kubernetes.io/region, /zone, topology.istio.io/subzone; the
 //   pod's `istio-locality` label wins).
-// - Every workload is labelled `topology.istio.io/cluster` with the cluster
-//   id, as Istio labels endpoints, so failover priority can name it.
+// - A pod's labels are augmented as istiod's AugmentLabels does for
+//   endpoints: `topology.istio.io/cluster` (the cluster id),
+//   `topology.kubernetes.io/region`/`zone`, `topology.istio.io/subzone` (its
+//   locality), `kubernetes.io/hostname` (its node) and
+//   `topology.istio.io/network` — so subsets, failover priority and
+//   selectors can name them.
+// - Pods without an IP yet (Pending) and host-network pods are no
+//   endpoints, but analyzers see them (`analysisPods`), as istioctl analyze
+//   sees every pod of a cluster.
 
 import type { V1EndpointSlice, V1Namespace, V1Node, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Protocol, Service, ServicePort, Workload } from '../../api/types.js';
@@ -25,6 +32,7 @@ const REGION_LABEL = 'topology.kubernetes.io/region';
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const SUBZONE_LABEL = 'topology.istio.io/subzone';
 const LOCALITY_LABEL = 'istio-locality';
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
 /** The objects of one cluster, as its informers hold them now. */
 export interface ClusterObjects {
@@ -50,6 +58,8 @@ export interface ClusterView {
   endpoints: Map<Service, Workload[]>;
   /** Every pod with an IP, as a workload (for DestinationRule subsets, Gateway and ServiceEntry selectors). */
   pods: Workload[];
+  /** Pods that are no endpoint (no IP yet, or host network), address '': analyzers only. */
+  analysisPods: Workload[];
   /** Pod selector of each service that has one (a Service also selects WorkloadEntries, as in Istio). */
   selectors: Map<Service, Record<string, string>>;
   namespaceLabels: Map<string, Record<string, string>>;
@@ -120,11 +130,24 @@ function exportToOf(svc: V1Service, namespace: string): string[] {
   return [...new Set(list.map((e) => (e === '.' ? namespace : e)))];
 }
 
-function podWorkload(pod: V1Pod, node: V1Node | undefined, opts: ViewOptions, clusterId: string, address: string): Workload {
+/** istiod's AugmentLabels: the pod's labels plus its cluster, locality parts, node and network (a pod's own network label stays). */
+export function augmentLabels(own: Readonly<Record<string, string>>, clusterId: string, locality: string | undefined, nodeName: string | undefined, network: string | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...own };
+  const [region = '', zone = '', subzone = ''] = (locality ?? '').split('/');
+  if (region) out[REGION_LABEL] = region;
+  if (zone) out[ZONE_LABEL] = zone;
+  if (subzone) out[SUBZONE_LABEL] = subzone;
+  if (clusterId) out[CLUSTER_LABEL] = clusterId;
+  if (nodeName) out[HOSTNAME_LABEL] = nodeName;
+  if (network && !out[NETWORK_LABEL]) out[NETWORK_LABEL] = network;
+  return out;
+}
+
+function podWorkload(pod: V1Pod, node: V1Node | undefined, opts: ViewOptions, clusterId: string, address: string, sliceZone?: string, nodeName?: string): Workload {
   const ns = pod.metadata!.namespace!;
-  const labels: Record<string, string> = { ...(pod.metadata?.labels ?? {}), [CLUSTER_LABEL]: clusterId };
-  const locality = localityOf(pod, node);
+  const locality = localityOf(pod, node, sliceZone);
   const network = pod.metadata?.labels?.[NETWORK_LABEL] ?? opts.network;
+  const labels = augmentLabels(pod.metadata?.labels ?? {}, clusterId, locality, nodeName ?? pod.spec?.nodeName, network);
   return {
     id: `Pod/${ns}/${pod.metadata!.name}@${clusterId}`,
     namespace: ns,
@@ -141,13 +164,15 @@ export function buildClusterView(objs: ClusterObjects, opts: ViewOptions): Clust
   const nodes = new Map(objs.nodes.map((n) => [n.metadata?.name ?? '', n]));
   const pods = new Map<string, V1Pod>();
   const podWorkloads: Workload[] = [];
+  const analysisPods: Workload[] = [];
   for (const p of objs.pods) {
     const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
     pods.set(key, p);
     const ip = p.status?.podIP;
-    if (ip && !p.spec?.hostNetwork && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed') {
-      podWorkloads.push(podWorkload(p, nodes.get(p.spec?.nodeName ?? ''), opts, objs.clusterId, ip));
-    }
+    if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || !p.metadata?.namespace || !p.metadata.name) continue;
+    const node = nodes.get(p.spec?.nodeName ?? '');
+    if (ip && !p.spec?.hostNetwork) podWorkloads.push(podWorkload(p, node, opts, objs.clusterId, ip));
+    else analysisPods.push(podWorkload(p, node, opts, objs.clusterId, ''));
   }
   const slicesByService = new Map<string, V1EndpointSlice[]>();
   for (const s of objs.endpointSlices) {
@@ -187,7 +212,8 @@ export function buildClusterView(objs: ClusterObjects, opts: ViewOptions): Clust
   }
   const namespaceLabels = new Map(objs.namespaces.map((n) => [n.metadata?.name ?? '', { ...(n.metadata?.labels ?? {}) }]));
   podWorkloads.sort((a, b) => a.id.localeCompare(b.id));
-  return { clusterId: objs.clusterId, services, endpoints, pods: podWorkloads, selectors, namespaceLabels };
+  analysisPods.sort((a, b) => a.id.localeCompare(b.id));
+  return { clusterId: objs.clusterId, services, endpoints, pods: podWorkloads, analysisPods, selectors, namespaceLabels };
 }
 
 /** Ready endpoints of a service's slices, one workload per address (ports by the slices' port names). */
@@ -211,10 +237,9 @@ function sliceWorkloads(slices: readonly V1EndpointSlice[], pods: ReadonlyMap<st
       const node = nodes.get(ep.nodeName ?? pod?.spec?.nodeName ?? '');
       const ns = slice.metadata!.namespace!;
       if (pod) {
-        const w = podWorkload(pod, node, opts, clusterId, address);
+        const w = podWorkload(pod, node, opts, clusterId, address, ep.zone, ep.nodeName);
         w.ports = { ...ports };
-        const locality = localityOf(pod, node, ep.zone);
-        byAddress.set(address, { ...w, ...(locality ? { locality } : {}) });
+        byAddress.set(address, w);
       } else {
         const locality = localityOf(undefined, node, ep.zone);
         byAddress.set(address, {
@@ -222,7 +247,7 @@ function sliceWorkloads(slices: readonly V1EndpointSlice[], pods: ReadonlyMap<st
           namespace: ns,
           address,
           ports: { ...ports },
-          labels: { [CLUSTER_LABEL]: clusterId },
+          labels: augmentLabels({}, clusterId, locality, ep.nodeName ?? undefined, opts.network),
           ...(locality ? { locality } : {}),
           ...(opts.network ? { network: opts.network } : {}),
         });

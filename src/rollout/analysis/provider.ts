@@ -20,11 +20,11 @@ export class PrometheusProvider implements AnalysisProvider {
     let stableQuery: string | undefined;
     try {
       canaryQuery = metricQuery(metric, args, 'canary');
-      if (metric.compare === 'stable') stableQuery = metricQuery(metric, args, 'stable');
+      if (metric.compare !== undefined) stableQuery = metricQuery(metric, args, 'stable');
     } catch (err) {
       return { metric: metric.name, at: now, verdict: 'error', message: message(err) };
     }
-    const query = stableQuery === undefined ? canaryQuery : `${canaryQuery}\n# stable:\n${stableQuery}`;
+    const query = stableQuery === undefined ? canaryQuery : `${canaryQuery}\n# ${metric.compare}:\n${stableQuery}`;
     let address;
     try {
       address = parsePrometheusAddress(prometheusAddress, `metric ${metric.name}: prometheus address`);

@@ -33,8 +33,19 @@ export function promqlDuration(value: string, where: string): string {
   return value;
 }
 
-/** The label matchers that select one side's traffic: service host and, when known, its version label. */
+/** A regex (RE2, as Prometheus reads it) matching exactly these names. */
+export function alternation(names: readonly string[]): string {
+  return names.length ? names.map((n) => n.replace(/[\\.+*?()|[\]{}^$]/g, (c) => `\\${c}`)).join('|') : '$^';
+}
+
+/**
+ * The label matchers that select one side's traffic: service host and, when
+ * known, its version label; for a config canary, the requests the side's
+ * pods sent (client-side reporting, the `pod` label Prometheus's Kubernetes
+ * discovery adds as Istio's scrape config does).
+ */
 function destination(side: Side): string {
+  if (side.pods) return [`reporter="source"`, `pod=~"${promqlString(alternation(side.pods))}"`].join(',');
   const matchers = [`reporter="destination"`, `destination_service="${promqlString(side.host)}"`];
   if (side.version !== undefined) matchers.push(`destination_version="${promqlString(side.version)}"`);
   return matchers.join(',');
@@ -68,13 +79,18 @@ export function isBuiltInTemplate(name: string): boolean {
   return Object.hasOwn(BUILT_IN_TEMPLATES, name);
 }
 
-const ARGUMENTS = ['namespace', 'service', 'interval', 'stable.host', 'stable.subset', 'stable.version', 'canary.host', 'canary.subset', 'canary.version'] as const;
+const ARGUMENTS = ['namespace', 'service', 'interval', 'stable.host', 'stable.subset', 'stable.version', 'canary.host', 'canary.subset', 'canary.version', 'cohort.pods', 'rest.pods'] as const;
 
 function argument(name: string, args: TemplateArgs, where: string): string {
   const [head, field] = name.split('.') as [string, string | undefined];
   let value: string | undefined;
   if (field === undefined && (head === 'namespace' || head === 'service')) value = args[head];
   else if (field === undefined && head === 'interval') return promqlDuration(args.interval, where);
+  else if ((head === 'cohort' || head === 'rest') && field === 'pods') {
+    const pods = (head === 'cohort' ? args.canary : args.stable).pods;
+    if (!pods) throw new TemplateError(`${where}: {{ ${name} }} is only known in a config canary (strategy: proxies)`);
+    return promqlString(alternation(pods));
+  }
   else if ((head === 'stable' || head === 'canary') && (field === 'host' || field === 'subset' || field === 'version')) {
     value = args[head][field];
     if (value === undefined) throw new TemplateError(`${where}: {{ ${name} }} has no value (the ${head} destination has no ${field})`);
@@ -151,12 +167,14 @@ function single(result: QueryResult, side: string): Single {
 
 /**
  * Judges a metric's measurement. `thresholdRange` bounds the canary's value
- * (inclusive); with `compare: stable`, canary − stable ≤ maxDelta and
- * canary / stable ≤ maxRatio as well. Missing data is never success.
+ * (inclusive); with `compare: stable` (or `rest`), canary − stable ≤
+ * maxDelta and canary / stable ≤ maxRatio as well (cohort and rest for a
+ * config canary). Missing data is never success.
  */
 export function judge(metric: MetricSpec, canary: QueryResult, stable: QueryResult | undefined, at: number, query?: string): Measurement {
   const base: Measurement = { metric: metric.name, at, verdict: 'error', ...(query !== undefined ? { query } : {}) };
-  const c = single(canary, 'canary');
+  const [cn, sn] = metric.compare === 'rest' ? ['cohort', 'rest'] : ['canary', 'stable'];
+  const c = single(canary, cn);
   if (!('value' in c)) return { ...base, verdict: c.verdict, message: c.message };
   const out: Measurement = { ...base, value: c.value };
   const failures: string[] = [];
@@ -165,21 +183,21 @@ export function judge(metric: MetricSpec, canary: QueryResult, stable: QueryResu
   if (r?.max !== undefined && c.value > r.max) failures.push(`${describe(c.value)} > max ${r.max}`);
   const checks: string[] = [];
   if (r && (r.min !== undefined || r.max !== undefined)) checks.push(`${describe(c.value)} in [${r.min ?? '-Inf'}, ${r.max ?? '+Inf'}]`);
-  if (metric.compare === 'stable') {
-    if (!stable) return { ...out, verdict: 'error', message: 'compare: stable without a stable measurement' };
-    const s = single(stable, 'stable');
+  if (metric.compare !== undefined) {
+    if (!stable) return { ...out, verdict: 'error', message: `compare: ${metric.compare} without a ${sn} measurement` };
+    const s = single(stable, sn);
     if (!('value' in s)) return { ...out, verdict: s.verdict, message: s.message };
     out.stableValue = s.value;
     if (metric.maxDelta !== undefined) {
       const delta = c.value - s.value;
-      if (delta > metric.maxDelta) failures.push(`canary − stable = ${describe(delta)} > maxDelta ${metric.maxDelta}`);
-      else checks.push(`canary − stable = ${describe(delta)} ≤ ${metric.maxDelta}`);
+      if (delta > metric.maxDelta) failures.push(`${cn} − ${sn} = ${describe(delta)} > maxDelta ${metric.maxDelta}`);
+      else checks.push(`${cn} − ${sn} = ${describe(delta)} ≤ ${metric.maxDelta}`);
     }
     if (metric.maxRatio !== undefined) {
-      if (s.value === 0 && c.value !== 0) return { ...out, verdict: 'inconclusive', message: `canary / stable undefined: stable is 0, canary ${describe(c.value)}` };
+      if (s.value === 0 && c.value !== 0) return { ...out, verdict: 'inconclusive', message: `${cn} / ${sn} undefined: ${sn} is 0, ${cn} ${describe(c.value)}` };
       const ratio = s.value === 0 ? 1 : c.value / s.value;
-      if (ratio > metric.maxRatio) failures.push(`canary / stable = ${describe(ratio)} > maxRatio ${metric.maxRatio}`);
-      else checks.push(`canary / stable = ${describe(ratio)} ≤ ${metric.maxRatio}`);
+      if (ratio > metric.maxRatio) failures.push(`${cn} / ${sn} = ${describe(ratio)} > maxRatio ${metric.maxRatio}`);
+      else checks.push(`${cn} / ${sn} = ${describe(ratio)} ≤ ${metric.maxRatio}`);
     }
   }
   if (failures.length) return { ...out, verdict: 'failure', message: failures.join('; ') };

@@ -108,6 +108,11 @@ export class AnalysisContext {
     for (const r of this.config.resources) if (r.metadata.namespace) ns.add(r.metadata.namespace);
     for (const s of index.services()) ns.add(s.namespace);
     const labels = new Map<string, Record<string, string>>();
+    // A cluster's namespaces (serve with Kubernetes), as istioctl analyze sees them; MeshConfig's declarations win.
+    for (const [name, l] of index.namespaces?.() ?? []) {
+      ns.add(name);
+      labels.set(name, { ...l });
+    }
     const meshConfig = this.config.ofKind('MeshConfig')[0];
     const declared = meshConfig?.spec.namespaces;
     if (isObj(declared)) {
@@ -166,6 +171,9 @@ export class AnalysisContext {
    * `workloadSelector.labels` is resolved here too, whatever the index did.
    */
   serviceWorkloads(svc: Service): readonly Workload[] {
+    // A Kubernetes Service: the pods its selector picks, ready or not (an EndpointSlice holds the ready ones only).
+    const selected = this.index.selectedWorkloads?.(svc.hostname, svc.namespace);
+    if (selected) return selected;
     const fromIndex = this.index.workloadsFor(svc.hostname, svc.namespace);
     if (fromIndex.length > 0 || !svc.resource) return fromIndex;
     const se = this.config.byKey.get(svc.resource);
@@ -236,6 +244,11 @@ export class AnalysisContext {
   /** Workloads a selector picks in a namespace (root namespace: every namespace). */
   workloadsSelected(selector: Record<string, string> | undefined, namespace: string): Workload[] {
     return this.select(namespace === this.mesh.rootNamespace ? '*' : namespace, selector ?? {});
+  }
+
+  /** A finding about an object that is not in the config (a Kubernetes Service): no file or line. */
+  reportObject(resource: ResourceKey, code: string, severity: Severity, message: string, path?: string): void {
+    this.diagnostics.push({ code, severity, message, resource, ...(path ? { path } : {}) });
   }
 
   report(r: AnyResource | Resource<MeshKind>, code: string, severity: Severity, message: string, path?: string): void {

@@ -4,6 +4,8 @@
 //   `percentage`);
 // - a Sidecar `outboundTrafficPolicy.egressProxy`, which Istio ignores.
 // Istio's message has no field location; it points at the resource.
+// The removed rbac.istio.io types (ServiceRole, …) and their CRDs are not mesh
+// kinds; the loader (config/load.ts) reports them with this code.
 // Other deprecated fields that Istio's webhook warns about (mirrorPercent,
 // corsPolicy.allowOrigin, consecutiveErrors, minimumRingSize, legacy gateway
 // names) are the rules layer's MCD0229.
@@ -12,7 +14,7 @@ import { arr, isObj, type AnalysisContext, type Analyzer } from './context.js';
 
 export const deprecatedFields: Analyzer = {
   name: 'deprecated-fields',
-  codes: [{ code: 'IST0002', name: 'Deprecated', severity: 'warning', description: "A field Istio's deprecation analyzer reports: fault.delay.percent, Sidecar outboundTrafficPolicy.egressProxy." }],
+  codes: [{ code: 'IST0002', name: 'Deprecated', severity: 'warning', description: "What Istio's deprecation analyzer reports: fault.delay.percent, Sidecar outboundTrafficPolicy.egressProxy; and (from the loader) the removed rbac.istio.io types and their CRDs." }],
   run(ctx: AnalysisContext) {
     for (const vs of ctx.config.ofKind('VirtualService')) {
       for (const r of arr(vs.spec.http)) {

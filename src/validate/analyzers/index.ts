@@ -30,6 +30,7 @@ import { gatewayCertificates } from './gateway-certificates.js';
 import { serviceEntryProtocols } from './serviceentry-protocols.js';
 import { negativeConditions } from './conditions.js';
 import { authzGrpcMethods } from './authz-grpc-methods.js';
+import { servicePortNames } from './service-port-names.js';
 
 export type { Analyzer, AnalyzerCode } from './context.js';
 
@@ -53,6 +54,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   authzGrpcMethods,
   serviceEntryAddresses,
   serviceEntryProtocols,
+  servicePortNames,
   negativeConditions,
   deprecatedFields,
   rollouts,

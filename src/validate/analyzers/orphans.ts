@@ -26,6 +26,8 @@ export const orphans: Analyzer = {
     // Selected workloads, found from the selectors' side through the label index.
     const selected = new Set<string>();
     for (const [ns, sels] of selectors) for (const sel of sels) for (const w of ctx.select(ns, sel)) selected.add(w.id);
+    // A Kubernetes Service's selector picks WorkloadEntries of its namespace too (Istio).
+    for (const s of ctx.index.services()) if (s.resource?.startsWith('Service/')) for (const w of ctx.index.selectedWorkloads?.(s.hostname, s.namespace) ?? []) selected.add(w.id);
     const indexed = new Set(ctx.index.workloads().map((w) => w.id));
     for (const we of ctx.config.ofKind('WorkloadEntry')) {
       const id = keyOf(we);

@@ -45,6 +45,7 @@ export const rollouts: Analyzer = {
   run(ctx: AnalysisContext) {
     const byRoute = new Map<string, Resource<'Rollout'>[]>();
     for (const ro of ctx.config.ofKind('Rollout')) {
+      if (ro.spec.strategy === 'proxies') continue; // a config canary targets kinds and namespaces, not a route
       const t = rolloutTarget(ctx, ro);
       if ('error' in t) {
         ctx.report(ro, t.error, 'error', t.message, t.path);

@@ -168,7 +168,7 @@ function checkLoadBalancer(ctx: RuleContext, path: string, lb: TrafficPolicy['lo
   if (typeof lb.warmupDurationSecs === 'string') checkDuration(ctx, at(path, 'warmupDurationSecs'), lb.warmupDurationSecs);
 }
 
-function checkLocalityLb(ctx: RuleContext, path: string, l: unknown, outlier: unknown): void {
+export function checkLocalityLb(ctx: RuleContext, path: string, l: unknown, outlier: unknown): void {
   if (!isObject(l)) return;
   const distribute = Array.isArray(l.distribute) ? l.distribute : [];
   const failover = Array.isArray(l.failover) ? l.failover : [];

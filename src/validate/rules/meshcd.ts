@@ -3,9 +3,57 @@
 import type { MeshConfigSpec, RolloutSpec } from '../../api/istio.js';
 import { at, type RuleContext } from './context.js';
 import { BUILTIN_TEMPLATES } from '../../rollout/contracts.js';
+import { checkLocalityLb } from './destinationrule.js';
 import { checkDuration, checkLabels, checkStringMatch, fqdnError, headerNameError, isDns1123Label, isK8sDns1123Label, isObject } from './common.js';
 
-const STEP_ACTIONS = ['setWeight', 'pause', 'setHeaderRoute', 'setMirror', 'analysis'] as const;
+const STEP_ACTIONS = ['setWeight', 'pause', 'setHeaderRoute', 'setMirror', 'analysis', 'setProxies'] as const;
+/** Steps that only a traffic rollout (route weights) or only a config canary (cohorts of proxies) can take. */
+const TRAFFIC_ONLY = ['setWeight', 'setHeaderRoute', 'setMirror'] as const;
+/** Kinds a config canary may cover (what a proxy's config is made of). */
+const CANARY_KINDS = ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'];
+
+/** strategy: proxies — target kinds/namespaces, cohort filters, setProxies sizes; and what each strategy cannot take. */
+function checkStrategy(ctx: RuleContext, spec: RolloutSpec): void {
+  const proxies = spec.strategy === 'proxies';
+  const t = isObject(spec.target) ? spec.target : {};
+  if (proxies) {
+    for (const f of ['virtualService', 'route'] as const) if (t[f] !== undefined) ctx.error('rollout', at('spec.target', f), `strategy: proxies covers kinds and namespaces (target.kinds, target.namespaces), not a VirtualService route; drop target.${f} or use strategy: traffic`);
+    (Array.isArray(t.kinds) ? t.kinds : []).forEach((k, i) => {
+      if (typeof k === 'string' && !CANARY_KINDS.includes(k)) ctx.error('rollout', at('spec.target.kinds', i), `kind ${JSON.stringify(k)} is not one a config canary covers (${CANARY_KINDS.join(', ')})`);
+    });
+    for (const [path, list] of [['spec.target.namespaces', t.namespaces], ['spec.cohort.namespaces', isObject(spec.cohort) ? spec.cohort.namespaces : undefined]] as const) {
+      (Array.isArray(list) ? list : []).forEach((n, i) => {
+        if (typeof n === 'string' && !isK8sDns1123Label(n)) ctx.error('rollout', at(path, i), `namespace ${JSON.stringify(n)} is not a valid namespace name (DNS-1123 label)`);
+      });
+    }
+    if (isObject(spec.cohort)) checkLabels(ctx, 'spec.cohort.labels', spec.cohort.labels);
+  } else {
+    if (typeof t.virtualService !== 'string' || t.virtualService === '') ctx.error('rollout', 'spec.target', 'a traffic rollout needs target.virtualService (or set strategy: proxies for a config canary)');
+    for (const f of ['kinds', 'namespaces'] as const) if (t[f] !== undefined) ctx.error('rollout', at('spec.target', f), `target.${f} belongs to strategy: proxies (a config canary)`);
+    if (spec.cohort !== undefined) ctx.error('rollout', 'spec.cohort', 'cohort belongs to strategy: proxies (a config canary)');
+  }
+  (Array.isArray(spec.steps) ? spec.steps : []).forEach((s, i) => {
+    if (!isObject(s)) return;
+    const sp = at('spec.steps', i);
+    if (proxies) {
+      for (const k of TRAFFIC_ONLY) if (s[k] !== undefined) ctx.error('rollout', at(sp, k), `${k} walks route weights; a config canary (strategy: proxies) walks cohorts of proxies with setProxies`);
+    } else if (s.setProxies !== undefined) {
+      ctx.error('rollout', at(sp, 'setProxies'), 'setProxies needs strategy: proxies (a config canary)');
+    }
+    const p = s.setProxies;
+    if (!isObject(p)) return;
+    const pp = at(sp, 'setProxies');
+    if ((p.count === undefined) === (p.percent === undefined)) ctx.error('rollout', pp, 'setProxies needs exactly one of count or percent');
+    if (typeof p.count === 'number' && p.count < 1) ctx.error('rollout', at(pp, 'count'), `setProxies count ${p.count} must be at least 1`);
+    if (typeof p.percent === 'number' && (p.percent <= 0 || p.percent > 100)) ctx.error('percentage', at(pp, 'percent'), `setProxies percent ${p.percent} is not in range (0, 100]`);
+  });
+  const a = isObject(spec.analysis) ? spec.analysis : undefined;
+  (a && Array.isArray(a.metrics) ? a.metrics : []).forEach((m, i) => {
+    if (!isObject(m)) return;
+    if (m.compare === 'rest' && !proxies) ctx.error('rollout', at(at('spec.analysis.metrics', i), 'compare'), 'compare: rest (the proxies outside the cohort) needs strategy: proxies; a traffic rollout compares with stable');
+    if (m.compare === 'stable' && proxies) ctx.error('rollout', at(at('spec.analysis.metrics', i), 'compare'), 'a config canary compares its cohort with the rest: use compare: rest');
+  });
+}
 
 function httpUrlError(v: string): string | undefined {
   try {
@@ -18,6 +66,7 @@ function httpUrlError(v: string): string | undefined {
 }
 
 export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
+  checkStrategy(ctx, spec);
   const t = spec.target;
   if (isObject(t)) {
     if (typeof t.virtualService === 'string' && t.virtualService !== '' && !isK8sDns1123Label(t.virtualService) && fqdnError(t.virtualService)) {
@@ -92,8 +141,8 @@ export function checkRollout(ctx: RuleContext, spec: RolloutSpec): void {
         if (typeof tr.min === 'number' && typeof tr.max === 'number' && tr.min > tr.max) ctx.error('rollout', at(at(mp, 'thresholdRange'), 'min'), `thresholdRange min ${tr.min} is greater than max ${tr.max}`);
       }
       const limits = m.maxDelta !== undefined || m.maxRatio !== undefined;
-      if (m.compare === 'stable' && !limits) ctx.error('rollout', at(mp, 'compare'), `metric ${JSON.stringify(m.name)} compares with stable but sets neither maxDelta nor maxRatio`);
-      if (m.compare !== 'stable' && limits) ctx.error('rollout', at(mp, m.maxDelta !== undefined ? 'maxDelta' : 'maxRatio'), 'maxDelta and maxRatio need compare: stable');
+      if (m.compare !== undefined && !limits) ctx.error('rollout', at(mp, 'compare'), `metric ${JSON.stringify(m.name)} compares with ${m.compare} but sets neither maxDelta nor maxRatio`);
+      if (m.compare === undefined && limits) ctx.error('rollout', at(mp, m.maxDelta !== undefined ? 'maxDelta' : 'maxRatio'), `maxDelta and maxRatio need compare: ${spec.strategy === 'proxies' ? 'rest' : 'stable'}`);
       if (typeof m.maxRatio === 'number' && m.maxRatio <= 0) ctx.error('rollout', at(mp, 'maxRatio'), `maxRatio ${m.maxRatio} must be greater than 0`);
       if (!isObject(tr) && !limits) ctx.warn('rollout', mp, `metric ${JSON.stringify(m.name)} has no thresholdRange, so it can never fail the rollout`);
     });
@@ -129,10 +178,17 @@ export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {
     const e = fqdnError(spec.clusterDomain);
     if (e) ctx.error('meshConfig', 'spec.clusterDomain', `clusterDomain: ${e}`);
   }
+  if (isObject(spec.configCanary)) {
+    // The same checks as a `strategy: proxies` Rollout, reported under spec.configCanary.
+    const sub = Object.create(ctx, { report: { value: (severity: Parameters<RuleContext['report']>[0], code: Parameters<RuleContext['report']>[1], path: string, message: string) => ctx.report(severity, code, path.replace(/^spec(?=\.|$)/, 'spec.configCanary'), message) } }) as RuleContext;
+    checkRollout(sub, { ...spec.configCanary, strategy: 'proxies', target: spec.configCanary.target ?? {} });
+  }
   if (isObject(spec.namespaces)) {
     for (const [ns, v] of Object.entries(spec.namespaces)) {
       if (!isK8sDns1123Label(ns)) ctx.error('meshConfig', at('spec.namespaces', ns), `namespace ${JSON.stringify(ns)} is not a valid namespace name (DNS-1123 label)`);
       if (isObject(v)) checkLabels(ctx, at(at('spec.namespaces', ns), 'labels'), v.labels);
     }
   }
+  // As Istio's ValidateMeshConfig: failover needs outlier detection, which each DestinationRule brings.
+  checkLocalityLb(ctx, 'spec.localityLbSetting', spec.localityLbSetting, true);
 }

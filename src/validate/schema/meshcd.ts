@@ -22,10 +22,22 @@ const num: JsonSchema = { type: 'number' };
 const int32: JsonSchema = { type: 'integer', format: 'int32' };
 const matchFields: JsonSchema = { type: 'object', properties: { headers: { type: 'object', additionalProperties: stringMatch }, queryParams: { type: 'object', additionalProperties: stringMatch } } };
 
+const strList: JsonSchema = { type: 'array', items: nonEmpty };
+const cohortSchema: JsonSchema = {
+  type: 'object',
+  properties: {
+    namespaces: strList,
+    labels: strMap,
+    localities: { type: 'array', items: { type: 'object', properties: { region: nonEmpty, zone: nonEmpty, subzone: nonEmpty } } },
+  },
+};
+
 export const ROLLOUT_SPEC_SCHEMA: JsonSchema = {
   type: 'object',
   properties: {
-    target: { type: 'object', properties: { virtualService: nonEmpty, route: nonEmpty }, required: ['virtualService'] },
+    strategy: { type: 'string', enum: ['traffic', 'proxies'] },
+    target: { type: 'object', properties: { virtualService: nonEmpty, route: nonEmpty, kinds: strList, namespaces: strList } },
+    cohort: cohortSchema,
     steps: {
       type: 'array',
       minItems: 1,
@@ -37,6 +49,7 @@ export const ROLLOUT_SPEC_SCHEMA: JsonSchema = {
           setHeaderRoute: { type: 'object', properties: { match: { type: 'array', minItems: 1, items: matchFields } }, required: ['match'] },
           setMirror: { type: 'object', properties: { percent: num }, required: ['percent'] },
           analysis: { type: 'object', properties: { metrics: { type: 'array', minItems: 1, items: nonEmpty } }, required: ['metrics'] },
+          setProxies: { type: 'object', properties: { count: int32, percent: num } },
         },
       },
     },
@@ -58,7 +71,7 @@ export const ROLLOUT_SPEC_SCHEMA: JsonSchema = {
               template: nonEmpty,
               query: nonEmpty,
               thresholdRange: { type: 'object', properties: { min: num, max: num } },
-              compare: { type: 'string', enum: ['stable'] },
+              compare: { type: 'string', enum: ['stable', 'rest'] },
               maxDelta: num,
               maxRatio: num,
             },
@@ -96,6 +109,17 @@ export const MESHCONFIG_SPEC_SCHEMA: JsonSchema = {
     clusterDomain: str,
     rootNamespace: str,
     namespaces: { type: 'object', additionalProperties: { type: 'object', properties: { labels: strMap } } },
+    configCanary: { type: 'object', properties: Object.fromEntries(Object.entries(ROLLOUT_SPEC_SCHEMA.properties!).filter(([k]) => k !== 'strategy')), required: ['steps'] },
+    // Istio's LocalityLoadBalancerSetting, as in the DestinationRule CRD.
+    localityLbSetting: {
+      type: 'object',
+      properties: {
+        enabled: { type: 'boolean', nullable: true },
+        distribute: { type: 'array', items: { type: 'object', properties: { from: str, to: { type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 4294967295 } } } } },
+        failover: { type: 'array', items: { type: 'object', properties: { from: str, to: str } } },
+        failoverPriority: { type: 'array', items: str },
+      },
+    },
   },
 };
 

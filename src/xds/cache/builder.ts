@@ -67,8 +67,12 @@ export interface TranslateOutput {
 
 /** What translatingBuilder needs from translation (src/mesh + src/xds/translate). */
 export interface Translator<M = unknown> {
-  /** Built once per revision. */
-  model(inputs: ModelInputs): M;
+  /**
+   * Built once per revision. `previous` is the model of the revision this
+   * one follows, so that what did not change keeps its identity and the
+   * work translation memoized for it is reused.
+   */
+  model(inputs: ModelInputs, previous?: M): M;
   /** Two proxies with the same key get identical resources. */
   key(proxy: ProxyInfo): string;
   translate(proxy: ProxyInfo, model: M): TranslateOutput;
@@ -111,21 +115,24 @@ export class TranslatingBuilder<M = unknown> implements SnapshotBuilder {
   /** Gateway credentials (credentialName → SDS secrets) by namespace; served only to gateways that use them. */
   private credentials = new Map<string, ReadonlyMap<string, XdsResource>>();
   private readonly invalidated = new Set<() => void>();
+  private readonly models = new WeakMap<PreparedRevision, M>();
   /** Shared parts, built once per part object (translation hands the same object to every proxy of a scope). */
-  private readonly sharedBuilt = new WeakMap<ProxyResources, { result: SnapshotResult; sds: Set<string> }>();
+  private readonly sharedBuilt = new WeakMap<ProxyResources, { result: SnapshotResult; sds: () => ReadonlySet<string> }>();
   /** Classes translated (tests and the bench read it). */
   translations = 0;
 
   constructor(private readonly translator: Translator<M>, private readonly opts: TranslatingBuilderOptions = {}) {}
 
-  prepare(id: string, inputs: ModelInputs): PreparedRevision {
-    const model = this.translator.model(inputs);
+  prepare(id: string, inputs: ModelInputs, previous?: PreparedRevision): PreparedRevision {
+    const model = this.translator.model(inputs, previous ? this.models.get(previous) : undefined);
     const canonical = (p: ProxyInfo) => (this.translator.canonical ? this.translator.canonical(p, model) : p);
-    return {
+    const prepared: PreparedRevision = {
       id,
       classOf: (proxy) => this.translator.key(canonical(proxy)),
       build: (proxy, previous) => this.build(canonical(proxy), model, previous),
     };
+    this.models.set(prepared, model);
+    return prepared;
   }
 
   onInvalidate(fn: () => void): () => void {
@@ -157,9 +164,13 @@ export class TranslatingBuilder<M = unknown> implements SnapshotBuilder {
     for (const fn of [...this.invalidated]) fn();
   }
 
-  private sharedPart(resources: ProxyResources): { result: SnapshotResult; sds: Set<string> } {
+  private sharedPart(resources: ProxyResources): { result: SnapshotResult; sds: () => ReadonlySet<string> } {
     let p = this.sharedBuilt.get(resources);
-    if (!p) this.sharedBuilt.set(resources, (p = { result: buildSnapshot(resources, this.encodeCache), sds: sdsNamesIn(resources) }));
+    if (!p) {
+      let sds: ReadonlySet<string> | undefined;
+      // Only gateway credentials need the SDS names, and only when some are configured.
+      this.sharedBuilt.set(resources, (p = { result: buildSnapshot(resources, this.encodeCache), sds: () => (sds ??= sdsNamesIn(resources)) }));
+    }
     return p;
   }
 
@@ -184,7 +195,7 @@ export class TranslatingBuilder<M = unknown> implements SnapshotBuilder {
     let resources = out.resources;
     const sharedPart = shared ? this.sharedPart(shared.resources) : undefined;
     if (sharedPart && !sharedPart.result.snapshot) return { errors: sharedPart.result.errors, diagnostics };
-    const referenced = () => (sharedPart ? new Set([...sharedPart.sds, ...sdsNamesIn(resources)]) : sdsNamesIn(resources));
+    const referenced = () => (sharedPart ? new Set([...sharedPart.sds(), ...sdsNamesIn(resources)]) : sdsNamesIn(resources));
     const credentials = this.opts.authorizeCredentials && this.credentials.size ? this.opts.authorizeCredentials(proxy, referenced(), this.credentials).map((s) => [s.name, s] as const) : [];
     if (this.secrets.size || credentials.length) {
       const merged = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(resources);

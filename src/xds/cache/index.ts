@@ -33,6 +33,9 @@
 // arrive meanwhile coalesce (the newest wins). flush() finishes all pending
 // work now (tests, shutdown).
 // Imports: src/api, src/util, ./builder, ./snapshot, ../watcher.
+// A little over 500 lines: revisions, cohorts and the sliced rebuild share one
+// state (which class of which revision each proxy is served from), and this
+// header documents the API the rollout runner and serve build on.
 
 import type { Diagnostic, ProxyInfo } from '../../api/types.js';
 import { logger } from '../../util/log.js';
@@ -136,6 +139,7 @@ export class SnapshotCache implements SnapshotWatcher {
   private job: Job | undefined;
   private scheduled: NodeJS.Immediate | undefined;
   private epoch = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly sliceMs: number;
   private readonly stopInvalidate: (() => void) | undefined;
   /** Revisions prepared (a burst of updates coalesces into one). */
@@ -225,6 +229,12 @@ export class SnapshotCache implements SnapshotWatcher {
     this.runJob(true);
   }
 
+  /** Resolves once every pending update and rebuild is done (without doing them now, as flush() does). */
+  idle(): Promise<void> {
+    if (!this.pending && !this.pendingCanary && !this.job && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Which revision a connected proxy is served (undefined before any or when unknown). */
   revisionOf(proxyId: string): string | undefined {
     return this.entries.get(proxyId)?.revision;
@@ -242,7 +252,7 @@ export class SnapshotCache implements SnapshotWatcher {
    * canary is set.
    */
   async affected(): Promise<ProxyRevision[]> {
-    this.flush();
+    await this.idle();
     const out: ProxyRevision[] = [];
     let sliceStart = performance.now();
     for (const e of [...this.entries.values()]) {
@@ -309,6 +319,7 @@ export class SnapshotCache implements SnapshotWatcher {
     this.scheduled = undefined;
     this.job = undefined;
     this.stopInvalidate?.();
+    for (const fn of this.idleWaiters.splice(0)) fn();
   }
 
   // ---------------------------------------------------------------------------
@@ -414,6 +425,7 @@ export class SnapshotCache implements SnapshotWatcher {
     this.scheduled = undefined;
     this.apply();
     this.runJob(false);
+    if (!this.pending && !this.pendingCanary && !this.job && !this.scheduled) for (const fn of this.idleWaiters.splice(0)) fn();
   };
 
   /** Prepare pending revisions and plan the rebuild they need. */
@@ -504,6 +516,7 @@ export class SnapshotCache implements SnapshotWatcher {
     }
     this.countClasses();
     this.builder.settled?.();
+    for (const fn of this.idleWaiters.splice(0)) fn();
   }
 
   private publish(changed: Entry[], snapshot: EncodedSnapshot): void {

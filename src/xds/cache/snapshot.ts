@@ -43,13 +43,23 @@ export class EncodeCache {
   hits = 0;
   misses = 0;
 
+  /** The same XdsResource object (translation reuses them across revisions) skips building the key. */
+  private byObject = new WeakMap<XdsResource, { key: string; encoded: EncodedResource }>();
+
   /** Returns the encoded resource, or the strict-check errors. */
   encode(typeUrl: TypeUrl, r: XdsResource): EncodedResource | string[] {
+    const known = this.byObject.get(r);
+    if (known && this.entries.get(known.key) === known.encoded) {
+      this.used.add(known.key);
+      this.hits++;
+      return known.encoded;
+    }
     const key = `${typeUrl}\0${r.name}\0${r.version}`;
     this.used.add(key);
     const hit = this.entries.get(key);
     if (hit) {
       this.hits++;
+      this.byObject.set(r, { key, encoded: hit });
       return hit;
     }
     this.misses++;
@@ -58,6 +68,7 @@ export class EncodeCache {
     const bytes = encodeUnchecked(typeUrl, r.value);
     const e: EncodedResource = { name: r.name, version: contentVersion(bytes), bytes, value: r.value };
     this.entries.set(key, e);
+    this.byObject.set(r, { key, encoded: e });
     return e;
   }
 

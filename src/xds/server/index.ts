@@ -16,7 +16,7 @@ import type { StreamRef, XdsCallbacks } from '../callbacks.js';
 import { looksLikeGrpcListenerName, NodeError, proxyFromNode, type XdsNode } from '../node.js';
 import { checkIdentity, describeClaim, secretScope, type StreamAccess } from './authorize.js';
 import { AuthError, StreamRefused, type StreamAuthenticator } from './identity.js';
-import { configDump } from './dump.js';
+import { configDumpOf, synczEntry, type SynczCursor, type SynczEntry } from './introspect.js';
 import { adsServiceDefinition, InvalidRequest, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 import { AdsStream, StreamLimitError, type NackRecord, type StreamHooks, type TypeStatus } from './stream.js';
 import { SendScheduler, type SendTarget, type StreamHandle } from './sender.js';
@@ -25,6 +25,7 @@ export { adsClientDefinition, adsServiceDefinition } from './service.js';
 export { streamAuthenticator, StreamRefused, type StreamAuthenticator } from './identity.js';
 export type { ProvenIdentity, StreamAccess } from './authorize.js';
 export type { NackRecord, TypeStatus } from './stream.js';
+export type { SynczCursor, SynczEntry } from './introspect.js';
 
 /** Requests a stream may send before its credentials are checked. */
 const MAX_BACKLOG = 16;
@@ -75,32 +76,6 @@ export interface TlsPortOptions {
   /** Other services on this port only (the CA's CreateCertificate). */
   services?: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[];
 }
-
-export interface SynczEntry {
-  proxy: string;
-  /** `plaintext`, `tls` (authenticated) or `tls-unauthenticated`. */
-  access: 'plaintext' | 'tls' | 'tls-unauthenticated';
-  /** The proved identity (SPIFFE id or token name), on the TLS port. */
-  identity?: string;
-  kind: ProxyInfo['kind'];
-  namespace: string;
-  mode: 'sotw' | 'delta';
-  connectedAt: string;
-  userAgent?: string;
-  snapshotVersion?: string;
-  revision?: string;
-  types: Record<string, TypeStatus>;
-  lastNack?: NackRecord;
-}
-
-/** Where the next /debug/syncz page starts. */
-export interface SynczCursor {
-  proxy: string;
-  conn: number;
-}
-
-/** Subscribed names shown per type in a syncz entry. */
-const MAX_SYNCZ_NAMES = 1000;
 
 export interface XdsStats {
   connected: number;
@@ -257,60 +232,13 @@ export class XdsServer {
     if (after) conns = conns.filter((c) => { const d = c.stream!.proxy.id.localeCompare(after.proxy); return d > 0 || (d === 0 && c.id > after.conn); });
     const page = conns.slice(0, q.limit);
     const last = page.at(-1);
-    return { entries: page.map((c) => this.synczEntry(c)), ...(conns.length > page.length && last ? { next: { proxy: last.stream!.proxy.id, conn: last.id } } : {}) };
+    return { entries: page.map((c) => synczEntry(c)), ...(conns.length > page.length && last ? { next: { proxy: last.stream!.proxy.id, conn: last.id } } : {}) };
   }
 
-  private synczEntry(c: Conn): SynczEntry {
-    const s = c.stream!;
-    const types = s.status();
-    for (const st of Object.values(types)) {
-      if (st.subscribed !== '*' && st.subscribed.length > MAX_SYNCZ_NAMES) {
-        st.subscribedCount = st.subscribed.length;
-        st.subscribed = st.subscribed.slice(0, MAX_SYNCZ_NAMES);
-      }
-    }
-    const nacksOf = Object.values(types).map((t) => t.lastNack).filter((n): n is NackRecord => !!n);
-    const access = c.access?.port === 'tls' ? (c.access.identity ? 'tls' : 'tls-unauthenticated') : 'plaintext';
-    const e: SynczEntry = { proxy: s.proxy.id, access, ...(c.access?.identity ? { identity: c.access.identity.principal } : {}), kind: s.proxy.kind, namespace: s.proxy.namespace, mode: s.mode, connectedAt: s.connectedAt.toISOString(), snapshotVersion: s.snapshot?.version, revision: c.watch?.revision, types };
-    if (s.proxy.userAgent) e.userAgent = s.proxy.userAgent;
-    if (nacksOf.length) e.lastNack = nacksOf.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
-    return e;
-  }
-
-  /**
-   * Envoy's config_dump shape for the newest stream of a proxy: at most
-   * `limit` resources (all types together, in send order), from `offset`;
-   * `next` is the offset of the following page when there is one.
-   */
+  /** Envoy's config_dump shape for the newest stream of a proxy, paged (see configDumpOf). */
   configDump(proxyId: string, page: { limit: number; offset: number } = { limit: Infinity, offset: 0 }): (Record<string, unknown> & { next?: number }) | undefined {
     const c = [...this.conns.values()].reverse().find((x) => x.stream?.proxy.id === proxyId);
-    const s = c?.stream;
-    if (!s || !s.snapshot) return s ? { configs: [] } : undefined;
-    const types = new Map<TypeUrl, { version?: string; resources: { name: string; version: string; value: Record<string, unknown> }[] }>();
-    let skip = page.offset;
-    let room = page.limit;
-    let more = false;
-    for (const [t, st] of Object.entries(s.status()) as [TypeUrl, TypeStatus][]) {
-      const names = (st.subscribed === '*' ? [...(s.snapshot.encoded.get(t)?.keys() ?? [])] : st.subscribed).filter((n) => s.maySend(t, n));
-      const resources: { name: string; version: string; value: Record<string, unknown> }[] = [];
-      for (const n of names) {
-        const r = s.lookup(s.snapshot, t, n);
-        if (!r) continue;
-        if (skip > 0) {
-          skip--;
-          continue;
-        }
-        if (room <= 0) {
-          more = true;
-          break;
-        }
-        room--;
-        resources.push({ name: r.name, version: r.version, value: r.value });
-      }
-      types.set(t, { version: st.ackedVersion ?? st.sentVersion, resources });
-    }
-    const dump = configDump({ types, at: new Date().toISOString() });
-    return more ? { ...dump, next: page.offset + page.limit } : dump;
+    return c?.stream ? configDumpOf(c.stream, page) : undefined;
   }
 
   // ---------------------------------------------------------------------------

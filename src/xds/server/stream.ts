@@ -19,6 +19,7 @@ import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
 import { maySendSecret, type SecretScope } from './authorize.js';
+import { preparedCache, removedNames, resourceHash, versionOfSum, type Prepared } from './prepared.js';
 import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 
 export interface NackRecord {
@@ -122,16 +123,6 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
 
-// Prepared `resources` bytes shared by every stream with the same snapshot, type and names.
-interface Prepared {
-  version: string;
-  /** Encoded `resources` fields, in order (a shared part's and a proxy's own). */
-  bytes: Buffer[];
-  size: number;
-  count: number;
-}
-const preparedCache = new WeakMap<EncodedSnapshot, Map<string, Prepared>>();
-
 let nonceCounter = 0;
 function nextNonce(): string {
   nonceCounter = (nonceCounter + 1) % Number.MAX_SAFE_INTEGER;
@@ -218,7 +209,8 @@ export class AdsStream {
       const star = names.includes('*');
       if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
       else if (names.length) s.wildcard = false;
-      s.names = this.intern(type, names.filter((n) => n !== '*'));
+      // The set holds the request's own strings, which `raw` keeps anyway.
+      s.names = new Set(names.filter((n) => n !== '*'));
       s.raw = raw;
       s.sel = this.selectionKey(s);
     }
@@ -231,12 +223,6 @@ export class AdsStream {
     if (s.wildcard) return '*';
     const joined = [...s.names].sort().join('\n');
     return joined.length <= 64 ? joined : createHash('sha1').update(joined).digest('base64');
-  }
-
-  /** Share name strings with the snapshot (which is kept anyway) instead of each request's copies. */
-  private intern(type: TypeUrl, names: string[]): Set<string> {
-    const m = this.snapshot?.encoded.get(type);
-    return new Set(m ? names.map((n) => m.get(n)?.name ?? n) : names);
   }
 
   /** The resources a response for this type carries now. */
@@ -309,7 +295,8 @@ export class AdsStream {
   private prepared(type: TypeUrl, s: TypeState, sel: string): Prepared {
     const snap = this.snapshot!;
     const parts = snap.parts;
-    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint);
+    // Make-before-break matters only when something this stream selects is gone from the new snapshot.
+    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint) && this.removedSelected(type, s);
     if (parts && !mbb && type !== TYPE_URL.secret) {
       if (!s.wildcard && !parts.own.encoded.get(type)?.size) return this.preparedFrom(parts.shared, type, s, sel, false);
       if (s.wildcard && s.names.size === 0) {
@@ -317,10 +304,18 @@ export class AdsStream {
         const b = this.preparedFrom(parts.own, type, s, sel, false);
         if (b.count === 0) return a;
         if (a.count === 0) return b;
-        return { version: createHash('sha256').update(a.version).update('+').update(b.version).digest('hex').slice(0, 16), bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
+        const sum = [(a.sum[0] + b.sum[0]) >>> 0, (a.sum[1] + b.sum[1]) >>> 0] as const;
+        return { version: versionOfSum(sum), sum, bytes: [...a.bytes, ...b.bytes], size: a.size + b.size, count: a.count + b.count };
       }
     }
-    return this.preparedFrom(snap, type, s, sel, true);
+    return this.preparedFrom(snap, type, s, sel, mbb);
+  }
+
+  /** Does the previous snapshot hold a resource of `type` this stream selects that the current one lacks? */
+  private removedSelected(type: TypeUrl, s: TypeState): boolean {
+    const removed = removedNames(this.previous!, this.snapshot!, type);
+    if (removed.length === 0) return false;
+    return s.wildcard || removed.some((n) => s.names.has(n));
   }
 
   private preparedFrom(snap: EncodedSnapshot, type: TypeUrl, s: TypeState, sel: string, withPrevious: boolean): Prepared {
@@ -330,10 +325,16 @@ export class AdsStream {
     let p = cache.get(pk);
     if (!p) {
       const list = this.select(type, s, snap, withPrevious);
-      const h = createHash('sha256');
-      for (const r of list) h.update(r.name).update('\0').update(r.version).update('\n');
+      let s0 = 0;
+      let s1 = 0;
+      for (const r of list) {
+        const [a, b] = resourceHash(r);
+        s0 = (s0 + a) >>> 0;
+        s1 = (s1 + b) >>> 0;
+      }
       const bytes = encodeAnyList(type, list);
-      p = { version: h.digest('hex').slice(0, 16), bytes: [bytes], size: bytes.length, count: list.length };
+      const sum = [s0, s1] as const;
+      p = { version: versionOfSum(sum), sum, bytes: [bytes], size: bytes.length, count: list.length };
       cache.set(pk, p);
     }
     return p;

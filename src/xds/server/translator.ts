@@ -23,7 +23,7 @@ const NO_WORKLOAD_IP = '0.0.0.0';
 
 export function meshTranslator(): Translator<MeshModel> {
   return {
-    model: (inputs: ModelInputs) => buildMeshModel(inputs.config, inputs.index, inputs.overlay),
+    model: (inputs: ModelInputs, previous?: MeshModel) => buildMeshModel(inputs.config, inputs.index, inputs.overlay, previous),
     key: (proxy: ProxyInfo) => translationKey(proxy),
     translate: (proxy: ProxyInfo, model: MeshModel) => translateWithDiagnostics(proxy, model),
     // Outbound config is one object per scope (kind, namespace, outbound-relevant labels) under a model:

@@ -11,8 +11,10 @@ import { effectivePolicy, type PolicyModel } from '../../mesh/policy.js';
 import { BLACKHOLE, INBOUND_PASSTHROUGH, PASSTHROUGH, clusterName, clusterSni, spiffeId } from '../names.js';
 import { ADS_SOURCE, T, any, durationOf, clusterResource, endpointResource } from './common.js';
 import { loadAssignment, socketAddress } from './endpoints.js';
+import { effectiveLocalitySetting } from './locality.js';
 import { istioMutualUpstream, originatedTlsUpstream } from './tls.js';
 import type { ProxyView } from './view.js';
+import { FragmentMemo, idOf } from './memo.js';
 
 type Policy = PolicyModel;
 
@@ -166,7 +168,10 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   const name = clusterName('outbound', port.number, subset, svc.hostname);
   const policy = effectivePolicy(dr, port.number, subset);
   const subsetLabels = subset ? dr?.subsets.find((s) => s.name === subset)?.labels : undefined;
-  const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels);
+  const lbSetting = effectiveLocalitySetting(view.model.settings.localityLbSetting, policy.loadBalancer?.localityLbSetting);
+  const own = view.inbound[0]?.endpoint;
+  const proxyLocality = view.proxy.locality ?? own?.locality;
+  const cla = loadAssignment(name, svc.endpoints, port.number, subsetLabels, lbSetting ? { ...(proxyLocality ? { proxyLocality } : {}), proxyLabels: { ...view.proxy.labels, ...own?.labels }, setting: lbSetting, failover: !!policy.outlierDetection } : undefined);
   const sans = [...new Set(svc.endpoints.filter((e) => e.serviceAccount).map((e) => spiffeId(view.model.settings.trustDomain, e.namespace, e.serviceAccount!)))].sort();
   const connectTimeout = policy.connectionPool?.tcp?.connectTimeoutMs ?? 10_000;
   const c: Cluster = { name, connect_timeout: durationOf(connectTimeout) };
@@ -210,6 +215,8 @@ function outboundCluster(view: ProxyView, svc: MeshService, port: { number: numb
   }
   const minHealth = policy.outlierDetection?.minHealthPercent;
   if (minHealth !== undefined && kind !== 'grpc') c.common_lb_config = { healthy_panic_threshold: { value: Math.min(100, Math.max(0, minHealth)) } };
+  // Envoy weighs localities only when told to (gRPC always does).
+  if (lbSetting?.distribute?.length && kind !== 'grpc' && c.type === 'EDS') c.common_lb_config = { ...(c.common_lb_config as object | undefined), locality_weighted_lb_config: {} };
   const cb = circuitBreakers(policy);
   if (cb) c.circuit_breakers = cb;
   const od = outlierDetection(view, policy, dr);
@@ -240,13 +247,24 @@ export function outboundClusters(view: ProxyView): ClusterSet {
   const out: ClusterSet = { clusters: new Map(), endpoints: new Map() };
   for (const svc of view.services) {
     const dr = view.destinationRule(svc.hostname);
-    for (const port of svc.ports) {
-      outboundCluster(view, svc, port, undefined, dr, out);
-      for (const s of dr?.subsets ?? []) outboundCluster(view, svc, port, s.name, dr, out);
-    }
+    // A service's clusters read the service, its DestinationRule, the client kind, PeerAuthentications (auto mTLS), the mesh
+    // settings and, with locality LB, the proxy's own locality and labels.
+    const key = `${view.proxy.kind}|${idOf(dr)}|${idOf(view.model.peerAuthentications)}|${idOf(view.model.settings)}|${view.localityScope}`;
+    const own = clustersMemo.get(svc, key, view, () => {
+      const set: ClusterSet = { clusters: new Map(), endpoints: new Map() };
+      for (const port of svc.ports) {
+        outboundCluster(view, svc, port, undefined, dr, set);
+        for (const s of dr?.subsets ?? []) outboundCluster(view, svc, port, s.name, dr, set);
+      }
+      return set;
+    });
+    for (const [k, v] of own.clusters) out.clusters.set(k, v);
+    for (const [k, v] of own.endpoints) out.endpoints.set(k, v);
   }
   return out;
 }
+
+const clustersMemo = new FragmentMemo<ClusterSet>();
 
 /** Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original destination). */
 export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {

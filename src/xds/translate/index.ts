@@ -14,6 +14,7 @@ import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
 import { grpcSizeCheck } from './limits.js';
+import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
 
 export { versionOf } from './common.js';
@@ -27,10 +28,11 @@ export interface TranslateResult {
 /**
  * Two proxies with the same key receive identical resources: the view
  * depends only on kind, namespace, labels and IPs (inbound listeners and
- * workload matching). The service account is not used by translation.
+ * workload matching), and its node's locality when it sends one (locality
+ * LB). The service account is not used by translation.
  */
 export function translationKey(proxy: ProxyInfo): string {
-  return [proxy.kind, proxy.namespace, labelsKey(proxy.labels), [...proxy.ips].sort().join(',')].join('|');
+  return [proxy.kind, proxy.namespace, labelsKey(proxy.labels), [...proxy.ips].sort().join(','), ...(proxy.locality ? [proxy.locality] : [])].join('|');
 }
 
 function sorted(m: Map<string, XdsResource>): ReadonlyMap<string, XdsResource> {
@@ -92,10 +94,14 @@ function buildOutbound(view: ProxyView): Outbound {
 function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
   let memo = outboundMemo.get(model);
   if (!memo) outboundMemo.set(model, (memo = new Map()));
-  const key = outboundKey(proxy, model);
+  // Locality LB makes outbound endpoints depend on the proxy's own workload (its locality, failoverPriority labels).
+  const view = localityInputs(model) ? new ProxyView(proxy, model) : undefined;
+  const key = `${outboundKey(proxy, model)}${view ? `|${view.localityScope}` : ''}`;
   let out = memo.get(key);
   if (!out) {
-    out = buildOutbound(new ProxyView(proxy, model));
+    const v = view ?? new ProxyView(proxy, model);
+    v.scopeKey = key;
+    out = buildOutbound(v);
     memo.set(key, out);
   }
   return out;

@@ -18,13 +18,16 @@ import { GRPC_SERVER_BIND_ALIASES, clusterName, grpcClientListenerNames, grpcSer
 import { ADS_SOURCE, T, any, listenerResource, routeResource } from './common.js';
 import { isHttpish } from './clusters.js';
 import { rbacHttpFilters } from './rbac.js';
-import { serviceDomains, serviceRoutes } from './routes.js';
+import { routesKey, serviceDomains, serviceRoutes } from './routes.js';
+import { FragmentMemo } from './memo.js';
 import { istioMutualDownstream } from './tls.js';
 import type { ProxyView } from './view.js';
 import type { FilterChain } from '../envoy-types.js';
 
 const FAULT_FILTER = { name: 'envoy.filters.http.fault', typed_config: any(T.fault) };
 const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: any(T.router) };
+
+const clientMemo = new FragmentMemo<{ route: XdsResource; aliases: XdsResource[] }>();
 
 export function grpcClientResources(view: ProxyView): { listeners: Map<string, XdsResource>; routes: Map<string, XdsResource> } {
   const listeners = new Map<string, XdsResource>();
@@ -33,22 +36,28 @@ export function grpcClientResources(view: ProxyView): { listeners: Map<string, X
   for (const svc of view.services) {
     const vs = view.virtualServiceFor(svc.hostname);
     for (const port of svc.ports) {
-      const rdsName = clusterName('outbound', port.number, undefined, svc.hostname);
       const ctx = { view, gateway: 'mesh', port: port.number };
-      const vhost = {
-        name: `${svc.hostname}:${port.number}`,
-        domains: serviceDomains(svc, port.number, view.proxy.namespace, settings.clusterDomain).filter((d) => !/^\d|^\[/.test(d)),
-        routes: serviceRoutes(ctx, vs, svc, port.number),
-      };
-      routes.set(rdsName, routeResource(rdsName, { name: rdsName, virtual_hosts: [vhost] }));
-      for (const name of grpcClientListenerNames(svc.hostname, port.number, view.proxy.namespace, settings.clusterDomain)) {
-        const hcm = any(T.hcm, {
-          stat_prefix: name,
-          rds: { config_source: ADS_SOURCE, route_config_name: rdsName },
-          http_filters: [FAULT_FILTER, ROUTER_FILTER],
+      // The route configuration and its alias listeners read what the routes read, plus the namespace (aliases) and settings.
+      const bundle = clientMemo.get(svc, routesKey(ctx, vs, svc, port.number), view, () => {
+        const rdsName = clusterName('outbound', port.number, undefined, svc.hostname);
+        const vhost = {
+          name: `${svc.hostname}:${port.number}`,
+          domains: serviceDomains(svc, port.number, view.proxy.namespace, settings.clusterDomain).filter((d) => !/^\d|^\[/.test(d)),
+          routes: serviceRoutes(ctx, vs, svc, port.number),
+        };
+        const route = routeResource(rdsName, { name: rdsName, virtual_hosts: [vhost] });
+        const aliases = grpcClientListenerNames(svc.hostname, port.number, view.proxy.namespace, settings.clusterDomain).map((name) => {
+          const hcm = any(T.hcm, {
+            stat_prefix: name,
+            rds: { config_source: ADS_SOURCE, route_config_name: rdsName },
+            http_filters: [FAULT_FILTER, ROUTER_FILTER],
+          });
+          return listenerResource(name, { name, api_listener: { api_listener: hcm } });
         });
-        listeners.set(name, listenerResource(name, { name, api_listener: { api_listener: hcm } }));
-      }
+        return { route, aliases };
+      });
+      routes.set(bundle.route.name, bundle.route);
+      for (const l of bundle.aliases) listeners.set(l.name, l);
     }
   }
   return { listeners, routes };

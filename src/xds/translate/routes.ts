@@ -9,6 +9,7 @@ import type { CorsModel, HttpMatchModel, HttpRouteModel, MeshService, StringMatc
 import { T, any, durationOf } from './common.js';
 import { destinationCluster, effectivePolicy } from './clusters.js';
 import type { ProxyView } from './view.js';
+import { FragmentMemo, idOf } from './memo.js';
 import type { RetryPolicy, Route, envoy_extensions_filters_http_cors_v3_CorsPolicy as CorsPolicy, RouteAction, TypedAny, envoy_config_route_v3_RedirectAction_RedirectResponseCode, envoy_extensions_filters_http_fault_v3_HTTPFault as HTTPFault, RouteMatch, envoy_config_route_v3_HeaderMatcher as HeaderMatcher, envoy_config_route_v3_RouteAction_HashPolicy as HashPolicy, envoy_type_matcher_v3_StringMatcher as StringMatcher, envoy_type_v3_FractionalPercent as FractionalPercent } from '../envoy-types.js';
 import { selects } from './view.js';
 
@@ -314,8 +315,43 @@ function matchApplies(ctx: RouteContext, m: HttpMatchModel): boolean {
   return true;
 }
 
-/** Routes for traffic to `svc` on `port`: its VirtualService's http routes, or one default route. */
+/** Hosts a VirtualService's http routes send to or mirror to (what its routes read of the view besides itself). */
+const hostsMemo = new WeakMap<VirtualServiceModel, string[]>();
+function destinationHosts(vs: VirtualServiceModel): string[] {
+  let hosts = hostsMemo.get(vs);
+  if (!hosts) {
+    const set = new Set<string>();
+    for (const r of vs.http) {
+      for (const d of r.destinations) set.add(d.host);
+      for (const m of r.mirrors) set.add(m.destination.host);
+    }
+    hostsMemo.set(vs, (hosts = [...set].sort()));
+  }
+  return hosts;
+}
+
+/**
+ * What the routes of `svc` on `port` depend on besides `svc` itself, as a
+ * memo key: the VirtualService, the port, the scope (kind, namespace and the
+ * labels that select routes or rules), the mesh settings, and for every host
+ * the routes send to the service and the DestinationRule this proxy sees.
+ */
+export function routesKey(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): string {
+  const { view } = ctx;
+  const deps = [idOf(vs), port, ctx.gateway, view.scopeKey, idOf(view.model.settings), idOf(svc ? view.destinationRule(svc.hostname) : undefined)];
+  if (vs) for (const h of destinationHosts(vs)) deps.push(idOf(view.serviceByHost.get(h)), idOf(view.destinationRule(h)));
+  return deps.join('|');
+}
+
+const routesMemo = new FragmentMemo<Route[]>();
+
+/** Routes for traffic to `svc` on `port`: its VirtualService's http routes, or one default route. Memoized across revisions (./memo.ts). */
 export function serviceRoutes(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): Route[] {
+  if (!svc) return serviceRoutesOf(ctx, vs, svc, port);
+  return routesMemo.get(svc, routesKey(ctx, vs, svc, port), ctx.view, () => serviceRoutesOf(ctx, vs, svc, port));
+}
+
+function serviceRoutesOf(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): Route[] {
   const routes = vs ? vs.http.flatMap((r) => translateHttpRoute(ctx, vs, r)) : [];
   // Without a VirtualService (or when none of its routes applies here) traffic goes to the service itself, as in Istio.
   if (svc && routes.length === 0) routes.push(defaultRoute(ctx, svc, port));

@@ -16,8 +16,10 @@ import type {
   SidecarModel,
   VirtualServiceModel,
 } from '../../mesh/model.js';
-import { cmp, hostMatches } from '../../mesh/names.js';
+import { cmp, hostMatches, labelsKey } from '../../mesh/names.js';
 import { DiagnosticSink } from './common.js';
+import { idOf } from './memo.js';
+import { localityScope } from './locality.js';
 
 export interface InboundInstance {
   service: MeshService;
@@ -39,10 +41,17 @@ export class ProxyView {
   readonly sidecar: SidecarModel | undefined;
   /** Services in scope, one per hostname (the proxy's own namespace wins), sorted by hostname. */
   readonly services: MeshService[];
-  readonly serviceByHost = new Map<string, MeshService>();
+  readonly serviceByHost: ReadonlyMap<string, MeshService>;
   readonly outboundPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   readonly inbound: InboundInstance[];
-  readonly sink = new DiagnosticSink();
+  /**
+   * What of the proxy its outbound config depends on (kind, namespace, the
+   * labels rules select on), for memo keys; translate/index.ts sets the
+   * narrower key it shares outbound config by.
+   */
+  scopeKey: string;
+  /** Swapped by FragmentMemo while a memoized fragment is built. */
+  sink = new DiagnosticSink();
   private readonly vsCache = new Map<string, VirtualServiceModel[]>();
   private readonly vsIndex = new Map<string, { exact: Map<string, VirtualServiceModel>; wildcard: { host: string; vs: VirtualServiceModel }[] }>();
   private readonly drCache = new Map<string, DestinationRuleModel | undefined>();
@@ -54,6 +63,7 @@ export class ProxyView {
     readonly model: MeshModel,
   ) {
     const ns = proxy.namespace;
+    this.scopeKey = `${proxy.kind}|${ns}|${labelsKey(proxy.labels)}`;
     const root = model.settings.rootNamespace;
     const sidecars = model.sidecars;
     this.sidecar =
@@ -62,27 +72,29 @@ export class ProxyView {
       sidecars.find((s) => s.namespace === root && !s.workloadSelector);
     this.outboundPolicy = this.sidecar?.outboundTrafficPolicy ?? model.settings.outboundTrafficPolicy;
 
-    const egress = proxy.kind === 'router' ? [] : (this.sidecar?.egressHosts ?? []);
-    const inScope = (s: MeshService) =>
-      egress.length === 0 ||
-      egress.some((e) => e.namespace !== '~' && (e.namespace === '*' || e.namespace === s.namespace) && hostMatches(e.host, s.hostname));
-    for (const s of model.services) {
-      if (!exportedTo(s.exportTo, s.namespace, ns) || !inScope(s)) continue;
-      const prior = this.serviceByHost.get(s.hostname);
-      if (!prior || (prior.namespace !== ns && s.namespace === ns)) this.serviceByHost.set(s.hostname, s);
-    }
-    this.services = [...this.serviceByHost.values()].sort((a, b) => cmp(a.hostname, b.hostname));
+    // What is in scope depends on the namespace, the Sidecar and whether this is a gateway: computed once per model for all proxies alike.
+    const router = proxy.kind === 'router';
+    let scopes = scopeMemo.get(model);
+    if (!scopes) scopeMemo.set(model, (scopes = new Map()));
+    const sk = `${ns}|${idOf(this.sidecar)}|${router}`;
+    let scope = scopes.get(sk);
+    if (!scope) scopes.set(sk, (scope = servicesInScope(model, ns, router ? [] : (this.sidecar?.egressHosts ?? []))));
+    this.serviceByHost = scope.serviceByHost;
+    this.services = scope.services;
 
     const byIp: InboundInstance[] = [];
     const byLabels: InboundInstance[] = [];
-    const ips = new Set(proxy.ips);
     const labelKeys = Object.keys(proxy.labels);
-    for (const service of model.services) {
-      for (const endpoint of service.endpoints) {
-        if (ips.size > 0) {
-          if (ips.has(endpoint.address)) byIp.push({ service, endpoint });
-        } else if (endpoint.namespace === ns && labelKeys.length > 0 && Object.keys(endpoint.labels).length > 0 && selects(endpoint.labels, proxy.labels)) {
-          byLabels.push({ service, endpoint });
+    if (proxy.ips.length > 0) {
+      const index = addressIndex(model);
+      const found = [...new Set(proxy.ips)].flatMap((ip) => index.get(ip) ?? []);
+      // In model order, as a scan of every service's endpoints finds them.
+      if (proxy.ips.length > 1) found.sort((a, b) => a.seq - b.seq);
+      for (const f of found) byIp.push(f.instance);
+    } else if (labelKeys.length > 0) {
+      for (const service of model.services) {
+        for (const endpoint of service.endpoints) {
+          if (endpoint.namespace === ns && Object.keys(endpoint.labels).length > 0 && selects(endpoint.labels, proxy.labels)) byLabels.push({ service, endpoint });
         }
       }
     }
@@ -90,9 +102,15 @@ export class ProxyView {
     // those whose labels do not contradict the proxy's; if none, keep them all
     // (a proxyless server asks for its IP:port listener by name anyway).
     const agreeing = byIp.filter((i) => compatible(i.endpoint.labels, proxy.labels));
-    const inbound = ips.size > 0 ? (agreeing.length > 0 ? agreeing : byIp) : byLabels;
+    const inbound = proxy.ips.length > 0 ? (agreeing.length > 0 ? agreeing : byIp) : byLabels;
     this.inbound = inbound;
   }
+
+  /** What locality LB reads of this proxy ('' when no DestinationRule uses it): part of outbound memo and sharing keys. */
+  get localityScope(): string {
+    return (this.locality ??= localityScope(this.model, this.inbound[0]?.endpoint, this.proxy.labels, this.proxy.locality));
+  }
+  private locality: string | undefined;
 
   /** VirtualServices bound to `gateway` (`mesh` or `ns/name`) visible to this proxy, in precedence order. */
   virtualServices(gateway: string): VirtualServiceModel[] {
@@ -188,6 +206,42 @@ export class ProxyView {
     const root = this.model.settings.rootNamespace;
     return this.model.authorizationPolicies.filter((p) => (p.namespace === namespace || p.namespace === root) && selects(p.selector, labels));
   }
+}
+
+const scopeMemo = new WeakMap<MeshModel, Map<string, { services: MeshService[]; serviceByHost: Map<string, MeshService> }>>();
+
+/** Services visible from namespace `ns` under these egress hosts, one per hostname (the own namespace's wins), sorted by hostname. */
+function servicesInScope(model: MeshModel, ns: string, egress: readonly { namespace: string; host: string }[]): { services: MeshService[]; serviceByHost: Map<string, MeshService> } {
+  const serviceByHost = new Map<string, MeshService>();
+  const inScope = (s: MeshService) =>
+    egress.length === 0 ||
+    egress.some((e) => e.namespace !== '~' && (e.namespace === '*' || e.namespace === s.namespace) && hostMatches(e.host, s.hostname));
+  for (const s of model.services) {
+    if (!exportedTo(s.exportTo, s.namespace, ns) || !inScope(s)) continue;
+    const prior = serviceByHost.get(s.hostname);
+    if (!prior || (prior.namespace !== ns && s.namespace === ns)) serviceByHost.set(s.hostname, s);
+  }
+  return { serviceByHost, services: [...serviceByHost.values()].sort((a, b) => cmp(a.hostname, b.hostname)) };
+}
+
+const addressMemo = new WeakMap<MeshModel, Map<string, { instance: InboundInstance; seq: number }[]>>();
+
+/** Every endpoint by address, with its position in model order. */
+function addressIndex(model: MeshModel): Map<string, { instance: InboundInstance; seq: number }[]> {
+  let index = addressMemo.get(model);
+  if (!index) {
+    index = new Map();
+    let seq = 0;
+    for (const service of model.services) {
+      for (const endpoint of service.endpoints) {
+        let l = index.get(endpoint.address);
+        if (!l) index.set(endpoint.address, (l = []));
+        l.push({ instance: { service, endpoint }, seq: seq++ });
+      }
+    }
+    addressMemo.set(model, index);
+  }
+  return index;
 }
 
 function compatible(a: Record<string, string>, b: Record<string, string>): boolean {

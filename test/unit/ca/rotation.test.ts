@@ -46,6 +46,12 @@ const rows: Row[] = [
     now: T0 + 2 * H, signable: ['new'], active: 'new', pending: false, roots: ['old', 'new'], effects: ['Promote', 'WriteRoots', 'Distribute'], wakeAt: T0 + 13 * H,
   },
   {
+    name: 'distributing: a certificate issued in the very millisecond the rotation started counts as before it → still waited for',
+    state: distributing,
+    issued: { k1: cert('old', T0, 12) },
+    now: T0 + 1, signable: ['new'], active: 'old', pending: true, roots: ['old', 'new'], effects: [], wakeAt: T0 + 12 * H,
+  },
+  {
     name: 'distributing: the window (one max TTL) is over → promote although a holder never renewed',
     state: distributing,
     issued: { k1: cert('old', T0 - H, 48) },

@@ -90,3 +90,14 @@ test('ParseCache re-parses only changed blobs', async (t) => {
   t.deepEqual(reads, ['b.yaml']);
   t.deepEqual(r.config.get('VirtualService', 'default', 'b')?.spec.hosts, ['b2']);
 });
+
+test('removed Istio types (rbac.istio.io ServiceRole…, and their CRDs) are IST0002, as Istio\'s deprecation analyzer reports them', async (t) => {
+  const r = await loadYaml({
+    'rbac.yaml': 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: serviceroles.rbac.istio.io}\nspec: {group: rbac.istio.io, names: {kind: ServiceRole}}\n---\napiVersion: rbac.istio.io/v1alpha1\nkind: ServiceRoleBinding\nmetadata: {name: b}\nspec: {}\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.example.com}\nspec: {group: example.com, names: {kind: Foo}}\n',
+  });
+  t.deepEqual(r.diagnostics.map((d) => [d.code, d.severity, d.origin?.line, d.message]), [
+    ['IST0002', 'warning', 1, 'Deprecated: Custom resource type rbac.istio.io ServiceRole is removed'],
+    ['IST0002', 'warning', 6, 'Deprecated: Custom resource type rbac.istio.io ServiceRoleBinding is removed'],
+    ['MCD0010', 'info', 11, 'apiextensions.k8s.io/v1 CustomResourceDefinition is not a mesh kind; ignored'],
+  ]);
+});

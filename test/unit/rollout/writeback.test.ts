@@ -186,6 +186,16 @@ test('a wrong token fails without showing it; bad requests fail clearly', async 
   noToken(t, s);
 });
 
+test('a path the bad commit does not change (e.g. relative to the wrong folder) fails; it is never reported as reverted', async (t) => {
+  const s = await setup(t);
+  const before = await gitCli(s.repo.root, ['--git-dir', s.repo.bare, 'rev-parse', 'main']);
+  for (const paths of [['reviews/vs.yaml'], ['mesh/other.yaml']]) {
+    const res = await s.writeBack.apply(s.request({ paths }));
+    t.like(res, { kind: 'failed', error: `write-back to mesh (${s.spec.url}): ${s.bad.slice(0, 12)} does not change ${paths[0]} since ${s.good.slice(0, 12)}; nothing to revert` });
+  }
+  t.is(await gitCli(s.repo.root, ['--git-dir', s.repo.bare, 'rev-parse', 'main']), before, 'nothing pushed');
+});
+
 test('rollback branch names are valid refs', (t) => {
   t.is(rollbackBranch('bookinfo/reviews', 'abcdef0123456789'), 'meshcd/rollback/bookinfo-reviews-abcdef0');
   t.is(rollbackBranch('a b/..c~^:', 'abcdef0123456789'), 'meshcd/rollback/a_b-.c___-abcdef0');

@@ -104,7 +104,7 @@ test('provider: never throws, a credentialed address or a bad template is an err
   t.is(a.verdict, 'error');
   t.false(a.message!.includes('hunter22'));
   const b = await p.measure({ name: 'x', query: '{{ nope }}', thresholdRange: { min: 0.9 } }, args, 'http://p:9090', 5);
-  t.deepEqual(b, { metric: 'x', at: 5, verdict: 'error', message: 'metric x: unknown template argument {{ nope }} (known: namespace, service, interval, stable.host, stable.subset, stable.version, canary.host, canary.subset, canary.version)' });
+  t.deepEqual(b, { metric: 'x', at: 5, verdict: 'error', message: 'metric x: unknown template argument {{ nope }} (known: namespace, service, interval, stable.host, stable.subset, stable.version, canary.host, canary.subset, canary.version, cohort.pods, rest.pods)' });
 });
 
 test('provider: compare: stable runs both sides', async (t) => {

@@ -4,6 +4,9 @@
 import test from 'ava';
 import { analyze, ANALYZERS, analyzerCodes } from '../../../../src/validate/analyzers/index.js';
 import { buildServiceIndex } from '../../../../src/registry/config.js';
+import type { ConfigSet, ServiceIndex } from '../../../../src/api/types.js';
+import { buildClusterView } from '../../../../src/registry/kubernetes/view.js';
+import { MergedServiceIndex } from '../../../../src/registry/kubernetes/merged.js';
 import { BASE, brief, loadFiles } from './_helpers.js';
 
 const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\n';
@@ -15,7 +18,18 @@ interface Case {
   name: string;
   yaml: string;
   expect: string[];
+  /** The index to analyze against (default: the config's own); analyzers of Kubernetes objects need a cluster's. */
+  index?: (config: ConfigSet) => ServiceIndex;
 }
+
+/** The config's index merged with one cluster holding these Services (analyzers that read Kubernetes objects). */
+const withServices = (services: { name: string; type?: string; ports: { name: string; port: number; appProtocol?: string }[] }[]) => (config: ConfigSet): ServiceIndex =>
+  new MergedServiceIndex(config, buildServiceIndex(config), [
+    buildClusterView(
+      { clusterId: 'c1', services: services.map((s) => ({ metadata: { namespace: 'shop', name: s.name }, spec: { ...(s.type ? { type: s.type, externalName: 'db.example.com' } : { clusterIP: '10.96.0.9' }), ports: s.ports.map((p) => ({ protocol: 'TCP', ...p })) } })), endpointSlices: [], pods: [], nodes: [], namespaces: [] },
+      { clusterDomain: 'cluster.local' },
+    ),
+  ]);
 
 const cases: Case[] = [
   // --- virtualservice/destinations (IST0101 host, subset)
@@ -812,6 +826,21 @@ spec:
 `,
     expect: ['MCD0310 t.yaml:14', 'MCD0311 t.yaml:7'],
   },
+  // --- service/port-names (IST0118, IST0150): Kubernetes Services, so against a cluster's index
+  {
+    analyzer: 'service/port-names',
+    name: 'valid: port names and appProtocol that name a protocol; a well-known TCP port',
+    yaml: '',
+    index: withServices([{ name: 'web', ports: [{ name: 'http-web', port: 80 }, { name: 'admin', port: 8081, appProtocol: 'http' }, { name: 'db', port: 3306 }] }, { name: 'ext', type: 'ExternalName', ports: [{ name: 'https', port: 443 }] }]),
+    expect: [],
+  },
+  {
+    analyzer: 'service/port-names',
+    name: 'invalid: a port named for no protocol; an ExternalName port named tcp',
+    yaml: '',
+    index: withServices([{ name: 'web', ports: [{ name: 'http-web', port: 80 }, { name: 'web', port: 8080 }] }, { name: 'ext', type: 'ExternalName', ports: [{ name: 'tcp', port: 5432 }] }]),
+    expect: ['IST0118 undefined:undefined', 'IST0150 undefined:undefined'],
+  },
 ];
 
 for (const c of cases) {
@@ -820,7 +849,7 @@ for (const c of cases) {
     if (!analyzer) return t.fail(`no analyzer ${c.analyzer}`);
     const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': c.yaml });
     t.deepEqual(load.diagnostics, [], 'test input loads cleanly');
-    const diags = analyze(load, buildServiceIndex(load.config), [analyzer]);
+    const diags = analyze(load, c.index ? c.index(load.config) : buildServiceIndex(load.config), [analyzer]);
     const lines = c.yaml.split('\n');
     const shown = diags.map((d) => `${d.code} ${d.origin?.line}: ${lines[(d.origin?.line ?? 1) - 1]?.trim()} — ${d.message}`).join('\n');
     t.deepEqual(brief(diags), c.expect.slice().sort(), shown);

@@ -12,6 +12,14 @@ spec:
   target: {virtualService: reviews}
 ${spec}`;
 const metric = (fields: string) => `  steps:\n  - setWeight: 10\n  analysis:\n    metrics:\n    - name: errors\n${fields}`;
+const canary = (spec: string) => `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata:
+  name: config
+  namespace: shop
+spec:
+  strategy: proxies
+${spec}`;
 const mesh = (spec: string) => `apiVersion: meshcd.io/v1alpha1
 kind: MeshConfig
 metadata:
@@ -42,8 +50,22 @@ const cases: RuleCase[] = [
   { name: 'prometheus address', code: 'MCD0226', message: /prometheus address "prometheus:9090" must be an http\(s\) URL/, yaml: rollout(`  steps:\n  - setWeight: 10\n  analysis:\n    prometheus:\n      address: prometheus:9090 #<\n    metrics:\n    - name: errors\n      query: a\n      thresholdRange: {max: 1}\n`) },
   { name: 'webhook url with credentials', code: 'MCD0226', message: /webhook url must not carry credentials/, yaml: rollout(`  steps:\n  - setWeight: 10\n  webhooks:\n  - name: hook\n    type: event\n    url: http://user:pw@127.0.0.1/x #<\n`) },
   { name: 'webhook timeout', code: 'MCD0202', message: /invalid duration "soon"/, yaml: rollout(`  steps:\n  - setWeight: 10\n  webhooks:\n  - name: hook\n    type: event\n    url: http://127.0.0.1/x\n    timeout: soon #<\n`) },
+  { name: 'config canary: setProxies with count and percent', code: 'MCD0226', message: /setProxies needs exactly one of count or percent/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setProxies: #<\n      count: 1\n      percent: 10\n`) },
+  { name: 'config canary: setProxies percent 0', code: 'MCD0205', message: /setProxies percent 0 is not in range \(0, 100\]/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setProxies:\n      percent: 0 #<\n`) },
+  { name: 'config canary: setProxies count 0', code: 'MCD0226', message: /setProxies count 0 must be at least 1/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setProxies:\n      count: 0 #<\n`) },
+  { name: 'config canary: a weight step', code: 'MCD0226', message: /setWeight walks route weights; a config canary \(strategy: proxies\) walks cohorts of proxies with setProxies/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setWeight: 10 #<\n`) },
+  { name: 'config canary: a VirtualService target', code: 'MCD0226', message: /strategy: proxies covers kinds and namespaces .* drop target.virtualService/, yaml: canary(`  target:\n    virtualService: reviews #<\n  steps:\n  - setProxies: {count: 1}\n`) },
+  { name: 'config canary: unknown kind', code: 'MCD0226', message: /kind "Rollout" is not one a config canary covers/, yaml: canary(`  target:\n    kinds:\n    - Rollout #<\n  steps:\n  - setProxies: {count: 1}\n`) },
+  { name: 'config canary: bad cohort namespace', code: 'MCD0226', message: /namespace "Shop" is not a valid namespace name/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  cohort:\n    namespaces:\n    - Shop #<\n  steps:\n  - setProxies: {count: 1}\n`) },
+  { name: 'config canary: compare with stable', code: 'MCD0226', message: /a config canary compares its cohort with the rest: use compare: rest/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setProxies: {count: 1}\n  analysis:\n    metrics:\n    - name: errors\n      template: request-success-rate\n      compare: stable #<\n      maxDelta: 0.01\n`) },
+  { name: 'traffic rollout: setProxies', code: 'MCD0226', message: /setProxies needs strategy: proxies/, yaml: rollout(`  steps:\n  - setProxies: #<\n      count: 1\n`) },
+  { name: 'traffic rollout: compare with rest', code: 'MCD0226', message: /compare: rest \(the proxies outside the cohort\) needs strategy: proxies/, yaml: rollout(metric(`      template: request-success-rate\n      compare: rest #<\n      maxDelta: 0.01\n`)) },
+  { name: 'MeshConfig default config canary: setProxies percent', code: 'MCD0205', message: /setProxies percent 150 is not in range \(0, 100\]/, yaml: mesh(`  configCanary:\n    steps:\n    - setProxies:\n        percent: 150 #<\n`) },
+  { name: 'MeshConfig default config canary: a weight step', code: 'MCD0226', message: /setWeight walks route weights/, yaml: mesh(`  configCanary:\n    steps:\n    - setWeight: 10 #<\n`) },
   { name: 'trust domain', code: 'MCD0227', message: /trust domain name "Example_Org" invalid/, yaml: mesh(`  trustDomain: Example_Org #<\n`) },
   { name: 'default namespace', code: 'MCD0227', message: /defaultNamespace "Default" is not a valid namespace name/, yaml: mesh(`  defaultNamespace: Default #<\n`) },
   { name: 'namespace labels', code: 'MCD0207', message: /invalid label value "prod env"/, yaml: mesh(`  namespaces:\n    shop:\n      labels:\n        env: prod env #<\n`) },
+  { name: 'mesh localityLbSetting: distribute and failover', code: 'MCD0209', message: /can not simultaneously specify 'distribute' and 'failover'/, yaml: mesh(`  localityLbSetting:\n    distribute: [{from: us-east/*, to: {us-east/*: 100}}]\n    failover: #<\n    - {from: us-east, to: us-west}\n`) },
+  { name: 'mesh localityLbSetting: weights', code: 'MCD0204', message: /total locality weight 90 != 100/, yaml: mesh(`  localityLbSetting:\n    distribute:\n    - from: us-east/*\n      to: #<\n        us-east/*: 90\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);

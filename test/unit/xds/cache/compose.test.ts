@@ -59,3 +59,41 @@ test('realistic sidecars: one class each, one shared outbound part, responses pr
   t.is(ca!.length, 2, 'followed by the proxy\'s own inbound clusters');
   cache.close();
 });
+
+test('a route change sends routes only: the clusters\' version is the same however the response is put together', async (t) => {
+  const { makeConfigSet } = await import('../../../../src/config/load.js');
+  const resource = (kind: string, name: string, spec: Record<string, unknown>) => ({ kind, apiVersion: 'networking.istio.io/v1', metadata: { name, namespace: 'ns', labels: {}, annotations: {} }, spec, origin: { file: `${name}.yaml`, line: 1 }, raw: {}, digest: '' });
+  const mesh = (weight: number) => makeConfigSet([
+    resource('ServiceEntry', 'a', { hosts: ['a.ns.svc.cluster.local'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], endpoints: [{ address: '10.0.0.1', labels: { v: '1' } }, { address: '10.0.0.2', labels: { v: '2' } }] }),
+    resource('DestinationRule', 'a', { host: 'a.ns.svc.cluster.local', subsets: [{ name: 'one', labels: { v: '1' } }, { name: 'two', labels: { v: '2' } }] }),
+    resource('VirtualService', 'a', { hosts: ['a.ns.svc.cluster.local'], http: [{ route: [{ destination: { host: 'a.ns.svc.cluster.local', subset: 'one' }, weight }, { destination: { host: 'a.ns.svc.cluster.local', subset: 'two' }, weight: 100 - weight }] }] }),
+  ] as never);
+  const cache = new SnapshotCache(translatingBuilder(meshTranslator()));
+  const c1 = mesh(90);
+  cache.update({ config: c1, index: buildServiceIndex(c1) }, 'r1');
+  cache.flush();
+  const sent: PreparedResponse[] = [];
+  const hooks: StreamHooks = { sendSotw: (r) => sent.push(r), sendDelta: () => undefined, acked: () => undefined, nacked: () => undefined, oversize: () => undefined, pushed: () => undefined };
+  // A workload of its own (inbound clusters in its own part), as every realistic sidecar is.
+  const proxy: ProxyInfo = { id: 'sidecar~10.0.0.1~a-1.ns~ns.svc.cluster.local', kind: 'sidecar', namespace: 'ns', labels: { v: '1' }, ips: ['10.0.0.1'] };
+  const stream = new AdsStream(proxy, 'sotw', hooks, { maxMessageBytes: Infinity });
+  const watch = cache.watch(proxy, (snap, rev) => stream.setSnapshot(snap, rev));
+  stream.snapshot = watch.current;
+  const ack = (type: string, names: string[] = []) => {
+    const r = sent.filter((x) => x.type_url === type).at(-1)!;
+    stream.onRequest({ type_url: type, resource_names: names, version_info: r.version_info, response_nonce: r.nonce });
+  };
+  stream.onRequest({ type_url: TYPE_URL.cluster });
+  ack(TYPE_URL.cluster);
+  stream.onRequest({ type_url: TYPE_URL.listener });
+  ack(TYPE_URL.listener);
+  stream.onRequest({ type_url: TYPE_URL.route, resource_names: ['80'] });
+  ack(TYPE_URL.route, ['80']);
+  const before = sent.length;
+  const c2 = mesh(50);
+  cache.update({ config: c2, index: buildServiceIndex(c2) }, 'r2');
+  cache.flush();
+  ack(TYPE_URL.route, ['80']);
+  t.deepEqual(sent.slice(before).map((r) => r.type_url), [TYPE_URL.route]);
+  cache.close();
+});

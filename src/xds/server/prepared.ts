@@ -1,0 +1,71 @@
+// Prepared SotW response bodies, shared between streams: the encoded
+// `resources` bytes for a (snapshot or shared part, type, selection), built
+// once; versions that depend only on the set of resources sent (a sum of
+// per-resource hashes, so a shared part plus an own part and a
+// make-before-break union of the same resources agree); and which names a
+// new snapshot removed (worked out once per pair of snapshots or shared
+// parts). Used by ./stream.ts.
+// Imports: src/api, src/xds/cache/snapshot (types).
+
+import { createHash } from 'node:crypto';
+import type { TypeUrl } from '../../api/types.js';
+import type { EncodedResource, EncodedSnapshot } from '../cache/snapshot.js';
+
+export interface Prepared {
+  /**
+   * The response's version: a sum of its resources' (name, version) hashes,
+   * so it depends on the set and not on how it was put together (a shared
+   * part plus an own part, or a make-before-break union, give the same
+   * version for the same resources).
+   */
+  version: string;
+  sum: readonly [number, number];
+  /** Encoded `resources` fields, in order (a shared part's and a proxy's own). */
+  bytes: Buffer[];
+  size: number;
+  count: number;
+}
+export const preparedCache = new WeakMap<EncodedSnapshot, Map<string, Prepared>>();
+
+const hashes = new WeakMap<EncodedResource, readonly [number, number]>();
+
+/** 64 bits of sha1(name, version), once per encoded resource. */
+export function resourceHash(r: EncodedResource): readonly [number, number] {
+  let h = hashes.get(r);
+  if (!h) {
+    const d = createHash('sha1').update(r.name).update('\0').update(r.version).digest();
+    hashes.set(r, (h = [d.readUInt32BE(0), d.readUInt32BE(4)]));
+  }
+  return h;
+}
+
+export function versionOfSum(sum: readonly [number, number]): string {
+  return sum[0].toString(16).padStart(8, '0') + sum[1].toString(16).padStart(8, '0');
+}
+
+const removedMemo = new WeakMap<EncodedSnapshot, WeakMap<EncodedSnapshot, Map<TypeUrl, string[]>>>();
+
+/** Names of `type` in `prev` that `cur` lacks; for composed snapshots worked out once per pair of shared parts. */
+export function removedNames(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
+  if (prev.parts && cur.parts) {
+    const fromShared = removedBetween(prev.parts.shared, cur.parts.shared, type).filter((n) => !cur.encoded.get(type)?.has(n));
+    const fromOwn = [...(prev.parts.own.encoded.get(type)?.keys() ?? [])].filter((n) => !cur.encoded.get(type)?.has(n));
+    return fromOwn.length ? [...fromShared, ...fromOwn] : fromShared;
+  }
+  return removedBetween(prev, cur, type);
+}
+
+function removedBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
+  if (prev === cur) return [];
+  let byCur = removedMemo.get(prev);
+  if (!byCur) removedMemo.set(prev, (byCur = new WeakMap()));
+  let byType = byCur.get(cur);
+  if (!byType) byCur.set(cur, (byType = new Map()));
+  let out = byType.get(type);
+  if (!out) {
+    const now = cur.encoded.get(type);
+    out = [...(prev.encoded.get(type)?.keys() ?? [])].filter((n) => !now?.has(n));
+    byType.set(type, out);
+  }
+  return out;
+}

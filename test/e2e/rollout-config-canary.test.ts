@@ -1,0 +1,178 @@
+// Config canaries end to end (issue 13), every part real
+// (test/helpers/rollout-e2e.ts): `meshcd serve` following a config repository
+// on git http-backend, a grpc-js-xds and a grpc-go client in steady traffic,
+// a real Prometheus scraping the clients' own outcomes (client-side Istio
+// metrics, labelled by pod). Scenarios: a revision reaching first one client
+// then both; a revision that a client NACKs stopping at the first cohort,
+// rolled back and reported with the NACK text; a change that raises errors
+// in the cohort rolled back by the cohort-vs-rest comparison, with the revert
+// commit in the repository.
+
+import test from 'ava';
+import { rank } from '../../src/rollout/cohort.js';
+import { AUTHOR, cli, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
+
+const id = (pod: string) => `sidecar~127.0.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`;
+
+/** Node ids for the two clients such that `first` has the lower rank (is the first cohort of one). */
+function ids(first: 'js' | 'go'): { js: string; go: string } {
+  const go = id('client-go');
+  for (let i = 0; ; i++) {
+    const js = id(`client-js-${i}`);
+    if ((rank(js) < rank(go)) === (first === 'js')) return { js, go };
+  }
+}
+
+const canaryDoc = (body: string) => (hooks: string) => `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: config, namespace: bookinfo}
+spec:
+  strategy: proxies
+  target: {kinds: [VirtualService, DestinationRule], namespaces: [bookinfo]}
+${body}  webhooks:
+  - {name: events, type: event, url: ${hooks}}
+`;
+
+const STEPS = `  steps:
+  - setProxies: {count: 1}
+  - pause: {}
+  - setProxies: {percent: 100}
+`;
+
+/** The rig with a config canary covering VirtualServices and DestinationRules of bookinfo; `first` is the client in the first cohort. */
+function canaryRig(first: 'js' | 'go', extra: { prometheus?: boolean; clientMetrics?: boolean; v2FailPercent?: number; analysis?: string } = {}): Promise<RolloutRig> {
+  const { analysis = '', ...opts } = extra;
+  return RolloutRig.start({ prometheus: false, ...opts, ids: ids(first), rollout: '', name: 'bookinfo/config', rolloutDoc: canaryDoc(`${STEPS}${analysis}  writeBack: revert\n`) });
+}
+
+type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[] };
+
+/** v2's share per client kind over `ms` after `settleMs`. */
+async function observe(rig: RolloutRig, ms = 2500, settleMs = 1000) {
+  await new Promise((r) => setTimeout(r, settleMs));
+  const from = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return rig.traffic.share(from, Date.now());
+}
+
+async function proxyStatus(rig: RolloutRig): Promise<Record<string, string>> {
+  const r = await cli(['proxy-status', '--server', rig.serve.admin, '-o', 'json']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const doc = JSON.parse(r.stdout) as { proxies: { proxy: string; revision: string }[] };
+  return Object.fromEntries(doc.proxies.map((p) => [p.proxy, p.revision]));
+}
+
+test.serial('a config change reaches one client first, then both; proxy-status and rollout status show who has which revision', async (t) => {
+  t.timeout(240_000);
+  const rig = await canaryRig('go');
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  const before = await observe(rig, 1500, 0);
+  t.is(before.js, 0);
+  t.is(before.go, 0);
+  const oldRevision = (await rig.status()).revision;
+
+  // The pull request: reviews' split route to v2. A config canary hands it to one proxy first.
+  const commit = await rig.change(0, 100, 'reviews: all to v2');
+  const one = (await rig.waitFor('the first cohort ACKed', (s) => s.phase === 'Paused' && s.stepIndex === 1)) as Status;
+  t.is(one.strategy, 'proxies');
+  t.deepEqual(one.cohort?.members, [order.go], 'the lower rank goes first');
+  t.true(one.cohort?.acked);
+  t.is(one.cohort?.eligible, 2);
+  t.is(one.canaryWeight, 50);
+  const split = await observe(rig);
+  t.log(`after step 1: grpc-go ${split.go.toFixed(1)}% v2 (in the cohort), grpc-js-xds ${split.js.toFixed(1)}% v2 (not)`);
+  t.is(split.go, 100);
+  t.is(split.js, 0);
+  const revisions = await proxyStatus(rig);
+  t.regex(revisions[order.go] ?? '', new RegExp(commit), 'proxy-status: grpc-go on the new revision');
+  t.is(revisions[order.js], `main@sha1:${oldRevision}`, 'proxy-status: grpc-js-xds on the one in force');
+  t.like(one.proxies?.find((p) => p.proxy === order.go), { cohort: 'canary' });
+  t.like(one.proxies?.find((p) => p.proxy === order.js), { cohort: 'current' });
+  const text = await cli(['rollout', 'status', 'bookinfo/config', '--server', rig.serve.admin]);
+  t.regex(text.stdout, /cohort: 1 of 2 affected proxies, all ACKed/);
+  t.regex(text.stdout, new RegExp(`${order.go.replace(/[.~]/g, '\\$&')}\\s+new\\s+main@sha1:${commit}`));
+
+  t.is((await rig.command('promote')).code, 0);
+  const done = await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
+  t.is(done.canaryWeight, 100);
+  const both = await observe(rig);
+  t.is(both.go, 100);
+  t.is(both.js, 100);
+  const after = await proxyStatus(rig);
+  t.regex(after[order.js] ?? '', new RegExp(commit));
+  t.false((await rig.remoteLog()).some((c) => c.author.includes(AUTHOR.email)));
+  t.deepEqual(await rig.nacks(), []);
+});
+
+test.serial('a revision grpc-js-xds NACKs stops at the first cohort: rolled back at once, the NACK text in the status, the revert in Git', async (t) => {
+  t.timeout(240_000);
+  const rig = await canaryRig('js');
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  // An outlier-detection interval past protobuf's Duration range: Envoy's rules and meshcd's checks let it through, grpc-js-xds refuses it.
+  const bad = await rig.changeMesh(
+    (mesh) => mesh.replace('  host: reviews.bookinfo.svc.cluster.local\n  subsets:', '  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 5\n      interval: 100000000h\n  subsets:'),
+    'reviews: outlier detection every 100000000h',
+  );
+  const failed = await rig.waitFor('the rollback', (s) => s.phase === 'Failed');
+  t.log(failed.reason);
+  t.regex(failed.reason ?? '', new RegExp(`^proxy ${order.js.replace(/[.~]/g, '\\$&')} NACKed the new revision \\(CDS\\): .*outlier_detection.interval out of range`));
+  t.is(failed.stepIndex, 1, 'stopped at the first cohort');
+  t.true(failed.history.some((h) => /cohort: 1 of 2 affected proxies/.test(h.message)));
+  const written = await rig.waitFor('the write-back', (s) => s.writeBack?.status === 'done');
+  t.is(written.writeBack?.result?.kind, 'reverted');
+  const log = await rig.remoteLog();
+  t.is(log[1]!.commit, bad);
+  t.is(log[0]!.author, `${AUTHOR.name} <${AUTHOR.email}>`);
+  t.regex(log[0]!.body, /outlier_detection.interval out of range/);
+  t.regex(log[0]!.body, /for mesh\/reviews\.yaml/);
+  // Everyone back on the revision in force; the grpc-go client never saw the new one.
+  await rig.waitFor('the revert read back', (s) => s.history.some((h) => /Git states the routing in force/.test(h.message)));
+  const after = rig.traffic.share(Date.now() - 2000, Date.now());
+  t.true(after.jsN > 10 && after.goN > 10, 'both clients still served');
+  const goNacks = (await rig.go.run({ target: 'xds:///reviews.bookinfo.svc.cluster.local:9080', n: 0 })).nacks;
+  t.deepEqual(goNacks, [], 'grpc-go was never given the revision');
+});
+
+test.serial('a change that raises errors in the cohort is rolled back by the cohort-vs-rest comparison, with the revert commit in Git', async (t) => {
+  t.timeout(240_000);
+  const rig = await canaryRig('js', {
+    prometheus: true,
+    clientMetrics: true,
+    v2FailPercent: 50,
+    analysis: `  analysis:
+    interval: 3s
+    failureLimit: 0
+    inconclusiveLimit: 20
+    consecutiveErrorLimit: 10
+    metrics:
+    - name: errors-vs-rest
+      query: '(sum(rate(istio_requests_total{reporter="source",pod=~"{{ cohort.pods }}",grpc_response_status!="0"}[{{ interval }}])) or vector(0)) / sum(rate(istio_requests_total{reporter="source",pod=~"{{ cohort.pods }}"}[{{ interval }}]))'
+      compare: rest
+      maxDelta: 0.05
+`,
+  });
+  t.teardown(() => rig.close());
+  // reviews' split route to v2, which fails half of its calls: only the cohort (grpc-js-xds) is sent there.
+  const bad = await rig.change(0, 100, 'reviews: all to v2');
+  const failed = await rig.waitFor('the rollback', (s) => s.phase === 'Failed', 90_000);
+  t.log(failed.reason);
+  t.regex(failed.reason ?? '', /1 failed measurements \(failureLimit 0\); last: errors-vs-rest=0\.\d+ \(stable 0\) failure: cohort − rest = 0\.\d+ > maxDelta 0\.05/);
+  const m = failed.analysis!.metrics['errors-vs-rest']!.recent.at(-1)!;
+  t.true((m.value ?? 0) > 0.2, `the cohort's error rate ${m.value}`);
+  const written = await rig.waitFor('the write-back', (s) => s.writeBack?.status === 'done');
+  t.is(written.writeBack?.result?.kind, 'reverted');
+  const log = await rig.remoteLog();
+  t.is(log[1]!.commit, bad);
+  t.is(log[0]!.subject, 'meshcd: roll back Rollout bookinfo/config');
+  t.regex(log[0]!.body, /errors-vs-rest=0\.\d+/);
+  await rig.repo.git('fetch', '-q', 'origin');
+  t.is(await rig.repo.git('show', 'origin/main:mesh/reviews.yaml'), await rig.repo.git('show', `${bad}~1:mesh/reviews.yaml`));
+  // The cohort's errors stop: everyone back on v1.
+  const decision = Date.parse(failed.history.find((h) => /^rolled back/.test(h.message))!.at);
+  await rig.traffic.after(decision + 3000);
+  const errorsAfter = rig.traffic.js.filter((s) => s.at > decision + 2000 && s.code !== undefined).length;
+  t.is(errorsAfter, 0, 'no errors at grpc-js-xds after the rollback');
+  t.deepEqual(await rig.nacks(), []);
+});
