@@ -230,6 +230,16 @@ test.serial('the proxies table shows a SYNCED grpc-js-xds client and another grp
     if ((await page.locator('tbody tr[data-proxy]').count()) !== 1) throw new Error('search not applied');
   });
   t.is(await page.locator('tbody tr[data-proxy]').first().getAttribute('data-proxy'), CLIENT_ID);
+  // The filtered view is in the URL: shared, it opens the same way.
+  // (The page writes it after drawing the rows; location.href, not page.url(): Playwright learns of a replaceState later still.)
+  await page.waitForFunction(() => location.hash === '#/proxies?q=productpage', undefined, { timeout: 5000 });
+  const url = await page.evaluate(() => location.href);
+  const shared = await ctx.browser.context.newPage();
+  await shared.goto(url);
+  await shared.locator(`tbody tr[data-proxy="${CLIENT_ID}"]`).waitFor({ timeout: 10_000 });
+  t.is(await shared.locator('tbody tr[data-proxy]').count(), 1);
+  t.is(await shared.locator('input[type=search]').inputValue(), 'productpage');
+  await shared.close();
   await page.fill('input[type=search]', '');
   await page.locator('tbody tr[data-proxy]').nth(1).waitFor();
   await screenshot(page, 'proxies');
@@ -282,7 +292,7 @@ test.serial('the diff page shows what `meshcd diff` prints for the same two comm
   t.regex(await report.locator('details[data-resource="VirtualService/bookinfo/broken"]').innerText(), /\+\s+hosts:/);
   t.regex(await report.innerText(), /MCD0100/);
   t.regex(await report.locator('[data-envoy]').innerText(), /representative proxies change/);
-  t.regex(page.url(), new RegExp(`#/diff\\?source=platform&base=${ctx.good}&head=${ctx.bad!}`));
+  t.regex(await page.evaluate(() => location.href), new RegExp(`#/diff\\?source=platform&base=${ctx.good}&head=${ctx.bad!}`));
   await screenshot(page, 'diff');
   await page.click('button:text("CLI text")');
   const shown = await page.locator('pre[data-diff-text]').innerText({ timeout: 60_000 });
@@ -309,7 +319,7 @@ test.serial('the diff page shows what `meshcd diff` prints for the same two comm
   await page.click('button:text("Compare")');
   await page.locator('[data-diff-report] >> text=/Base main~1, head main\./').waitFor({ timeout: 60_000 });
   t.regex(await page.locator('[data-diff-report] p').first().innerText(), new RegExp(`^main~1@${ctx.good.slice(0, 12)} → main@${ctx.bad!.slice(0, 12)}: 1 resource change`));
-  t.regex(page.url(), /#\/diff\?source=platform&base=main%7E1&head=main$/);
+  t.regex(await page.evaluate(() => location.href), /#\/diff\?source=platform&base=main%7E1&head=main$/);
   t.is(await page.locator('.alert[role=alert]').count(), 0, 'the earlier error is gone');
 });
 

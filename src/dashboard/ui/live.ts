@@ -103,34 +103,54 @@ export interface Data<T> {
 }
 
 /**
- * Loads `load()` now, again when `deps` change, and again (debounced) when a
- * live event for which `on(event, data)` is true arrives.
+ * Loads `load()` now, again when `deps` change, and again when a live event
+ * for which `on(event, data)` is true arrives: debounced (80 ms), at most one
+ * load in flight (events during a load ask for one more after it, so a
+ * stream of ACKs never starves the page of an answer), and at most one load
+ * per `minIntervalMs`.
  */
-export function useData<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], on: (event: string, data: Record<string, unknown>) => boolean): Data<T> {
+export function useData<T>(load: (signal: AbortSignal) => Promise<T>, deps: unknown[], on: (event: string, data: Record<string, unknown>) => boolean, minIntervalMs = 0): Data<T> {
   const [state, setState] = useState<{ data: T | undefined; error: string | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
   const [tick, setTick] = useState(0);
   const onRef = useRef(on);
   onRef.current = on;
+  const flow = useRef({ busy: false, dirty: false, startedAt: 0, timer: undefined as number | undefined });
+  const again = () => {
+    const f = flow.current;
+    clearTimeout(f.timer);
+    f.timer = window.setTimeout(() => setTick((t) => t + 1), Math.max(80, f.startedAt + minIntervalMs - Date.now()));
+  };
   useEffect(() => {
     const ctl = new AbortController();
-    load(ctl.signal).then(
-      (data) => !ctl.signal.aborted && setState({ data, error: undefined, loading: false }),
-      (err: unknown) => !ctl.signal.aborted && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err), loading: false })),
-    );
-    return () => ctl.abort();
+    const f = flow.current;
+    Object.assign(f, { busy: true, dirty: false, startedAt: Date.now() });
+    load(ctl.signal)
+      .then(
+        (data) => !ctl.signal.aborted && setState({ data, error: undefined, loading: false }),
+        (err: unknown) => !ctl.signal.aborted && setState((s) => ({ data: s.data, error: err instanceof Error ? err.message : String(err), loading: false })),
+      )
+      .finally(() => {
+        if (ctl.signal.aborted) return;
+        f.busy = false;
+        if (f.dirty) again();
+      });
+    return () => {
+      ctl.abort();
+      f.busy = false;
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   useEffect(() => {
-    let timer: number | undefined;
     const off = live.on((event, data) => {
       if (event !== 'reconnected' && !onRef.current(event, data)) return;
-      clearTimeout(timer);
-      timer = window.setTimeout(() => setTick((t) => t + 1), 80);
+      if (flow.current.busy) flow.current.dirty = true;
+      else again();
     });
     return () => {
       off();
-      clearTimeout(timer);
+      clearTimeout(flow.current.timer);
     };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   return { ...state, reload: () => setTick((t) => t + 1) };
 }

@@ -16,7 +16,7 @@ const onSource = (e: string) => e === 'source';
 export function Overview() {
   const sources = useData((s) => getJson<{ sources: SourceStatus[] }>('/api/v1/sources', s), [], onSource);
   const rollouts = useData((s) => getJson<{ rollouts: RolloutStatus[] }>('/api/v1/rollouts', s), [], (e) => e === 'rollout' || e === 'source');
-  const proxies = useData((s) => fetchSyncz(s, 5), [], (e) => e === 'proxies' || e === 'source');
+  const proxies = useData((s) => fetchSyncz(s, 5), [], (e) => e === 'proxies' || e === 'source', 1000);
   const list = sources.data?.sources ?? [];
   const inFlight = (rollouts.data?.rollouts ?? []).filter((r) => r.phase === 'Progressing' || r.phase === 'Paused');
   const rows = (proxies.data?.proxies ?? []).map((p) => statusRow(p, proxies.data?.revision));

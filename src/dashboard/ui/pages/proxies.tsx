@@ -6,23 +6,31 @@
 // by name only.
 
 import { Fragment } from 'preact';
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { CONFIG_KINDS, configRows, dumpEntries, secretSummary, statusRow, XDS_TYPES, type ConfigKind, type ProxyStatusRow } from '../../../cli/proxy-view.js';
 import { fetchSyncz, getJson } from '../api.js';
 import { useData } from '../live.js';
 import { Badge, Collapsible, ErrorNote, href, shortRev, syncTone, Time, zoneLabel } from '../ui.js';
 
 const onProxies = (e: string) => e === 'proxies' || e === 'source';
+/** Rows drawn at once: a browser stays quick with this many; the search and filters find the rest. */
+const MAX_ROWS = 500;
 
 function nackText(r: ProxyStatusRow): string[] {
   return XDS_TYPES.filter(([t]) => r.types[t].state === 'NACKED').map(([t]) => `${t}: ${r.types[t].nack}`);
 }
 
 export function ProxyList({ query }: { query: URLSearchParams }) {
-  const d = useData((s) => fetchSyncz(s), [], onProxies);
+  // A mesh of thousands ACKs all the time: the table follows at most once a second.
+  const d = useData((s) => fetchSyncz(s), [], onProxies, 1000);
   const [search, setSearch] = useState(query.get('q') ?? '');
   const [kind, setKind] = useState(query.get('kind') ?? '');
   const [state, setState] = useState(query.get('state') ?? '');
+  // The filters are kept in the URL (#/proxies?q=…&state=NACKED), so a filtered view can be shared; no new history entry per keystroke.
+  useEffect(() => {
+    const q = new URLSearchParams({ ...(search ? { q: search } : {}), ...(kind ? { kind } : {}), ...(state ? { state } : {}) }).toString();
+    history.replaceState(null, '', `#/proxies${q ? `?${q}` : ''}`);
+  }, [search, kind, state]);
   const rows = useMemo(() => (d.data?.proxies ?? []).map((p) => statusRow(p, d.data?.revision)), [d.data]);
   const kinds = [...new Set(rows.map((r) => r.kind))].sort();
   const shown = rows.filter((r) => {
@@ -80,7 +88,7 @@ export function ProxyList({ query }: { query: URLSearchParams }) {
             </tr>
           </thead>
           <tbody>
-            {shown.map((r) => {
+            {shown.slice(0, MAX_ROWS).map((r) => {
               const nacks = nackText(r);
               return (
                 <Fragment key={r.proxy}>
@@ -110,6 +118,13 @@ export function ProxyList({ query }: { query: URLSearchParams }) {
                 </Fragment>
               );
             })}
+            {shown.length > MAX_ROWS && (
+              <tr>
+                <td colSpan={5 + XDS_TYPES.length} class="muted" data-more>
+                  The first {MAX_ROWS} of {shown.length} shown: search or filter to narrow them.
+                </td>
+              </tr>
+            )}
             {d.data && shown.length === 0 && (
               <tr>
                 <td colSpan={5 + XDS_TYPES.length} class="muted">
