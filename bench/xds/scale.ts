@@ -198,18 +198,20 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
 }
 
 /**
- * Kills a server under test whose RSS passes --max-rss (the 24 GiB machine
- * is shared; the OOM killer would pick someone else's process). Returns a
- * function that stops watching and tells whether it fired, and at what RSS.
+ * Kills a server under test whose RSS passes --max-rss, or when the machine
+ * runs low on memory (the 24 GiB machine is shared; the OOM killer would
+ * pick someone else's process). Tells whether it fired, and at what RSS.
  */
 function rssGuard(server: Server): { stop(): void; fired(): string | undefined } {
   const limit = num('max-rss') * 2 ** 30;
   let fired: string | undefined;
   const iv = setInterval(() => {
-    void memoryOf(server.pid).then(
-      (m) => {
-        if (fired || m.rss <= limit) return;
-        fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+    void Promise.all([memoryOf(server.pid), memAvailable()]).then(
+      ([m, avail]) => {
+        if (fired || !alive(server.pid)) return;
+        if (m.rss > limit) fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+        else if (avail < MIN_AVAILABLE) fired = `killed by the bench at RSS ${mib(m.rss)}: the machine had only ${mib(avail)} available (other work shares it)`;
+        else return;
         console.log(`  [${server.name}] ${fired}`);
         process.kill(server.pid, 'SIGKILL');
       },
@@ -217,6 +219,14 @@ function rssGuard(server: Server): { stop(): void; fired(): string | undefined }
     );
   }, 1000);
   return { stop: () => clearInterval(iv), fired: () => fired };
+}
+
+/** Below this much available memory on the machine, the server under test is killed. */
+const MIN_AVAILABLE = 1.5 * 2 ** 30;
+
+async function memAvailable(): Promise<number> {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(await readFile('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : Infinity;
 }
 
 const alive = (pid: number) => {
