@@ -19,7 +19,8 @@
 //   npm run bench:xds:scale -- --scenario scoped,churn --proxies 2000 --istiod
 //
 // Flags: --scenario LIST, --proxies N, --services N, --namespaces N,
-// --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
+// --workers N (client processes), --delta (the simulated sidecars speak delta
+// xDS; no floor then), --no-floor, --no-check (the grpc-js-xds and
 // grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
 // (full config), --change-timeout S (a change reaching every affected
 // proxy), --stall-timeout S (passed to serve's --xds-stall-timeout),
@@ -49,6 +50,7 @@ const { values: flags } = parseArgs({
     namespaces: { type: 'string', default: '10' },
     workers: { type: 'string', default: '2' },
     'no-floor': { type: 'boolean', default: false },
+    delta: { type: 'boolean', default: false },
     'no-check': { type: 'boolean', default: false },
     istiod: { type: 'boolean', default: false },
     'churn-rate': { type: 'string', default: '2' },
@@ -296,7 +298,7 @@ interface FullConfig {
 async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: number; keep: boolean; timeoutMs: number; only?: Set<string> }): Promise<FullConfig> {
   const cpu0 = await cpuSeconds(server.pid);
   const t0 = now();
-  await fleet.all({ cmd: 'connect', target: server.target, ...(server.tls ? { tls: server.tls } : {}), streamsPerChannel: o.streamsPerChannel, spacingMs: 0, keep: o.keep });
+  await fleet.all({ cmd: 'connect', target: server.target, ...(server.tls ? { tls: server.tls } : {}), streamsPerChannel: o.streamsPerChannel, spacingMs: 0, keep: o.keep, delta: flags.delta });
   const deadline = t0 + o.timeoutMs;
   const counted = (r: ProxyReport) => !o.only || o.only.has(r.id);
   const total = o.only?.size ?? fleet.proxies.length;
@@ -545,7 +547,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
   await writeFile(tokensFile, JSON.stringify({ tokens: proxies.map((p) => ({ name: p.workload, token: tokenFor(seed, p.index), namespace: p.namespace, serviceAccount: p.serviceAccount })) }), { mode: 0o600 });
   const result: Record<string, unknown> = { scenario, mesh: m };
 
-  console.log(`\nscenario ${scenario}${classes ? ' ("classes": exportTo ".", inline endpoints, 100 streams per plaintext connection — flatters meshcd, kept for comparison with the older figures)' : ''}: ${m.proxies} proxies, ${m.services} services in ${m.namespaces} namespaces${scenario === 'scoped' ? ', a Sidecar per namespace (own + next namespace)' : classes ? '' : ", Istio's default visibility"}`);
+  console.log(`\nscenario ${scenario}${flags.delta ? ' (delta xDS)' : ''}${classes ? ' ("classes": exportTo ".", inline endpoints, 100 streams per plaintext connection — flatters meshcd, kept for comparison with the older figures)' : ''}: ${m.proxies} proxies, ${m.services} services in ${m.namespaces} namespaces${scenario === 'scoped' ? ', a Sidecar per namespace (own + next namespace)' : classes ? '' : ", Istio's default visibility"}`);
   console.log(`  ${machineLine()}`);
   const t0 = now();
   const meshcd = await startMeshcd(meshDir, work, tokensFile);
@@ -564,7 +566,8 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     const server: Server = classes ? { ...meshcd, target: meshcd.plainTarget, tls: undefined } : meshcd;
     const spc = classes ? 100 : 1;
     const timeoutMs = num('timeout') * 1000;
-    const floorOn = !flags['no-floor'] && !classes;
+    // The minimal server replays state-of-the-world responses only.
+    const floorOn = !flags['no-floor'] && !classes && !flags.delta;
     const capture = join(work, 'capture');
 
     const full = await fullConfig(server, fleet, { streamsPerChannel: spc, keep: floorOn, timeoutMs });
