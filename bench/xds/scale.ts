@@ -208,7 +208,8 @@ function rssGuard(server: Server): { stop(): void; fired(): string | undefined }
   const limit = num('max-rss') * 2 ** 30;
   let fired: string | undefined;
   const iv = setInterval(() => {
-    void Promise.all([memoryOf(server.pid), memAvailable()]).then(
+    // Reading CPU here too keeps its last value for after a kill.
+    void Promise.all([memoryOf(server.pid), memAvailable(), cpuSeconds(server.pid)]).then(
       ([m, avail]) => {
         if (fired || !alive(server.pid)) return;
         if (m.rss > limit) fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
