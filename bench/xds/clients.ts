@@ -22,7 +22,7 @@ import { buildCsr } from '../../src/ca/x509.js';
 import { decodeResource } from '../../src/xds/proto.js';
 import type { BenchProxy } from './mesh.js';
 import { now, tokenFor } from './proc.js';
-import { edsNameOf, parseSotw, rawAdsClientDefinition, splitResponse, TYPE, type SotwResponse } from './wire.js';
+import { edsNameOf, parseDelta, parseSotw, rawAdsClientDefinition, splitResponse, TYPE, type DeltaResponse, type SotwResponse } from './wire.js';
 
 export interface CertsCommand {
   cmd: 'certs';
@@ -41,8 +41,10 @@ export interface ConnectCommand {
   streamsPerChannel: number;
   /** Milliseconds between proxies (spreads the connects). */
   spacingMs: number;
-  /** Keep each proxy's last response per type (for `capture`). */
+  /** Keep each proxy's last response per type (for `capture`; state of the world only). */
   keep?: boolean;
+  /** DeltaAggregatedResources instead of state of the world (Envoy's delta xDS). */
+  delta?: boolean;
 }
 
 /** What the minimal server replays for one (proxy, type). */
@@ -128,7 +130,7 @@ class SimProxy {
   readonly seen = new Map<string, number>();
   readonly sinceMark = new Map<string, number>();
 
-  constructor(readonly p: BenchProxy, private readonly marks: Mark[], private readonly keep: boolean) {}
+  constructor(readonly p: BenchProxy, private readonly marks: Mark[], private readonly keep: boolean, private readonly delta: boolean) {}
 
   node(): Record<string, unknown> {
     const s = (v: string) => ({ string_value: v });
@@ -158,10 +160,11 @@ class SimProxy {
 
   start(client: grpc.Client): void {
     if (this.retries === 0) this.connectAt = now();
-    const call = (client as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, Buffer> }).StreamAggregatedResources();
+    const stub = client as unknown as Record<'StreamAggregatedResources' | 'DeltaAggregatedResources', () => grpc.ClientDuplexStream<object, Buffer>>;
+    const call = this.delta ? stub.DeltaAggregatedResources() : stub.StreamAggregatedResources();
     this.call = call;
     this.first = true;
-    call.on('data', (b: Buffer) => this.onResponse(b));
+    call.on('data', (b: Buffer) => (this.delta ? this.onDelta(b) : this.onResponse(b)));
     call.on('error', (e: grpc.ServiceError) => {
       if (e.code === grpc.status.CANCELLED || this.closed) return;
       // Refused before any response — no connection yet (a TLS handshake that timed out on a busy server) or
@@ -179,6 +182,7 @@ class SimProxy {
   }
 
   private request(type: string): void {
+    if (this.delta) return this.deltaRequest({ type_url: type });
     const a = this.acked.get(type);
     const req: Record<string, unknown> = { type_url: type, resource_names: this.names.get(type) ?? [], version_info: a?.version ?? '', response_nonce: a?.nonce ?? '' };
     if (this.first) req.node = this.node();
@@ -230,6 +234,59 @@ class SimProxy {
       const rds: string[] = [];
       for (const l of r.resources) rds.push(...rdsOfListener(l));
       this.follow(TYPE.R, rds);
+    }
+    if (this.completeAt < 0 && this.isComplete()) this.completeAt = t;
+  }
+
+  private deltaRequest(req: Record<string, unknown>): void {
+    if (this.first) req.node = this.node();
+    this.first = false;
+    this.call!.write(req);
+  }
+
+  /** Delta: what each held cluster / listener asks for (its EDS name / its route names). */
+  private readonly held = new Map<string, Map<string, string[]>>([[TYPE.C, new Map()], [TYPE.L, new Map()]]);
+
+  /** Delta: subscribe and unsubscribe to match `wanted`. */
+  private followDelta(type: string, wanted: string[]): void {
+    const have = new Set(this.names.get(type) ?? []);
+    const want = new Set(wanted);
+    const add = [...want].filter((n) => !have.has(n));
+    const drop = [...have].filter((n) => !want.has(n));
+    if (!add.length && !drop.length) return;
+    this.names.set(type, [...want]);
+    this.deltaRequest({ type_url: type, resource_names_subscribe: add, resource_names_unsubscribe: drop });
+  }
+
+  private onDelta(b: Buffer): void {
+    const t = now();
+    let r: DeltaResponse;
+    try {
+      r = parseDelta(b);
+    } catch (err) {
+      this.error = `unparsable response: ${(err as Error).message}`;
+      return;
+    }
+    this.bytes += b.length;
+    this.responses++;
+    this.counts[r.typeUrl] = (this.counts[r.typeUrl] ?? 0) + 1;
+    for (const m of this.marks) {
+      this.sinceMark.set(m.id, (this.sinceMark.get(m.id) ?? 0) + 1);
+      if (m.type === r.typeUrl && !this.seen.has(m.id) && b.indexOf(markBytes(m)) >= 0) this.seen.set(m.id, t);
+    }
+    this.got.add(r.typeUrl);
+    this.deltaRequest({ type_url: r.typeUrl, response_nonce: r.nonce });
+    const held = this.held.get(r.typeUrl);
+    if (held) {
+      for (const n of r.removed) held.delete(n);
+      for (const x of r.resources) {
+        if (r.typeUrl === TYPE.C) {
+          const eds = edsNameOf(x.value);
+          held.set(x.name, eds ? [eds] : []);
+        } else held.set(x.name, rdsOfListener(x.value));
+      }
+      const wanted = [...held.values()].flat();
+      this.followDelta(r.typeUrl === TYPE.C ? TYPE.E : TYPE.R, wanted);
     }
     if (this.completeAt < 0 && this.isComplete()) this.completeAt = t;
   }
@@ -299,7 +356,7 @@ async function connect(c: ConnectCommand): Promise<number> {
   let shared: grpc.Client | undefined;
   for (let i = 0; i < proxies.length; i++) {
     const p = proxies[i]!;
-    const sim = new SimProxy(p, marks, c.keep === true);
+    const sim = new SimProxy(p, marks, c.keep === true, c.delta === true);
     let client: grpc.Client;
     if (c.streamsPerChannel > 1 && shared && i % c.streamsPerChannel !== 0) client = shared;
     else if (c.tls) {

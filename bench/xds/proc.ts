@@ -9,17 +9,32 @@ import { readFile } from 'node:fs/promises';
 /** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
 export const now = () => performance.timeOrigin + performance.now();
 
-/** User + system CPU seconds of a process (clock ticks are 1/100 s on Linux). */
+const lastCpu = new Map<number, number>();
+const lastMemory = new Map<number, { rss: number; peak: number }>();
+
+/** User + system CPU seconds of a process (clock ticks are 1/100 s on Linux); the last value read once it is gone. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  try {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    const v = (Number(f[11]) + Number(f[12])) / 100;
+    lastCpu.set(pid, v);
+    return v;
+  } catch {
+    return lastCpu.get(pid) ?? NaN;
+  }
 }
 
-/** Resident memory now and its peak (VmHWM), in bytes. */
+/** Resident memory now and its peak (VmHWM), in bytes; the last values read once the process is gone. */
 export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
-  const s = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  try {
+    const s = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0) * 1024;
+    const m = { rss: kb('VmRSS'), peak: kb('VmHWM') };
+    lastMemory.set(pid, m);
+    return m;
+  } catch {
+    return lastMemory.get(pid) ?? { rss: NaN, peak: NaN };
+  }
 }
 
 /** A child process answering `{seq, command}` with `{seq, ok}` or `{seq, error}`. */

@@ -19,7 +19,8 @@
 //   npm run bench:xds:scale -- --scenario scoped,churn --proxies 2000 --istiod
 //
 // Flags: --scenario LIST, --proxies N, --services N, --namespaces N,
-// --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
+// --workers N (client processes), --delta (the simulated sidecars speak delta
+// xDS; no floor then), --no-floor, --no-check (the grpc-js-xds and
 // grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
 // (full config), --change-timeout S (a change reaching every affected
 // proxy), --stall-timeout S (passed to serve's --xds-stall-timeout),
@@ -49,6 +50,7 @@ const { values: flags } = parseArgs({
     namespaces: { type: 'string', default: '10' },
     workers: { type: 'string', default: '2' },
     'no-floor': { type: 'boolean', default: false },
+    delta: { type: 'boolean', default: false },
     'no-check': { type: 'boolean', default: false },
     istiod: { type: 'boolean', default: false },
     'churn-rate': { type: 'string', default: '2' },
@@ -198,18 +200,21 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
 }
 
 /**
- * Kills a server under test whose RSS passes --max-rss (the 24 GiB machine
- * is shared; the OOM killer would pick someone else's process). Returns a
- * function that stops watching and tells whether it fired, and at what RSS.
+ * Kills a server under test whose RSS passes --max-rss, or when the machine
+ * runs low on memory (the 24 GiB machine is shared; the OOM killer would
+ * pick someone else's process). Tells whether it fired, and at what RSS.
  */
 function rssGuard(server: Server): { stop(): void; fired(): string | undefined } {
   const limit = num('max-rss') * 2 ** 30;
   let fired: string | undefined;
   const iv = setInterval(() => {
-    void memoryOf(server.pid).then(
-      (m) => {
-        if (fired || m.rss <= limit) return;
-        fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+    // Reading CPU here too keeps its last value for after a kill.
+    void Promise.all([memoryOf(server.pid), memAvailable(), cpuSeconds(server.pid)]).then(
+      ([m, avail]) => {
+        if (fired || !alive(server.pid)) return;
+        if (m.rss > limit) fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+        else if (avail < MIN_AVAILABLE) fired = `killed by the bench at RSS ${mib(m.rss)}: the machine had only ${mib(avail)} available (other work shares it)`;
+        else return;
         console.log(`  [${server.name}] ${fired}`);
         process.kill(server.pid, 'SIGKILL');
       },
@@ -217,6 +222,14 @@ function rssGuard(server: Server): { stop(): void; fired(): string | undefined }
     );
   }, 1000);
   return { stop: () => clearInterval(iv), fired: () => fired };
+}
+
+/** Below this much available memory on the machine, the server under test is killed. */
+const MIN_AVAILABLE = 1.5 * 2 ** 30;
+
+async function memAvailable(): Promise<number> {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(await readFile('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) * 1024 : Infinity;
 }
 
 const alive = (pid: number) => {
@@ -286,7 +299,7 @@ interface FullConfig {
 async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: number; keep: boolean; timeoutMs: number; only?: Set<string> }): Promise<FullConfig> {
   const cpu0 = await cpuSeconds(server.pid);
   const t0 = now();
-  await fleet.all({ cmd: 'connect', target: server.target, ...(server.tls ? { tls: server.tls } : {}), streamsPerChannel: o.streamsPerChannel, spacingMs: 0, keep: o.keep });
+  await fleet.all({ cmd: 'connect', target: server.target, ...(server.tls ? { tls: server.tls } : {}), streamsPerChannel: o.streamsPerChannel, spacingMs: 0, keep: o.keep, delta: flags.delta });
   const deadline = t0 + o.timeoutMs;
   const counted = (r: ProxyReport) => !o.only || o.only.has(r.id);
   const total = o.only?.size ?? fleet.proxies.length;
@@ -535,7 +548,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
   await writeFile(tokensFile, JSON.stringify({ tokens: proxies.map((p) => ({ name: p.workload, token: tokenFor(seed, p.index), namespace: p.namespace, serviceAccount: p.serviceAccount })) }), { mode: 0o600 });
   const result: Record<string, unknown> = { scenario, mesh: m };
 
-  console.log(`\nscenario ${scenario}${classes ? ' ("classes": exportTo ".", inline endpoints, 100 streams per plaintext connection — flatters meshcd, kept for comparison with the older figures)' : ''}: ${m.proxies} proxies, ${m.services} services in ${m.namespaces} namespaces${scenario === 'scoped' ? ', a Sidecar per namespace (own + next namespace)' : classes ? '' : ", Istio's default visibility"}`);
+  console.log(`\nscenario ${scenario}${flags.delta ? ' (delta xDS)' : ''}${classes ? ' ("classes": exportTo ".", inline endpoints, 100 streams per plaintext connection — flatters meshcd, kept for comparison with the older figures)' : ''}: ${m.proxies} proxies, ${m.services} services in ${m.namespaces} namespaces${scenario === 'scoped' ? ', a Sidecar per namespace (own + next namespace)' : classes ? '' : ", Istio's default visibility"}`);
   console.log(`  ${machineLine()}`);
   const t0 = now();
   const meshcd = await startMeshcd(meshDir, work, tokensFile);
@@ -554,7 +567,8 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     const server: Server = classes ? { ...meshcd, target: meshcd.plainTarget, tls: undefined } : meshcd;
     const spc = classes ? 100 : 1;
     const timeoutMs = num('timeout') * 1000;
-    const floorOn = !flags['no-floor'] && !classes;
+    // The minimal server replays state-of-the-world responses only.
+    const floorOn = !flags['no-floor'] && !classes && !flags.delta;
     const capture = join(work, 'capture');
 
     const full = await fullConfig(server, fleet, { streamsPerChannel: spc, keep: floorOn, timeoutMs });
