@@ -23,7 +23,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverNacks } from '../helpers/go-grpc-client.js';
-import { inPodNetwork, podIp, runSelfInPodNetwork } from '../helpers/netns.js';
+import { assertPassedInPodNetwork, inPodNetwork, podIp } from '../helpers/netns.js';
 import { bootstrapWith, startXdsClientProcess } from '../helpers/kube-xds-client.js';
 import { kubeconfigYaml, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
 import { createNamespace, createNode, createPod, createService, putEndpointSlice } from '../helpers/kube-objects.js';
@@ -44,12 +44,7 @@ spec:
 const USER2 = { token: 'user2-token-0123456789abcdef', user: 'user2', groups: ['system:masters'] };
 
 if (!inPodNetwork()) {
-  test('remote clusters from Secrets (in its own network namespace)', async (t) => {
-    const r = await runSelfInPodNetwork(import.meta.url);
-    t.log(r.output.split('\n').filter((l) => /✔|✘|passed|failed|ℹ/.test(l)).join('\n'));
-    t.is(r.code, 0, r.output);
-    t.regex(r.output, /1 test passed/);
-  });
+  test('remote clusters from Secrets (in its own network namespace)', (t) => assertPassedInPodNetwork(t, import.meta.url, 1));
 } else {
   test('a remote cluster added, changed and removed through its Secret at run time', async (t) => {
     const [primary, west] = await Promise.all([startCluster(), startCluster({ audit: true, users: [USER2] })]);
