@@ -137,56 +137,59 @@ export class RolloutRunner {
 
   /** An accepted revision: step every Rollout with its target's routing, then serve the config with the overlay. */
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
-    return this.enqueue(async () => {
-      // The config in force now is what a config canary starting with this revision keeps serving to the rest.
-      this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
-      this.config = config;
-      this.revisions = revisions;
-      this.revisionId = revisions.map((r) => r.id).join(',');
-      for (const r of revisions) {
-        let l = this.seen.get(r.source);
-        if (!l) this.seen.set(r.source, (l = []));
-        if (!l.includes(r.commit)) l.push(r.commit);
-        if (l.length > SEEN_MAX) l.shift();
+    return this.enqueue(() => this.apply(config, revisions));
+  }
+
+  /** accepted()'s work, inside the queue. */
+  private async apply(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
+    // The config in force now is what a config canary starting with this revision keeps serving to the rest.
+    this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
+    this.config = config;
+    this.revisions = revisions;
+    this.revisionId = revisions.map((r) => r.id).join(',');
+    for (const r of revisions) {
+      let l = this.seen.get(r.source);
+      if (!l) this.seen.set(r.source, (l = []));
+      if (!l.includes(r.commit)) l.push(r.commit);
+      if (l.length > SEEN_MAX) l.shift();
+    }
+    const seen = new Set<string>();
+    const pending: { entry: Entry; actions: Action[] }[] = [];
+    for (const ro of config.ofKind('Rollout')) {
+      const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
+      seen.add(key);
+      const spec = rolloutSpecOf(ro);
+      let entry = this.entries.get(key);
+      if (!entry) {
+        entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
+        this.entries.set(key, entry);
       }
-      const seen = new Set<string>();
-      const pending: { entry: Entry; actions: Action[] }[] = [];
-      for (const ro of config.ofKind('Rollout')) {
-        const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
-        seen.add(key);
-        const spec = rolloutSpecOf(ro);
-        let entry = this.entries.get(key);
-        if (!entry) {
-          entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
-          this.entries.set(key, entry);
-        }
-        entry.resource = ro;
-        entry.spec = spec;
-        // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
-        // serves what the leader is about to persist rather than Git's end state; it performs nothing.
-        if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-        const routing = spec.strategy === 'proxies' ? configTarget(config, spec) : targetRouting(config, ro.metadata.namespace, spec);
-        const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
-        const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
-        const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
-        if (r.state !== entry.state && this.behind(entry)) continue;
-        this.clearWait(key);
-        entry.state = r.state;
-        if (this.leads()) pending.push({ entry, actions: r.actions });
-      }
-      for (const [key, e] of this.entries) {
-        if (seen.has(key)) continue;
-        this.clearWait(key);
-        if (e.timer) clearTimeout(e.timer);
-        this.entries.delete(key);
-        this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
-      }
-      if (!this.leads()) return this.serve();
-      // One write for all, before the config (with its overlay) is served.
-      await this.persist();
-      this.serve();
-      for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
-    });
+      entry.resource = ro;
+      entry.spec = spec;
+      // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
+      // serves what the leader is about to persist rather than Git's end state; it performs nothing.
+      if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
+      const routing = spec.strategy === 'proxies' ? configTarget(config, spec) : targetRouting(config, ro.metadata.namespace, spec);
+      const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
+      const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
+      const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
+      if (r.state !== entry.state && this.behind(entry)) continue;
+      this.clearWait(key);
+      entry.state = r.state;
+      if (this.leads()) pending.push({ entry, actions: r.actions });
+    }
+    for (const [key, e] of this.entries) {
+      if (seen.has(key)) continue;
+      this.clearWait(key);
+      if (e.timer) clearTimeout(e.timer);
+      this.entries.delete(key);
+      this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
+    }
+    if (!this.leads()) return this.serve();
+    // One write for all, before the config (with its overlay) is served.
+    await this.persist();
+    this.serve();
+    for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
   }
 
   /**
@@ -195,11 +198,14 @@ export class RolloutRunner {
    * stepping where the old one persisted (as after a restart).
    */
   reload(): Promise<void> {
+    // One job: the config is the one in force when it runs. (Read before it ran, a revision accepted meanwhile
+    // would be undone by the older one — a replica back on the old routing reads that as "Git reverted".)
     return this.enqueue(async () => {
       await this.start();
       for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
       this.entries.clear();
-    }).then(() => (this.config ? this.accepted(this.config, this.revisions) : undefined));
+      if (this.config) await this.apply(this.config, this.revisions);
+    });
   }
 
   private leads(): boolean {
@@ -230,7 +236,7 @@ export class RolloutRunner {
       this.waits.set(e.key, w);
       this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, `the persisted rollout state was stepped with a revision this replica has not accepted yet; serving it as it is and fetching the source (at most ${Math.round(limit / 1000)} s)`);
       this.opts.refreshSource?.(known.source);
-      w.timer = setTimeout(() => void (this.config && this.accepted(this.config, this.revisions)), limit + 10);
+      w.timer = setTimeout(() => void this.enqueue(async () => (this.config ? this.apply(this.config, this.revisions) : undefined)), limit + 10);
       w.timer.unref?.();
       return true;
     }

@@ -127,3 +127,18 @@ test('a new leader whose source never brings the revision steps with its own aft
   t.like(b.runner.status('shop', 'reviews'), { phase: 'Aborted', canaryWeight: 0 });
   t.like(persistedPhase(store), { phase: 'Aborted' });
 });
+
+test('a reload racing an accepted revision never puts the older config back (the race behind the kube-leader flake)', async (t) => {
+  const { a, b } = await pair(t);
+  const c2 = await config(0, 100);
+  await a.runner.accepted(c2, REVS('c2'));
+  // The follower is told the store changed and, at the same moment, its source brings c2.
+  await Promise.all([b.runner.reload(), b.runner.accepted(c2, REVS('c2'))]);
+  t.like(b.runner.status('shop', 'reviews'), { phase: 'Paused', canaryWeight: 20 });
+  // It leads next: it must resume, not read its config as a revert.
+  a.runner.stop();
+  b.leader.is = true;
+  await b.runner.reload();
+  t.like(b.runner.status('shop', 'reviews'), { phase: 'Paused', canaryWeight: 20 });
+  t.deepEqual(b.refreshed, [], 'it has the revision: nothing to wait for');
+});
