@@ -194,10 +194,12 @@ export async function startIstiod(o: { meshDir: string; work: string; caDir: str
     ...(kube ? { kubernetes: 'etcd + kube-apiserver on loopback (namespaces only; not counted in istiod\'s CPU and RSS)' } : {}),
     output: () => out,
     stop: async () => {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
       await kube?.stop();
     },
   };

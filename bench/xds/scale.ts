@@ -22,7 +22,9 @@
 // --workers N (client processes), --no-floor, --no-check (the grpc-js-xds and
 // grpc-go calls), --istiod, --churn-rate N/s, --churn-seconds S, --timeout S
 // (full config), --change-timeout S (a change reaching every affected
-// proxy), --stall-timeout S (passed to serve's --xds-stall-timeout), -o json.
+// proxy), --stall-timeout S (passed to serve's --xds-stall-timeout),
+// --max-rss GiB (a server under test above it is killed: the machine is
+// shared; default 12), -o json.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     timeout: { type: 'string', default: '300' },
     'change-timeout': { type: 'string', default: '180' },
     'stall-timeout': { type: 'string' },
+    'max-rss': { type: 'string', default: '12' },
     output: { type: 'string', short: 'o', default: 'text' },
   },
 });
@@ -194,6 +197,45 @@ async function startMeshcd(meshDir: string, work: string, tokensFile: string): P
   };
 }
 
+/**
+ * Kills a server under test whose RSS passes --max-rss (the 24 GiB machine
+ * is shared; the OOM killer would pick someone else's process). Returns a
+ * function that stops watching and tells whether it fired, and at what RSS.
+ */
+function rssGuard(server: Server): { stop(): void; fired(): string | undefined } {
+  const limit = num('max-rss') * 2 ** 30;
+  let fired: string | undefined;
+  const iv = setInterval(() => {
+    void memoryOf(server.pid).then(
+      (m) => {
+        if (fired || m.rss <= limit) return;
+        fired = `killed by the bench at RSS ${mib(m.rss)} (--max-rss ${flags['max-rss']} GiB)`;
+        console.log(`  [${server.name}] ${fired}`);
+        process.kill(server.pid, 'SIGKILL');
+      },
+      () => undefined,
+    );
+  }, 1000);
+  return { stop: () => clearInterval(iv), fired: () => fired };
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Cleanups to run when the bench is interrupted (servers, Kubernetes). */
+const cleanups = new Set<() => Promise<void>>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130));
+  });
+}
+
 /** The clients: `workers` processes, the proxies dealt out round-robin. */
 class Fleet {
   readonly workers: IpcWorker[];
@@ -250,7 +292,7 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
   const total = o.only?.size ?? fleet.proxies.length;
   for (;;) {
     const rs = await fleet.reports();
-    if (rs.filter((r) => counted(r) && (r.completeAt >= 0 || r.error)).length >= total || now() > deadline) break;
+    if (rs.filter((r) => counted(r) && (r.completeAt >= 0 || r.error)).length >= total || now() > deadline || !alive(server.pid)) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   const cpu1 = await cpuSeconds(server.pid);
@@ -312,7 +354,7 @@ async function change(server: Server, fleet: Fleet, mark: Mark, affected: (p: Be
   const want = new Set(fleet.proxies.filter((p) => affected(p) && !dead.has(p.id) && (!only || only.has(p.id))).map((p) => p.id));
   const deadline = now() + timeoutMs;
   let rows = await fleet.marks();
-  while (rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).length < want.size && now() < deadline) {
+  while (rows.filter((r) => want.has(r.id) && r.seen[mark.id] !== undefined).length < want.size && now() < deadline && alive(server.pid)) {
     await new Promise((r) => setTimeout(r, 100));
     rows = await fleet.marks();
   }
@@ -367,6 +409,7 @@ interface ChurnResult {
   cpu: number;
   cpuPerSecond: number;
   bytes: number;
+  responses: Record<string, number>;
   load: string;
 }
 
@@ -378,7 +421,8 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   const window = n + 1;
   const dead = new Set((await fleet.reports()).filter((r) => r.error).map((r) => r.id));
   const cpu0 = await cpuSeconds(server.pid);
-  const bytes0 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const before = await fleet.reports();
+  const bytes0 = before.reduce((a, r) => a + r.bytes, 0);
   const writes: { id: string; at: number; service: number }[] = [];
   const acceptedBefore = server.accepted?.length ?? 0;
   const t0 = now();
@@ -396,13 +440,14 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
   let rows = await fleet.marks();
   const expected = (w: { service: number }) => fleet.proxies.filter((p) => !dead.has(p.id) && sees(m, p.namespace, w.service)).length;
   const total = writes.reduce((a, w) => a + expected(w), 0);
-  while (now() < end && rows.reduce((a, r) => a + writes.filter((w) => r.seen[w.id] !== undefined).length, 0) < total) {
+  while (now() < end && alive(server.pid) && rows.reduce((a, r) => a + writes.filter((w) => r.seen[w.id] !== undefined).length, 0) < total) {
     await new Promise((r) => setTimeout(r, 200));
     rows = await fleet.marks();
   }
   const cpu1 = await cpuSeconds(server.pid);
   const elapsed = (now() - t0) / 1000;
-  const bytes1 = (await fleet.reports()).reduce((a, r) => a + r.bytes, 0);
+  const after = await fleet.reports();
+  const bytes1 = after.reduce((a, r) => a + r.bytes, 0);
   const perProxy: number[] = [];
   const perChange: number[] = [];
   const fromAccepted: number[] = [];
@@ -436,6 +481,7 @@ async function churn(server: Server, fleet: Fleet, m: MeshSpec, meshDir: string,
     cpu: cpu1 - cpu0,
     cpuPerSecond: (cpu1 - cpu0) / elapsed,
     bytes: bytes1 - bytes0,
+    responses: responsesByType(before, after),
     load: loadAverage(),
   };
 }
@@ -466,7 +512,7 @@ function printChange(c: ChangeResult): void {
 function printChurn(c: ChurnResult): void {
   const acc = c.fromAccepted ? `; from "accepted" p50 ${ms(c.fromAccepted.p50)}, p99 ${ms(c.fromAccepted.p99)}` : '';
   const dead = c.disconnected ? ` (${c.disconnected} proxies reset before the churn not counted)` : '';
-  console.log(`  [${c.server}] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds one WorkloadEntry to a service): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${acc}; ${c.missed} (proxy, change) pairs not reached within --change-timeout${dead}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent; load ${c.load}`);
+  console.log(`  [${c.server}] churn: ${c.changes} endpoint changes at ${c.rate}/s (each adds one WorkloadEntry to a service): write → proxy received p50 ${ms(c.perProxy.p50)}, p99 ${ms(c.perProxy.p99)}; per change, write → all affected p50 ${ms(c.perChangeAll.p50)}, p99 ${ms(c.perChangeAll.p99)}, max ${ms(c.perChangeAll.max)}${acc}; ${c.missed} (proxy, change) pairs not reached within --change-timeout${dead}; server CPU ${c.cpu.toFixed(1)} s (${(c.cpuPerSecond * 100).toFixed(0)}% of a core); ${mib(c.bytes)} sent in ${Object.entries(c.responses).map(([t, n]) => `${n} ${t}`).join(', ') || 'no'} responses; load ${c.load}`);
 }
 
 function ratio(a: number, b: number): string {
@@ -494,6 +540,8 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
   const t0 = now();
   const meshcd = await startMeshcd(meshDir, work, tokensFile);
   console.log(`  meshcd serve (pid ${meshcd.pid}) accepted the first revision ${s1(now() - t0)} after start; RSS ${mib((await memoryOf(meshcd.pid)).rss)} with no proxies`);
+  const meshcdGuard = rssGuard(meshcd);
+  cleanups.add(meshcd.stop);
   const fleet = new Fleet(proxies, num('workers'));
   try {
     if (!classes) {
@@ -512,6 +560,10 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     const full = await fullConfig(server, fleet, { streamsPerChannel: spc, keep: floorOn, timeoutMs });
     printFull(full);
     result.meshcd = { full };
+    if (meshcdGuard.fired()) {
+      result.meshcd = { full, killed: meshcdGuard.fired() };
+      return result;
+    }
     if (floorOn) await fleet.all({ cmd: 'capture', dir: capture, tag: 'before' });
     if (probe) (result.meshcd as Record<string, unknown>).check = await proxylessCheck(meshcd.plainTarget, probe.port, 'meshcd');
 
@@ -535,6 +587,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
     await fleet.all({ cmd: 'close' });
     const memEnd = await memoryOf(meshcd.pid);
     (result.meshcd as Record<string, unknown>).peak = memEnd.peak;
+    meshcdGuard.stop();
     await meshcd.stop();
 
     if (floorOn) {
@@ -542,6 +595,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       const cert = await localhostCert(work);
       const port = await floor.call<number>({ cmd: 'start', dir: capture, tls: { ...cert, clientRootsPem: meshcd.rootsPem } });
       const fs: Server = { name: 'floor', pid: floor.child.pid!, target: `127.0.0.1:${port}`, tls: { rootsPem: `${meshcd.rootsPem}\n${cert.certPem}`, serverName: 'localhost' }, stop: async () => floor.stop() };
+      const floorGuard = rssGuard(fs);
       const ff = await fullConfig(fs, fleet, { streamsPerChannel: spc, keep: false, timeoutMs, only: full.completedIds });
       printFull(ff);
       const fc = await change(fs, fleet, routeMark, routeAffected, `the same route change (captured bytes)`, async () => (await floor.call<{ at: number }>({ cmd: 'push', tag: 'after' })).at, ch.seenIds);
@@ -549,6 +603,7 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
       await fleet.all({ cmd: 'close' });
       await floor.call({ cmd: 'stop' }).catch(() => undefined);
       floor.stop();
+      floorGuard.stop();
       result.floor = { full: ff, change: fc };
       const meshcdFrom = ch.fromAccepted ?? ch.fromWrite;
       console.log(`  meshcd / minimal server: full config time ${ratio(full.seconds, ff.seconds)}, server CPU for full config ${ratio(full.cpu, ff.cpu)}, RSS ${ratio(full.rss, ff.rss)}; route change p99 ${ratio(meshcdFrom.p99, fc.fromWrite.p99)} (meshcd from "accepted", the floor from its push), CPU for the change ${ratio(ch.cpu, fc.cpu)}`);
@@ -567,9 +622,15 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
         return result;
       }
       console.log(`  istiod (pilot-discovery ${istiod.version}${istiod.builtSeconds !== undefined ? `, built in ${istiod.builtSeconds.toFixed(0)} s` : ''}, pid ${istiod.pid}${istiod.kubernetes ? `; Kubernetes: ${istiod.kubernetes}` : ''}) ready ${s1(now() - t1)} after start; RSS ${mib((await memoryOf(istiod.pid)).rss)} with no proxies`);
+      const istiodGuard = rssGuard(istiod);
+      cleanups.add(istiod.stop);
       try {
         const fi = await fullConfig(istiod, fleet, { streamsPerChannel: spc, keep: false, timeoutMs });
         printFull(fi);
+        if (istiodGuard.fired()) {
+          result.istiod = { full: fi, killed: istiodGuard.fired() };
+          return result;
+        }
         const checked = probe ? await proxylessCheck(istiod.plainTarget, probe.port, 'istiod') : undefined;
         const ci = await change(istiod, fleet, routeMark, routeAffected, what, async () => {
           const at = now();
@@ -586,13 +647,17 @@ async function runScenario(scenario: Scenario): Promise<Record<string, unknown>>
         await fleet.all({ cmd: 'close' });
         console.log(`  meshcd / istiod: full config time ${ratio(full.seconds, fi.seconds)}, route change p99 from the file write ${ratio(ch.fromWrite.p99, ci.fromWrite.p99)}, server CPU for full config ${ratio(full.cpu, fi.cpu)}, RSS with all proxies ${ratio(full.rss, fi.rss)}, bytes sent ${ratio(full.bytes, fi.bytes)}`);
       } finally {
+        istiodGuard.stop();
         await istiod.stop();
+        cleanups.delete(istiod.stop);
       }
     }
   } finally {
+    meshcdGuard.stop();
     fleet.stop();
     await probe?.close();
     await meshcd.stop().catch(() => undefined);
+    cleanups.delete(meshcd.stop);
     await rm(work, { recursive: true, force: true });
   }
   return result;

@@ -448,6 +448,13 @@ export interface MeshConfigSpec {
   rootNamespace?: string;
   /** Namespace labels (e.g. `env: production`), for policies with namespace selectors. */
   namespaces?: Record<string, { labels?: Record<string, string> }>;
+  /**
+   * The mesh-wide default config canary: a change to what it covers that no
+   * `strategy: proxies` Rollout covers is walked out as one (a Rollout named
+   * `meshconfig-default` in the root namespace). `target.namespaces`
+   * defaults to every namespace.
+   */
+  configCanary?: Omit<RolloutSpec, 'strategy'>;
   /** Istio's mesh-wide locality load balancing; a DestinationRule's own setting replaces it. */
   localityLbSetting?: Record<string, unknown>;
 }

@@ -18,7 +18,7 @@ import { logger, type Logger } from '../util/log.js';
 import { metric } from '../util/metrics.js';
 import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
 import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
-import { configTarget, rolloutSpecOf, targetRouting } from './spec.js';
+import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
 import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
 
 export interface WebhookPayload {
@@ -155,7 +155,9 @@ export class RolloutRunner {
     }
     const seen = new Set<string>();
     const pending: { entry: Entry; actions: Action[] }[] = [];
-    for (const ro of config.ofKind('Rollout')) {
+    const meshDefault = meshDefaultRollout(config);
+    const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
+    for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
       const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
       seen.add(key);
       const spec = rolloutSpecOf(ro);
@@ -169,7 +171,7 @@ export class RolloutRunner {
       // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
       // serves what the leader is about to persist rather than Git's end state; it performs nothing.
       if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-      const routing = spec.strategy === 'proxies' ? configTarget(config, spec) : targetRouting(config, ro.metadata.namespace, spec);
+      const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
       const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
       const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
       const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());

@@ -64,13 +64,40 @@ export function rolloutSpecOf(r: Resource<'Rollout'>): RolloutSpec {
     strategy,
     target:
       strategy === 'proxies'
-        ? { virtualService: '', kinds: t.kinds?.length ? [...t.kinds] : [...CONFIG_CANARY_KINDS], namespaces: t.namespaces?.length ? [...t.namespaces] : [r.metadata.namespace] }
+        ? { virtualService: '', kinds: t.kinds?.length ? [...t.kinds] : [...CONFIG_CANARY_KINDS], namespaces: t.namespaces?.length ? [...t.namespaces] : r.metadata.name === MESH_DEFAULT_NAME && r.metadata.annotations?.[MESH_DEFAULT_ANNOTATION] ? [ALL_NAMESPACES] : [r.metadata.namespace] }
         : { virtualService: t.virtualService ?? '', ...(t.route ? { route: t.route } : {}) },
     ...(strategy === 'proxies' && s.cohort ? { cohort: { ...(s.cohort.namespaces ? { namespaces: [...s.cohort.namespaces] } : {}), ...(s.cohort.labels ? { labels: { ...s.cohort.labels } } : {}), ...(s.cohort.localities ? { localities: s.cohort.localities.map((l) => ({ ...l })) } : {}) } } : {}),
     steps,
     ...(analysis ? { analysis } : {}),
     writeBack: s.writeBack ?? 'revert',
     webhooks: (s.webhooks ?? []).map((w) => ({ ...w })),
+  };
+}
+
+/** The Rollout a MeshConfig's `configCanary` stands for: this name, in the root namespace, marked by this annotation. */
+export const MESH_DEFAULT_NAME = 'meshconfig-default';
+export const MESH_DEFAULT_ANNOTATION = 'meshcd.io/from-meshconfig';
+/** In a config canary's target.namespaces: every namespace (the MeshConfig default's default). */
+export const ALL_NAMESPACES = '*';
+
+/**
+ * The MeshConfig's default config canary as a `strategy: proxies` Rollout
+ * (MESH_DEFAULT_NAME in the root namespace; its origin is the MeshConfig's),
+ * or undefined when the MeshConfig sets none.
+ */
+export function meshDefaultRollout(config: ConfigSet): Resource<'Rollout'> | undefined {
+  const mc = config.ofKind('MeshConfig')[0];
+  const cc = mc?.spec.configCanary;
+  if (!mc || !cc || !Array.isArray(cc.steps)) return undefined;
+  const spec = { ...cc, strategy: 'proxies' as const, target: cc.target ?? {} };
+  return {
+    kind: 'Rollout',
+    apiVersion: 'meshcd.io/v1alpha1',
+    metadata: { name: MESH_DEFAULT_NAME, namespace: config.mesh.rootNamespace, labels: {}, annotations: { [MESH_DEFAULT_ANNOTATION]: `MeshConfig/${mc.metadata.name}` } },
+    spec,
+    origin: mc.origin,
+    raw: { spec },
+    digest: mc.digest,
   };
 }
 
@@ -81,13 +108,16 @@ export const CONFIG_CANARY_KINDS = ['VirtualService', 'DestinationRule', 'Gatewa
  * A config canary's target in `config` (see TargetRouting.config): the
  * covered resources' digests per file and in all, as a pseudo-route.
  */
-export function configTarget(config: ConfigSet, spec: RolloutSpec): TargetRouting {
-  const kinds = new Set(spec.target.kinds ?? CONFIG_CANARY_KINDS);
-  const namespaces = new Set(spec.target.namespaces ?? []);
+export function configTarget(config: ConfigSet, spec: RolloutSpec, except: readonly RolloutSpec[] = []): TargetRouting {
+  const covers = (sp: RolloutSpec, r: { kind: string; metadata: { namespace: string } }) => {
+    const ns = sp.target.namespaces ?? [];
+    return (sp.target.kinds ?? (CONFIG_CANARY_KINDS as readonly string[])).includes(r.kind) && (ns.includes(ALL_NAMESPACES) || ns.includes(r.metadata.namespace));
+  };
   const perFile = new Map<string, string[]>();
   let source: string | undefined;
   for (const r of config.resources) {
-    if (!kinds.has(r.kind) || !namespaces.has(r.metadata.namespace)) continue;
+    // `except`: what other config canaries cover (the MeshConfig default leaves it to them).
+    if (!covers(spec, r) || except.some((x) => covers(x, r))) continue;
     const line = `${r.kind}/${r.metadata.namespace}/${r.metadata.name} ${r.digest}`;
     const list = perFile.get(r.origin.file) ?? [];
     list.push(line);

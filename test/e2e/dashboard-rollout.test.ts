@@ -10,7 +10,8 @@
 // marks the route being walked out, each edge with the weight in force now
 // beside Git's (the same overrides `meshcd rollout status` prints); the
 // weight chart's time axis has round, non-overlapping ticks in the viewer's
-// zone; little layout shift while the rollout streams in; when v2 starts failing, the analysis
+// zone; little layout shift while the rollout streams in; abort asks to be
+// confirmed and Retry is offered only when Git still states the change; when v2 starts failing, the analysis
 // rolls it back and the page shows the failed step, the failed measurements
 // and the revert commit pushed to the Git server.
 
@@ -194,6 +195,10 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   // The commits that changed the target, from the source's clone (the same walk as `meshcd history`).
   await page.locator('details.res summary:has-text("reviews: move the split to v2")').waitFor({ timeout: 10_000 });
   t.regex(await page.locator('details.res summary').first().innerText(), /changed\s+reviews: move the split to v2/);
+  const moved = page.locator('details.res:has(summary:has-text("reviews: move the split to v2"))');
+  await moved.locator('summary').click();
+  t.regex((await moved.locator('a[href^="#/diff"]').getAttribute('href'))!, /^#\/diff\?source=platform&base=[0-9a-f]{40}%7E1&head=[0-9a-f]{40}$/);
+  await moved.locator('summary').click();
   await screenshot(page, 'rollout', { fullPage: true });
 
   // Promote needs the admin token: the login dialog opens; a wrong token is refused; the right one works.
@@ -269,6 +274,7 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   await page.click('button[data-command="promote"]');
   await page.locator('dialog[open]').waitFor();
   await page.keyboard.press('Escape');
+  await page.locator('[data-command-result="error"]:text("promote: not logged in")').waitFor();
   t.like(await status(), { stepIndex: 5 });
 
   // v2 starts failing: the analysis fails it, the rollout rolls back and writes a revert commit; the page shows all of it.
@@ -288,7 +294,52 @@ test('a rollout in the browser: the weight chart follows the steps live, metric 
   t.true(failures >= 2, `${failures} failed measurements drawn`);
   t.is(await page.locator('ol.steps li[data-state="failed"]').count(), 1);
   t.true((await weights()).at(-1) === 0, 'the weight chart ends back at 0%');
+  // The refusal from before ("promote: not logged in", the dialog closed) went with the phase it was about.
+  t.is(await page.locator('[data-command-result]').innerText(), '');
   await screenshot(page, 'rollout-failed', { fullPage: true });
+
+  // The Retry button stays off: the revert is in Git, there is nothing to retry (the server would answer 409).
+  t.true(await page.locator('button[data-command="retry"]').isDisabled());
+  t.regex(await page.locator('[data-next]').innerText(), /Git states it too; a new commit that changes the routing starts a new rollout/);
+
+  // The change again, on top of the revert (v2 healthy now): a second rollout of the same target. The page lists both;
+  // the weight chart draws only the new one.
+  stopTraffic();
+  stopTraffic = metrics.steady([
+    { host: REVIEWS, version: 'v2', count: 10, durationMs: 20 },
+    { host: REVIEWS, version: 'v1', count: 10, durationMs: 15 },
+  ], 100);
+  await repo.git('pull', '-q', '--rebase', 'origin', 'main');
+  await repo.commit(files({ v1: 0, v2: 100 }), 'reviews: move the split to v2, again');
+  await repo.push();
+  const again = await fetch(`${serve.admin}/hooks/platform`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': hmacSignature(HOOK_SECRET, Buffer.from(body)) } });
+  t.is(again.status, 202);
+  const walks = page.locator('table[data-walks] tbody tr');
+  await walks.nth(1).waitFor({ timeout: 30_000 });
+  t.regex(await walks.nth(1).innerText(), /Failed\s+5\s+80%/, 'the first rollout: failed after 5 steps, at most 80%');
+  t.regex(await walks.nth(0).innerText(), /Progressing|Paused/);
+  t.regex(await page.locator('h2:has-text("Canary weight")').innerText(), /the latest of 2 rollouts, started/);
+  const redrawn = await weights();
+  t.false(redrawn.includes(80), `the chart shows this rollout only: ${redrawn.join(',')}`);
+
+  // Abort asks to be confirmed (and for the token: logged out above), then restores the routing from before;
+  // Git still states the change, so Retry is offered and walks it out again: a third rollout.
+  await page.click('button[data-command="abort"]');
+  t.is(await page.locator('button[data-command="abort"]').innerText(), 'Confirm abort');
+  t.true(['Progressing', 'Paused'].includes((await status()).phase), 'nothing happens on the first click');
+  await page.click('button[data-command="abort"]');
+  const login = page.locator('dialog[open]');
+  await login.locator('input[name=token]').fill(TOKEN);
+  await login.locator('button[type=submit]').click();
+  await page.locator('h1 .badge:text("Aborted")').waitFor({ timeout: 15_000 });
+  t.regex(await page.locator('[data-command-result="ok"]').innerText(), /^abort: now Aborted/);
+  t.regex(await page.locator('[data-next]').innerText(), /Git still states the change: Retry walks it out again from step 1/);
+  await page.click('button[data-command="retry"]');
+  await page.locator('h1 .badge:text-matches("Progressing|Paused")').waitFor({ timeout: 15_000 });
+  await walks.nth(2).waitFor({ timeout: 10_000 });
+  const outcomes = await walks.evaluateAll((trs) => trs.map((tr) => tr.querySelector('.badge')?.textContent ?? ''));
+  t.regex(outcomes[0]!, /^(Progressing|Paused)$/);
+  t.deepEqual(outcomes.slice(1), ['Aborted', 'Failed']);
   for (const out of [serve.stdout(), serve.stderr()]) {
     t.false(out.includes(TOKEN), 'the admin token never appears in what serve prints');
     t.false(out.includes(GIT_TOKEN), 'nor the Git token');

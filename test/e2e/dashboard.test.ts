@@ -3,7 +3,8 @@
 // server (git http-backend): the overview shows the served commit; a pushed
 // invalid commit shows up as rejected with its file:line without a reload
 // (the time from the server's rejection to the page is logged); the proxies
-// table shows a real grpc-js-xds client SYNCED and a raw ADS client's NACK
+// table shows a real grpc-js-xds client SYNCED and another real grpc-js-xds
+// client's NACK (one built without ring hash, refusing a RING_HASH cluster)
 // with its text, live; a proxy's page lists its config with secrets by name;
 // the mesh graph draws the routes; the diff page shows what `meshcd diff`
 // prints for the same two commits, byte for byte, and takes a pasted commit
@@ -18,17 +19,40 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TYPE_URL } from '../../src/api/types.js';
 import { hmacSignature } from '../../src/source/webhook.js';
 import { openBrowser, screenshot, type TestBrowser } from '../helpers/browser.js';
 import { dashboardMesh } from '../helpers/dashboard-mesh.js';
 import { makeRepo, tempDir, type TestRepo } from '../helpers/git-repo.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
-import { AdsTestClient, grpcNode } from '../helpers/xds-client.js';
 import { callEcho, eventually, startBackend, startServe, xdsClient, type Backend, type ServeProcess } from '../helpers/xds-e2e.js';
 
 const HOOK_SECRET = 'dash-hook-5e1f0c2a9b';
-const NACKER_ID = 'sidecar~127.0.0.2~nacker.bookinfo~bookinfo.svc.cluster.local';
+const NACKER_ID = 'sidecar~127.0.0.2~details-client.bookinfo~bookinfo.svc.cluster.local';
+// details balances by a consistent hash: proxyless clients get a RING_HASH cluster, which a grpc-js-xds without ring hash refuses.
+const DETAILS_RING_HASH = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: bookinfo}
+spec:
+  host: details.bookinfo.svc.cluster.local
+  trafficPolicy:
+    loadBalancer:
+      consistentHash: {httpHeaderName: x-user}
+`;
+
+/**
+ * A real grpc-js-xds client in its own process, started as a client built
+ * without ring-hash support (GRPC_XDS_EXPERIMENTAL_ENABLE_RING_HASH=false):
+ * it asks for details and NACKs the RING_HASH cluster meshcd sends.
+ */
+function startRingHashlessClient(xds: string): { stop: () => void } {
+  const script = `import * as grpc from '@grpc/grpc-js'; import * as xds from '@grpc/grpc-js-xds';
+xds.register();
+const ch = new grpc.Channel('xds:///details.bookinfo.svc.cluster.local:9080', grpc.credentials.createInsecure(), {});
+setInterval(() => ch.getConnectivityState(true), 300);`;
+  const bootstrap = { xds_servers: [{ server_uri: xds, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }], node: { id: NACKER_ID, locality: {}, metadata: { GENERATOR: 'grpc', NAMESPACE: 'bookinfo' } } };
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: 'ignore', env: { ...process.env, GRPC_XDS_EXPERIMENTAL_ENABLE_RING_HASH: 'false', GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) } });
+  return { stop: () => void child.kill('SIGKILL') };
+}
 const CLIENT_ID = 'sidecar~127.0.0.1~productpage.bookinfo~bookinfo.svc.cluster.local';
 const BIN = join(process.cwd(), 'dist/src/cli/bin.js');
 
@@ -73,7 +97,7 @@ test.before(async () => {
   const backends = [await startBackend('v1'), await startBackend('v2')];
   cleanup.push(() => Promise.all(backends.map((b) => b.close())));
   const repo = await makeRepo(root, 'platform');
-  const good = await repo.commit(dashboardMesh({ v1: backends[0]!.port, v2: backends[1]!.port }, { v1: 90, v2: 10 }), 'reviews: send 10% to v2');
+  const good = await repo.commit({ ...dashboardMesh({ v1: backends[0]!.port, v2: backends[1]!.port }, { v1: 90, v2: 10 }), 'mesh/details-lb.yaml': DETAILS_RING_HASH }, 'reviews: send 10% to v2');
   await repo.push();
   await writeFile(join(root, 'hook'), HOOK_SECRET);
   const source = `platform=${git.url('platform.git')}#main:mesh;webhook-secret-file=${join(root, 'hook')};poll=1h`;
@@ -168,14 +192,16 @@ test.serial('a pushed invalid commit appears as rejected with its file:line, wit
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
   const first = await rejected.locator('.diag li[data-severity="error"]').first().innerText();
   t.regex(first, /broken\.yaml:9\s+MCD0100\s+/);
-  t.regex(await rejected.innerText(), /add a broken route/);
+  await rejected.locator('.subject:text("add a broken route")').waitFor({ timeout: 10_000 });
   // The source still serves the good commit.
   t.is(await page.locator('[data-source="platform"] .served').getAttribute('data-revision'), `main@sha1:${ctx.good}`);
   t.regex(await page.locator('[data-source="platform"] h2').innerText(), /newest rejected/);
+  // One click from the rejected commit to what it changes against the one served.
+  t.is(await rejected.locator('a[data-diff-link]').getAttribute('href'), `#/diff?source=platform&base=${ctx.good}&head=${bad}`);
   await screenshot(page, 'overview-rejected', { fullPage: true });
 });
 
-test.serial('the proxies table shows a SYNCED grpc-js-xds client and a raw client\'s NACK with its text, live', async (t) => {
+test.serial('the proxies table shows a SYNCED grpc-js-xds client and another grpc-js-xds client\'s NACK with its text, live', async (t) => {
   const { page } = ctx.browser;
   await page.click('nav >> text=Proxies');
   await page.locator('text=No proxy connected.').waitFor({ timeout: 10_000 });
@@ -186,14 +212,11 @@ test.serial('the proxies table shows a SYNCED grpc-js-xds client and a raw clien
   const row = page.locator(`tr[data-proxy="${CLIENT_ID}"]`);
   await row.waitFor({ timeout: 20_000 });
   await row.locator('td[data-type="LDS"][data-state="SYNCED"]').waitFor({ timeout: 20_000 });
-  // A raw ADS client that NACKs its clusters.
-  const nacker = new AdsTestClient(ctx.serve.xds, grpcNode(NACKER_ID, 'bookinfo'));
-  t.teardown(() => nacker.close());
-  nacker.request(TYPE_URL.cluster);
-  const cds = await nacker.next(TYPE_URL.cluster, 20_000);
-  nacker.request(TYPE_URL.cluster, [], cds, 'cluster rejected by the dashboard test: bad lb_policy');
-  await page.locator(`tr[data-proxy="${NACKER_ID}"] td[data-type="CDS"][data-state="NACKED"]`).waitFor({ timeout: 20_000 });
-  t.regex(await page.locator(`tr[data-nack-for="${NACKER_ID}"]`).innerText(), /CDS: cluster rejected by the dashboard test: bad lb_policy/);
+  // Another real grpc-js-xds client, one without ring hash: it NACKs details' RING_HASH cluster, with its own words.
+  const nacker = startRingHashlessClient(ctx.serve.xds);
+  t.teardown(() => nacker.stop());
+  await page.locator(`tr[data-proxy="${NACKER_ID}"] td[data-type="CDS"][data-state="NACKED"]`).waitFor({ timeout: 30_000 });
+  t.regex(await page.locator(`tr[data-nack-for="${NACKER_ID}"]`).innerText(), /CDS: .*unsupported lb_policy: RING_HASH/);
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'still no reload');
   // Filter and search.
   await page.selectOption('select >> nth=1', 'NACKED');
@@ -386,4 +409,29 @@ test.serial('serve stops: the live indicator says so, a page says serve did not 
   await page.locator('.alert[role=alert]').waitFor({ state: 'detached', timeout: 10_000 });
   await page.locator('td:text("No Rollout in the accepted config.")').waitFor({ timeout: 10_000 });
   t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 99, 'no reload');
+});
+
+test.serial('overview: a force-push shows up as a notice and a failing fetch as an error, live', async (t) => {
+  const { page } = ctx.browser;
+  await page.goto(`${ctx.serve.admin}/`);
+  const card = page.locator('[data-source="platform"]');
+  await card.locator('.served .subject').waitFor({ timeout: 10_000 });
+  await page.evaluate(() => void ((window as unknown as { marker: number }).marker = 7));
+  // History rewritten: main goes back to the good commit plus a new one, pushed with --force.
+  await ctx.repo.git('reset', '-q', '--hard', ctx.good);
+  const rewritten = await ctx.repo.commit({ 'mesh/notes.yaml': '# nothing to apply\n' }, 'rewrite: drop the broken route');
+  await ctx.repo.push({ force: true });
+  await hook(ctx.serve);
+  await card.locator(`.served[data-revision="main@sha1:${rewritten}"]`).waitFor({ timeout: 20_000 });
+  await card.locator('h3:text("Notices") + ul li').first().waitFor({ timeout: 10_000 });
+  t.regex(await card.locator('h3:text("Notices") + ul').innerText(), new RegExp(`force-push on main: ${rewritten}.* does not descend from the previously fetched`));
+  // The Git server goes away: the next fetch fails and the card says so (the commit served stays).
+  await ctx.git.close();
+  await hook(ctx.serve);
+  await card.locator('h2 .badge:text("fetch failing")').waitFor({ timeout: 20_000 });
+  t.regex(await card.locator('.alert[role=alert]').innerText(), /^Fetch failed \d+× \(last .*\): .*platform\.git/);
+  t.is(await card.locator('.served').getAttribute('data-revision'), `main@sha1:${rewritten}`);
+  t.regex(await page.locator('.cards').innerText(), /1 failing to fetch/);
+  t.is(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'no reload');
+  await screenshot(page, 'overview-fetch-failing', { fullPage: true });
 });

@@ -46,6 +46,7 @@ const cssVar = (name: string): string => {
   return getComputedStyle(probe).color || '#888';
 };
 
+const Y_INCRS = Array.from({ length: 16 }, (_, i) => 10 ** (i - 6)).flatMap((p) => [p, 2 * p, 5 * p]);
 const AXIS_FONT = '11px system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif';
 const zoneOffset = (ms: number) => -new Date(ms).getTimezoneOffset() * 60_000;
 const TICK_FORMAT = {
@@ -133,7 +134,8 @@ export function TimeChart(p: ChartProps) {
           splits: (u, _i, min, max) => (ticks = axisTicks(min, max, u.bbox.width / uPlot.pxRatio)).splits,
           values: () => ticks.labels,
         },
-        { stroke: fg, font: AXIS_FONT, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, ...(p.unit ? { values: (_u, vals) => vals.map((v) => `${v}${p.unit}`) } : {}) },
+        // Steps of 1, 2 or 5 times a power of ten: 0.99 0.992 0.994 …, never 0.9975 shown as "0.998".
+        { stroke: fg, font: AXIS_FONT, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, incrs: Y_INCRS, values: (_u, vals) => vals.map((v) => `${Number(v.toPrecision(12))}${p.unit ?? ''}`) },
       ],
       series: [
         {},

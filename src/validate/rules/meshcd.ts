@@ -178,6 +178,11 @@ export function checkMeshConfig(ctx: RuleContext, spec: MeshConfigSpec): void {
     const e = fqdnError(spec.clusterDomain);
     if (e) ctx.error('meshConfig', 'spec.clusterDomain', `clusterDomain: ${e}`);
   }
+  if (isObject(spec.configCanary)) {
+    // The same checks as a `strategy: proxies` Rollout, reported under spec.configCanary.
+    const sub = Object.create(ctx, { report: { value: (severity: Parameters<RuleContext['report']>[0], code: Parameters<RuleContext['report']>[1], path: string, message: string) => ctx.report(severity, code, path.replace(/^spec(?=\.|$)/, 'spec.configCanary'), message) } }) as RuleContext;
+    checkRollout(sub, { ...spec.configCanary, strategy: 'proxies', target: spec.configCanary.target ?? {} });
+  }
   if (isObject(spec.namespaces)) {
     for (const [ns, v] of Object.entries(spec.namespaces)) {
       if (!isK8sDns1123Label(ns)) ctx.error('meshConfig', at('spec.namespaces', ns), `namespace ${JSON.stringify(ns)} is not a valid namespace name (DNS-1123 label)`);

@@ -109,6 +109,7 @@ export const MESHCONFIG_SPEC_SCHEMA: JsonSchema = {
     clusterDomain: str,
     rootNamespace: str,
     namespaces: { type: 'object', additionalProperties: { type: 'object', properties: { labels: strMap } } },
+    configCanary: { type: 'object', properties: Object.fromEntries(Object.entries(ROLLOUT_SPEC_SCHEMA.properties!).filter(([k]) => k !== 'strategy')), required: ['steps'] },
     // Istio's LocalityLoadBalancerSetting, as in the DestinationRule CRD.
     localityLbSetting: {
       type: 'object',

@@ -139,6 +139,7 @@ export class SnapshotCache implements SnapshotWatcher {
   private job: Job | undefined;
   private scheduled: NodeJS.Immediate | undefined;
   private epoch = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly sliceMs: number;
   private readonly stopInvalidate: (() => void) | undefined;
   /** Revisions prepared (a burst of updates coalesces into one). */
@@ -228,6 +229,12 @@ export class SnapshotCache implements SnapshotWatcher {
     this.runJob(true);
   }
 
+  /** Resolves once every pending update and rebuild is done (without doing them now, as flush() does). */
+  idle(): Promise<void> {
+    if (!this.pending && !this.pendingCanary && !this.job && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Which revision a connected proxy is served (undefined before any or when unknown). */
   revisionOf(proxyId: string): string | undefined {
     return this.entries.get(proxyId)?.revision;
@@ -245,7 +252,7 @@ export class SnapshotCache implements SnapshotWatcher {
    * canary is set.
    */
   async affected(): Promise<ProxyRevision[]> {
-    this.flush();
+    await this.idle();
     const out: ProxyRevision[] = [];
     let sliceStart = performance.now();
     for (const e of [...this.entries.values()]) {
@@ -312,6 +319,7 @@ export class SnapshotCache implements SnapshotWatcher {
     this.scheduled = undefined;
     this.job = undefined;
     this.stopInvalidate?.();
+    for (const fn of this.idleWaiters.splice(0)) fn();
   }
 
   // ---------------------------------------------------------------------------
@@ -417,6 +425,7 @@ export class SnapshotCache implements SnapshotWatcher {
     this.scheduled = undefined;
     this.apply();
     this.runJob(false);
+    if (!this.pending && !this.pendingCanary && !this.job && !this.scheduled) for (const fn of this.idleWaiters.splice(0)) fn();
   };
 
   /** Prepare pending revisions and plan the rebuild they need. */
@@ -507,6 +516,7 @@ export class SnapshotCache implements SnapshotWatcher {
     }
     this.countClasses();
     this.builder.settled?.();
+    for (const fn of this.idleWaiters.splice(0)) fn();
   }
 
   private publish(changed: Entry[], snapshot: EncodedSnapshot): void {

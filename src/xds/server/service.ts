@@ -82,13 +82,33 @@ export function encodeAnyList(typeUrl: string, resources: { bytes: Buffer }[]): 
   return Buffer.from(w.finish());
 }
 
+/**
+ * The response is written into one reused scratch buffer and a view of it is
+ * returned: grpc-js copies a serialized message into its frame at once, in
+ * the same call (server-interceptors.js `serializeMessage`), so a fresh
+ * buffer of several MiB per response (for every proxy of a push) would only
+ * feed the garbage collector. `serializeResponse` is the server's alone; a
+ * caller that keeps the result must copy it.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
 export function serializeResponse(r: PreparedResponse): Buffer {
   const w = protobuf.Writer.create();
   if (r.version_info) w.uint32((1 << 3) | 2).string(r.version_info);
   if (r.type_url) w.uint32((4 << 3) | 2).string(r.type_url);
   if (r.nonce) w.uint32((5 << 3) | 2).string(r.nonce);
-  const head = Buffer.from(w.finish());
-  return Buffer.concat(Array.isArray(r.resourcesBytes) ? [head, ...r.resourcesBytes] : [head, r.resourcesBytes as Buffer]);
+  const head = w.finish();
+  const chunks = Array.isArray(r.resourcesBytes) ? r.resourcesBytes : [r.resourcesBytes as Buffer];
+  let total = head.length;
+  for (const c of chunks) total += c.length;
+  if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, scratch.length * 2));
+  scratch.set(head, 0);
+  let at = head.length;
+  for (const c of chunks) {
+    scratch.set(c, at);
+    at += c.length;
+  }
+  return scratch.subarray(0, total);
 }
 
 export function serializeDeltaResponse(r: DeltaResponse): Buffer {

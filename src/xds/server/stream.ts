@@ -209,7 +209,8 @@ export class AdsStream {
       const star = names.includes('*');
       if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
       else if (names.length) s.wildcard = false;
-      s.names = this.intern(type, names.filter((n) => n !== '*'));
+      // The set holds the request's own strings, which `raw` keeps anyway.
+      s.names = new Set(names.filter((n) => n !== '*'));
       s.raw = raw;
       s.sel = this.selectionKey(s);
     }
@@ -222,12 +223,6 @@ export class AdsStream {
     if (s.wildcard) return '*';
     const joined = [...s.names].sort().join('\n');
     return joined.length <= 64 ? joined : createHash('sha1').update(joined).digest('base64');
-  }
-
-  /** Share name strings with the snapshot (which is kept anyway) instead of each request's copies. */
-  private intern(type: TypeUrl, names: string[]): Set<string> {
-    const m = this.snapshot?.encoded.get(type);
-    return new Set(m ? names.map((n) => m.get(n)?.name ?? n) : names);
   }
 
   /** The resources a response for this type carries now. */

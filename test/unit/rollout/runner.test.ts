@@ -136,3 +136,50 @@ test('no analysis provider or no Prometheus address: errors, never a promotion',
   t.regex(JSON.stringify(st.analysis), /no analysis provider configured/);
   t.like(st.writeBack, { status: 'done', result: { kind: 'failed' } });
 });
+
+const lbDr = (policy: string) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+${policy}`;
+const meshDefault = `apiVersion: meshcd.io/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec:
+  configCanary:
+    target: {kinds: [DestinationRule]}
+    steps:
+    - setProxies: {count: 1}
+    - pause: {}
+`;
+
+test("MeshConfig's configCanary walks a change no Rollout covers as a config canary; one a Rollout covers is left to it", async (t) => {
+  const { runner } = await setup(t);
+  const files = (policy: string, extra: Record<string, string> = {}) => config({ 'mesh.yaml': meshDefault, 'dr.yaml': lbDr(policy), ...extra });
+  await runner.accepted(await files(''), REVS('c1'));
+  t.like(runner.status('istio-system', 'meshconfig-default'), { phase: 'Idle', strategy: 'proxies', target: { kinds: ['DestinationRule'], namespaces: ['*'] } });
+  await runner.accepted(await files('  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n'), REVS('c2'));
+  // Outside serve there is no cache to select from: an empty cohort, and the walk goes on to the pause.
+  await until(t, 'the pause', () => runner.status('istio-system', 'meshconfig-default')?.phase === 'Paused');
+  t.like(runner.status('istio-system', 'meshconfig-default'), { phase: 'Paused', stepIndex: 1 });
+  t.is(runner.status('istio-system', 'meshconfig-default')!.history[0]!.message, 'new revision: walking out the change');
+
+  // A Rollout of its own covers DestinationRules in shop: the default leaves them to it.
+  const own = `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: drs, namespace: shop}
+spec:
+  strategy: proxies
+  target: {kinds: [DestinationRule]}
+  steps:
+  - setProxies: {percent: 50}
+  - pause: {}
+`;
+  const second = await setup(t);
+  await second.runner.accepted(await files('', { 'own.yaml': own }), REVS('c1'));
+  await second.runner.accepted(await files('  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}\n', { 'own.yaml': own }), REVS('c2'));
+  await until(t, 'the pause', () => second.runner.status('shop', 'drs')?.phase === 'Paused');
+  t.like(second.runner.status('shop', 'drs'), { phase: 'Paused', stepIndex: 1 });
+  t.like(second.runner.status('istio-system', 'meshconfig-default'), { phase: 'Idle' });
+});

@@ -61,11 +61,11 @@ function useCommit(source: SourceStatus, revision: string | undefined) {
   return useData((sig) => (commit ? getJson<CommitView>(`/api/v1/sources/${encodeURIComponent(source.name)}/commits/${commit}`, sig) : Promise.resolve(undefined)), [source.name, commit], () => false);
 }
 
-function CommitLine({ c, revision }: { c: CommitView | undefined; revision: string | undefined }) {
+function CommitLine({ c, revision, git }: { c: CommitView | undefined; revision: string | undefined; git: boolean }) {
   return (
     <>
       <code>{shortRev(revision)}</code>
-      {c && (
+      {c ? (
         <>
           {' '}
           <span class="subject">{c.subject}</span>
@@ -74,6 +74,14 @@ function CommitLine({ c, revision }: { c: CommitView | undefined; revision: stri
             {c.author.name} · <Time at={c.date} />
           </span>
         </>
+      ) : (
+        // The author line's room is kept while the commit loads, so the card does not grow under the reader.
+        git && (
+          <>
+            <br />
+            <span class="muted">&nbsp;</span>
+          </>
+        )
       )}
     </>
   );
@@ -108,7 +116,7 @@ function SourceCard({ s }: { s: SourceStatus }) {
         )}
         <dt>Serving</dt>
         <dd class="served" data-revision={s.revision ?? ''}>
-          {s.revision ? <CommitLine c={served.data} revision={s.revision} /> : s.restoredRevision ? <span class="muted">restoring {shortRev(s.restoredRevision)}</span> : <span class="muted">nothing accepted yet</span>}
+          {s.revision ? <CommitLine c={served.data} revision={s.revision} git={s.kind === 'git'} /> : s.restoredRevision ? <span class="muted">restoring {shortRev(s.restoredRevision)}</span> : <span class="muted">nothing accepted yet</span>}
         </dd>
         <dt>Accepted</dt>
         <dd>
@@ -153,8 +161,15 @@ function SourceCard({ s }: { s: SourceStatus }) {
             Last rejected <Badge tone="bad">{plural(s.lastRejected.diagnostics.filter((d) => d.severity === 'error').length, 'error')}</Badge>
           </h3>
           <p style={{ margin: '0 0 8px' }}>
-            <CommitLine c={rejected.data} revision={s.lastRejected.revision} /> <span class="muted">· rejected <Time at={s.lastRejected.at} /></span>
+            <CommitLine c={rejected.data} revision={s.lastRejected.revision} git={s.kind === 'git'} /> <span class="muted">· rejected <Time at={s.lastRejected.at} /></span>
           </p>
+          {s.kind === 'git' && commitOfRevision(s.revision) && commitOfRevision(s.lastRejected.revision) && (
+            <p style={{ margin: '0 0 8px' }}>
+              <a data-diff-link href={`#/diff?${new URLSearchParams({ source: s.name, base: commitOfRevision(s.revision)!, head: commitOfRevision(s.lastRejected.revision)! })}`}>
+                What it changes against the commit served (Diff)
+              </a>
+            </p>
+          )}
           <Findings source={s} revision={s.lastRejected.revision} diagnostics={s.lastRejected.diagnostics} />
         </div>
       )}

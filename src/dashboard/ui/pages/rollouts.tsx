@@ -1,17 +1,18 @@
 // Rollouts: the list (phase, step, canary weight) and one Rollout's page:
-// its steps as a progress bar, the canary weight over time, a chart per
-// analysis metric with its threshold band and each measurement's verdict,
-// the write-back after a rollback, its history, the commits that changed
-// its target, and the promote/pause/resume/retry/abort buttons (admin
-// token). Reads /api/v1/rollouts[/NS/NAME], /api/v1/config and
-// /api/v1/sources/NAME/history; posts /api/v1/rollouts/NS/NAME/COMMAND.
+// its steps as a progress bar, the routing in force, the canary weight over
+// time, a chart per analysis metric with its threshold band and each
+// measurement's verdict, the write-back after a rollback, the rollouts of
+// its target, its history, the commits that changed its target, and the
+// commands (rollout-actions.tsx). Reads /api/v1/rollouts[/NS/NAME],
+// /api/v1/config and /api/v1/sources/NAME/history.
 
-import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, getJson, postWithToken, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type RolloutStep, type SourceStatus } from '../api.js';
+import { getJson, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type SourceStatus } from '../api.js';
+import { Actions, NextNote, stepLabel } from './rollout-actions.js';
+import { walksOf } from '../../walks.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
-import { Badge, ErrorNote, ensureLogin, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
+import { Badge, ErrorNote, href, phaseTone, Time, UnifiedDiff, zoneLabel } from '../ui.js';
 
 const onRollout = (e: string) => e === 'rollout' || e === 'source';
 
@@ -23,14 +24,6 @@ function WeightBar({ weight }: { weight: number }) {
   );
 }
 
-export function stepLabel(s: RolloutStep): string {
-  if ('setWeight' in s) return `set weight ${s.setWeight}%`;
-  if ('pause' in s) return s.pause.duration ? `pause ${s.pause.duration}` : 'pause until promoted';
-  if ('setHeaderRoute' in s) return 'header route';
-  if ('setMirror' in s) return `mirror ${s.setMirror.percent}%`;
-  if ('setProxies' in s) return s.setProxies.percent !== undefined ? `new config to ${s.setProxies.percent}% of proxies` : `new config to ${s.setProxies.count ?? 0} proxies`;
-  return `analysis: ${s.analysis.metrics.join(', ')}`;
-}
 
 export function RolloutList() {
   const r = useData((s) => getJson<{ rollouts: RolloutStatus[] }>('/api/v1/rollouts', s), [], onRollout);
@@ -92,79 +85,6 @@ export function RolloutList() {
   );
 }
 
-const COMMANDS = [
-  { cmd: 'promote', label: 'Promote', when: ['Progressing', 'Paused'], help: 'skip the current step (a pause, an analysis) or, after the last, promote' },
-  { cmd: 'pause', label: 'Pause', when: ['Progressing'], help: 'hold the rollout where it is' },
-  { cmd: 'resume', label: 'Resume', when: ['Paused'], help: 'continue a paused rollout' },
-  { cmd: 'retry', label: 'Retry', when: ['Failed', 'Aborted'], help: 'walk the change out again from step 0' },
-  { cmd: 'abort', label: 'Abort', when: ['Progressing', 'Paused'], help: 'restore the routing in force before the rollout' },
-] as const;
-
-function Actions({ ro, onDone }: { ro: RolloutStatus; onDone: () => void }) {
-  const [busy, setBusy] = useState('');
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | undefined>();
-  const [confirmAbort, setConfirmAbort] = useState(false);
-  const run = async (cmd: string) => {
-    if (cmd === 'abort' && !confirmAbort) {
-      setConfirmAbort(true);
-      setTimeout(() => setConfirmAbort(false), 6000);
-      return;
-    }
-    setConfirmAbort(false);
-    setMsg(undefined);
-    if (!(await ensureLogin())) return setMsg({ ok: false, text: `${cmd}: not logged in` });
-    setBusy(cmd);
-    try {
-      const s = await postWithToken<RolloutStatus>(`/api/v1/rollouts/${encodeURIComponent(ro.namespace)}/${encodeURIComponent(ro.name)}/${cmd}`);
-      setMsg({ ok: true, text: `${cmd}: now ${s.phase}, ${s.stepIndex}/${s.steps.length} steps done, canary ${s.canaryWeight}%` });
-      onDone();
-    } catch (err) {
-      const text = err instanceof ApiError && err.status === 401 ? `${cmd}: the admin token was refused; log in again` : err instanceof Error ? err.message : String(err);
-      setMsg({ ok: false, text });
-    } finally {
-      setBusy('');
-    }
-  };
-  return (
-    <div>
-      <div class="actions" role="group" aria-label="rollout commands">
-        {COMMANDS.map((c) => (
-          <button key={c.cmd} type="button" class={c.cmd === 'promote' ? 'primary' : c.cmd === 'abort' ? 'danger' : ''} disabled={!!busy || !(c.when as readonly string[]).includes(ro.phase)} title={c.help} data-command={c.cmd} onClick={() => void run(c.cmd)}>
-            {c.cmd === 'abort' && confirmAbort ? 'Confirm abort' : c.label}
-          </button>
-        ))}
-      </div>
-      <p class={msg && !msg.ok ? 'error-text' : 'muted'} role="status" aria-live="polite" style={{ minHeight: '20px', margin: '6px 0 0' }} data-command-result={msg ? (msg.ok ? 'ok' : 'error') : ''}>
-        {msg?.text ?? ''}
-      </p>
-    </div>
-  );
-}
-
-/** What happens next, and what a person may do about it. */
-function NextNote({ ro }: { ro: RolloutStatus }) {
-  const next = ro.steps[ro.stepIndex + 1];
-  const then = next ? ` Then step ${ro.stepIndex + 2}: ${stepLabel(next)}.` : ' It is the last step: then the rollout succeeds.';
-  let text: ComponentChildren;
-  if (ro.phase === 'Idle') text = `Waits for a commit that changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`;
-  else if (ro.phase === 'Succeeded') text = 'Done: the routing in force is what Git states.';
-  else if (ro.phase === 'Failed' || ro.phase === 'Aborted') text = `${ro.phase === 'Failed' ? 'Rolled back' : 'Aborted'}: the routing from before the rollout is in force. Retry walks the change out again from step 1.`;
-  else if (ro.pause?.reason === 'manual') text = 'Held by a Pause command: Resume continues where it stopped.';
-  else if (ro.pause?.deadline)
-    text = (
-      <>
-        Continues by itself at <Time at={ro.pause.deadline} short />; Promote skips the wait.{then}
-      </>
-    );
-  else if (ro.pause) text = `Waits for Promote.${then}`;
-  else text = next || ro.steps[ro.stepIndex] ? `Now step ${ro.stepIndex + 1}: ${stepLabel(ro.steps[ro.stepIndex] ?? next!)}.` : '';
-  return (
-    <p class="muted" data-next style={{ margin: '8px 0 0' }}>
-      {text}
-    </p>
-  );
-}
-
 function Steps({ ro }: { ro: RolloutStatus }) {
   const walking = ro.phase === 'Progressing' || ro.phase === 'Paused';
   return (
@@ -198,8 +118,9 @@ const VERDICTS: { verdict: Measurement['verdict']; color: string }[] = [
   { verdict: 'error', color: '--muted' },
 ];
 
-function MetricChart({ name, m, theme }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string }) {
-  const all = m.measurements ?? m.recent;
+function MetricChart({ name, m, theme, since }: { name: string; m: NonNullable<RolloutStatus['analysis']>['metrics'][string]; theme: string; since: number }) {
+  // This rollout's measurements (earlier walks of the target had their own).
+  const all = (m.measurements ?? m.recent).filter((x) => x.at >= since);
   const series: Series[] = VERDICTS.map((v) => ({ label: v.verdict, color: v.color, points: all.filter((x) => x.verdict === v.verdict && x.value !== undefined && Number.isFinite(x.value)).map((x) => [x.at, x.value!] as [number, number]) }));
   const last = all[all.length - 1];
   return (
@@ -267,6 +188,9 @@ function TargetCommits({ ro }: { ro: RolloutStatus }) {
           </summary>
           <div>
             <UnifiedDiff text={e.diff} label={`diff of ${e.commit.slice(0, 12)}`} />
+            <p style={{ margin: '6px 0 0' }}>
+              <a href={`#/diff?${new URLSearchParams({ source: d.data!.source!, base: `${e.commit}~1`, head: e.commit })}`}>The whole commit: every resource it changes and the Envoy config per proxy (Diff)</a>
+            </p>
           </div>
         </details>
       ))}
@@ -305,7 +229,11 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       </>
     );
   }
-  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: ro.history.map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
+  // The history spans every walk of this target: the charts show the latest, the table below lists them all.
+  const walks = walksOf(ro.history);
+  const current = walks[walks.length - 1];
+  const since = current ? Date.parse(current.start) : 0;
+  const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: (current?.entries ?? []).map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
   const metrics = Object.entries(ro.analysis?.metrics ?? {});
   return (
     <>
@@ -385,7 +313,14 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
       <h2>Steps</h2>
       <Steps ro={ro} />
-      <h2>Canary weight</h2>
+      <h2>
+        Canary weight{' '}
+        {current && (
+          <span class="muted h-note">
+            {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
+          </span>
+        )}
+      </h2>
       <div class="card">
         <TimeChart
           title="canary weight"
@@ -405,8 +340,45 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           </p>
           <div class="grid">
             {metrics.map(([n, m]) => (
-              <MetricChart key={n} name={n} m={m} theme={theme} />
+              <MetricChart key={n} name={n} m={m} theme={theme} since={since} />
             ))}
+          </div>
+        </>
+      )}
+      {walks.length > 1 && (
+        <>
+          <h2>Rollouts of this target</h2>
+          <div class="table-wrap">
+            <table data-walks>
+              <thead>
+                <tr>
+                  <th>Started ({zoneLabel()})</th>
+                  <th class="hide-narrow">Last step</th>
+                  <th>Outcome</th>
+                  <th>Steps done</th>
+                  <th>Highest weight</th>
+                  <th class="hide-narrow">Last entry</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...walks].reverse().map((w) => (
+                  <tr key={w.from}>
+                    <td class="nowrap">
+                      <Time at={w.start} compact />
+                    </td>
+                    <td class="nowrap hide-narrow">
+                      <Time at={w.end} compact />
+                    </td>
+                    <td>
+                      <Badge tone={w.outcome === 'Superseded' ? 'none' : phaseTone(w.outcome)}>{w.outcome}</Badge>
+                    </td>
+                    <td>{w.stepsDone}</td>
+                    <td>{w.maxWeight}%</td>
+                    <td class="wrap hide-narrow">{w.entries[w.entries.length - 1]!.message}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         </>
       )}

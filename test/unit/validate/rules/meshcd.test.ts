@@ -60,6 +60,8 @@ const cases: RuleCase[] = [
   { name: 'config canary: compare with stable', code: 'MCD0226', message: /a config canary compares its cohort with the rest: use compare: rest/, yaml: canary(`  target: {kinds: [DestinationRule]}\n  steps:\n  - setProxies: {count: 1}\n  analysis:\n    metrics:\n    - name: errors\n      template: request-success-rate\n      compare: stable #<\n      maxDelta: 0.01\n`) },
   { name: 'traffic rollout: setProxies', code: 'MCD0226', message: /setProxies needs strategy: proxies/, yaml: rollout(`  steps:\n  - setProxies: #<\n      count: 1\n`) },
   { name: 'traffic rollout: compare with rest', code: 'MCD0226', message: /compare: rest \(the proxies outside the cohort\) needs strategy: proxies/, yaml: rollout(metric(`      template: request-success-rate\n      compare: rest #<\n      maxDelta: 0.01\n`)) },
+  { name: 'MeshConfig default config canary: setProxies percent', code: 'MCD0205', message: /setProxies percent 150 is not in range \(0, 100\]/, yaml: mesh(`  configCanary:\n    steps:\n    - setProxies:\n        percent: 150 #<\n`) },
+  { name: 'MeshConfig default config canary: a weight step', code: 'MCD0226', message: /setWeight walks route weights/, yaml: mesh(`  configCanary:\n    steps:\n    - setWeight: 10 #<\n`) },
   { name: 'trust domain', code: 'MCD0227', message: /trust domain name "Example_Org" invalid/, yaml: mesh(`  trustDomain: Example_Org #<\n`) },
   { name: 'default namespace', code: 'MCD0227', message: /defaultNamespace "Default" is not a valid namespace name/, yaml: mesh(`  defaultNamespace: Default #<\n`) },
   { name: 'namespace labels', code: 'MCD0207', message: /invalid label value "prod env"/, yaml: mesh(`  namespaces:\n    shop:\n      labels:\n        env: prod env #<\n`) },

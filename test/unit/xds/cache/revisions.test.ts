@@ -121,13 +121,16 @@ test('the current revision moves on during a canary: the cohort stays on the can
 });
 
 test('affected(): the connected proxies whose config differs between current and canary, and the revision each is on', async (t) => {
-  const { cache, inputs, connect } = setup();
+  const { cache, inputs, connect, translator } = setup();
   cache.update(inputs(V1), 'r1');
   cache.flush();
   for (const [id, ns] of [['a1', 'a'], ['a2', 'a'], ['b1', 'b']] as const) connect(id, ns);
   t.deepEqual(await cache.affected(), [], 'no canary, nothing affected');
   cache.setCanary({ id: 'r2', inputs: inputs(V2) }, (p) => p.id === 'a1');
-  const affected = await cache.affected();
+  const calls = translator.calls;
+  const pending = cache.affected();
+  t.is(translator.calls, calls, 'affected() does not build the canary there and then: it waits for the rebuild in slices');
+  const affected = await pending;
   t.deepEqual(affected.map((a) => `${a.proxy.id}@${a.revision}:${a.cohort}`).sort(), ['a1@r2:canary', 'a2@r1:current']);
   cache.close();
 });
