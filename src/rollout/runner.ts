@@ -20,6 +20,7 @@ import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, Threshol
 import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
 import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
 import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
+import { RevisionGate } from './revision-gate.js';
 
 export interface WebhookPayload {
   rollout: string;
@@ -79,7 +80,6 @@ interface Entry {
 }
 
 const STATE_DOC = 'rollouts';
-const SEEN_MAX = 256;
 const PHASES = ['Idle', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 const phaseGauge = metric('gauge', 'meshcd_rollout_phase', 'Rollout phase (1 for the current phase)', ['namespace', 'name', 'phase']);
@@ -100,14 +100,13 @@ export class RolloutRunner {
   private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
   private readonly canary: ConfigCanaryDriver | undefined;
-  /** Commits this replica has accepted, per source (the last SEEN_MAX): a persisted state naming another was stepped by a replica ahead of this one. */
-  private readonly seen = new Map<string, string[]>();
-  /** Rollouts whose persisted state names a revision this replica has not accepted yet: since when, and the wake-up. */
-  private readonly waits = new Map<string, { commit: string; since: number; timer?: NodeJS.Timeout }>();
+  /** Replicated: which persisted states this replica may step with its revision (./revision-gate.ts). */
+  private readonly gate: RevisionGate;
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? logger('rollout');
+    this.gate = new RevisionGate({ ...(opts.catchUpMs !== undefined ? { catchUpMs: opts.catchUpMs } : {}), now: this.now, log: this.log, ...(opts.refreshSource ? { refresh: opts.refreshSource } : {}), retry: () => void this.enqueue(async () => (this.config ? this.apply(this.config, this.revisions) : undefined)) });
     this.canary = opts.canary
       ? new ConfigCanaryDriver(opts.canary, (key, o) => void this.enqueue(async () => {
           const e = this.entries.get(key);
@@ -127,7 +126,7 @@ export class RolloutRunner {
     this.stopped = true;
     this.canary?.close();
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
-    for (const key of [...this.waits.keys()]) this.clearWait(key);
+    this.gate.stop();
   }
 
   /** Wait for queued work (tests). */
@@ -147,12 +146,7 @@ export class RolloutRunner {
     this.config = config;
     this.revisions = revisions;
     this.revisionId = revisions.map((r) => r.id).join(',');
-    for (const r of revisions) {
-      let l = this.seen.get(r.source);
-      if (!l) this.seen.set(r.source, (l = []));
-      if (!l.includes(r.commit)) l.push(r.commit);
-      if (l.length > SEEN_MAX) l.shift();
-    }
+    this.gate.accepted(revisions);
     const seen = new Set<string>();
     const pending: { entry: Entry; actions: Action[] }[] = [];
     const meshDefault = meshDefaultRollout(config);
@@ -175,14 +169,14 @@ export class RolloutRunner {
       const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
       const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
       const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
-      if (r.state !== entry.state && this.behind(entry)) continue;
-      this.clearWait(key);
+      if (r.state !== entry.state && this.gate.hold(key, entry.state.known, this.leads(), this.revisionId)) continue;
+      this.gate.release(key);
       entry.state = r.state;
       if (this.leads()) pending.push({ entry, actions: r.actions });
     }
     for (const [key, e] of this.entries) {
       if (seen.has(key)) continue;
-      this.clearWait(key);
+      this.gate.release(key);
       if (e.timer) clearTimeout(e.timer);
       this.entries.delete(key);
       this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
@@ -212,46 +206,6 @@ export class RolloutRunner {
 
   private leads(): boolean {
     return this.opts.isLeader?.() ?? true;
-  }
-
-  /**
-   * Whether the entry's state (the leader's, persisted) was stepped with a
-   * revision this replica has not accepted: then its own older (or other)
-   * revision must not step it — that would read as Git reverting the change
-   * mid-rollout. A follower serves the state as it is; a new leader does too
-   * and waits for the revision (fetching the source now), at most catchUpMs,
-   * then steps with what it has.
-   */
-  private behind(e: Entry): boolean {
-    const known = e.state.known;
-    if (!known?.commit || !known.source || this.seen.get(known.source)?.includes(known.commit)) return false;
-    if (!this.leads()) return true;
-    const now = this.now();
-    let w = this.waits.get(e.key);
-    if (w && w.commit !== known.commit) {
-      this.clearWait(e.key);
-      w = undefined;
-    }
-    const limit = this.opts.catchUpMs ?? 30_000;
-    if (!w) {
-      w = { commit: known.commit, since: now };
-      this.waits.set(e.key, w);
-      this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, `the persisted rollout state was stepped with a revision this replica has not accepted yet; serving it as it is and fetching the source (at most ${Math.round(limit / 1000)} s)`);
-      this.opts.refreshSource?.(known.source);
-      w.timer = setTimeout(() => void this.enqueue(async () => (this.config ? this.apply(this.config, this.revisions) : undefined)), limit + 10);
-      w.timer.unref?.();
-      return true;
-    }
-    if (now - w.since < limit) return true;
-    this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, 'the revision of the persisted rollout state was not accepted in time; stepping with this replica\'s revision');
-    this.clearWait(e.key);
-    return false;
-  }
-
-  private clearWait(key: string): void {
-    const w = this.waits.get(key);
-    if (w?.timer) clearTimeout(w.timer);
-    this.waits.delete(key);
   }
 
   /** A manual command; resolves with the rejection reason when it does not apply. */
