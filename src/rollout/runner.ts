@@ -20,6 +20,7 @@ import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, Threshol
 import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
 import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
 import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
+import { RevisionGate } from './revision-gate.js';
 
 export interface WebhookPayload {
   rollout: string;
@@ -79,7 +80,6 @@ interface Entry {
 }
 
 const STATE_DOC = 'rollouts';
-const SEEN_MAX = 256;
 const PHASES = ['Idle', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 const phaseGauge = metric('gauge', 'meshcd_rollout_phase', 'Rollout phase (1 for the current phase)', ['namespace', 'name', 'phase']);
@@ -100,14 +100,13 @@ export class RolloutRunner {
   private readonly listeners = new Set<(rollout: RolloutStatus) => void>();
 
   private readonly canary: ConfigCanaryDriver | undefined;
-  /** Commits this replica has accepted, per source (the last SEEN_MAX): a persisted state naming another was stepped by a replica ahead of this one. */
-  private readonly seen = new Map<string, string[]>();
-  /** Rollouts whose persisted state names a revision this replica has not accepted yet: since when, and the wake-up. */
-  private readonly waits = new Map<string, { commit: string; since: number; timer?: NodeJS.Timeout }>();
+  /** Replicated: which persisted states this replica may step with its revision (./revision-gate.ts). */
+  private readonly gate: RevisionGate;
 
   constructor(private readonly opts: RunnerOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? logger('rollout');
+    this.gate = new RevisionGate({ ...(opts.catchUpMs !== undefined ? { catchUpMs: opts.catchUpMs } : {}), now: this.now, log: this.log, ...(opts.refreshSource ? { refresh: opts.refreshSource } : {}), retry: () => void this.enqueue(async () => (this.config ? this.apply(this.config, this.revisions) : undefined)) });
     this.canary = opts.canary
       ? new ConfigCanaryDriver(opts.canary, (key, o) => void this.enqueue(async () => {
           const e = this.entries.get(key);
@@ -127,7 +126,7 @@ export class RolloutRunner {
     this.stopped = true;
     this.canary?.close();
     for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
-    for (const key of [...this.waits.keys()]) this.clearWait(key);
+    this.gate.stop();
   }
 
   /** Wait for queued work (tests). */
@@ -137,58 +136,56 @@ export class RolloutRunner {
 
   /** An accepted revision: step every Rollout with its target's routing, then serve the config with the overlay. */
   accepted(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
-    return this.enqueue(async () => {
-      // The config in force now is what a config canary starting with this revision keeps serving to the rest.
-      this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
-      this.config = config;
-      this.revisions = revisions;
-      this.revisionId = revisions.map((r) => r.id).join(',');
-      for (const r of revisions) {
-        let l = this.seen.get(r.source);
-        if (!l) this.seen.set(r.source, (l = []));
-        if (!l.includes(r.commit)) l.push(r.commit);
-        if (l.length > SEEN_MAX) l.shift();
+    return this.enqueue(() => this.apply(config, revisions));
+  }
+
+  /** accepted()'s work, inside the queue. */
+  private async apply(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
+    // The config in force now is what a config canary starting with this revision keeps serving to the rest.
+    this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
+    this.config = config;
+    this.revisions = revisions;
+    this.revisionId = revisions.map((r) => r.id).join(',');
+    this.gate.accepted(revisions);
+    const seen = new Set<string>();
+    const pending: { entry: Entry; actions: Action[] }[] = [];
+    const meshDefault = meshDefaultRollout(config);
+    const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
+    for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
+      const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
+      seen.add(key);
+      const spec = rolloutSpecOf(ro);
+      let entry = this.entries.get(key);
+      if (!entry) {
+        entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
+        this.entries.set(key, entry);
       }
-      const seen = new Set<string>();
-      const pending: { entry: Entry; actions: Action[] }[] = [];
-      const meshDefault = meshDefaultRollout(config);
-      const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
-      for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
-        const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
-        seen.add(key);
-        const spec = rolloutSpecOf(ro);
-        let entry = this.entries.get(key);
-        if (!entry) {
-          entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
-          this.entries.set(key, entry);
-        }
-        entry.resource = ro;
-        entry.spec = spec;
-        // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
-        // serves what the leader is about to persist rather than Git's end state; it performs nothing.
-        if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-        const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
-        const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
-        const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
-        const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
-        if (r.state !== entry.state && this.behind(entry)) continue;
-        this.clearWait(key);
-        entry.state = r.state;
-        if (this.leads()) pending.push({ entry, actions: r.actions });
-      }
-      for (const [key, e] of this.entries) {
-        if (seen.has(key)) continue;
-        this.clearWait(key);
-        if (e.timer) clearTimeout(e.timer);
-        this.entries.delete(key);
-        this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
-      }
-      if (!this.leads()) return this.serve();
-      // One write for all, before the config (with its overlay) is served.
-      await this.persist();
-      this.serve();
-      for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
-    });
+      entry.resource = ro;
+      entry.spec = spec;
+      // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
+      // serves what the leader is about to persist rather than Git's end state; it performs nothing.
+      if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
+      const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
+      const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
+      const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
+      const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
+      if (r.state !== entry.state && this.gate.hold(key, entry.state.known, this.leads(), this.revisionId)) continue;
+      this.gate.release(key);
+      entry.state = r.state;
+      if (this.leads()) pending.push({ entry, actions: r.actions });
+    }
+    for (const [key, e] of this.entries) {
+      if (seen.has(key)) continue;
+      this.gate.release(key);
+      if (e.timer) clearTimeout(e.timer);
+      this.entries.delete(key);
+      this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
+    }
+    if (!this.leads()) return this.serve();
+    // One write for all, before the config (with its overlay) is served.
+    await this.persist();
+    this.serve();
+    for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
   }
 
   /**
@@ -197,55 +194,18 @@ export class RolloutRunner {
    * stepping where the old one persisted (as after a restart).
    */
   reload(): Promise<void> {
+    // One job: the config is the one in force when it runs. (Read before it ran, a revision accepted meanwhile
+    // would be undone by the older one — a replica back on the old routing reads that as "Git reverted".)
     return this.enqueue(async () => {
       await this.start();
       for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
       this.entries.clear();
-    }).then(() => (this.config ? this.accepted(this.config, this.revisions) : undefined));
+      if (this.config) await this.apply(this.config, this.revisions);
+    });
   }
 
   private leads(): boolean {
     return this.opts.isLeader?.() ?? true;
-  }
-
-  /**
-   * Whether the entry's state (the leader's, persisted) was stepped with a
-   * revision this replica has not accepted: then its own older (or other)
-   * revision must not step it — that would read as Git reverting the change
-   * mid-rollout. A follower serves the state as it is; a new leader does too
-   * and waits for the revision (fetching the source now), at most catchUpMs,
-   * then steps with what it has.
-   */
-  private behind(e: Entry): boolean {
-    const known = e.state.known;
-    if (!known?.commit || !known.source || this.seen.get(known.source)?.includes(known.commit)) return false;
-    if (!this.leads()) return true;
-    const now = this.now();
-    let w = this.waits.get(e.key);
-    if (w && w.commit !== known.commit) {
-      this.clearWait(e.key);
-      w = undefined;
-    }
-    const limit = this.opts.catchUpMs ?? 30_000;
-    if (!w) {
-      w = { commit: known.commit, since: now };
-      this.waits.set(e.key, w);
-      this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, `the persisted rollout state was stepped with a revision this replica has not accepted yet; serving it as it is and fetching the source (at most ${Math.round(limit / 1000)} s)`);
-      this.opts.refreshSource?.(known.source);
-      w.timer = setTimeout(() => void (this.config && this.accepted(this.config, this.revisions)), limit + 10);
-      w.timer.unref?.();
-      return true;
-    }
-    if (now - w.since < limit) return true;
-    this.log.warn({ rollout: e.key, source: known.source, commit: known.commit, revision: this.revisionId }, 'the revision of the persisted rollout state was not accepted in time; stepping with this replica\'s revision');
-    this.clearWait(e.key);
-    return false;
-  }
-
-  private clearWait(key: string): void {
-    const w = this.waits.get(key);
-    if (w?.timer) clearTimeout(w.timer);
-    this.waits.delete(key);
   }
 
   /** A manual command; resolves with the rejection reason when it does not apply. */

@@ -64,6 +64,7 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
     return undefined;
   };
   const first = await eventually(async () => (await leaderOf()) ?? Promise.reject(new Error('no leader yet')), 20_000, 200);
+  const leaseAcquiredAt = async () => Date.parse((await cluster.request('GET', '/apis/coordination.k8s.io/v1/namespaces/meshcd-system/leases/meshcd-leader')).body.spec.acquireTime as string);
   t.is((await Promise.all([...alive].map((r) => get<Leader>(r, '/api/v1/leader')))).filter((l) => l.isLeader).length, 1, 'exactly one leader');
 
   // Sample every replica's served weight throughout.
@@ -92,13 +93,14 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
   }, 30_000, 100);
 
   // SIGKILL: no release; a follower takes over once the Lease stood still for its duration.
-  const killedAt = Date.now();
   const weightAtKill = (await get<Status>(first, '/api/v1/rollouts/bookinfo/reviews')).canaryWeight;
+  const killedAt = Date.now();
   first.child.kill('SIGKILL');
   alive.delete(first);
   const second = await eventually(async () => (await leaderOf()) ?? Promise.reject(new Error('no leader yet')), 30_000, 100);
-  const takeover1 = Date.now() - killedAt;
-  t.log(`SIGKILL at weight ${weightAtKill}: new leader after ${takeover1} ms (lease ${LEASE_SECONDS} s, retry ${(LEASE_SECONDS * 2) / 15} s)`);
+  // Measured at the Lease (when the new leader acquired it), not by this test's polling of three replicas on a busy machine.
+  const takeover1 = (await leaseAcquiredAt()) - killedAt;
+  t.log(`SIGKILL at weight ${weightAtKill}: the Lease acquired ${takeover1} ms after the kill, seen by the test after ${Date.now() - killedAt} ms (lease ${LEASE_SECONDS} s, retry ${(LEASE_SECONDS * 2) / 15} s)`);
   t.true(takeover1 <= (LEASE_SECONDS + (LEASE_SECONDS * 2) / 15 + 2) * 1000, `takeover after ${takeover1} ms`);
   await eventually(async () => {
     const s = await get<Status>(second, '/api/v1/rollouts/bookinfo/reviews');
@@ -110,8 +112,8 @@ test('leader failover mid-rollout (SIGKILL, then SIGTERM) resumes from the persi
   alive.delete(second);
   await second.stop();
   const third = await eventually(async () => (await leaderOf()) ?? Promise.reject(new Error('no leader yet')), 20_000, 100);
-  const takeover2 = Date.now() - stoppedAt;
-  t.log(`SIGTERM: new leader after ${takeover2} ms`);
+  const takeover2 = (await leaseAcquiredAt()) - stoppedAt;
+  t.log(`SIGTERM: the Lease acquired ${takeover2} ms after the stop began, seen by the test after ${Date.now() - stoppedAt} ms`);
   t.true(takeover2 < LEASE_SECONDS * 1000, `a released Lease is taken before it would expire (${takeover2} ms)`);
 
   const done = await eventually(async () => {

@@ -9,7 +9,10 @@
 //   cluster id — a DestinationRule's failoverPriority on
 //   topology.istio.io/cluster keeps the client (labelled cluster "west") on
 //   it; GET /api/v1/clusters lists it with its Secret;
-// - the Secret's kubeconfig changes (another user's token): discovery
+// - the Secret's kubeconfig changes to a token the remote API server
+//   refuses: the running discovery keeps serving, /api/v1/clusters shows
+//   the new one failing (HTTP 401);
+// - it changes again (another user's token): discovery
 //   restarts with it (the remote API server's audit log shows that user's
 //   list calls) and no call fails meanwhile;
 // - a kubeconfig with an exec plugin is refused (named in /api/v1/clusters,
@@ -23,7 +26,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serverNacks } from '../helpers/go-grpc-client.js';
-import { inPodNetwork, podIp, runSelfInPodNetwork } from '../helpers/netns.js';
+import { assertPassedInPodNetwork, inPodNetwork, podIp } from '../helpers/netns.js';
 import { bootstrapWith, startXdsClientProcess } from '../helpers/kube-xds-client.js';
 import { kubeconfigYaml, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
 import { createNamespace, createNode, createPod, createService, putEndpointSlice } from '../helpers/kube-objects.js';
@@ -44,12 +47,7 @@ spec:
 const USER2 = { token: 'user2-token-0123456789abcdef', user: 'user2', groups: ['system:masters'] };
 
 if (!inPodNetwork()) {
-  test('remote clusters from Secrets (in its own network namespace)', async (t) => {
-    const r = await runSelfInPodNetwork(import.meta.url);
-    t.log(r.output.split('\n').filter((l) => /✔|✘|passed|failed|ℹ/.test(l)).join('\n'));
-    t.is(r.code, 0, r.output);
-    t.regex(r.output, /1 test passed/);
-  });
+  test('remote clusters from Secrets (in its own network namespace)', (t) => assertPassedInPodNetwork(t, import.meta.url, 1));
 } else {
   test('a remote cluster added, changed and removed through its Secret at run time', async (t) => {
     const [primary, west] = await Promise.all([startCluster(), startCluster({ audit: true, users: [USER2] })]);
@@ -94,6 +92,17 @@ if (!inPodNetwork()) {
     const toWest = await client.until(10, (r) => r.versions.west === 10, 30_000);
     t.deepEqual(toWest.versions, { west: 10 });
     t.like((await clusters()).clusters, [{ id: 'primary', source: `--kubeconfig primary=${primary.kubeconfig}`, synced: true }, { id: 'west', source: 'Secret meshcd-system/istio-remote-secret-west', synced: true }]);
+    t.is(((await clusters()).clusters[1] as { pending?: unknown }).pending, undefined);
+
+    // A kubeconfig whose token the remote API server refuses: the running discovery keeps serving; the new one is shown failing.
+    await put(kubeconfigYaml(west.server, west.caPem, 'no-such-token-0000', 'nobody'));
+    const pending = await eventually(async () => {
+      const w = (await clusters()).clusters.find((c) => c.id === 'west') as { pending?: { lastError?: string } } | undefined;
+      if (!w?.pending?.lastError) throw new Error(`no failing pending kubeconfig yet: ${JSON.stringify(w)}`);
+      return w;
+    }, 20_000, 200);
+    t.regex(pending.pending!.lastError!, /HTTP 401/);
+    t.deepEqual((await client.run({ n: 10 })).versions, { west: 10 }, 'the old discovery keeps serving');
 
     // The kubeconfig changes to another user's token: discovery restarts with it, no call fails.
     const during = client.run({ durationMs: 6000, everyMs: 20 });
@@ -103,6 +112,10 @@ if (!inPodNetwork()) {
       if (!listed.length) throw new Error('user2 has not listed endpointslices yet');
     }, 20_000, 200);
     const changed = await during;
+    await eventually(async () => {
+      const w = (await clusters()).clusters.find((c) => c.id === 'west') as { pending?: unknown; synced: boolean } | undefined;
+      if (w?.pending || !w?.synced) throw new Error(`user2's discovery has not taken over yet: ${JSON.stringify(w)}`);
+    }, 20_000, 200);
     t.is(changed.failed, 0, `${changed.failed} of ${changed.calls} calls failed while the kubeconfig changed: ${changed.errors.join('; ')}`);
     t.deepEqual(Object.keys(changed.versions), ['west']);
 

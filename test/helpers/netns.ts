@@ -40,6 +40,17 @@ export function runSelfInPodNetwork(fileUrl: string, timeoutMs = 600_000): Promi
   });
 }
 
+/**
+ * The outer test of a file that runs itself in the pod network: passes when
+ * the inner run passed with `passed` tests; shows the inner lines.
+ */
+export async function assertPassedInPodNetwork(t: { log(...v: unknown[]): void; is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp): void }, fileUrl: string, passed: number): Promise<void> {
+  const r = await runSelfInPodNetwork(fileUrl);
+  t.log(r.output.split('\n').filter((l) => /✔|✘|passed|failed|ℹ/.test(l)).join('\n'));
+  t.is(r.code, 0, r.output);
+  t.regex(r.output, new RegExp(`${passed} tests? passed`));
+}
+
 export interface CuttableProxy {
   /** `127.0.0.1:<port>` */
   address: string;

@@ -86,6 +86,8 @@ export interface ClusterStatus {
   synced: boolean;
   /** The last list/watch failure of any resource, if any. */
   lastError?: string;
+  /** A changed kubeconfig whose discovery has not listed yet (the old one serves meanwhile), and its last failure. */
+  pending?: { lastError?: string };
 }
 
 export class KubernetesRegistry extends EventEmitter {
@@ -218,7 +220,15 @@ export class KubernetesRegistry extends EventEmitter {
       return { id: d.clusterId, source, synced: d.synced, ...(errs.length ? { lastError: errs[0] } : {}) };
     };
     return {
-      clusters: [...this.discoveries.map((d) => status(d, this.flags.get(d) ?? '')), ...[...this.remote.values()].sort((a, b) => a.cluster.id.localeCompare(b.cluster.id)).map((r) => status(r.next && r.next.discovery.synced ? r.next.discovery : r.discovery, `Secret ${(r.next ?? r).cluster.secret}`))],
+      clusters: [
+        ...this.discoveries.map((d) => status(d, this.flags.get(d) ?? '')),
+        ...[...this.remote.values()].sort((a, b) => a.cluster.id.localeCompare(b.cluster.id)).map((r) => {
+          const s = status(r.discovery, `Secret ${r.cluster.secret}`);
+          if (!r.next) return s;
+          const n = status(r.next.discovery, '');
+          return { ...s, pending: n.lastError ? { lastError: n.lastError } : {} };
+        }),
+      ],
       secretErrors: this.secrets?.errors ?? [],
     };
   }

@@ -61,19 +61,25 @@ function replica(store: MemoryStore, leader: { is: boolean }, extra: { catchUpMs
   return { runner, served, refreshed, leader };
 }
 
-const persistedPhase = (store: MemoryStore) => (JSON.parse(store.docs.get('rollouts') ?? '{}') as { rollouts?: Record<string, { phase: string; canaryWeight?: number }> }).rollouts?.['shop/reviews'];
-
-test('a follower and then a new leader that have not accepted the leader\'s revision serve its state as is and never abort it', async (t) => {
+/** A leader `a` and a follower `b` sharing one store, both on c1. */
+async function pair(t: { teardown(fn: () => void): void }, extra: { catchUpMs?: number } = {}) {
   const store = new MemoryStore();
   const a = replica(store, { is: true });
-  const b = replica(store, { is: false });
+  const b = replica(store, { is: false }, extra);
   t.teardown(() => (a.runner.stop(), b.runner.stop()));
   const c1 = await config(100, 0);
-  const c2 = await config(0, 100);
   for (const r of [a, b]) {
     await r.runner.start();
     await r.runner.accepted(c1, REVS('c1'));
   }
+  return { store, a, b };
+}
+
+const persistedPhase = (store: MemoryStore) => (JSON.parse(store.docs.get('rollouts') ?? '{}') as { rollouts?: Record<string, { phase: string; canaryWeight?: number }> }).rollouts?.['shop/reviews'];
+
+test('a follower and then a new leader that have not accepted the leader\'s revision serve its state as is and never abort it', async (t) => {
+  const { store, a, b } = await pair(t);
+  const c2 = await config(0, 100);
   // The leader accepts c2 and walks to 20 %; the follower is still on c1.
   await a.runner.accepted(c2, REVS('c2'));
   t.like(persistedPhase(store), { phase: 'Paused' });
@@ -102,15 +108,7 @@ test('a follower and then a new leader that have not accepted the leader\'s revi
 });
 
 test('a follower ahead of the leader takes the same first step for its newer revision', async (t) => {
-  const store = new MemoryStore();
-  const a = replica(store, { is: true });
-  const b = replica(store, { is: false });
-  t.teardown(() => (a.runner.stop(), b.runner.stop()));
-  const c1 = await config(100, 0);
-  for (const r of [a, b]) {
-    await r.runner.start();
-    await r.runner.accepted(c1, REVS('c1'));
-  }
+  const { b } = await pair(t);
   await b.runner.accepted(await config(0, 100), REVS('c2'));
   t.like(b.runner.status('shop', 'reviews'), { phase: 'Paused', canaryWeight: 20 });
   t.deepEqual(weights(b.served.at(-1)), ['v1=80 v2=20']);
@@ -118,15 +116,7 @@ test('a follower ahead of the leader takes the same first step for its newer rev
 });
 
 test('a new leader whose source never brings the revision steps with its own after catchUpMs', async (t) => {
-  const store = new MemoryStore();
-  const a = replica(store, { is: true });
-  const b = replica(store, { is: false }, { catchUpMs: 50 });
-  t.teardown(() => (a.runner.stop(), b.runner.stop()));
-  const c1 = await config(100, 0);
-  for (const r of [a, b]) {
-    await r.runner.start();
-    await r.runner.accepted(c1, REVS('c1'));
-  }
+  const { store, a, b } = await pair(t, { catchUpMs: 50 });
   await a.runner.accepted(await config(0, 100), REVS('c2'));
   a.runner.stop();
   b.leader.is = true;
@@ -136,4 +126,19 @@ test('a new leader whose source never brings the revision steps with its own aft
   // Git (as this replica sees it) states the routing before the change: that is a revert.
   t.like(b.runner.status('shop', 'reviews'), { phase: 'Aborted', canaryWeight: 0 });
   t.like(persistedPhase(store), { phase: 'Aborted' });
+});
+
+test('a reload racing an accepted revision never puts the older config back (the race behind the kube-leader flake)', async (t) => {
+  const { a, b } = await pair(t);
+  const c2 = await config(0, 100);
+  await a.runner.accepted(c2, REVS('c2'));
+  // The follower is told the store changed and, at the same moment, its source brings c2.
+  await Promise.all([b.runner.reload(), b.runner.accepted(c2, REVS('c2'))]);
+  t.like(b.runner.status('shop', 'reviews'), { phase: 'Paused', canaryWeight: 20 });
+  // It leads next: it must resume, not read its config as a revert.
+  a.runner.stop();
+  b.leader.is = true;
+  await b.runner.reload();
+  t.like(b.runner.status('shop', 'reviews'), { phase: 'Paused', canaryWeight: 20 });
+  t.deepEqual(b.refreshed, [], 'it has the revision: nothing to wait for');
 });
