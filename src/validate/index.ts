@@ -33,6 +33,12 @@ export interface ValidateOptions {
    * default-gateway.ts). `meshcd validate` turns it on; serve does not.
    */
   assumeIngressGateway?: boolean;
+  /**
+   * Called with the schema and rule findings (every layer that looks at one
+   * resource at a time) before the analyzers and policies run: `meshcd
+   * validate` stops its translation there when they hold an error.
+   */
+  onResourceFindings?: (diags: readonly Diagnostic[]) => void;
 }
 
 /**
@@ -126,6 +132,7 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const bad = unusable(schema);
   const clean = withoutKeys(load, bad);
   out.push(...rules);
+  opts.onResourceFindings?.(out);
   let index = opts.index ?? opts.indexFor?.(clean.config) ?? buildServiceIndex(clean.config);
   if (opts.assumeIngressGateway) index = withDefaultIngressGateway(index, clean.config.mesh.rootNamespace, clean.config.mesh.clusterDomain);
   out.push(...analyze(clean, index));

@@ -119,6 +119,9 @@ function invalid(path: K8sPath, value: unknown, detail: string, omit: boolean): 
   return `${path}: Invalid value: ${shown}: ${detail}`;
 }
 
+/** Outcomes of rules on scalar values (rule, type, value → result or error, and its cost), bounded. */
+const scalarOutcomes = new Map<string, { result: unknown; error: unknown; cost: number }>();
+
 const ruleName = (r: CelRule) => (r.message?.trim() ? r.message.trim() : r.rule.trim());
 
 function validateNode(schema: JsonSchema, value: unknown, path: PathSegment[], kpath: K8sPath, w: Walk): void {
@@ -129,16 +132,20 @@ function validateNode(schema: JsonSchema, value: unknown, path: PathSegment[], k
     if (hasRules(sub)) validateNode({ ...schema, ...sub, allOf: undefined }, value, path, kpath, w);
     if (w.remaining < 0) return;
   }
+  // Children are visited only where rules are (paths are built only for them).
   if (Array.isArray(value)) {
-    if (!schema.items) return;
+    if (!schema.items || !hasRules(schema.items)) return;
     for (let i = 0; i < value.length && w.remaining >= 0; i++) validateNode(schema.items, value[i], [...path, i], index(kpath, i), w);
   } else if (typeof value === 'object') {
-    const extra = typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const extra = typeof schema.additionalProperties === 'object' && hasRules(schema.additionalProperties) ? schema.additionalProperties : undefined;
+    const props = schema.properties;
+    for (const k in value as Record<string, unknown>) {
       if (w.remaining < 0) return;
+      const v = (value as Record<string, unknown>)[k];
+      if (v === null || v === undefined) continue;
       if (extra) validateNode(extra, v, [...path, k], index(kpath, k), w);
-      const sub = schema.properties?.[k];
-      if (sub) validateNode(sub, v, [...path, k], child(kpath, k), w);
+      const sub = props?.[k];
+      if (sub && hasRules(sub)) validateNode(sub, v, [...path, k], child(kpath, k), w);
     }
   }
 }
@@ -163,16 +170,27 @@ function validateExpressions(schema: JsonSchema, value: unknown, path: PathSegme
     }
     if (c.usesOldSelf && !rule.optionalOldSelf) continue; // a transition rule: nothing to compare with on create
     self ??= toCel(value, schema);
-    c.meter.cost = 0;
-    c.meter.limit = Math.min(w.perCall, w.remaining);
-    let result: unknown;
-    let error: unknown;
-    try {
-      result = c.program({ self, ...(c.usesOldSelf ? { oldSelf: Optional.none() } : {}) });
-    } catch (err) {
-      error = err;
+    const limit = Math.min(w.perCall, w.remaining);
+    // A rule on a scalar gives the same outcome for the same value: configs repeat values (ports, timeouts) a lot.
+    const memoKey = typeof self === 'object' || c.usesOldSelf ? undefined : `${rule.rule}\0${typeof self}\0${String(self)}`;
+    let outcome = memoKey === undefined ? undefined : scalarOutcomes.get(memoKey);
+    if (!outcome || outcome.cost > limit) {
+      c.meter.cost = 0;
+      c.meter.limit = limit;
+      outcome = { result: undefined, error: undefined, cost: 0 };
+      try {
+        outcome.result = c.program({ self, ...(c.usesOldSelf ? { oldSelf: Optional.none() } : {}) });
+      } catch (err) {
+        outcome.error = err;
+      }
+      outcome.cost = c.meter.cost;
+      if (memoKey !== undefined && !(outcome.error instanceof CostLimitExceeded)) {
+        if (scalarOutcomes.size >= 65_536) scalarOutcomes.clear();
+        scalarOutcomes.set(memoKey, outcome);
+      }
     }
-    const cost = c.meter.cost;
+    const { result, error, cost } = outcome;
+    c.meter.limit = limit;
     if (error instanceof CostLimitExceeded || cost > c.meter.limit) {
       if (cost > w.remaining && w.remaining < w.perCall) {
         w.out.push({ path, message: invalid(kpath, type, 'validation failed due to running out of cost budget, no further validation rules will be run', false), rule: name });
