@@ -72,12 +72,19 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
     job?.cancel();
     throw new UserError(namingPath(dir, err));
   }
-  const load = await loadRevision(rev);
+  // The worker parses about half of the files meanwhile.
+  const load = await loadRevision(rev, job ? { parseElsewhere: (files, limits) => job.parse(files, limits) } : {});
   job?.translate(load.config.resources, load.config.mesh);
-  const found = validate(load, { policies, assumeIngressGateway: opts.defaultIngressGateway !== false });
-  // serve rejects a revision with errors before translating it, so translation findings come only for a valid one.
-  if (job && !hasErrors(found)) found.push(...locateFindings(await job.result.catch(() => translationFindings(load.config)), load.locate));
-  else job?.cancel();
+  // serve rejects a revision with errors before translating it, so translation findings come only for a valid one:
+  // the worker stops as soon as the per-resource layers find an error.
+  let cancelled = false;
+  const stop = () => {
+    if (!cancelled) job?.cancel();
+    cancelled = true;
+  };
+  const found = validate(load, { policies, assumeIngressGateway: opts.defaultIngressGateway !== false, onResourceFindings: (d) => hasErrors(d) && stop() });
+  if (job && !cancelled && !hasErrors(found)) found.push(...locateFindings(await job.result.catch(() => translationFindings(load.config)), load.locate));
+  else stop();
   const diags = found.map((d) => fromWorkingDir(dir, d));
   return {
     policies,

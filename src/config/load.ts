@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { AnyResource, ConfigSet, Diagnostic, MeshSettings, Origin, Resource, ResourceKey, Revision } from '../api/types.js';
 import { DEFAULT_MESH_SETTINGS, resourceKey } from '../api/types.js';
 import { CLUSTER_SCOPED_KINDS, KIND_GROUPS, type MeshConfigSpec, type MeshKind } from '../api/istio.js';
-import { DEFAULT_LIMITS, decodeText, isRecord, lineOfPath, parseConfigText, parseForLocate, type ParseLimits, type ParsedDocument, type ParsedText } from './parse.js';
+import { DEFAULT_LIMITS, decodeText, isRecord, lineOfPath, parseConfigText, parseForLocate, type ParseLimits, type ParsedDocument, type ParsedFile, type ParsedText } from './parse.js';
 
 export const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
@@ -47,6 +47,13 @@ export interface LoadOptions {
   cache?: ParseCache;
   /** Names the source in origins when several sources are merged. */
   sourceName?: string;
+  /**
+   * Parses some files elsewhere (`meshcd validate` hands half of them to its
+   * worker thread): called once, with the decoded text of every file not in
+   * the cache, before this thread parses the rest; the files it returns
+   * results for are not parsed here. The result is as parseConfigText's.
+   */
+  parseElsewhere?: (files: { file: string; text: string }[], limits: ParseLimits) => Map<string, Promise<ParsedFile>>;
 }
 
 export interface LoadResult {
@@ -69,26 +76,50 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
   const pending: Pending[] = [];
   const usedBlobs = new Set<string>();
   const paths = rev.paths.filter(isConfigPath).slice().sort();
+  // Read and decode every file first; then parse (some elsewhere, in parallel); then assemble in path order.
+  const slots: { file: string; blob?: string; parsed?: CachedFile; cached?: boolean; text?: string; readError?: Diagnostic }[] = [];
   for (const file of paths) {
     const blob = rev.blobId(file);
-    let parsed = blob ? opts.cache?.get(blob) : undefined;
-    if (!parsed) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await rev.read(file);
-      } catch (err) {
-        diagnostics.push({ code: 'MCD0005', severity: 'error', message: `cannot read file: ${(err as Error).message}`, origin: { file, line: 1 } });
-        continue;
-      }
-      const decoded = decodeText(file, bytes, limits);
-      if (decoded.text === undefined) {
-        parsed = { text: '', documents: [], diagnostics: [decoded.diagnostic!] };
-      } else {
-        const r = parseConfigText(file, decoded.text, limits);
-        parsed = { text: decoded.text, documents: r.documents, diagnostics: r.diagnostics };
-      }
-      if (blob) opts.cache?.set(blob, parsed);
+    const slot: (typeof slots)[number] = { file, ...(blob ? { blob } : {}) };
+    slots.push(slot);
+    slot.parsed = blob ? opts.cache?.get(blob) : undefined;
+    slot.cached = slot.parsed !== undefined;
+    if (slot.parsed) continue;
+    let bytes: Uint8Array;
+    try {
+      bytes = await rev.read(file);
+    } catch (err) {
+      slot.readError = { code: 'MCD0005', severity: 'error', message: `cannot read file: ${(err as Error).message}`, origin: { file, line: 1 } };
+      continue;
     }
+    const decoded = decodeText(file, bytes, limits);
+    if (decoded.text === undefined) slot.parsed = { text: '', documents: [], diagnostics: [decoded.diagnostic!] };
+    else slot.text = decoded.text;
+  }
+  const elsewhere = opts.parseElsewhere?.(slots.filter((s) => s.text !== undefined).map((s) => ({ file: s.file, text: s.text! })), limits) ?? new Map<string, Promise<ParsedFile>>();
+  for (const slot of slots) {
+    if (slot.text === undefined || elsewhere.has(slot.file)) continue;
+    const r = parseConfigText(slot.file, slot.text, limits);
+    slot.parsed = { text: slot.text, documents: r.documents, diagnostics: r.diagnostics };
+  }
+  for (const slot of slots) {
+    const there = slot.text !== undefined ? elsewhere.get(slot.file) : undefined;
+    if (!there) continue;
+    let r: ParsedFile;
+    try {
+      r = await there;
+    } catch {
+      r = parseConfigText(slot.file, slot.text!, limits); // the other thread failed: parse here
+    }
+    slot.parsed = { text: slot.text!, documents: r.documents, diagnostics: r.diagnostics };
+  }
+  for (const { file, blob, parsed: p, cached, readError } of slots) {
+    if (readError) {
+      diagnostics.push(readError);
+      continue;
+    }
+    const parsed = p!;
+    if (blob && !cached) opts.cache?.set(blob, parsed);
     if (blob) usedBlobs.add(blob);
     texts.set(file, parsed.text);
     files.set(file, parsed);

@@ -51,14 +51,28 @@ export class ConfigServiceIndex implements ServiceIndex {
   private readonly byHost = new Map<string, Service[]>();
   private readonly endpoints = new Map<Service, Workload[]>();
   private readonly allWorkloads: Workload[] = [];
+  /** allWorkloads by namespace, and by namespace and label (`ns\0key\0value`): a ServiceEntry's selector looks only at workloads that have its first label. */
+  private readonly entriesByNamespace = new Map<string, Workload[]>();
+  private readonly entriesByLabel = new Map<string, Workload[]>();
 
   constructor(config: ConfigSet) {
     const entries = config.ofKind('WorkloadEntry');
     for (const we of entries) {
       const w = workloadFromEntry(resourceKey('WorkloadEntry', we.metadata.namespace, we.metadata.name), we.metadata.namespace, we.spec);
-      if (w) this.allWorkloads.push(w);
+      if (w) this.addWorkload(w);
     }
     for (const se of config.ofKind('ServiceEntry')) this.addServiceEntry(se);
+  }
+
+  private addWorkload(w: Workload): void {
+    this.allWorkloads.push(w);
+    const add = (m: Map<string, Workload[]>, k: string) => {
+      const l = m.get(k);
+      if (l) l.push(w);
+      else m.set(k, [w]);
+    };
+    add(this.entriesByNamespace, w.namespace);
+    for (const [k, v] of Object.entries(w.labels)) add(this.entriesByLabel, `${w.namespace}\0${k}\0${v}`);
   }
 
   private addServiceEntry(se: Resource<'ServiceEntry'>): void {
@@ -75,13 +89,15 @@ export class ConfigServiceIndex implements ServiceIndex {
     // Istio spells ServiceEntry's selector `workloadSelector.labels`.
     const sel = spec.workloadSelector?.labels ?? spec.workloadSelector?.matchLabels;
     if (sel) {
-      workloads = this.allWorkloads.filter((w) => w.namespace === ns && labelsMatch(sel, w.labels));
+      const first = Object.entries(sel)[0];
+      const candidates = first ? this.entriesByLabel.get(`${ns}\0${first[0]}\0${first[1]}`) : this.entriesByNamespace.get(ns);
+      workloads = (candidates ?? []).filter((w) => labelsMatch(sel, w.labels));
     } else {
       (spec.endpoints ?? []).forEach((ep, i) => {
         const w = workloadFromEntry(`${key}#${i}`, ns, ep);
         if (w) {
           workloads.push(w);
-          this.allWorkloads.push(w);
+          this.addWorkload(w);
         }
       });
     }

@@ -11,11 +11,12 @@ import type { AnyResource, ConfigSet, Diagnostic, ResourceKey, ServiceIndex } fr
 import type { LoadResult } from '../config/load.js';
 import { makeConfigSet } from '../config/load.js';
 import { buildServiceIndex } from '../registry/config.js';
-import { checkSchema } from './schema.js';
+import { checkSchema, SCHEMA_CODES } from './schema.js';
 import { checkRules } from './rules/index.js';
 import { analyze } from './analyzers/index.js';
 import { evaluatePolicies, type CompiledPolicy } from './policies.js';
 import { withDefaultIngressGateway } from './default-gateway.js';
+import { dropEquivalents } from './equivalents.js';
 
 export interface ValidateOptions {
   /** Compiled org policies (see policies.ts); none when omitted. */
@@ -32,6 +33,12 @@ export interface ValidateOptions {
    * default-gateway.ts). `meshcd validate` turns it on; serve does not.
    */
   assumeIngressGateway?: boolean;
+  /**
+   * Called with the schema and rule findings (every layer that looks at one
+   * resource at a time) before the analyzers and policies run: `meshcd
+   * validate` stops its translation there when they hold an error.
+   */
+  onResourceFindings?: (diags: readonly Diagnostic[]) => void;
 }
 
 /**
@@ -63,7 +70,7 @@ function cacheKey(r: AnyResource, meshDigest: string): string {
 function perResource(load: LoadResult, cache: ValidationCache | undefined): { schema: Diagnostic[]; rules: Diagnostic[] } {
   if (!cache) {
     const schema = checkSchema(load);
-    const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+    const bad = unusable(schema);
     return { schema, rules: checkRules(withoutKeys(load, bad)) };
   }
   const meshDigest = JSON.stringify(load.config.mesh);
@@ -78,7 +85,7 @@ function perResource(load: LoadResult, cache: ValidationCache | undefined): { sc
   if (fresh.length > 0) {
     const part: LoadResult = { ...load, config: makeConfigSet(fresh, load.config.mesh) };
     const schema = checkSchema(part);
-    const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+    const bad = unusable(schema);
     const rules = checkRules(withoutKeys(part, bad));
     const group = (diags: Diagnostic[]) => {
       const by = new Map<string, Diagnostic[]>();
@@ -104,6 +111,16 @@ function perResource(load: LoadResult, cache: ValidationCache | undefined): { sc
   return { schema, rules };
 }
 
+/**
+ * Resources the later layers cannot read: those with a schema error. A CRD
+ * validation rule's finding (MCD0108) leaves the types intact, so such a
+ * resource still gets the rules and analyzers (their findings of the same
+ * problem are dropped by dropEquivalents).
+ */
+function unusable(schema: readonly Diagnostic[]): Set<ResourceKey> {
+  return new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource && d.code !== SCHEMA_CODES.celRule.code).map((d) => d.resource!));
+}
+
 function withoutKeys(load: LoadResult, bad: ReadonlySet<ResourceKey>): LoadResult {
   return bad.size === 0 ? load : { ...load, config: makeConfigSet(load.config.resources.filter((r: AnyResource) => !bad.has(keyOf(r))) as AnyResource[], load.config.mesh) };
 }
@@ -112,39 +129,15 @@ export function validate(load: LoadResult, opts: ValidateOptions = {}): Diagnost
   const out: Diagnostic[] = [...load.diagnostics];
   const { schema, rules } = perResource(load, opts.cache);
   out.push(...schema);
-  const bad = new Set<ResourceKey>(schema.filter((d) => d.severity === 'error' && d.resource).map((d) => d.resource!));
+  const bad = unusable(schema);
   const clean = withoutKeys(load, bad);
   out.push(...rules);
+  opts.onResourceFindings?.(out);
   let index = opts.index ?? opts.indexFor?.(clean.config) ?? buildServiceIndex(clean.config);
   if (opts.assumeIngressGateway) index = withDefaultIngressGateway(index, clean.config.mesh.rootNamespace, clean.config.mesh.clusterDomain);
   out.push(...analyze(clean, index));
   if (opts.policies && opts.policies.length > 0) out.push(...evaluatePolicies(clean, opts.policies));
-  return sortDiagnostics(dropEquivalents(out));
-}
-
-/**
- * Two layers can see the same mistake (Istio's webhook and `istioctl analyze`
- * overlap too). Where they do, keep the analyzer's Istio code and drop the
- * rule layer's finding on the same part of the resource (the rule's path, or
- * a path inside it).
- */
-const SAME_FINDING: Readonly<Record<string, string>> = { MCD0211: 'IST0130' };
-
-function dropEquivalents(diags: Diagnostic[]): Diagnostic[] {
-  const present = new Map<string, string[]>();
-  for (const d of diags) {
-    const k = `${d.code}|${d.resource ?? ''}`;
-    let l = present.get(k);
-    if (!l) present.set(k, (l = []));
-    l.push(d.path ?? '');
-  }
-  return diags.filter((d) => {
-    const preferred = SAME_FINDING[d.code];
-    if (!preferred) return true;
-    const paths = present.get(`${preferred}|${d.resource ?? ''}`) ?? [];
-    const mine = d.path ?? '';
-    return !paths.some((p) => p === mine || p.startsWith(`${mine}.`) || p.startsWith(`${mine}[`));
-  });
+  return sortDiagnostics(dropEquivalents(out, SCHEMA_CODES.celRule.code));
 }
 
 function keyOf(r: AnyResource): ResourceKey {

@@ -9,6 +9,7 @@ import type { LoadResult } from '../config/load.js';
 import { istioSpecSchema, type IstioKind } from './schema/istio.js';
 import { MESHCONFIG_SPEC_SCHEMA, OBJECT_META_SCHEMA, ROLLOUT_SPEC_SCHEMA } from './schema/meshcd.js';
 import { checkAgainstSchema, formatPath, suggest, type JsonSchema, type PathSegment, type SchemaFinding, type SchemaFindingKind } from './schema/jsonschema.js';
+import { checkCelRules } from './schema/cel.js';
 import { dns1123LabelError, dns1123SubdomainError, labelKeyError, labelValueError } from './schema/names.js';
 
 export const SCHEMA_CODES = {
@@ -20,6 +21,12 @@ export const SCHEMA_CODES = {
   range: { code: 'MCD0105', name: 'SchemaValueOutOfRange', meaning: 'A number is outside the range of its type (int32, uint32) or the field.' },
   metadataName: { code: 'MCD0106', name: 'InvalidResourceName', meaning: 'metadata.name or metadata.namespace is not a valid Kubernetes name.' },
   metadataLabel: { code: 'MCD0107', name: 'InvalidMetadataLabel', meaning: 'A metadata label key or value is not valid for Kubernetes.' },
+  celRule: {
+    code: 'MCD0108',
+    name: 'CRDValidationRule',
+    meaning:
+      "A resource breaks one of its CRD's CEL validation rules (`x-kubernetes-validations`), which the API server evaluates on every create and update: the message is the API server's (`spec.hosts[0]: Invalid value: \"*\": hostname cannot be wildcard`). Checked only when the resource has no unknown field, wrong type, missing required field, bad enum value or over-long value, as the API server does.",
+  },
   unavailable: { code: 'MCD0109', name: 'SchemaUnavailable', meaning: 'The schema for the kind and version is missing from the generated Istio CRD bundle (a build problem).' },
 } as const;
 
@@ -46,7 +53,11 @@ export function checkSchema(load: LoadResult): Diagnostic[] {
   for (const r of load.config.resources) {
     const key = `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
     const findings: { code: string; path: PathSegment[]; message: string }[] = [];
-    const add = (f: SchemaFinding) => findings.push({ code: KIND_TO_CODE[f.kind].code, path: f.path, message: f.message });
+    let blocked = false;
+    const add = (f: SchemaFinding) => {
+      blocked ||= f.blocking === true;
+      findings.push({ code: KIND_TO_CODE[f.kind].code, path: f.path, message: f.message });
+    };
     try {
       for (const k of Object.keys(r.raw)) {
         if (!TOP_LEVEL.includes(k)) {
@@ -59,7 +70,10 @@ export function checkSchema(load: LoadResult): Diagnostic[] {
       if (r.raw.spec === undefined || r.raw.spec === null) {
         if (r.kind === 'Rollout') add({ kind: 'required', path: ['spec'], message: '`spec` is required' });
       } else {
-        checkAgainstSchema(specSchema(r), r.raw.spec, ['spec']).forEach(add);
+        const schema = specSchema(r);
+        checkAgainstSchema(schema, r.raw.spec, ['spec']).forEach(add);
+        // The API server runs the CRD's CEL rules only on an object without blocking errors.
+        if (!blocked) for (const f of checkCelRules(schema, r.raw.spec, ['spec'])) findings.push({ code: SCHEMA_CODES.celRule.code, path: f.path, message: f.message });
       }
     } catch (err) {
       // The schema source itself is broken (e.g. an unexpected package layout): say so once per resource, never crash.

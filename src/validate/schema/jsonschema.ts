@@ -32,8 +32,8 @@ export interface JsonSchema {
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   /** meshcd: fields Istio removed from this object, with what replaced them (schema/istio.ts). */
   'x-meshcd-removed'?: Record<string, string>;
-  /** Kubernetes CEL rules (not evaluated by this checker). */
-  'x-kubernetes-validations'?: { rule: string; message?: string }[];
+  /** Kubernetes CEL rules (evaluated by ./cel.ts, not by this checker). */
+  'x-kubernetes-validations'?: { rule: string; message?: string; messageExpression?: string; reason?: string; fieldPath?: string; optionalOldSelf?: boolean }[];
 }
 
 export type PathSegment = string | number;
@@ -44,6 +44,12 @@ export interface SchemaFinding {
   kind: SchemaFindingKind;
   path: PathSegment[];
   message: string;
+  /**
+   * The API server stops before the CRD's CEL rules on this finding (an
+   * unknown field, a wrong type, a missing required field, a value not in the
+   * enum, a string or list over its maximum: apiextensions' hasBlockingErr).
+   */
+  blocking?: boolean;
 }
 
 const INT32_MIN = -2147483648;
@@ -171,7 +177,7 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
   }
   if (schema.type && !typeMatches(schema.type, value)) {
     const quote = schema.type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ` (quote it in YAML: "${String(value)}")` : '';
-    out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}${quote}` });
+    out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}${quote}`, blocking: true });
     return out;
   }
   if (schema.enum && !schema.enum.includes(value)) {
@@ -181,6 +187,7 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
       kind: 'enum',
       path,
       message: `\`${where}\` is ${describeValue(value)}; it must be one of ${allowed.join(', ')}${hint ? ` (did you mean \`${hint}\`?)` : ''}`,
+      blocking: true,
     });
     return out;
   }
@@ -198,18 +205,18 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
     if (schema.minLength !== undefined && len < schema.minLength) {
       out.push({ kind: 'required', path, message: schema.minLength === 1 ? `\`${where}\` must not be empty` : `\`${where}\` must be at least ${schema.minLength} characters long` });
     }
-    if (schema.maxLength !== undefined && len > schema.maxLength) out.push({ kind: 'range', path, message: `\`${where}\` is ${len} characters long; it may be at most ${schema.maxLength}` });
+    if (schema.maxLength !== undefined && len > schema.maxLength) out.push({ kind: 'range', path, message: `\`${where}\` is ${len} characters long; it may be at most ${schema.maxLength}`, blocking: true });
     if (schema.pattern !== undefined && !patternOf(schema.pattern).test(value)) out.push({ kind: 'enum', path, message: `\`${where}\` is ${describeValue(value)}; it must match ${schema.pattern}` });
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push({ kind: 'range', path, message: `\`${where}\` has ${value.length} items; it may have at most ${schema.maxItems}` });
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push({ kind: 'range', path, message: `\`${where}\` has ${value.length} items; it may have at most ${schema.maxItems}`, blocking: true });
     if (schema.items) value.forEach((item, i) => checkAgainstSchema(schema.items!, item, [...path, i], out));
   }
   if (isObject(value)) {
     const n = Object.keys(value).length;
     if (schema.minProperties !== undefined && n < schema.minProperties) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minProperties} entr${schema.minProperties === 1 ? 'y' : 'ies'}` });
-    if (schema.maxProperties !== undefined && n > schema.maxProperties) out.push({ kind: 'range', path, message: `\`${where}\` has ${n} entries; it may have at most ${schema.maxProperties}` });
+    if (schema.maxProperties !== undefined && n > schema.maxProperties) out.push({ kind: 'range', path, message: `\`${where}\` has ${n} entries; it may have at most ${schema.maxProperties}`, blocking: true });
     checkObject(schema, value, path, out);
   }
   checkCombinators(schema, value, path, out);
@@ -234,7 +241,7 @@ function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: P
     } else if (typeof extra === 'object') {
       checkAgainstSchema(extra, v, [...path, k], out);
     } else if (schema['x-meshcd-removed']?.[k]) {
-      out.push({ kind: 'unknown-field', path: [...path, k], message: `\`${formatPath([...path, k])}\` ${schema['x-meshcd-removed'][k]}` });
+      out.push({ kind: 'unknown-field', path: [...path, k], message: `\`${formatPath([...path, k])}\` ${schema['x-meshcd-removed'][k]}`, blocking: true });
     } else if (schema.type === 'object' && props && extra !== true && !schema['x-kubernetes-preserve-unknown-fields']) {
       // Only a full object schema (with a type) closes the field set; combinator branches list a few fields.
       const hint = suggest(k, Object.keys(props));
@@ -243,12 +250,13 @@ function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: P
         kind: 'unknown-field',
         path: [...path, k],
         message: `unknown field \`${formatPath([...path, k])}\`${hint ? `; did you mean \`${hint}\`?` : known.length > 0 && known.length <= 8 ? `; known fields here: ${known.join(', ')}` : ''}`,
+        blocking: true,
       });
     }
   }
   if (schema.required) {
     for (const r of schema.required) {
-      if (!(r in value)) out.push({ kind: 'required', path: [...path, r], message: `\`${formatPath([...path, r])}\` is required` });
+      if (!(r in value)) out.push({ kind: 'required', path: [...path, r], message: `\`${formatPath([...path, r])}\` is required`, blocking: true });
     }
   }
 }

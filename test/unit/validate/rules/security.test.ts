@@ -27,8 +27,8 @@ validCases(test, checkRules, [
 ]);
 
 const cases: RuleCase[] = [
-  { name: 'port-level mTLS without selector', code: 'MCD0225', message: /mesh\/namespace peer authentication cannot have port level mTLS/, yaml: pa(`  portLevelMtls: #<\n    "8080": {mode: DISABLE}\n`) },
-  { name: 'port-level mTLS port range', code: 'MCD0201', message: /port must be in range 1..65535/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls:\n    "70000": {mode: DISABLE} #<\n`) },
+  { name: 'port-level mTLS without selector', code: 'MCD0225', schemaFirst: 'MCD0108', message: /mesh\/namespace peer authentication cannot have port level mTLS/, yaml: pa(`  portLevelMtls: #<\n    "8080": {mode: DISABLE}\n`) },
+  { name: 'port-level mTLS port range', code: 'MCD0201', schemaFirst: 'MCD0108', message: /port must be in range 1..65535/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls:\n    "70000": {mode: DISABLE} #<\n`) },
   { name: 'empty portLevelMtls', code: 'MCD0225', schemaFirst: 'MCD0102', message: /port level mTLS, if defined, must have at least one element/, yaml: pa(`  selector:\n    matchLabels: {app: a}\n  portLevelMtls: {} #<\n`) },
   { name: 'CUSTOM without provider', code: 'MCD0218', message: /`provider.name` must not be empty/, yaml: ap(`  action: CUSTOM #<\n  rules:\n  - {}\n`) },
   { name: 'CUSTOM without rules', code: 'MCD0218', message: /CUSTOM action without `rules` is meaningless/, yaml: ap(`  action: CUSTOM\n  provider: {name: opa}\n`).replace('spec:\n', 'spec: #<\n') },
@@ -36,7 +36,7 @@ const cases: RuleCase[] = [
   { name: 'CUSTOM with principals', code: 'MCD0218', message: /From.Principals is currently not supported with CUSTOM action/, yaml: ap(`  action: CUSTOM\n  provider: {name: opa}\n  rules:\n  - from:\n    - source:\n        principals: [a] #<\n`) },
   { name: 'DENY without rules', code: 'MCD0218', message: /DENY action without `rules` is meaningless/, yaml: ap(`  action: DENY\n`).replace('spec:\n', 'spec: #<\n') },
   { name: 'DENY with an empty rules list', code: 'MCD0218', message: /DENY action without `rules` is meaningless/, yaml: ap(`  action: DENY\n  rules: [] #<\n`).replace('  rules: [] #<', '  rules: []').replace('spec:\n', 'spec: #<\n') },
-  { name: 'serviceAccounts with namespaces', code: 'MCD0209', message: /Cannot set serviceAccounts with namespaces or principals/, yaml: ap(`  rules:\n  - from:\n    - source:\n        serviceAccounts: [shop/sa] #<\n        namespaces: [shop]\n`) },
+  { name: 'serviceAccounts with namespaces', code: 'MCD0209', schemaFirst: 'MCD0108', message: /Cannot set serviceAccounts with namespaces or principals/, yaml: ap(`  rules:\n  - from:\n    - source:\n        serviceAccounts: [shop/sa] #<\n        namespaces: [shop]\n`) },
   { name: 'empty from', code: 'MCD0218', message: /`from` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - from: [] #<\n`) },
   { name: 'empty source', code: 'MCD0218', message: /`from.source` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - from:\n    - source: {} #<\n`) },
   { name: 'empty operation', code: 'MCD0218', message: /`to.operation` must not be empty, found at rule 0/, yaml: ap(`  rules:\n  - to:\n    - operation: {} #<\n`) },
@@ -51,15 +51,15 @@ const cases: RuleCase[] = [
   { name: 'path template {**} not last', code: 'MCD0218', message: /\{\*\*\} as the last operator/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /{**}/x/{*} #<\n`) },
   { name: 'path with * in the middle', code: 'MCD0218', message: /"\*" is only supported as a prefix, a suffix or the whole path/, yaml: ap(`  rules:\n  - to:\n    - operation:\n        paths:\n        - /api/*/users #<\n`) },
   { name: 'DENY with only HTTP attributes', severity: 'warning', code: 'MCD0218', message: /will deny all traffic to TCP ports/, yaml: ap(`  action: DENY\n  rules:\n  - to: #<\n    - operation:\n        methods: [POST]\n`).replace('  - to: #<', '  - to: #<') },
-  { name: 'selector and targetRef', code: 'MCD0209', message: /only one of targetRefs or workloadSelector can be set/, yaml: ap(`  selector:\n    matchLabels: {app: a}\n  targetRef: #<\n    kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  rules:\n  - {}\n`) },
+  { name: 'selector and targetRef', code: 'MCD0209', schemaFirst: 'MCD0108', message: /only one of targetRefs or workloadSelector can be set/, yaml: ap(`  selector:\n    matchLabels: {app: a}\n  targetRef: #<\n    kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  rules:\n  - {}\n`) },
   { name: 'neither issuer nor jwksUri (Istio accepts a jwksUri alone)', code: 'MCD0219', message: /^issuer or jwksUri must be non-empty string$/, yaml: ra(`  jwtRules:\n  - audiences: [a] #<\n`) },
-  { name: 'jwksUri not http', code: 'MCD0219', message: /URI scheme "ftp" is not supported/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: ftp://a.example.com/jwks #<\n`) },
-  { name: 'jwksUri not a URL', code: 'MCD0219', message: /jwksUri "not a url" is not a valid URL/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: not a url #<\n`) },
-  { name: 'jwks and jwksUri together', code: 'MCD0209', message: /only one of jwks or jwksUri may be set/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    jwks: '{"keys":[]}' #<\n`) },
+  { name: 'jwksUri not http', code: 'MCD0219', schemaFirst: 'MCD0108', message: /URI scheme "ftp" is not supported/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: ftp://a.example.com/jwks #<\n`) },
+  { name: 'jwksUri not a URL', code: 'MCD0219', schemaFirst: 'MCD0108', message: /jwksUri "not a url" is not a valid URL/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: not a url #<\n`) },
+  { name: 'jwks and jwksUri together', code: 'MCD0209', schemaFirst: 'MCD0108', message: /only one of jwks or jwksUri may be set/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    jwks: '{"keys":[]}' #<\n`) },
   { name: 'jwks not JSON', code: 'MCD0219', message: /jwks parse error/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwks: "{keys" #<\n`) },
   { name: 'empty header location', code: 'MCD0219', schemaFirst: 'MCD0102', message: /location header name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromHeaders:\n    - prefix: "Bearer " #<\n`) },
-  { name: 'selector with empty key', code: 'MCD0207', message: /empty key is not supported in selector/, yaml: ra(`  selector:\n    matchLabels: #<\n      "": x\n  jwtRules:\n  - issuer: me\n`) },
-  { name: 'JWKS fetch timeout', code: 'MCD0202', message: /greater than 1ms/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    timeout: 0s #<\n`) },
+  { name: 'selector with empty key', code: 'MCD0207', schemaFirst: 'MCD0108', message: /empty key is not supported in selector/, yaml: ra(`  selector:\n    matchLabels: #<\n      "": x\n  jwtRules:\n  - issuer: me\n`) },
+  { name: 'JWKS fetch timeout', code: 'MCD0202', schemaFirst: 'MCD0108', message: /greater than 1ms/, yaml: ra(`  jwtRules:\n  - issuer: me\n    jwksUri: https://a.example.com/jwks\n    timeout: 0s #<\n`) },
   { name: 'empty cookie name', code: 'MCD0219', schemaFirst: 'MCD0102', message: /cookie name must be non-empty string/, yaml: ra(`  jwtRules:\n  - issuer: me\n    fromCookies:\n    - "" #<\n`) },
 ];
 ruleCases(test, checkRules, checkSchema, cases);
