@@ -319,6 +319,35 @@ spec:
 `,
     expect: ['IST0128 t.yaml:7', 'IST0129 t.yaml:10'],
   },
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: "valid: credentialName on a rule with a workloadSelector (Istio's exception: the secret supplies the CA)",
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  workloadSelector: {matchLabels: {app: ratings}}
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: ratings-ca}
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, credentialName: ratings-client}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: 'invalid: credentialName without a workloadSelector still warns at both levels, as Istio',
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: ratings-ca}
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, credentialName: ratings-client}
+`,
+    expect: ['IST0128 t.yaml:7', 'IST0129 t.yaml:10'],
+  },
   // --- MCD0320
   {
     analyzer: 'destinationrule/conflicts',
@@ -883,4 +912,21 @@ test('analyzers survive malformed specs that skipped schema checks', async (t) =
   });
   const diags = analyze(load, buildServiceIndex(load.config));
   t.false(diags.some((d) => d.code === 'IST0001'), diags.map((d) => d.message).join('\n'));
+});
+
+test("IST0129's message is Istio's template, the port in protobuf text form", async (t) => {
+  const yaml = `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: SIMPLE, credentialName: ratings-ca}
+`;
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'destinationrule/ca-certificates'));
+  t.deepEqual(
+    diags.map((d) => [d.code, d.severity, `${d.origin?.file}:${d.origin?.line}`, d.message]),
+    [['IST0129', 'warning', 't.yaml:9', 'DestinationRule shop/ratings in namespace shop has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: ratings at port number:9090']],
+  );
 });
