@@ -171,6 +171,9 @@ function checkL4Match(ctx: RuleContext, path: string, m: unknown): void {
  * warning that says the split traffic will really get, because a sum that
  * misses 100 is usually a slip (90 meant as 90%).
  */
+/** Envoy and grpc-go refuse weighted clusters whose weights sum past uint32 (Istio sums in int32 and does not check). */
+const MAX_TOTAL_WEIGHT = 4_294_967_295;
+
 function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[]): void {
   let total = 0;
   let anyWeight = false;
@@ -187,6 +190,7 @@ function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[]
   });
   if (routes.length > 1) {
     if (total === 0) ctx.error('weight', path, 'total destination weight = 0');
+    else if (total > MAX_TOTAL_WEIGHT && !negative) ctx.warn('weight', path, `destination weights sum to ${total}, over ${MAX_TOTAL_WEIGHT}: Istio accepts this, but Envoy and gRPC clients refuse (NACK) a route whose weights sum past a 32-bit count, so the route would not change; scale the weights down`);
     else if (total !== 100 && !negative) ctx.warn('relativeWeights', path, `destination weights sum to ${total}, not 100; Istio treats them as relative, so traffic splits ${splitText(routes, total)}`);
   } else if (routes.length === 1 && anyWeight) {
     const w = (routes[0] as { weight: number }).weight;
