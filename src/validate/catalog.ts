@@ -103,7 +103,7 @@ const TRANSLATION: [string, string, Severity, string][] = [
 const STRICTER: Partial<Record<string, string>> = {
   MCD0203: 'Istio accepts a regex header or query match in a delegate VirtualService: warned because meshcd cannot merge it with the root route\'s matches.',
   MCD0213: 'Istio accepts a fault delay with neither fixedDelay nor exponentialDelay: warned because it delays nothing.',
-  MCD0204: 'A weight on a lone destination is accepted by Istio and gets all traffic: warned because the number is then meaningless. Weights summing past 4294967295 are accepted by Istio: warned because Envoy and gRPC clients refuse such a route.',
+  MCD0204: 'A weight on a lone destination is accepted by Istio and gets all traffic: warned because the number is then meaningless. HTTP route weights summing past 4294967295 are accepted by Istio: warned because Envoy and gRPC clients refuse such a route.',
   MCD0217: "A STATIC ServiceEntry with neither endpoints nor a workloadSelector is accepted by Istio: warned because nothing backs it and requests fail.",
   MCD0219: "Istio does not check spaceDelimitedClaims names: an empty one is warned because it can never match.",
   MCD0221: "Istio checks header names in outputClaimToHeaders only: a bad outputPayloadToHeader name is warned because Envoy refuses it.",
