@@ -99,45 +99,38 @@ ${routes.join('\n')}
   ].join('---\n');
 }
 
-interface Ctx {
-  serve: ServeProcess;
-  dir: string;
-  go: GoClient;
-  js: EchoClient;
-  cleanup: (() => Promise<unknown> | unknown)[];
-}
-let ctx: Ctx;
+/** Undone in reverse order after the tests. */
+const undo: (() => Promise<unknown> | unknown)[] = [];
+let ctx: { serve: ServeProcess; dir: string; go: GoClient; js: EchoClient };
 
 test.before(async (t) => {
   t.timeout(600_000, 'the first build of grpc-go-client on a cold machine');
-  const cleanup: Ctx['cleanup'] = [];
-  ctx = { cleanup } as Ctx;
   await goPeer('grpc-go-client');
-  const { dir: work, remove } = await tempDir('meshcd-e2e-weights-');
-  cleanup.push(remove);
-  const dir = join(work, 'mesh');
+  const work = await tempDir('meshcd-e2e-weights-');
+  undo.push(work.remove);
+  const dir = join(work.dir, 'mesh');
   await mkdir(dir);
   const ports: Record<string, number> = {};
   for (const v of VERSIONS) {
     const b = await startBackend(v);
-    cleanup.push(() => b.close());
+    undo.push(() => b.close());
     ports[v] = b.port;
   }
   await writeFileIn(dir, 'reviews.yaml', meshYaml(ports));
-  const { serve, ca } = await startServeWithCa(work, dir, 'bookinfo', { 'client-go': GO_TOKEN });
-  cleanup.push(() => serve.stop());
-  const goId = await startIdentity(work, ca, ca.address, 'client-go', { pod: 'client-go', ttl: '1h' });
-  cleanup.push(() => goId.agent.stop());
+  const { serve, ca } = await startServeWithCa(work.dir, dir, 'bookinfo', { 'client-go': GO_TOKEN });
+  undo.push(() => serve.stop());
+  const goId = await startIdentity(work.dir, ca, ca.address, 'client-go', { pod: 'client-go', ttl: '1h' });
+  undo.push(() => goId.agent.stop());
   const go = await startGoClient(goId.bootstrap);
-  cleanup.push(() => go.stop());
+  undo.push(() => go.stop());
   const js = await xdsClient(TARGET, serve.xds, JS_ID);
-  cleanup.push(() => js.close());
+  undo.push(() => js.close());
   await eventually(() => callEcho(js, {}, {}, 2000), 15000);
-  Object.assign(ctx, { serve, dir, go, js });
+  ctx = { serve, dir, go, js };
 });
 
 test.after.always(async () => {
-  for (const f of (ctx?.cleanup ?? []).reverse()) await f();
+  for (const f of undo.reverse()) await f();
 });
 
 const pct = (p: number) => (Number.isInteger(100 * p) ? String(100 * p) : (100 * p).toFixed(1));
