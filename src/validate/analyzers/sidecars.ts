@@ -3,8 +3,9 @@
 //   without a selector in a namespace: which one applies is undefined.
 // IST0110 ConflictingSidecarWorkloadSelectors — two Sidecars whose selectors
 //   pick the same workload.
-// IST0101 ReferencedResourceNotFound — an egress host `ns/host` that names
-//   no service in that namespace (so the Sidecar imports nothing for it).
+// MCD0330 SidecarEgressHostNotFound (meshcd only; Istio's analyzers do not
+//   check egress hosts) — an egress host `ns/host` that names no service in
+//   that namespace, so the Sidecar imports nothing for it: a warning.
 
 import type { Resource } from '../../api/types.js';
 import { labelsMatch } from '../../registry/config.js';
@@ -15,7 +16,7 @@ export const sidecars: Analyzer = {
   codes: [
     { code: 'IST0110', name: 'ConflictingSidecarWorkloadSelectors', severity: 'error', description: 'Two Sidecars select the same workload.' },
     { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', severity: 'error', description: 'More than one Sidecar in a namespace has no workload selector.' },
-    { code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'A Sidecar egress host names no service.' },
+    { code: 'MCD0330', name: 'SidecarEgressHostNotFound', severity: 'warning', description: 'A Sidecar egress host `ns/host` names no service in that namespace, so the Sidecar imports nothing for it (Istio does not check this).' },
   ],
   run(ctx: AnalysisContext) {
     const byNs = new Map<string, Resource<'Sidecar'>[]>();
@@ -57,7 +58,7 @@ function checkEgress(ctx: AnalysisContext, sc: Resource<'Sidecar'>): void {
       if (ns === '*' || ns === '~' || host === '*') return;
       if (ns === '.') ns = sc.metadata.namespace;
       const found = services.some((s) => s.namespace === ns && (hostCovers(host, s.hostname) || hostCovers(s.hostname, host)));
-      if (!found) ctx.report(sc, 'IST0101', 'error', `Referenced egress host not found: "${h}" (no service with that host in namespace ${ns}); Sidecar ${nsName(sc)}`, `spec.egress[${i}].hosts[${j}]`);
+      if (!found) ctx.report(sc, 'MCD0330', 'warning', `egress host "${h}" names no service in namespace ${ns}: Sidecar ${nsName(sc)} imports nothing for it`, `spec.egress[${i}].hosts[${j}]`);
     });
   });
 }
