@@ -296,6 +296,71 @@ spec:
 `,
     expect: ['IST0173 t.yaml:14', 'IST0174 t.yaml:5'],
   },
+  // --- IST0149
+  {
+    analyzer: 'virtualservice/jwt-claim-routes',
+    name: 'valid: claim routing at a gateway whose workload a root-namespace RequestAuthentication selects; claim routing on the mesh gateway only',
+    yaml: `${GW}metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: by-group, namespace: shop}
+spec:
+  hosts: ['*']
+  gateways: [public]
+  http:
+  - match: [{headers: {'@request.auth.claims.group': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+${VS}metadata: {name: in-mesh, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{withoutHeaders: {'@request.auth.claims[group]': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ingress-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/jwt-claim-routes',
+    name: 'invalid: claim routing at a gateway whose workload no RequestAuthentication selects (one for other workloads, one in another namespace)',
+    yaml: `${GW}metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: by-group, namespace: shop}
+spec:
+  hosts: ['*']
+  gateways: [public]
+  http:
+  - match: [{headers: {x-plain: {exact: a}, '@request.auth.claims.group': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: reviews-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: shop-jwt, namespace: shop}
+spec:
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+`,
+    expect: ['IST0149 t.yaml:8'],
+  },
   // --- IST0128 / IST0129
   {
     analyzer: 'destinationrule/ca-certificates',
@@ -928,5 +993,27 @@ spec:
   t.deepEqual(
     diags.map((d) => [d.code, d.severity, `${d.origin?.file}:${d.origin?.line}`, d.message]),
     [['IST0129', 'warning', 't.yaml:9', 'DestinationRule shop/ratings in namespace shop has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: ratings at port number:9090']],
+  );
+});
+
+test("IST0149's message is Istio's template: the claim key, the gateway and the gateway's workload", async (t) => {
+  const yaml = `${GW}metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: by-group, namespace: shop}
+spec:
+  hosts: ['*']
+  gateways: [shop/public]
+  http:
+  - match: [{headers: {'@request.auth.claims[group]': {exact: beta}}}]
+    route: [{destination: {host: reviews}}]
+`;
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'virtualservice/jwt-claim-routes'));
+  t.deepEqual(
+    diags.map((d) => [d.code, d.severity, d.resource, `${d.origin?.file}:${d.origin?.line}`, d.message]),
+    [['IST0149', 'error', 'VirtualService/shop/by-group', 't.yaml:8', 'The virtual service uses the JWT claim based routing (key: @request.auth.claims[group]) but found no request authentication for the gateway (shop/public) pod (ingressgateway). The request authentication must first be applied for the gateway pods to validate the JWT token and make the claims available for routing.']],
   );
 });
