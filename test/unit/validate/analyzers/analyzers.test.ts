@@ -12,6 +12,18 @@ import { BASE, brief, loadFiles } from './_helpers.js';
 const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\n';
 const DR = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\n';
 const GW = 'apiVersion: networking.istio.io/v1\nkind: Gateway\n';
+const RA = 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n';
+/** A Gateway selecting the ingress workload, and the start of a VirtualService bound to it by `ref` (IST0149 cases). */
+const claimRoute = (ref: string) => `${GW}metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: by-group, namespace: shop}
+spec:
+  hosts: ['*']
+  gateways: [${ref}]
+`;
 
 interface Case {
   analyzer: string;
@@ -300,16 +312,7 @@ spec:
   {
     analyzer: 'virtualservice/jwt-claim-routes',
     name: 'valid: claim routing at a gateway whose workload a root-namespace RequestAuthentication selects; claim routing on the mesh gateway only',
-    yaml: `${GW}metadata: {name: public, namespace: shop}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
----
-${VS}metadata: {name: by-group, namespace: shop}
-spec:
-  hosts: ['*']
-  gateways: [public]
-  http:
+    yaml: `${claimRoute('public')}  http:
   - match: [{headers: {'@request.auth.claims.group': {exact: beta}}}]
     route: [{destination: {host: reviews, subset: v2}}]
   - route: [{destination: {host: reviews, subset: v1}}]
@@ -321,9 +324,7 @@ spec:
   - match: [{withoutHeaders: {'@request.auth.claims[group]': {exact: beta}}}]
     route: [{destination: {host: reviews, subset: v1}}]
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: ingress-jwt, namespace: istio-system}
+${RA}metadata: {name: ingress-jwt, namespace: istio-system}
 spec:
   selector: {matchLabels: {istio: ingressgateway}}
   jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
@@ -333,29 +334,16 @@ spec:
   {
     analyzer: 'virtualservice/jwt-claim-routes',
     name: 'invalid: claim routing at a gateway whose workload no RequestAuthentication selects (one for other workloads, one in another namespace)',
-    yaml: `${GW}metadata: {name: public, namespace: shop}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
----
-${VS}metadata: {name: by-group, namespace: shop}
-spec:
-  hosts: ['*']
-  gateways: [public]
-  http:
+    yaml: `${claimRoute('public')}  http:
   - match: [{headers: {x-plain: {exact: a}, '@request.auth.claims.group': {exact: beta}}}]
     route: [{destination: {host: reviews, subset: v2}}]
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: reviews-jwt, namespace: istio-system}
+${RA}metadata: {name: reviews-jwt, namespace: istio-system}
 spec:
   selector: {matchLabels: {app: reviews}}
   jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: shop-jwt, namespace: shop}
+${RA}metadata: {name: shop-jwt, namespace: shop}
 spec:
   jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
 `,
@@ -545,9 +533,7 @@ spec:
   selector:
     matchLabels: {app: reveiws}
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: gw, namespace: shop}
+${RA}metadata: {name: gw, namespace: shop}
 spec:
   selector:
     matchLabels: {istio: ingressgateway}
@@ -997,16 +983,7 @@ spec:
 });
 
 test("IST0149's message is Istio's template: the claim key, the gateway and the gateway's workload", async (t) => {
-  const yaml = `${GW}metadata: {name: public, namespace: shop}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
----
-${VS}metadata: {name: by-group, namespace: shop}
-spec:
-  hosts: ['*']
-  gateways: [shop/public]
-  http:
+  const yaml = `${claimRoute('shop/public')}  http:
   - match: [{headers: {'@request.auth.claims[group]': {exact: beta}}}]
     route: [{destination: {host: reviews}}]
 `;
