@@ -593,6 +593,18 @@ spec: {hosts: [db.example.com], addresses: [10.1.0.5/32], ports: [{number: 5432,
   },
   {
     analyzer: 'serviceentry/addresses',
+    name: 'valid: TCP without addresses, but the cluster allocated some (status.addresses), as Istio skips it',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS}
+status:
+  addresses: [{value: 240.240.0.1, host: db.example.com}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'serviceentry/addresses',
     name: 'invalid: TCP and unset protocol without addresses',
     yaml: `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
