@@ -29,7 +29,7 @@ export const sidecars: Analyzer = {
     for (const [ns, list] of byNs) {
       const noSel = list.filter((s) => !selectorLabels(s.spec.workloadSelector));
       if (noSel.length > 1) {
-        const names = noSel.map((s) => s.metadata.name).sort().join(',');
+        const names = noSel.map((s) => s.metadata.name).sort().join(' ');
         for (const s of noSel) ctx.report(s, 'IST0111', 'error', `The Sidecars [${names}] in namespace "${ns}" have no workload selector, which can lead to undefined behavior.`);
       }
       const withSel = list.filter((s) => !noSel.includes(s));
@@ -38,8 +38,10 @@ export const sidecars: Analyzer = {
       for (const w of workloads) {
         const hits = withSel.filter((s) => labelsMatch(selectorLabels(s.spec.workloadSelector), w.labels));
         if (hits.length < 2) continue;
-        const names = hits.map((s) => s.metadata.name).sort().join(',');
-        for (const s of hits) ctx.report(s, 'IST0110', 'error', `The Sidecars [${names}] in namespace "${ns}" select the same workload "${w.id}", which can lead to undefined behavior.`, 'spec.workloadSelector');
+        // Istio's message: the names as Go prints a list, the workload by its name, at metadata.name.
+        const names = hits.map((s) => s.metadata.name).sort().join(' ');
+        const pod = w.id.slice(w.id.lastIndexOf('/') + 1);
+        for (const s of hits) ctx.report(s, 'IST0110', 'error', `The Sidecars [${names}] in namespace "${ns}" select the same workload pod "${pod}", which can lead to undefined behavior.`, 'metadata.name');
       }
     }
   },

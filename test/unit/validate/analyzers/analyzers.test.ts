@@ -505,7 +505,7 @@ metadata: {name: d, namespace: shop}
 spec:
   workloadSelector: {labels: {version: v1}}
 `,
-    expect: ['IST0110 t.yaml:18', 'IST0110 t.yaml:24', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9', 'MCD0330 t.yaml:7'],
+    expect: ['IST0110 t.yaml:16', 'IST0110 t.yaml:22', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9', 'MCD0330 t.yaml:7'],
   },
   // --- IST0127
   {
@@ -1005,4 +1005,35 @@ test("IST0149's message is Istio's template: the claim key, the gateway and the 
     diags.map((d) => [d.code, d.severity, d.resource, `${d.origin?.file}:${d.origin?.line}`, d.message]),
     [['IST0149', 'error', 'VirtualService/shop/by-group', 't.yaml:8', 'The virtual service uses the JWT claim based routing (key: @request.auth.claims[group]) but found no request authentication for the gateway (shop/public) pod (ingressgateway). The request authentication must first be applied for the gateway pods to validate the JWT token and make the claims available for routing.']],
   );
+});
+
+test("IST0110 and IST0111 carry Istio's messages: the Sidecars' names as Go prints a list, the workload by name", async (t) => {
+  const yaml = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: b, namespace: shop}
+spec: {}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: a, namespace: shop}
+spec: {}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: v1-only, namespace: shop}
+spec: {workloadSelector: {labels: {version: v1}}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: reviews, namespace: shop}
+spec: {workloadSelector: {labels: {app: reviews}}}
+`;
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'sidecar/selectors-and-egress'));
+  t.deepEqual(diags.map((d) => `${d.code} ${d.severity} ${d.origin?.line} ${d.message}`).sort(), [
+    'IST0110 error 13 The Sidecars [reviews v1-only] in namespace "shop" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+    'IST0110 error 18 The Sidecars [reviews v1-only] in namespace "shop" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+    'IST0111 error 1 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+    'IST0111 error 6 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+  ]);
 });
