@@ -1008,26 +1008,8 @@ test("IST0149's message is Istio's template: the claim key, the gateway and the 
 });
 
 test("IST0110 and IST0111 carry Istio's messages: the Sidecars' names as Go prints a list, the workload by name", async (t) => {
-  const yaml = `apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {name: b, namespace: shop}
-spec: {}
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {name: a, namespace: shop}
-spec: {}
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {name: v1-only, namespace: shop}
-spec: {workloadSelector: {labels: {version: v1}}}
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {name: reviews, namespace: shop}
-spec: {workloadSelector: {labels: {app: reviews}}}
-`;
+  const sidecar = (name: string, spec: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}, namespace: shop}\nspec: ${spec}\n`;
+  const yaml = [sidecar('b', '{}'), sidecar('a', '{}'), sidecar('v1-only', '{workloadSelector: {labels: {version: v1}}}'), sidecar('reviews', '{workloadSelector: {labels: {app: reviews}}}')].join('---\n');
   const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
   const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'sidecar/selectors-and-egress'));
   t.deepEqual(diags.map((d) => `${d.code} ${d.severity} ${d.origin?.line} ${d.message}`).sort(), [
