@@ -324,7 +324,8 @@ function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key:
   };
   const destinations: WeightedDestination[] = (r.route ?? []).map((d) => ({
     ...destination(d.destination, ns, domain),
-    weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0,
+    // Istio (route.go): one destination gets the whole route whatever its weight, 0 included.
+    weight: (r.route ?? []).length === 1 ? 100 : typeof d.weight === 'number' ? d.weight : 0,
     ...(d.headers ? { headers: d.headers } : {}),
   }));
   // Istio: with several destinations and no weights, traffic is split evenly.
@@ -416,7 +417,7 @@ function corsModel(c: CorsPolicy): CorsModel {
 
 function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; sniHosts?: string[] }[]; route?: { destination: Destination; weight?: number }[] }[] | undefined, field: string, ns: string, domain: string): L4RouteModel[] {
   return (list ?? []).map((r, i) => {
-    const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0 }));
+    const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: (r.route ?? []).length === 1 ? 100 : typeof d.weight === 'number' ? d.weight : 0 }));
     if (dests.length > 1 && dests.every((d) => d.weight === 0)) dests.forEach((d) => (d.weight = 1));
     return {
       matches: (r.match ?? []).map((m) => ({
