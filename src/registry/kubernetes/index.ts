@@ -245,10 +245,23 @@ export class KubernetesRegistry extends EventEmitter {
     });
   }
 
-  /** The index to serve with an accepted config: Kubernetes services and the config's ServiceEntries, Istio's precedence. */
+  /**
+   * The index to serve with an accepted config: Kubernetes services and the
+   * config's ServiceEntries, Istio's precedence. The same object as last time
+   * when the config, its index and every cluster's view are the same objects
+   * (a rollout step changes only the overlay), so the mesh model's
+   * overlay-only path applies under Kubernetes too.
+   */
   index(config: ConfigSet, configIndex: ServiceIndex): MergedServiceIndex {
-    return new MergedServiceIndex(config, configIndex, this.clusterViews());
+    const views = this.clusterViews();
+    const last = this.lastIndex;
+    if (last && last.config === config && last.configIndex === configIndex && last.views.length === views.length && last.views.every((v, i) => v === views[i])) return last.index;
+    const index = new MergedServiceIndex(config, configIndex, views);
+    this.lastIndex = { config, configIndex, views, index };
+    return index;
   }
+
+  private lastIndex: { config: ConfigSet; configIndex: ServiceIndex; views: readonly ClusterView[]; index: MergedServiceIndex } | undefined;
 
   stats(): Record<string, Record<WatchedKind, DiscoveryStats>> {
     return Object.fromEntries([...this.discoveries, ...[...this.remote.values()].map((r) => r.discovery)].map((d) => [d.clusterId, d.stats()]));
