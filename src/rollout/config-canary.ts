@@ -161,6 +161,12 @@ export class ConfigCanaryDriver {
     return this.tracking?.key === key && this.tracking.generation === generation;
   }
 
+  /** After a restart, a cohort that had ACKed: no gate to open, but a NACK of the new revision is still reported. */
+  watch(key: string, generation: number, members: string[], canaryId: string): void {
+    this.tracking = { key, generation, canaryId, members, reported: true };
+    this.nacked.delete(key);
+  }
+
   /**
    * After a restart, a cohort that was selected but had not ACKed yet: track
    * its members again. For `graceMs`, a member that has not reconnected yet

@@ -270,11 +270,13 @@ export class RolloutRunner {
     }
   }
 
-  /** After a restart, a cohort the previous run had asked for and not seen ACKed: select it (after the grace) or track its members again. */
+  /** After a restart, the cohort of a walk: select it again (after the grace), track its members' ACKs again, or (ACKed) watch for NACKs. */
   private resumeCohort(e: Entry): void {
     const s = e.state;
-    if (!this.canary || this.driving()?.key !== e.key || (s.phase !== 'Progressing' && s.phase !== 'Paused') || !s.cohort || s.cohort.acked) return;
+    if (!this.canary || this.driving()?.key !== e.key || (s.phase !== 'Progressing' && s.phase !== 'Paused') || !s.cohort) return;
     if (this.canary.tracks(e.key, s.change.generation)) return;
+    // ACKed before the restart: nothing to wait for, but a NACK of the new revision (a member sent it again on reconnecting) still rolls back.
+    if (s.cohort.acked) return this.canary.watch(e.key, s.change.generation, s.cohort.members ?? [], this.revisionId);
     const grace = this.opts.resumeGraceMs ?? 30_000;
     const generation = s.change.generation;
     if (s.cohort.members) return this.canary.resume(e.key, generation, s.cohort.members, this.revisionId, grace);

@@ -89,7 +89,7 @@ async function start(t: ExecutionContext, stateDir: string, folder: string, resu
     for (const e of events) e.responseSent?.({ proxy: p, type: 'x.Cluster', nonce, revision: canaryId });
     for (const e of events) e.ack?.({ proxy: p, type: 'x.Cluster', nonce, revision: canaryId });
   };
-  return { runner, reconciler, served, canaries, accepted, inCohort: () => inCohort, ack, stop };
+  return { runner, reconciler, served, canaries, accepted, events, inCohort: () => inCohort, ack, stop };
 }
 
 async function until(t: ExecutionContext, what: string, cond: () => boolean | Promise<boolean>, max = 500): Promise<void> {
@@ -184,4 +184,29 @@ test('kill while the cohort was ACKing: the new process tracks the same members 
   two.ack(P1, 'n1');
   await until(t, 'the pause', () => two.runner.status('shop', 'config')?.phase === 'Paused');
   t.true(two.runner.status('shop', 'config')!.history.some((h) => h.message === 'every cohort proxy ACKed the new revision'));
+});
+
+test('kill mid-canary, then a NACK from the cohort after the restart: rolled back at once, everyone on the revision in force before the canary', async (t) => {
+  const { folder, stateDir } = await setup(t);
+  const one = await start(t, stateDir, folder);
+  const r1 = one.accepted[0]!.revisions[0]!;
+  await writeFile(join(folder, 'dr.yaml'), dr('LEAST_REQUEST'));
+  await one.reconciler.refresh('mesh');
+  await until(t, 'the cohort', () => one.runner.status('shop', 'config')?.cohort?.members.length === 1);
+  one.ack(P1, 'n1');
+  await until(t, 'the pause', () => one.runner.status('shop', 'config')?.phase === 'Paused');
+  await one.stop();
+
+  const two = await start(t, stateDir, folder);
+  const r2 = two.accepted.at(-1)!.revisions[0]!;
+  await until(t, 'the restored stable revision served', () => two.canaries.at(-1) === r2.id && two.served.at(-1)?.id === r1.id);
+  // The reconnected cohort member is sent the new revision again and refuses it.
+  for (const e of two.events) e.responseSent?.({ proxy: P1, type: 'x.Cluster', nonce: 'n9', revision: r2.id });
+  for (const e of two.events) e.nack?.({ proxy: P1, type: 'x.Cluster', nonce: 'n9', revision: r2.id, error: 'outlier_detection.interval out of range' });
+  await until(t, 'the rollback', () => two.runner.status('shop', 'config')?.phase === 'Failed');
+  await two.runner.idle();
+  t.regex(two.runner.status('shop', 'config')!.reason ?? '', /NACKed the new revision \(CDS\): outlier_detection\.interval out of range/);
+  t.is(two.canaries.at(-1), undefined, 'no cohort any more');
+  t.is(two.served.at(-1)!.id, r1.id, 'everyone, the cohort too, on the revision in force before the canary');
+  t.is(lbOf(two.served.at(-1)!.config), 'ROUND_ROBIN');
 });
