@@ -116,6 +116,7 @@ export class ConfigCanaryDriver {
   private warnedRestart = false;
   private poll: NodeJS.Timeout | undefined;
   private grace: NodeJS.Timeout | undefined;
+  private servedIds: { inForce: string; canary?: string } | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -191,6 +192,7 @@ export class ConfigCanaryDriver {
     const serving = driving ? configServingOf(driving.state) : undefined;
     if (!driving || !serving || serving.serve === 'new') {
       this.stable = undefined;
+      this.servedIds = { inForce: current.id };
       apply(current);
       this.setCanary(undefined);
       return;
@@ -198,14 +200,21 @@ export class ConfigCanaryDriver {
     if (!this.stable) {
       if (!this.warnedRestart) this.log.error({ rollout: driving.key }, 'config canary: the revision in force before it could not be read after a restart of meshcd; every proxy is served the new revision');
       this.warnedRestart = true;
+      this.servedIds = { inForce: current.id };
       apply(current);
       this.setCanary(undefined);
       return;
     }
     apply({ config: this.stable.config, overlay: current.overlay, id: this.stable.id });
+    this.servedIds = { inForce: this.stable.id, ...(serving.serve === 'canary' ? { canary: current.id } : {}) };
     if (serving.serve === 'old') return this.setCanary(undefined);
     const filter = driving.spec.cohort;
     this.setCanary(current, serving.threshold, (p) => inCohort(cohortProxy(p), serving.threshold, filter));
+  }
+
+  /** The revisions served now: the one in force (everyone outside the cohort) and, during a walk, the cohort's (status). */
+  served(): { inForce: string; canary?: string } | undefined {
+    return this.servedIds;
   }
 
   private setCanary(canary: Served | undefined, threshold?: number, pred?: (p: ProxyInfo) => boolean): void {

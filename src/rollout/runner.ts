@@ -351,6 +351,7 @@ export class RolloutRunner {
       strategy: 'proxies',
       ...(cohort ? { cohort: { ...(cohort.threshold !== undefined ? { threshold: cohort.threshold } : {}), members: cohort.members ?? [], eligible: cohort.eligible ?? 0, acked: cohort.acked, pending: this.canary?.pending() ?? [] } } : {}),
       ...(this.canary ? { proxies: this.canary.proxies() } : {}),
+      ...(this.canary && this.driving()?.key === e.key && this.canary.served() ? { revisions: this.canary.served()! } : {}),
     };
   }
 
@@ -607,6 +608,8 @@ export interface RolloutStatus {
   /** A config canary whose change waits for the one walking (one config canary at a time; docs/rollouts.md): that one's namespace/name. */
   queuedBehind?: string;
   cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
+  /** The config canary driving the cache: the revision everyone outside the cohort is served (in force) and, during a walk, the cohort's. */
+  revisions?: { inForce: string; canary?: string };
   proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
   /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
   overrides: RouteOverride[];

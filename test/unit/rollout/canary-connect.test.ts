@@ -126,15 +126,19 @@ test('a proxy connecting mid-canary gets the revision its rank gives it; a recon
   t.is(revisionOf(MEMBER), R2);
   const byProxy = Object.fromEntries(status().proxies!.map((p) => [p.proxy, p.revision]));
   t.deepEqual(byProxy, { [LOW.id]: R2, [MEMBER.id]: R2, [MIDDLE.id]: R1, [OTHER.id]: R1 });
+  t.deepEqual(status().revisions, { inForce: R1, canary: R2 }, 'status: the revision in force and the cohort\'s');
 
   ack(MEMBER);
   await until(t, 'the pause', () => status().phase === 'Paused');
   t.is((await runner.command('shop', 'config', 'promote')).rejected, undefined);
   await until(t, 'the last cohort', () => status().cohort?.members.length === 4);
+  // The cohort is reported before the cache is given its threshold: wait for a member above the old one to move.
+  await until(t, 'the last cohort served', () => revisionOf(OTHER) === R2);
   connect(LATE);
   t.is(revisionOf(LATE), R2, 'percent 100: a proxy connecting now is in the cohort');
   for (const p of [LOW, MEMBER, MIDDLE, OTHER, LATE]) ack(p);
   await until(t, 'Succeeded', () => status().phase === 'Succeeded');
   await runner.idle();
   for (const p of [LOW, MEMBER, MIDDLE, OTHER, LATE]) t.is(revisionOf(p), R2, p.id);
+  t.is(status().revisions, undefined, 'no canary drives any more');
 });

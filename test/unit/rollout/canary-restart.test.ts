@@ -82,6 +82,8 @@ async function start(t: ExecutionContext, stateDir: string, folder: string, resu
   const stop = async () => {
     await reconciler!.stop();
     runner.stop();
+    // Queued work (a rollback's state write) finishes before the state dir is removed.
+    await runner.idle();
   };
   t.teardown(stop);
   /** The cohort member ACKs everything of the canary revision. */
@@ -102,7 +104,7 @@ async function until(t: ExecutionContext, what: string, cond: () => boolean | Pr
 
 async function setup(t: ExecutionContext) {
   const root = await mkdtemp(join(tmpdir(), 'meshcd-canary-restart-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+  t.teardown(() => rm(root, { recursive: true, force: true, maxRetries: 5 }));
   const folder = join(root, 'config');
   const stateDir = join(root, 'state');
   await rm(folder, { recursive: true, force: true });
@@ -142,6 +144,7 @@ test('kill mid-canary (paused): the stable revision is persisted first, its fold
   t.false(two.inCohort()(P2));
   t.false(two.served.some((s) => s.id === r2.id), 'the new revision was never served to everyone');
   t.like(two.runner.status('shop', 'config'), { phase: 'Paused', stepIndex: 1 });
+  t.deepEqual(two.runner.status('shop', 'config')!.revisions, { inForce: r1.id, canary: r2.id });
   t.deepEqual(two.runner.status('shop', 'config')!.proxies, [
     { proxy: P1.id, revision: r2.id, cohort: 'canary' },
     { proxy: P2.id, revision: r1.id, cohort: 'current' },
