@@ -6,7 +6,9 @@
 // then both; a revision that a client NACKs stopping at the first cohort,
 // rolled back and reported with the NACK text; a change that raises errors
 // in the cohort rolled back by the cohort-vs-rest comparison, with the revert
-// commit in the repository.
+// commit in the repository; `meshcd serve` killed (-9) mid-canary and
+// restarted on the same state dir: the cohort keeps the new revision and the
+// other client the old one (from the retained copy), then it is promoted.
 
 import test from 'ava';
 import { rank } from '../../src/rollout/cohort.js';
@@ -45,7 +47,7 @@ function canaryRig(first: 'js' | 'go', extra: { prometheus?: boolean; clientMetr
   return RolloutRig.start({ prometheus: false, ...opts, ids: ids(first), rollout: '', name: 'bookinfo/config', rolloutDoc: canaryDoc(`${STEPS}${analysis}  writeBack: revert\n`) });
 }
 
-type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[] };
+type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[]; revisions?: { inForce: string; canary?: string } };
 
 /** v2's share per client kind over `ms` after `settleMs`. */
 async function observe(rig: RolloutRig, ms = 2500, settleMs = 1000) {
@@ -174,5 +176,46 @@ test.serial('a change that raises errors in the cohort is rolled back by the coh
   await rig.traffic.after(decision + 3000);
   const errorsAfter = rig.traffic.js.filter((s) => s.at > decision + 2000 && s.code !== undefined).length;
   t.is(errorsAfter, 0, 'no errors at grpc-js-xds after the rollback');
+  t.deepEqual(await rig.nacks(), []);
+});
+
+test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps the new revision and the other client the old one, then it is promoted', async (t) => {
+  t.timeout(240_000);
+  const rig = await canaryRig('go');
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  const oldRevision = `main@sha1:${(await rig.status()).revision}`;
+  const commit = await rig.change(0, 100, 'reviews: all to v2');
+  const one = (await rig.waitFor('the first cohort ACKed', (s) => s.phase === 'Paused' && s.stepIndex === 1)) as Status;
+  t.deepEqual(one.cohort?.members, [order.go]);
+  t.deepEqual(one.revisions, { inForce: oldRevision, canary: `main@sha1:${commit}` });
+
+  const exited = new Promise<void>((r) => rig.serve.child.once('exit', () => r()));
+  const killedAt = Date.now();
+  rig.serve.child.kill('SIGKILL');
+  await exited;
+  await rig.startServe();
+  const upAt = Date.now();
+  // Both clients reconnect on their own (same ports); each is back on its revision.
+  const back = (await rig.waitFor('both clients back on their revisions', (s) => {
+    const p = (s as Status).proxies ?? [];
+    return p.some((x) => x.proxy === order.go && x.cohort === 'canary') && p.some((x) => x.proxy === order.js && x.cohort === 'current');
+  })) as Status;
+  t.like(back, { phase: 'Paused', stepIndex: 1 });
+  t.deepEqual(back.revisions, { inForce: oldRevision, canary: `main@sha1:${commit}` }, 'the revision in force before the canary, loaded again');
+  const revisions = await proxyStatus(rig);
+  t.regex(revisions[order.go] ?? '', new RegExp(commit));
+  t.is(revisions[order.js], oldRevision);
+  const split = await observe(rig);
+  t.log(`after the restart (${upAt - killedAt} ms down): grpc-go ${split.go.toFixed(1)}% v2 (in the cohort), grpc-js-xds ${split.js.toFixed(1)}% v2 (not)`);
+  t.is(split.go, 100);
+  t.is(split.js, 0);
+  t.is(rig.traffic.share(killedAt, Date.now()).js, 0, 'grpc-js-xds never got the new revision, across the restart');
+
+  t.is((await rig.command('promote')).code, 0);
+  await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
+  const both = await observe(rig);
+  t.is(both.go, 100);
+  t.is(both.js, 100);
   t.deepEqual(await rig.nacks(), []);
 });
