@@ -8,10 +8,12 @@
 // in the cohort rolled back by the cohort-vs-rest comparison, with the revert
 // commit in the repository; `meshcd serve` killed (-9) mid-canary and
 // restarted on the same state dir: the cohort keeps the new revision and the
-// other client the old one (from the retained copy), then it is promoted.
+// other client the old one (from the retained copy), the dashboard's page
+// (Chromium) shows both revisions and who is on which, then it is promoted.
 
 import test from 'ava';
 import { rank } from '../../src/rollout/cohort.js';
+import { openBrowser, screenshot } from '../helpers/browser.js';
 import { AUTHOR, cli, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
 
 const id = (pod: string) => `sidecar~127.0.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`;
@@ -211,6 +213,24 @@ test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps th
   t.is(split.go, 100);
   t.is(split.js, 0);
   t.is(rig.traffic.share(killedAt, Date.now()).js, 0, 'grpc-js-xds never got the new revision, across the restart');
+
+  // The dashboard's page of the Rollout (Chromium): the cohort, the revision in force against the cohort's, each proxy's.
+  const browser = await openBrowser();
+  t.teardown(() => browser.close());
+  const { page } = browser;
+  await page.goto(`${rig.serve.admin}/#/rollouts/bookinfo/config`);
+  await page.locator('h1 .badge:text("Paused")').waitFor({ timeout: 15_000 });
+  t.regex(await page.locator('dl.kv dd').first().innerText(), /^config canary: VirtualService, DestinationRule in bookinfo$/);
+  t.is(await page.locator('[data-in-force-revision]').getAttribute('title'), oldRevision);
+  t.is(await page.locator('[data-canary-revision]').getAttribute('title'), `main@sha1:${commit}`);
+  t.regex(await page.locator('dd[data-cohort]').innerText(), /^1 of 2 affected proxies · every member ACKed$/);
+  t.is(await page.locator(`tr[data-proxy="${order.go}"]`).getAttribute('data-cohort'), 'canary');
+  t.is(await page.locator(`tr[data-proxy="${order.js}"]`).getAttribute('data-cohort'), 'current');
+  t.regex(await page.locator(`tr[data-proxy="${order.js}"]`).innerText(), /in force/);
+  t.is(await page.locator('table[data-chart="canary weight"]').count(), 0, 'no weight chart for a config canary');
+  t.regex(await page.locator('ol.steps li').first().innerText(), /new config to 1 proxy$/);
+  await screenshot(page, 'rollout-config-canary', { fullPage: true });
+  t.deepEqual(browser.problems(), []);
 
   t.is((await rig.command('promote')).code, 0);
   await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
