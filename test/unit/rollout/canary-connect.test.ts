@@ -20,28 +20,11 @@ import { SnapshotCache, translatingBuilder } from '../../../src/xds/cache/index.
 import { meshTranslator } from '../../../src/xds/server/translator.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
+import { canary, dr, until } from './_canary-fixtures.js';
 
-const dr = (lb: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ratings, namespace: shop}
-spec:
-  host: ratings.shop.svc.cluster.local
-  trafficPolicy: {loadBalancer: {simple: ${lb}}}
-`;
-const CANARY = `apiVersion: meshcd.io/v1alpha1
-kind: Rollout
-metadata: {name: config, namespace: shop}
-spec:
-  strategy: proxies
-  target: {kinds: [DestinationRule]}
-  steps:
-  - setProxies: {count: 1}
-  - pause: {}
-  - setProxies: {percent: 100}
-`;
 
 async function config(lb: string): Promise<ConfigSet> {
-  const r = await loadYaml({ 'base.yaml': BASE, 'rollout.yaml': CANARY, 'dr.yaml': dr(lb) });
+  const r = await loadYaml({ 'base.yaml': BASE, 'rollout.yaml': canary('config', 'DestinationRule'), 'dr.yaml': dr(lb, 'ratings.shop.svc.cluster.local') });
   if (!r.config) throw new Error('no config');
   return r.config;
 }
@@ -96,13 +79,6 @@ async function setup(t: ExecutionContext) {
   return { runner, cache, connect, revisionOf, ack, status: () => runner.status('shop', 'config')! };
 }
 
-async function until(t: ExecutionContext, what: string, cond: () => boolean, max = 500): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-}
 
 test('a proxy connecting mid-canary gets the revision its rank gives it; a reconnecting member keeps the canary; the last step takes newcomers too', async (t) => {
   const { runner, connect, revisionOf, ack, status } = await setup(t);

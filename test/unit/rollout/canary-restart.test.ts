@@ -20,23 +20,8 @@ import type { CanaryEvents, CanaryPort } from '../../../src/rollout/config-canar
 import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
+import { canary, dr, until } from './_canary-fixtures.js';
 
-const dr = (lb: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ratings, namespace: shop}
-spec:
-  host: ratings
-  trafficPolicy: {loadBalancer: {simple: ${lb}}}
-`;
-const canary = (steps: string) => `apiVersion: meshcd.io/v1alpha1
-kind: Rollout
-metadata: {name: config, namespace: shop}
-spec:
-  strategy: proxies
-  target: {kinds: [DestinationRule]}
-  steps:
-${steps}`;
-const STEPS = '  - setProxies: {count: 1}\n  - pause: {}\n  - setProxies: {percent: 100}\n';
 
 const proxy = (name: string): ProxyInfo => ({ id: `sidecar~10.0.0.1~${name}.shop~shop.svc.cluster.local`, kind: 'grpc', namespace: 'shop', labels: {}, ips: [] });
 const [P1, P2] = [proxy('a'), proxy('b')].sort((x, y) => rank(x.id) - rank(y.id)) as [ProxyInfo, ProxyInfo];
@@ -94,13 +79,6 @@ async function start(t: ExecutionContext, stateDir: string, folder: string, resu
   return { runner, reconciler, served, canaries, accepted, events, inCohort: () => inCohort, ack, stop };
 }
 
-async function until(t: ExecutionContext, what: string, cond: () => boolean | Promise<boolean>, max = 500): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-}
 
 async function setup(t: ExecutionContext) {
   const root = await mkdtemp(join(tmpdir(), 'meshcd-canary-restart-'));
@@ -111,24 +89,30 @@ async function setup(t: ExecutionContext) {
   const { mkdir } = await import('node:fs/promises');
   await mkdir(folder);
   await writeFile(join(folder, 'base.yaml'), BASE);
-  await writeFile(join(folder, 'rollout.yaml'), canary(STEPS));
+  await writeFile(join(folder, 'rollout.yaml'), canary('config', 'DestinationRule'));
   await writeFile(join(folder, 'dr.yaml'), dr('ROUND_ROBIN'));
   return { folder, stateDir };
 }
 
 const lbOf = (c: ConfigSet) => (c.ofKind('DestinationRule')[0]!.spec.trafficPolicy as { loadBalancer: { simple: string } }).loadBalancer.simple;
 
-test('kill mid-canary (paused): the stable revision is persisted first, its folder copy kept; a new process serves it to all but the cohort, at the same step', async (t) => {
+/** A first process whose canary walked its first cohort (P1, ACKed) and is paused. */
+async function pausedAfterFirstCohort(t: ExecutionContext) {
   const { folder, stateDir } = await setup(t);
   const one = await start(t, stateDir, folder);
   const r1 = one.accepted[0]!.revisions[0]!;
   await writeFile(join(folder, 'dr.yaml'), dr('LEAST_REQUEST'));
   await one.reconciler.refresh('mesh');
   await until(t, 'the cohort', () => one.runner.status('shop', 'config')?.cohort?.members.length === 1);
-  const r2 = one.accepted.at(-1)!.revisions[0]!;
-  t.not(r2.id, r1.id);
   one.ack(P1, 'n1');
   await until(t, 'the pause', () => one.runner.status('shop', 'config')?.phase === 'Paused');
+  return { folder, stateDir, one, r1 };
+}
+
+test('kill mid-canary (paused): the stable revision is persisted first, its folder copy kept; a new process serves it to all but the cohort, at the same step', async (t) => {
+  const { folder, stateDir, one, r1 } = await pausedAfterFirstCohort(t);
+  const r2 = one.accepted.at(-1)!.revisions[0]!;
+  t.not(r2.id, r1.id);
   t.deepEqual(one.runner.status('shop', 'config')!.cohort?.members, [P1.id]);
   const doc = JSON.parse(await readFile(join(stateDir, 'state', 'rollouts.json'), 'utf8')) as { configCanary?: { stable: { id: string; revisions: { source: string; commit: string }[] } } };
   t.deepEqual(doc.configCanary?.stable, { id: r1.id, revisions: [{ source: 'mesh', commit: r1.commit, id: r1.id }] });
@@ -190,14 +174,7 @@ test('kill while the cohort was ACKing: the new process tracks the same members 
 });
 
 test('kill mid-canary, then a NACK from the cohort after the restart: rolled back at once, everyone on the revision in force before the canary', async (t) => {
-  const { folder, stateDir } = await setup(t);
-  const one = await start(t, stateDir, folder);
-  const r1 = one.accepted[0]!.revisions[0]!;
-  await writeFile(join(folder, 'dr.yaml'), dr('LEAST_REQUEST'));
-  await one.reconciler.refresh('mesh');
-  await until(t, 'the cohort', () => one.runner.status('shop', 'config')?.cohort?.members.length === 1);
-  one.ack(P1, 'n1');
-  await until(t, 'the pause', () => one.runner.status('shop', 'config')?.phase === 'Paused');
+  const { folder, stateDir, one, r1 } = await pausedAfterFirstCohort(t);
   await one.stop();
 
   const two = await start(t, stateDir, folder);

@@ -16,14 +16,8 @@ import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
+import { canary, dr, until } from './_canary-fixtures.js';
 
-const dr = (lb: string) => `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ratings, namespace: shop}
-spec:
-  host: ratings
-  trafficPolicy: {loadBalancer: {simple: ${lb}}}
-`;
 const authz = (action: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: ratings, namespace: shop}
@@ -31,17 +25,6 @@ spec:
   selector: {matchLabels: {app: ratings}}
   action: ${action}
   rules: [{from: [{source: {namespaces: [shop]}}]}]
-`;
-const canary = (name: string, kind: string) => `apiVersion: meshcd.io/v1alpha1
-kind: Rollout
-metadata: {name: ${name}, namespace: shop}
-spec:
-  strategy: proxies
-  target: {kinds: [${kind}]}
-  steps:
-  - setProxies: {count: 1}
-  - pause: {}
-  - setProxies: {percent: 100}
 `;
 
 const proxy = (name: string): ProxyInfo => ({ id: `sidecar~10.0.0.1~${name}.shop~shop.svc.cluster.local`, kind: 'grpc', namespace: 'shop', labels: {}, ips: [] });
@@ -86,13 +69,6 @@ async function setup(t: ExecutionContext) {
   return { runner, served, canaries, answer, status: (name: string) => runner.status('shop', name)! };
 }
 
-async function until(t: ExecutionContext, what: string, cond: () => boolean, max = 400): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-}
 
 test('two canaries changed in one revision: the first by name walks it, the other is queued; promoted, the queued one takes the change as walked out', async (t) => {
   const { runner, served, canaries, answer, status } = await setup(t);
