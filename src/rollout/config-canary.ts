@@ -109,8 +109,13 @@ export class ConfigCanaryDriver {
   private canarySet: string | undefined;
   private tracking: Tracking | undefined;
   private nacked = new Set<string>();
-  /** Per proxy: responses sent and not yet answered (nonce → revision), and the last revision it ACKed with nothing outstanding. */
-  private readonly sent = new Map<string, Map<string, string | undefined>>();
+  /**
+   * Per proxy: per type, the last response sent and not yet answered (its
+   * nonce and revision; a newer response of a type supersedes the older one,
+   * whose late ACK the server drops as stale), and the last revision it
+   * ACKed with nothing outstanding.
+   */
+  private readonly sent = new Map<string, Map<string, { nonce: string; revision: string | undefined }>>();
   private readonly settled = new Map<string, string | undefined>();
   private affectedNow: CohortProxy[] = [];
   private warnedRestart = false;
@@ -125,7 +130,7 @@ export class ConfigCanaryDriver {
     private readonly log: Logger,
   ) {
     this.unsubscribe = port.subscribe({
-      responseSent: (e) => this.outstanding(e.proxy.id).set(e.nonce, e.revision),
+      responseSent: (e) => this.outstanding(e.proxy.id).set(e.type, { nonce: e.nonce, revision: e.revision }),
       ack: (e) => this.answered(e, undefined),
       nack: (e) => this.answered(e, e.error),
     });
@@ -275,7 +280,7 @@ export class ConfigCanaryDriver {
     return t.members.filter((id) => (connected.has(id) || waitForAbsent) && !this.done(id, t.canaryId));
   }
 
-  private outstanding(proxy: string): Map<string, string | undefined> {
+  private outstanding(proxy: string): Map<string, { nonce: string; revision: string | undefined }> {
     let m = this.sent.get(proxy);
     if (!m) this.sent.set(proxy, (m = new Map()));
     return m;
@@ -283,7 +288,7 @@ export class ConfigCanaryDriver {
 
   private answered(e: ProxyEvent, error: string | undefined): void {
     const m = this.outstanding(e.proxy.id);
-    m.delete(e.nonce);
+    if (m.get(e.type)?.nonce === e.nonce) m.delete(e.type);
     if (error !== undefined) {
       const t = this.tracking;
       if (t && e.revision === t.canaryId && !this.nacked.has(t.key)) {
@@ -293,12 +298,12 @@ export class ConfigCanaryDriver {
       }
       return;
     }
-    if (![...m.values()].some((r) => r === e.revision)) this.settled.set(e.proxy.id, e.revision);
+    if (![...m.values()].some((r) => r.revision === e.revision)) this.settled.set(e.proxy.id, e.revision);
     if (this.tracking) this.check();
   }
 
   private done(proxy: string, canaryId: string): boolean {
-    return this.settled.get(proxy) === canaryId && ![...(this.sent.get(proxy)?.values() ?? [])].some((r) => r === canaryId);
+    return this.settled.get(proxy) === canaryId && ![...(this.sent.get(proxy)?.values() ?? [])].some((r) => r.revision === canaryId);
   }
 
   /** Report `cohortAcked` once every connected member has ACKed the new revision. */

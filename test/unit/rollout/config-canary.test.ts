@@ -1,7 +1,8 @@
 // The runner's half of a config canary (src/rollout/config-canary.ts) over a
 // fake CanaryPort: what it asks the cache to serve in each phase, the cohort
 // it reports, the ACK gate (every member ACKed everything it was sent from
-// the new revision), a NACK or a refused snapshot reported once, and a
+// the new revision; a response superseded by a newer one of its type no
+// longer counts), a NACK or a refused snapshot reported once, and a
 // restart: the revision in force restored (the cohort keeps the new one),
 // a cohort still ACKing tracked again with a grace for members reconnecting,
 // and, when the revision in force cannot be read, the new one to all.
@@ -93,6 +94,23 @@ test('a walk keeps the revision in force current and gives the new one to the co
   t.deepEqual(observed.filter((o) => o.kind === 'cohortAcked'), [{ kind: 'cohortAcked', generation: 1 }]);
   const pod = (p: ProxyInfo) => p.id.split('~')[2]!.split('.')[0]!;
   t.deepEqual(driver.pods([P1.id]), { cohort: [pod(P1)], rest: [pod(P2)] }, 'template arguments: the cohort and the rest of the affected');
+  driver.close();
+});
+
+test('a response superseded by a newer one of its type (its late ACK is dropped by the server as stale) does not hold the gate', async (t) => {
+  const { driver, observed, apply, emit } = setup();
+  driver.revision({ config: OLD, id: 'r1' }, false);
+  let s = walking();
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  await driver.select('bookinfo/config', spec, 1, { count: 1 }, -1, 'r2');
+  s = step(s, spec, observed.at(-1)!, 1).state;
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  // Two CDS responses in a row (the subscription changed while the first was in flight): only the second is ACKed.
+  emit('responseSent', { proxy: P1, type: 'x.Cluster', nonce: '1', revision: 'r2' });
+  emit('responseSent', { proxy: P1, type: 'x.Cluster', nonce: '2', revision: 'r2' });
+  emit('ack', { proxy: P1, type: 'x.Cluster', nonce: '2', revision: 'r2' });
+  t.deepEqual(driver.pending(), []);
+  t.deepEqual(observed.filter((o) => o.kind === 'cohortAcked'), [{ kind: 'cohortAcked', generation: 1 }]);
   driver.close();
 });
 
