@@ -9,12 +9,14 @@
 // commit in the repository; `meshcd serve` killed (-9) mid-canary and
 // restarted on the same state dir: the cohort keeps the new revision and the
 // other client the old one (from the retained copy), the dashboard's page
-// (Chromium) shows both revisions and who is on which, then it is promoted.
+// (Chromium) shows both revisions and who is on which, two clients that
+// connect then get the revision their rank gives them, then it is promoted.
 
 import test from 'ava';
 import { rank } from '../../src/rollout/cohort.js';
 import { openBrowser, screenshot } from '../helpers/browser.js';
-import { AUTHOR, cli, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
+import { AUTHOR, cli, REVIEWS, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
+import { callEcho, xdsClient } from '../helpers/xds-e2e.js';
 
 const id = (pod: string) => `sidecar~127.0.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`;
 
@@ -215,6 +217,26 @@ test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps th
   t.is(split.js, 0);
   t.is(rig.traffic.share(killedAt, Date.now()).js, 0, 'grpc-js-xds never got the new revision, across the restart');
 
+  // Two more grpc-js-xds clients connect now, mid-canary: one whose rank is within the step's threshold (grpc-go's), one above it.
+  const newcomer = (below: boolean) => {
+    for (let i = 0; ; i++) {
+      const nodeId = id(`late-${i}`);
+      if (rank(nodeId) < rank(order.go) === below) return nodeId;
+    }
+  };
+  const late = { in: await xdsClient(REVIEWS, rig.serve.xds, newcomer(true)), out: await xdsClient(REVIEWS, rig.serve.xds, newcomer(false)) };
+  t.teardown(() => {
+    late.in.close();
+    late.out.close();
+  });
+  const versions = async (c: typeof late.in) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await callEcho(c, {}, {}, 30_000)).version);
+    return [...seen];
+  };
+  t.deepEqual(await versions(late.in), ['v2'], 'connected mid-canary, rank within the threshold: the cohort\'s revision');
+  t.deepEqual(await versions(late.out), ['v1'], 'connected mid-canary, rank above it: the revision in force');
+
   // The dashboard's page of the Rollout (Chromium): the cohort, the revision in force against the cohort's, each proxy's.
   const browser = await openBrowser();
   t.teardown(() => browser.close());
@@ -234,6 +256,7 @@ test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps th
   t.deepEqual(browser.problems(), []);
 
   t.is((await rig.command('promote')).code, 0);
+  // Every proxy, the two that came mid-canary too, ACKs the new revision (a response superseded before its ACK does not hold the gate).
   await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
   const both = await observe(rig);
   t.is(both.go, 100);
