@@ -10,7 +10,8 @@
 // restarted on the same state dir: the cohort keeps the new revision and the
 // other client the old one (from the retained copy), the dashboard's page
 // (Chromium) shows both revisions and who is on which, two clients that
-// connect then get the revision their rank gives them, then it is promoted.
+// connect then get the revision their rank gives them, then it is promoted;
+// two config canaries changed by one commit: one walks, the other is queued.
 
 import test from 'ava';
 import { rank } from '../../src/rollout/cohort.js';
@@ -258,6 +259,46 @@ test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps th
   t.is((await rig.command('promote')).code, 0);
   // Every proxy, the two that came mid-canary too, ACKs the new revision (a response superseded before its ACK does not hold the gate).
   await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
+  const both = await observe(rig);
+  t.is(both.go, 100);
+  t.is(both.js, 100);
+  t.deepEqual(await rig.nacks(), []);
+});
+
+test.serial('one config canary at a time: a commit changing what two of them cover walks out through the first, the other queued behind it and then taking the change as walked out', async (t) => {
+  t.timeout(240_000);
+  const two = (hooks: string) => ['a-dr', 'b-vs'].map((name) => `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: ${name}, namespace: bookinfo}
+spec:
+  strategy: proxies
+  target: {kinds: [${name === 'a-dr' ? 'DestinationRule' : 'VirtualService'}], namespaces: [bookinfo]}
+${STEPS}  webhooks:
+  - {name: events, type: event, url: ${hooks}}
+`).join('---\n');
+  const rig = await RolloutRig.start({ prometheus: false, ids: ids('go'), rollout: '', name: 'bookinfo/a-dr', rolloutDoc: two });
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  const statusOf = async (name: string) => JSON.parse((await cli(['rollout', 'status', `bookinfo/${name}`, '--server', rig.serve.admin, '-o', 'json'])).stdout) as Status & { queuedBehind?: string };
+  // One commit: reviews' split to v2 (b-vs covers it) and outlier detection on reviews (a-dr covers it).
+  const split = await rig.mesh(0, 100);
+  await rig.changeMesh(() => split.replace('  host: reviews.bookinfo.svc.cluster.local\n  subsets:', '  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 7, interval: 10s}\n  subsets:'), 'reviews: all to v2, with outlier detection');
+  const a = (await rig.waitFor('a-dr paused after its first cohort', (s) => s.phase === 'Paused' && s.stepIndex === 1)) as Status;
+  t.deepEqual(a.cohort?.members, [order.go]);
+  const b = await statusOf('b-vs');
+  t.is(b.phase, 'Idle');
+  t.is(b.queuedBehind, 'bookinfo/a-dr', 'the other canary is queued behind the one walking');
+  const during = await observe(rig);
+  t.log(`a-dr's first cohort: grpc-go ${during.go.toFixed(1)}% v2, grpc-js-xds ${during.js.toFixed(1)}% v2`);
+  t.is(during.go, 100, 'the queued change (the split) rides in the cohort');
+  t.is(during.js, 0);
+
+  t.is((await rig.command('promote')).code, 0);
+  await rig.waitFor('a-dr Succeeded', (s) => s.phase === 'Succeeded');
+  const after = await statusOf('b-vs');
+  t.is(after.phase, 'Idle');
+  t.is(after.queuedBehind, undefined);
+  t.is(after.history.at(-1)?.message, 'the change was walked out by config canary bookinfo/a-dr');
   const both = await observe(rig);
   t.is(both.go, 100);
   t.is(both.js, 100);
