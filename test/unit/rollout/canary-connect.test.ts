@@ -4,7 +4,8 @@
 // when its rank is within the step's threshold and the revision in force
 // otherwise; a cohort member that reconnects keeps the canary revision; once
 // the last step takes every proxy, a newcomer gets the canary revision; after
-// promotion everyone is on it.
+// promotion everyone is on it. A new commit mid-canary moves the cohort to
+// the newest revision while everyone else stays on the one in force before.
 
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -117,4 +118,23 @@ test('a proxy connecting mid-canary gets the revision its rank gives it; a recon
   await runner.idle();
   for (const p of [LOW, MEMBER, MIDDLE, OTHER, LATE]) t.is(revisionOf(p), R2, p.id);
   t.is(status().revisions, undefined, 'no canary drives any more');
+});
+
+test('a new commit mid-canary: the cohort moves to the newest revision, everyone else stays on the one in force before the canary (never the intermediate one)', async (t) => {
+  const { runner, connect, revisionOf, ack, status } = await setup(t);
+  await runner.accepted(await config('ROUND_ROBIN'), REVS('c1'));
+  connect(MEMBER);
+  connect(OTHER);
+  await runner.accepted(await config('LEAST_REQUEST'), REVS('c2'));
+  await until(t, 'the cohort served', () => revisionOf(MEMBER) === R2);
+  ack(MEMBER);
+  await until(t, 'the pause', () => status().phase === 'Paused');
+  const R3 = 'main@sha1:c3';
+  await runner.accepted(await config('RANDOM'), REVS('c3'));
+  await until(t, 'the cohort on the newest revision', () => revisionOf(MEMBER) === R3);
+  t.like(status(), { phase: 'Progressing', stepIndex: 1 }, 'the steps restart');
+  t.is(revisionOf(OTHER), R1, 'outside the cohort: still the revision in force before the canary');
+  t.deepEqual(status().revisions, { inForce: R1, canary: R3 });
+  connect(LOW);
+  t.is(revisionOf(LOW), R3, 'a newcomer within the kept threshold: the newest revision');
 });
