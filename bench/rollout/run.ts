@@ -11,8 +11,10 @@
 //   4. canary.ts: a config canary at 2,000 proxies — its extra memory and
 //      push times (issue 13).
 //
-//   npm run bench:rollout                  # all four
-//   PARTS=push npm run bench:rollout       # only the push figures (PARTS=io: 1 and 2; PARTS=canary: 4)
+//   5. step.ts: the server's work for one rollout step, in process.
+//
+//   npm run bench:rollout                  # all five
+//   PARTS=push npm run bench:rollout       # only the push figures (PARTS=io: 1 and 2; PARTS=canary: 4; PARTS=step: 5)
 //   SERVICES=500 ROUNDS=100 REVERTS=20 npm run bench:rollout
 
 import './quiet.js';
@@ -31,6 +33,7 @@ import { startGitServer } from '../../test/helpers/git-server.js';
 import { makeRepo, tempDir } from '../../test/helpers/git-repo.js';
 import { pushBench } from './push.js';
 import { canaryBench } from './canary.js';
+import { stepBench } from './step.js';
 import { machine } from './mesh.js';
 
 const SERVICES = Number(process.env.SERVICES ?? 200);
@@ -122,7 +125,7 @@ async function writeBack(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.PARTS ?? 'io,push,canary').split(',');
+  const parts = (process.env.PARTS ?? 'io,push,canary,step').split(',');
   console.log(machine());
   if (parts.includes('io')) {
     await analysis();
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
   }
   if (parts.includes('push')) await pushBench();
   if (parts.includes('canary')) await canaryBench();
+  if (parts.includes('step')) stepBench();
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }
 

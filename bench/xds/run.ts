@@ -22,12 +22,15 @@ import { join } from 'node:path';
 import { adsClientDefinition } from '../../src/xds/server/service.js';
 import { decodeResource } from '../../src/xds/proto.js';
 import { machineLine } from '../machine.js';
+import { nsName, writeMesh, writeRouteChange, type MeshSpec } from './mesh.js';
 
 const SERVICES = Number(process.env.SERVICES ?? 1000);
 const NAMESPACES = Number(process.env.NAMESPACES ?? 10);
 const PROXIES = Number(process.env.PROXIES ?? 2000);
 const STREAMS = Number(process.env.STREAMS ?? 10000);
 const STREAMS_PER_CHANNEL = 100;
+/** Every service visible only in its namespace (exportTo ".") with inline endpoints: ./mesh.ts's "classes" mesh. */
+const MESH: MeshSpec = { scenario: 'classes', services: SERVICES, namespaces: NAMESPACES, proxies: PROXIES };
 /** DELTA=1: simulated proxies use DeltaAggregatedResources instead of state-of-the-world. */
 const DELTA = process.env.DELTA === '1';
 
@@ -37,55 +40,6 @@ const T = {
   C: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   E: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
 };
-
-function ns(i: number): string {
-  return `ns${i}`;
-}
-
-function serviceYaml(i: number): string {
-  const n = ns(i % NAMESPACES);
-  const host = `svc${i}.${n}.svc.cluster.local`;
-  const a = 1 + (i % 250);
-  const b = 1 + (Math.floor(i / 250) % 250);
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: svc${i}, namespace: ${n}}
-spec:
-  hosts: [${host}]
-  exportTo: ["."]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 9080, name: http, protocol: HTTP}]
-  endpoints:
-  - {address: 10.${b}.${a}.1, labels: {version: v1}}
-  - {address: 10.${b}.${a}.2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: svc${i}, namespace: ${n}}
-spec:
-  host: ${host}
-  exportTo: ["."]
-  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
----
-${vsYaml(i, 90)}`;
-}
-
-function vsYaml(i: number, w1: number): string {
-  const n = ns(i % NAMESPACES);
-  const host = `svc${i}.${n}.svc.cluster.local`;
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: svc${i}, namespace: ${n}}
-spec:
-  hosts: [${host}]
-  exportTo: ["."]
-  http:
-  - route:
-    - {destination: {host: ${host}, subset: v1}, weight: ${w1}}
-    - {destination: {host: ${host}, subset: v2}, weight: ${100 - w1}}
-`;
-}
 
 /** User+system CPU seconds of a process, from /proc. */
 async function cpuOf(pid: number): Promise<number> {
@@ -272,8 +226,7 @@ class Fleet {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'meshcd-bench-xds-'));
   const src = join(work, 'mesh');
-  await mkdir(src);
-  for (let i = 0; i < SERVICES; i++) await writeFile(join(src, `svc${i}.yaml`), serviceYaml(i));
+  await writeMesh(MESH, src);
 
   const bin = join(process.cwd(), 'dist/src/cli/bin.js');
   const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--source', src, '--xds-port', '0', '--admin-port', '0', '--no-ca', '--state-dir', join(work, 'state')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCD_LOG_LEVEL: 'error' } });
@@ -314,7 +267,7 @@ async function main(): Promise<void> {
   const cpuClient0 = process.cpuUsage();
   const c0 = performance.now();
   for (let i = 0; i < PROXIES; i++) {
-    const n = ns(i % NAMESPACES);
+    const n = nsName(i % NAMESPACES);
     fleet.connect(`sidecar~10.200.${Math.floor(i / 250)}.${i % 250}~p${i}.${n}~${n}.svc.cluster.local`, n, true);
     if (i % 200 === 199) await new Promise((r) => setTimeout(r, 20));
   }
@@ -337,20 +290,20 @@ async function main(): Promise<void> {
   for (const p of fleet.proxies) p.responses = [];
   const before = await (await fetch(`${addr.admin}/metrics`)).text();
   const changeAt = performance.now();
-  await writeFile(join(src, 'svc0.yaml'), serviceYaml(0).replace(vsYaml(0, 90), vsYaml(0, 50)));
-  const affected = fleet.proxies.filter((p) => p.namespace === ns(0));
+  await writeRouteChange(MESH, src, 0, 'weights 50/50');
+  const affected = fleet.proxies.filter((p) => p.namespace === nsName(0));
   const wait = performance.now() + 20_000;
   while (affected.some((p) => !p.responses.some((r) => r.type === T.R)) && performance.now() < wait) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 1500));
   const lat = affected.map((p) => p.responses.find((r) => r.type === T.R)).filter((r) => r).map((r) => r!.at - changeAt);
-  const unaffected = fleet.proxies.filter((p) => p.namespace !== ns(0));
+  const unaffected = fleet.proxies.filter((p) => p.namespace !== nsName(0));
   const strayPushes = unaffected.reduce((a, p) => a + p.responses.length, 0);
   const metrics = await (await fetch(`${addr.admin}/metrics`)).text();
   const ackHist = [...metrics.matchAll(/meshcd_xds_push_ack_seconds_bucket\{le="([^"]+)",type="RouteConfiguration"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2])] as const);
-  say(`one VirtualService change (svc0 in ns0): ${lat.length}/${affected.length} affected proxies got the new route; file write → route received p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms (includes ~100 ms debounce + file watch; goal p99 < 1 s)`);
+  say(`one VirtualService change (svc0 in ns0): ${lat.length}/${affected.length} affected proxies got the new route; file write → route received p50 ${pct(lat, 50).toFixed(0)} ms, p99 ${pct(lat, 99).toFixed(0)} ms (includes the file watch; goal p99 < 1 s)`);
   say(`unaffected proxies (${unaffected.length}, other namespaces): ${strayPushes} pushes received (goal 0)`);
   const rebuild = metricValue(metrics, 'meshcd_xds_translate_seconds_sum') - metricValue(before, 'meshcd_xds_translate_seconds_sum');
-  say(`of which model + translation + encoding for all ${metricValue(metrics, 'meshcd_xds_proxy_classes')} proxy classes: ${(rebuild * 1000).toFixed(0)} ms (the rest: folder read, parse, validation, file watch, debounce, push)`);
+  say(`of which model + translation + encoding for all ${metricValue(metrics, 'meshcd_xds_proxy_classes')} proxy classes: ${(rebuild * 1000).toFixed(0)} ms (the rest: folder read, parse, validation, file watch, push)`);
   if (ackHist.length) say(`server push→ACK histogram for RouteConfiguration (cumulative, since start): ${ackHist.map(([le, n]) => `≤${le}s:${n}`).join(' ')}`);
 
   // Phase 2: hold STREAMS streams in total (extra ones in an empty namespace: small configs).

@@ -8,6 +8,7 @@
 
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { messageType } from '../../src/xds/proto.js';
+import { adsServiceDefinition } from '../../src/xds/server/service.js';
 
 export const TYPE = {
   L: 'type.googleapis.com/envoy.config.listener.v3.Listener',
@@ -169,54 +170,24 @@ export function edsNameOf(cluster: Buffer): string | undefined {
   return isEds ? eds || name : undefined;
 }
 
-const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
-
 /**
- * ADS as a client: requests from plain objects (snake_case), responses as
- * raw Buffers (parse them with parseSotw/parseDelta).
+ * ADS as a client: meshcd's own definition (requests from plain objects,
+ * snake_case), with responses left as raw Buffers (parse them with
+ * parseSotw/parseDelta).
  */
 export function rawAdsClientDefinition(): ServiceDefinition {
-  const req = messageType('envoy.service.discovery.v3.DiscoveryRequest');
-  const dreq = messageType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-  const id = (b: Buffer) => b;
-  return {
-    StreamAggregatedResources: {
-      path: `${ADS}/StreamAggregatedResources`,
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
-      requestDeserialize: id,
-      responseSerialize: id,
-      responseDeserialize: id,
-      originalName: 'streamAggregatedResources',
-    },
-    DeltaAggregatedResources: {
-      path: `${ADS}/DeltaAggregatedResources`,
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: (v: object) => Buffer.from(dreq.encode(dreq.fromObject(v)).finish()),
-      requestDeserialize: id,
-      responseSerialize: id,
-      responseDeserialize: id,
-      originalName: 'deltaAggregatedResources',
-    },
-  } as unknown as ServiceDefinition;
+  const def = adsServiceDefinition() as unknown as Record<string, Record<string, unknown>>;
+  for (const method of Object.values(def)) method.responseDeserialize = (b: Buffer) => b;
+  return def as unknown as ServiceDefinition;
 }
 
 /** ADS as the minimal server sees it: requests decoded, responses sent as the Buffers handed to write(). */
 export function rawAdsServerDefinition(): ServiceDefinition {
   const req = messageType('envoy.service.discovery.v3.DiscoveryRequest');
   const opts = { enums: String, longs: String, defaults: false, arrays: true };
-  return {
-    StreamAggregatedResources: {
-      path: `${ADS}/StreamAggregatedResources`,
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
-      requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), opts),
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-      originalName: 'streamAggregatedResources',
-    },
-  } as unknown as ServiceDefinition;
+  const def = rawAdsClientDefinition() as unknown as Record<string, Record<string, unknown>>;
+  const sotw = def.StreamAggregatedResources!;
+  sotw.requestDeserialize = (b: Buffer) => req.toObject(req.decode(b), opts);
+  sotw.responseSerialize = (b: Buffer) => b;
+  return { StreamAggregatedResources: sotw } as unknown as ServiceDefinition;
 }

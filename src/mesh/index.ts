@@ -2,7 +2,7 @@
 // Pure: no clock, no I/O. May import src/api, src/registry/config.ts (for
 // exportTo and label helpers) and its own files; never Envoy types.
 
-import type { ConfigSet, Diagnostic, Resource, RolloutOverlay, RouteOverride, Service, ServiceIndex, Workload } from '../api/types.js';
+import type { ConfigSet, Diagnostic, Resource, ResourceKey, RolloutOverlay, RouteOverride, Service, ServiceIndex, Workload } from '../api/types.js';
 import { EMPTY_OVERLAY, resourceKey } from '../api/types.js';
 import type { CorsPolicy, Destination, HTTPMatchRequest, HTTPRoute, Percent, StringMatch } from '../api/istio.js';
 import { resolveExportTo } from '../registry/config.js';
@@ -28,7 +28,7 @@ import type {
 } from './model.js';
 import { cmp, parseDurationMs, resolveGatewayRef, resolveHost } from './names.js';
 import { normalizeTrafficPolicy } from './policy.js';
-import { internModel } from './intern.js';
+import { deepEqual, internModel } from './intern.js';
 import { applyOverlay } from './overlay.js';
 
 export type * from './model.js';
@@ -37,9 +37,21 @@ export { resolveHost, parseDurationMs, durationFromMs, hostMatches, hostsOverlap
 /**
  * The model of one accepted revision. With `previous` (the model of the
  * revision before), every part that did not change is the previous object
- * (./intern.ts), so translation's memoized work for it carries over.
+ * (./intern.ts), so translation's memoized work for it carries over. When
+ * `previous` was built from the same ConfigSet and ServiceIndex objects (a
+ * rollout step or rollback: only the overlay differs), only the
+ * VirtualServices whose overrides changed are built again.
  */
 export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: RolloutOverlay = EMPTY_OVERLAY, previous?: MeshModel): MeshModel {
+  const overrides = new Map<string, RouteOverride[]>();
+  for (const o of overlay.overrides) {
+    let l = overrides.get(o.virtualService);
+    if (!l) overrides.set(o.virtualService, (l = []));
+    l.push(o);
+  }
+  const before = previous && built.get(previous);
+  if (previous && before && before.config === config && before.index === index) return withOverlay(previous, before, config, overrides);
+
   const diagnostics: Diagnostic[] = [];
   const settings = config.mesh;
   const services = index
@@ -47,36 +59,31 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
     .map((s) => serviceModel(s, index, config))
     .sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
 
-  const overrides = new Map<string, RouteOverride[]>();
-  for (const o of overlay.overrides) {
-    let l = overrides.get(o.virtualService);
-    if (!l) overrides.set(o.virtualService, (l = []));
-    l.push(o);
-  }
-
+  const record: BuildRecord = { config, index, virtualServices: [], destinationRuleDiagnostics: [] };
   const virtualServices: VirtualServiceModel[] = [];
   for (const vs of config.ofKind('VirtualService')) {
-    virtualServices.push(virtualServiceModel(vs, settings.clusterDomain, overrides.get(keyOf(vs)) ?? [], diagnostics, config));
-    overrides.delete(keyOf(vs));
+    const list = overrides.get(keyOf(vs)) ?? [];
+    const said: Diagnostic[] = [];
+    virtualServices.push(virtualServiceModel(vs, settings.clusterDomain, list, said, config));
+    diagnostics.push(...said);
+    record.virtualServices.push({ overrides: overridesKey(list), diagnostics: said });
   }
-  for (const [key, list] of overrides) {
-    for (const o of list) {
-      diagnostics.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay names ${key}, which does not exist; override ignored`, resource: key, path: `spec.http[${o.routeIndex}]` });
-    }
-  }
+  diagnostics.push(...unknownOverlayTargets(config, overrides));
 
+  const drDiagnostics: Diagnostic[] = [];
   const destinationRules: DestinationRuleModel[] = config.ofKind('DestinationRule').map((dr) => ({
     key: keyOf(dr),
     name: dr.metadata.name,
     namespace: dr.metadata.namespace,
     host: resolveHost(dr.spec.host ?? '', dr.metadata.namespace, settings),
     exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
-    ...(dr.spec.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(dr.spec.trafficPolicy, keyOf(dr), 'spec.trafficPolicy', diagnostics) } : {}),
-    subsets: (dr.spec.subsets ?? []).map((s, i) => ({ name: s.name, labels: { ...(s.labels ?? {}) }, ...(s.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(s.trafficPolicy, keyOf(dr), `spec.subsets[${i}].trafficPolicy`, diagnostics) } : {}) })),
+    ...(dr.spec.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(dr.spec.trafficPolicy, keyOf(dr), 'spec.trafficPolicy', drDiagnostics) } : {}),
+    subsets: (dr.spec.subsets ?? []).map((s, i) => ({ name: s.name, labels: { ...(s.labels ?? {}) }, ...(s.trafficPolicy ? { trafficPolicy: normalizeTrafficPolicy(s.trafficPolicy, keyOf(dr), `spec.subsets[${i}].trafficPolicy`, drDiagnostics) } : {}) })),
     ...(dr.spec.workloadSelector?.matchLabels ? { workloadSelector: { ...dr.spec.workloadSelector.matchLabels } } : {}),
     origin: dr.origin,
   }));
-
+  diagnostics.push(...drDiagnostics);
+  record.destinationRuleDiagnostics = drDiagnostics;
   const gateways: GatewayModel[] = config.ofKind('Gateway').map((g) => ({
     key: keyOf(g),
     name: g.metadata.name,
@@ -130,7 +137,72 @@ export function buildMeshModel(config: ConfigSet, index: ServiceIndex, overlay: 
     origin: ap.origin,
   }));
 
-  return internModel({ settings, services, virtualServices, destinationRules, gateways, sidecars, peerAuthentications, authorizationPolicies, diagnostics }, previous);
+  const model = internModel({ settings, services, virtualServices, destinationRules, gateways, sidecars, peerAuthentications, authorizationPolicies, diagnostics }, previous);
+  built.set(model, record);
+  return model;
+}
+
+/**
+ * What a model was built from, for the overlay-only path: its inputs and,
+ * per VirtualService (in `config.ofKind('VirtualService')` order, which is
+ * also the model's), its overrides and what building it said.
+ */
+interface BuildRecord {
+  config: ConfigSet;
+  index: ServiceIndex;
+  virtualServices: { overrides: string; diagnostics: Diagnostic[] }[];
+  destinationRuleDiagnostics: Diagnostic[];
+}
+
+const built = new WeakMap<MeshModel, BuildRecord>();
+
+function overridesKey(list: readonly RouteOverride[]): string {
+  return list.length === 0 ? '' : JSON.stringify(list);
+}
+
+/** MCD4001: overrides naming a VirtualService the config does not have. */
+function unknownOverlayTargets(config: ConfigSet, overrides: ReadonlyMap<string, RouteOverride[]>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const [key, list] of overrides) {
+    if (config.byKey.get(key as ResourceKey)?.kind === 'VirtualService') continue;
+    for (const o of list) out.push({ code: 'MCD4001', severity: 'warning', message: `rollout overlay names ${key}, which does not exist; override ignored`, resource: key, path: `spec.http[${o.routeIndex}]` });
+  }
+  return out;
+}
+
+/**
+ * `previous` (built from the same config and index) under another overlay:
+ * every part but the VirtualServices whose overrides changed is previous's
+ * object, and the result is what a build from scratch interned against
+ * `previous` gives (diagnostics in the same order).
+ */
+function withOverlay(previous: MeshModel, before: BuildRecord, config: ConfigSet, overrides: ReadonlyMap<string, RouteOverride[]>): MeshModel {
+  const record: BuildRecord = { config, index: before.index, virtualServices: [], destinationRuleDiagnostics: before.destinationRuleDiagnostics };
+  const diagnostics: Diagnostic[] = [];
+  let changed = false;
+  // The same config: its VirtualServices are previous's, position for position.
+  const virtualServices = config.ofKind('VirtualService').map((vs, i) => {
+    const list = overrides.get(keyOf(vs)) ?? [];
+    const ov = overridesKey(list);
+    const was = before.virtualServices[i]!;
+    const prior = previous.virtualServices[i]!;
+    if (was.overrides === ov) {
+      record.virtualServices.push(was);
+      diagnostics.push(...was.diagnostics);
+      return prior;
+    }
+    const said: Diagnostic[] = [];
+    let next = virtualServiceModel(vs, config.mesh.clusterDomain, list, said, config);
+    if (deepEqual(next, prior)) next = prior;
+    else changed = true;
+    record.virtualServices.push({ overrides: ov, diagnostics: said });
+    diagnostics.push(...said);
+    return next;
+  });
+  diagnostics.push(...unknownOverlayTargets(config, overrides), ...before.destinationRuleDiagnostics);
+  const model: MeshModel = { ...previous, virtualServices: changed ? virtualServices : previous.virtualServices, diagnostics };
+  built.set(model, record);
+  return model;
 }
 
 function keyOf(r: Resource): string {
@@ -252,7 +324,8 @@ function httpRoute(r: HTTPRoute, index: number, ns: string, domain: string, key:
   };
   const destinations: WeightedDestination[] = (r.route ?? []).map((d) => ({
     ...destination(d.destination, ns, domain),
-    weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0,
+    // Istio (route.go): one destination gets the whole route whatever its weight, 0 included.
+    weight: (r.route ?? []).length === 1 ? 100 : typeof d.weight === 'number' ? d.weight : 0,
     ...(d.headers ? { headers: d.headers } : {}),
   }));
   // Istio: with several destinations and no weights, traffic is split evenly.
@@ -344,7 +417,7 @@ function corsModel(c: CorsPolicy): CorsModel {
 
 function l4Routes(list: { match?: { port?: number; destinationSubnets?: string[]; sourceLabels?: Record<string, string>; sourceNamespace?: string; gateways?: string[]; sniHosts?: string[] }[]; route?: { destination: Destination; weight?: number }[] }[] | undefined, field: string, ns: string, domain: string): L4RouteModel[] {
   return (list ?? []).map((r, i) => {
-    const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: typeof d.weight === 'number' ? d.weight : (r.route ?? []).length === 1 ? 100 : 0 }));
+    const dests = (r.route ?? []).map((d) => ({ ...destination(d.destination, ns, domain), weight: (r.route ?? []).length === 1 ? 100 : typeof d.weight === 'number' ? d.weight : 0 }));
     if (dests.length > 1 && dests.every((d) => d.weight === 0)) dests.forEach((d) => (d.weight = 1));
     return {
       matches: (r.match ?? []).map((m) => ({

@@ -46,16 +46,49 @@ function workloadFromEntry(id: string, namespace: string, spec: WorkloadEntrySpe
   };
 }
 
-export class ConfigServiceIndex implements ServiceIndex {
+/**
+ * Services by host with their endpoints, and the lookup both service indexes
+ * share (this one and ./kubernetes/merged.ts): a host seen from a namespace
+ * is its own namespace's definition first, then one exported to it.
+ */
+export abstract class ServiceTable {
   private readonly list: Service[] = [];
   private readonly byHost = new Map<string, Service[]>();
-  private readonly endpoints = new Map<Service, Workload[]>();
+  private readonly endpoints = new Map<Service, readonly Workload[]>();
+
+  protected addService(s: Service, eps: readonly Workload[]): void {
+    this.list.push(s);
+    let l = this.byHost.get(s.hostname);
+    if (!l) this.byHost.set(s.hostname, (l = []));
+    l.push(s);
+    this.endpoints.set(s, eps);
+  }
+
+  services(): readonly Service[] {
+    return this.list;
+  }
+
+  service(hostname: string, namespace?: string): Service | undefined {
+    const l = this.byHost.get(hostname);
+    if (!l) return undefined;
+    if (namespace === undefined) return l[0];
+    return l.find((s) => s.namespace === namespace) ?? l.find((s) => isVisibleTo(s.exportTo, namespace));
+  }
+
+  workloadsFor(hostname: string, namespace?: string): readonly Workload[] {
+    const s = this.service(hostname, namespace);
+    return s ? (this.endpoints.get(s) ?? []) : [];
+  }
+}
+
+export class ConfigServiceIndex extends ServiceTable implements ServiceIndex {
   private readonly allWorkloads: Workload[] = [];
   /** allWorkloads by namespace, and by namespace and label (`ns\0key\0value`): a ServiceEntry's selector looks only at workloads that have its first label. */
   private readonly entriesByNamespace = new Map<string, Workload[]>();
   private readonly entriesByLabel = new Map<string, Workload[]>();
 
   constructor(config: ConfigSet) {
+    super();
     const entries = config.ofKind('WorkloadEntry');
     for (const we of entries) {
       const w = workloadFromEntry(resourceKey('WorkloadEntry', we.metadata.namespace, we.metadata.name), we.metadata.namespace, we.spec);
@@ -114,29 +147,8 @@ export class ConfigServiceIndex implements ServiceIndex {
         origin: se.origin,
         resource: key,
       };
-      this.list.push(svc);
-      let l = this.byHost.get(host);
-      if (!l) this.byHost.set(host, (l = []));
-      l.push(svc);
-      this.endpoints.set(svc, workloads);
+      this.addService(svc, workloads);
     }
-  }
-
-  services(): readonly Service[] {
-    return this.list;
-  }
-
-  /** The service for a host as seen from a namespace: its own namespace's definition first, then any exported to it. */
-  service(hostname: string, namespace?: string): Service | undefined {
-    const l = this.byHost.get(hostname);
-    if (!l) return undefined;
-    if (namespace === undefined) return l[0];
-    return l.find((s) => s.namespace === namespace) ?? l.find((s) => isVisibleTo(s.exportTo, namespace));
-  }
-
-  workloadsFor(hostname: string, namespace?: string): readonly Workload[] {
-    const s = this.service(hostname, namespace);
-    return s ? (this.endpoints.get(s) ?? []) : [];
   }
 
   workloads(): readonly Workload[] {

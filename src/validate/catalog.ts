@@ -26,6 +26,8 @@ export interface CodeDoc {
   istio: string;
   /** For a check stricter than Istio's: why meshcd reports it (as a warning, never an error). */
   stricter?: string;
+  /** Where an analyzer with Istio's code departs from it (severity, inputs), and why. */
+  differs?: string;
 }
 
 /** The istio.io/istio source the analyzers and rules were compared with (pkg/config/analysis, pkg/config/validation). */
@@ -103,7 +105,7 @@ const TRANSLATION: [string, string, Severity, string][] = [
 const STRICTER: Partial<Record<string, string>> = {
   MCD0203: 'Istio accepts a regex header or query match in a delegate VirtualService: warned because meshcd cannot merge it with the root route\'s matches.',
   MCD0213: 'Istio accepts a fault delay with neither fixedDelay nor exponentialDelay: warned because it delays nothing.',
-  MCD0204: 'A weight on a lone destination is accepted by Istio and gets all traffic: warned because the number is then meaningless.',
+  MCD0204: 'A weight on a lone destination is accepted by Istio and gets all traffic: warned because the number is then meaningless. HTTP route weights summing past 4294967295 are accepted by Istio: warned because Envoy and gRPC clients refuse such a route.',
   MCD0217: "A STATIC ServiceEntry with neither endpoints nor a workloadSelector is accepted by Istio: warned because nothing backs it and requests fail.",
   MCD0219: "Istio does not check spaceDelimitedClaims names: an empty one is warned because it can never match.",
   MCD0221: "Istio checks header names in outputClaimToHeaders only: a bad outputPayloadToHeader name is warned because Envoy refuses it.",
@@ -132,6 +134,14 @@ function schemaDocs(): CodeDoc[] {
   }));
 }
 
+/** Analyzers that keep Istio's code but not all of its behaviour, checked against pkg/config/analysis/msg/messages.yaml. */
+const ANALYZER_STRICTER: Partial<Record<string, string>> = {
+  IST0113: 'Istio has retired IST0113 (its messages list the code as RETIRED) and no longer reports this: meshcd keeps the check, as a warning, because every plaintext request to a STRICT workload is refused.',
+};
+const ANALYZER_DIFFERS: Partial<Record<string, string>> = {
+  IST0173: 'an error in Istio, a warning here: `serve` refuses a revision with any error, while istiod never refuses config over an analyzer finding, and a subset whose workloads are not up yet is normal before a rollout. Istio counts only pods; meshcd counts WorkloadEntries too (and pods, against a cluster).',
+};
+
 function analyzerDocs(): CodeDoc[] {
   const by = new Map<string, CodeDoc>();
   for (const a of ANALYZERS) {
@@ -139,7 +149,18 @@ function analyzerDocs(): CodeDoc[] {
       const prior = by.get(c.code);
       const meaning = `${c.description} (\`${a.name}\`)`;
       if (prior) prior.meaning += ` ${meaning}`;
-      else by.set(c.code, { code: c.code, name: c.name, layer: 'analyzers', severity: c.severity, meaning, istio: c.code.startsWith('IST') ? `\`istioctl analyze\` ${c.code} ${c.name}` : 'meshcd only' });
+      else {
+        by.set(c.code, {
+          code: c.code,
+          name: c.name,
+          layer: 'analyzers',
+          severity: c.severity,
+          meaning,
+          istio: c.code.startsWith('IST') ? `\`istioctl analyze\` ${c.code} ${c.name}` : 'meshcd only',
+          ...(ANALYZER_STRICTER[c.code] ? { stricter: ANALYZER_STRICTER[c.code] } : {}),
+          ...(ANALYZER_DIFFERS[c.code] ? { differs: ANALYZER_DIFFERS[c.code] } : {}),
+        });
+      }
     }
   }
   by.set('IST0001', { code: 'IST0001', name: 'InternalError', layer: 'analyzers', severity: 'error', meaning: 'An analyzer failed on this input (a meshcd bug); the other layers still report their findings.', istio: '`istioctl analyze` IST0001 InternalError' });
@@ -184,6 +205,7 @@ export function renderCodesPage(istioVersion: string): string {
       out.push(`- Severity: ${c.severity ?? 'as set by the policy'}`);
       out.push(`- Istio: ${c.istio}`);
       if (c.stricter) out.push(`- Stricter than Istio: ${c.stricter}`);
+      if (c.differs) out.push(`- Differs from Istio: ${c.differs}`);
       out.push('', c.meaning, '');
     }
   }

@@ -16,13 +16,10 @@
 //   selectedWorkloads() a Service's pods by its selector, ready or not.
 
 import type { ConfigSet, Resource, Service, ServiceIndex, Workload } from '../../api/types.js';
-import { isVisibleTo, labelsMatch } from '../config.js';
+import { labelsMatch, ServiceTable } from '../config.js';
 import type { ClusterView } from './view.js';
 
-export class MergedServiceIndex implements ServiceIndex {
-  private readonly list: Service[] = [];
-  private readonly byHost = new Map<string, Service[]>();
-  private readonly endpoints = new Map<Service, readonly Workload[]>();
+export class MergedServiceIndex extends ServiceTable implements ServiceIndex {
   private readonly all: Workload[];
   private readonly nsLabels = new Map<string, Record<string, string>>();
   /** Selector and cluster pods (endpoints and not) of each Kubernetes service, for selectedWorkloads(). */
@@ -30,6 +27,7 @@ export class MergedServiceIndex implements ServiceIndex {
   private readonly podsByNamespace = new Map<string, Workload[]>();
 
   constructor(config: ConfigSet, configIndex: ServiceIndex, clusters: readonly ClusterView[]) {
+    super();
     const configWorkloads = configIndex.workloads();
     const workloadEntries = configWorkloads.filter((w) => w.id.startsWith('WorkloadEntry/'));
     const pods = clusters.flatMap((c) => c.pods);
@@ -56,7 +54,7 @@ export class MergedServiceIndex implements ServiceIndex {
         }
       }
     }
-    for (const { service, endpoints } of kube.values()) this.add(service, endpoints);
+    for (const { service, endpoints } of kube.values()) this.addService(service, endpoints);
     for (const s of configIndex.services()) {
       if (kube.has(`${s.hostname}|${s.namespace}`)) continue;
       let eps = configIndex.workloadsFor(s.hostname, s.namespace);
@@ -65,7 +63,7 @@ export class MergedServiceIndex implements ServiceIndex {
         const selected = pods.filter((p) => p.namespace === s.namespace && labelsMatch(sel, p.labels));
         if (selected.length) eps = [...eps, ...selected];
       }
-      this.add(s, eps);
+      this.addService(s, eps);
     }
     this.all = [...configWorkloads, ...pods, ...clusters.flatMap((c) => c.analysisPods)];
     for (const w of this.all) {
@@ -74,31 +72,6 @@ export class MergedServiceIndex implements ServiceIndex {
       if (!l) this.podsByNamespace.set(w.namespace, (l = []));
       l.push(w);
     }
-  }
-
-  private add(s: Service, eps: readonly Workload[]): void {
-    this.list.push(s);
-    let l = this.byHost.get(s.hostname);
-    if (!l) this.byHost.set(s.hostname, (l = []));
-    l.push(s);
-    this.endpoints.set(s, eps);
-  }
-
-  services(): readonly Service[] {
-    return this.list;
-  }
-
-  /** As the config index: the namespace's own definition first, then one exported to it. */
-  service(hostname: string, namespace?: string): Service | undefined {
-    const l = this.byHost.get(hostname);
-    if (!l) return undefined;
-    if (namespace === undefined) return l[0];
-    return l.find((s) => s.namespace === namespace) ?? l.find((s) => isVisibleTo(s.exportTo, namespace));
-  }
-
-  workloadsFor(hostname: string, namespace?: string): readonly Workload[] {
-    const s = this.service(hostname, namespace);
-    return s ? (this.endpoints.get(s) ?? []) : [];
   }
 
   workloads(): readonly Workload[] {

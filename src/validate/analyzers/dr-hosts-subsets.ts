@@ -3,6 +3,7 @@
 //   so it configures nothing.
 // IST0173 DestinationRuleSubsetNotSelectPods — a subset's labels select no
 //   workload of the host's service: traffic routed to it has no endpoints.
+//   Istio's message; a warning, not Istio's error (see docs/codes).
 
 import { labelsMatch } from '../../registry/config.js';
 import { arr, isObj, type AnalysisContext, type Analyzer } from './context.js';
@@ -33,7 +34,7 @@ export const drHostsSubsets: Analyzer = {
         const labels = isObj(s.labels) ? (s.labels as Record<string, string>) : undefined;
         if (!labels || Object.keys(labels).length === 0) return;
         if (!workloads.some((w) => labelsMatch(labels, w.labels))) {
-          ctx.report(dr, 'IST0173', 'warning', `The Subset ${String(s.name)} defined in the DestinationRule does not select any pods.`, `spec.subsets[${i}].labels`);
+          ctx.report(dr, 'IST0173', 'warning', `The Subset ${String(s.name)} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).`, `spec.subsets[${i}].labels`);
         }
       });
     }

@@ -12,6 +12,7 @@ import { vsGateways } from './vs-gateways.js';
 import { vsMeshHostConflicts } from './vs-mesh-host-conflicts.js';
 import { vsPortSelector } from './vs-port-selector.js';
 import { vsRouteConditions } from './vs-route-conditions.js';
+import { vsJwtClaimRoutes } from './vs-jwt-claim-routes.js';
 import { vsGatewayHosts } from './gateway-hosts.js';
 import { gatewayConflicts } from './gateway-conflicts.js';
 import { gatewayWorkloads } from './gateway-workloads.js';
@@ -40,6 +41,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   vsMeshHostConflicts,
   vsPortSelector,
   vsRouteConditions,
+  vsJwtClaimRoutes,
   vsGatewayHosts,
   gatewayConflicts,
   gatewayWorkloads,

@@ -3,8 +3,9 @@
 //   without a selector in a namespace: which one applies is undefined.
 // IST0110 ConflictingSidecarWorkloadSelectors — two Sidecars whose selectors
 //   pick the same workload.
-// IST0101 ReferencedResourceNotFound — an egress host `ns/host` that names
-//   no service in that namespace (so the Sidecar imports nothing for it).
+// MCD0330 SidecarEgressHostNotFound (meshcd only; Istio's analyzers do not
+//   check egress hosts) — an egress host `ns/host` that names no service in
+//   that namespace, so the Sidecar imports nothing for it: a warning.
 
 import type { Resource } from '../../api/types.js';
 import { labelsMatch } from '../../registry/config.js';
@@ -15,7 +16,7 @@ export const sidecars: Analyzer = {
   codes: [
     { code: 'IST0110', name: 'ConflictingSidecarWorkloadSelectors', severity: 'error', description: 'Two Sidecars select the same workload.' },
     { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', severity: 'error', description: 'More than one Sidecar in a namespace has no workload selector.' },
-    { code: 'IST0101', name: 'ReferencedResourceNotFound', severity: 'error', description: 'A Sidecar egress host names no service.' },
+    { code: 'MCD0330', name: 'SidecarEgressHostNotFound', severity: 'warning', description: 'A Sidecar egress host `ns/host` names no service in that namespace, so the Sidecar imports nothing for it (Istio does not check this).' },
   ],
   run(ctx: AnalysisContext) {
     const byNs = new Map<string, Resource<'Sidecar'>[]>();
@@ -28,7 +29,7 @@ export const sidecars: Analyzer = {
     for (const [ns, list] of byNs) {
       const noSel = list.filter((s) => !selectorLabels(s.spec.workloadSelector));
       if (noSel.length > 1) {
-        const names = noSel.map((s) => s.metadata.name).sort().join(',');
+        const names = noSel.map((s) => s.metadata.name).sort().join(' ');
         for (const s of noSel) ctx.report(s, 'IST0111', 'error', `The Sidecars [${names}] in namespace "${ns}" have no workload selector, which can lead to undefined behavior.`);
       }
       const withSel = list.filter((s) => !noSel.includes(s));
@@ -37,8 +38,10 @@ export const sidecars: Analyzer = {
       for (const w of workloads) {
         const hits = withSel.filter((s) => labelsMatch(selectorLabels(s.spec.workloadSelector), w.labels));
         if (hits.length < 2) continue;
-        const names = hits.map((s) => s.metadata.name).sort().join(',');
-        for (const s of hits) ctx.report(s, 'IST0110', 'error', `The Sidecars [${names}] in namespace "${ns}" select the same workload "${w.id}", which can lead to undefined behavior.`, 'spec.workloadSelector');
+        // Istio's message: the names as Go prints a list, the workload by its name, at metadata.name.
+        const names = hits.map((s) => s.metadata.name).sort().join(' ');
+        const pod = w.id.slice(w.id.lastIndexOf('/') + 1);
+        for (const s of hits) ctx.report(s, 'IST0110', 'error', `The Sidecars [${names}] in namespace "${ns}" select the same workload pod "${pod}", which can lead to undefined behavior.`, 'metadata.name');
       }
     }
   },
@@ -57,7 +60,7 @@ function checkEgress(ctx: AnalysisContext, sc: Resource<'Sidecar'>): void {
       if (ns === '*' || ns === '~' || host === '*') return;
       if (ns === '.') ns = sc.metadata.namespace;
       const found = services.some((s) => s.namespace === ns && (hostCovers(host, s.hostname) || hostCovers(s.hostname, host)));
-      if (!found) ctx.report(sc, 'IST0101', 'error', `Referenced egress host not found: "${h}" (no service with that host in namespace ${ns}); Sidecar ${nsName(sc)}`, `spec.egress[${i}].hosts[${j}]`);
+      if (!found) ctx.report(sc, 'MCD0330', 'warning', `egress host "${h}" names no service in namespace ${ns}: Sidecar ${nsName(sc)} imports nothing for it`, `spec.egress[${i}].hosts[${j}]`);
     });
   });
 }

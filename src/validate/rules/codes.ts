@@ -13,7 +13,7 @@ export const RULE_CODES = {
   port: { code: 'MCD0201', name: 'InvalidPort', meaning: 'A port number outside 1–65535, or a port that is required but missing.' },
   duration: { code: 'MCD0202', name: 'InvalidDuration', meaning: 'A duration that does not parse (`1s`, `100ms`, `1h30m`), is below 1ms, or is finer than millisecond precision.' },
   regex: { code: 'MCD0203', name: 'InvalidRegex', meaning: "A regular expression Envoy's RE2 engine cannot compile (look-arounds, back-references, syntax errors), or one longer than 1024 characters." },
-  weight: { code: 'MCD0204', name: 'InvalidRouteWeight', meaning: 'A negative route weight, several destinations whose weights are all 0 (errors, as Istio), or a weight on a single destination, which gets all traffic anyway (warning).' },
+  weight: { code: 'MCD0204', name: 'InvalidRouteWeight', meaning: 'A negative route weight, several destinations whose weights are all 0 (errors, as Istio), a weight on a single destination, which gets all traffic anyway (warning), or HTTP route weights summing past 4294967295, which Envoy and gRPC refuse (warning).' },
   percentage: { code: 'MCD0205', name: 'InvalidPercentage', meaning: 'A percentage outside 0–100 (fault injection, mirroring, outlier detection).' },
   name: { code: 'MCD0206', name: 'InvalidName', meaning: 'A subset, port, gateway or namespace name that is not a DNS-1123 label.' },
   labels: { code: 'MCD0207', name: 'InvalidLabelOrSelector', meaning: 'A label key/value that Kubernetes rejects, or a workload selector with an empty key or a wildcard.' },

@@ -171,7 +171,10 @@ function checkL4Match(ctx: RuleContext, path: string, m: unknown): void {
  * warning that says the split traffic will really get, because a sum that
  * misses 100 is usually a slip (90 meant as 90%).
  */
-function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[]): void {
+/** Envoy's routes and grpc-go refuse weighted clusters whose weights sum past uint32 (Istio sums in int32 and does not check); HTTP routes only. */
+const MAX_TOTAL_WEIGHT = 4_294_967_295;
+
+function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[], http = false): void {
   let total = 0;
   let anyWeight = false;
   let negative = false;
@@ -187,6 +190,7 @@ function checkWeights(ctx: RuleContext, path: string, routes: readonly unknown[]
   });
   if (routes.length > 1) {
     if (total === 0) ctx.error('weight', path, 'total destination weight = 0');
+    else if (http && total > MAX_TOTAL_WEIGHT && !negative) ctx.warn('weight', path, `destination weights sum to ${total}, over ${MAX_TOTAL_WEIGHT}: Istio accepts this, but Envoy and gRPC clients refuse (NACK) a route whose weights sum past a 32-bit count, so the route would not change; scale the weights down`);
     else if (total !== 100 && !negative) ctx.warn('relativeWeights', path, `destination weights sum to ${total}, not 100; Istio treats them as relative, so traffic splits ${splitText(routes, total)}`);
   } else if (routes.length === 1 && anyWeight) {
     const w = (routes[0] as { weight: number }).weight;
@@ -363,7 +367,7 @@ function checkHTTPRoute(ctx: RuleContext, path: string, http: HTTPRoute, delegat
     else checkDestination(ctx, at(dp, 'destination'), d.destination);
     checkHeaderOperations(ctx, at(dp, 'headers'), d.headers);
   });
-  if (routes.length > 0) checkWeights(ctx, at(path, 'route'), routes);
+  if (routes.length > 0) checkWeights(ctx, at(path, 'route'), routes, true);
   if (typeof http.timeout === 'string') checkDuration(ctx, at(path, 'timeout'), http.timeout, { allowZero: true });
 }
 

@@ -4,7 +4,7 @@
 
 import type { ProxyInfo } from '../../api/types.js';
 import { buildMeshModel, type MeshModel } from '../../mesh/index.js';
-import { translateParts, translateWithDiagnostics, translationKey } from '../translate/index.js';
+import { followModel, translateParts, translateWithDiagnostics, translationKey } from '../translate/index.js';
 import type { ModelInputs, Translator } from '../cache/index.js';
 
 const addressCache = new WeakMap<MeshModel, Set<string>>();
@@ -23,7 +23,12 @@ const NO_WORKLOAD_IP = '0.0.0.0';
 
 export function meshTranslator(): Translator<MeshModel> {
   return {
-    model: (inputs: ModelInputs, previous?: MeshModel) => buildMeshModel(inputs.config, inputs.index, inputs.overlay, previous),
+    model(inputs: ModelInputs, previous?: MeshModel): MeshModel {
+      const model = buildMeshModel(inputs.config, inputs.index, inputs.overlay, previous);
+      // Scopes whose outbound config reads nothing that changed keep it (and its encoded, prepared responses).
+      if (previous) followModel(model, previous);
+      return model;
+    },
     key: (proxy: ProxyInfo) => translationKey(proxy),
     translate: (proxy: ProxyInfo, model: MeshModel) => translateWithDiagnostics(proxy, model),
     // Outbound config is one object per scope (kind, namespace, outbound-relevant labels) under a model:

@@ -13,6 +13,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
+import { idOf } from './memo.js';
 import { grpcSizeCheck } from './limits.js';
 import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
@@ -48,7 +49,53 @@ interface Outbound {
   diagnostics: Diagnostic[];
 }
 
-const outboundMemo = new WeakMap<MeshModel, Map<string, Outbound>>();
+/** A scope's outbound config under a model, with what it read (./memo.ts ids: `outboundDeps`). */
+interface OutboundEntry {
+  deps: string;
+  out: Outbound;
+  /** Revisions it was carried over without a proxy of its scope being translated. */
+  age: number;
+}
+
+const outboundMemo = new WeakMap<MeshModel, Map<string, OutboundEntry>>();
+/** Entries of the models a model follows (`followModel`), by scope key: reused when what they read is the same objects. */
+const carried = new WeakMap<MeshModel, Map<string, OutboundEntry>>();
+/** Entries not asked for over this many revisions are not carried further (a scope whose proxies left). */
+const MAX_CARRY_AGE = 2;
+
+/**
+ * `next` is the model of the revision after `previous` (built with it as
+ * `previous`, so unchanged parts are the same objects): a scope's outbound
+ * config translated under `previous` is reused under `next` when everything
+ * it read is the same objects — a route change rebuilds only the scopes
+ * that see it, and the others keep their object (and with it the encoded,
+ * checked shared part and the responses prepared for it).
+ */
+export function followModel(next: MeshModel, previous: MeshModel): void {
+  if (next === previous) return;
+  const m = new Map<string, OutboundEntry>();
+  for (const [k, e] of carried.get(previous) ?? []) if (e.age < MAX_CARRY_AGE) m.set(k, { ...e, age: e.age + 1 });
+  for (const [k, e] of outboundMemo.get(previous) ?? []) m.set(k, { ...e, age: 0 });
+  carried.set(next, m);
+}
+
+/**
+ * Everything a scope's outbound config reads, as ./memo.ts ids: the mesh
+ * settings, Sidecar (egress scope, outbound policy), PeerAuthentications
+ * (auto mTLS), and per service in scope the service, its VirtualService and
+ * DestinationRule. A host the routes send to is either one of these services
+ * (its service and DestinationRule are already here) or not visible, and then
+ * nothing of it is read (the destination is dropped before its
+ * DestinationRule is looked at). The scope key (kind, namespace, selecting
+ * labels, locality) is the memo key itself.
+ */
+function outboundDeps(view: ProxyView): string {
+  const m = view.model;
+  const parts: (number | string)[] = [idOf(m.settings), idOf(view.sidecar), idOf(m.peerAuthentications), view.outboundPolicy, view.services.length];
+  for (const svc of view.services) parts.push(idOf(svc), idOf(view.virtualServiceFor(svc.hostname)), idOf(view.destinationRule(svc.hostname)));
+  return parts.join(',');
+}
+
 const labelKeysMemo = new WeakMap<MeshModel, string[]>();
 
 /** Label keys that change outbound config: Sidecar and DestinationRule selectors, sourceLabels matches. */
@@ -97,14 +144,16 @@ function outboundFor(proxy: ProxyInfo, model: MeshModel): Outbound {
   // Locality LB makes outbound endpoints depend on the proxy's own workload (its locality, failoverPriority labels).
   const view = localityInputs(model) ? new ProxyView(proxy, model) : undefined;
   const key = `${outboundKey(proxy, model)}${view ? `|${view.localityScope}` : ''}`;
-  let out = memo.get(key);
-  if (!out) {
+  let entry = memo.get(key);
+  if (!entry) {
     const v = view ?? new ProxyView(proxy, model);
     v.scopeKey = key;
-    out = buildOutbound(v);
-    memo.set(key, out);
+    const deps = outboundDeps(v);
+    const before = carried.get(model)?.get(key);
+    entry = { deps, out: before?.deps === deps ? before.out : buildOutbound(v), age: 0 };
+    memo.set(key, entry);
   }
-  return out;
+  return entry.out;
 }
 
 /**

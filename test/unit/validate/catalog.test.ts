@@ -65,3 +65,21 @@ test('SARIF rules carry helpUri to their anchor', (t) => {
   for (const r of rules) t.is(r.helpUri, helpUri(r.id));
   t.is(helpUri('MCD0230'), 'https://github.com/meshcd/meshcd/blob/main/docs/codes/README.md#mcd0230');
 });
+
+// Istio's level for each IST code meshcd reports, from pkg/config/analysis/msg/messages.yaml
+// at ISTIO_SOURCE_VERSION ("retired": listed there as RETIRED).
+const ISTIO_LEVELS: Record<string, string> = {
+  IST0001: 'error', IST0002: 'warning', IST0101: 'error', IST0109: 'error', IST0110: 'error', IST0111: 'error', IST0112: 'error', IST0113: 'retired', IST0149: 'error',
+  IST0118: 'info', IST0127: 'warning', IST0128: 'warning', IST0129: 'warning', IST0130: 'warning', IST0131: 'info', IST0132: 'warning', IST0134: 'warning',
+  IST0138: 'warning', IST0145: 'error', IST0150: 'warning', IST0162: 'warning', IST0165: 'warning', IST0171: 'warning', IST0173: 'error', IST0174: 'warning', IST0177: 'warning',
+};
+
+test("every IST code has Istio's severity, or its page says why not (a retired code only as a warning)", (t) => {
+  const ist = codeCatalog().filter((c) => c.code.startsWith('IST'));
+  t.deepEqual(ist.map((c) => c.code).sort(), Object.keys(ISTIO_LEVELS).sort(), 'the table above lists every IST code meshcd reports');
+  for (const c of ist) {
+    const level = ISTIO_LEVELS[c.code];
+    if (level === 'retired') t.true(c.severity !== 'error' && /retired/i.test(c.stricter ?? ''), `${c.code}: Istio retired it, so a warning that says so`);
+    else if (c.severity !== level) t.truthy(c.differs, `${c.code}: ${c.severity} here, ${level} in Istio, and the page does not say why`);
+  }
+});

@@ -12,6 +12,18 @@ import { BASE, brief, loadFiles } from './_helpers.js';
 const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\n';
 const DR = 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\n';
 const GW = 'apiVersion: networking.istio.io/v1\nkind: Gateway\n';
+const RA = 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n';
+/** A Gateway selecting the ingress workload, and the start of a VirtualService bound to it by `ref` (IST0149 cases). */
+const claimRoute = (ref: string) => `${GW}metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]
+---
+${VS}metadata: {name: by-group, namespace: shop}
+spec:
+  hosts: ['*']
+  gateways: [${ref}]
+`;
 
 interface Case {
   analyzer: string;
@@ -296,6 +308,47 @@ spec:
 `,
     expect: ['IST0173 t.yaml:14', 'IST0174 t.yaml:5'],
   },
+  // --- IST0149
+  {
+    analyzer: 'virtualservice/jwt-claim-routes',
+    name: 'valid: claim routing at a gateway whose workload a root-namespace RequestAuthentication selects; claim routing on the mesh gateway only',
+    yaml: `${claimRoute('public')}  http:
+  - match: [{headers: {'@request.auth.claims.group': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+${VS}metadata: {name: in-mesh, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{withoutHeaders: {'@request.auth.claims[group]': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+---
+${RA}metadata: {name: ingress-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'virtualservice/jwt-claim-routes',
+    name: 'invalid: claim routing at a gateway whose workload no RequestAuthentication selects (one for other workloads, one in another namespace)',
+    yaml: `${claimRoute('public')}  http:
+  - match: [{headers: {x-plain: {exact: a}, '@request.auth.claims.group': {exact: beta}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+---
+${RA}metadata: {name: reviews-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+---
+${RA}metadata: {name: shop-jwt, namespace: shop}
+spec:
+  jwtRules: [{issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}]
+`,
+    expect: ['IST0149 t.yaml:8'],
+  },
   // --- IST0128 / IST0129
   {
     analyzer: 'destinationrule/ca-certificates',
@@ -316,6 +369,35 @@ spec:
     portLevelSettings:
     - port: {number: 9090}
       tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem}
+`,
+    expect: ['IST0128 t.yaml:7', 'IST0129 t.yaml:10'],
+  },
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: "valid: credentialName on a rule with a workloadSelector (Istio's exception: the secret supplies the CA)",
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  workloadSelector: {matchLabels: {app: ratings}}
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: ratings-ca}
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, credentialName: ratings-client}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'destinationrule/ca-certificates',
+    name: 'invalid: credentialName without a workloadSelector still warns at both levels, as Istio',
+    yaml: `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: ratings-ca}
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: MUTUAL, credentialName: ratings-client}
 `,
     expect: ['IST0128 t.yaml:7', 'IST0129 t.yaml:10'],
   },
@@ -382,7 +464,7 @@ spec:
 `,
     expect: ['IST0113 t.yaml:13'],
   },
-  // --- sidecars (IST0110, IST0111, IST0101 egress)
+  // --- sidecars (IST0110, IST0111, MCD0330 egress)
   {
     analyzer: 'sidecar/selectors-and-egress',
     name: 'valid: one default Sidecar with known egress hosts',
@@ -397,7 +479,7 @@ spec:
   },
   {
     analyzer: 'sidecar/selectors-and-egress',
-    name: 'invalid: two selector-less, two overlapping selectors, unknown egress host',
+    name: 'invalid: two selector-less, two overlapping selectors, unknown egress host (MCD0330 warning: Istio does not check egress hosts)',
     yaml: `apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: {name: a, namespace: shop}
@@ -423,7 +505,7 @@ metadata: {name: d, namespace: shop}
 spec:
   workloadSelector: {labels: {version: v1}}
 `,
-    expect: ['IST0101 t.yaml:7', 'IST0110 t.yaml:18', 'IST0110 t.yaml:24', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9'],
+    expect: ['IST0110 t.yaml:16', 'IST0110 t.yaml:22', 'IST0111 t.yaml:1', 'IST0111 t.yaml:9', 'MCD0330 t.yaml:7'],
   },
   // --- IST0127
   {
@@ -451,9 +533,7 @@ spec:
   selector:
     matchLabels: {app: reveiws}
 ---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: gw, namespace: shop}
+${RA}metadata: {name: gw, namespace: shop}
 spec:
   selector:
     matchLabels: {istio: ingressgateway}
@@ -508,6 +588,18 @@ spec:
 kind: ServiceEntry
 metadata: {name: db, namespace: shop}
 spec: {hosts: [db.example.com], addresses: [10.1.0.5/32], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS}
+`,
+    expect: [],
+  },
+  {
+    analyzer: 'serviceentry/addresses',
+    name: 'valid: TCP without addresses, but the cluster allocated some (status.addresses), as Istio skips it',
+    yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp, protocol: TCP}], resolution: DNS}
+status:
+  addresses: [{value: 240.240.0.1, host: db.example.com}]
 `,
     expect: [],
   },
@@ -883,4 +975,47 @@ test('analyzers survive malformed specs that skipped schema checks', async (t) =
   });
   const diags = analyze(load, buildServiceIndex(load.config));
   t.false(diags.some((d) => d.code === 'IST0001'), diags.map((d) => d.message).join('\n'));
+});
+
+test("IST0129's message is Istio's template, the port in protobuf text form", async (t) => {
+  const yaml = `${DR}metadata: {name: ratings, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 9090}
+      tls: {mode: SIMPLE, credentialName: ratings-ca}
+`;
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'destinationrule/ca-certificates'));
+  t.deepEqual(
+    diags.map((d) => [d.code, d.severity, `${d.origin?.file}:${d.origin?.line}`, d.message]),
+    [['IST0129', 'warning', 't.yaml:9', 'DestinationRule shop/ratings in namespace shop has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: ratings at port number:9090']],
+  );
+});
+
+test("IST0149's message is Istio's template: the claim key, the gateway and the gateway's workload", async (t) => {
+  const yaml = `${claimRoute('shop/public')}  http:
+  - match: [{headers: {'@request.auth.claims[group]': {exact: beta}}}]
+    route: [{destination: {host: reviews}}]
+`;
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'virtualservice/jwt-claim-routes'));
+  t.deepEqual(
+    diags.map((d) => [d.code, d.severity, d.resource, `${d.origin?.file}:${d.origin?.line}`, d.message]),
+    [['IST0149', 'error', 'VirtualService/shop/by-group', 't.yaml:8', 'The virtual service uses the JWT claim based routing (key: @request.auth.claims[group]) but found no request authentication for the gateway (shop/public) pod (ingressgateway). The request authentication must first be applied for the gateway pods to validate the JWT token and make the claims available for routing.']],
+  );
+});
+
+test("IST0110 and IST0111 carry Istio's messages: the Sidecars' names as Go prints a list, the workload by name", async (t) => {
+  const sidecar = (name: string, spec: string) => `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: ${name}, namespace: shop}\nspec: ${spec}\n`;
+  const yaml = [sidecar('b', '{}'), sidecar('a', '{}'), sidecar('v1-only', '{workloadSelector: {labels: {version: v1}}}'), sidecar('reviews', '{workloadSelector: {labels: {app: reviews}}}')].join('---\n');
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': yaml });
+  const diags = analyze(load, buildServiceIndex(load.config), ANALYZERS.filter((a) => a.name === 'sidecar/selectors-and-egress'));
+  t.deepEqual(diags.map((d) => `${d.code} ${d.severity} ${d.origin?.line} ${d.message}`).sort(), [
+    'IST0110 error 13 The Sidecars [reviews v1-only] in namespace "shop" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+    'IST0110 error 18 The Sidecars [reviews v1-only] in namespace "shop" select the same workload pod "reviews-v1", which can lead to undefined behavior.',
+    'IST0111 error 1 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+    'IST0111 error 6 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
+  ]);
 });
