@@ -273,12 +273,14 @@ export function registerServe(program: Command): void {
         }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(),
         // Config canaries (issue 13): the cache's second revision for a cohort, and the server's ACK/NACK per proxy.
         canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), refused: (id) => cache.status().flatMap((c) => (c.error?.revision === id ? c.error.errors : [])), subscribe: (events) => xdsEvents.subscribe(events) },
-        refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')) });
+        refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')),
+        // After a restart mid-canary: the revision in force before it, from the local clone or the saved folder copy.
+        loadConfig: (revisions) => reconciler.configAt(revisions) });
       // A Kubernetes change rebuilds with the config and overlay in force; a burst coalesces in the cache (the newest wins).
       kube?.on('change', () => lastUpdate && cache.update(withKube(lastUpdate.inputs), lastUpdate.id));
       // --- end rollouts
       // A restart serves the last accepted revisions at once; the first fetch goes on behind it.
-      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
+      const reconciler = new Reconciler({ sources: specs, stateDir: opts.stateDir, policies, awaitFirstFetch: false, retain: () => rollouts.runner.revisionsInUse(), ...(kube ? { indexFor: (c: ConfigSet) => kube!.index(c, buildServiceIndex(c)) } : {}) });
       reconciler.registerAdmin(admin);
       if (kube) admin.setReadyCheck(() => reconciler.hasAccepted() && kube!.synced);
       if (kube) admin.route('GET', '/api/v1/clusters', () => json(200, kube!.clusters()));

@@ -17,9 +17,15 @@
 //     controller rolls back at once with the proxy's text);
 //   - Succeeded: the new revision becomes current for all; Failed: the old
 //     one stays current for all until Git states it again.
-// Not kept across a restart of meshcd: the stable config (the Reconciler
-// keeps only the last accepted revision); a restarted meshcd serves the
-// new revision to every proxy and says so.
+// Across a restart of meshcd: the runner persists the stable revisions' ids
+// with the rollout states (before the canary is served) and, after a
+// restart, loads the config at them (the Reconciler's configAt: a Git
+// commit from the local clone, a folder's saved copy) and hands it to
+// `restoreStable`, so the cohort keeps the new revision and everyone else
+// the old one. A cohort that was still ACKing is tracked again (`resume`);
+// its members that have not reconnected yet count as waited on for a grace
+// period. Only when the stable revisions cannot be read does a restarted
+// meshcd serve the new revision to every proxy, and it says so.
 // Imports: src/api (types), ./cohort, ./controller (types, pure functions).
 
 import type { ConfigSet, ProxyInfo, RolloutOverlay } from '../api/types.js';
@@ -61,6 +67,22 @@ export interface Served {
   id: string;
 }
 
+/** One source's revision, as the runner persists it. */
+export interface RevisionRef {
+  source: string;
+  commit: string;
+  id: string;
+}
+
+/** The config in force before a walk: what everyone outside the cohort is served. */
+export interface Stable {
+  config: ConfigSet;
+  /** The revision ids joined with ',' (what proxy-status shows). */
+  id: string;
+  /** Each source's revision (persisted; absent outside serve's runner). */
+  revisions?: readonly RevisionRef[];
+}
+
 /** The walking config canary the runner serves by (at most one drives the cache). */
 export interface Driving {
   key: string;
@@ -78,19 +100,28 @@ interface Tracking {
   canaryId: string;
   members: string[];
   reported: boolean;
+  /** After a restart: until then, members that have not reconnected are waited on too. */
+  graceUntil?: number;
 }
 
 export class ConfigCanaryDriver {
-  private stable: { config: ConfigSet; id: string } | undefined;
+  private stable: Stable | undefined;
   private canarySet: string | undefined;
   private tracking: Tracking | undefined;
   private nacked = new Set<string>();
-  /** Per proxy: responses sent and not yet answered (nonce → revision), and the last revision it ACKed with nothing outstanding. */
-  private readonly sent = new Map<string, Map<string, string | undefined>>();
+  /**
+   * Per proxy: per type, the last response sent and not yet answered (its
+   * nonce and revision; a newer response of a type supersedes the older one,
+   * whose late ACK the server drops as stale), and the last revision it
+   * ACKed with nothing outstanding.
+   */
+  private readonly sent = new Map<string, Map<string, { nonce: string; revision: string | undefined }>>();
   private readonly settled = new Map<string, string | undefined>();
   private affectedNow: CohortProxy[] = [];
   private warnedRestart = false;
   private poll: NodeJS.Timeout | undefined;
+  private grace: NodeJS.Timeout | undefined;
+  private servedIds: { inForce: string; canary?: string } | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -99,7 +130,7 @@ export class ConfigCanaryDriver {
     private readonly log: Logger,
   ) {
     this.unsubscribe = port.subscribe({
-      responseSent: (e) => this.outstanding(e.proxy.id).set(e.nonce, e.revision),
+      responseSent: (e) => this.outstanding(e.proxy.id).set(e.type, { nonce: e.nonce, revision: e.revision }),
       ack: (e) => this.answered(e, undefined),
       nack: (e) => this.answered(e, e.error),
     });
@@ -108,11 +139,57 @@ export class ConfigCanaryDriver {
   close(): void {
     this.unsubscribe();
     if (this.poll) clearInterval(this.poll);
+    if (this.grace) clearTimeout(this.grace);
   }
 
   /** Before a new revision is stepped: the config in force now is the stable one of a walk that starts with it. */
-  revision(previous: { config: ConfigSet; id: string } | undefined, walking: boolean): void {
+  revision(previous: Stable | undefined, walking: boolean): void {
     if (!walking && previous) this.stable = previous;
+  }
+
+  /** The revisions everyone outside the cohort is on (persisted by the runner while a canary drives). */
+  stableRevisions(): { id: string; revisions: readonly RevisionRef[] } | undefined {
+    return this.stable?.revisions?.length ? { id: this.stable.id, revisions: this.stable.revisions } : undefined;
+  }
+
+  hasStable(): boolean {
+    return this.stable !== undefined;
+  }
+
+  /** After a restart: the config at the persisted stable revisions (the runner loaded it). */
+  restoreStable(stable: Stable): void {
+    this.stable = stable;
+    this.warnedRestart = false;
+  }
+
+  /** Whether a cohort of this walk is being selected or tracked (else a restart lost it: the runner resumes it). */
+  tracks(key: string, generation: number): boolean {
+    return this.tracking?.key === key && this.tracking.generation === generation;
+  }
+
+  /** After a restart, a cohort that had ACKed: no gate to open, but a NACK of the new revision is still reported. */
+  watch(key: string, generation: number, members: string[], canaryId: string): void {
+    this.tracking = { key, generation, canaryId, members, reported: true };
+    this.nacked.delete(key);
+  }
+
+  /**
+   * After a restart, a cohort that was selected but had not ACKed yet: track
+   * its members again. For `graceMs`, a member that has not reconnected yet
+   * is waited on too (else an empty room would pass the gate).
+   */
+  resume(key: string, generation: number, members: string[], canaryId: string, graceMs: number): void {
+    this.tracking = { key, generation, canaryId, members, reported: false, graceUntil: Date.now() + graceMs };
+    this.nacked.delete(key);
+    if (this.grace) clearTimeout(this.grace);
+    this.grace = setTimeout(() => {
+      this.grace = undefined;
+      this.check();
+    }, graceMs + 10);
+    this.grace.unref?.();
+    this.log.info({ rollout: key, cohort: members.length, graceMs }, 'config canary: tracking the cohort\'s ACKs again after a restart');
+    if (!this.poll) this.poll = setInterval(() => this.checkRefused(), 250);
+    this.check();
   }
 
   /** Serve the config in force for this state (see the header); `apply` sets the cache's current revision. */
@@ -120,21 +197,29 @@ export class ConfigCanaryDriver {
     const serving = driving ? configServingOf(driving.state) : undefined;
     if (!driving || !serving || serving.serve === 'new') {
       this.stable = undefined;
+      this.servedIds = { inForce: current.id };
       apply(current);
       this.setCanary(undefined);
       return;
     }
     if (!this.stable) {
-      if (!this.warnedRestart) this.log.error({ rollout: driving.key }, 'config canary: the revision in force before it is not kept across a restart of meshcd; every proxy is served the new revision');
+      if (!this.warnedRestart) this.log.error({ rollout: driving.key }, 'config canary: the revision in force before it could not be read after a restart of meshcd; every proxy is served the new revision');
       this.warnedRestart = true;
+      this.servedIds = { inForce: current.id };
       apply(current);
       this.setCanary(undefined);
       return;
     }
     apply({ config: this.stable.config, overlay: current.overlay, id: this.stable.id });
+    this.servedIds = { inForce: this.stable.id, ...(serving.serve === 'canary' ? { canary: current.id } : {}) };
     if (serving.serve === 'old') return this.setCanary(undefined);
     const filter = driving.spec.cohort;
     this.setCanary(current, serving.threshold, (p) => inCohort(cohortProxy(p), serving.threshold, filter));
+  }
+
+  /** The revisions served now: the one in force (everyone outside the cohort) and, during a walk, the cohort's (status). */
+  served(): { inForce: string; canary?: string } | undefined {
+    return this.servedIds;
   }
 
   private setCanary(canary: Served | undefined, threshold?: number, pred?: (p: ProxyInfo) => boolean): void {
@@ -191,10 +276,11 @@ export class ConfigCanaryDriver {
     const t = this.tracking;
     if (!t || t.reported) return [];
     const connected = new Set(this.port.proxies().map((p) => p.proxy.id));
-    return t.members.filter((id) => connected.has(id) && !this.done(id, t.canaryId));
+    const waitForAbsent = t.graceUntil !== undefined && Date.now() < t.graceUntil;
+    return t.members.filter((id) => (connected.has(id) || waitForAbsent) && !this.done(id, t.canaryId));
   }
 
-  private outstanding(proxy: string): Map<string, string | undefined> {
+  private outstanding(proxy: string): Map<string, { nonce: string; revision: string | undefined }> {
     let m = this.sent.get(proxy);
     if (!m) this.sent.set(proxy, (m = new Map()));
     return m;
@@ -202,7 +288,7 @@ export class ConfigCanaryDriver {
 
   private answered(e: ProxyEvent, error: string | undefined): void {
     const m = this.outstanding(e.proxy.id);
-    m.delete(e.nonce);
+    if (m.get(e.type)?.nonce === e.nonce) m.delete(e.type);
     if (error !== undefined) {
       const t = this.tracking;
       if (t && e.revision === t.canaryId && !this.nacked.has(t.key)) {
@@ -212,12 +298,12 @@ export class ConfigCanaryDriver {
       }
       return;
     }
-    if (![...m.values()].some((r) => r === e.revision)) this.settled.set(e.proxy.id, e.revision);
+    if (![...m.values()].some((r) => r.revision === e.revision)) this.settled.set(e.proxy.id, e.revision);
     if (this.tracking) this.check();
   }
 
   private done(proxy: string, canaryId: string): boolean {
-    return this.settled.get(proxy) === canaryId && ![...(this.sent.get(proxy)?.values() ?? [])].some((r) => r === canaryId);
+    return this.settled.get(proxy) === canaryId && ![...(this.sent.get(proxy)?.values() ?? [])].some((r) => r.revision === canaryId);
   }
 
   /** Report `cohortAcked` once every connected member has ACKed the new revision. */

@@ -46,7 +46,9 @@
 // → restart from the routing in force now toward the new end state, counters
 // reset. After a rollback the Rollout stays Failed (overlaying the old
 // routing) until Git changes the target again; with writeBack: none the same
-// routing is never retried (only `retry` does).
+// routing is never retried (only `retry` does). A config canary whose change
+// another one carried to promotion (the runner queues all but one: one config
+// canary at a time) takes it as in force (`walkedBy`), walking nothing.
 
 import type { RouteOverride } from '../api/types.js';
 import type { Measurement, RolloutSpec, Verdict, WebhookType, WriteBackResult } from './contracts.js';
@@ -140,7 +142,8 @@ export type RolloutState =
   | (Base & { phase: 'Aborted'; change: Change; reason: string });
 
 export type Observation =
-  | { kind: 'revision'; routing: TargetRouting | undefined; commit?: string }
+  /** `walkedBy`: another config canary walked this change out with its own (one config canary at a time): take it as in force. */
+  | { kind: 'revision'; routing: TargetRouting | undefined; commit?: string; walkedBy?: string }
   | { kind: 'measurements'; generation: number; measurements: Measurement[] }
   | { kind: 'tick' }
   | { kind: 'command'; command: Command }
@@ -648,6 +651,10 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
   if (!s.known) return { ...s, known };
   if (sameRoutes(s.known.routes, r.routes)) return s;
   const base: Base = { known, history: s.history, measurements: s.measurements };
+  if (o.walkedBy && s.phase !== 'Progressing' && s.phase !== 'Paused') {
+    ctx.event('info', `the change was walked out by config canary ${o.walkedBy}`);
+    return record({ ...s, known }, ctx, `the change was walked out by config canary ${o.walkedBy}`);
+  }
   const commits = { ...(s.known.commit ? { good: s.known.commit } : {}), ...(o.commit ? { bad: o.commit } : {}) };
   switch (s.phase) {
     case 'Idle':

@@ -9,6 +9,9 @@
 // Everything runs through one queue, so observations are applied one at a
 // time; slow I/O (queries, pushes, webhooks) runs outside the queue and
 // comes back as an observation.
+// Over 500 lines: a config canary's restart (stable revisions persisted and
+// loaded again, a cohort tracked again) and one-at-a-time release need the
+// queue and the entries; the pure planning is in ./canary-plan.ts.
 // Imports: src/api, src/mesh/names.ts, src/state, src/util, ./*.
 
 import type { ConfigSet, Resource, RolloutOverlay, RouteOverride } from '../api/types.js';
@@ -19,8 +22,10 @@ import { metric } from '../util/metrics.js';
 import type { AnalysisProvider, Measurement, RolloutSpec, TemplateArgs, ThresholdRange, WebhookSpec, WebhookType, WriteBack, WriteBackResult } from './contracts.js';
 import { canaryOf, canaryWeightOf, configServingOf, INITIAL_STATE, nextWakeup, overlayOf, stableOf, step, type Action, type Command, type Observation, type RolloutState } from './controller.js';
 import { configTarget, meshDefaultRollout, rolloutSpecOf, targetRouting } from './spec.js';
-import { ConfigCanaryDriver, type CanaryPort, type Driving } from './config-canary.js';
+import { ConfigCanaryDriver, type CanaryPort, type Driving, type RevisionRef } from './config-canary.js';
+import { planCanaries } from './canary-plan.js';
 import { RevisionGate } from './revision-gate.js';
+import type { TargetRouting } from './spec.js';
 
 export interface WebhookPayload {
   rollout: string;
@@ -67,6 +72,13 @@ export interface RunnerOptions {
   catchUpMs?: number;
   /** Config canaries (strategy: proxies): the cache's second revision and the server's ACK/NACK per proxy (config-canary.ts). */
   canary?: CanaryPort;
+  /**
+   * The config at earlier accepted revisions (serve: Reconciler.configAt) —
+   * after a restart mid-canary, the revision in force before it.
+   */
+  loadConfig?: (revisions: readonly RevisionRef[]) => Promise<ConfigSet>;
+  /** After a restart, how long members of a cohort that was still ACKing are waited for to reconnect (default 30 s). */
+  resumeGraceMs?: number;
   now?: () => number;
   log?: Logger;
 }
@@ -77,6 +89,27 @@ interface Entry {
   spec: RolloutSpec;
   state: RolloutState;
   timer?: NodeJS.Timeout;
+  /** A config canary whose change waits for the one walking (one at a time): its key. */
+  queuedBehind?: string;
+  /** Loaded from the persisted states and not stepped by this process yet (a restart). */
+  restored?: boolean;
+  /** MeshConfig's configCanary: covers only what no strategy: proxies Rollout covers. */
+  meshDefault?: boolean;
+}
+
+/** A Rollout and what this revision says of its target. */
+interface Item {
+  entry: Entry;
+  routing: TargetRouting | undefined;
+  commit?: string;
+}
+
+/** `<stateDir>/state/rollouts.json`. */
+interface StateDoc {
+  version: number;
+  rollouts: Record<string, RolloutState>;
+  /** While a config canary walks (or holds the old revision after a rollback): the revisions everyone outside the cohort is on. */
+  configCanary?: { stable: { id: string; revisions: RevisionRef[] } };
 }
 
 const STATE_DOC = 'rollouts';
@@ -90,9 +123,11 @@ const rollbackCounter = metric('counter', 'meshcd_rollout_rollbacks_total', 'Aut
 export class RolloutRunner {
   private readonly entries = new Map<string, Entry>();
   private persisted: Record<string, RolloutState> = {};
+  /** The stable revisions a previous run persisted (loaded once a config canary drives again after a restart). */
+  private persistedStable: { id: string; revisions: RevisionRef[] } | undefined;
   private config: ConfigSet | undefined;
   private revisionId = '';
-  private revisions: readonly { source: string; commit: string; id: string }[] = [];
+  private revisions: readonly RevisionRef[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
@@ -117,9 +152,21 @@ export class RolloutRunner {
 
   /** Load the persisted states (a restart resumes them once their Rollout is seen in an accepted revision). */
   async start(): Promise<void> {
-    const doc = await this.opts.store.read<{ version: number; rollouts: Record<string, RolloutState> }>(STATE_DOC);
-    if (doc && doc.version === 1 && doc.rollouts && typeof doc.rollouts === 'object') this.persisted = doc.rollouts;
-    else if (doc) this.log.warn('state/rollouts.json has an unknown shape; starting rollouts from scratch');
+    const doc = await this.opts.store.read<StateDoc>(STATE_DOC);
+    if (doc && doc.version === 1 && doc.rollouts && typeof doc.rollouts === 'object') {
+      this.persisted = doc.rollouts;
+      const st = doc.configCanary?.stable;
+      this.persistedStable = st && typeof st.id === 'string' && Array.isArray(st.revisions) && st.revisions.every((r) => typeof r?.source === 'string' && typeof r.commit === 'string' && typeof r.id === 'string') ? st : undefined;
+    } else if (doc) this.log.warn('state/rollouts.json has an unknown shape; starting rollouts from scratch');
+  }
+
+  /**
+   * Revisions that must stay loadable (the Reconciler keeps their saved folder
+   * copies): the ones in force now, and a config canary's stable ones.
+   */
+  revisionsInUse(): RevisionRef[] {
+    const stable = this.canary?.stableRevisions()?.revisions ?? this.persistedStable?.revisions ?? [];
+    return [...this.revisions, ...stable];
   }
 
   stop(): void {
@@ -142,38 +189,30 @@ export class RolloutRunner {
   /** accepted()'s work, inside the queue. */
   private async apply(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     // The config in force now is what a config canary starting with this revision keeps serving to the rest.
-    this.canary?.revision(this.config && { config: this.config, id: this.revisionId }, this.driving() !== undefined);
+    this.canary?.revision(this.config && { config: this.config, id: this.revisionId, revisions: this.revisions }, this.driving() !== undefined);
     this.config = config;
-    this.revisions = revisions;
+    this.revisions = revisions.map((r) => ({ source: r.source, commit: r.commit, id: r.id }));
     this.revisionId = revisions.map((r) => r.id).join(',');
     this.gate.accepted(revisions);
-    const seen = new Set<string>();
-    const pending: { entry: Entry; actions: Action[] }[] = [];
+    const items: Item[] = [];
     const meshDefault = meshDefaultRollout(config);
-    const explicitCanaries = config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
     for (const ro of [...config.ofKind('Rollout'), ...(meshDefault ? [meshDefault] : [])]) {
       const key = `${ro.metadata.namespace}/${ro.metadata.name}`;
-      seen.add(key);
       const spec = rolloutSpecOf(ro);
       let entry = this.entries.get(key);
       if (!entry) {
-        entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE };
+        entry = { key, resource: ro, spec, state: this.persisted[key] ?? INITIAL_STATE, ...(this.persisted[key] ? { restored: true } : {}) };
         this.entries.set(key, entry);
       }
       entry.resource = ro;
       entry.spec = spec;
+      entry.meshDefault = ro === meshDefault;
       // A follower starts from what the leader persisted and takes the same (pure) step for this revision, so it
       // serves what the leader is about to persist rather than Git's end state; it performs nothing.
       if (!this.leads()) entry.state = this.persisted[key] ?? INITIAL_STATE;
-      const routing = spec.strategy !== 'proxies' ? targetRouting(config, ro.metadata.namespace, spec) : configTarget(config, spec, ro === meshDefault ? explicitCanaries : []);
-      const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
-      const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
-      const r = step(entry.state, spec, { kind: 'revision', routing: sourced, ...(rev ? { commit: rev.commit } : {}) }, this.now());
-      if (r.state !== entry.state && this.gate.hold(key, entry.state.known, this.leads(), this.revisionId)) continue;
-      this.gate.release(key);
-      entry.state = r.state;
-      if (this.leads()) pending.push({ entry, actions: r.actions });
+      items.push({ entry, ...this.targetOf(entry, config, revisions) });
     }
+    const seen = new Set(items.map((i) => i.entry.key));
     for (const [key, e] of this.entries) {
       if (seen.has(key)) continue;
       this.gate.release(key);
@@ -181,12 +220,77 @@ export class RolloutRunner {
       this.entries.delete(key);
       this.log.info({ rollout: key }, 'Rollout removed from the config; its overlay is dropped');
     }
+    const plan = planCanaries(items, this.now());
+    const pending: { entry: Entry; actions: Action[] }[] = [];
+    const resumed: Entry[] = [];
+    for (const { entry, routing, commit } of items) {
+      const p = plan.get(entry.key);
+      if (entry.queuedBehind !== p?.queuedBehind && p?.queuedBehind) this.log.info({ rollout: entry.key, walking: p.queuedBehind }, 'config canary: one at a time; this change is carried by the one walking and waits for its outcome');
+      entry.queuedBehind = p?.queuedBehind;
+      const restored = entry.restored;
+      delete entry.restored;
+      // Queued: not stepped, so its known content stays as it was and the change is still seen as one later.
+      if (p?.queuedBehind) continue;
+      const r = step(entry.state, entry.spec, { kind: 'revision', routing: p?.routing ?? routing, ...(commit ? { commit } : {}) }, this.now());
+      if (r.state !== entry.state && this.gate.hold(entry.key, entry.state.known, this.leads(), this.revisionId)) continue;
+      this.gate.release(entry.key);
+      if (restored && r.state === entry.state) resumed.push(entry);
+      entry.state = r.state;
+      if (this.leads()) pending.push({ entry, actions: r.actions });
+    }
+    await this.restoreStable();
     if (!this.leads()) return this.serve();
     // One write for all, before the config (with its overlay) is served.
     await this.persist();
     this.serve();
     for (const p of pending) await this.perform(p.entry, p.actions.filter((a) => a.kind !== 'Persist' && a.kind !== 'SetOverlay'));
+    for (const e of resumed) this.resumeCohort(e);
   }
+
+  /** What a revision says of a Rollout's target (its routes, or a config canary's covered content), and the commit that says it. */
+  private targetOf(e: Entry, config: ConfigSet, revisions: readonly RevisionRef[]): { routing: TargetRouting | undefined; commit?: string } {
+    const explicitCanaries = () => config.ofKind('Rollout').map((r) => rolloutSpecOf(r)).filter((sp) => sp.strategy === 'proxies');
+    const routing = e.spec.strategy !== 'proxies' ? targetRouting(config, e.resource.metadata.namespace, e.spec) : configTarget(config, e.spec, e.meshDefault ? explicitCanaries() : []);
+    const rev = revisions.find((r) => r.source === routing?.source) ?? (revisions.length === 1 ? revisions[0] : undefined);
+    const sourced = routing && rev && !routing.source ? { ...routing, source: rev.source } : routing;
+    return { routing: sourced, ...(rev ? { commit: rev.commit } : {}) };
+  }
+
+  /** After a restart, the config at the stable revisions a previous run persisted, for the config canary driving again. */
+  private async restoreStable(): Promise<void> {
+    const p = this.persistedStable;
+    if (!this.canary || this.canary.hasStable() || !p || !this.driving()) return;
+    if (!this.opts.loadConfig) return void this.log.warn('config canary: no way to load the revision in force before it (not running in serve)');
+    try {
+      const config = await this.opts.loadConfig(p.revisions);
+      this.canary.restoreStable({ config, id: p.id, revisions: p.revisions });
+      this.log.info({ stable: p.id, canary: this.revisionId }, 'config canary: the revision in force before it is loaded again; the cohort keeps the new one, everyone else the old one');
+    } catch (err) {
+      this.log.error({ stable: p.id, err: (err as Error).message }, 'config canary: cannot load the revision in force before it');
+    }
+  }
+
+  /** After a restart, the cohort of a walk: select it again (after the grace), track its members' ACKs again, or (ACKed) watch for NACKs. */
+  private resumeCohort(e: Entry): void {
+    const s = e.state;
+    if (!this.canary || this.driving()?.key !== e.key || (s.phase !== 'Progressing' && s.phase !== 'Paused') || !s.cohort) return;
+    if (this.canary.tracks(e.key, s.change.generation)) return;
+    // ACKed before the restart: nothing to wait for, but a NACK of the new revision (a member sent it again on reconnecting) still rolls back.
+    if (s.cohort.acked) return this.canary.watch(e.key, s.change.generation, s.cohort.members ?? [], this.revisionId);
+    const grace = this.opts.resumeGraceMs ?? 30_000;
+    const generation = s.change.generation;
+    if (s.cohort.members) return this.canary.resume(e.key, generation, s.cohort.members, this.revisionId, grace);
+    // Selected from the proxies connected after the grace, so the ones reconnecting now are counted.
+    this.log.info({ rollout: e.key, graceMs: grace }, 'config canary: selecting the cohort again after a restart, once proxies had time to reconnect');
+    const cohort = s.cohort;
+    const t = setTimeout(() => void this.enqueue(async () => {
+      const cur = this.entries.get(e.key)?.state;
+      if (!cur || !('change' in cur) || cur.change.generation !== generation || !('cohort' in cur) || !cur.cohort || cur.cohort.acked || cur.cohort.members || !this.leads()) return;
+      await this.canary!.select(e.key, e.spec, generation, cohort.size, cohort.threshold ?? -1, this.revisionId).catch((err: Error) => this.log.error({ rollout: e.key, err: err.message }, 'config canary: cannot select a cohort'));
+    }), grace);
+    t.unref?.();
+  }
+
 
   /**
    * Re-read the persisted states and start over from them with the config in
@@ -240,12 +344,14 @@ export class RolloutRunner {
     const st = statusOf(e.resource, e.spec, e.state);
     if (e.spec.strategy !== 'proxies') return st;
     const s = e.state;
+    if (e.queuedBehind) st.queuedBehind = e.queuedBehind;
     const cohort = (s.phase === 'Progressing' || s.phase === 'Paused') && s.cohort ? s.cohort : undefined;
     return {
       ...st,
       strategy: 'proxies',
       ...(cohort ? { cohort: { ...(cohort.threshold !== undefined ? { threshold: cohort.threshold } : {}), members: cohort.members ?? [], eligible: cohort.eligible ?? 0, acked: cohort.acked, pending: this.canary?.pending() ?? [] } } : {}),
       ...(this.canary ? { proxies: this.canary.proxies() } : {}),
+      ...(this.canary && this.driving()?.key === e.key && this.canary.served() ? { revisions: this.canary.served()! } : {}),
     };
   }
 
@@ -270,7 +376,26 @@ export class RolloutRunner {
     const r = step(e.state, e.spec, o, this.now());
     if (r.rejected) return { rejected: r.rejected, done: Promise.resolve() };
     e.state = r.state;
-    return { done: this.perform(e, r.actions) };
+    return { done: this.perform(e, r.actions).then(() => this.release(e)) };
+  }
+
+  /**
+   * A config canary that walked no more: the ones queued behind it go on.
+   * Promoted, it carried their changes to every proxy: they take them as in
+   * force (walkedBy). Rolled back or aborted, they wait for Git's next
+   * revision (the revert), which they walk on their own if their change is
+   * still in it.
+   */
+  private async release(lead: Entry): Promise<void> {
+    if (lead.state.phase !== 'Succeeded' || !this.config) return;
+    const queued = [...this.entries.values()].filter((x) => x.queuedBehind === lead.key);
+    for (const q of queued) {
+      delete q.queuedBehind;
+      const t = this.targetOf(q, this.config, this.revisions);
+      const r = step(q.state, q.spec, { kind: 'revision', routing: t.routing, ...(t.commit ? { commit: t.commit } : {}), walkedBy: lead.key }, this.now());
+      q.state = r.state;
+      await this.perform(q, r.actions);
+    }
   }
 
   private async perform(e: Entry, actions: Action[]): Promise<void> {
@@ -324,8 +449,12 @@ export class RolloutRunner {
     const rollouts: Record<string, RolloutState> = {};
     for (const [k, e] of this.entries) rollouts[k] = e.state;
     this.persisted = rollouts;
+    // Written before the canary is served: a restart must find the revisions everyone outside the cohort is on.
+    const stable = this.driving() ? (this.canary?.stableRevisions() ?? this.persistedStable) : undefined;
+    if (!stable) this.persistedStable = undefined;
+    const doc: StateDoc = { version: 1, rollouts, ...(stable ? { configCanary: { stable: { id: stable.id, revisions: [...stable.revisions] } } } : {}) };
     try {
-      await this.opts.store.write(STATE_DOC, { version: 1, rollouts });
+      await this.opts.store.write(STATE_DOC, doc);
     } catch (err) {
       // Keep serving: a full disk must not freeze traffic mid-rollout; a restart would resume from the last good write.
       this.log.error({ err: (err as Error).message }, 'cannot write state/rollouts.json');
@@ -476,7 +605,11 @@ export interface RolloutStatus {
   drift: boolean;
   /** Config canaries: the strategy, the cohort of the current step (members by id, those whose ACK is awaited), and each connected proxy's revision. */
   strategy?: 'proxies';
+  /** A config canary whose change waits for the one walking (one config canary at a time; docs/rollouts.md): that one's namespace/name. */
+  queuedBehind?: string;
   cohort?: { threshold?: number; members: string[]; eligible: number; acked: boolean; pending: string[] };
+  /** The config canary driving the cache: the revision everyone outside the cohort is served (in force) and, during a walk, the cohort's. */
+  revisions?: { inForce: string; canary?: string };
   proxies?: { proxy: string; revision: string | undefined; cohort: string }[];
   /** Where the routing in force differs from what Git states: per http route of the target, the destinations and weights in force now (this Rollout's part of the overlay). */
   overrides: RouteOverride[];

@@ -92,6 +92,8 @@ export async function wireRollouts(opts: {
     refused(revision: string): string[];
     subscribe(events: CanaryEvents): () => void;
   };
+  /** The config at earlier accepted revisions (Reconciler.configAt): a config canary's revision in force before it, after a restart. */
+  loadConfig?: (revisions: readonly { source: string; commit: string }[]) => Promise<ConfigSet>;
   /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
   store?: RolloutStore;
   isLeader?: () => boolean;
@@ -129,6 +131,7 @@ export async function wireRollouts(opts: {
     webhooks,
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.refreshSource ? { refreshSource: opts.refreshSource } : {}),
+    ...(opts.loadConfig ? { loadConfig: opts.loadConfig } : {}),
     // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
     repoPath: (source, file) => repositoryPath(sources.get(source), file),
   });

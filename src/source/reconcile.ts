@@ -49,6 +49,11 @@ export interface ReconcilerOptions {
   awaitFirstFetch?: boolean;
   /** The service index analyzers check hosts and workloads against (default: the config's own ServiceEntries; serve merges in Kubernetes). */
   indexFor?: (config: ConfigSet) => ServiceIndex;
+  /**
+   * Revisions someone else still needs loadable with `configAt` (a config
+   * canary's revision in force before it): their saved folder copies are kept.
+   */
+  retain?: () => readonly { source: string; commit: string }[];
 }
 
 export interface AcceptedEvent {
@@ -138,6 +143,7 @@ export class Reconciler extends EventEmitter {
   private started = false;
   private stopped = false;
   private readonly indexFor: ReconcilerOptions['indexFor'];
+  private readonly retain: ReconcilerOptions['retain'];
 
   constructor(opts: ReconcilerOptions) {
     super();
@@ -149,6 +155,7 @@ export class Reconciler extends EventEmitter {
     const maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
     this.policies = opts.policies;
     this.indexFor = opts.indexFor;
+    this.retain = opts.retain;
     for (const spec of opts.sources) {
       if (this.slots.has(spec.name)) throw new Error(`source name "${spec.name}" is used twice`);
       const source = spec.kind === 'git' ? new GitSource(spec, opts.stateDir) : new DirSource(spec);
@@ -217,14 +224,7 @@ export class Reconciler extends EventEmitter {
       const p = slot.persisted;
       if (!p) continue;
       try {
-        if (slot.source instanceof GitSource) {
-          slot.candidate = await slot.source.revisionAt(p.commit);
-        } else {
-          const revision = await readFolderRevision(this.trees.path(treeKey(slot.spec.name, p.commit)), { name: slot.spec.name, filter: isConfigPath });
-          // The copy must be exactly what was accepted (same paths, same bytes).
-          if (revision.commit !== p.commit) throw new Error(`saved copy does not match ${p.revision}`);
-          slot.candidate = { revision, changed: true, diagnostics: [], notices: [] };
-        }
+        slot.candidate = await this.updateAt(slot, p.commit);
       } catch (err) {
         this.log.warn({ source: slot.spec.name, revision: p.revision, err: redact((err as Error).message) }, 'cannot restore the last accepted revision; waiting for the first fetch');
       }
@@ -232,6 +232,38 @@ export class Reconciler extends EventEmitter {
     if ([...this.slots.values()].some((s) => !s.candidate)) return;
     this.log.info({ revisions: [...this.slots.values()].map((s) => s.candidate!.revision.id) }, 'serving the last accepted revisions from the state dir; fetching');
     await this.serialize(() => this.guarded([...this.slots.values()][0]!, () => this.evaluate(undefined)));
+  }
+
+  /** A source's revision at a commit it accepted before: from the local clone, or the saved folder copy. */
+  private async updateAt(slot: Slot, commit: string): Promise<SourceUpdate> {
+    if (slot.source instanceof GitSource) return slot.source.revisionAt(commit);
+    const revision = await readFolderRevision(this.trees.path(treeKey(slot.spec.name, commit)), { name: slot.spec.name, filter: isConfigPath });
+    // The copy must be exactly what was accepted (same paths, same bytes).
+    if (revision.commit !== commit) throw new Error(`saved copy does not match ${slot.spec.name}@${commit}`);
+    return { revision, changed: true, diagnostics: [], notices: [] };
+  }
+
+  /**
+   * The merged config at earlier accepted revisions of every source (a config
+   * canary's revision in force before it, after a restart), loaded as when
+   * they were accepted and not validated again. Throws naming the source
+   * whose revision cannot be read.
+   */
+  async configAt(revisions: readonly { source: string; commit: string }[]): Promise<ConfigSet> {
+    for (const r of revisions) if (!this.slots.has(r.source)) throw new Error(`source "${r.source}" is not configured any more`);
+    const loads: SourceLoad[] = [];
+    for (const slot of this.slots.values()) {
+      const want = revisions.find((r) => r.source === slot.spec.name);
+      if (!want) throw new Error(`no revision of source "${slot.spec.name}" was kept`);
+      let revision: Revision;
+      try {
+        revision = slot.accepted?.revision.commit === want.commit ? slot.accepted.revision : (await this.updateAt(slot, want.commit)).revision;
+      } catch (err) {
+        throw new Error(`source "${slot.spec.name}": cannot read ${want.commit}: ${redact((err as Error).message)}`);
+      }
+      loads.push({ source: slot.spec, revision, load: await loadRevision(revision, { cache: slot.cache, sourceName: slot.spec.name }) });
+    }
+    return mergeLoads(loads).config;
   }
 
   private async firstFetch(): Promise<void> {
@@ -475,6 +507,7 @@ export class Reconciler extends EventEmitter {
         await this.trees.save(key, revision.paths, (p) => revision.read(p));
         keep.add(key);
       }
+      for (const r of this.retain?.() ?? []) if (this.slots.get(r.source)?.spec.kind === 'dir') keep.add(treeKey(r.source, r.commit));
       await this.store.write('sources', { version: 1, sources } satisfies PersistedState);
       await this.trees.prune(keep);
     } catch (err) {

@@ -6,12 +6,19 @@
 // then both; a revision that a client NACKs stopping at the first cohort,
 // rolled back and reported with the NACK text; a change that raises errors
 // in the cohort rolled back by the cohort-vs-rest comparison, with the revert
-// commit in the repository.
+// commit in the repository; `meshcd serve` killed (-9) mid-canary and
+// restarted on the same state dir: the cohort keeps the new revision and the
+// other client the old one (from the retained copy), the dashboard's page
+// (Chromium) shows both revisions and who is on which, two clients that
+// connect then get the revision their rank gives them, then it is promoted;
+// two config canaries changed by one commit: one walks, the other is queued.
 
 import '../helpers/grpc-js-without-ring-hash.js';
 import test from 'ava';
 import { rank } from '../../src/rollout/cohort.js';
-import { AUTHOR, cli, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
+import { openBrowser, screenshot } from '../helpers/browser.js';
+import { AUTHOR, cli, REVIEWS, RolloutRig, type RolloutStatusJson } from '../helpers/rollout-e2e.js';
+import { callEcho, xdsClient } from '../helpers/xds-e2e.js';
 
 const id = (pod: string) => `sidecar~127.0.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`;
 
@@ -46,7 +53,7 @@ function canaryRig(first: 'js' | 'go', extra: { prometheus?: boolean; clientMetr
   return RolloutRig.start({ prometheus: false, ...opts, ids: ids(first), rollout: '', name: 'bookinfo/config', rolloutDoc: canaryDoc(`${STEPS}${analysis}  writeBack: revert\n`) });
 }
 
-type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[] };
+type Status = RolloutStatusJson & { strategy?: string; cohort?: { members: string[]; eligible: number; acked: boolean; pending: string[] }; proxies?: { proxy: string; revision?: string; cohort: string }[]; revisions?: { inForce: string; canary?: string } };
 
 /** v2's share per client kind over `ms` after `settleMs`. */
 async function observe(rig: RolloutRig, ms = 2500, settleMs = 1000) {
@@ -176,5 +183,125 @@ test.serial('a change that raises errors in the cohort is rolled back by the coh
   await rig.traffic.after(decision + 3000);
   const errorsAfter = rig.traffic.js.filter((s) => s.at > decision + 2000 && s.code !== undefined).length;
   t.is(errorsAfter, 0, 'no errors at grpc-js-xds after the rollback');
+  t.deepEqual(await rig.nacks(), []);
+});
+
+test.serial('serve killed (-9) mid-canary: after the restart the cohort keeps the new revision and the other client the old one, then it is promoted', async (t) => {
+  t.timeout(240_000);
+  const rig = await canaryRig('go');
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  const oldRevision = `main@sha1:${(await rig.status()).revision}`;
+  const commit = await rig.change(0, 100, 'reviews: all to v2');
+  const one = (await rig.waitFor('the first cohort ACKed', (s) => s.phase === 'Paused' && s.stepIndex === 1)) as Status;
+  t.deepEqual(one.cohort?.members, [order.go]);
+  t.deepEqual(one.revisions, { inForce: oldRevision, canary: `main@sha1:${commit}` });
+
+  const exited = new Promise<void>((r) => rig.serve.child.once('exit', () => r()));
+  const killedAt = Date.now();
+  rig.serve.child.kill('SIGKILL');
+  await exited;
+  await rig.startServe();
+  const upAt = Date.now();
+  // Both clients reconnect on their own (same ports); each is back on its revision.
+  const back = (await rig.waitFor('both clients back on their revisions', (s) => {
+    const p = (s as Status).proxies ?? [];
+    return p.some((x) => x.proxy === order.go && x.cohort === 'canary') && p.some((x) => x.proxy === order.js && x.cohort === 'current');
+  })) as Status;
+  t.like(back, { phase: 'Paused', stepIndex: 1 });
+  t.deepEqual(back.revisions, { inForce: oldRevision, canary: `main@sha1:${commit}` }, 'the revision in force before the canary, loaded again');
+  const revisions = await proxyStatus(rig);
+  t.regex(revisions[order.go] ?? '', new RegExp(commit));
+  t.is(revisions[order.js], oldRevision);
+  const split = await observe(rig);
+  t.log(`after the restart (${upAt - killedAt} ms down): grpc-go ${split.go.toFixed(1)}% v2 (in the cohort), grpc-js-xds ${split.js.toFixed(1)}% v2 (not)`);
+  t.is(split.go, 100);
+  t.is(split.js, 0);
+  t.is(rig.traffic.share(killedAt, Date.now()).js, 0, 'grpc-js-xds never got the new revision, across the restart');
+
+  // Two more grpc-js-xds clients connect now, mid-canary: one whose rank is within the step's threshold (grpc-go's), one above it.
+  const newcomer = (below: boolean) => {
+    for (let i = 0; ; i++) {
+      const nodeId = id(`late-${i}`);
+      if (rank(nodeId) < rank(order.go) === below) return nodeId;
+    }
+  };
+  const late = { in: await xdsClient(REVIEWS, rig.serve.xds, newcomer(true)), out: await xdsClient(REVIEWS, rig.serve.xds, newcomer(false)) };
+  t.teardown(() => {
+    late.in.close();
+    late.out.close();
+  });
+  const versions = async (c: typeof late.in) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) seen.add((await callEcho(c, {}, {}, 30_000)).version);
+    return [...seen];
+  };
+  t.deepEqual(await versions(late.in), ['v2'], 'connected mid-canary, rank within the threshold: the cohort\'s revision');
+  t.deepEqual(await versions(late.out), ['v1'], 'connected mid-canary, rank above it: the revision in force');
+
+  // The dashboard's page of the Rollout (Chromium): the cohort, the revision in force against the cohort's, each proxy's.
+  const browser = await openBrowser();
+  t.teardown(() => browser.close());
+  const { page } = browser;
+  await page.goto(`${rig.serve.admin}/#/rollouts/bookinfo/config`);
+  await page.locator('h1 .badge:text("Paused")').waitFor({ timeout: 15_000 });
+  t.regex(await page.locator('dl.kv dd').first().innerText(), /^config canary: VirtualService, DestinationRule in bookinfo$/);
+  t.is(await page.locator('[data-in-force-revision]').getAttribute('title'), oldRevision);
+  t.is(await page.locator('[data-canary-revision]').getAttribute('title'), `main@sha1:${commit}`);
+  t.regex(await page.locator('dd[data-cohort]').innerText(), /^1 of 2 affected proxies · every member ACKed$/);
+  t.is(await page.locator(`tr[data-proxy="${order.go}"]`).getAttribute('data-cohort'), 'canary');
+  t.is(await page.locator(`tr[data-proxy="${order.js}"]`).getAttribute('data-cohort'), 'current');
+  t.regex(await page.locator(`tr[data-proxy="${order.js}"]`).innerText(), /in force/);
+  t.is(await page.locator('table[data-chart="canary weight"]').count(), 0, 'no weight chart for a config canary');
+  t.regex(await page.locator('ol.steps li').first().innerText(), /new config to 1 proxy$/);
+  await screenshot(page, 'rollout-config-canary', { fullPage: true });
+  t.deepEqual(browser.problems(), []);
+
+  t.is((await rig.command('promote')).code, 0);
+  // Every proxy, the two that came mid-canary too, ACKs the new revision (a response superseded before its ACK does not hold the gate).
+  await rig.waitFor('Succeeded', (s) => s.phase === 'Succeeded');
+  const both = await observe(rig);
+  t.is(both.go, 100);
+  t.is(both.js, 100);
+  t.deepEqual(await rig.nacks(), []);
+});
+
+test.serial('one config canary at a time: a commit changing what two of them cover walks out through the first, the other queued behind it and then taking the change as walked out', async (t) => {
+  t.timeout(240_000);
+  const two = (hooks: string) => ['a-dr', 'b-vs'].map((name) => `apiVersion: meshcd.io/v1alpha1
+kind: Rollout
+metadata: {name: ${name}, namespace: bookinfo}
+spec:
+  strategy: proxies
+  target: {kinds: [${name === 'a-dr' ? 'DestinationRule' : 'VirtualService'}], namespaces: [bookinfo]}
+${STEPS}  webhooks:
+  - {name: events, type: event, url: ${hooks}}
+`).join('---\n');
+  const rig = await RolloutRig.start({ prometheus: false, ids: ids('go'), rollout: '', name: 'bookinfo/a-dr', rolloutDoc: two });
+  const order = rig.ids;
+  t.teardown(() => rig.close());
+  const statusOf = async (name: string) => JSON.parse((await cli(['rollout', 'status', `bookinfo/${name}`, '--server', rig.serve.admin, '-o', 'json'])).stdout) as Status & { queuedBehind?: string };
+  // One commit: reviews' split to v2 (b-vs covers it) and outlier detection on reviews (a-dr covers it).
+  const split = await rig.mesh(0, 100);
+  await rig.changeMesh(() => split.replace('  host: reviews.bookinfo.svc.cluster.local\n  subsets:', '  host: reviews.bookinfo.svc.cluster.local\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 7, interval: 10s}\n  subsets:'), 'reviews: all to v2, with outlier detection');
+  const a = (await rig.waitFor('a-dr paused after its first cohort', (s) => s.phase === 'Paused' && s.stepIndex === 1)) as Status;
+  t.deepEqual(a.cohort?.members, [order.go]);
+  const b = await statusOf('b-vs');
+  t.is(b.phase, 'Idle');
+  t.is(b.queuedBehind, 'bookinfo/a-dr', 'the other canary is queued behind the one walking');
+  const during = await observe(rig);
+  t.log(`a-dr's first cohort: grpc-go ${during.go.toFixed(1)}% v2, grpc-js-xds ${during.js.toFixed(1)}% v2`);
+  t.is(during.go, 100, 'the queued change (the split) rides in the cohort');
+  t.is(during.js, 0);
+
+  t.is((await rig.command('promote')).code, 0);
+  await rig.waitFor('a-dr Succeeded', (s) => s.phase === 'Succeeded');
+  const after = await statusOf('b-vs');
+  t.is(after.phase, 'Idle');
+  t.is(after.queuedBehind, undefined);
+  t.is(after.history.at(-1)?.message, 'the change was walked out by config canary bookinfo/a-dr');
+  const both = await observe(rig);
+  t.is(both.go, 100);
+  t.is(both.js, 100);
   t.deepEqual(await rig.nacks(), []);
 });

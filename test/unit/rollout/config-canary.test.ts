@@ -1,8 +1,11 @@
 // The runner's half of a config canary (src/rollout/config-canary.ts) over a
 // fake CanaryPort: what it asks the cache to serve in each phase, the cohort
 // it reports, the ACK gate (every member ACKed everything it was sent from
-// the new revision), a NACK or a refused snapshot reported once, and a
-// restart without the revision in force.
+// the new revision; a response superseded by a newer one of its type no
+// longer counts), a NACK or a refused snapshot reported once, and a
+// restart: the revision in force restored (the cohort keeps the new one),
+// a cohort still ACKing tracked again with a grace for members reconnecting,
+// and, when the revision in force cannot be read, the new one to all.
 
 import test from 'ava';
 import { pino } from 'pino';
@@ -94,6 +97,23 @@ test('a walk keeps the revision in force current and gives the new one to the co
   driver.close();
 });
 
+test('a response superseded by a newer one of its type (its late ACK is dropped by the server as stale) does not hold the gate', async (t) => {
+  const { driver, observed, apply, emit } = setup();
+  driver.revision({ config: OLD, id: 'r1' }, false);
+  let s = walking();
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  await driver.select('bookinfo/config', spec, 1, { count: 1 }, -1, 'r2');
+  s = step(s, spec, observed.at(-1)!, 1).state;
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  // Two CDS responses in a row (the subscription changed while the first was in flight): only the second is ACKed.
+  emit('responseSent', { proxy: P1, type: 'x.Cluster', nonce: '1', revision: 'r2' });
+  emit('responseSent', { proxy: P1, type: 'x.Cluster', nonce: '2', revision: 'r2' });
+  emit('ack', { proxy: P1, type: 'x.Cluster', nonce: '2', revision: 'r2' });
+  t.deepEqual(driver.pending(), []);
+  t.deepEqual(observed.filter((o) => o.kind === 'cohortAcked'), [{ kind: 'cohortAcked', generation: 1 }]);
+  driver.close();
+});
+
 test('a NACK of the new revision is reported once, with the short type and the text; one of the old revision is not', async (t) => {
   const { driver, observed, apply, emit } = setup();
   driver.revision({ config: OLD, id: 'r1' }, false);
@@ -117,13 +137,50 @@ test('a snapshot the cache refuses for the new revision is reported as refused',
   driver.close();
 });
 
-test('after a restart mid-canary (no revision in force kept): the new revision to all, said once in the log', (t) => {
+test('after a restart mid-canary whose revision in force cannot be read: the new revision to all, said once in the log', (t) => {
   const { driver, applied, sets, apply, lines } = setup();
   const s = walking();
   driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
   driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
   t.deepEqual(applied, ['r2', 'r2']);
   t.deepEqual(sets, []);
-  t.is(lines.filter((l) => l.includes('not kept across a restart')).length, 1);
+  t.is(lines.filter((l) => l.includes('could not be read after a restart')).length, 1);
+  driver.close();
+});
+
+test('after a restart mid-canary: the restored revision in force is current again, the cohort keeps the new one', (t) => {
+  const { driver, applied, sets, apply, predicate } = setup();
+  let s = walking();
+  s = step(s, spec, { kind: 'cohortSelected', generation: 1, threshold: rank(P1.id), members: [P1.id], eligible: 2 }, 1).state;
+  t.false(driver.hasStable());
+  driver.restoreStable({ config: OLD, id: 'r1', revisions: [{ source: 'mesh', commit: 'c1', id: 'r1' }] });
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  t.deepEqual(applied, ['r1'], 'everyone outside the cohort: the revision in force before the canary');
+  t.deepEqual(sets, ['r2']);
+  t.true(predicate()(P1));
+  t.false(predicate()(P2));
+  t.deepEqual(driver.stableRevisions(), { id: 'r1', revisions: [{ source: 'mesh', commit: 'c1', id: 'r1' }] });
+  driver.close();
+});
+
+test('after a restart, a cohort still ACKing is tracked again: members not back yet are waited on for the grace, then the ACKs of those back open the gate', async (t) => {
+  const { driver, observed, apply, emit } = setup();
+  driver.restoreStable({ config: OLD, id: 'r1', revisions: [{ source: 'mesh', commit: 'c1', id: 'r1' }] });
+  let s = walking();
+  s = step(s, spec, { kind: 'cohortSelected', generation: 1, threshold: rank(P2.id), members: [P1.id, P2.id], eligible: 2 }, 1).state;
+  driver.serve({ key: 'bookinfo/config', spec, state: s }, served(NEW, 'r2'), apply);
+  const ghost = 'sidecar~10.0.0.9~gone.bookinfo~bookinfo.svc.cluster.local';
+  t.false(driver.tracks('bookinfo/config', 1));
+  driver.resume('bookinfo/config', 1, [P1.id, P2.id, ghost], 'r2', 300);
+  t.true(driver.tracks('bookinfo/config', 1));
+  t.deepEqual(driver.pending(), [P1.id, P2.id, ghost], 'within the grace a member that has not reconnected is waited on');
+  for (const [p, n] of [[P1, '1'], [P2, '2']] as const) {
+    emit('responseSent', { proxy: p, type: 'x.Cluster', nonce: n, revision: 'r2' });
+    emit('ack', { proxy: p, type: 'x.Cluster', nonce: n, revision: 'r2' });
+  }
+  t.false(observed.some((o) => o.kind === 'cohortAcked'), 'the absent member holds the gate during the grace');
+  await new Promise((r) => setTimeout(r, 450));
+  t.deepEqual(driver.pending(), []);
+  t.deepEqual(observed.filter((o) => o.kind === 'cohortAcked'), [{ kind: 'cohortAcked', generation: 1 }], 'after the grace only connected members count');
   driver.close();
 });

@@ -13,7 +13,7 @@ export function stepLabel(s: RolloutStep): string {
   if ('pause' in s) return s.pause.duration ? `pause ${s.pause.duration}` : 'pause until promoted';
   if ('setHeaderRoute' in s) return 'header route';
   if ('setMirror' in s) return `mirror ${s.setMirror.percent}%`;
-  if ('setProxies' in s) return s.setProxies.percent !== undefined ? `new config to ${s.setProxies.percent}% of proxies` : `new config to ${s.setProxies.count ?? 0} proxies`;
+  if ('setProxies' in s) return s.setProxies.percent !== undefined ? `new config to ${s.setProxies.percent}% of proxies` : `new config to ${s.setProxies.count ?? 0} ${s.setProxies.count === 1 ? 'proxy' : 'proxies'}`;
   return `analysis: ${s.analysis.metrics.join(', ')}`;
 }
 

@@ -3,12 +3,15 @@
 // time, a chart per analysis metric with its threshold band and each
 // measurement's verdict, the write-back after a rollback, the rollouts of
 // its target, its history, the commits that changed its target, and the
-// commands (rollout-actions.tsx). Reads /api/v1/rollouts[/NS/NAME],
+// commands (rollout-actions.tsx); a config canary shows its cohort, the
+// revision in force against the cohort's and each proxy's instead of the
+// weights (config-canary.tsx). Reads /api/v1/rollouts[/NS/NAME],
 // /api/v1/config and /api/v1/sources/NAME/history.
 
 import { useEffect, useState } from 'preact/hooks';
 import { getJson, type ConfigResource, type HistoryEntry, type Measurement, type RolloutStatus, type SourceStatus } from '../api.js';
 import { Actions, NextNote, stepLabel } from './rollout-actions.js';
+import { ConfigCanaryProxies, ConfigCanaryRows, coveredText } from './config-canary.js';
 import { walksOf } from '../../walks.js';
 import { TimeChart, type Series } from '../chart.js';
 import { useData } from '../live.js';
@@ -53,8 +56,14 @@ export function RolloutList() {
                   </a>
                 </td>
                 <td class="hide-narrow">
-                  VirtualService {ro.target.virtualService}
-                  {ro.target.route ? ` · route ${ro.target.route}` : ''}
+                  {ro.strategy === 'proxies' ? (
+                    `config: ${coveredText(ro)}`
+                  ) : (
+                    <>
+                      VirtualService {ro.target.virtualService}
+                      {ro.target.route ? ` · route ${ro.target.route}` : ''}
+                    </>
+                  )}
                 </td>
                 <td>
                   <Badge tone={phaseTone(ro.phase)}>{ro.phase}</Badge>
@@ -63,10 +72,14 @@ export function RolloutList() {
                   {ro.stepIndex}/{ro.steps.length}
                 </td>
                 <td>
-                  <div style={{ display: 'flex', gap: '8px', alignItems: 'center' }}>
-                    <WeightBar weight={ro.canaryWeight} />
-                    <span class="weight">{ro.canaryWeight}%</span>
-                  </div>
+                  {ro.strategy === 'proxies' ? (
+                    <span data-cohort>{ro.cohort ? `cohort ${ro.cohort.members.length} of ${ro.cohort.eligible} proxies` : ro.queuedBehind ? `queued behind ${ro.queuedBehind}` : '–'}</span>
+                  ) : (
+                    <div style={{ display: 'flex', gap: '8px', alignItems: 'center' }}>
+                      <WeightBar weight={ro.canaryWeight} />
+                      <span class="weight">{ro.canaryWeight}%</span>
+                    </div>
+                  )}
                 </td>
                 <td class="hide-narrow">{ro.history.length ? <Time at={ro.history[ro.history.length - 1]!.at} compact /> : '–'}</td>
               </tr>
@@ -235,6 +248,7 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
   const since = current ? Date.parse(current.start) : 0;
   const weights: Series[] = [{ label: 'canary weight', color: '--canary', stepped: true, points: (current?.entries ?? []).map((h) => [Date.parse(h.at), h.canaryWeight] as [number, number]) }];
   const metrics = Object.entries(ro.analysis?.metrics ?? {});
+  const config = ro.strategy === 'proxies';
   return (
     <>
       <h1>
@@ -246,33 +260,44 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           <dl class="kv">
             <dt>Target</dt>
             <dd>
-              VirtualService {ro.namespace}/{ro.target.virtualService}
-              {ro.target.route ? `, route ${ro.target.route}` : ''}
-            </dd>
-            <dt>Canary weight</dt>
-            <dd>
-              <span class="weight" data-weight={ro.canaryWeight}>
-                {ro.canaryWeight}%
-              </span>
-            </dd>
-            {/* Always there (two lines reserved), so the page does not jump when a walk starts. */}
-            <dt>In force</dt>
-            <dd data-in-force class="two-lines">
-              {(ro.overrides ?? []).length > 0 ? (
-                <>
-                  {ro.overrides.map((o) => (
-                    <div key={o.routeIndex}>
-                      {ro.target.route && ro.overrides.length === 1 ? `route ${ro.target.route}` : `http[${o.routeIndex}]`}: {routingText(o.destinations)}
-                      {o.headerRoute ? ` · header route: ${routingText(o.headerRoute.destinations)}` : ''}
-                      {o.mirror ? ` · mirror ${o.mirror.percent}% to ${o.mirror.host.split('.')[0]}${o.mirror.subset ? `/${o.mirror.subset}` : ''}` : ''}
-                    </div>
-                  ))}
-                  <span class="muted">{walking ? 'until the walk reaches what Git states' : 'Git states another routing'}</span>
-                </>
+              {config ? (
+                `config canary: ${coveredText(ro)}`
               ) : (
-                <span class="muted">the routing Git states</span>
+                <>
+                  VirtualService {ro.namespace}/{ro.target.virtualService}
+                  {ro.target.route ? `, route ${ro.target.route}` : ''}
+                </>
               )}
             </dd>
+            {config && <ConfigCanaryRows ro={ro} />}
+            {!config && (
+              <>
+                <dt>Canary weight</dt>
+                <dd>
+                  <span class="weight" data-weight={ro.canaryWeight}>
+                    {ro.canaryWeight}%
+                  </span>
+                </dd>
+                {/* Always there (two lines reserved), so the page does not jump when a walk starts. */}
+                <dt>In force</dt>
+                <dd data-in-force class="two-lines">
+                  {(ro.overrides ?? []).length > 0 ? (
+                    <>
+                      {ro.overrides.map((o) => (
+                        <div key={o.routeIndex}>
+                          {ro.target.route && ro.overrides.length === 1 ? `route ${ro.target.route}` : `http[${o.routeIndex}]`}: {routingText(o.destinations)}
+                          {o.headerRoute ? ` · header route: ${routingText(o.headerRoute.destinations)}` : ''}
+                          {o.mirror ? ` · mirror ${o.mirror.percent}% to ${o.mirror.host.split('.')[0]}${o.mirror.subset ? `/${o.mirror.subset}` : ''}` : ''}
+                        </div>
+                      ))}
+                      <span class="muted">{walking ? 'until the walk reaches what Git states' : 'Git states another routing'}</span>
+                    </>
+                  ) : (
+                    <span class="muted">the routing Git states</span>
+                  )}
+                </dd>
+              </>
+            )}
             <dt>Step</dt>
             <dd>
               {ro.phase === 'Progressing' || ro.phase === 'Paused' ? `${ro.stepIndex + 1} of ${ro.steps.length} (${ro.stepIndex} done)` : `${ro.stepIndex} of ${ro.steps.length} done`}
@@ -313,25 +338,34 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
       {ro.phase === 'Failed' && <WriteBack wb={ro.writeBack} />}
       <h2>Steps</h2>
       <Steps ro={ro} />
-      <h2>
-        Canary weight{' '}
-        {current && (
-          <span class="muted h-note">
-            {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
-          </span>
-        )}
-      </h2>
-      <div class="card">
-        <TimeChart
-          title="canary weight"
-          series={weights}
-          yRange={[0, 100]}
-          unit="%"
-          until={walking ? Math.max(now, r.data!.at) : undefined}
-          theme={theme}
-          empty={`Nothing walked out yet: the line starts when a commit changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`}
-        />
-      </div>
+      {config ? (
+        <>
+          <h2>Proxies</h2>
+          <ConfigCanaryProxies ro={ro} />
+        </>
+      ) : (
+        <>
+          <h2>
+            Canary weight{' '}
+            {current && (
+              <span class="muted h-note">
+                {walks.length > 1 ? `the latest of ${walks.length} rollouts, ` : ''}started <Time at={current.start} compact />
+              </span>
+            )}
+          </h2>
+          <div class="card">
+            <TimeChart
+              title="canary weight"
+              series={weights}
+              yRange={[0, 100]}
+              unit="%"
+              until={walking ? Math.max(now, r.data!.at) : undefined}
+              theme={theme}
+              empty={`Nothing walked out yet: the line starts when a commit changes the routing of VirtualService ${ro.namespace}/${ro.target.virtualService}.`}
+            />
+          </div>
+        </>
+      )}
       {metrics.length > 0 && (
         <>
           <h2>Analysis</h2>
@@ -418,7 +452,8 @@ export function RolloutPage({ namespace, name, theme }: { namespace: string; nam
           </tbody>
         </table>
       </div>
-      <TargetCommits ro={ro} />
+      {/* A config canary covers kinds, not one resource: its commits are the ones in its history. */}
+      {!config && <TargetCommits ro={ro} />}
     </>
   );
 }
