@@ -74,6 +74,8 @@ function statusLines(s: RolloutStatus): string[] {
       ? `  target: config canary of ${(s.target.kinds ?? []).join(', ')} in ${(s.target.namespaces ?? []).join(', ')}`
       : `  target: VirtualService ${s.namespace}/${s.target.virtualService}${s.target.route ? ` route ${s.target.route}` : ''}`,
   ];
+  if (s.revisions) lines.push(`  revisions: in force ${s.revisions.inForce}${s.revisions.canary ? `, cohort on ${s.revisions.canary}` : ''}`);
+  if (s.queuedBehind) lines.push(`  queued behind config canary ${s.queuedBehind}`);
   if (s.cohort) lines.push(`  cohort: ${s.cohort.members.length} of ${s.cohort.eligible} affected proxies${s.cohort.acked ? ', all ACKed' : s.cohort.pending.length ? `, waiting for the ACK of ${s.cohort.pending.join(', ')}` : ''}`);
   for (const p of s.proxies ?? []) lines.push(`    ${p.proxy}  ${p.cohort === 'canary' ? 'new' : 'in force'}  ${p.revision ?? '-'}`);
   if (s.reason) lines.push(`  reason: ${s.reason}`);

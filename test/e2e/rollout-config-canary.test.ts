@@ -99,6 +99,7 @@ test.serial('a config change reaches one client first, then both; proxy-status a
   t.like(one.proxies?.find((p) => p.proxy === order.js), { cohort: 'current' });
   const text = await cli(['rollout', 'status', 'bookinfo/config', '--server', rig.serve.admin]);
   t.regex(text.stdout, /cohort: 1 of 2 affected proxies, all ACKed/);
+  t.regex(text.stdout, new RegExp(`revisions: in force \\S*${oldRevision}, cohort on \\S*${commit}`));
   t.regex(text.stdout, new RegExp(`${order.go.replace(/[.~]/g, '\\$&')}\\s+new\\s+main@sha1:${commit}`));
 
   t.is((await rig.command('promote')).code, 0);
