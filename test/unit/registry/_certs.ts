@@ -9,11 +9,11 @@ const DAY = 86_400_000;
 /** The time the tests judge certificates at. */
 export const AT = Date.parse('2026-06-01T00:00:00Z');
 
-/** A certificate PEM valid from AT + fromDays to AT + toDays, and its key. */
-export function certificate(fromDays: number, toDays: number): { crt: string; key: string } {
+/** A certificate PEM valid from base + fromDays to base + toDays (base: AT), and its key. */
+export function certificate(fromDays: number, toDays: number, base = AT): { crt: string; key: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const name = buildName([{ oid: OID.commonName, value: 'gateway.example.com' }]);
-  const der = buildCertificate({ serial: randomSerial(), notBefore: new Date(AT + fromDays * DAY), notAfter: new Date(AT + toDays * DAY), subject: name, issuer: name, spkiDer: spkiOf(publicKey), isCa: false, keyUsage: ['digitalSignature'], sans: { dns: ['gateway.example.com'] } }, privateKey);
+  const der = buildCertificate({ serial: randomSerial(), notBefore: new Date(base + fromDays * DAY), notAfter: new Date(base + toDays * DAY), subject: name, issuer: name, spkiDer: spkiOf(publicKey), isCa: false, keyUsage: ['digitalSignature'], sans: { dns: ['gateway.example.com'] } }, privateKey);
   return { crt: derToPem(der, 'CERTIFICATE'), key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { buildServiceIndex } from '../../../src/registry/config.js';
 import { MergedServiceIndex } from '../../../src/registry/kubernetes/merged.js';
+import { KubernetesRegistry } from '../../../src/registry/kubernetes/index.js';
 import { firstPemBlock, secretCertificate, secretCertificates, validAt } from '../../../src/registry/kubernetes/secrets.js';
 import { makeConfigSet } from '../../../src/config/load.js';
 import { AT, certificate, secret } from './_certs.js';
@@ -61,4 +62,22 @@ test('the merged index answers credentialSecret only when Secrets were read', (t
   t.deepEqual(index.credentialSecret!('istio-system', 'old'), { valid: false });
   t.is(index.credentialSecret!('shop', 'ok'), undefined);
   t.is(index.credentialSecret!('istio-system', 'missing'), undefined);
+});
+
+test('KubernetesRegistry: no credentialSecret until the Secrets are listed, then judged when the index is built; a new list makes a new index', (t) => {
+  // The registry judges at the time it builds the index: certificates around now.
+  const [current, lapsed] = [certificate(-1, 30, Date.now()), certificate(-30, -1, Date.now())];
+  const kube = new KubernetesRegistry({ clusters: [], clusterDomain: 'cluster.local' });
+  const config = makeConfigSet([]);
+  const configIndex = buildServiceIndex(config);
+  const before = kube.index(config, configIndex);
+  t.is(before.credentialSecret, undefined, 'Secrets not listed yet: nothing to report about them');
+  kube.setCredentialSecrets([secret('istio-system/ok', { 'tls.crt': current.crt, 'tls.key': current.key }), secret('istio-system/old', { 'tls.crt': lapsed.crt, 'tls.key': lapsed.key })]);
+  const after = kube.index(config, configIndex);
+  t.not(after, before);
+  t.deepEqual(after.credentialSecret!('istio-system', 'ok'), { valid: true });
+  t.deepEqual(after.credentialSecret!('istio-system', 'old'), { valid: false });
+  t.is(kube.index(config, configIndex), after, 'same inputs, same index');
+  kube.setCredentialSecrets([]);
+  t.is(kube.index(config, configIndex).credentialSecret!('istio-system', 'ok'), undefined, 'a deleted Secret is gone');
 });
