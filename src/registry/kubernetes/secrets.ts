@@ -16,15 +16,33 @@ import type { V1Secret } from '@kubernetes/client-node';
 /** The validity window of a Secret's certificate (ms since the epoch); null when it holds no usable certificate. */
 export type SecretCertificate = { notBefore: number; notAfter: number } | null;
 
-/** The first PEM block's bytes, as Go's pem.Decode finds it (a block whose body is not base64 is skipped). */
+/** PEM blocks tried before giving up: each try scans the text once, so a Secret of many broken blocks costs at most this many scans. */
+const MAX_PEM_TRIES = 16;
+
+/** Where the next `-----BEGIN ` line starts at or after `from` (at the start of the text or of a line), or -1. */
+function nextBegin(text: string, from: number): number {
+  if (from === 0 && text.startsWith('-----BEGIN ')) return 0;
+  const i = text.indexOf('\n-----BEGIN ', Math.max(0, from - 1));
+  return i < 0 ? -1 : i + 1;
+}
+
+/** The first PEM block's bytes, as Go's pem.Decode finds it (a block without its END line, or whose body is not base64, is skipped; at most MAX_PEM_TRIES blocks). */
 export function firstPemBlock(text: string): Buffer | undefined {
-  const block = /(?:^|\n)-----BEGIN ([^\n]*)-----[ \t\r]*\n([\s\S]*?)\n-----END \1-----/g;
-  for (let m = block.exec(text); m; m = block.exec(text)) {
-    let body = m[2]!.replace(/\r/g, '');
+  let from = 0;
+  for (let tries = 0; tries < MAX_PEM_TRIES; tries++) {
+    const at = nextBegin(text, from);
+    if (at < 0) return undefined;
+    const eol = text.indexOf('\n', at);
+    if (eol < 0) return undefined;
+    from = eol + 1;
+    const head = text.slice(at, eol).trimEnd();
+    if (!head.endsWith('-----') || head.length < '-----BEGIN -----'.length) continue;
+    const end = text.indexOf(`\n-----END ${head.slice('-----BEGIN '.length, -5)}-----`, eol);
+    if (end < 0) continue;
     // RFC 1421 headers ("Proc-Type: …") end at the first empty line.
-    const lines = body.split('\n');
-    if (lines[0]?.includes(':')) body = lines.slice(lines.indexOf('') + 1 || lines.length).join('\n');
-    const b64 = body.replace(/[ \t\n]/g, '');
+    let lines = text.slice(eol + 1, end).replace(/\r/g, '').split('\n');
+    if (lines[0]?.includes(':')) lines = lines.slice(lines.indexOf('') + 1 || lines.length);
+    const b64 = lines.join('').replace(/[ \t]/g, '');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) continue;
     return Buffer.from(b64, 'base64');
   }

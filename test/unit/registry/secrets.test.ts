@@ -45,11 +45,13 @@ test('the window is the certificate\'s, to the second; judged inclusive at both 
   t.false(validAt(w, w!.notBefore - 1000));
 });
 
-test('firstPemBlock skips a block whose body is not base64, as Go\'s pem.Decode', (t) => {
+test('firstPemBlock skips a block whose body is not base64 or runs into the next block, as Go\'s pem.Decode, up to 16 blocks', (t) => {
   const der = firstPemBlock(`-----BEGIN X-----\n!!!\n-----END X-----\n${good.crt}`);
   t.truthy(der);
   t.is(der!.toString('base64'), good.crt.split('\n').slice(1, -2).join(''));
   t.is(firstPemBlock('no pem here'), undefined);
+  t.truthy(firstPemBlock(`-----BEGIN CERTIFICATE-----\nno end line\n${good.crt}`), 'a BEGIN line whose END belongs to a later block is skipped');
+  t.is(firstPemBlock(`${'-----BEGIN X-----\n!!!\n-----END X-----\n'.repeat(16)}${good.crt}`), undefined, 'bounded: 16 broken blocks, then it gives up');
 });
 
 test('the merged index answers credentialSecret only when Secrets were read', (t) => {
