@@ -168,6 +168,19 @@ export interface ServiceIndex {
    * Service's pods), for analyzers; undefined when the service has none.
    */
   selectedWorkloads?(hostname: string, namespace: string): readonly Workload[] | undefined;
+  /**
+   * The Secret a Gateway's `credentialName` names, as the registry read it
+   * (Kubernetes with `--gateway-secrets`); undefined when there is none.
+   * Absent when the registry reads no Secrets: the analyzers then leave
+   * credentialName unchecked, as istioctl analyze without a cluster.
+   */
+  credentialSecret?(namespace: string, name: string): CredentialSecret | undefined;
+}
+
+/** What analyzers know of a Secret: whether Istio would call it a valid TLS credential; never its content. */
+export interface CredentialSecret {
+  /** A certificate and key (`tls.crt`/`tls.key`, or `cert`/`key`), the certificate's first PEM block parses and is within its validity period when read. */
+  valid: boolean;
 }
 
 // ---------------------------------------------------------------------------

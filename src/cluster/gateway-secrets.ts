@@ -77,6 +77,11 @@ export class GatewaySecrets extends EventEmitter {
     this.emit('change', byNamespace, errors);
   }
 
+  /** The TLS Secrets listed now (for the analyzers' view of credentialName: registry/kubernetes/secrets.ts). */
+  list(): readonly k8s.V1Secret[] {
+    return this.lw.list();
+  }
+
   start(): void {
     void this.lw.start().catch(() => undefined);
   }

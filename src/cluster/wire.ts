@@ -114,8 +114,12 @@ export class ClusterWiring {
       this.kube.on('synced', () => rc.sync());
     }
     if (this.flags.gatewaySecrets) {
-      this.secrets = new GatewaySecrets(client);
-      this.secrets.on('change', (byNamespace: Map<string, XdsResource[]>) => p.setCredentials(byNamespace));
+      const secrets = (this.secrets = new GatewaySecrets(client));
+      const kube = this.kube;
+      this.secrets.on('change', (byNamespace: Map<string, XdsResource[]>) => {
+        p.setCredentials(byNamespace);
+        kube.setCredentialSecrets(secrets.list());
+      });
       this.secrets.start();
     }
     if (this.flags.rolloutStatus) {

@@ -138,7 +138,10 @@ function schemaDocs(): CodeDoc[] {
 const ANALYZER_STRICTER: Partial<Record<string, string>> = {
   IST0113: 'Istio has retired IST0113 (its messages list the code as RETIRED) and no longer reports this: meshcd keeps the check, as a warning, because every plaintext request to a STRICT workload is refused.',
 };
+const SECRETS_SEEN = 'Secrets are seen only by `serve` with Kubernetes and `--gateway-secrets`, which lists `kubernetes.io/tls` Secrets only (an Opaque Secret, which Istio would serve, is not found); `meshcd validate` on files and `--credentials-dir` read no Secrets, so nothing is reported, as istioctl analyze without a cluster skips this analyzer.';
 const ANALYZER_DIFFERS: Partial<Record<string, string>> = {
+  IST0101: `on a Gateway's credentialName (\`gateway/secrets\`) a warning, not an error: \`serve\` refuses a revision with any error, while a Secret created after its Gateway (cert-manager) is normal and istiod never refuses config over it. ${SECRETS_SEEN}`,
+  IST0161: `an error in Istio, a warning here: \`serve\` refuses a revision with any error, while a certificate that expires is no fault of the revision, and istiod serves it anyway and only logs. ${SECRETS_SEEN}`,
   IST0173: 'an error in Istio, a warning here: `serve` refuses a revision with any error, while istiod never refuses config over an analyzer finding, and a subset whose workloads are not up yet is normal before a rollout. Istio counts only pods; meshcd counts WorkloadEntries too (and pods, against a cluster).',
 };
 

@@ -14,6 +14,7 @@ import { KubeDiscovery, type BackoffOptions, type DiscoveryStats, type WatchedKi
 import { MergedServiceIndex } from './merged.js';
 import { buildClusterView, type ClusterView } from './view.js';
 import { RemoteSecrets, type RemoteCluster } from './remote.js';
+import { secretCertificates, type SecretCertificate } from './secrets.js';
 
 export { KubeDiscovery, describeKubeError } from './discovery.js';
 export { MergedServiceIndex } from './merged.js';
@@ -255,13 +256,26 @@ export class KubernetesRegistry extends EventEmitter {
   index(config: ConfigSet, configIndex: ServiceIndex): MergedServiceIndex {
     const views = this.clusterViews();
     const last = this.lastIndex;
-    if (last && last.config === config && last.configIndex === configIndex && last.views.length === views.length && last.views.every((v, i) => v === views[i])) return last.index;
-    const index = new MergedServiceIndex(config, configIndex, views);
-    this.lastIndex = { config, configIndex, views, index };
+    const secrets = this.credentialCertificates;
+    if (last && last.config === config && last.configIndex === configIndex && last.secrets === secrets && last.views.length === views.length && last.views.every((v, i) => v === views[i])) return last.index;
+    const index = new MergedServiceIndex(config, configIndex, views, secrets ? { at: Date.now(), certificates: secrets } : undefined);
+    this.lastIndex = { config, configIndex, views, secrets, index };
     return index;
   }
 
-  private lastIndex: { config: ConfigSet; configIndex: ServiceIndex; views: readonly ClusterView[]; index: MergedServiceIndex } | undefined;
+  private lastIndex: { config: ConfigSet; configIndex: ServiceIndex; views: readonly ClusterView[]; secrets: ReadonlyMap<string, SecretCertificate> | undefined; index: MergedServiceIndex } | undefined;
+  private credentialCertificates: ReadonlyMap<string, SecretCertificate> | undefined;
+
+  /**
+   * The gateway credential Secrets `--gateway-secrets` lists (cluster/
+   * gateway-secrets.ts), for the analyzers (IST0101/IST0161 on
+   * credentialName): only each certificate's validity window is kept. Until
+   * the first call the indexes have no credentialSecret(), so nothing is
+   * reported about Secrets not listed yet.
+   */
+  setCredentialSecrets(secrets: readonly k8s.V1Secret[]): void {
+    this.credentialCertificates = secretCertificates(secrets);
+  }
 
   stats(): Record<string, Record<WatchedKind, DiscoveryStats>> {
     return Object.fromEntries([...this.discoveries, ...[...this.remote.values()].map((r) => r.discovery)].map((d) => [d.clusterId, d.stats()]));

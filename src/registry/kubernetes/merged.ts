@@ -13,11 +13,21 @@
 // - For analyzers (as istioctl analyze against a cluster): workloads() also
 //   holds the pods that are no endpoint (Pending, host network),
 //   namespaces() every cluster namespace with its labels, and
-//   selectedWorkloads() a Service's pods by its selector, ready or not.
+//   selectedWorkloads() a Service's pods by its selector, ready or not;
+//   and, when the Secrets are read (--gateway-secrets), credentialSecret():
+//   whether a Gateway's credentialName names a valid TLS credential at the
+//   time the index was built (./secrets.ts).
 
-import type { ConfigSet, Resource, Service, ServiceIndex, Workload } from '../../api/types.js';
+import type { ConfigSet, CredentialSecret, Resource, Service, ServiceIndex, Workload } from '../../api/types.js';
 import { labelsMatch, ServiceTable } from '../config.js';
+import { validAt, type SecretCertificate } from './secrets.js';
 import type { ClusterView } from './view.js';
+
+/** The gateway credential Secrets read (`namespace/name` → certificate window) and the time to judge them at. */
+export interface CredentialSecrets {
+  at: number;
+  certificates: ReadonlyMap<string, SecretCertificate>;
+}
 
 export class MergedServiceIndex extends ServiceTable implements ServiceIndex {
   private readonly all: Workload[];
@@ -25,9 +35,17 @@ export class MergedServiceIndex extends ServiceTable implements ServiceIndex {
   /** Selector and cluster pods (endpoints and not) of each Kubernetes service, for selectedWorkloads(). */
   private readonly selectorOf = new Map<Service, Record<string, string>>();
   private readonly podsByNamespace = new Map<string, Workload[]>();
+  /** Present only when the Secrets were read: without them analyzers leave credentialName unchecked. */
+  readonly credentialSecret?: (namespace: string, name: string) => CredentialSecret | undefined;
 
-  constructor(config: ConfigSet, configIndex: ServiceIndex, clusters: readonly ClusterView[]) {
+  constructor(config: ConfigSet, configIndex: ServiceIndex, clusters: readonly ClusterView[], secrets?: CredentialSecrets) {
     super();
+    if (secrets) {
+      this.credentialSecret = (namespace, name) => {
+        const cert = secrets.certificates.get(`${namespace}/${name}`);
+        return cert === undefined ? undefined : { valid: validAt(cert, secrets.at) };
+      };
+    }
     const configWorkloads = configIndex.workloads();
     const workloadEntries = configWorkloads.filter((w) => w.id.startsWith('WorkloadEntry/'));
     const pods = clusters.flatMap((c) => c.pods);

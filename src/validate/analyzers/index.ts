@@ -28,6 +28,7 @@ import { deprecatedFields } from './deprecated-fields.js';
 import { rollouts } from './rollouts.js';
 import { orphans } from './orphans.js';
 import { gatewayCertificates } from './gateway-certificates.js';
+import { gatewaySecrets } from './gateway-secrets.js';
 import { serviceEntryProtocols } from './serviceentry-protocols.js';
 import { negativeConditions } from './conditions.js';
 import { authzGrpcMethods } from './authz-grpc-methods.js';
@@ -46,6 +47,7 @@ export const ANALYZERS: readonly Analyzer[] = [
   gatewayConflicts,
   gatewayWorkloads,
   gatewayCertificates,
+  gatewaySecrets,
   drHostsSubsets,
   drTlsVerification,
   drConflicts,

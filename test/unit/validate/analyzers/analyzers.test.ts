@@ -7,6 +7,8 @@ import { buildServiceIndex } from '../../../../src/registry/config.js';
 import type { ConfigSet, ServiceIndex } from '../../../../src/api/types.js';
 import { buildClusterView } from '../../../../src/registry/kubernetes/view.js';
 import { MergedServiceIndex } from '../../../../src/registry/kubernetes/merged.js';
+import { secretCertificates } from '../../../../src/registry/kubernetes/secrets.js';
+import { AT, certificate, secret } from '../../registry/_certs.js';
 import { BASE, brief, loadFiles } from './_helpers.js';
 
 const VS = 'apiVersion: networking.istio.io/v1\nkind: VirtualService\n';
@@ -42,6 +44,31 @@ const withServices = (services: { name: string; type?: string; ports: { name: st
       { clusterDomain: 'cluster.local' },
     ),
   ]);
+
+/** The config's index with the gateway credential Secrets `serve --gateway-secrets` would read, judged at AT (gateway/secrets). */
+const good = certificate(-1, 365);
+const expired = certificate(-30, -1);
+const withSecrets = (config: ConfigSet): ServiceIndex =>
+  new MergedServiceIndex(config, buildServiceIndex(config), [], {
+    at: AT,
+    certificates: secretCertificates([
+      secret('istio-system/web-cert', { 'tls.crt': good.crt, 'tls.key': good.key }),
+      secret('istio-system/generic', { cert: good.crt, key: good.key }, 'Opaque'),
+      secret('shop/shop-only', { 'tls.crt': good.crt, 'tls.key': good.key }),
+      secret('istio-system/expired', { 'tls.crt': expired.crt, 'tls.key': expired.key }),
+      secret('istio-system/not-pem', { cert: 'hush hush\n', key: 'secret\n' }, 'Opaque'),
+      secret('istio-system/missing-key', { 'tls.crt': good.crt }),
+    ]),
+  });
+/** Gateway `web` in shop on the ingress workload (istio-system), one HTTPS server per credentialName. */
+const credentialGateway = (names: string[]) => `${GW}metadata: {name: web, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+${names.map((n, i) => `  - port: {number: ${8443 + i}, name: https-${i}, protocol: HTTPS}
+    hosts: [h${i}.example.com]
+    tls: {mode: SIMPLE, credentialName: ${n}}
+`).join('')}`;
 
 const cases: Case[] = [
   // --- virtualservice/destinations (IST0101 host, subset)
@@ -933,6 +960,37 @@ spec:
     index: withServices([{ name: 'web', ports: [{ name: 'http-web', port: 80 }, { name: 'web', port: 8080 }] }, { name: 'ext', type: 'ExternalName', ports: [{ name: 'tcp', port: 5432 }] }]),
     expect: ['IST0118 undefined:undefined', 'IST0150 undefined:undefined'],
   },
+  // --- gateway/secrets (IST0101 credentialName, IST0161): Secrets as serve --gateway-secrets reads them
+  {
+    analyzer: 'gateway/secrets',
+    name: "valid: TLS and generic Secrets in the gateway workload's namespace, ns/name form; no TLS, no credentialName, a selector that picks nothing",
+    yaml: `${credentialGateway(['web-cert', 'istio-system/generic', 'shop/shop-only'])}  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [plain.example.com]
+  - port: {number: 9443, name: https-files, protocol: HTTPS}
+    hosts: [files.example.com]
+    tls: {mode: SIMPLE, serverCertificate: /etc/certs/c.pem, privateKey: /etc/certs/k.pem}
+---
+${GW}metadata: {name: nobody, namespace: shop}
+spec:
+  selector: {istio: nothing-here}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ['*'], tls: {mode: SIMPLE, credentialName: missing}}]
+`,
+    index: withSecrets,
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/secrets',
+    name: 'valid: without a cluster no Secret is read, so nothing is reported (as istioctl analyze on files)',
+    yaml: credentialGateway(['missing', 'expired']),
+    expect: [],
+  },
+  {
+    analyzer: 'gateway/secrets',
+    name: "invalid: a Secret only in the Gateway's namespace, none at all, expired, not PEM, tls.key missing",
+    yaml: credentialGateway(['shop-only', 'missing', 'expired', 'not-pem', 'missing-key']),
+    index: withSecrets,
+    expect: ['IST0101 t.yaml:9', 'IST0101 t.yaml:12', 'IST0161 t.yaml:15', 'IST0161 t.yaml:18', 'IST0161 t.yaml:21'],
+  },
 ];
 
 for (const c of cases) {
@@ -1018,4 +1076,16 @@ test("IST0110 and IST0111 carry Istio's messages: the Sidecars' names as Go prin
     'IST0111 error 1 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
     'IST0111 error 6 The Sidecars [a b] in namespace "shop" have no workload selector, which can lead to undefined behavior.',
   ]);
+});
+
+test("gateway/secrets: Istio's messages, at the credentialName; warnings (serve refuses errors)", async (t) => {
+  const load = await loadFiles({ 'base.yaml': BASE, 't.yaml': credentialGateway(['missing', 'expired']) });
+  const diags = analyze(load, withSecrets(load.config), ANALYZERS.filter((a) => a.name === 'gateway/secrets'));
+  t.deepEqual(
+    diags.map((d) => [d.code, d.severity, `${d.origin?.file}:${d.origin?.line}`, d.resource, d.path, d.message]),
+    [
+      ['IST0101', 'warning', 't.yaml:9', 'Gateway/shop/web', 'spec.servers[0].tls.credentialName', 'Referenced credentialName not found: "missing"'],
+      ['IST0161', 'warning', 't.yaml:12', 'Gateway/shop/web', 'spec.servers[1].tls.credentialName', 'The credential referenced by the Gateway web in namespace istio-system is invalid, which can cause the traffic not to work as expected.'],
+    ],
+  );
 });
