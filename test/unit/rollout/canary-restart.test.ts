@@ -109,6 +109,16 @@ async function pausedAfterFirstCohort(t: ExecutionContext) {
   return { folder, stateDir, one, r1 };
 }
 
+/** Promoted: the second cohort is every proxy; both ACK; the canary succeeds. */
+async function promoteToTheEnd(t: ExecutionContext, x: Awaited<ReturnType<typeof start>>) {
+  t.is((await x.runner.command('shop', 'config', 'promote')).rejected, undefined);
+  await until(t, 'the second cohort', () => x.runner.status('shop', 'config')?.cohort?.members.length === 2);
+  x.ack(P1, 'n2');
+  x.ack(P2, 'n3');
+  await until(t, 'Succeeded', () => x.runner.status('shop', 'config')?.phase === 'Succeeded');
+  await x.runner.idle();
+}
+
 test('kill mid-canary (paused): the stable revision is persisted first, its folder copy kept; a new process serves it to all but the cohort, at the same step', async (t) => {
   const { folder, stateDir, one, r1 } = await pausedAfterFirstCohort(t);
   const r2 = one.accepted.at(-1)!.revisions[0]!;
@@ -135,12 +145,7 @@ test('kill mid-canary (paused): the stable revision is persisted first, its fold
   ].sort((a, b) => rank(a.proxy) - rank(b.proxy)));
 
   // The canary goes on: promoted, the second cohort is every proxy; then everyone is on the new revision.
-  t.is((await two.runner.command('shop', 'config', 'promote')).rejected, undefined);
-  await until(t, 'the second cohort', () => two.runner.status('shop', 'config')?.cohort?.members.length === 2);
-  two.ack(P1, 'n2');
-  two.ack(P2, 'n3');
-  await until(t, 'Succeeded', () => two.runner.status('shop', 'config')?.phase === 'Succeeded');
-  await two.runner.idle();
+  await promoteToTheEnd(t, two);
   t.is(two.served.at(-1)!.id, r2.id);
   t.is(two.canaries.at(-1), undefined);
   const after = JSON.parse(await readFile(join(stateDir, 'state', 'rollouts.json'), 'utf8')) as { configCanary?: unknown };
@@ -211,11 +216,6 @@ test('reload mid-canary (a new leader, a follower re-reading the states): the co
   t.like(one.runner.status('shop', 'config'), { phase: 'Paused', stepIndex: 1 });
   t.deepEqual(one.runner.status('shop', 'config')!.revisions, { inForce: r1.id, canary: r2.id });
   // The new leader goes on from there: promoted, everyone on the new revision.
-  t.is((await one.runner.command('shop', 'config', 'promote')).rejected, undefined);
-  await until(t, 'the second cohort', () => one.runner.status('shop', 'config')?.cohort?.members.length === 2);
-  one.ack(P1, 'n2');
-  one.ack(P2, 'n3');
-  await until(t, 'Succeeded', () => one.runner.status('shop', 'config')?.phase === 'Succeeded');
-  await one.runner.idle();
+  await promoteToTheEnd(t, one);
   t.is(one.served.at(-1)!.id, r2.id);
 });
