@@ -151,6 +151,7 @@ export function registerServe(program: Command): void {
     .option('--rollout-webhook-secret-file <file>', 'HMAC secret that signs every Rollout webhook (X-Meshcd-Signature: sha256=…), read on each call')
     .option('--rollout-webhook-secret-env <name>', 'environment variable holding that secret, instead of a file')
     .option('--write-back-author <"Name <email>">', 'author and committer of the revert commits a rollback pushes', 'meshcd <meshcd@localhost>')
+    .option('--canary-reconnect-grace <seconds>', 'after a restart or a change of leader mid config canary, how long cohort proxies that have not reconnected yet still hold its ACK gate', '30')
     .option('--kubeconfig <[id=]file>', 'discover Services, EndpointSlices, Pods, Nodes and Namespaces of the cluster in this kubeconfig (its current context); repeat for more clusters, each with its id', collect, [])
     .option('--in-cluster', 'discover the cluster meshcd runs in, with its pod\'s service account')
     .option('--cluster-id <id>', 'id of the first (or in-cluster) cluster, as Istio\'s topology.istio.io/cluster', 'Kubernetes')

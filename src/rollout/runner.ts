@@ -189,7 +189,10 @@ export class RolloutRunner {
   /** accepted()'s work, inside the queue. */
   private async apply(config: ConfigSet, revisions: readonly { source: string; commit: string; id: string }[]): Promise<void> {
     // The config in force now is what a config canary starting with this revision keeps serving to the rest.
-    this.canary?.revision(this.config && { config: this.config, id: this.revisionId, revisions: this.revisions }, this.driving() !== undefined);
+    // Not when the same config is applied again (reload(): a new leader, a follower re-reading the leader's
+    // states; a held state retried): its entries are cleared, so nothing would look walking, and the new
+    // revision would become the "stable" one everyone outside the cohort is served.
+    if (config !== this.config) this.canary?.revision(this.config && { config: this.config, id: this.revisionId, revisions: this.revisions }, this.driving() !== undefined);
     this.config = config;
     this.revisions = revisions.map((r) => ({ source: r.source, commit: r.commit, id: r.id }));
     this.revisionId = revisions.map((r) => r.id).join(',');

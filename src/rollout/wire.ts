@@ -25,6 +25,8 @@ export interface RolloutFlags {
   rolloutWebhookSecretFile?: string;
   rolloutWebhookSecretEnv?: string;
   writeBackAuthor?: string;
+  /** Seconds a config canary waits, after a restart or a change of leader, for cohort members to reconnect. */
+  canaryReconnectGrace?: string;
 }
 
 export const DEFAULT_AUTHOR = { name: 'meshcd', email: 'meshcd@localhost' };
@@ -43,7 +45,7 @@ export function parseAuthor(text: string, flag = '--write-back-author'): { name:
  * missing file fails at start; the sender reads it again on each call, so a
  * rotation is picked up. Errors name the flag, never the secret.
  */
-export async function rolloutFlags(opts: RolloutFlags): Promise<{ webhookSecret?: SecretRef; author: { name: string; email: string } }> {
+export async function rolloutFlags(opts: RolloutFlags): Promise<{ webhookSecret?: SecretRef; author: { name: string; email: string }; resumeGraceMs?: number }> {
   if (opts.rolloutWebhookSecretFile && opts.rolloutWebhookSecretEnv) throw new Error('--rollout-webhook-secret-file and --rollout-webhook-secret-env: give one of them');
   const ref: SecretRef | undefined = opts.rolloutWebhookSecretFile ? { file: opts.rolloutWebhookSecretFile } : opts.rolloutWebhookSecretEnv ? { env: opts.rolloutWebhookSecretEnv } : undefined;
   if (ref) {
@@ -51,7 +53,9 @@ export async function rolloutFlags(opts: RolloutFlags): Promise<{ webhookSecret?
     const secret = await readSecret(ref, flag);
     if (secret.length < 16) throw new Error(`${flag}: the secret must be at least 16 characters`);
   }
-  return { ...(ref ? { webhookSecret: ref } : {}), author: opts.writeBackAuthor ? parseAuthor(opts.writeBackAuthor) : DEFAULT_AUTHOR };
+  const grace = opts.canaryReconnectGrace;
+  if (grace !== undefined && (!/^\d{1,4}$/.test(grace) || Number(grace) > 3600)) throw new Error(`--canary-reconnect-grace: "${grace.slice(0, 20)}" is not a whole number of seconds from 0 to 3600`);
+  return { ...(ref ? { webhookSecret: ref } : {}), author: opts.writeBackAuthor ? parseAuthor(opts.writeBackAuthor) : DEFAULT_AUTHOR, ...(grace !== undefined ? { resumeGraceMs: Number(grace) * 1000 } : {}) };
 }
 
 export interface RolloutWiring {
@@ -94,6 +98,8 @@ export async function wireRollouts(opts: {
   };
   /** The config at earlier accepted revisions (Reconciler.configAt): a config canary's revision in force before it, after a restart. */
   loadConfig?: (revisions: readonly { source: string; commit: string }[]) => Promise<ConfigSet>;
+  /** After a restart or a change of leader, how long a config canary waits for cohort members to reconnect (default 30 s). */
+  resumeGraceMs?: number;
   /** Replicated (src/cluster): states in the cluster, and only the leader steps. */
   store?: RolloutStore;
   isLeader?: () => boolean;
@@ -132,6 +138,7 @@ export async function wireRollouts(opts: {
     ...(opts.author ? { author: opts.author } : {}),
     ...(opts.refreshSource ? { refreshSource: opts.refreshSource } : {}),
     ...(opts.loadConfig ? { loadConfig: opts.loadConfig } : {}),
+    ...(opts.resumeGraceMs !== undefined ? { resumeGraceMs: opts.resumeGraceMs } : {}),
     // A resource's origin is relative to its source's folder (`URL#ref:path`); a revert works on repository paths.
     repoPath: (source, file) => repositoryPath(sources.get(source), file),
   });

@@ -109,6 +109,16 @@ async function pausedAfterFirstCohort(t: ExecutionContext) {
   return { folder, stateDir, one, r1 };
 }
 
+/** Promoted: the second cohort is every proxy; both ACK; the canary succeeds. */
+async function promoteToTheEnd(t: ExecutionContext, x: Awaited<ReturnType<typeof start>>) {
+  t.is((await x.runner.command('shop', 'config', 'promote')).rejected, undefined);
+  await until(t, 'the second cohort', () => x.runner.status('shop', 'config')?.cohort?.members.length === 2);
+  x.ack(P1, 'n2');
+  x.ack(P2, 'n3');
+  await until(t, 'Succeeded', () => x.runner.status('shop', 'config')?.phase === 'Succeeded');
+  await x.runner.idle();
+}
+
 test('kill mid-canary (paused): the stable revision is persisted first, its folder copy kept; a new process serves it to all but the cohort, at the same step', async (t) => {
   const { folder, stateDir, one, r1 } = await pausedAfterFirstCohort(t);
   const r2 = one.accepted.at(-1)!.revisions[0]!;
@@ -135,12 +145,7 @@ test('kill mid-canary (paused): the stable revision is persisted first, its fold
   ].sort((a, b) => rank(a.proxy) - rank(b.proxy)));
 
   // The canary goes on: promoted, the second cohort is every proxy; then everyone is on the new revision.
-  t.is((await two.runner.command('shop', 'config', 'promote')).rejected, undefined);
-  await until(t, 'the second cohort', () => two.runner.status('shop', 'config')?.cohort?.members.length === 2);
-  two.ack(P1, 'n2');
-  two.ack(P2, 'n3');
-  await until(t, 'Succeeded', () => two.runner.status('shop', 'config')?.phase === 'Succeeded');
-  await two.runner.idle();
+  await promoteToTheEnd(t, two);
   t.is(two.served.at(-1)!.id, r2.id);
   t.is(two.canaries.at(-1), undefined);
   const after = JSON.parse(await readFile(join(stateDir, 'state', 'rollouts.json'), 'utf8')) as { configCanary?: unknown };
@@ -189,4 +194,28 @@ test('kill mid-canary, then a NACK from the cohort after the restart: rolled bac
   t.is(two.canaries.at(-1), undefined, 'no cohort any more');
   t.is(two.served.at(-1)!.id, r1.id, 'everyone, the cohort too, on the revision in force before the canary');
   t.is(lbOf(two.served.at(-1)!.config), 'ROUND_ROBIN');
+});
+
+// What a replica does when it becomes the leader (or, as a follower, when the leader persists a step):
+// reload() re-reads the persisted states and applies the config in force again. The entries are cleared
+// first, so the runner must not take that same config for the revision in force before the canary.
+test('reload mid-canary (a new leader, a follower re-reading the states): the cohort keeps the new revision, everyone else the one in force before it', async (t) => {
+  const { one, r1 } = await pausedAfterFirstCohort(t);
+  const r2 = one.accepted.at(-1)!.revisions[0]!;
+  t.is(one.served.at(-1)!.id, r1.id);
+  const before = one.served.length;
+  await one.runner.reload();
+  await one.runner.reload();
+  await one.runner.idle();
+  t.true(one.served.length > before, 'the config was applied again');
+  t.deepEqual(one.served.slice(before).map((s) => s.id), one.served.slice(before).map(() => r1.id), 'everyone outside the cohort stays on the revision in force before the canary');
+  t.is(lbOf(one.served.at(-1)!.config), 'ROUND_ROBIN');
+  t.is(one.canaries.at(-1), r2.id);
+  t.true(one.inCohort()(P1));
+  t.false(one.inCohort()(P2));
+  t.like(one.runner.status('shop', 'config'), { phase: 'Paused', stepIndex: 1 });
+  t.deepEqual(one.runner.status('shop', 'config')!.revisions, { inForce: r1.id, canary: r2.id });
+  // The new leader goes on from there: promoted, everyone on the new revision.
+  await promoteToTheEnd(t, one);
+  t.is(one.served.at(-1)!.id, r2.id);
 });

@@ -41,3 +41,13 @@ test('repositoryPath: a file named relative to a source\'s folder is reverted at
   t.is(repositoryPath(parseSourceFlag('mesh=https://git.example/r.git', 'test'), 'reviews/vs.yaml'), 'reviews/vs.yaml');
   t.is(repositoryPath(undefined, 'vs.yaml'), 'vs.yaml');
 });
+
+test('rolloutFlags: --canary-reconnect-grace in whole seconds (0–3600) becomes the runner\'s resumeGraceMs; anything else names the flag', async (t) => {
+  t.is((await rolloutFlags({})).resumeGraceMs, undefined, 'unset: the runner\'s default (30 s)');
+  t.is((await rolloutFlags({ canaryReconnectGrace: '30' })).resumeGraceMs, 30_000);
+  t.is((await rolloutFlags({ canaryReconnectGrace: '120' })).resumeGraceMs, 120_000);
+  t.is((await rolloutFlags({ canaryReconnectGrace: '0' })).resumeGraceMs, 0);
+  for (const bad of ['', '-1', '1.5', '30s', '3601', '99999', 'abc']) {
+    await t.throwsAsync(rolloutFlags({ canaryReconnectGrace: bad }), { message: /^--canary-reconnect-grace: ".*" is not a whole number of seconds from 0 to 3600$/ }, bad);
+  }
+});
