@@ -10,23 +10,14 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { goTool, INTEROP_ROOT } from '../helpers/go-peers.js';
 import { startCluster, type TestCluster } from '../helpers/kube-cluster.js';
 import { checkCelRules } from '../../src/validate/schema/cel.js';
 import { istioSpecSchema, type IstioKind } from '../../src/validate/schema/istio.js';
+import { CEL_CASES, type CelCase } from '../helpers/cel-cases.js';
 
-interface Case {
-  rule: string;
-  note?: string;
-  apiVersion: string;
-  kind: string;
-  pass: Record<string, unknown>;
-  fail: Record<string, unknown>;
-  errors: string[];
-}
-
-const CASES = parseYaml(readFileSync(join(process.cwd(), 'test', 'fixtures', 'validate-rules', 'cel', 'rules.yaml'), 'utf8')) as Case[];
+const CASES = CEL_CASES;
 const MODULE = join(INTEROP_ROOT, 'istio-api');
 
 let cluster: TestCluster | undefined;
@@ -66,12 +57,12 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-function create(c: Case, spec: Record<string, unknown>, name: string) {
+function create(c: CelCase, spec: Record<string, unknown>, name: string) {
   const body = { apiVersion: c.apiVersion, kind: c.kind, metadata: { name, namespace: 'default' }, spec };
   return cluster!.request('POST', `/apis/${c.apiVersion}/namespaces/default/${plural.get(c.kind)}?dryRun=All&fieldValidation=Strict`, body);
 }
 
-function meshcd(c: Case, spec: Record<string, unknown>): string[] {
+function meshcd(c: CelCase, spec: Record<string, unknown>): string[] {
   return checkCelRules(istioSpecSchema(c.kind as IstioKind, c.apiVersion.split('/')[1]!), spec, ['spec']).map((f) => f.message);
 }
 

@@ -7,9 +7,7 @@
 // once (no MCD02xx finding of the same mistake), and the cost bounds hold.
 
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { ISTIO_CRDS_JSON } from '../../../src/validate/schema/istio-crds.gen.js';
 import { istioSpecSchema, type IstioKind } from '../../../src/validate/schema/istio.js';
 import { checkCelRules, compileErrors } from '../../../src/validate/schema/cel.js';
@@ -18,21 +16,12 @@ import { goParseDuration, goParseInt, goParseURL, goParseRequestURI, goQuote } f
 import { validate } from '../../../src/validate/index.js';
 import { checkRules } from '../../../src/validate/rules/index.js';
 import { brief, loadYaml } from './rules/helper.js';
+import { CEL_CASES, type CelCase } from '../../helpers/cel-cases.js';
 
-interface Case {
-  rule: string;
-  note?: string;
-  apiVersion: string;
-  kind: string;
-  pass: Record<string, unknown>;
-  fail: Record<string, unknown>;
-  errors: string[];
-}
-
-const CASES = parseYaml(readFileSync(join(process.cwd(), 'test', 'fixtures', 'validate-rules', 'cel', 'rules.yaml'), 'utf8')) as Case[];
+const CASES = CEL_CASES;
 const MANAGED = new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
 
-const schemaOf = (c: Case) => istioSpecSchema(c.kind as IstioKind, c.apiVersion.split('/')[1]!);
+const schemaOf = (c: CelCase) => istioSpecSchema(c.kind as IstioKind, c.apiVersion.split('/')[1]!);
 
 /** Every rule in the generated bundle: rule text → the kinds that carry it. */
 function bundleRules(): Map<string, Set<string>> {
@@ -76,7 +65,7 @@ for (const [i, c] of CASES.entries()) {
 }
 
 /** The document of a case, and the line each error's field is on. */
-async function loadCase(c: Case, spec: Record<string, unknown>) {
+async function loadCase(c: CelCase, spec: Record<string, unknown>) {
   const text = stringify({ apiVersion: c.apiVersion, kind: c.kind, metadata: { name: 'x', namespace: 'default' }, spec });
   return { text, load: await loadYaml(text) };
 }
