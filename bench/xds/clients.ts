@@ -22,7 +22,7 @@ import { buildCsr } from '../../src/ca/x509.js';
 import { decodeResource } from '../../src/xds/proto.js';
 import type { BenchProxy } from './mesh.js';
 import { now, tokenFor } from './proc.js';
-import { edsNameOf, parseDelta, parseSotw, rawAdsClientDefinition, splitResponse, TYPE, type DeltaResponse, type SotwResponse } from './wire.js';
+import { edsNameOf, parseDelta, parseSotw, rawAdsClientDefinition, splitResponse, TYPE } from './wire.js';
 
 export interface CertsCommand {
   cmd: 'certs';
@@ -197,29 +197,40 @@ class SimProxy {
     this.request(type);
   }
 
-  private onResponse(b: Buffer): void {
-    const t = now();
-    let r: SotwResponse;
+  /** A response parsed and counted, or undefined (and the error kept) when it does not parse. */
+  private received<R extends { typeUrl: string }>(b: Buffer, parse: (b: Buffer) => R): R | undefined {
+    let r: R;
     try {
-      r = parseSotw(b);
+      r = parse(b);
     } catch (err) {
       this.error = `unparsable response: ${(err as Error).message}`;
-      return;
+      return undefined;
     }
     this.bytes += b.length;
     this.responses++;
     this.counts[r.typeUrl] = (this.counts[r.typeUrl] ?? 0) + 1;
+    return r;
+  }
+
+  /** Every response after a mark counts (a push to a proxy the change does not affect shows here); the mark is seen when its bytes arrive. */
+  private noteMarks(b: Buffer, typeUrl: string, t: number): void {
+    for (const m of this.marks) {
+      this.sinceMark.set(m.id, (this.sinceMark.get(m.id) ?? 0) + 1);
+      if (m.type === typeUrl && !this.seen.has(m.id) && b.indexOf(markBytes(m)) >= 0) this.seen.set(m.id, t);
+    }
+  }
+
+  private onResponse(b: Buffer): void {
+    const t = now();
+    const r = this.received(b, parseSotw);
+    if (!r) return;
     if (this.keep) {
       const { head, resources } = splitResponse(b);
       const h = createHash('sha1').update(resources).digest('hex');
       if (!blobs.has(h)) blobs.set(h, resources);
       this.last.set(r.typeUrl, { head: head.toString('base64'), resources: h });
     }
-    for (const m of this.marks) {
-      // Every response after a mark counts (a push to a proxy the change does not affect shows here).
-      this.sinceMark.set(m.id, (this.sinceMark.get(m.id) ?? 0) + 1);
-      if (m.type === r.typeUrl && !this.seen.has(m.id) && b.indexOf(markBytes(m)) >= 0) this.seen.set(m.id, t);
-    }
+    this.noteMarks(b, r.typeUrl, t);
     this.acked.set(r.typeUrl, { version: r.version, nonce: r.nonce });
     this.got.add(r.typeUrl);
     this.request(r.typeUrl);
@@ -260,20 +271,9 @@ class SimProxy {
 
   private onDelta(b: Buffer): void {
     const t = now();
-    let r: DeltaResponse;
-    try {
-      r = parseDelta(b);
-    } catch (err) {
-      this.error = `unparsable response: ${(err as Error).message}`;
-      return;
-    }
-    this.bytes += b.length;
-    this.responses++;
-    this.counts[r.typeUrl] = (this.counts[r.typeUrl] ?? 0) + 1;
-    for (const m of this.marks) {
-      this.sinceMark.set(m.id, (this.sinceMark.get(m.id) ?? 0) + 1);
-      if (m.type === r.typeUrl && !this.seen.has(m.id) && b.indexOf(markBytes(m)) >= 0) this.seen.set(m.id, t);
-    }
+    const r = this.received(b, parseDelta);
+    if (!r) return;
+    this.noteMarks(b, r.typeUrl, t);
     this.got.add(r.typeUrl);
     this.deltaRequest({ type_url: r.typeUrl, response_nonce: r.nonce });
     const held = this.held.get(r.typeUrl);
