@@ -10,18 +10,8 @@ import type { ConfigSet, RolloutOverlay } from '../../../src/api/types.js';
 import { RolloutRunner, type RolloutStore } from '../../../src/rollout/runner.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
+import { vs } from '../rollout/_fixtures.js';
 
-const vs = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: shop}
-spec:
-  hosts: [reviews]
-  http:
-  - name: primary
-    route:
-    - {destination: {host: reviews, subset: v1}, weight: ${v1}}
-    - {destination: {host: reviews, subset: v2}, weight: ${v2}}
-`;
 const ROLLOUT = `apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: reviews, namespace: shop}

@@ -21,7 +21,7 @@ import { SnapshotCache, translatingBuilder } from '../../../src/xds/cache/index.
 import { meshTranslator } from '../../../src/xds/server/translator.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
-import { canary, dr, until } from './_canary-fixtures.js';
+import { canary, dr, until } from './_fixtures.js';
 
 
 async function config(lb: string): Promise<ConfigSet> {

@@ -20,7 +20,7 @@ import type { CanaryEvents, CanaryPort } from '../../../src/rollout/config-canar
 import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
-import { canary, dr, until } from './_canary-fixtures.js';
+import { canary, dr, until } from './_fixtures.js';
 
 
 const proxy = (name: string): ProxyInfo => ({ id: `sidecar~10.0.0.1~${name}.shop~shop.svc.cluster.local`, kind: 'grpc', namespace: 'shop', labels: {}, ips: [] });

@@ -8,8 +8,9 @@
 import test from 'ava';
 import type { Measurement, RolloutSpec } from '../../../src/rollout/contracts.js';
 import { ALL } from '../../../src/rollout/cohort.js';
-import { changedFiles, configServingOf, overlayOf, step, INITIAL_STATE, type Action, type Observation, type RolloutState } from '../../../src/rollout/controller.js';
+import { changedFiles, configServingOf, overlayOf, step, type Action, type Observation, type RolloutState } from '../../../src/rollout/controller.js';
 import type { TargetRouting } from '../../../src/rollout/spec.js';
+import { drive, gen } from './_drive.js';
 
 const T0 = 2_000_000;
 
@@ -29,17 +30,6 @@ function spec(over: Partial<RolloutSpec> = {}): RolloutSpec {
   return { strategy: 'proxies', target: { virtualService: '', kinds: ['DestinationRule', 'AuthorizationPolicy'], namespaces: ['bookinfo'] }, steps: [{ setProxies: { count: 1 } }, { pause: {} }, { setProxies: { percent: 100 } }], writeBack: 'revert', webhooks: [], ...over };
 }
 
-function drive(s: RolloutSpec, obs: [number, Observation | ((st: RolloutState) => Observation)][], start: RolloutState = INITIAL_STATE) {
-  let state = start;
-  const results: { state: RolloutState; actions: Action[]; rejected?: string }[] = [];
-  for (const [at, o] of obs) {
-    const r = step(state, s, typeof o === 'function' ? o(state) : o, at);
-    state = r.state;
-    results.push(r);
-  }
-  return { state, results, last: results[results.length - 1]! };
-}
-const gen = (st: RolloutState) => ('change' in st ? st.change.generation : 0);
 const selected = (threshold: number, members: string[], eligible: number) => (st: RolloutState): Observation => ({ kind: 'cohortSelected', generation: gen(st), threshold, members, eligible });
 const acked = (st: RolloutState): Observation => ({ kind: 'cohortAcked', generation: gen(st) });
 const kinds = (a: Action[]) => a.map((x) => x.kind);

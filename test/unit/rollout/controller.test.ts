@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Measurement, RolloutSpec, Verdict } from '../../../src/rollout/contracts.js';
-import { blendRoute, nextWakeup, overlayOf, step, INITIAL_STATE, type Action, type Observation, type RolloutState } from '../../../src/rollout/controller.js';
+import { blendRoute, nextWakeup, overlayOf, step, type Action, type Observation, type RolloutState } from '../../../src/rollout/controller.js';
 import type { RouteRouting, TargetRouting } from '../../../src/rollout/spec.js';
+import { drive, gen } from './_drive.js';
 
 const VS = 'VirtualService/shop/reviews';
 const T0 = 1_000_000;
@@ -25,18 +26,6 @@ const withAnalysis = (over: Partial<RolloutSpec> = {}, limits: Partial<NonNullab
 
 const m = (verdict: Verdict, at: number, metric = 'success-rate', value?: number): Measurement => ({ metric, at, verdict, ...(value !== undefined ? { value } : {}) });
 
-/** Drive the controller through observations at given times; returns every intermediate result. */
-function drive(s: RolloutSpec, obs: [number, Observation | ((st: RolloutState) => Observation)][], start: RolloutState = INITIAL_STATE) {
-  let state = start;
-  const results: { state: RolloutState; actions: Action[]; rejected?: string }[] = [];
-  for (const [at, o] of obs) {
-    const r = step(state, s, typeof o === 'function' ? o(state) : o, at);
-    state = r.state;
-    results.push(r);
-  }
-  return { state, results, last: results[results.length - 1]! };
-}
-const gen = (st: RolloutState) => ('change' in st ? st.change.generation : 0);
 const measure = (...ms: Measurement[]) => (st: RolloutState): Observation => ({ kind: 'measurements', generation: gen(st), measurements: ms });
 const kinds = (a: Action[]) => a.map((x) => x.kind);
 const weights = (st: RolloutState) => overlayOf(st).map((o) => o.destinations.map((d) => `${d.subset}=${d.weight}`).join(' '));

@@ -16,7 +16,7 @@ import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
-import { canary, dr, until } from './_canary-fixtures.js';
+import { canary, dr, until } from './_fixtures.js';
 
 const authz = (action: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

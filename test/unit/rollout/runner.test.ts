@@ -9,18 +9,8 @@ import { RolloutRunner } from '../../../src/rollout/runner.js';
 import { StateStore } from '../../../src/state/store.js';
 import { loadYaml } from '../../helpers/revision.js';
 import { BASE } from '../validate/analyzers/_helpers.js';
+import { vs } from './_fixtures.js';
 
-const vs = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: reviews, namespace: shop}
-spec:
-  hosts: [reviews]
-  http:
-  - name: primary
-    route:
-    - {destination: {host: reviews, subset: v1}, weight: ${v1}}
-    - {destination: {host: reviews, subset: v2}, weight: ${v2}}
-`;
 const rollout = (steps: string, analysis = '') => `apiVersion: meshcd.io/v1alpha1
 kind: Rollout
 metadata: {name: reviews, namespace: shop}

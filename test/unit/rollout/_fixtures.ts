@@ -1,7 +1,21 @@
-// Shared by the config-canary runner tests (one-canary, canary-restart,
-// canary-connect): the resources they walk out and a polling wait.
+// Shared by the runner tests (runner, one-canary, canary-restart,
+// canary-connect, cluster/follower-revision): the resources they walk out
+// and a polling wait.
 
 import type { ExecutionContext } from 'ava';
+
+/** The reviews VirtualService splitting route `primary` v1/v2 by the given weights. */
+export const vs = (v1: number, v2: number) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - name: primary
+    route:
+    - {destination: {host: reviews, subset: v1}, weight: ${v1}}
+    - {destination: {host: reviews, subset: v2}, weight: ${v2}}
+`;
 
 /** The ratings DestinationRule with a load balancer (a change every proxy kind sees as config). */
 export const dr = (lb: string, host = 'ratings') => `apiVersion: networking.istio.io/v1
