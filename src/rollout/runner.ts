@@ -294,7 +294,6 @@ export class RolloutRunner {
     t.unref?.();
   }
 
-
   /**
    * Re-read the persisted states and start over from them with the config in
    * force: a follower serves the leader's latest overlay; a new leader resumes
@@ -349,12 +348,13 @@ export class RolloutRunner {
     const s = e.state;
     if (e.queuedBehind) st.queuedBehind = e.queuedBehind;
     const cohort = (s.phase === 'Progressing' || s.phase === 'Paused') && s.cohort ? s.cohort : undefined;
+    const revisions = this.canary && this.driving()?.key === e.key ? this.canary.served() : undefined;
     return {
       ...st,
       strategy: 'proxies',
       ...(cohort ? { cohort: { ...(cohort.threshold !== undefined ? { threshold: cohort.threshold } : {}), members: cohort.members ?? [], eligible: cohort.eligible ?? 0, acked: cohort.acked, pending: this.canary?.pending() ?? [] } } : {}),
       ...(this.canary ? { proxies: this.canary.proxies() } : {}),
-      ...(this.canary && this.driving()?.key === e.key && this.canary.served() ? { revisions: this.canary.served()! } : {}),
+      ...(revisions ? { revisions } : {}),
     };
   }
 
