@@ -52,12 +52,18 @@ async function startDemo(t: ExecutionContext, prefix: string, extra: string[] = 
   await cp(join(process.cwd(), 'examples/mesh'), mesh, { recursive: true });
   const child = spawn(process.execPath, [BIN, 'demo', '--source', mesh, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '-o', 'json', '--rate', '40', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, npm_lifecycle_event: 'start' } });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  t.teardown(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+  t.teardown(async () => {
+    // The whole group, and wait until it is gone: the next test binds the same workload ports.
+    const alive = () => {
+      try {
+        process.kill(-child.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (alive()) process.kill(-child.pid!, 'SIGKILL');
+    for (const end = Date.now() + 10_000; alive() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
