@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     registry.on('change', update);
     const rebuilds0 = cache.rebuilds;
     const translations0 = builder.translations;
+    const reused0 = builder.reused;
     const cpu0 = process.cpuUsage();
     const caFile = join(cluster.dir, 'ca.pem');
     await writeFile(caFile, cluster.caPem);
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     say(`storm: ${result.writes} endpoint replacements (${result.failed} failed) in ${((result.lastAt - result.firstAt) / 1000).toFixed(1)} s, in ${CHANGING} of ${NAMESPACES} namespaces (${Object.keys(result.changed).length} distinct services)`);
     say(`convergence: last write → last snapshot change ${Math.max(0, lastPushAt - result.lastAt)} ms`);
-    say(`meshcd CPU during the storm and convergence: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e3 / (Math.max(lastPushAt, result.lastAt) - result.firstAt)) * 100).toFixed(0)}% of one core); rebuilds ${cache.rebuilds - rebuilds0}, proxy-class translations ${builder.translations - translations0}`);
+    say(`meshcd CPU during the storm and convergence: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${(((cpu.user + cpu.system) / 1e3 / (Math.max(lastPushAt, result.lastAt) - result.firstAt)) * 100).toFixed(0)}% of one core); rebuilds ${cache.rebuilds - rebuilds0}, proxy-class builds ${builder.translations - translations0} (${builder.reused - reused0} of them given their last snapshot again: nothing they are built from changed), ${(((cpu.user + cpu.system) / (builder.translations - translations0))).toFixed(0)} µs of CPU per class build`);
     const affected = [...nsOf].filter(([, n]) => n < CHANGING).map(([id]) => pushes.get(id) ?? 0);
     const unaffected = [...nsOf].filter(([, n]) => n >= CHANGING).map(([id]) => pushes.get(id) ?? 0);
     say(`pushes: affected proxies p50 ${pct(affected, 50)}, max ${Math.max(...affected)}; unaffected proxies ${unaffected.reduce((a, b) => a + b, 0)} in total`);

@@ -13,7 +13,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
-import { idOf } from './memo.js';
+import { FragmentMemo, idOf } from './memo.js';
 import { grpcSizeCheck } from './limits.js';
 import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
@@ -171,6 +171,33 @@ export interface TranslateParts {
 
 const sharedMemo = new WeakMap<Outbound, { resources: ProxyResources; diagnostics: Diagnostic[] }>();
 
+/**
+ * A sidecar's inbound listener and clusters, per workload: kept across
+ * revisions (owned by the AuthorizationPolicy list, which keeps its identity
+ * while no policy changes) until something it reads changes, so an endpoint
+ * change elsewhere does not translate and hash every workload's inbound
+ * listener again. One entry per workload shape; the oldest go first.
+ */
+const inboundMemo = new FragmentMemo<{ listener: XdsResource; clusters: [string, XdsResource][]; endpoints: [string, XdsResource][] }>(50_000);
+
+/** A proxyless server's listeners, per workload, kept as the sidecar's inbound is. */
+const grpcServerMemo = new FragmentMemo<[string, XdsResource][]>(50_000);
+
+/**
+ * Everything virtualInbound reads: mesh settings (root namespace),
+ * PeerAuthentications (mTLS mode), AuthorizationPolicies (the memo owner),
+ * and per inbound instance, in order, its service's ports and hostname and
+ * its endpoint's namespace, ports and labels.
+ */
+function inboundKey(view: ProxyView): string {
+  const m = view.model;
+  const parts: (number | string)[] = [idOf(m.settings), idOf(m.peerAuthentications)];
+  for (const { service, endpoint } of view.inbound) {
+    parts.push(`${service.hostname}:${service.ports.map((p) => `${p.number}/${p.protocol}`).join(';')}@${endpoint.namespace}:${JSON.stringify(endpoint.ports)}:${labelsKey(endpoint.labels)}`);
+  }
+  return parts.join('|');
+}
+
 function byType(listeners: Map<string, XdsResource>, routes: Map<string, XdsResource>, clusters: Map<string, XdsResource>, endpoints: Map<string, XdsResource>, secrets = new Map<string, XdsResource>()): ProxyResources {
   return new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([
     [TYPE_URL.listener, sorted(listeners)],
@@ -197,9 +224,17 @@ export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslatePar
   let shared = sharedMemo.get(ob);
   if (!shared) sharedMemo.set(ob, (shared = { resources: byType(ob.listeners, ob.routes, ob.clusters, ob.endpoints), diagnostics: ob.diagnostics }));
   if (proxy.kind === 'grpc') {
-    for (const [k, v] of grpcServerListeners(view)) listeners.set(k, v);
+    // Its diagnostics name the service's resource: keyed by the service object, which an endpoint change replaces.
+    const key = `${inboundKey(view)}|${view.inbound.map((i) => `${idOf(i.service)}@${i.endpoint.address}`).join(',')}`;
+    for (const [k, v] of grpcServerMemo.get(view.model.authorizationPolicies, key, view, () => [...grpcServerListeners(view)])) listeners.set(k, v);
   } else {
-    listeners.set(VIRTUAL_INBOUND, sidecarInbound(view, { clusters, endpoints }));
+    const inbound = inboundMemo.get(view.model.authorizationPolicies, inboundKey(view), view, () => {
+      const cs = { clusters: new Map<string, XdsResource>(), endpoints: new Map<string, XdsResource>() };
+      return { listener: sidecarInbound(view, cs), clusters: [...cs.clusters], endpoints: [...cs.endpoints] };
+    });
+    listeners.set(VIRTUAL_INBOUND, inbound.listener);
+    for (const [k, v] of inbound.clusters) clusters.set(k, v);
+    for (const [k, v] of inbound.endpoints) endpoints.set(k, v);
   }
   const seen = new Set(shared.diagnostics.map((d) => JSON.stringify(d)));
   const own = view.sink.list.filter((d) => !seen.has(JSON.stringify(d)));

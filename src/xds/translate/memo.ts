@@ -34,7 +34,8 @@ export function memoStats(): { hits: number; misses: number } {
 }
 
 export class FragmentMemo<T> {
-  constructor() {
+  /** `perOwner`: how many keys one owner keeps (the oldest goes first). */
+  constructor(private readonly perOwner = PER_OWNER) {
     all.push(this as FragmentMemo<unknown>);
   }
 
@@ -62,7 +63,7 @@ export class FragmentMemo<T> {
       } finally {
         holder.sink = parent;
       }
-      if (m.size >= PER_OWNER) m.delete(m.keys().next().value!);
+      if (m.size >= this.perOwner) m.delete(m.keys().next().value!);
       m.set(key, entry);
     }
     for (const d of entry.diagnostics) holder.sink.add(d);

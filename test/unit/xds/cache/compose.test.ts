@@ -97,3 +97,38 @@ test('a route change sends routes only: the clusters\' version is the same howev
   t.deepEqual(sent.slice(before).map((r) => r.type_url), [TYPE_URL.route]);
   cache.close();
 });
+
+test('an endpoint change in another namespace: the classes that cannot see it get their last snapshot again without composing it; new secrets still reach them', async (t) => {
+  const { makeConfigSet } = await import('../../../../src/config/load.js');
+  const { res: secret } = await import('../../../helpers/xds-resources.js');
+  const entry = (ns: string, name: string, addresses: string[]) => ({ kind: 'ServiceEntry', apiVersion: 'networking.istio.io/v1', metadata: { name, namespace: ns, labels: {}, annotations: {} }, spec: { hosts: [`${name}.${ns}.svc.cluster.local`], exportTo: ['.'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], endpoints: addresses.map((address) => ({ address, labels: { app: name } })) }, origin: { file: `${ns}/${name}.yaml`, line: 1 }, raw: {}, digest: '' });
+  const mesh = (lastB: string) => makeConfigSet([entry('one', 'a', ['10.1.0.1', '10.1.0.2']), entry('one', 'b', ['10.1.1.1']), entry('two', 'c', ['10.2.0.1', lastB])] as never);
+  const builder = translatingBuilder(meshTranslator());
+  const cache = new SnapshotCache(builder);
+  const c1 = mesh('10.2.0.2');
+  cache.update({ config: c1, index: buildServiceIndex(c1) }, 'r1');
+  cache.flush();
+  const sidecar = (ip: string, ns: string, app: string): ProxyInfo => ({ id: `sidecar~${ip}~${app}.${ns}~${ns}.svc.cluster.local`, kind: 'sidecar', namespace: ns, labels: { app }, ips: [ip] });
+  const inOne = [sidecar('10.1.0.1', 'one', 'a'), sidecar('10.1.0.2', 'one', 'a'), sidecar('10.1.1.1', 'one', 'b')];
+  const inTwo = sidecar('10.2.0.1', 'two', 'c');
+  for (const p of [...inOne, inTwo]) cache.register(p);
+  const before = new Map([...inOne, inTwo].map((p) => [p.id, cache.snapshotFor(p.id)!]));
+  t.is(new Set(inOne.map((p) => cache.keyOf(p.id))).size, 3, 'a class per workload');
+
+  const reused0 = builder.reused;
+  const c2 = mesh('10.2.0.3');
+  cache.update({ config: c2, index: buildServiceIndex(c2) }, 'r2');
+  cache.flush();
+  t.is(builder.reused - reused0, 3, "namespace one's three classes: nothing they are built from changed");
+  for (const p of inOne) t.is(cache.snapshotFor(p.id), before.get(p.id), `${p.id}: the same snapshot object`);
+  const after = cache.snapshotFor(inTwo.id)!;
+  t.not(after.version, before.get(inTwo.id)!.version, 'namespace two sees the new endpoint');
+  t.true(JSON.stringify([...after.resources.get(TYPE_URL.endpoint)!.values()].map((r) => r.value)).includes('10.2.0.3'));
+
+  // The CA's trust bundle changes: every class is composed again, with it.
+  const reused1 = builder.reused;
+  builder.setSecrets([secret('ROOTCA', { name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: 'x' } } })]);
+  t.is(builder.reused, reused1, 'nothing reused across new secrets');
+  for (const p of [...inOne, inTwo]) t.true(cache.snapshotFor(p.id)!.encoded.get(TYPE_URL.secret)!.has('ROOTCA'), `${p.id} has ROOTCA`);
+  cache.close();
+});

@@ -92,3 +92,16 @@ test('one VirtualService edited: only its routes change and only they are transl
   const m3 = model(mesh(50, 9090), m2);
   t.deepEqual(changed(m2, m3), { sidecar: ['ClusterLoadAssignment outbound|80|v1|svc7.ns.svc.cluster.local', 'ClusterLoadAssignment outbound|80||svc7.ns.svc.cluster.local'].sort(), grpc: ['ClusterLoadAssignment outbound|80|v1|svc7.ns.svc.cluster.local', 'ClusterLoadAssignment outbound|80||svc7.ns.svc.cluster.local'].sort() });
 });
+
+test("one endpoint: a sidecar running another service's workload keeps its inbound listener object; the changed workload's is translated again", async (t) => {
+  const { translateParts } = await import('../../../../src/xds/translate/index.js');
+  const m2 = model(mesh(50, 8080));
+  const m3 = model(mesh(50, 9090), m2);
+  const inbound = (ip: string, m: MeshModel) => translateParts({ id: ip, kind: 'sidecar', namespace: 'ns', labels: { version: 'v1' }, ips: [ip] }, m).own.resources.get(TYPE_URL.listener)!.get('virtualInbound')!;
+  const other = inbound('10.0.2.1', m2);
+  t.is(inbound('10.0.2.1', m3), other, 'svc2 workload: the same listener object');
+  const before = inbound('10.0.7.1', m2);
+  const after = inbound('10.0.7.1', m3);
+  t.not(after.version, before.version, 'svc7 workload: its port changed');
+  t.true(JSON.stringify(after.value).includes('9090'));
+});
