@@ -25,7 +25,8 @@
 // (full config), --change-timeout S (a change reaching every affected
 // proxy), --stall-timeout S (passed to serve's --xds-stall-timeout),
 // --max-rss GiB (a server under test above it is killed: the machine is
-// shared; default 12), -o json.
+// shared; default 12), -o json. SERVE_NODE_ARGS (environment): extra node
+// flags for serve, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -140,7 +141,7 @@ interface Meshcd extends Server {
 async function startMeshcd(meshDir: string, work: string, tokensFile: string): Promise<Meshcd> {
   const stateDir = join(work, 'state');
   const extra = flags['stall-timeout'] ? ['--xds-stall-timeout', flags['stall-timeout']] : [];
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--source', meshDir, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '--state-dir', stateDir, '--ca-token-file', tokensFile, ...extra], {
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), BIN, 'serve', '--source', meshDir, '--xds-port', '0', '--tls-port', '0', '--admin-port', '0', '--state-dir', stateDir, '--ca-token-file', tokensFile, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, MESHCD_LOG_LEVEL: 'warn' },
   });

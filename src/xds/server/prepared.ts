@@ -69,3 +69,50 @@ function removedBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeU
   }
   return out;
 }
+
+/** What changed for one type between two snapshots: resources new or with another version, names gone; each sorted by name. */
+export interface TypeDiff {
+  changed: readonly EncodedResource[];
+  removed: readonly string[];
+}
+
+const diffMemo = new WeakMap<EncodedSnapshot, WeakMap<EncodedSnapshot, Map<TypeUrl, TypeDiff>>>();
+const NO_DIFF: TypeDiff = { changed: [], removed: [] };
+
+/**
+ * `cur` against `prev` for `type`, as a delta stream that held `prev`
+ * needs it. For composed snapshots the shared parts are compared once for
+ * every proxy of their scope and only the small own parts per pair; a name
+ * that moved between the parts with the same version is neither.
+ */
+export function diffSnapshots(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): TypeDiff {
+  if (prev === cur) return NO_DIFF;
+  if (!prev.parts || !cur.parts) return diffBetween(prev, cur, type);
+  const shared = diffBetween(prev.parts.shared, cur.parts.shared, type);
+  const own = diffBetween(prev.parts.own, cur.parts.own, type);
+  if (!own.changed.length && !own.removed.length) return shared;
+  const before = prev.encoded.get(type);
+  const now = cur.encoded.get(type);
+  const changed = [...shared.changed, ...own.changed].filter((r) => before?.get(r.name)?.version !== r.version).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const removed = [...new Set([...shared.removed, ...own.removed])].filter((n) => !now?.has(n)).sort();
+  return { changed, removed };
+}
+
+function diffBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): TypeDiff {
+  if (prev === cur) return NO_DIFF;
+  let byCur = diffMemo.get(prev);
+  if (!byCur) diffMemo.set(prev, (byCur = new WeakMap()));
+  let byType = byCur.get(cur);
+  if (!byType) byCur.set(cur, (byType = new Map()));
+  let out = byType.get(type);
+  if (!out) {
+    const before = prev.encoded.get(type);
+    const now = cur.encoded.get(type);
+    const changed: EncodedResource[] = [];
+    for (const [n, r] of now ?? []) if (before?.get(n)?.version !== r.version) changed.push(r);
+    changed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const removed = [...(before?.keys() ?? [])].filter((n) => !now?.has(n)).sort();
+    byType.set(type, (out = { changed, removed }));
+  }
+  return out;
+}

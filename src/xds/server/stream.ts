@@ -19,7 +19,7 @@ import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
 import { maySendSecret, type SecretScope } from './authorize.js';
-import { preparedCache, removedNames, resourceHash, versionOfSum, type Prepared } from './prepared.js';
+import { diffSnapshots, preparedCache, removedNames, resourceHash, versionOfSum, type Prepared } from './prepared.js';
 import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 
 export interface NackRecord {
@@ -71,6 +71,16 @@ interface TypeState {
   absent: Set<string>;
   pending: Map<string, { at: number; resources: Map<string, string>; removed: string[]; revision: string | undefined }>;
   rejected: Map<string, string>;
+  /**
+   * The snapshot `known` agrees with (every resource of it this stream
+   * selects and may receive is known at its version or rejected at it; every
+   * subscribed name it lacks is known as absent): the next snapshot's delta is
+   * its difference from this one, worked out once for all streams, not by
+   * comparing every resource. Unset by whatever breaks the agreement
+   * (a subscription change, a NACK, an oversize resource left out, the
+   * make-before-break union).
+   */
+  synced?: EncodedSnapshot;
 }
 
 export interface StreamHooks {
@@ -92,6 +102,8 @@ export interface StreamOptions {
   /** Subscribed names per type and across types (defaults: unbounded, the server sets them). */
   maxNamesPerType?: number;
   maxNamesPerStream?: number;
+  /** Work delta responses out from the difference between snapshots (default true; tests compare both ways). */
+  deltaFromDiff?: boolean;
 }
 
 /** A request went over a bound (names subscribed); the stream is ended with RESOURCE_EXHAUSTED. */
@@ -372,6 +384,7 @@ export class AdsStream {
           s.rejected.set(n, v);
           s.known.delete(n);
         }
+        s.synced = undefined;
         s.lastNack = { type, nonce, version: [...pend.resources.values()].slice(0, 100).join(','), message: nackMessage(req.error_detail), resources: [...pend.resources.keys()].slice(0, 100), at: new Date().toISOString() };
         this.hooks.nacked(s.lastNack, pend.revision);
       } else {
@@ -384,6 +397,7 @@ export class AdsStream {
     s.seenRequest = true;
     // A bare ACK or NACK changes no subscription: nothing to work out again.
     const resubscribes = first || (req.resource_names_subscribe?.length ?? 0) > 0 || (req.resource_names_unsubscribe?.length ?? 0) > 0;
+    if (resubscribes) s.synced = undefined;
     if (first && req.initial_resource_versions) for (const [n, v] of Object.entries(req.initial_resource_versions)) s.known.set(n, v);
     const sub = req.resource_names_subscribe ?? [];
     const unsub = req.resource_names_unsubscribe ?? [];
@@ -411,22 +425,14 @@ export class AdsStream {
 
   private respondDelta(type: TypeUrl): void {
     const s = this.state(type);
-    if (!this.snapshot) return;
-    const want = new Map<string, EncodedResource>();
-    for (const r of this.select(type, s)) want.set(r.name, r);
-    const changed: EncodedResource[] = [];
-    for (const [n, r] of want) {
-      if (s.known.get(n) === r.version) continue;
-      if (s.rejected.get(n) === r.version) continue;
-      changed.push(r);
-    }
-    const removed: string[] = [];
-    for (const n of s.known.keys()) if (!want.has(n)) removed.push(n);
-    // Names asked for explicitly that do not exist are reported once as removed, so clients stop waiting.
-    for (const n of s.names) if (!want.has(n) && !s.known.has(n) && !s.absent.has(n)) {
-      removed.push(n);
-      s.absent.add(n);
-    }
+    const snap = this.snapshot;
+    if (!snap) return;
+    // Make-before-break matters only when something this stream selects is gone from the new snapshot.
+    const mbb = this.previous !== undefined && (type === TYPE_URL.cluster || type === TYPE_URL.endpoint) && this.removedSelected(type, s);
+    const fromDiff = s.synced !== undefined && !mbb && this.opts.deltaFromDiff !== false;
+    const { changed, removed } = fromDiff ? this.deltaFromDiff(type, s, s.synced!, snap) : this.deltaFromAll(type, s, mbb);
+    // known agrees with this snapshot once the answer below is sent, unless the make-before-break union or an oversize resource is in the way.
+    s.synced = mbb ? undefined : snap;
     if (!changed.length && !removed.length) return;
     // Split by size: delta responses need not be whole, so several messages are fine.
     const batchBytes = Math.min(this.opts.maxMessageBytes, DELTA_BATCH_BYTES);
@@ -437,6 +443,7 @@ export class AdsStream {
       const rs = r.bytes.length + r.name.length + type.length + 40;
       if (rs + 200 > this.opts.maxMessageBytes) {
         this.hooks.oversize(type, rs);
+        s.synced = undefined;
         continue;
       }
       if (size + rs > batchBytes && cur.length) {
@@ -462,6 +469,59 @@ export class AdsStream {
       this.hooks.sendDelta({ system_version_info: this.snapshot!.version, type_url: type, nonce, resources: batch.map((r) => ({ name: r.name, version: r.version, bytes: r.bytes })), removed_resources: rm });
       this.hooks.pushed({ type, version: this.snapshot!.version, nonce, revision: this.revision, bytes, count: batch.length });
     });
+  }
+
+  /** Every selected resource compared with what the proxy holds. */
+  private deltaFromAll(type: TypeUrl, s: TypeState, withPrevious: boolean): { changed: EncodedResource[]; removed: string[] } {
+    const want = new Map<string, EncodedResource>();
+    for (const r of this.select(type, s, this.snapshot, withPrevious)) want.set(r.name, r);
+    const changed: EncodedResource[] = [];
+    for (const [n, r] of want) {
+      if (s.known.get(n) === r.version) continue;
+      if (s.rejected.get(n) === r.version) continue;
+      changed.push(r);
+    }
+    const removed: string[] = [];
+    for (const n of s.known.keys()) {
+      if (want.has(n)) continue;
+      removed.push(n);
+      // A subscribed name reported gone is not reported again as absent.
+      if (s.names.has(n)) s.absent.add(n);
+    }
+    // Names asked for explicitly that do not exist are reported once as removed, so clients stop waiting.
+    for (const n of s.names) if (!want.has(n) && !s.known.has(n) && !s.absent.has(n)) {
+      removed.push(n);
+      s.absent.add(n);
+    }
+    return { changed, removed };
+  }
+
+  /**
+   * Only what differs between the snapshot `known` agrees with and this one
+   * (./prepared.ts diffSnapshots, once per pair for every stream), filtered
+   * by this stream's subscription: the same answer as deltaFromAll while the
+   * subscription is unchanged, without walking thousands of resources per
+   * stream on every push.
+   */
+  private deltaFromDiff(type: TypeUrl, s: TypeState, from: EncodedSnapshot, to: EncodedSnapshot): { changed: EncodedResource[]; removed: string[] } {
+    const d = diffSnapshots(from, to, type);
+    const changed: EncodedResource[] = [];
+    for (const r of d.changed) {
+      if (!(s.wildcard || s.names.has(r.name)) || !this.maySend(type, r.name)) continue;
+      if (s.known.get(r.name) === r.version || s.rejected.get(r.name) === r.version) continue;
+      changed.push(r);
+    }
+    const removed: string[] = [];
+    for (const n of d.removed) {
+      if (s.known.has(n)) {
+        removed.push(n);
+        if (s.names.has(n)) s.absent.add(n);
+      } else if (s.names.has(n) && !s.absent.has(n)) {
+        removed.push(n);
+        s.absent.add(n);
+      }
+    }
+    return { changed, removed };
   }
 
   /** Refuses a request that would subscribe more names than the bounds allow (the stream ends). */
