@@ -33,6 +33,41 @@ export interface FolderRevisionOptions {
   name?: string;
   /** Only files accepted by this filter are part of the revision. */
   filter?: (path: string) => boolean;
+  /** What the last read of this folder found: unchanged files are not read and hashed again. */
+  index?: FolderIndex;
+}
+
+/** A file is trusted unchanged by its stat only when it was last modified this long before the read (Git's "racy" rule). */
+const RACY_MS = 2000;
+
+/**
+ * Per file, the stat and content of the last read of a folder. A file whose
+ * size, mtime, ctime and inode are the same, and that was not modified in
+ * the last two seconds before that read (a second write within the file
+ * system's timestamp resolution would not show), is taken as it was.
+ */
+export class FolderIndex {
+  private files = new Map<string, { size: number; mtimeMs: number; ctimeMs: number; ino: number; id: string; bytes: Uint8Array }>();
+  /** Files read and hashed by the last read (tests and logs). */
+  hashed = 0;
+
+  /** @internal */
+  async entry(full: string, path: string, now: number): Promise<{ id: string; bytes: Uint8Array }> {
+    const st = await stat(full);
+    const known = this.files.get(path);
+    if (known && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ctimeMs === st.ctimeMs && known.ino === st.ino && now - st.mtimeMs > RACY_MS) return known;
+    const bytes = await readFile(full);
+    this.hashed++;
+    const e = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, id: createHash('sha256').update(bytes).digest('hex'), bytes };
+    this.files.set(path, e);
+    return e;
+  }
+
+  /** @internal Forget files that are gone. */
+  keep(paths: readonly string[]): void {
+    const set = new Set(paths);
+    for (const p of this.files.keys()) if (!set.has(p)) this.files.delete(p);
+  }
 }
 
 /** Reads a folder into a Revision with every file's content in memory (digest needs it anyway). */
@@ -49,13 +84,25 @@ export async function readFolderRevision(dir: string, opts: FolderRevisionOption
   const contents = new Map<string, Uint8Array>();
   const blobIds = new Map<string, string>();
   const digest = createHash('sha256');
-  for (const p of paths) {
-    const bytes = await readFile(join(root, p));
+  const index = opts.index ?? new FolderIndex();
+  index.hashed = 0;
+  const now = Date.now();
+  // A few files at a time: thousands of stats one after the other wait on each other for nothing.
+  const found: { id: string; bytes: Uint8Array }[] = new Array(paths.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(16, paths.length) }, async () => {
+    while (next < paths.length) {
+      const i = next++;
+      found[i] = await index.entry(join(root, paths[i]!), paths[i]!, now);
+    }
+  }));
+  index.keep(paths);
+  paths.forEach((p, i) => {
+    const { id, bytes } = found[i]!;
     contents.set(p, bytes);
-    const id = createHash('sha256').update(bytes).digest('hex');
     blobIds.set(p, id);
     digest.update(p).update('\0').update(id).update('\n');
-  }
+  });
   const commit = digest.digest('hex');
   const name = opts.name ?? (basename(root) || 'dir');
   return {

@@ -113,6 +113,8 @@ interface Slot {
   evaluation?: { loadMs: number; validateMs: number };
   /** Rejected since its last acceptance: the next acceptance is a recovery. */
   recovering?: boolean;
+  /** The folder copy saved last (its unchanged files are hard-linked into the next). */
+  saved?: { key: string; revision: Revision };
 }
 
 const metrics = {
@@ -504,7 +506,9 @@ export class Reconciler extends EventEmitter {
         sources[s.spec.name] = { revision: revision.id, commit: revision.commit, ref: s.spec.ref, url: s.spec.url ?? s.spec.dir ?? '', acceptedAt: new Date(s.accepted.at).toISOString() };
         if (s.spec.kind !== 'dir') continue;
         const key = treeKey(s.spec.name, revision.commit);
-        await this.trees.save(key, revision.paths, (p) => revision.read(p));
+        const prior = s.saved;
+        await this.trees.save(key, revision.paths, (p) => revision.read(p), prior && { key: prior.key, same: (p) => { const id = revision.blobId(p); return id !== undefined && id === prior.revision.blobId(p); } });
+        s.saved = { key, revision };
         keep.add(key);
       }
       for (const r of this.retain?.() ?? []) if (this.slots.get(r.source)?.spec.kind === 'dir') keep.add(treeKey(r.source, r.commit));

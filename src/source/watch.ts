@@ -6,7 +6,7 @@
 import { join, basename, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { isConfigPath } from '../config/load.js';
-import { readFolderRevision } from './folder.js';
+import { FolderIndex, readFolderRevision } from './folder.js';
 import type { SourceUpdate } from './git.js';
 import type { SourceSpec } from './spec.js';
 
@@ -41,6 +41,8 @@ export class DirSource {
   private watcher: FSWatcher | undefined;
   private debouncer: ReturnType<typeof debounce> | undefined;
   private lastId: string | undefined;
+  /** What the last read found: a change to one file reads and hashes that file, not the folder. */
+  private readonly index = new FolderIndex();
   /** Told about watcher failures (the Reconciler logs them). */
   onError: ((err: Error) => void) | undefined;
 
@@ -51,7 +53,7 @@ export class DirSource {
   }
 
   async fetch(): Promise<SourceUpdate> {
-    const revision = await readFolderRevision(this.root, { name: this.spec.name, filter: isConfigPath });
+    const revision = await readFolderRevision(this.root, { name: this.spec.name, filter: isConfigPath, index: this.index });
     const changed = revision.id !== this.lastId;
     this.lastId = revision.id;
     return { revision, changed, diagnostics: [], notices: [] };

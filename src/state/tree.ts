@@ -2,10 +2,14 @@
 // folder source last had accepted, so a restart can serve it even when the
 // folder's content is now invalid. A copy is written in a temporary folder
 // (every file fsynced) and renamed into place whole; it is never changed
-// afterwards, only removed once nothing names it. Imports only node:.
+// afterwards, only removed once nothing names it. A file that is the same
+// in an earlier copy is hard-linked from it instead of written and fsynced
+// again (copies are never changed, so they can share files): saving a
+// revision that changed one file of 5,000 writes one file.
+// Imports only node:.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,200}$/;
@@ -37,17 +41,35 @@ export class TreeStore {
     }
   }
 
-  /** Saves the files under `key`, whole or not at all; an existing copy with this key is kept as it is. */
-  async save(key: string, files: Iterable<string>, read: (path: string) => Promise<Uint8Array>): Promise<void> {
+  /**
+   * Saves the files under `key`, whole or not at all; an existing copy with
+   * this key is kept as it is. `from` names an earlier copy and says which
+   * files are the same there (by content): those are hard-linked from it.
+   */
+  async save(key: string, files: Iterable<string>, read: (path: string) => Promise<Uint8Array>, from?: { key: string; same: (path: string) => boolean }): Promise<void> {
     const dest = this.path(key);
     if (await this.has(key)) return;
+    const earlier = from && from.key !== key && (await this.has(from.key)) ? this.path(from.key) : undefined;
     const tmp = join(this.root, `.tmp-${randomBytes(6).toString('hex')}`);
     await mkdir(tmp, { recursive: true, mode: 0o700 });
+    const made = new Set<string>();
     try {
       for (const p of files) {
         checkPath(p);
         const full = join(tmp, p);
-        await mkdir(dirname(full), { recursive: true, mode: 0o700 });
+        const dir = dirname(full);
+        if (!made.has(dir)) {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          made.add(dir);
+        }
+        if (earlier && from!.same(p)) {
+          try {
+            await link(join(earlier, p), full);
+            continue;
+          } catch {
+            // Gone, or another file system: written below.
+          }
+        }
         const fh = await open(full, 'wx', 0o600);
         try {
           await fh.writeFile(await read(p));

@@ -2,7 +2,7 @@
 // when nothing names them; paths that would leave the tree are refused.
 
 import test from 'ava';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TreeStore } from '../../../src/state/tree.js';
@@ -54,4 +54,23 @@ test('prune removes the copies not kept', async (t) => {
   await trees.save('mesh@2', ['a.yaml'], read);
   await trees.prune(new Set(['mesh@2']));
   t.deepEqual(await readdir(join(dir, 'state', 'trees')), ['mesh@2']);
+});
+
+test('files the same in an earlier copy are hard-linked from it, not written again; they outlive its pruning', async (t) => {
+  const { trees } = await store(t);
+  await trees.save('mesh@one', Object.keys(files), read);
+  const reads: string[] = [];
+  const next: Record<string, string> = { 'a.yaml': 'a: 1\n', 'ns/b.yaml': 'b: 3\n', 'c.yaml': 'c: 1\n' };
+  await trees.save('mesh@two', Object.keys(next), async (p) => (reads.push(p), new TextEncoder().encode(next[p]!)), { key: 'mesh@one', same: (p) => p === 'a.yaml' });
+  t.deepEqual(reads.sort(), ['c.yaml', 'ns/b.yaml'], 'only the changed and new files are read and written');
+  const a1 = await stat(join(trees.path('mesh@one'), 'a.yaml'));
+  const a2 = await stat(join(trees.path('mesh@two'), 'a.yaml'));
+  t.is(a2.ino, a1.ino, 'one file, two names');
+  t.is(a2.mode & 0o777, 0o600);
+  await trees.prune(new Set(['mesh@two']));
+  t.false(await trees.has('mesh@one'));
+  for (const [p, text] of Object.entries(next)) t.is(await readFile(join(trees.path('mesh@two'), p), 'utf8'), text);
+  // The earlier copy gone: everything is written.
+  await trees.save('mesh@three', ['a.yaml'], async () => new TextEncoder().encode('a: 1\n'), { key: 'mesh@one', same: () => true });
+  t.is(await readFile(join(trees.path('mesh@three'), 'a.yaml'), 'utf8'), 'a: 1\n');
 });
