@@ -13,7 +13,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
-import { FragmentMemo, idOf } from './memo.js';
+import { FragmentMemo, idOf, ownerOf } from './memo.js';
 import { grpcSizeCheck } from './limits.js';
 import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
@@ -173,25 +173,28 @@ const sharedMemo = new WeakMap<Outbound, { resources: ProxyResources; diagnostic
 
 /**
  * A sidecar's inbound listener and clusters, per workload: kept across
- * revisions (owned by the AuthorizationPolicy list, which keeps its identity
- * while no policy changes) until something it reads changes, so an endpoint
- * change elsewhere does not translate and hash every workload's inbound
- * listener again. One entry per workload shape; the oldest go first.
+ * revisions until something it reads changes, so an endpoint change
+ * elsewhere does not translate and hash every workload's inbound listener
+ * again. Owned by the mesh settings, PeerAuthentications and
+ * AuthorizationPolicies (the same objects while none of them changes: a
+ * change starts afresh and lets the old entries go); one entry per workload
+ * shape below that, the oldest going first past the bound.
  */
-const inboundMemo = new FragmentMemo<{ listener: XdsResource; clusters: [string, XdsResource][]; endpoints: [string, XdsResource][] }>(50_000);
+const inboundMemo = new FragmentMemo<{ listener: XdsResource; clusters: [string, XdsResource][]; endpoints: [string, XdsResource][] }>(20_000);
 
 /** A proxyless server's listeners, per workload, kept as the sidecar's inbound is. */
-const grpcServerMemo = new FragmentMemo<[string, XdsResource][]>(50_000);
+const grpcServerMemo = new FragmentMemo<[string, XdsResource][]>(20_000);
+
+const inboundOwner = (m: MeshModel) => ownerOf(m.settings, m.peerAuthentications, m.authorizationPolicies);
 
 /**
- * Everything virtualInbound reads: mesh settings (root namespace),
- * PeerAuthentications (mTLS mode), AuthorizationPolicies (the memo owner),
- * and per inbound instance, in order, its service's ports and hostname and
- * its endpoint's namespace, ports and labels.
+ * What virtualInbound reads besides the owner's objects (mesh settings for
+ * the root namespace, PeerAuthentications for the mTLS mode,
+ * AuthorizationPolicies): per inbound instance, in order, its service's
+ * hostname and ports and its endpoint's namespace, ports and labels.
  */
 function inboundKey(view: ProxyView): string {
-  const m = view.model;
-  const parts: (number | string)[] = [idOf(m.settings), idOf(m.peerAuthentications)];
+  const parts: string[] = [];
   for (const { service, endpoint } of view.inbound) {
     parts.push(`${service.hostname}:${service.ports.map((p) => `${p.number}/${p.protocol}`).join(';')}@${endpoint.namespace}:${JSON.stringify(endpoint.ports)}:${labelsKey(endpoint.labels)}`);
   }
@@ -226,9 +229,9 @@ export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslatePar
   if (proxy.kind === 'grpc') {
     // Its diagnostics name the service's resource: keyed by the service object, which an endpoint change replaces.
     const key = `${inboundKey(view)}|${view.inbound.map((i) => `${idOf(i.service)}@${i.endpoint.address}`).join(',')}`;
-    for (const [k, v] of grpcServerMemo.get(view.model.authorizationPolicies, key, view, () => [...grpcServerListeners(view)])) listeners.set(k, v);
+    for (const [k, v] of grpcServerMemo.get(inboundOwner(view.model), key, view, () => [...grpcServerListeners(view)])) listeners.set(k, v);
   } else {
-    const inbound = inboundMemo.get(view.model.authorizationPolicies, inboundKey(view), view, () => {
+    const inbound = inboundMemo.get(inboundOwner(view.model), inboundKey(view), view, () => {
       const cs = { clusters: new Map<string, XdsResource>(), endpoints: new Map<string, XdsResource>() };
       return { listener: sidecarInbound(view, cs), clusters: [...cs.clusters], endpoints: [...cs.endpoints] };
     });

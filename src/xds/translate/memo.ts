@@ -23,6 +23,25 @@ export function idOf(o: object | undefined): number {
   return id;
 }
 
+const tuples = new WeakMap<object, unknown>();
+
+/**
+ * One object standing for a tuple of objects, the same while all of them
+ * are: a memo owner that goes (with everything kept under it) as soon as any
+ * of them is replaced and the old one is let go.
+ */
+export function ownerOf(...parts: object[]): object {
+  let level: WeakMap<object, unknown> = tuples;
+  let owner: object | undefined;
+  parts.forEach((p, i) => {
+    let next = level.get(p);
+    if (next === undefined) level.set(p, (next = i === parts.length - 1 ? {} : new WeakMap()));
+    if (i === parts.length - 1) owner = next as object;
+    else level = next as WeakMap<object, unknown>;
+  });
+  return owner!;
+}
+
 /** Fragments kept per owner object: a few keys each (a DestinationRule or scope that changed leaves its old entry to age out). */
 const PER_OWNER = 16;
 

@@ -105,3 +105,14 @@ test("one endpoint: a sidecar running another service's workload keeps its inbou
   t.not(after.version, before.version, 'svc7 workload: its port changed');
   t.true(JSON.stringify(after.value).includes('9090'));
 });
+
+test('ownerOf: one object per tuple of objects, another as soon as one of them is another', async (t) => {
+  const { ownerOf } = await import('../../../../src/xds/translate/memo.js');
+  const a = {};
+  const b: unknown[] = [];
+  const c: unknown[] = [];
+  t.is(ownerOf(a, b, c), ownerOf(a, b, c));
+  t.not(ownerOf(a, b, c), ownerOf(a, [], c));
+  t.not(ownerOf(a, b, c), ownerOf(a, c, b));
+  t.not(ownerOf(a, b, c), ownerOf({}, b, c));
+});
