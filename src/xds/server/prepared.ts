@@ -2,9 +2,9 @@
 // `resources` bytes for a (snapshot or shared part, type, selection), built
 // once; versions that depend only on the set of resources sent (a sum of
 // per-resource hashes, so a shared part plus an own part and a
-// make-before-break union of the same resources agree); and which names a
-// new snapshot removed (worked out once per pair of snapshots or shared
-// parts). Used by ./stream.ts.
+// make-before-break union of the same resources agree); and what a new
+// snapshot changed and removed (worked out once per pair of snapshots or
+// shared parts: delta answers and make-before-break). Used by ./stream.ts.
 // Imports: src/api, src/xds/cache/snapshot (types).
 
 import { createHash } from 'node:crypto';
@@ -43,31 +43,14 @@ export function versionOfSum(sum: readonly [number, number]): string {
   return sum[0].toString(16).padStart(8, '0') + sum[1].toString(16).padStart(8, '0');
 }
 
-const removedMemo = new WeakMap<EncodedSnapshot, WeakMap<EncodedSnapshot, Map<TypeUrl, string[]>>>();
-
 /** Names of `type` in `prev` that `cur` lacks; for composed snapshots worked out once per pair of shared parts. */
-export function removedNames(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
+export function removedNames(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): readonly string[] {
   if (prev.parts && cur.parts) {
-    const fromShared = removedBetween(prev.parts.shared, cur.parts.shared, type).filter((n) => !cur.encoded.get(type)?.has(n));
+    const fromShared = diffBetween(prev.parts.shared, cur.parts.shared, type).removed.filter((n) => !cur.encoded.get(type)?.has(n));
     const fromOwn = [...(prev.parts.own.encoded.get(type)?.keys() ?? [])].filter((n) => !cur.encoded.get(type)?.has(n));
     return fromOwn.length ? [...fromShared, ...fromOwn] : fromShared;
   }
-  return removedBetween(prev, cur, type);
-}
-
-function removedBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): string[] {
-  if (prev === cur) return [];
-  let byCur = removedMemo.get(prev);
-  if (!byCur) removedMemo.set(prev, (byCur = new WeakMap()));
-  let byType = byCur.get(cur);
-  if (!byType) byCur.set(cur, (byType = new Map()));
-  let out = byType.get(type);
-  if (!out) {
-    const now = cur.encoded.get(type);
-    out = [...(prev.encoded.get(type)?.keys() ?? [])].filter((n) => !now?.has(n));
-    byType.set(type, out);
-  }
-  return out;
+  return diffBetween(prev, cur, type).removed;
 }
 
 /** What changed for one type between two snapshots: resources new or with another version, names gone; each sorted by name. */
