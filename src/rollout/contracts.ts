@@ -140,7 +140,8 @@ export interface WriteBackRequest {
 export type WriteBackResult =
   | { kind: 'reverted'; commit: string; branch: string }
   | { kind: 'branch'; branch: string; commit: string; reason?: string }
-  | { kind: 'failed'; error: string };
+  /** `notGit`: the source cannot be written back at all (a folder): no branch is tried, and the source, not Git, still states the change. */
+  | { kind: 'failed'; error: string; notGit?: boolean };
 
 export interface WriteBack {
   apply(req: WriteBackRequest): Promise<WriteBackResult>;

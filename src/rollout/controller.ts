@@ -684,14 +684,14 @@ function onRevision(s: RolloutState, o: Extract<Observation, { kind: 'revision' 
 
 function onWriteBack(s: RolloutState, o: Extract<Observation, { kind: 'writeBack' }>, ctx: Ctx): RolloutState {
   if (s.phase !== 'Failed' || s.change.generation !== o.generation || s.writeBack.status !== 'pending') return s;
-  if (o.result.kind === 'failed' && s.writeBack.mode === 'revert') {
+  if (o.result.kind === 'failed' && s.writeBack.mode === 'revert' && !o.result.notGit) {
     ctx.event('warn', `revert failed (${o.result.error}); pushing a rollback branch instead`);
     const next = record({ ...s, writeBack: { status: 'pending' as const, mode: 'branch' as const, previousError: o.result.error } }, ctx, 'revert failed; trying a branch');
     ctx.actions.push(writeBackAction(next, 'branch'));
     return next;
   }
   const msg =
-    o.result.kind === 'reverted' ? `write-back: reverted in ${o.result.commit} on ${o.result.branch}` : o.result.kind === 'branch' ? `write-back: pushed branch ${o.result.branch} (${o.result.commit})${o.result.reason ? `: ${o.result.reason}` : ''}` : `write-back failed: ${o.result.error}; Git still states the rolled-back routing`;
+    o.result.kind === 'reverted' ? `write-back: reverted in ${o.result.commit} on ${o.result.branch}` : o.result.kind === 'branch' ? `write-back: pushed branch ${o.result.branch} (${o.result.commit})${o.result.reason ? `: ${o.result.reason}` : ''}` : o.result.notGit ? `write-back: not done (${o.result.error}); the source still states the rolled-back routing: change it there, or retry the rollout` : `write-back failed: ${o.result.error}; Git still states the rolled-back routing`;
   ctx.notify(s.change.generation, msg, o.result.kind === 'failed' ? 'warn' : 'info');
   return record({ ...s, writeBack: { status: 'done', result: o.result } }, ctx, msg);
 }

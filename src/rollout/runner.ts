@@ -546,8 +546,8 @@ export class RolloutRunner {
 
   private async writeBack(e: Entry, a: Extract<Action, { kind: 'WriteBack' }>): Promise<void> {
     let result: WriteBackResult;
-    if (!this.opts.writeBack) result = { kind: 'failed', error: 'no Git write-back configured for this source' };
-    else if (!a.source || !a.badCommit || !a.goodCommit || !(a.files?.length || a.file)) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits' };
+    if (!this.opts.writeBack) result = { kind: 'failed', error: 'no Git write-back configured for this source', notGit: true };
+    else if (!a.source || !a.badCommit || !a.goodCommit || !(a.files?.length || a.file)) result = { kind: 'failed', error: 'the target does not come from a Git source with known commits', notGit: true };
     else {
       try {
         result = await this.opts.writeBack.apply({

@@ -73,7 +73,7 @@ export class GitWriteBack implements WriteBack {
 
   private async run(req: WriteBackRequest): Promise<WriteBackResult> {
     const spec = this.opts.source(req.source);
-    if (!spec || spec.kind !== 'git' || !spec.url) throw new WriteBackError(`write-back: source ${req.source} is not a Git source`);
+    if (!spec || spec.kind !== 'git' || !spec.url) return { kind: 'failed', error: `write-back: source ${req.source} is ${spec?.kind === 'dir' ? 'a folder' : 'not a Git source'}; there is no commit to revert`, notGit: true };
     for (const c of [req.badCommit, req.goodCommit]) if (!COMMIT_RE.test(c)) throw new WriteBackError(`write-back to ${req.source}: "${c}" is not a commit id`);
     if (!req.paths.length) throw new WriteBackError(`write-back to ${req.source}: no paths to revert`);
     const badPath = req.paths.find((p) => !p || p.startsWith('/') || p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..' || seg === '.git'));

@@ -231,6 +231,16 @@ test('write-back conflict falls back to a branch', (t) => {
   t.like(done, { phase: 'Failed', writeBack: { status: 'done', result: { kind: 'branch', branch: 'meshcd/rollback/reviews-c2' } } });
 });
 
+test('a source that cannot be written back (a folder): no branch is tried, and the status says the source still states the change', (t) => {
+  const s = withAnalysis({}, { failureLimit: 0 });
+  const failed = drive(s, [...begin, [T0 + 10_000, measure(m('failure', T0))]]).state;
+  const r = step(failed, s, { kind: 'writeBack', generation: 1, result: { kind: 'failed', error: 'write-back: source mesh is a folder; there is no commit to revert', notGit: true } }, T0 + 11_000);
+  t.false(r.actions.some((a) => a.kind === 'WriteBack'), 'no branch attempt');
+  t.like(r.state, { phase: 'Failed', writeBack: { status: 'done', result: { kind: 'failed', notGit: true } } });
+  t.regex(r.state.history.at(-1)!.message, /^write-back: not done \(write-back: source mesh is a folder; there is no commit to revert\); the source still states the rolled-back routing/);
+  t.notRegex(JSON.stringify(r.state.history), /Git still states|trying a branch/);
+});
+
 test('writeBack none: no write-back, drift reported, the same revision never retried', (t) => {
   const s = withAnalysis({ writeBack: 'none' }, { failureLimit: 0 });
   const r = drive(s, [...begin, [T0 + 10_000, measure(m('failure', T0))], [T0 + 20_000, rev('c2', V2)], [T0 + 30_000, rev('c5', V2)]]);

@@ -180,7 +180,7 @@ test('a wrong token fails without showing it; bad requests fail clearly', async 
   t.regex(res.error, /^write-back to mesh \(http:\/\/127\.0\.0\.1:\d+\/mesh\.git\): fetch of main failed: authentication failed \(HTTP 401\)$/);
   t.false(res.error.includes('wrong-token-0000'));
   t.false(s.lines.join('').includes('wrong-token-0000'));
-  t.like(await s.writeBack.apply(s.request({ source: 'nope' })), { kind: 'failed', error: 'write-back: source nope is not a Git source' });
+  t.like(await s.writeBack.apply(s.request({ source: 'nope' })), { kind: 'failed', error: 'write-back: source nope is not a Git source; there is no commit to revert', notGit: true });
   t.like(await s.writeBack.apply(s.request({ goodCommit: '0'.repeat(40) })), { kind: 'failed', error: `write-back to mesh (${s.spec.url}): commit ${'0'.repeat(40)} is not in the local clone` });
   t.like(await s.writeBack.apply(s.request({ paths: ['mesh/../etc/passwd'] })), { kind: 'failed', error: 'write-back to mesh: "mesh/../etc/passwd" is not a path relative to the repository root' });
   noToken(t, s);

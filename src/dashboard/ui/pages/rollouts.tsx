@@ -157,11 +157,12 @@ function MetricChart({ name, m, theme, since }: { name: string; m: NonNullable<R
 }
 
 function WriteBack({ wb }: { wb: unknown }) {
-  const w = wb as { status?: string; mode?: string; previousError?: string; drift?: boolean; result?: { kind: string; commit?: string; branch?: string; error?: string; reason?: string } } | undefined;
+  const w = wb as { status?: string; mode?: string; previousError?: string; drift?: boolean; result?: { kind: string; commit?: string; branch?: string; error?: string; reason?: string; notGit?: boolean } } | undefined;
   if (!w) return null;
   let text: string;
   if (w.status === 'done' && w.result?.kind === 'reverted') text = `revert commit ${w.result.commit?.slice(0, 12)} pushed to ${w.result.branch}`;
   else if (w.status === 'done' && w.result?.kind === 'branch') text = `rollback pushed as branch ${w.result.branch} (commit ${w.result.commit?.slice(0, 12)})${w.result.reason ? `: ${w.result.reason}` : ''}`;
+  else if (w.status === 'done' && w.result?.kind === 'failed' && w.result.notGit) text = `not done (${w.result.error}); the source still states the rolled-back routing: change it there, or Retry`;
   else if (w.status === 'done' && w.result?.kind === 'failed') text = `write-back failed: ${w.result.error}`;
   else if (w.status === 'pending') text = `writing back (${w.mode})…${w.previousError ? ` previous attempt: ${w.previousError}` : ''}`;
   else text = 'writeBack: none — Git still states the rolled-back routing';
