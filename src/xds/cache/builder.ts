@@ -11,6 +11,7 @@
 
 import type { ConfigSet, Diagnostic, ProxyInfo, ProxyResources, RolloutOverlay, ServiceIndex, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
+import { idOf } from '../../util/identity.js';
 import { logger } from '../../util/log.js';
 import { buildSnapshot, composeSnapshot, EncodeCache, type EncodedSnapshot, type SnapshotResult } from './snapshot.js';
 
@@ -229,14 +230,6 @@ export function translatingBuilder<M>(translator: Translator<M>, opts: Translati
   return new TranslatingBuilder(translator, opts);
 }
 
-const objectIds = new WeakMap<object, number>();
-let nextObjectId = 1;
-const objectId = (o: object): number => {
-  let id = objectIds.get(o);
-  if (id === undefined) objectIds.set(o, (id = nextObjectId++));
-  return id;
-};
-
 /**
  * A class build's inputs by identity: its shared part (built once per
  * translated outbound object) and each of its own resources (secrets and
@@ -245,10 +238,10 @@ const objectId = (o: object): number => {
  * snapshot.
  */
 function inputsKey(shared: SnapshotResult | undefined, own: ProxyResources): string {
-  const parts: (string | number)[] = [shared ? objectId(shared) : 0];
+  const parts: (string | number)[] = [idOf(shared)];
   for (const [t, m] of own) {
     parts.push(t);
-    for (const [name, r] of m) parts.push(name, objectId(r));
+    for (const [name, r] of m) parts.push(name, idOf(r));
   }
   return parts.join('\0');
 }

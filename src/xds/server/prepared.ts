@@ -43,16 +43,6 @@ export function versionOfSum(sum: readonly [number, number]): string {
   return sum[0].toString(16).padStart(8, '0') + sum[1].toString(16).padStart(8, '0');
 }
 
-/** Names of `type` in `prev` that `cur` lacks; for composed snapshots worked out once per pair of shared parts. */
-export function removedNames(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): readonly string[] {
-  if (prev.parts && cur.parts) {
-    const fromShared = diffBetween(prev.parts.shared, cur.parts.shared, type).removed.filter((n) => !cur.encoded.get(type)?.has(n));
-    const fromOwn = [...(prev.parts.own.encoded.get(type)?.keys() ?? [])].filter((n) => !cur.encoded.get(type)?.has(n));
-    return fromOwn.length ? [...fromShared, ...fromOwn] : fromShared;
-  }
-  return diffBetween(prev, cur, type).removed;
-}
-
 /** What changed for one type between two snapshots: resources new or with another version, names gone; each sorted by name. */
 export interface TypeDiff {
   changed: readonly EncodedResource[];

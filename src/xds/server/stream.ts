@@ -19,7 +19,7 @@ import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
 import { maySendSecret, type SecretScope } from './authorize.js';
-import { diffSnapshots, preparedCache, removedNames, resourceHash, versionOfSum, type Prepared } from './prepared.js';
+import { diffSnapshots, preparedCache, resourceHash, versionOfSum, type Prepared } from './prepared.js';
 import { encodeAnyList, type DeltaDiscoveryRequest, type DeltaResponse, type DiscoveryRequest, type PreparedResponse } from './service.js';
 
 export interface NackRecord {
@@ -325,7 +325,7 @@ export class AdsStream {
 
   /** Does the previous snapshot hold a resource of `type` this stream selects that the current one lacks? */
   private removedSelected(type: TypeUrl, s: TypeState): boolean {
-    const removed = removedNames(this.previous!, this.snapshot!, type);
+    const { removed } = diffSnapshots(this.previous!, this.snapshot!, type);
     if (removed.length === 0) return false;
     return s.wildcard || removed.some((n) => s.names.has(n));
   }
@@ -482,17 +482,8 @@ export class AdsStream {
       changed.push(r);
     }
     const removed: string[] = [];
-    for (const n of s.known.keys()) {
-      if (want.has(n)) continue;
-      removed.push(n);
-      // A subscribed name reported gone is not reported again as absent.
-      if (s.names.has(n)) s.absent.add(n);
-    }
-    // Names asked for explicitly that do not exist are reported once as removed, so clients stop waiting.
-    for (const n of s.names) if (!want.has(n) && !s.known.has(n) && !s.absent.has(n)) {
-      removed.push(n);
-      s.absent.add(n);
-    }
+    for (const n of s.known.keys()) if (!want.has(n)) this.gone(s, n, removed);
+    for (const n of s.names) if (!want.has(n) && !s.known.has(n)) this.gone(s, n, removed);
     return { changed, removed };
   }
 
@@ -512,16 +503,23 @@ export class AdsStream {
       changed.push(r);
     }
     const removed: string[] = [];
-    for (const n of d.removed) {
-      if (s.known.has(n)) {
-        removed.push(n);
-        if (s.names.has(n)) s.absent.add(n);
-      } else if (s.names.has(n) && !s.absent.has(n)) {
-        removed.push(n);
-        s.absent.add(n);
-      }
-    }
+    for (const n of d.removed) this.gone(s, n, removed);
     return { changed, removed };
+  }
+
+  /**
+   * `n` is not in what this stream gets: reported removed when the proxy
+   * holds it, or when it asked for it by name (once: clients stop waiting
+   * for a name that does not exist, and are not told twice).
+   */
+  private gone(s: TypeState, n: string, removed: string[]): void {
+    if (s.known.has(n)) {
+      removed.push(n);
+      if (s.names.has(n)) s.absent.add(n);
+    } else if (s.names.has(n) && !s.absent.has(n)) {
+      removed.push(n);
+      s.absent.add(n);
+    }
   }
 
   /** Refuses a request that would subscribe more names than the bounds allow (the stream ends). */

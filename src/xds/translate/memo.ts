@@ -12,35 +12,7 @@
 import type { Diagnostic } from '../../api/types.js';
 import { DiagnosticSink } from './common.js';
 
-const ids = new WeakMap<object, number>();
-let nextId = 1;
-
-/** A number naming an object's identity (0 for none), for memo keys. */
-export function idOf(o: object | undefined): number {
-  if (!o) return 0;
-  let id = ids.get(o);
-  if (id === undefined) ids.set(o, (id = nextId++));
-  return id;
-}
-
-const tuples = new WeakMap<object, unknown>();
-
-/**
- * One object standing for a tuple of objects, the same while all of them
- * are: a memo owner that goes (with everything kept under it) as soon as any
- * of them is replaced and the old one is let go.
- */
-export function ownerOf(...parts: object[]): object {
-  let level: WeakMap<object, unknown> = tuples;
-  let owner: object | undefined;
-  parts.forEach((p, i) => {
-    let next = level.get(p);
-    if (next === undefined) level.set(p, (next = i === parts.length - 1 ? {} : new WeakMap()));
-    if (i === parts.length - 1) owner = next as object;
-    else level = next as WeakMap<object, unknown>;
-  });
-  return owner!;
-}
+export { idOf, ownerOf } from '../../util/identity.js';
 
 /** Fragments kept per owner object: a few keys each (a DestinationRule or scope that changed leaves its old entry to age out). */
 const PER_OWNER = 16;
