@@ -283,6 +283,8 @@ interface FullConfig {
   cpu: number;
   rss: number;
   peak: number;
+  /** meshcd only: V8 heap in use and memory outside it (Buffers), from its /metrics. */
+  heap?: { used: number; total: number; external: number };
   bytes: number;
   errors: number;
   firstError?: string;
@@ -290,6 +292,20 @@ interface FullConfig {
   retries: number;
   load: string;
   completedIds: Set<string>;
+}
+
+/** V8 heap used and external memory (Buffers outside the heap) from serve's Prometheus metrics. */
+async function heapOf(admin: string): Promise<{ used: number; total: number; external: number } | undefined> {
+  try {
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    const val = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]);
+    const used = val('meshcd_process_nodejs_heap_size_used_bytes');
+    const total = val('meshcd_process_nodejs_heap_size_total_bytes');
+    const external = val('meshcd_process_nodejs_external_memory_bytes');
+    return Number.isFinite(used) && Number.isFinite(total) && Number.isFinite(external) ? { used, total, external } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -315,8 +331,10 @@ async function fullConfig(server: Server, fleet: Fleet, o: { streamsPerChannel: 
   const last = Math.max(...complete.map((r) => r.completeAt));
   await new Promise((r) => setTimeout(r, 1000));
   const mem = await memoryOf(server.pid);
+  const heap = 'admin' in server ? await heapOf((server as Meshcd).admin) : undefined;
   return {
     server: server.name,
+    ...(heap ? { heap } : {}),
     complete: complete.length,
     proxies: total,
     seconds: complete.length ? (last - t0) / 1000 : NaN,
@@ -515,7 +533,7 @@ async function localhostCert(work: string): Promise<{ certPem: string; keyPem: s
 }
 
 function printFull(f: FullConfig): void {
-  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} streams refused before any response and retried` : ''}; load ${f.load}`);
+  console.log(`  [${f.server}] full config: ${f.complete}/${f.proxies} proxies in ${s1(f.seconds * 1000)} (connect → all four types ACKed; per proxy p50 ${ms(f.perProxyP50)}, p99 ${ms(f.perProxyP99)}); server CPU ${f.cpu.toFixed(1)} s, RSS ${mib(f.rss)} (peak ${mib(f.peak)}${f.heap ? `; V8 heap ${mib(f.heap.used)} used of ${mib(f.heap.total)}, Buffers and other memory outside it ${mib(f.heap.external)}` : ''}); ${mib(f.bytes)} received by the clients; stream errors ${f.errors}${f.firstError ? ` (${f.firstError})` : ''}${f.retries ? `; ${f.retries} streams refused before any response and retried` : ''}; load ${f.load}`);
 }
 
 function printChange(c: ChangeResult): void {

@@ -67,6 +67,7 @@ interface ServeOptions extends SourceFlags, RolloutFlags, ClusterFlags {
   xdsMaxNamesPerType: string;
   xdsMaxNamesPerStream: string;
   xdsStallTimeout: string;
+  xdsPushBudget: string;
   kubeconfig: string[];
   inCluster?: boolean;
   clusterId: string;
@@ -138,6 +139,7 @@ export function registerServe(program: Command): void {
     .option('--xds-max-streams-per-peer <n>', 'ADS streams one peer address may hold', String(XDS_LIMITS.maxStreamsPerPeer))
     .option('--xds-max-names-per-type <n>', 'resource names one stream may subscribe per type', String(XDS_LIMITS.maxNamesPerType))
     .option('--xds-max-names-per-stream <n>', 'resource names one stream may subscribe across types', String(XDS_LIMITS.maxNamesPerStream))
+    .option('--xds-push-budget <MiB>', 'responses written to ADS clients and not yet taken by them, across all connections (like istiod\'s push throttle, in bytes); a push waits for room', String(XDS_LIMITS.totalSendBudgetBytes / (1024 * 1024)))
     .option('--xds-stall-timeout <seconds>', 'reset an ADS stream whose client has read nothing for this long', String(XDS_LIMITS.stallMs / 1000))
     .option('--xds-allow-unauthenticated', 'on the TLS port, serve config (never secrets) to streams without a client certificate or token (proxyless clients during a migration)', false)
     .option('--ca-token-file <file>', 'bootstrap tokens (token → namespace, service account) the CA accepts; watched')
@@ -226,6 +228,7 @@ export function registerServe(program: Command): void {
         maxNamesPerType: positive('--xds-max-names-per-type', opts.xdsMaxNamesPerType),
         maxNamesPerStream: positive('--xds-max-names-per-stream', opts.xdsMaxNamesPerStream),
         stallMs: positive('--xds-stall-timeout', opts.xdsStallTimeout) * 1000,
+        totalSendBudgetBytes: positive('--xds-push-budget', opts.xdsPushBudget) * 1024 * 1024,
       });
       const admin = new AdminServer();
       admin.setAdminToken(adminToken);

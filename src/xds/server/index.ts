@@ -54,6 +54,12 @@ export interface XdsServerOptions {
   sendBudgetBytes?: number;
   /** The same per stream (default 8 MiB; one larger response is still sent alone). */
   streamBudgetBytes?: number;
+  /**
+   * The same across all connections (default 64 MiB): a push to thousands of
+   * proxies is written as fast as they read it, not all into memory at once.
+   * A write pending for over 5 s stops counting (src/xds/server/sender.ts).
+   */
+  totalSendBudgetBytes?: number;
   /** A stream whose writes make no progress for this long is reset (default 60 s). */
   stallMs?: number;
   /** ADS streams per connection (default 100; Envoy and gRPC open one). */
@@ -93,7 +99,7 @@ export interface XdsStats {
 type Outgoing = PreparedResponse | DeltaResponse;
 
 /** Defaults for the bounds (XdsServerOptions); the CLI flags say the same. */
-export const XDS_LIMITS = { sendBudgetBytes: 32 * 1024 * 1024, streamBudgetBytes: 8 * 1024 * 1024, stallMs: 60_000, maxStreamsPerConnection: 100, maxStreamsPerPeer: 10_000, maxNamesPerType: 100_000, maxNamesPerStream: 250_000 } as const;
+export const XDS_LIMITS = { sendBudgetBytes: 32 * 1024 * 1024, streamBudgetBytes: 8 * 1024 * 1024, totalSendBudgetBytes: 64 * 1024 * 1024, stallMs: 60_000, maxStreamsPerConnection: 100, maxStreamsPerPeer: 10_000, maxNamesPerType: 100_000, maxNamesPerStream: 250_000 } as const;
 
 /** How long NACK details are in logs and the NACK log; syncz keeps the (bounded) full text. */
 const NACK_LOG_CHARS = 512;
@@ -139,7 +145,7 @@ export class XdsServer {
     this.cb = opts.callbacks ?? {};
     this.maxMessageBytes = opts.maxMessageBytes;
     this.limits = { ...XDS_LIMITS, ...Object.fromEntries(Object.entries(opts).filter(([k, v]) => k in XDS_LIMITS && v !== undefined)) };
-    this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
+    this.scheduler = new SendScheduler<Outgoing>({ streamBudgetBytes: this.limits.streamBudgetBytes, connectionBudgetBytes: this.limits.sendBudgetBytes, totalBudgetBytes: this.limits.totalSendBudgetBytes, stallMs: this.limits.stallMs }, (target, seconds) => {
       const conn = this.byTarget.get(target);
       if (!conn) return;
       this.log.warn({ proxy: conn.stream?.proxy.id, peer: conn.call.getPeer(), seconds: Math.round(seconds) }, 'ADS stream reset: the client has not read a response for too long');

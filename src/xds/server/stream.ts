@@ -55,6 +55,8 @@ interface TypeState {
   raw?: readonly string[];
   /** Selection key of the current names (computed when they change, not per ACK). */
   sel?: string;
+  /** The shared name set `names` is (SotW); held here so the pool keeps it while this stream uses it. */
+  shared?: SharedNames;
   /** The snapshot (and make-before-break previous) the last answer was worked out for. */
   answeredFor?: EncodedSnapshot;
   answeredPrevious?: EncodedSnapshot;
@@ -134,6 +136,34 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 /** Send order for make-before-break. */
 const ORDER: readonly TypeUrl[] = [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route, TYPE_URL.secret];
 const WILDCARD_TYPES = new Set<string>([TYPE_URL.listener, TYPE_URL.cluster]);
+
+/**
+ * A SotW subscription's names, shared by every stream that asks for the same
+ * ones: thousands of sidecars subscribe the same few thousand EDS names, and
+ * one set of them (the first asker's strings) is kept instead of a set and
+ * its strings per stream. Read-only once made (SotW replaces a stream's set
+ * when its names change; delta streams keep their own). Held weakly: an
+ * entry goes when no stream uses its set.
+ */
+interface SharedNames {
+  names: Set<string>;
+  /** The names in the order the first asker sent them (an ACK repeating that order is matched without sorting). */
+  raw: readonly string[];
+  key: string;
+}
+const namePool = new Map<string, WeakRef<SharedNames>>();
+const namePoolGone = new FinalizationRegistry<string>((key) => {
+  if (namePool.get(key)?.deref() === undefined) namePool.delete(key);
+});
+
+function sharedNames(names: Set<string>, key: string, list: readonly string[]): SharedNames {
+  const found = namePool.get(key)?.deref();
+  if (found && found.names.size === names.size) return found;
+  const made: SharedNames = { names, raw: list, key };
+  namePool.set(key, new WeakRef(made));
+  namePoolGone.register(made, key);
+  return made;
+}
 
 let nonceCounter = 0;
 function nextNonce(): string {
@@ -221,10 +251,13 @@ export class AdsStream {
       const star = names.includes('*');
       if (star || (names.length === 0 && (first || s.wildcard) && WILDCARD_TYPES.has(type))) s.wildcard = true;
       else if (names.length) s.wildcard = false;
-      // The set holds the request's own strings, which `raw` keeps anyway.
-      s.names = new Set(names.filter((n) => n !== '*'));
-      s.raw = raw;
-      s.sel = this.selectionKey(s);
+      // Streams asking for the same names share one set (and one copy of the strings).
+      const set = new Set(names.filter((n) => n !== '*'));
+      const shared = sharedNames(set, this.namesKey(set), names);
+      s.shared = shared;
+      s.names = shared.names;
+      s.raw = sameNames(raw, shared.raw) ? shared.raw : raw;
+      s.sel = s.wildcard ? '*' : shared.key;
     }
     this.respond(type);
     this.maybeFinishRemoval();
@@ -232,8 +265,12 @@ export class AdsStream {
 
   /** Identifies the subscribed name set; hashed when long so thousands of streams do not each keep a copy of their EDS list. */
   private selectionKey(s: TypeState): string {
-    if (s.wildcard) return '*';
-    const joined = [...s.names].sort().join('\n');
+    return s.wildcard ? '*' : this.namesKey(s.names);
+  }
+
+  /** Sorts, joins and (when long) hashes: done when a subscription changes, never per ACK. */
+  private namesKey(names: Iterable<string>): string {
+    const joined = [...names].sort().join('\n');
     return joined.length <= 64 ? joined : createHash('sha1').update(joined).digest('base64');
   }
 
