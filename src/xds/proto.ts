@@ -298,9 +298,23 @@ function defaultOf(field: protobuf.Field): unknown {
   }
 }
 
+/**
+ * Message objects that passed the checks, and as which type (only with
+ * `checkResource(…, { reuse: true })`). Translation shares fragments across
+ * proxies, scopes and revisions as the same objects and never changes one
+ * once made, so a route or cluster already checked inside one resource is
+ * not walked again inside the next (thousands of namespaces' route tables
+ * hold the same routes). Weak: gone with the objects.
+ */
+const checkedOk = new WeakMap<object, protobuf.Type>();
+
 class Checker {
+  constructor(private readonly reuse = false) {}
   readonly errors: string[] = [];
+  /** Every error found, also those past the 200 kept. */
+  private found = 0;
   private err(path: string, msg: string): void {
+    this.found++;
     if (this.errors.length < 200) this.errors.push(`${path || '(root)'}: ${msg}`);
   }
 
@@ -309,6 +323,14 @@ class Checker {
       this.err(path, `expected an object for ${type.name}, got ${describe(obj)}`);
       return;
     }
+    if (!this.reuse) return this.messageFields(type, obj, path);
+    if (checkedOk.get(obj) === type) return;
+    const before = this.found;
+    this.messageFields(type, obj, path);
+    if (this.found === before) checkedOk.set(obj, type);
+  }
+
+  private messageFields(type: protobuf.Type, obj: Record<string, unknown>, path: string): void {
     const full = type.fullName.slice(1);
     if (full === 'google.protobuf.Any') return this.any(obj, path);
     if (full === 'google.protobuf.Struct') return this.struct(obj, path);
@@ -644,14 +666,19 @@ function suggest(type: protobuf.Type, key: string): string {
  * wrong value types, and protoc-gen-validate rules. Empty when the resource is fine.
  * `value` may carry `@type`; it must then equal `typeUrl`.
  */
-export function checkResource(typeUrl: string, value: object): string[] {
+/**
+ * Envoy's validation rules for a resource; the errors (at most 200), empty
+ * when it passes. `reuse`: the caller never changes an object once checked
+ * (translation's output), so objects that passed before are not walked again.
+ */
+export function checkResource(typeUrl: string, value: object, opts: { reuse?: boolean } = {}): string[] {
   let type: protobuf.Type;
   try {
     type = messageType(typeUrl);
   } catch {
     return [`unknown resource type ${typeUrl}`];
   }
-  const c = new Checker();
+  const c = new Checker(opts.reuse);
   const v = value as Record<string, unknown>;
   if (isPlainObject(v) && v['@type'] !== undefined && typeNameOf(String(v['@type'])) !== typeNameOf(typeUrl)) {
     c.errors.push(`@type: is ${String(v['@type'])}, expected ${typeUrl}`);

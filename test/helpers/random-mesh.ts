@@ -87,7 +87,7 @@ export function randomMesh(seed: number): AnyResource[] {
     const target = r.pick(names);
     const dest = () => ({ host: r.chance(0.9) ? r.pick(names).host : 'ghost.a.svc.cluster.local', ...(r.chance(0.6) ? { subset: r.pick(['v1', 'v2', 'v9']) } : {}), ...(r.chance(0.5) ? { port: { number: r.pick(target.ports) } } : {}) });
     const http = Array.from({ length: 1 + r.int(4) }, () => ({
-      ...(r.chance(0.7) ? { match: [{ ...(r.chance(0.5) ? { uri: r.pick([{ prefix: '/a' }, { exact: '/b' }, { regex: '/c[0-9]+' }]) } : {}), ...(r.chance(0.5) ? { headers: { 'x-h': r.pick([{ exact: 'y' }, { prefix: '' }, { regex: 'z.*' }]) } } : {}), ...(r.chance(0.2) ? { queryParams: { q: { exact: '1' } } } : {}), ...(r.chance(0.2) ? { method: { exact: 'GET' } } : {}), ...(r.chance(0.2) ? { ignoreUriCase: true } : {}), ...(r.chance(0.2) ? { withoutHeaders: { 'x-w': { exact: '1' } } } : {}), ...(r.chance(0.1) ? { sourceLabels: { app: 'client' } } : {}) }] } : {}),
+      ...(r.chance(0.7) ? { match: [{ ...(r.chance(0.5) ? { uri: r.pick([{ prefix: '/a' }, { exact: '/b' }, { regex: '/c[0-9]+' }]) } : {}), ...(r.chance(0.5) ? { headers: { 'x-h': r.pick([{ exact: 'y' }, { prefix: '' }, { regex: 'z.*' }]) } } : {}), ...(r.chance(0.2) ? { queryParams: { q: { exact: '1' } } } : {}), ...(r.chance(0.2) ? { method: { exact: 'GET' } } : {}), ...(r.chance(0.2) ? { ignoreUriCase: true } : {}), ...(r.chance(0.2) ? { withoutHeaders: { 'x-w': { exact: '1' } } } : {}), ...(r.chance(0.1) ? { sourceLabels: { app: 'client' } } : {}), ...(r.chance(0.1) ? { sourceNamespace: r.pick(['a', 'b']) } : {}) }] } : {}),
       ...(r.chance(0.1)
         ? { redirect: { uri: '/r', redirectCode: r.pick([301, 302, 308]) } }
         : r.chance(0.1)

@@ -63,7 +63,8 @@ export class EncodeCache {
       return hit;
     }
     this.misses++;
-    const errors = checkResource(typeUrl, r.value);
+    // Translation never changes an object it made once checked: what passed inside another resource is not walked again.
+    const errors = checkResource(typeUrl, r.value, { reuse: true });
     if (errors.length) return errors;
     const bytes = encodeUnchecked(typeUrl, r.value);
     const e: EncodedResource = { name: r.name, version: contentVersion(bytes), bytes, value: r.value };

@@ -38,7 +38,7 @@ export function grpcClientResources(view: ProxyView): { listeners: Map<string, X
     for (const port of svc.ports) {
       const ctx = { view, gateway: 'mesh', port: port.number };
       // The route configuration and its alias listeners read what the routes read, plus the namespace (aliases) and settings.
-      const bundle = clientMemo.get(svc, routesKey(ctx, vs, svc, port.number), view, () => {
+      const bundle = clientMemo.get(svc, `${routesKey(ctx, vs, svc, port.number)}|${view.proxy.namespace}`, view, () => {
         const rdsName = clusterName('outbound', port.number, undefined, svc.hostname);
         const vhost = {
           name: `${svc.hostname}:${port.number}`,

@@ -338,9 +338,40 @@ function destinationHosts(vs: VirtualServiceModel): string[] {
  */
 export function routesKey(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): string {
   const { view } = ctx;
-  const deps = [idOf(vs), port, ctx.gateway, view.scopeKey, idOf(view.model.settings), idOf(svc ? view.destinationRule(svc.hostname) : undefined)];
+  const deps = [idOf(vs), port, ctx.gateway, portable(view, vs) ? view.proxy.kind : view.scopeKey, idOf(view.model.settings), idOf(svc ? view.destinationRule(svc.hostname) : undefined)];
   if (vs) for (const h of destinationHosts(vs)) deps.push(idOf(view.serviceByHost.get(h)), idOf(view.destinationRule(h)));
   return deps.join('|');
+}
+
+/**
+ * Routes that are the same for every scope of a client kind that sees the
+ * same services and DestinationRules (the rest of the key): the
+ * VirtualService matches no source (labels or namespace), and every
+ * destination and subset it names is visible, so nothing it says names the
+ * proxy's namespace. Then a mesh's namespaces share one translation of it
+ * (at Istio's default visibility, thousands of services' routes are not
+ * translated once per namespace).
+ */
+function portable(view: ProxyView, vs: VirtualServiceModel | undefined): boolean {
+  if (!vs) return true;
+  const { source, destinations } = routeReads(vs);
+  if (source) return false;
+  for (const d of destinations) {
+    if (!view.serviceByHost.has(d.host)) return false;
+    if (d.subset && !view.destinationRule(d.host)?.subsets.some((s) => s.name === d.subset)) return false;
+  }
+  return true;
+}
+
+const readsMemo = new WeakMap<VirtualServiceModel, { source: boolean; destinations: { host: string; subset?: string }[] }>();
+function routeReads(vs: VirtualServiceModel): { source: boolean; destinations: { host: string; subset?: string }[] } {
+  let r = readsMemo.get(vs);
+  if (!r) {
+    const destinations = vs.http.flatMap((h) => [...h.destinations, ...h.mirrors.map((m) => m.destination)]).map((d) => ({ host: d.host, ...(d.subset ? { subset: d.subset } : {}) }));
+    const source = vs.http.some((h) => h.matches.some((m) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined));
+    readsMemo.set(vs, (r = { source, destinations }));
+  }
+  return r;
 }
 
 const routesMemo = new FragmentMemo<Route[]>();

@@ -109,3 +109,26 @@ test('encodeAny wraps bytes with the type URL', (t) => {
 test('unknown resource type is an error, not a throw', (t) => {
   t.deepEqual(checkResource('type.googleapis.com/x.Y', {}), ['unknown resource type type.googleapis.com/x.Y']);
 });
+
+test('with reuse, a message object that passed the checks is not walked again inside another resource; one that failed is, and says so again; without, every check walks', (t) => {
+  let reads = 0;
+  // A route whose fields are read through a counting getter: walking it reads `match`.
+  const route: Record<string, unknown> = { name: 'r', route: { cluster: 'c' } };
+  Object.defineProperty(route, 'match', { enumerable: true, get: () => (reads++, { prefix: '/' }) });
+  const table = (name: string, routes: unknown[]) => ({ name, virtual_hosts: [{ name: `${name}-vh`, domains: ['*'], routes }] });
+  t.deepEqual(checkResource(TYPE_URL.route, table('a', [route]), { reuse: true }), []);
+  const afterFirst = reads;
+  t.true(afterFirst > 0);
+  t.deepEqual(checkResource(TYPE_URL.route, table('b', [route]), { reuse: true }), [], 'the same route object in another route table');
+  t.is(reads, afterFirst, 'it was not walked again');
+  // A route with an error is walked every time and reported with each resource's own path.
+  const bad = { name: 'bad', match: { prefix: '/' }, route: { cluster: 'c' }, nonsense: 1 };
+  const e1 = checkResource(TYPE_URL.route, table('a', [bad]), { reuse: true });
+  const e2 = checkResource(TYPE_URL.route, table('b', [route, bad]), { reuse: true });
+  t.is(e1.length, 1);
+  t.regex(e1[0]!, /virtual_hosts\[0\]\.routes\[0\]\.nonsense: unknown field/);
+  t.regex(e2[0]!, /virtual_hosts\[0\]\.routes\[1\]\.nonsense: unknown field/);
+  // Without reuse (a caller that may change objects) the route is walked again.
+  t.deepEqual(checkResource(TYPE_URL.route, table('c', [route])), []);
+  t.true(reads > afterFirst);
+});
