@@ -9,10 +9,8 @@ import type { AnyResource, MeshSettings } from '../api/types.js';
 import { makeConfigSet } from '../config/load.js';
 import { parseConfigText, type ParseLimits } from '../config/parse.js';
 import { translationFindings } from './validate-translation.js';
-import { setResourceVersions } from '../xds/translate/common.js';
 
-// Only the diagnostics are wanted here: no content hashing of the resources.
-setResourceVersions(false);
+// Only the diagnostics are wanted here: resources' content versions are never read, so never hashed.
 // Load the translation's modules while the main thread reads and parses.
 const warm = import('./diff.js');
 

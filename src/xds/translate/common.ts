@@ -49,18 +49,21 @@ export function canonicalVersionOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
-let versioned = true;
 /**
- * Whether translated resources get content versions (default yes). A caller
- * that only wants the diagnostics (`meshcd validate`'s translation worker)
- * turns them off in its own thread: hashing is a third of translation's time.
+ * A translated resource. Its content version is worked out when first read
+ * and kept: serve reads it (the encode cache's key), while a caller that
+ * only wants the diagnostics (`meshcd validate`'s translation step) never
+ * pays for the hashing (a third of translation's time).
  */
-export function setResourceVersions(on: boolean): void {
-  versioned = on;
-}
-
 function xdsResource(name: string, value: object): XdsResource {
-  return { name, value: value as Record<string, unknown>, version: versioned ? versionOf(value) : '' };
+  let version: string | undefined;
+  return {
+    name,
+    value: value as Record<string, unknown>,
+    get version() {
+      return (version ??= versionOf(value));
+    },
+  };
 }
 
 // One constructor per resource type, each taking the message's generated type
