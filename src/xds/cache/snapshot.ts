@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ProxyResources, Snapshot, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
+import { ownerOf } from '../../util/identity.js';
 import { checkResource, contentVersion, encodeUnchecked } from '../proto.js';
 
 export interface EncodedResource {
@@ -73,6 +74,16 @@ export class EncodeCache {
     return e;
   }
 
+  /** The cache key `r` was last encoded under (after `encode`). */
+  keyOf(r: XdsResource): string | undefined {
+    return this.byObject.get(r)?.key;
+  }
+
+  /** These entries were used again without being asked for one by one (a type built before: buildSnapshot). */
+  markUsed(keys: readonly string[]): void {
+    for (const k of keys) this.used.add(k);
+  }
+
   /** Drop entries not used since the last sweep. */
   sweep(): void {
     for (const k of this.entries.keys()) if (!this.used.has(k)) this.entries.delete(k);
@@ -91,41 +102,102 @@ export interface SnapshotResult {
   warnings: string[];
 }
 
+function encodeType(typeUrl: TypeUrl, byName: ReadonlyMap<string, XdsResource>, cache: EncodeCache, errors: string[]): Map<string, EncodedResource> {
+  const out = new Map<string, EncodedResource>();
+  for (const [name, r] of byName) {
+    if (r.name !== name) errors.push(`${shortType(typeUrl)} ${name}: indexed under a different name than its own (${r.name})`);
+    const e = cache.encode(typeUrl, r);
+    if (Array.isArray(e)) {
+      for (const m of e.slice(0, 10)) errors.push(`${shortType(typeUrl)} ${name}: ${m}`);
+      continue;
+    }
+    const own = (r.value as { name?: unknown; cluster_name?: unknown }).name ?? (r.value as { cluster_name?: unknown }).cluster_name;
+    if (typeof own === 'string' && own !== name) errors.push(`${shortType(typeUrl)} ${name}: resource's own name is ${own}`);
+    out.set(name, e);
+  }
+  return out;
+}
+
 function encodeAll(resources: ProxyResources, cache: EncodeCache, errors: string[]): Map<TypeUrl, Map<string, EncodedResource>> {
   const encoded = new Map<TypeUrl, Map<string, EncodedResource>>();
-  for (const [typeUrl, byName] of resources) {
-    const out = new Map<string, EncodedResource>();
-    for (const [name, r] of byName) {
-      if (r.name !== name) errors.push(`${shortType(typeUrl)} ${name}: indexed under a different name than its own (${r.name})`);
-      const e = cache.encode(typeUrl, r);
-      if (Array.isArray(e)) {
-        for (const m of e.slice(0, 10)) errors.push(`${shortType(typeUrl)} ${name}: ${m}`);
-        continue;
-      }
-      const own = (r.value as { name?: unknown; cluster_name?: unknown }).name ?? (r.value as { cluster_name?: unknown }).cluster_name;
-      if (typeof own === 'string' && own !== name) errors.push(`${shortType(typeUrl)} ${name}: resource's own name is ${own}`);
-      out.set(name, e);
-    }
-    encoded.set(typeUrl, out);
-  }
+  for (const [typeUrl, byName] of resources) encoded.set(typeUrl, encodeType(typeUrl, byName, cache, errors));
   return encoded;
 }
 
+/** Digest of one type's names and versions, in name order. */
+function typeDigest(m: ReadonlyMap<string, { version: string }>): string {
+  const h = createHash('sha256');
+  for (const name of [...m.keys()].sort()) h.update(name).update('\0').update(m.get(name)!.version).update('\n');
+  return h.digest('hex');
+}
+
+/** One type of a snapshot, built from one map of resources. */
+interface TypeBuild {
+  encoded: Map<string, EncodedResource>;
+  versioned: Map<string, XdsResource>;
+  digest: string;
+  /** EncodeCache keys of its resources (marked used when the build is reused). */
+  keys: string[];
+}
+
+/**
+ * Types built before, by the map they were built from: translation hands
+ * the same map to every scope whose resources of that type are the same
+ * objects (every namespace's clusters at default visibility) and again in
+ * the next revision while they stay so, and it never changes a map it
+ * handed out. Only builds without errors are kept.
+ */
+const typeBuilds = new WeakMap<ReadonlyMap<string, XdsResource>, TypeBuild>();
+
+function buildType(typeUrl: TypeUrl, byName: ReadonlyMap<string, XdsResource>, cache: EncodeCache, errors: string[]): TypeBuild {
+  const known = typeBuilds.get(byName);
+  if (known) {
+    cache.markUsed(known.keys);
+    return known;
+  }
+  const before = errors.length;
+  const encoded = encodeType(typeUrl, byName, cache, errors);
+  const versioned = new Map([...encoded].map(([n, e]) => [n, { name: n, value: e.value, version: e.version }]));
+  const keys: string[] = [];
+  for (const r of byName.values()) {
+    const k = cache.keyOf(r);
+    if (k !== undefined) keys.push(k);
+  }
+  const b: TypeBuild = { encoded, versioned, digest: typeDigest(encoded), keys };
+  if (errors.length === before) typeBuilds.set(byName, b);
+  return b;
+}
+
+/** Consistency of a set of type maps, by their identities (the same maps were checked together before). */
+const consistencyOf = new WeakMap<object, { errors: string[]; warnings: string[] }>();
+
 export function buildSnapshot(resources: ProxyResources, cache: EncodeCache = new EncodeCache()): SnapshotResult {
   const errors: string[] = [];
-  const encoded = encodeAll(resources, cache, errors);
-  const { errors: consistency, warnings } = checkConsistency(resources);
-  errors.push(...consistency);
+  const builds = new Map<TypeUrl, TypeBuild>();
+  for (const [t, byName] of resources) builds.set(t, buildType(t, byName, cache, errors));
+  // Translation's parts hold every type: the same maps as before were checked together before.
+  const complete = resources.size === ALL_TYPES.length && ALL_TYPES.every((t) => resources.has(t));
+  const owner = complete ? ownerOf(resources.get(ALL_TYPES[0]!)!, ...ALL_TYPES.slice(1).map((t) => resources.get(t)!)) : undefined;
+  let consistency = owner && consistencyOf.get(owner);
+  if (!consistency) {
+    consistency = checkConsistency(resources);
+    if (owner) consistencyOf.set(owner, consistency);
+  }
+  errors.push(...consistency.errors);
+  const warnings = [...consistency.warnings];
   if (errors.length) return { errors, warnings };
   const h = createHash('sha256');
   for (const t of ALL_TYPES) {
-    const m = encoded.get(t);
-    if (!m) continue;
-    h.update(t).update('\n');
-    for (const name of [...m.keys()].sort()) h.update(name).update('\0').update(m.get(name)!.version).update('\n');
+    const b = builds.get(t);
+    if (!b) continue;
+    h.update(t).update('\n').update(b.digest).update('\n');
   }
+  const encoded = new Map<TypeUrl, Map<string, EncodedResource>>();
   const versioned = new Map<TypeUrl, Map<string, XdsResource>>();
-  for (const [t, m] of encoded) versioned.set(t, new Map([...m].map(([n, e]) => [n, { name: n, value: e.value, version: e.version }])));
+  for (const [t, b] of builds) {
+    encoded.set(t, b.encoded);
+    versioned.set(t, b.versioned);
+  }
   return { snapshot: { version: h.digest('hex').slice(0, 16), resources: versioned, encoded }, errors: [], warnings };
 }
 

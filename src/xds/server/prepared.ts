@@ -72,7 +72,8 @@ export function diffSnapshots(prev: EncodedSnapshot, cur: EncodedSnapshot, type:
 }
 
 function diffBetween(prev: EncodedSnapshot, cur: EncodedSnapshot, type: TypeUrl): TypeDiff {
-  if (prev === cur) return NO_DIFF;
+  // The same snapshot, or a type built from the same map (a route change leaves every scope's clusters the same map).
+  if (prev === cur || prev.encoded.get(type) === cur.encoded.get(type)) return NO_DIFF;
   let byCur = diffMemo.get(prev);
   if (!byCur) diffMemo.set(prev, (byCur = new WeakMap()));
   let byType = byCur.get(cur);

@@ -267,21 +267,24 @@ export function outboundClusters(view: ProxyView): ClusterSet {
 const clustersMemo = new FragmentMemo<ClusterSet>();
 
 /** Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original destination). */
+/** Envoy's fixed clusters never change: one object each, so every scope's cluster list holds the same ones. */
+let fixed: { blackhole: XdsResource; passthrough: XdsResource; inboundPassthrough: XdsResource } | undefined;
+
 export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {
-  out.clusters.set(BLACKHOLE, clusterResource(BLACKHOLE, { name: BLACKHOLE, type: 'STATIC', connect_timeout: durationOf(10_000) }));
-  out.clusters.set(PASSTHROUGH, clusterResource(PASSTHROUGH, { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(10_000) }));
-  if (inbound) {
-    out.clusters.set(
-      INBOUND_PASSTHROUGH,
-      clusterResource(INBOUND_PASSTHROUGH, {
-        name: INBOUND_PASSTHROUGH,
-        type: 'ORIGINAL_DST',
-        lb_policy: 'CLUSTER_PROVIDED',
-        connect_timeout: durationOf(10_000),
-        upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } },
-      }),
-    );
-  }
+  fixed ??= {
+    blackhole: clusterResource(BLACKHOLE, { name: BLACKHOLE, type: 'STATIC', connect_timeout: durationOf(10_000) }),
+    passthrough: clusterResource(PASSTHROUGH, { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: durationOf(10_000) }),
+    inboundPassthrough: clusterResource(INBOUND_PASSTHROUGH, {
+      name: INBOUND_PASSTHROUGH,
+      type: 'ORIGINAL_DST',
+      lb_policy: 'CLUSTER_PROVIDED',
+      connect_timeout: durationOf(10_000),
+      upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } },
+    }),
+  };
+  out.clusters.set(BLACKHOLE, fixed.blackhole);
+  out.clusters.set(PASSTHROUGH, fixed.passthrough);
+  if (inbound) out.clusters.set(INBOUND_PASSTHROUGH, fixed.inboundPassthrough);
 }
 
 /** `inbound|port||`: the local application on 127.0.0.1:<endpoint port>. */

@@ -4,6 +4,7 @@
 // May import src/api, src/mesh and src/config/load.ts (canonicalJson);
 // never the xDS server or cache.
 
+import { createHash } from 'node:crypto';
 import type { Diagnostic, ProxyInfo, ProxyResources, TypeUrl, XdsResource } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
 import type { MeshModel } from '../../mesh/model.js';
@@ -201,14 +202,40 @@ function inboundKey(view: ProxyView): string {
   return parts.join('|');
 }
 
-function byType(listeners: Map<string, XdsResource>, routes: Map<string, XdsResource>, clusters: Map<string, XdsResource>, endpoints: Map<string, XdsResource>, secrets = new Map<string, XdsResource>()): ProxyResources {
+function byType(listeners: Map<string, XdsResource>, routes: Map<string, XdsResource>, clusters: Map<string, XdsResource>, endpoints: Map<string, XdsResource>, secrets = new Map<string, XdsResource>(), one = sorted): ProxyResources {
   return new Map<TypeUrl, ReadonlyMap<string, XdsResource>>([
-    [TYPE_URL.listener, sorted(listeners)],
-    [TYPE_URL.route, sorted(routes)],
-    [TYPE_URL.cluster, sorted(clusters)],
-    [TYPE_URL.endpoint, sorted(endpoints)],
-    [TYPE_URL.secret, sorted(secrets)],
+    [TYPE_URL.listener, one(listeners)],
+    [TYPE_URL.route, one(routes)],
+    [TYPE_URL.cluster, one(clusters)],
+    [TYPE_URL.endpoint, one(endpoints)],
+    [TYPE_URL.secret, one(secrets)],
   ]);
+}
+
+/**
+ * Scopes' resources of one type that are the same objects are one map:
+ * at Istio's default visibility every namespace's clusters and endpoints
+ * are the same service fragments, so they are one map for all of them (and
+ * with it, one encoding, one version and one difference from the last
+ * revision, worked out once: src/xds/cache/snapshot.ts, server/prepared.ts).
+ * Found by a hash of the objects' ids, checked entry by entry; held weakly.
+ */
+const sharedMaps = new Map<string, WeakRef<ReadonlyMap<string, XdsResource>>>();
+const sharedMapsGone = new FinalizationRegistry<string>((key) => {
+  if (sharedMaps.get(key)?.deref() === undefined) sharedMaps.delete(key);
+});
+
+function sharedMap(m: Map<string, XdsResource>): ReadonlyMap<string, XdsResource> {
+  if (m.size === 0) return sorted(m);
+  let ids = '';
+  for (const r of m.values()) ids += `${idOf(r)},`;
+  const key = `${m.size}:${createHash('sha1').update(ids).digest('base64')}`;
+  const found = sharedMaps.get(key)?.deref();
+  if (found && found.size === m.size && [...m].every(([n, r]) => found.get(n) === r)) return found;
+  const made = sorted(m);
+  sharedMaps.set(key, new WeakRef(made));
+  sharedMapsGone.register(made, key);
+  return made;
 }
 
 export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslateParts {
@@ -225,7 +252,7 @@ export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslatePar
   }
   const ob = outboundFor(proxy, model);
   let shared = sharedMemo.get(ob);
-  if (!shared) sharedMemo.set(ob, (shared = { resources: byType(ob.listeners, ob.routes, ob.clusters, ob.endpoints), diagnostics: ob.diagnostics }));
+  if (!shared) sharedMemo.set(ob, (shared = { resources: byType(ob.listeners, ob.routes, ob.clusters, ob.endpoints, undefined, sharedMap), diagnostics: ob.diagnostics }));
   if (proxy.kind === 'grpc') {
     // Its diagnostics name the service's resource: keyed by the service object, which an endpoint change replaces.
     const key = `${inboundKey(view)}|${view.inbound.map((i) => `${idOf(i.service)}@${i.endpoint.address}`).join(',')}`;

@@ -15,7 +15,9 @@ import { TYPE_URL } from '../../../../src/api/types.js';
 import { makeConfigSet } from '../../../../src/config/load.js';
 import { buildMeshModel, type MeshModel } from '../../../../src/mesh/index.js';
 import { buildServiceIndex } from '../../../../src/registry/config.js';
-import { translateWithDiagnostics } from '../../../../src/xds/translate/index.js';
+import { translateParts, translateWithDiagnostics } from '../../../../src/xds/translate/index.js';
+import { buildSnapshot, EncodeCache } from '../../../../src/xds/cache/snapshot.js';
+import { diffSnapshots } from '../../../../src/xds/server/prepared.js';
 import { memoStats } from '../../../../src/xds/translate/memo.js';
 import { RANDOM_MESH_PROXIES, randomMesh } from '../../../helpers/random-mesh.js';
 import { mutate, rng } from './mutate.js';
@@ -126,4 +128,27 @@ test('ownerOf: one object per tuple of objects, another as soon as one of them i
   t.not(ownerOf(a, b, c), ownerOf(a, [], c));
   t.not(ownerOf(a, b, c), ownerOf(a, c, b));
   t.not(ownerOf(a, b, c), ownerOf({}, b, c));
+});
+
+test('at default visibility, sidecars of other namespaces share one cluster map and one endpoint map, their snapshots one build of each, and a route change leaves both alone', (t) => {
+  const sidecar = (ns: string): ProxyInfo => ({ id: `s-${ns}`, kind: 'sidecar', namespace: ns, labels: {}, ips: [] });
+  const m1 = model(mesh(90, 8080));
+  const [a, b] = [translateParts(sidecar('a'), m1), translateParts(sidecar('b'), m1)];
+  for (const type of [TYPE_URL.cluster, TYPE_URL.endpoint]) t.is(a.shared!.resources.get(type), b.shared!.resources.get(type), `${type}: one map`);
+  // Route tables are built per namespace (short host names are relative to it), but the routes inside are the same objects.
+  t.not(a.shared!.resources.get(TYPE_URL.route), b.shared!.resources.get(TYPE_URL.route));
+  const routesOf = (p: typeof a) => (p.shared!.resources.get(TYPE_URL.route)!.get('80')!.value as { virtual_hosts: { name: string; routes: unknown[] }[] }).virtual_hosts.filter((v) => v.name.startsWith('svc')).map((v) => v.routes);
+  t.is(routesOf(a).length, 50);
+  routesOf(a).forEach((r, i) => t.is(r, routesOf(b)[i]));
+  const cache = new EncodeCache();
+  const [sa, sb] = [buildSnapshot(a.shared!.resources, cache).snapshot!, buildSnapshot(b.shared!.resources, cache).snapshot!];
+  t.is(sa.encoded.get(TYPE_URL.cluster), sb.encoded.get(TYPE_URL.cluster), 'one encoding of the clusters');
+  t.not(sa.encoded.get(TYPE_URL.route), sb.encoded.get(TYPE_URL.route));
+  // A route change: the next revision's clusters are the same map, and the difference for them is nothing.
+  const m2 = model(mesh(50, 8080), m1);
+  const a2 = translateParts(sidecar('a'), m2);
+  t.is(a2.shared!.resources.get(TYPE_URL.cluster), a.shared!.resources.get(TYPE_URL.cluster));
+  const sa2 = buildSnapshot(a2.shared!.resources, cache).snapshot!;
+  t.deepEqual(diffSnapshots(sa, sa2, TYPE_URL.cluster), { changed: [], removed: [] });
+  t.deepEqual(diffSnapshots(sa, sa2, TYPE_URL.route).changed.map((r) => r.name), ['80']);
 });
