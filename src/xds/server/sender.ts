@@ -12,10 +12,8 @@
 // Across all connections, the bytes in flight are bounded too (istiod's push
 // throttle, counted in bytes): a push to thousands of proxies goes out as
 // fast as they read, not all at once into memory. Connections waiting for
-// that budget are served oldest connection first, so proxies that connect
-// together get their whole config one after another (not each finishing
-// only with the last type of the last round); one that has waited longer
-// than `parkMs` goes ahead of them all, so none waits for ever. A write that
+// that budget are served oldest connection first, and one that has waited
+// longer than `parkMs` goes ahead of them all, so none waits for ever. A write that
 // has not completed after `parkMs` stops counting against it, so a few slow
 // or stuck clients cannot hold everyone else back (their own budgets and
 // the stall reset still bound them).

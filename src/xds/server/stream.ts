@@ -158,7 +158,8 @@ const namePoolGone = new FinalizationRegistry<string>((key) => {
 
 function sharedNames(names: Set<string>, key: string, list: readonly string[]): SharedNames {
   const found = namePool.get(key)?.deref();
-  if (found && found.names.size === names.size) return found;
+  // Checked name by name, not trusted to the hash.
+  if (found && found.names.size === names.size && [...names].every((n) => found.names.has(n))) return found;
   const made: SharedNames = { names, raw: list, key };
   namePool.set(key, new WeakRef(made));
   namePoolGone.register(made, key);
