@@ -59,6 +59,26 @@ function cidrOf(addr: string): CidrRange {
   return { address_prefix: a, prefix_len: { value: len !== undefined ? Number(len) : a!.includes(':') ? 128 : 32 } };
 }
 
+/**
+ * Virtual hosts by their routes (shared across namespaces when they read
+ * nothing of the proxy: routes.ts `portable`) and their name and domains:
+ * a service outside the proxy's namespace has the same domains from every
+ * namespace, so its virtual host is one object for all of them, checked and
+ * kept once (src/xds/proto.ts, reuse).
+ */
+const vhostMemo = new WeakMap<readonly object[], Map<string, VirtualHost>>();
+
+function virtualHost(name: string, domains: string[], routes: VirtualHost['routes']): VirtualHost {
+  const key = `${name}\0${domains.join(',')}`;
+  let byKey = vhostMemo.get(routes!);
+  if (!byKey) vhostMemo.set(routes!, (byKey = new Map()));
+  let vh = byKey.get(key);
+  if (!vh) byKey.set(key, (vh = { name, domains, routes }));
+  return vh;
+}
+
+let catchAll: { allow: VirtualHost; block: VirtualHost } | undefined;
+
 function outboundHttp(view: ProxyView, port: number, services: MeshService[], routes: Map<string, XdsResource>): Listener {
   const name = String(port);
   const used = new Set<string>();
@@ -68,13 +88,13 @@ function outboundHttp(view: ProxyView, port: number, services: MeshService[], ro
     domains.forEach((d) => used.add(d));
     if (domains.length === 0) continue;
     const vs = view.virtualServiceFor(svc.hostname);
-    vhosts.push({ name: `${svc.hostname}:${port}`, domains, routes: serviceRoutes({ view, gateway: 'mesh', port }, vs, svc, port) });
+    vhosts.push(virtualHost(`${svc.hostname}:${port}`, domains, serviceRoutes({ view, gateway: 'mesh', port }, vs, svc, port)));
   }
-  if (view.outboundPolicy === 'ALLOW_ANY') {
-    vhosts.push({ name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: durationOf(0) } }] });
-  } else {
-    vhosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
-  }
+  catchAll ??= {
+    allow: { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: durationOf(0) } }] },
+    block: { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] },
+  };
+  vhosts.push(view.outboundPolicy === 'ALLOW_ANY' ? catchAll.allow : catchAll.block);
   routes.set(name, routeResource(name, { name, virtual_hosts: vhosts, validate_clusters: { value: false } }));
   const lname = portListenerName(port);
   return {

@@ -140,6 +140,13 @@ test('at default visibility, sidecars of other namespaces share one cluster map 
   const routesOf = (p: typeof a) => (p.shared!.resources.get(TYPE_URL.route)!.get('80')!.value as { virtual_hosts: { name: string; routes: unknown[] }[] }).virtual_hosts.filter((v) => v.name.startsWith('svc')).map((v) => v.routes);
   t.is(routesOf(a).length, 50);
   routesOf(a).forEach((r, i) => t.is(r, routesOf(b)[i]));
+  // Their services are in a third namespace, so their domains are the same from both: one virtual host object each.
+  const vhostsOf = (p: typeof a) => (p.shared!.resources.get(TYPE_URL.route)!.get('80')!.value as { virtual_hosts: unknown[] }).virtual_hosts;
+  vhostsOf(a).forEach((v, i) => t.is(v, vhostsOf(b)[i]));
+  // From the services' own namespace the short names are added: other virtual hosts.
+  const own = translateParts(sidecar('ns'), m1);
+  t.not(vhostsOf(own)[0], vhostsOf(a)[0]);
+  t.true(((vhostsOf(own)[0] as { domains: string[] }).domains).includes('svc0'));
   const cache = new EncodeCache();
   const [sa, sb] = [buildSnapshot(a.shared!.resources, cache).snapshot!, buildSnapshot(b.shared!.resources, cache).snapshot!];
   t.is(sa.encoded.get(TYPE_URL.cluster), sb.encoded.get(TYPE_URL.cluster), 'one encoding of the clusters');
