@@ -24,7 +24,7 @@ import { streamAuthenticator, XDS_LIMITS, XdsServer } from '../xds/server/index.
 import { registerXdsDebugRoutes, xdsDebugSource } from '../xds/debug.js';
 import { SnapshotCache, translatingBuilder } from '../xds/cache/index.js';
 import { XdsEvents } from '../xds/callbacks.js';
-import { xdsMetrics } from '../xds/metrics.js';
+import { watchSendBudget, xdsMetrics } from '../xds/metrics.js';
 import { credentialsFor, trustBundleSecret } from '../xds/server/authorize.js';
 import { readCredentialsDir } from '../xds/server/credentials.js';
 import { debounce } from '../source/watch.js';
@@ -230,6 +230,7 @@ export function registerServe(program: Command): void {
         stallMs: positive('--xds-stall-timeout', opts.xdsStallTimeout) * 1000,
         totalSendBudgetBytes: positive('--xds-push-budget', opts.xdsPushBudget) * 1024 * 1024,
       });
+      watchSendBudget(() => server.sendTotals());
       const admin = new AdminServer();
       admin.setAdminToken(adminToken);
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));

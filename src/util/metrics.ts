@@ -24,3 +24,17 @@ export function metric<K extends Kind>(kind: K, name: string, help: string, labe
   if (kind === 'gauge') return new Gauge(opts) as Ctor<K>;
   return new Histogram({ ...opts, ...(buckets ? { buckets } : {}) }) as Ctor<K>;
 }
+
+/** A gauge whose value is read when Prometheus scrapes (`read` is asked then). */
+export function gaugeFrom(name: string, help: string, read: () => number): Gauge<string> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<string>;
+  return new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}

@@ -3,7 +3,7 @@
 // none. Names and labels are those the README lists.
 // Imports: src/util, src/xds/callbacks, src/xds/cache/snapshot (shortType).
 
-import { metric } from '../util/metrics.js';
+import { gaugeFrom, metric } from '../util/metrics.js';
 import { shortType } from './cache/snapshot.js';
 import type { XdsCallbacks } from './callbacks.js';
 
@@ -14,6 +14,16 @@ const convergence = metric('histogram', 'meshcd_xds_push_ack_seconds', 'Push to 
 const nacks = metric('counter', 'meshcd_xds_nacks_total', 'Responses rejected by proxies, by type', ['type']);
 const messageBytes = metric('histogram', 'meshcd_xds_message_bytes', 'Size of xDS responses, by type', ['type'], [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]);
 const oversize = metric('counter', 'meshcd_xds_oversize_refused_total', 'Responses not sent because they exceeded the client kind\'s message size limit, by type', ['type']);
+
+/** Where the send budget's figures are read at scrape time (serve's xDS server). */
+let sendTotals: (() => { inFlight: number; waiting: number }) | undefined;
+gaugeFrom('meshcd_xds_send_inflight_bytes', 'Bytes of xDS responses written and not yet taken by their clients, across all connections (bounded by --xds-push-budget)', () => sendTotals?.().inFlight ?? 0);
+gaugeFrom('meshcd_xds_send_waiting_connections', 'Connections with responses waiting for room in the push budget', () => sendTotals?.().waiting ?? 0);
+
+/** Reports the push budget of this server in meshcd_xds_send_* (read when scraped). */
+export function watchSendBudget(read: () => { inFlight: number; waiting: number }): void {
+  sendTotals = read;
+}
 
 /** Callbacks that keep the meshcd_xds_* stream metrics. */
 export function xdsMetrics(): XdsCallbacks {

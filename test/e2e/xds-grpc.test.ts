@@ -171,12 +171,15 @@ test.serial('a removed service gives UNAVAILABLE', async (t) => {
   t.deepEqual(await nacks(), []);
 });
 
-test.serial('syncz lists the proxyless clients with ACKed versions and zero NACKs; metrics show no NACKs', async (t) => {
+test.serial('syncz lists the proxyless clients with ACKed versions and zero NACKs; metrics show no NACKs and the push budget', async (t) => {
   const syncz = (await (await fetch(`${ctx.serve.admin}/debug/syncz`)).json()) as { proxies: { proxy: string; kind: string; types: Record<string, { ackedVersion?: string }> }[] };
   const client = syncz.proxies.find((p) => p.proxy === CLIENT_ID);
   t.truthy(client === undefined || client.kind === 'grpc');
   const metrics = await (await fetch(`${ctx.serve.admin}/metrics`)).text();
   t.notRegex(metrics, /meshcd_xds_nacks_total\{[^}]*\} [1-9]/);
   t.regex(metrics, /meshcd_xds_pushes_total\{type="Listener"\} [1-9]/);
+  // The push budget's gauges, read at scrape time: every response was taken by now.
+  t.regex(metrics, /^meshcd_xds_send_inflight_bytes \d+$/m);
+  t.regex(metrics, /^meshcd_xds_send_waiting_connections 0$/m);
   t.deepEqual(await nacks(), []);
 });

@@ -210,6 +210,11 @@ export class XdsServer {
     for (const c of [...this.conns.values()]) this.drop(c);
   }
 
+  /** The push budget now: bytes written and not yet taken, connections waiting for room. */
+  sendTotals(): { inFlight: number; waiting: number } {
+    return this.scheduler.totals();
+  }
+
   stats(): XdsStats {
     const byKind: Record<string, number> = {};
     for (const c of this.conns.values()) if (c.stream) byKind[c.stream.proxy.kind] = (byKind[c.stream.proxy.kind] ?? 0) + 1;

@@ -105,3 +105,22 @@ test('a closed stream gives its bytes back to the total budget', async (t) => {
   a!.done[0]!();
   t.deepEqual(s.totals(), { inFlight: 10, waiting: 0 });
 });
+
+test('the push budget is in /metrics, read when scraped', async (t) => {
+  const { registry } = await import('../../../../src/util/metrics.js');
+  const { watchSendBudget } = await import('../../../../src/xds/metrics.js');
+  const s = scheduler(100);
+  t.teardown(() => s.stop());
+  watchSendBudget(() => s.totals());
+  const [a, b] = [fake(), fake()];
+  s.open('a', a!).send(item('a1', 100));
+  s.open('b', b!).send(item('b1', 10));
+  const text = await registry.metrics();
+  t.regex(text, /^meshcd_xds_send_inflight_bytes 100$/m);
+  t.regex(text, /^meshcd_xds_send_waiting_connections 1$/m);
+  a!.done[0]!();
+  b!.done[0]!();
+  const after = await registry.metrics();
+  t.regex(after, /^meshcd_xds_send_inflight_bytes 0$/m);
+  t.regex(after, /^meshcd_xds_send_waiting_connections 0$/m);
+});
