@@ -1,7 +1,8 @@
-// Object identity as memo keys: a number per object (`idOf`) and one object
-// standing for a tuple of objects (`ownerOf`). Both on WeakMaps, so nothing
-// is kept alive by being named. Used by translation's memos
-// (src/xds/translate/memo.ts) and the snapshot builder (src/xds/cache).
+// Object identity as memo keys: a number per object (`idOf`), one object
+// standing for a tuple of objects (`ownerOf`), and one object for equal ones
+// (`WeakIntern`). All weak, so nothing is kept alive by being named. Used by
+// translation's memos (src/xds/translate), the snapshot builder
+// (src/xds/cache) and the xDS streams' shared name sets (src/xds/server).
 // Imports nothing.
 
 const ids = new WeakMap<object, number>();
@@ -34,4 +35,26 @@ export function ownerOf(first: object, ...rest: object[]): object {
   let owner = level.get(key) as object | undefined;
   if (!owner) level.set(key, (owner = {}));
   return owner;
+}
+
+/**
+ * One object for all that are equal: `get` gives the object kept under a key
+ * when `same` confirms it (a key may be a hash; it is not trusted alone),
+ * else keeps and gives `make()`'s. Held weakly: an entry goes with the last
+ * user of its object.
+ */
+export class WeakIntern<T extends object> {
+  private readonly pool = new Map<string, WeakRef<T>>();
+  private readonly gone = new FinalizationRegistry<string>((key) => {
+    if (this.pool.get(key)?.deref() === undefined) this.pool.delete(key);
+  });
+
+  get(key: string, same: (kept: T) => boolean, make: () => T): T {
+    const kept = this.pool.get(key)?.deref();
+    if (kept && same(kept)) return kept;
+    const made = make();
+    this.pool.set(key, new WeakRef(made));
+    this.gone.register(made, key);
+    return made;
+  }
 }

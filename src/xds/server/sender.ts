@@ -240,10 +240,14 @@ export class SendScheduler<M> {
   private finish(f: Flight): void {
     if (f.done) return;
     f.done = true;
-    if (f.counted) {
-      f.counted = false;
-      this.total -= f.bytes;
-    }
+    this.uncount(f);
+  }
+
+  /** The write's bytes no longer count against the total budget (it completed or was parked). */
+  private uncount(f: Flight): void {
+    if (!f.counted) return;
+    f.counted = false;
+    this.total -= f.bytes;
   }
 
   /** Serves connections waiting for the total budget, in order, while it allows. */
@@ -266,11 +270,7 @@ export class SendScheduler<M> {
     const fl = this.flights;
     let h = this.flightsHead;
     while (h < fl.length && (fl[h]!.done || fl[h]!.at < before)) {
-      const f = fl[h++]!;
-      if (!f.done && f.counted) {
-        f.counted = false;
-        this.total -= f.bytes;
-      }
+      this.uncount(fl[h++]!);
     }
     if (h > 1024 && h * 2 > fl.length) {
       this.flights = fl.slice(h);
@@ -342,8 +342,8 @@ class SessionHeap<M> {
     return top;
   }
 
-  /** Lowers the keys `f` gives a new one for; true if any changed. */
-  promote(f: (x: Session<M>) => number | undefined): boolean {
+  /** Lowers the keys `f` gives a new one for. */
+  promote(f: (x: Session<M>) => number | undefined): void {
     let changed = false;
     for (const x of this.a) {
       const k = f(x);
@@ -353,7 +353,6 @@ class SessionHeap<M> {
       }
     }
     if (changed) for (let i = (this.a.length >> 1) - 1; i >= 0; i--) this.down(i);
-    return changed;
   }
 
   private up(i: number): void {

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { ProxyInfo, TypeUrl } from '../../api/types.js';
 import { TYPE_URL } from '../../api/types.js';
+import { WeakIntern } from '../../util/identity.js';
 import { ALL_TYPES, shortType, type EncodedResource, type EncodedSnapshot } from '../cache/snapshot.js';
 import { maySendSecret, type SecretScope } from './authorize.js';
 import { diffSnapshots, preparedCache, resourceHash, versionOfSum, type Prepared } from './prepared.js';
@@ -151,19 +152,11 @@ interface SharedNames {
   raw: readonly string[];
   key: string;
 }
-const namePool = new Map<string, WeakRef<SharedNames>>();
-const namePoolGone = new FinalizationRegistry<string>((key) => {
-  if (namePool.get(key)?.deref() === undefined) namePool.delete(key);
-});
+const namePool = new WeakIntern<SharedNames>();
 
 function sharedNames(names: Set<string>, key: string, list: readonly string[]): SharedNames {
-  const found = namePool.get(key)?.deref();
   // Checked name by name, not trusted to the hash.
-  if (found && found.names.size === names.size && [...names].every((n) => found.names.has(n))) return found;
-  const made: SharedNames = { names, raw: list, key };
-  namePool.set(key, new WeakRef(made));
-  namePoolGone.register(made, key);
-  return made;
+  return namePool.get(key, (kept) => kept.names.size === names.size && [...names].every((n) => kept.names.has(n)), () => ({ names, raw: list, key }));
 }
 
 let nonceCounter = 0;

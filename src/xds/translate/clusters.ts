@@ -266,8 +266,11 @@ export function outboundClusters(view: ProxyView): ClusterSet {
 
 const clustersMemo = new FragmentMemo<ClusterSet>();
 
-/** Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original destination). */
-/** Envoy's fixed clusters never change: one object each, so every scope's cluster list holds the same ones. */
+/**
+ * Envoy's fixed clusters: BlackHole (no endpoints), Passthrough (original
+ * destination). They never change: one object each, so every scope's
+ * cluster list holds the same ones.
+ */
 let fixed: { blackhole: XdsResource; passthrough: XdsResource; inboundPassthrough: XdsResource } | undefined;
 
 export function envoyFixedClusters(out: ClusterSet, inbound: boolean): void {

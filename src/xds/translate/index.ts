@@ -14,7 +14,7 @@ import { gatewayResources } from './listeners-gateway.js';
 import { grpcClientResources, grpcServerListeners } from './listeners-grpc.js';
 import { sidecarInbound, sidecarOutbound } from './listeners-sidecar.js';
 import { ProxyView } from './view.js';
-import { FragmentMemo, idOf, ownerOf } from './memo.js';
+import { FragmentMemo, idOf, ownerOf, WeakIntern } from './memo.js';
 import { grpcSizeCheck } from './limits.js';
 import { localityInputs } from './locality.js';
 import { VIRTUAL_INBOUND } from '../names.js';
@@ -220,22 +220,14 @@ function byType(listeners: Map<string, XdsResource>, routes: Map<string, XdsReso
  * revision, worked out once: src/xds/cache/snapshot.ts, server/prepared.ts).
  * Found by a hash of the objects' ids, checked entry by entry; held weakly.
  */
-const sharedMaps = new Map<string, WeakRef<ReadonlyMap<string, XdsResource>>>();
-const sharedMapsGone = new FinalizationRegistry<string>((key) => {
-  if (sharedMaps.get(key)?.deref() === undefined) sharedMaps.delete(key);
-});
+const sharedMaps = new WeakIntern<ReadonlyMap<string, XdsResource>>();
 
 function sharedMap(m: Map<string, XdsResource>): ReadonlyMap<string, XdsResource> {
   if (m.size === 0) return sorted(m);
   let ids = '';
   for (const r of m.values()) ids += `${idOf(r)},`;
   const key = `${m.size}:${createHash('sha1').update(ids).digest('base64')}`;
-  const found = sharedMaps.get(key)?.deref();
-  if (found && found.size === m.size && [...m].every(([n, r]) => found.get(n) === r)) return found;
-  const made = sorted(m);
-  sharedMaps.set(key, new WeakRef(made));
-  sharedMapsGone.register(made, key);
-  return made;
+  return sharedMaps.get(key, (kept) => kept.size === m.size && [...m].every(([n, r]) => kept.get(n) === r), () => sorted(m));
 }
 
 export function translateParts(proxy: ProxyInfo, model: MeshModel): TranslateParts {

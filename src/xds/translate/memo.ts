@@ -12,7 +12,7 @@
 import type { Diagnostic } from '../../api/types.js';
 import { DiagnosticSink } from './common.js';
 
-export { idOf, ownerOf } from '../../util/identity.js';
+export { idOf, ownerOf, WeakIntern } from '../../util/identity.js';
 
 /** Fragments kept per owner object: a few keys each (a DestinationRule or scope that changed leaves its old entry to age out). */
 const PER_OWNER = 16;

@@ -315,19 +315,26 @@ function matchApplies(ctx: RouteContext, m: HttpMatchModel): boolean {
   return true;
 }
 
-/** Hosts a VirtualService's http routes send to or mirror to (what its routes read of the view besides itself). */
-const hostsMemo = new WeakMap<VirtualServiceModel, string[]>();
-function destinationHosts(vs: VirtualServiceModel): string[] {
-  let hosts = hostsMemo.get(vs);
-  if (!hosts) {
-    const set = new Set<string>();
-    for (const r of vs.http) {
-      for (const d of r.destinations) set.add(d.host);
-      for (const m of r.mirrors) set.add(m.destination.host);
-    }
-    hostsMemo.set(vs, (hosts = [...set].sort()));
+/**
+ * What a VirtualService's http routes read besides itself: the hosts (and
+ * subsets) they send to or mirror to, and whether a match looks at the
+ * source (labels or namespace). Worked out once per VirtualService object.
+ */
+interface RouteReads {
+  /** Destination and mirror hosts, sorted, each once. */
+  hosts: string[];
+  destinations: { host: string; subset?: string }[];
+  source: boolean;
+}
+const readsMemo = new WeakMap<VirtualServiceModel, RouteReads>();
+function routeReads(vs: VirtualServiceModel): RouteReads {
+  let r = readsMemo.get(vs);
+  if (!r) {
+    const destinations = vs.http.flatMap((h) => [...h.destinations, ...h.mirrors.map((m) => m.destination)]).map((d) => ({ host: d.host, ...(d.subset ? { subset: d.subset } : {}) }));
+    const source = vs.http.some((h) => h.matches.some((m) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined));
+    readsMemo.set(vs, (r = { hosts: [...new Set(destinations.map((d) => d.host))].sort(), destinations, source }));
   }
-  return hosts;
+  return r;
 }
 
 /**
@@ -339,7 +346,7 @@ function destinationHosts(vs: VirtualServiceModel): string[] {
 export function routesKey(ctx: RouteContext, vs: VirtualServiceModel | undefined, svc: MeshService | undefined, port: number): string {
   const { view } = ctx;
   const deps = [idOf(vs), port, ctx.gateway, portable(view, vs) ? view.proxy.kind : view.scopeKey, idOf(view.model.settings), idOf(svc ? view.destinationRule(svc.hostname) : undefined)];
-  if (vs) for (const h of destinationHosts(vs)) deps.push(idOf(view.serviceByHost.get(h)), idOf(view.destinationRule(h)));
+  if (vs) for (const h of routeReads(vs).hosts) deps.push(idOf(view.serviceByHost.get(h)), idOf(view.destinationRule(h)));
   return deps.join('|');
 }
 
@@ -363,16 +370,6 @@ function portable(view: ProxyView, vs: VirtualServiceModel | undefined): boolean
   return true;
 }
 
-const readsMemo = new WeakMap<VirtualServiceModel, { source: boolean; destinations: { host: string; subset?: string }[] }>();
-function routeReads(vs: VirtualServiceModel): { source: boolean; destinations: { host: string; subset?: string }[] } {
-  let r = readsMemo.get(vs);
-  if (!r) {
-    const destinations = vs.http.flatMap((h) => [...h.destinations, ...h.mirrors.map((m) => m.destination)]).map((d) => ({ host: d.host, ...(d.subset ? { subset: d.subset } : {}) }));
-    const source = vs.http.some((h) => h.matches.some((m) => m.sourceLabels !== undefined || m.sourceNamespace !== undefined));
-    readsMemo.set(vs, (r = { source, destinations }));
-  }
-  return r;
-}
 
 const routesMemo = new FragmentMemo<Route[]>();
 
