@@ -36,8 +36,8 @@ export interface Resource<K extends MeshKind = MeshKind> {
   origin: Origin;
   /** The document as parsed (plain JSON), used for schema checks, diffs and policies. */
   raw: Record<string, unknown>;
-  /** Content hash of the canonical JSON of `raw` (sha256 hex). */
-  digest: string;
+  /** Content hash of the canonical JSON of `raw` (sha256 hex); worked out when first read. */
+  readonly digest: string;
 }
 
 export type AnyResource = { [K in MeshKind]: Resource<K> }[MeshKind];

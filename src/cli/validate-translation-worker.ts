@@ -1,33 +1,36 @@
-// Worker thread behind startTranslation (validate-translation.ts). Two jobs,
-// in this order: parse the config files it is handed (half of a folder's, in
-// parallel with the main thread's half) and post the parsed documents back;
-// then wait for the loaded resources, rebuild the ConfigSet and post the
-// translation findings (the caller locates them).
+// Worker thread behind startTranslation (validate-translation.ts): load the
+// files the main thread read, sharing the parsing with it (each takes files
+// from a shared counter, then they trade results), and post the
+// translation findings for what it loaded (the caller locates them).
 
 import { parentPort } from 'node:worker_threads';
-import type { AnyResource, MeshSettings } from '../api/types.js';
-import { makeConfigSet } from '../config/load.js';
-import { parseConfigText, type ParseLimits } from '../config/parse.js';
-import { translationFindings } from './validate-translation.js';
+import type { Revision } from '../api/types.js';
+import { loadRevision } from '../config/load.js';
+import type { ParseLimits } from '../config/parse.js';
+import { parseShare, translationFindings, type ParsedShare } from './validate-translation.js';
 
 // Only the diagnostics are wanted here: resources' content versions are never read, so never hashed.
 // Load the translation's modules while the main thread reads and parses.
-const warm = import('./diff.js');
+const warm = import('./translator.js').then((m) => m.loadTranslator());
 
-type Message = { parse: { file: string; text: string }[]; limits: ParseLimits } | { resources: AnyResource[]; mesh: MeshSettings };
+type Message = { files: { file: string; text: string }[]; limits: ParseLimits; counter: Int32Array } | { parsed: ParsedShare };
+
+/** The files as a Revision: loaded here exactly as the main thread loads them. */
+function textRevision(files: { file: string; text: string }[]): Revision {
+  const texts = new Map(files.map((f) => [f.file, f.text]));
+  const enc = new TextEncoder();
+  return { source: 'dir', ref: 'dir', commit: '', id: '', paths: [...texts.keys()], read: async (p) => enc.encode(texts.get(p)), blobId: () => undefined };
+}
+
+let fromMain: (m: ParsedShare) => void = () => undefined;
+const parsed = new Promise<ParsedShare>((resolve) => (fromMain = resolve));
 
 parentPort!.on('message', async (m: Message) => {
-  if ('parse' in m) {
-    try {
-      parentPort!.postMessage({ parsed: m.parse.map(({ file, text }) => ({ file, ...parseConfigText(file, text, m.limits) })) });
-    } catch (err) {
-      parentPort!.postMessage({ parseError: (err as Error).message });
-    }
-    return;
-  }
+  if ('parsed' in m) return fromMain(m.parsed);
   try {
+    const load = await loadRevision(textRevision(m.files), { limits: m.limits, shareParse: (files) => parseShare(m.counter, files.length, (mine) => parentPort!.postMessage({ parsed: mine }), parsed) });
     await warm;
-    parentPort!.postMessage({ diagnostics: await translationFindings(makeConfigSet(m.resources, m.mesh)) });
+    parentPort!.postMessage({ diagnostics: await translationFindings(load.config) });
   } catch (err) {
     parentPort!.postMessage({ error: (err as Error).message });
   }

@@ -1,14 +1,17 @@
 // The translation step of `meshcd validate`: what `serve` and `diff` would
 // report from translating a config (MCD4xxx), and the worker thread that
 // computes it beside the validation, on the second core. The worker starts
-// (and loads its modules) while the folder is read, parses about half of the
-// files while the main thread parses the rest, receives the loaded
-// resources, and translates while the main thread validates; the caller ends
-// it as soon as the schema and rule layers find an error (serve translates
-// only an accepted revision) and otherwise uses its findings.
+// (and loads its modules) while the folder is read; then both threads load
+// the same files, taking them one at a time from a shared counter and
+// trading what they parsed, so each builds the same ConfigSet without
+// copying resources across; the worker translates its copy while the main
+// thread validates. The caller ends it as soon as the schema and rule
+// layers find an error (serve translates only an accepted revision) and
+// otherwise uses its findings.
 
 import { Worker } from 'node:worker_threads';
 import type { AnyResource, ConfigSet, Diagnostic, MeshSettings, Origin, ProxyInfo, ResourceKey } from '../api/types.js';
+import type { ParseShare } from '../config/load.js';
 import type { ParsedFile, ParseLimits } from '../config/parse.js';
 import { deriveProxies } from '../diff/envoy.js';
 import { resolveExportTo } from '../registry/config.js';
@@ -22,7 +25,7 @@ import { resolveExportTo } from '../registry/config.js';
  * exported to fewer than all). Deduplicated by code, resource and message.
  */
 export async function translationFindings(config: ConfigSet): Promise<Diagnostic[]> {
-  const { loadTranslator } = await import('./diff.js');
+  const { loadTranslator } = await import('./translator.js');
   const t = await loadTranslator();
   if (typeof t === 'string') return [];
   const index = t.buildServiceIndex(config);
@@ -76,36 +79,47 @@ export function representativeProxies(config: ConfigSet, proxies: readonly Proxy
 
 export interface TranslationJob {
   /**
-   * Parses some of the files on the worker (LoadOptions.parseElsewhere): it
-   * takes about half of them, by size, and parses them while this thread
-   * parses the rest.
+   * LoadOptions.shareParse for this thread: hands the files to the worker,
+   * which loads them too (sharing the parsing) and translates what it loaded.
    */
-  parse(files: { file: string; text: string }[], limits: ParseLimits): Map<string, Promise<ParsedFile>>;
-  /** Hands the loaded resources over; translation starts. */
-  translate(resources: readonly AnyResource[], mesh: MeshSettings): void;
+  shareParse(files: { file: string; text: string }[], limits: ParseLimits): ParseShare;
   /** The findings (without origins); rejects when the worker failed (the caller may translate in-process instead). */
   result: Promise<Diagnostic[]>;
   cancel(): void;
 }
 
-/** The worker's share of the parsing: the last files whose sizes add up to about half. */
-export function workerShare(files: readonly { file: string; text: string }[]): { file: string; text: string }[] {
-  const total = files.reduce((n, f) => n + f.text.length, 0);
-  let taken = 0;
-  let i = files.length;
-  while (i > 0 && taken + files[i - 1]!.text.length <= total / 2) taken += files[--i]!.text.length;
-  return files.slice(i);
+/** What one thread sends the other: the files it parsed, by index. */
+export type ParsedShare = [number, ParsedFile][];
+
+/**
+ * One side of a parse shared by two threads: files are taken one at a time
+ * from `counter` (an Int32Array on a SharedArrayBuffer both hold), so a
+ * thread that starts late or parses slower takes fewer. A side that took
+ * every file does not wait for the other.
+ */
+export function parseShare(counter: Int32Array, total: number, send: (mine: ParsedShare) => void, receive: Promise<ParsedShare>): ParseShare {
+  return {
+    claim: () => {
+      const i = Atomics.add(counter, 0, 1);
+      return i < total ? i : -1;
+    },
+    async exchange(mine) {
+      send([...mine]);
+      return mine.size === total ? new Map() : new Map(await receive);
+    },
+  };
 }
 
-type Reply = { diagnostics?: Diagnostic[]; error?: string; parsed?: (ParsedFile & { file: string })[]; parseError?: string };
+type Reply = { diagnostics?: Diagnostic[]; error?: string; parsed?: ParsedShare };
 
-/** Starts a worker thread that parses the files and translates the resources it is handed. */
+/** Starts a worker thread that loads the files it is handed (sharing the parse) and translates them. */
 export function startTranslation(): TranslationJob {
   const worker = new Worker(new URL('./validate-translation-worker.js', import.meta.url));
-  let parsed: ((r: Reply) => void) | undefined;
+  let fromWorker: (m: ParsedShare) => void = () => undefined;
+  const parsed = new Promise<ParsedShare>((resolve) => (fromWorker = resolve));
   const result = new Promise<Diagnostic[]>((resolve, reject) => {
     worker.on('message', (m: Reply) => {
-      if (m.parsed || m.parseError !== undefined) parsed?.(m);
+      if (m.parsed) fromWorker(m.parsed);
       else if (m.diagnostics) resolve(m.diagnostics);
       else reject(new Error(m.error ?? 'translation worker failed'));
     });
@@ -114,17 +128,14 @@ export function startTranslation(): TranslationJob {
   });
   result.catch(() => undefined); // a cancelled job's rejection is nobody's business
   return {
-    parse(files, limits) {
-      const share = workerShare(files);
-      const batch = new Promise<Map<string, ParsedFile>>((resolve, reject) => {
-        parsed = (m) => (m.parsed ? resolve(new Map(m.parsed.map(({ file, documents, diagnostics }) => [file, { documents, diagnostics }]))) : reject(new Error(m.parseError)));
-        result.catch((err: Error) => reject(err));
-      });
-      batch.catch(() => undefined); // each file's promise below carries the failure; the loader then parses that file itself
-      worker.postMessage({ parse: share, limits });
-      return new Map(share.map(({ file }) => [file, batch.then((m) => m.get(file)!)]));
+    shareParse(files, limits) {
+      const counter = new Int32Array(new SharedArrayBuffer(4));
+      worker.postMessage({ files, limits, counter });
+      // A failed worker answers nothing: the files it took are then parsed here.
+      const theirs = Promise.race([parsed, result.then((): ParsedShare => [])]);
+      theirs.catch(() => undefined); // not awaited when this thread took every file
+      return parseShare(counter, files.length, (mine) => worker.postMessage({ parsed: mine }), theirs);
     },
-    translate: (resources, mesh) => worker.postMessage({ resources, mesh }),
     result,
     cancel: () => void worker.terminate(),
   };

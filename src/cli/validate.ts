@@ -16,6 +16,7 @@ import { formatSarif, formatText, structured, type ValidationReport } from '../v
 import { EXIT, UserError } from './exit.js';
 import { checkOutput, printStructured } from './output.js';
 import { packageVersion } from './version.js';
+import { tuneForOneShot } from './one-shot.js';
 
 interface ValidateFlags {
   output: string;
@@ -67,14 +68,15 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
   let rev;
   try {
     // Only config files are read: a folder's other files (binaries, /proc entries) are none of validate's business.
-    rev = await readFolderRevision(dir, { filter: isConfigPath });
+    rev = await readFolderRevision(dir, { filter: isConfigPath, sync: true });
   } catch (err) {
     job?.cancel();
     throw new UserError(namingPath(dir, err));
   }
-  // The worker parses about half of the files meanwhile.
-  const load = await loadRevision(rev, job ? { parseElsewhere: (files, limits) => job.parse(files, limits) } : {});
-  job?.translate(load.config.resources, load.config.mesh);
+  // The worker loads the same files meanwhile, sharing the parsing, and translates its copy.
+  let shared = false;
+  const load = await loadRevision(rev, job ? { shareParse: (files, limits) => ((shared = true), job.shareParse(files, limits)) } : {});
+  if (job && !shared) job.cancel(); // it has nothing to load: the findings come from translating here
   // serve rejects a revision with errors before translating it, so translation findings come only for a valid one:
   // the worker stops as soon as the per-resource layers find an error.
   let cancelled = false;
@@ -114,6 +116,7 @@ export function registerValidate(program: Command): void {
       const format = checkOutput(opts.output, ['text', 'json', 'yaml', 'sarif'] as const);
       if (!['error', 'warning', 'info'].includes(opts.severity)) throw new UserError(`--severity: "${opts.severity}" is not one of error, warning, info`);
       const min = opts.severity as Severity;
+      tuneForOneShot();
       const { report, policies } = await runValidate(dir, { policyDirs: opts.policies, defaultPolicies: opts.defaultPolicies, translation: opts.translation, defaultIngressGateway: opts.defaultIngressGateway });
       if (format === 'text') process.stdout.write(formatText(report, min));
       else if (format === 'sarif') process.stdout.write(JSON.stringify(formatSarif(report, { toolVersion: packageVersion(), policies, min }), null, 2) + '\n');

@@ -48,12 +48,22 @@ export interface LoadOptions {
   /** Names the source in origins when several sources are merged. */
   sourceName?: string;
   /**
-   * Parses some files elsewhere (`meshcd validate` hands half of them to its
-   * worker thread): called once, with the decoded text of every file not in
-   * the cache, before this thread parses the rest; the files it returns
-   * results for are not parsed here. The result is as parseConfigText's.
+   * Shares the parsing with another thread that loads the same files (`meshcd
+   * validate` and its worker thread): called once, with the decoded text of
+   * every file not in the cache. Both threads take files one at a time until
+   * none is left, then trade results, so each ends with every file parsed
+   * and builds the same ConfigSet. A file the other thread took and did not
+   * return (it failed) is parsed here.
    */
-  parseElsewhere?: (files: { file: string; text: string }[], limits: ParseLimits) => Map<string, Promise<ParsedFile>>;
+  shareParse?: (files: { file: string; text: string }[], limits: ParseLimits) => ParseShare;
+}
+
+/** One thread's side of a shared parse (LoadOptions.shareParse). */
+export interface ParseShare {
+  /** The next file for this thread to parse (its index in the list), or -1 when every file is taken. */
+  claim(): number;
+  /** Hands this thread's results to the other; resolves with the other's (index → result). */
+  exchange(mine: ReadonlyMap<number, ParsedFile>): Promise<ReadonlyMap<number, ParsedFile>>;
 }
 
 export interface LoadResult {
@@ -96,23 +106,16 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
     if (decoded.text === undefined) slot.parsed = { text: '', documents: [], diagnostics: [decoded.diagnostic!] };
     else slot.text = decoded.text;
   }
-  const elsewhere = opts.parseElsewhere?.(slots.filter((s) => s.text !== undefined).map((s) => ({ file: s.file, text: s.text! })), limits) ?? new Map<string, Promise<ParsedFile>>();
-  for (const slot of slots) {
-    if (slot.text === undefined || elsewhere.has(slot.file)) continue;
-    const r = parseConfigText(slot.file, slot.text, limits);
-    slot.parsed = { text: slot.text, documents: r.documents, diagnostics: r.diagnostics };
-  }
-  for (const slot of slots) {
-    const there = slot.text !== undefined ? elsewhere.get(slot.file) : undefined;
-    if (!there) continue;
-    let r: ParsedFile;
-    try {
-      r = await there;
-    } catch {
-      r = parseConfigText(slot.file, slot.text!, limits); // the other thread failed: parse here
-    }
+  const todo = slots.filter((s) => s.text !== undefined);
+  const share = opts.shareParse?.(todo.map((s) => ({ file: s.file, text: s.text! })), limits);
+  const mine = new Map<number, ParsedFile>();
+  for (let i = share ? share.claim() : 0; i >= 0 && i < todo.length; i = share ? share.claim() : i + 1) mine.set(i, parseConfigText(todo[i]!.file, todo[i]!.text!, limits));
+  let theirs: ReadonlyMap<number, ParsedFile> = new Map();
+  if (share) theirs = await share.exchange(mine).catch(() => theirs);
+  todo.forEach((slot, i) => {
+    const r = mine.get(i) ?? theirs.get(i) ?? parseConfigText(slot.file, slot.text!, limits);
     slot.parsed = { text: slot.text!, documents: r.documents, diagnostics: r.diagnostics };
-  }
+  });
   for (const { file, blob, parsed: p, cached, readError } of slots) {
     if (readError) {
       diagnostics.push(readError);
@@ -238,7 +241,7 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
       });
       continue;
     }
-    const res: Resource = {
+    const res = {
       kind: known.kind,
       apiVersion,
       metadata: {
@@ -250,8 +253,10 @@ function buildConfigSet(pending: Pending[], sourceName: string | undefined) {
       spec: (isRecord(v.spec) ? v.spec : {}) as never,
       origin,
       raw: v,
-      digest: digestOf(v),
-    };
+    } as Omit<Resource, 'digest'> as Resource;
+    // Hashed when first read: `meshcd validate` never reads it, serve and diff do.
+    let digest: string | undefined;
+    Object.defineProperty(res, 'digest', { enumerable: true, get: () => (digest ??= digestOf(v)) });
     byKey.set(key, res as AnyResource);
     pendingByKey.set(key, p);
   }

@@ -20,15 +20,41 @@ test('routers, plus one gRPC client and one sidecar in namespaces that together 
   t.deepEqual(representativeProxies(onlyPublic.config, proxies).map((x) => `${x.kind}/${x.namespace}`), ['sidecar/a', 'grpc/a', 'router/istio-system']);
 });
 
-test('the worker thread finds what the in-process translation finds', async (t) => {
+test('the worker thread, sharing the parse, finds what the in-process translation finds', async (t) => {
   const { readFolderRevision } = await import('../../../src/source/folder.js');
   const { isConfigPath } = await import('../../../src/config/load.js');
-  const load = await loadRevision(await readFolderRevision('examples/mesh', { filter: isConfigPath }));
+  const rev = await readFolderRevision('examples/mesh', { filter: isConfigPath, sync: true });
+  const alone = await loadRevision(rev);
   const job = startTranslation();
-  job.translate(load.config.resources, load.config.mesh);
+  const load = await loadRevision(rev, { shareParse: (files, limits) => job.shareParse(files, limits) });
+  t.deepEqual(load.config.resources.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}@${r.origin.file}:${r.origin.line}`), alone.config.resources.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}@${r.origin.file}:${r.origin.line}`));
   const fromWorker = locateFindings(await job.result, load.locate);
-  const inProcess = locateFindings(await translationFindings(load.config), load.locate);
+  const inProcess = locateFindings(await translationFindings(alone.config), alone.locate);
   t.true(inProcess.length >= 4);
   t.deepEqual(fromWorker, inProcess);
   t.true(fromWorker.every((d) => d.code.startsWith('MCD4') && d.origin !== undefined));
+});
+
+test('with the worker gone, a load sharing its parse completes here without waiting for it', async (t) => {
+  const job = startTranslation();
+  job.cancel();
+  const files = { 'a.yaml': 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: x}\nspec: {hosts: [a.example.com]}\n' };
+  const load = await loadRevision(memoryRevision(files), { shareParse: (list, limits) => job.shareParse(list, limits) });
+  t.deepEqual(load.config.resources.map((r) => r.metadata.name), ['a']);
+  await t.throwsAsync(job.result);
+});
+
+test('validate with its worker finishes on a folder with no config files, and on one whose only file does not decode', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runValidate } = await import('../../../src/cli/validate.js');
+  const dir = await mkdtemp(join(tmpdir(), 'meshcd-validate-empty-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const empty = await runValidate(dir, { defaultPolicies: false });
+  t.is(empty.report.resources, 0);
+  t.deepEqual(empty.report.diagnostics, []);
+  await writeFile(join(dir, 'bad.yaml'), Buffer.from([0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0a]));
+  const bad = await runValidate(dir, { defaultPolicies: false });
+  t.deepEqual(bad.report.diagnostics.map((d) => d.code), ['MCD0004']);
 });
