@@ -170,14 +170,15 @@ export function matches(schema: JsonSchema, value: unknown): boolean {
 
 /** All findings for `value` against `schema`; `path` is where `value` sits. */
 export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: PathSegment[] = [], out: SchemaFinding[] = []): SchemaFinding[] {
-  const where = formatPath(path) || 'document';
+  // Formatted only for a finding: most nodes have none.
+  const where = () => formatPath(path) || 'document';
   if (value === null || value === undefined) {
-    if (schema.type && !schema.nullable) out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found null` });
+    if (schema.type && !schema.nullable) out.push({ kind: 'type', path, message: `\`${where()}\` must be ${TYPE_WORDS[schema.type]}, found null` });
     return out;
   }
   if (schema.type && !typeMatches(schema.type, value)) {
     const quote = schema.type === 'string' && (typeof value === 'number' || typeof value === 'boolean') ? ` (quote it in YAML: "${String(value)}")` : '';
-    out.push({ kind: 'type', path, message: `\`${where}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}${quote}`, blocking: true });
+    out.push({ kind: 'type', path, message: `\`${where()}\` must be ${TYPE_WORDS[schema.type]}, found ${describeValue(value)}${quote}`, blocking: true });
     return out;
   }
   if (schema.enum && !schema.enum.includes(value)) {
@@ -186,37 +187,37 @@ export function checkAgainstSchema(schema: JsonSchema, value: unknown, path: Pat
     out.push({
       kind: 'enum',
       path,
-      message: `\`${where}\` is ${describeValue(value)}; it must be one of ${allowed.join(', ')}${hint ? ` (did you mean \`${hint}\`?)` : ''}`,
+      message: `\`${where()}\` is ${describeValue(value)}; it must be one of ${allowed.join(', ')}${hint ? ` (did you mean \`${hint}\`?)` : ''}`,
       blocking: true,
     });
     return out;
   }
   if (typeof value === 'number' && schema.type === 'integer') {
     const [lo, hi] = schema.format === 'int32' ? [INT32_MIN, INT32_MAX] : schema.format === 'uint32' ? [0, UINT32_MAX] : [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
-    if (value < lo || value > hi) out.push({ kind: 'range', path, message: `\`${where}\` is ${value}, outside the ${schema.format ?? 'integer'} range ${lo}..${hi}` });
+    if (value < lo || value > hi) out.push({ kind: 'range', path, message: `\`${where()}\` is ${value}, outside the ${schema.format ?? 'integer'} range ${lo}..${hi}` });
   }
   if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) out.push({ kind: 'range', path, message: `\`${where}\` is ${value}; it must be at least ${schema.minimum}` });
-    if (schema.maximum !== undefined && value > schema.maximum) out.push({ kind: 'range', path, message: `\`${where}\` is ${value}; it must be at most ${schema.maximum}` });
+    if (schema.minimum !== undefined && value < schema.minimum) out.push({ kind: 'range', path, message: `\`${where()}\` is ${value}; it must be at least ${schema.minimum}` });
+    if (schema.maximum !== undefined && value > schema.maximum) out.push({ kind: 'range', path, message: `\`${where()}\` is ${value}; it must be at most ${schema.maximum}` });
   }
   if (typeof value === 'string') {
     // Kubernetes counts characters (runes), not UTF-16 units.
     const len = schema.minLength !== undefined || schema.maxLength !== undefined ? [...value].length : 0;
     if (schema.minLength !== undefined && len < schema.minLength) {
-      out.push({ kind: 'required', path, message: schema.minLength === 1 ? `\`${where}\` must not be empty` : `\`${where}\` must be at least ${schema.minLength} characters long` });
+      out.push({ kind: 'required', path, message: schema.minLength === 1 ? `\`${where()}\` must not be empty` : `\`${where()}\` must be at least ${schema.minLength} characters long` });
     }
-    if (schema.maxLength !== undefined && len > schema.maxLength) out.push({ kind: 'range', path, message: `\`${where}\` is ${len} characters long; it may be at most ${schema.maxLength}`, blocking: true });
-    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(value)) out.push({ kind: 'enum', path, message: `\`${where}\` is ${describeValue(value)}; it must match ${schema.pattern}` });
+    if (schema.maxLength !== undefined && len > schema.maxLength) out.push({ kind: 'range', path, message: `\`${where()}\` is ${len} characters long; it may be at most ${schema.maxLength}`, blocking: true });
+    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(value)) out.push({ kind: 'enum', path, message: `\`${where()}\` is ${describeValue(value)}; it must match ${schema.pattern}` });
   }
   if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push({ kind: 'range', path, message: `\`${where}\` has ${value.length} items; it may have at most ${schema.maxItems}`, blocking: true });
+    if (schema.minItems !== undefined && value.length < schema.minItems) out.push({ kind: 'required', path, message: `\`${where()}\` must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}` });
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) out.push({ kind: 'range', path, message: `\`${where()}\` has ${value.length} items; it may have at most ${schema.maxItems}`, blocking: true });
     if (schema.items) value.forEach((item, i) => checkAgainstSchema(schema.items!, item, [...path, i], out));
   }
   if (isObject(value)) {
     const n = Object.keys(value).length;
-    if (schema.minProperties !== undefined && n < schema.minProperties) out.push({ kind: 'required', path, message: `\`${where}\` must have at least ${schema.minProperties} entr${schema.minProperties === 1 ? 'y' : 'ies'}` });
-    if (schema.maxProperties !== undefined && n > schema.maxProperties) out.push({ kind: 'range', path, message: `\`${where}\` has ${n} entries; it may have at most ${schema.maxProperties}`, blocking: true });
+    if (schema.minProperties !== undefined && n < schema.minProperties) out.push({ kind: 'required', path, message: `\`${where()}\` must have at least ${schema.minProperties} entr${schema.minProperties === 1 ? 'y' : 'ies'}` });
+    if (schema.maxProperties !== undefined && n > schema.maxProperties) out.push({ kind: 'range', path, message: `\`${where()}\` has ${n} entries; it may have at most ${schema.maxProperties}`, blocking: true });
     checkObject(schema, value, path, out);
   }
   checkCombinators(schema, value, path, out);
@@ -262,7 +263,8 @@ function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: P
 }
 
 function checkCombinators(schema: JsonSchema, value: unknown, path: PathSegment[], out: SchemaFinding[]): void {
-  const where = formatPath(path) || 'document';
+  // Formatted only for a finding: most nodes have none.
+  const where = () => formatPath(path) || 'document';
   if (schema.allOf) for (const s of schema.allOf) checkCombinators(s, value, path, out);
   if (schema.oneOf || schema.anyOf) {
     const branches = (schema.oneOf ?? schema.anyOf)!;
@@ -274,7 +276,7 @@ function checkCombinators(schema: JsonSchema, value: unknown, path: PathSegment[
       out.push({
         kind: 'exclusive',
         path: [...path, present[1]!],
-        message: `only one of ${names.map((n) => `\`${n}\``).join(', ')} may be set in \`${where}\`; found ${present.map((n) => `\`${n}\``).join(' and ')}`,
+        message: `only one of ${names.map((n) => `\`${n}\``).join(', ')} may be set in \`${where()}\`; found ${present.map((n) => `\`${n}\``).join(' and ')}`,
       });
     } else {
       // Descend into the branch the value chose: generated CRD schemas nest
@@ -288,10 +290,10 @@ function checkCombinators(schema: JsonSchema, value: unknown, path: PathSegment[
           for (const [k, sub] of Object.entries(chosen.properties)) if (k in value) checkCombinators(sub, value[k], [...path, k], out);
         }
       }
-      if (!good && out.length === before) out.push({ kind: 'exclusive', path, message: `\`${where}\` does not match any allowed form` });
+      if (!good && out.length === before) out.push({ kind: 'exclusive', path, message: `\`${where()}\` does not match any allowed form` });
     }
   }
   if (schema.not && !schema.oneOf && !schema.anyOf && matches(schema.not, value)) {
-    out.push({ kind: 'exclusive', path, message: `\`${where}\` uses a combination of fields that is not allowed` });
+    out.push({ kind: 'exclusive', path, message: `\`${where()}\` uses a combination of fields that is not allowed` });
   }
 }
