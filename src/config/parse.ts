@@ -12,9 +12,16 @@
 // `[1.2.3.4, 001:db8::]` is two strings. test/unit/config/yaml-k8s.test.ts
 // checks both readers against sigs.k8s.io/yaml itself.
 
-import { LineCounter, parseAllDocuments, isMap, isSeq, isScalar, isPair, visit, Scalar, type Node, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlLib from 'yaml';
+import type { LineCounter, Node, Document, ParseOptions, DocumentOptions, SchemaOptions } from 'yaml';
 import { parseEvents, constructFromEvents } from 'js-yaml';
 import type { Diagnostic } from '../api/types.js';
+
+// The `yaml` library is loaded on first use: plain files never need it
+// (js-yaml reads them), and loading it costs each thread about 20 ms.
+let yamlLib: typeof YamlLib | undefined;
+const Y = (): typeof YamlLib => (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YamlLib);
 
 export interface ParseLimits {
   maxFileBytes: number;
@@ -139,17 +146,17 @@ const KUBE_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
  * a one-pair mapping `{001:db8:: null}`. Turn such pairs back into the string.
  */
 function kubeFlowColons(doc: Document.Parsed, text: string): void {
-  visit(doc, {
+  Y().visit(doc, {
     Map(_, map) {
       if (!map.flow || map.items.length !== 1) return;
       const pair = map.items[0]!;
       const key = pair.key as Node | null;
       const value = pair.value as Node | null;
-      if (!isScalar(key) || key.type !== 'PLAIN' || !key.range || (value && !(isScalar(value) && value.source === '' && value.value === null))) return;
+      if (!Y().isScalar(key) || key.type !== 'PLAIN' || !key.range || (value && !(Y().isScalar(value) && value.source === '' && value.value === null))) return;
       const end = key.range[1];
       if (text[end] !== ':' || !',]}'.includes(text[end + 1] ?? '')) return;
       if (map.range && text[map.range[0]] === '{') return; // an explicit {…} mapping stays one
-      const s = new Scalar(`${key.source}:`);
+      const s = new (Y().Scalar)(`${key.source}:`);
       s.range = [key.range[0], end + 1, end + 1];
       return s;
     },
@@ -186,10 +193,10 @@ function lineOf(lineStarts: number[], offset: number): number {
 export function parseThorough(file: string, text: string, limits: ParseLimits): ParsedFile {
   const diagnostics: Diagnostic[] = [];
   const documents: ParsedDocument[] = [];
-  const lineCounter = new LineCounter();
+  const lineCounter = new (Y().LineCounter)();
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, ...KUBE_YAML });
+    docs = Y().parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, ...KUBE_YAML });
   } catch (err) {
     return { documents, diagnostics: [fileError(file, 1, 'MCD0001', `cannot parse: ${errorText(err)}`)] };
   }
@@ -206,7 +213,7 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
       }
       continue;
     }
-    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty document
+    if (doc.contents === null || (Y().isScalar(doc.contents) && doc.contents.value === null)) continue; // empty document
     const depth = nodeDepth(doc.contents as Node, limits.maxDepth);
     if (depth > limits.maxDepth) {
       diagnostics.push(fileError(file, startLine, 'MCD0003', `document nests deeper than ${limits.maxDepth} levels; refused`));
@@ -228,11 +235,11 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
       continue;
     }
     // Kubernetes List: unwrap items, each with its own line.
-    if (isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) && isMap(doc.contents)) {
+    if (isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) && Y().isMap(doc.contents)) {
       const itemsNode = doc.contents.get('items', true);
       value.items.forEach((item: unknown, i: number) => {
         let line = startLine;
-        if (isSeq(itemsNode)) {
+        if (Y().isSeq(itemsNode)) {
           const n = itemsNode.items[i] as Node | undefined;
           if (n?.range) line = lineCounter.linePos(n.range[0]).line;
         }
@@ -257,9 +264,9 @@ export interface ParsedText {
 
 /** Parses a file's text once so that many paths can be located in it. */
 export function parseForLocate(text: string): ParsedText | undefined {
-  const lineCounter = new LineCounter();
+  const lineCounter = new (Y().LineCounter)();
   try {
-    const docs = parseAllDocuments(text, { lineCounter, ...KUBE_YAML });
+    const docs = Y().parseAllDocuments(text, { lineCounter, ...KUBE_YAML });
     if (!Array.isArray(docs)) return undefined;
     if (FLOW_COLON.test(text)) for (const d of docs) kubeFlowColons(d, text);
     return { docs, lineCounter };
@@ -283,9 +290,9 @@ export function lineOfPath(text: string | ParsedText | undefined, docLine: numbe
     const end = lineCounter.linePos(doc.contents.range[2]).line;
     let node: unknown = doc.contents;
     if (listIndex !== undefined) {
-      if (!isMap(node)) continue;
+      if (!Y().isMap(node)) continue;
       const items = node.get('items', true);
-      if (!isSeq(items)) continue;
+      if (!Y().isSeq(items)) continue;
       node = items.items[listIndex];
       if (!node || (node as Node).range === undefined || lineCounter.linePos((node as Node).range![0]).line !== docLine) continue;
     } else if (l !== docLine && !(docLine >= l && docLine <= end)) {
@@ -293,13 +300,13 @@ export function lineOfPath(text: string | ParsedText | undefined, docLine: numbe
     }
     let line = docLine;
     for (const seg of path) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (Y().isMap(node)) {
+        const pair = node.items.find((p) => Y().isPair(p) && Y().isScalar(p.key) && String(p.key.value) === String(seg));
         if (!pair) break;
         const keyNode = pair.key as Node;
         if (keyNode.range) line = lineCounter.linePos(keyNode.range[0]).line;
         node = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number') {
+      } else if (Y().isSeq(node) && typeof seg === 'number') {
         const item = node.items[seg] as Node | undefined;
         if (!item) break;
         if (item.range) line = lineCounter.linePos(item.range[0]).line;
@@ -321,9 +328,9 @@ function nodeDepth(root: Node, limit: number): number {
     const [n, d] = stack.pop()!;
     if (d > max) max = d;
     if (max > limit) return max;
-    if (isMap(n) || isSeq(n)) {
+    if (Y().isMap(n) || Y().isSeq(n)) {
       for (const item of n.items) {
-        if (isPair(item)) {
+        if (Y().isPair(item)) {
           if (item.value) stack.push([item.value, d + 1]);
         } else if (item) {
           stack.push([item, d + 1]);
