@@ -35,6 +35,30 @@ test('the worker thread, sharing the parse, finds what the in-process translatio
   t.true(fromWorker.every((d) => d.code.startsWith('MCD4') && d.origin !== undefined));
 });
 
+test('files parsed on the worker thread come back as this thread would have parsed them', async (t) => {
+  const { readFolderRevision } = await import('../../../src/source/folder.js');
+  const { isConfigPath } = await import('../../../src/config/load.js');
+  const rev = await readFolderRevision('examples', { filter: isConfigPath, sync: true });
+  const alone = await loadRevision(rev);
+  const job = startTranslation();
+  t.teardown(() => job.cancel());
+  let fromWorker = 0;
+  // This thread takes no file: the worker parses them all and sends them over.
+  const load = await loadRevision(rev, {
+    shareParse: (files, limits) => {
+      const s = job.shareParse(files, limits);
+      return { claim: () => -1, exchange: async (mine) => { const theirs = await s.exchange(mine); fromWorker = theirs.size; return theirs; } };
+    },
+  });
+  t.true(fromWorker > 0);
+  t.is(fromWorker, rev.paths.filter(isConfigPath).length - load.diagnostics.filter((d) => d.code === 'MCD0003' || d.code === 'MCD0004').length);
+  const show = (l: typeof load) => ({
+    resources: l.config.resources.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}@${r.origin.file}:${r.origin.line} ${JSON.stringify(r.raw)}`),
+    diagnostics: l.diagnostics.map((d) => `${d.code} ${d.origin?.file}:${d.origin?.line} ${d.message}`),
+  });
+  t.deepEqual(show(load), show(alone));
+});
+
 test('with the worker gone, a load sharing its parse completes here without waiting for it', async (t) => {
   const job = startTranslation();
   job.cancel();
