@@ -9,7 +9,7 @@
 //   garbage collection; a run that holds a hundred MB of config starts with
 //   room for it (worker threads started afterwards get it too; memory is
 //   taken as it is used, not reserved). On the bench: 3 full
-//   collections instead of 4 (`--trace-gc`), peak RSS 281–285 MiB against
+//   collections instead of 4 (`--trace-gc`), peak RSS 274–285 MiB against
 //   286–292 MiB without it (200 MB: 302–306 MiB), wall time within noise.
 
 import { setFlagsFromString } from 'node:v8';

@@ -10,7 +10,7 @@
 // otherwise uses its findings.
 
 import { Worker } from 'node:worker_threads';
-import type { AnyResource, ConfigSet, Diagnostic, MeshSettings, Origin, ProxyInfo, ResourceKey } from '../api/types.js';
+import type { ConfigSet, Diagnostic, Origin, ProxyInfo, ResourceKey } from '../api/types.js';
 import type { ParseShare } from '../config/load.js';
 import type { ParsedFile, ParseLimits } from '../config/parse.js';
 import { deriveProxies } from '../diff/envoy.js';
