@@ -36,7 +36,7 @@ export interface Resource<K extends MeshKind = MeshKind> {
   origin: Origin;
   /** The document as parsed (plain JSON), used for schema checks, diffs and policies. */
   raw: Record<string, unknown>;
-  /** Content hash of the canonical JSON of `raw` (sha256 hex); worked out when first read. */
+  /** Content hash of the canonical JSON of `raw` (sha256 hex); with LoadOptions.lazyDigests, worked out when first read. */
   readonly digest: string;
 }
 

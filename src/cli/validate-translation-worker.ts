@@ -28,7 +28,7 @@ const parsed = new Promise<ParsedShare>((resolve) => (fromMain = resolve));
 parentPort!.on('message', async (m: Message) => {
   if ('parsed' in m) return fromMain(m.parsed);
   try {
-    const load = await loadRevision(textRevision(m.files), { limits: m.limits, shareParse: (files) => parseShare(m.counter, files.length, (mine) => parentPort!.postMessage({ parsed: mine }), parsed) });
+    const load = await loadRevision(textRevision(m.files), { limits: m.limits, lazyDigests: true, shareParse: (files) => parseShare(m.counter, files.length, (mine) => parentPort!.postMessage({ parsed: mine }), parsed) });
     await warm;
     parentPort!.postMessage({ diagnostics: await translationFindings(load.config) });
   } catch (err) {

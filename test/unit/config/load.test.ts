@@ -101,3 +101,19 @@ test('removed Istio types (rbac.istio.io ServiceRole…, and their CRDs) are IST
     ['MCD0010', 'info', 11, 'apiextensions.k8s.io/v1 CustomResourceDefinition is not a mesh kind; ignored'],
   ]);
 });
+
+test('lazy digests are the eager ones, worked out when read, and copied by spreads and structured clones', async (t) => {
+  const files = {
+    'a.yaml': 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: x}\nspec: {hosts: [a.example.com], ports: [{number: 80, name: http, protocol: HTTP}]}\n',
+    'b.yaml': 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: b, namespace: x}\nspec: {hosts: [b], http: [{route: [{destination: {host: b}}]}]}\n',
+  };
+  const eager = await loadRevision(memoryRevision(files));
+  const lazy = await loadRevision(memoryRevision(files), { lazyDigests: true });
+  t.true(eager.config.resources.every((r) => Object.getOwnPropertyDescriptor(r, 'digest')?.value !== undefined));
+  t.true(lazy.config.resources.every((r) => typeof Object.getOwnPropertyDescriptor(r, 'digest')?.get === 'function'));
+  t.deepEqual(lazy.config.resources.map((r) => r.digest), eager.config.resources.map((r) => r.digest));
+  t.true(eager.config.resources.every((r) => /^[0-9a-f]{64}$/.test(r.digest)));
+  const r = lazy.config.resources[0]!;
+  t.is({ ...r }.digest, eager.config.resources[0]!.digest);
+  t.is(structuredClone(r).digest, eager.config.resources[0]!.digest);
+});
