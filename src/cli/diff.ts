@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Diagnostic, Revision } from '../api/types.js';
 import { isConfigPath, loadRevision, ParseCache } from '../config/load.js';
 import { annotateUnreadable, diffConfigSets } from '../diff/resources.js';
-import { envoyImpact, type EnvoyTranslator } from '../diff/envoy.js';
+import { envoyImpact } from '../diff/envoy.js';
 import { hasChanges, makeReport, renderJson, renderMarkdown, renderText, type DiffReport, type DiffSide, type EnvoySection } from '../diff/report.js';
 import { commitRevision, configPath, defaultBranch, GitError, mergeBase, normalizeSubPath, openRepo, resolveCommit, type LocalRepo } from '../git/repo.js';
 import { readFolderRevision } from '../source/folder.js';
