@@ -14,12 +14,8 @@
 
 import { setFlagsFromString } from 'node:v8';
 
-let tuned = false;
-
 /** Call before the work starts; affects this process and the worker threads it starts. */
 export function tuneForOneShot(): void {
-  if (tuned) return;
-  tuned = true;
   setFlagsFromString(`--interrupt-budget=${ONE_SHOT_INTERRUPT_BUDGET}`);
   setFlagsFromString(`--initial-old-space-size=${ONE_SHOT_INITIAL_OLD_SPACE_MB}`);
 }

@@ -1,7 +1,7 @@
 // Output formats shared by subcommands: --output text|json|yaml (plus
 // per-command extras such as sarif or markdown).
 
-import { createRequire } from 'node:module';
+import { yamlLibrary } from '../config/parse.js';
 import { UserError } from './exit.js';
 
 export function checkOutput<T extends string>(value: string, allowed: readonly T[]): T {
@@ -13,6 +13,5 @@ export function checkOutput<T extends string>(value: string, allowed: readonly T
 
 export function printStructured(format: 'json' | 'yaml', value: unknown): void {
   if (format === 'json') process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-  // `yaml` is loaded only for -o yaml.
-  else process.stdout.write((createRequire(import.meta.url)('yaml') as typeof import('yaml')).stringify(value, { lineWidth: 0 }));
+  else process.stdout.write(yamlLibrary().stringify(value, { lineWidth: 0 }));
 }

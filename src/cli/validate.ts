@@ -74,9 +74,7 @@ export async function runValidate(dir: string, opts: { policyDirs?: string[]; de
     throw new UserError(namingPath(dir, err));
   }
   // The worker loads the same files meanwhile, sharing the parsing, and translates its copy.
-  let shared = false;
-  const load = await loadRevision(rev, { lazyDigests: true, ...(job ? { shareParse: (files, limits) => ((shared = true), job.shareParse(files, limits)) } : {}) });
-  if (job && !shared) job.cancel(); // it has nothing to load: the findings come from translating here
+  const load = await loadRevision(rev, { lazyDigests: true, ...(job ? { shareParse: (files, limits) => job.shareParse(files, limits) } : {}) });
   // serve rejects a revision with errors before translating it, so translation findings come only for a valid one:
   // the worker stops as soon as the per-resource layers find an error.
   let cancelled = false;

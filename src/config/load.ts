@@ -116,8 +116,10 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
   }
   const todo = slots.filter((s) => s.text !== undefined);
   const share = opts.shareParse?.(todo.map((s) => ({ file: s.file, text: s.text! })), limits);
+  let next = 0;
+  const claim = share ? () => share.claim() : () => next++;
   const mine = new Map<number, ParsedFile>();
-  for (let i = share ? share.claim() : 0; i >= 0 && i < todo.length; i = share ? share.claim() : i + 1) mine.set(i, parseConfigText(todo[i]!.file, todo[i]!.text!, limits));
+  for (let i = claim(); i >= 0 && i < todo.length; i = claim()) mine.set(i, parseConfigText(todo[i]!.file, todo[i]!.text!, limits));
   let theirs: ReadonlyMap<number, ParsedFile> = new Map();
   if (share) theirs = await share.exchange(mine).catch(() => theirs);
   todo.forEach((slot, i) => {

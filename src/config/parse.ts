@@ -21,7 +21,8 @@ import type { Diagnostic } from '../api/types.js';
 // The `yaml` library is loaded on first use: plain files never need it
 // (js-yaml reads them), and loading it costs each thread about 20 ms.
 let yamlLib: typeof YamlLib | undefined;
-const Y = (): typeof YamlLib => (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YamlLib);
+export const yamlLibrary = (): typeof YamlLib => (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YamlLib);
+const Y = yamlLibrary;
 
 export interface ParseLimits {
   maxFileBytes: number;

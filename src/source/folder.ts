@@ -3,7 +3,7 @@
 // Watching the folder for changes (chokidar) lives beside this in watch code.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Revision } from '../api/types.js';
@@ -15,11 +15,9 @@ export class SourceError extends Error {
   }
 }
 
-function listFiles(root: string, sync: true): string[];
-function listFiles(root: string, sync: boolean): Promise<string[]> | string[];
 function listFiles(root: string, sync: boolean): Promise<string[]> | string[] {
   const out: string[] = [];
-  const add = (dir: string, entries: import('node:fs').Dirent[]): string[] => {
+  const add = (dir: string, entries: Dirent[]): string[] => {
     const dirs: string[] = [];
     for (const e of entries) {
       if (e.name.startsWith('.') || e.name === 'node_modules') continue;
@@ -118,10 +116,10 @@ export async function readFolderRevision(dir: string, opts: FolderRevisionOption
   const index = opts.index ?? new FolderIndex();
   index.hashed = 0;
   const now = Date.now();
-  // A few files at a time: thousands of stats one after the other wait on each other for nothing.
   const found: { id: string; bytes: Uint8Array }[] = new Array(paths.length);
   let next = 0;
   if (opts.sync) paths.forEach((p, i) => (found[i] = index.entrySync(join(root, p), p, now)));
+  // Else a few files at a time: thousands of stats one after the other wait on each other for nothing.
   else await Promise.all(Array.from({ length: Math.min(16, paths.length) }, async () => {
     while (next < paths.length) {
       const i = next++;

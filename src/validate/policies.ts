@@ -395,9 +395,16 @@ export function evaluatePolicies(load: LoadResult, policies: readonly CompiledPo
     for (const ns of [...names].sort()) {
       const first = byNamespace.get(ns)?.[0];
       let origin: Origin | undefined;
-      // Located only for a finding: locating reads the MeshConfig's file again.
-      const originOf = () => (origin ??= (meshConfig && ns in declared && load.locate(resourceKey('MeshConfig', '', meshConfig.metadata.name), `spec.namespaces.${ns}`)) || first?.origin || meshConfig?.origin || { file: '-', line: 0 });
-      namespaceSubjects.push({ kind: 'Namespace', namespace: ns, key: `Namespace//${ns}`, object: toCel({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: labelsOf(ns) } }), get origin() { return originOf(); } });
+      namespaceSubjects.push({
+        kind: 'Namespace',
+        namespace: ns,
+        key: `Namespace//${ns}`,
+        object: toCel({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: labelsOf(ns) } }),
+        // Located only for a finding: locating reads the MeshConfig's file again.
+        get origin() {
+          return (origin ??= (meshConfig && ns in declared && load.locate(resourceKey('MeshConfig', '', meshConfig.metadata.name), `spec.namespaces.${ns}`)) || first?.origin || meshConfig?.origin || { file: '-', line: 0 });
+        },
+      });
     }
   }
   for (const policy of policies) {

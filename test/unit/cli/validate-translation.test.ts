@@ -20,10 +20,15 @@ test('routers, plus one gRPC client and one sidecar in namespaces that together 
   t.deepEqual(representativeProxies(onlyPublic.config, proxies).map((x) => `${x.kind}/${x.namespace}`), ['sidecar/a', 'grpc/a', 'router/istio-system']);
 });
 
-test('the worker thread, sharing the parse, finds what the in-process translation finds', async (t) => {
+/** A folder of the repository, read as validate reads it. */
+async function folderRevision(dir: string) {
   const { readFolderRevision } = await import('../../../src/source/folder.js');
   const { isConfigPath } = await import('../../../src/config/load.js');
-  const rev = await readFolderRevision('examples/mesh', { filter: isConfigPath, sync: true });
+  return readFolderRevision(dir, { filter: isConfigPath, sync: true });
+}
+
+test('the worker thread, sharing the parse, finds what the in-process translation finds', async (t) => {
+  const rev = await folderRevision('examples/mesh');
   const alone = await loadRevision(rev);
   const job = startTranslation();
   const load = await loadRevision(rev, { shareParse: (files, limits) => job.shareParse(files, limits) });
@@ -36,9 +41,8 @@ test('the worker thread, sharing the parse, finds what the in-process translatio
 });
 
 test('files parsed on the worker thread come back as this thread would have parsed them', async (t) => {
-  const { readFolderRevision } = await import('../../../src/source/folder.js');
   const { isConfigPath } = await import('../../../src/config/load.js');
-  const rev = await readFolderRevision('examples', { filter: isConfigPath, sync: true });
+  const rev = await folderRevision('examples');
   const alone = await loadRevision(rev);
   const job = startTranslation();
   t.teardown(() => job.cancel());
