@@ -61,3 +61,25 @@ test('a file modified in the last two seconds is read every time, even with the 
   await readFolderRevision(dir, { index });
   t.is(index.hashed, 1, 'the recent file only');
 });
+
+test('a synchronous read gives the revision the asynchronous read gives, and uses the index the same way', async (t) => {
+  const dir = await folder(t);
+  await old(join(dir, 'a.yaml'), 'a: 1\n');
+  await old(join(dir, 'b.json'), '{"b": 1}\n');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(join(dir, 'sub'));
+  await old(join(dir, 'sub', 'c.yaml'), 'c: 1\n');
+  await mkdir(join(dir, '.hidden'));
+  await old(join(dir, '.hidden', 'd.yaml'), 'd: 1\n');
+  const asyncRead = await readFolderRevision(dir);
+  const index = new FolderIndex();
+  const syncRead = await readFolderRevision(dir, { sync: true, index });
+  t.is(index.hashed, 3);
+  t.is(syncRead.id, asyncRead.id);
+  t.deepEqual(syncRead.paths, ['a.yaml', 'b.json', 'sub/c.yaml']);
+  t.deepEqual(syncRead.paths, asyncRead.paths);
+  for (const p of syncRead.paths) t.is(syncRead.blobId(p), asyncRead.blobId(p));
+  t.is(new TextDecoder().decode(await syncRead.read('sub/c.yaml')), 'c: 1\n');
+  await readFolderRevision(dir, { sync: true, index });
+  t.is(index.hashed, 0, 'nothing read again');
+});

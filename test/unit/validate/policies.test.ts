@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePolicyText, evaluatePolicies, loadPolicies, selectorMatches, type CompiledPolicy } from '../../../src/validate/policies.js';
+import { compilePolicyText, DEFAULT_POLICY_DIR, evaluatePolicies, loadPolicies, selectorMatches, type CompiledPolicy } from '../../../src/validate/policies.js';
 import { brief, loadFiles } from './analyzers/_helpers.js';
 
 const MESH = `apiVersion: meshcd.io/v1alpha1
@@ -313,4 +313,18 @@ test('a later folder overrides a baseline policy of the same name; missing folde
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a Namespace subject is located in the MeshConfig only when a policy reports it', async (t) => {
+  const { policies } = await loadPolicies([DEFAULT_POLICY_DIR]);
+  const located: string[] = [];
+  const counting = (load: Awaited<ReturnType<typeof loadFiles>>) => ({ ...load, locate: (key: string, path: string) => (located.push(`${key} ${path}`), load.locate(key as never, path)) });
+  // prod is labelled env=production in MESH: with a namespace-wide STRICT policy nothing is reported, so nothing is located.
+  const clean = counting(await loadFiles({ 'mesh.yaml': MESH, 't.yaml': 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: prod}\nspec: {mtls: {mode: STRICT}}\n' }));
+  t.deepEqual(evaluatePolicies(clean, policies).filter((d) => d.code === 'POL-production-strict-mtls'), []);
+  t.deepEqual(located, []);
+  const bare = counting(await loadFiles({ 'mesh.yaml': MESH, 't.yaml': 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: some, namespace: prod}\nspec: {selector: {matchLabels: {app: a}}, mtls: {mode: STRICT}}\n' }));
+  const found = evaluatePolicies(bare, policies).filter((d) => d.code === 'POL-production-strict-mtls');
+  t.deepEqual(found.map((d) => `${d.origin?.file}:${d.origin?.line}`), ['mesh.yaml:6']);
+  t.true(located.some((l) => l.endsWith('spec.namespaces.prod')));
 });
