@@ -90,6 +90,8 @@ test.serial('an unhandled rejection and an uncaught exception in serve are logge
   const metrics = await eventually(async () => {
     const m = await (await fetch(`${s.admin}/metrics`)).text();
     if (!/meshcd_process_faults_total\{kind="uncaught_exception"\} 1/.test(m) || !/meshcd_process_faults_total\{kind="unhandled_rejection"\} 1/.test(m)) throw new Error('faults not counted yet');
+    // The count is kept before the log line has come through the pipe: wait for both lines too (the assertions below check them).
+    if (s.stderr().split('\n').filter((l) => l.includes('serving continues')).length < 2) throw new Error('fault log lines not read yet');
     return m;
   }, 20_000);
   t.regex(metrics, /meshcd_process_faults_total/);
