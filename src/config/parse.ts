@@ -17,6 +17,7 @@ import type * as YamlLib from 'yaml';
 import type { LineCounter, Node, Document, ParseOptions, DocumentOptions, SchemaOptions } from 'yaml';
 import { parseEvents, constructFromEvents } from 'js-yaml';
 import type { Diagnostic } from '../api/types.js';
+import { parsePlainYaml } from './parse-plain.js';
 
 // The `yaml` library is loaded on first use: plain files never need it
 // (js-yaml reads them), and loading it costs each thread about 20 ms.
@@ -82,12 +83,23 @@ export function parseConfigText(file: string, text: string, limits: ParseLimits 
 
 /**
  * The common case — plain YAML without anchors, no List, no error — read
- * with js-yaml's event parser, about four times faster than building the
- * `yaml` library's document tree. Anything else returns undefined and goes
- * the thorough way, which gives located diagnostics and alias limits.
+ * without building the `yaml` library's document tree: the usual Kubernetes
+ * shapes by parse-plain.ts, the rest by js-yaml's event parser (about four
+ * times faster than the tree). Anything else returns undefined and goes the
+ * thorough way, which gives located diagnostics and alias limits.
  */
 export function parseFast(text: string, limits: ParseLimits): ParsedFile | undefined {
   if (KUBE_DIFFERS.test(text) || FLOW_COLON.test(text)) return undefined;
+  const plain = parsePlainYaml(text, limits.maxDepth, limits.maxDocuments);
+  if (plain === undefined) return parseWithJsYaml(text, limits);
+  for (const d of plain) if (isList(d.value)) return undefined;
+  return { documents: plain, diagnostics: [] };
+}
+
+const isList = (value: unknown): boolean => isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
+
+/** parseFast's js-yaml reader, for text that passed its checks for values Kubernetes reads differently. */
+export function parseWithJsYaml(text: string, limits: ParseLimits): ParsedFile | undefined {
   let values: unknown[];
   const starts: number[] = [];
   try {
@@ -114,7 +126,7 @@ export function parseFast(text: string, limits: ParseLimits): ParsedFile | undef
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (value === null || value === undefined) continue;
-    if (isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) return undefined;
+    if (isList(value)) return undefined;
     documents.push({ line: lineOf(lineStarts, starts[i]!), value });
   }
   return { documents, diagnostics: [] };
