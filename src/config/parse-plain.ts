@@ -6,7 +6,8 @@
 // directives, `...`, `?` keys, a duplicate or `__proto__` key, an escape
 // other than the common ones — returns undefined and js-yaml reads the file.
 //
-// Plain scalars are resolved by js-yaml's own core schema, and the structure
+// Plain scalars are resolved by js-yaml's own core schema (one that YAML 1.1,
+// so Kubernetes, reads differently passes the file on too), and the structure
 // is the one js-yaml builds, so a file read here gives exactly the values and
 // document lines js-yaml gives (test/unit/config/parse-plain.test.ts compares
 // the two on every YAML file in the repository, on generated documents and on
@@ -45,10 +46,22 @@ for (const c of '[]{},#&*!|>\'"%@`?:') NOT_PLAIN_FIRST[c.charCodeAt(0)] = 1;
 const KEY_STOP = new Uint8Array(128);
 for (const c of ':#\'"[]{},') KEY_STOP[c.charCodeAt(0)] = 1;
 
+/**
+ * Plain scalars YAML 1.1 (go-yaml v2, so Kubernetes) reads differently from
+ * the core schema: booleans y/n/yes/no/on/off, octal 0NNN, 0b binary, `_` in
+ * numbers, .inf/.nan. parse.ts reads a file holding one as Kubernetes does.
+ */
+const YAML11_DIFFERS = /^(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-7_]+|[-+]?0b[01_]+|[-+]?[0-9.][0-9._]*_[0-9._]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+/** First characters of those. */
+const MAYBE_DIFFERS = new Uint8Array(128);
+for (const c of 'yYnNoO0123456789+-.') MAYBE_DIFFERS[c.charCodeAt(0)] = 1;
+
 /** A plain scalar as the core schema reads it (letters start only null/Null/NULL and the booleans, five letters at most). */
 function resolvePlain(source: string): unknown {
   const c = source.charCodeAt(0);
-  if (c >= 128 || MAYBE_TYPED[c] !== 1 || (c > 0x40 && source.length > 5)) return source;
+  if (c >= 128) return source;
+  if (MAYBE_DIFFERS[c] === 1 && (c < 0x40 || source.length <= 3) && YAML11_DIFFERS.test(source)) throw BAIL;
+  if (MAYBE_TYPED[c] !== 1 || (c > 0x40 && source.length > 5)) return source;
   return CORE_SCHEMA.resolveImplicitScalarTag(source).value;
 }
 

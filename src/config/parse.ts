@@ -89,9 +89,10 @@ export function parseConfigText(file: string, text: string, limits: ParseLimits 
  * thorough way, which gives located diagnostics and alias limits.
  */
 export function parseFast(text: string, limits: ParseLimits): ParsedFile | undefined {
-  if (KUBE_DIFFERS.test(text) || FLOW_COLON.test(text)) return undefined;
+  if (FLOW_COLON.test(text)) return undefined;
+  // parse-plain.ts checks each plain scalar itself for what KUBE_DIFFERS looks for.
   const plain = parsePlainYaml(text, limits.maxDepth, limits.maxDocuments);
-  if (plain === undefined) return parseWithJsYaml(text, limits);
+  if (plain === undefined) return KUBE_DIFFERS.test(text) ? undefined : parseWithJsYaml(text, limits);
   for (const d of plain) if (isList(d.value)) return undefined;
   return { documents: plain, diagnostics: [] };
 }

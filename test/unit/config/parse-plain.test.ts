@@ -95,7 +95,7 @@ test('the usual Kubernetes shapes are read here, with document lines', (t) => {
     '---',
     '---  # empty document',
     'kind: B',
-    'n: [1, -2, 1.5, 0, ~, null, true, False, 10.0.0.1, http://x:80/p, "\\u00e9\\n\\"", \'it\'\'s\']',
+    'v: [1, -2, 1.5, 0, ~, null, true, False, 10.0.0.1, http://x:80/p, "\\u00e9\\n\\"", \'it\'\'s\']',
     '',
   ].join('\n');
   const docs = parsePlainYaml(text, 64, 100);
@@ -115,7 +115,7 @@ test('the usual Kubernetes shapes are read here, with document lines', (t) => {
     exportTo: ['.'],
   });
   t.is(docs![0]!.value.empty, null);
-  t.deepEqual(docs![1]!.value.n, [1, -2, 1.5, 0, null, null, true, false, '10.0.0.1', 'http://x:80/p', 'é\n"', "it's"]);
+  t.deepEqual(docs![1]!.value.v, [1, -2, 1.5, 0, null, null, true, false, '10.0.0.1', 'http://x:80/p', 'é\n"', "it's"]);
   t.true(agrees(text).ok);
 });
 
@@ -147,6 +147,8 @@ test('what is outside the subset is passed on to js-yaml', (t) => {
     'a: [001:db8::]\n', // YAML 1.2 starts a pair at `:]`
     'a:\n- - x\n',
     'a:\n  b: 1\n c: 2\n', // bad indentation
+    // plain scalars YAML 1.1 (Kubernetes) reads differently: parse.ts reads those files as Kubernetes does
+    'a: yes\n', 'y: 1\n', 'a: [1, off]\n', 'mode: 0755\n', 'n: 1_000\n', 'a: {b: .inf}\n',
   ];
   for (const text of outside) t.is(parsePlainYaml(text, 64, 100), undefined, JSON.stringify(text));
   // too deep, too many documents
