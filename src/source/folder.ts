@@ -2,7 +2,7 @@
 // and node_modules), its revision id a sha256 digest of paths and contents.
 // Watching the folder for changes (chokidar) lives beside this in watch code.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
@@ -53,6 +53,11 @@ export interface FolderRevisionOptions {
   sync?: boolean;
 }
 
+const { createHash } = crypto;
+/** A file's blob id: sha256 in hex (one call where Node has crypto.hash, 20.12 and later). */
+const sha256Hex: (bytes: Uint8Array) => string =
+  typeof crypto.hash === 'function' ? (bytes) => crypto.hash('sha256', bytes, 'hex') : (bytes) => createHash('sha256').update(bytes).digest('hex');
+
 /** A file is trusted unchanged by its stat only when it was last modified this long before the read (Git's "racy" rule). */
 const RACY_MS = 2000;
 
@@ -87,7 +92,7 @@ export class FolderIndex {
 
   private record(path: string, st: Stats, bytes: Uint8Array): { id: string; bytes: Uint8Array } {
     this.hashed++;
-    const e = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, id: createHash('sha256').update(bytes).digest('hex'), bytes };
+    const e = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, id: sha256Hex(bytes), bytes };
     this.files.set(path, e);
     return e;
   }
@@ -118,7 +123,12 @@ export async function readFolderRevision(dir: string, opts: FolderRevisionOption
   const now = Date.now();
   const found: { id: string; bytes: Uint8Array }[] = new Array(paths.length);
   let next = 0;
-  if (opts.sync) paths.forEach((p, i) => (found[i] = index.entrySync(join(root, p), p, now)));
+  // A one-shot read with no index to keep needs no stats.
+  if (opts.sync && !opts.index) paths.forEach((p, i) => {
+    const bytes = readFileSync(join(root, p));
+    found[i] = { id: sha256Hex(bytes), bytes };
+  });
+  else if (opts.sync) paths.forEach((p, i) => (found[i] = index.entrySync(join(root, p), p, now)));
   // Else a few files at a time: thousands of stats one after the other wait on each other for nothing.
   else await Promise.all(Array.from({ length: Math.min(16, paths.length) }, async () => {
     while (next < paths.length) {

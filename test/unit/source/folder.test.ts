@@ -82,4 +82,9 @@ test('a synchronous read gives the revision the asynchronous read gives, and use
   t.is(new TextDecoder().decode(await syncRead.read('sub/c.yaml')), 'c: 1\n');
   await readFolderRevision(dir, { sync: true, index });
   t.is(index.hashed, 0, 'nothing read again');
+  // without an index (validate's one-shot read, no stats taken): the same revision
+  const oneShot = await readFolderRevision(dir, { sync: true });
+  t.is(oneShot.id, asyncRead.id);
+  t.deepEqual(oneShot.paths, asyncRead.paths);
+  for (const p of oneShot.paths) t.is(oneShot.blobId(p), asyncRead.blobId(p));
 });
