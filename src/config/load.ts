@@ -144,10 +144,13 @@ export async function loadRevision(rev: Revision, opts: LoadOptions = {}): Promi
   diagnostics.push(...built.diagnostics);
   const docOf = new Map<ResourceKey, Pending>();
   for (const [key, p] of built.pendingByKey) docOf.set(key, p);
-  // Located lazily and kept per file: reports with many findings in one file parse it once.
+  // Located lazily and kept per file while the findings of one report are located (in one turn of the event
+  // loop), so many findings in one file parse it once; then let go: the load result lives as long as its
+  // revision, and the lines found are cached per file where there is a parse cache.
   const located = new Map<string, ParsedText | undefined>();
   const parsedText = (file: string): ParsedText | undefined => {
     if (!located.has(file)) {
+      if (located.size === 0) queueMicrotask(() => located.clear());
       const text = texts.get(file);
       located.set(file, text ? parseForLocate(text) : undefined);
     }

@@ -65,6 +65,51 @@ function resolvePlain(source: string): unknown {
   return CORE_SCHEMA.resolveImplicitScalarTag(source).value;
 }
 
+/** What locatePlain keeps: per mapping the line of each key, per sequence the line of each item. */
+export type PlainLines = Map<object, Record<string, number> | number[]>;
+
+/** A file read for locating paths in it (`lineOfPath`), when it is in the subset. */
+export interface PlainLocator {
+  documents: PlainDocument[];
+  lines: PlainLines;
+}
+
+/** The text read again keeping the line of every key and item, or undefined outside the subset. */
+export function locatePlain(text: string, maxDepth: number): PlainLocator | undefined {
+  if (OUTSIDE.test(text)) return undefined;
+  const lines: PlainLines = new Map();
+  try {
+    return { documents: new PlainReader(text, maxDepth, lines).documents(Number.MAX_SAFE_INTEGER), lines };
+  } catch (err) {
+    if (err === BAIL) return undefined;
+    throw err;
+  }
+}
+
+/** The line `path` reaches inside the document starting at `docLine` (its last key or item found), as lineOfPath gives it. */
+export function plainLineOfPath(located: PlainLocator, docLine: number, path: readonly (string | number)[]): number {
+  let doc: PlainDocument | undefined;
+  for (const d of located.documents) if (d.line <= docLine) doc = d;
+  if (!doc) return docLine;
+  let node: unknown = doc.value;
+  let line = docLine;
+  for (const seg of path) {
+    if (Array.isArray(node)) {
+      if (typeof seg !== 'number' || seg < 0 || seg >= node.length) break;
+      line = (located.lines.get(node) as number[])[seg]!;
+      node = node[seg];
+    } else if (node !== null && typeof node === 'object') {
+      const key = String(seg);
+      if (!Object.prototype.hasOwnProperty.call(node, key)) break;
+      line = (located.lines.get(node) as Record<string, number>)[key]!;
+      node = (node as Record<string, unknown>)[key];
+    } else {
+      break;
+    }
+  }
+  return line;
+}
+
 /**
  * Documents (null ones left out) when the whole text is in the subset,
  * otherwise undefined. `maxDepth` bounds nesting; `maxDocuments` the count
@@ -92,7 +137,20 @@ class PlainReader {
   /** Where the last flow collection or scalar read inside a line ended. */
   private at = 0;
 
-  constructor(private readonly text: string, private readonly maxDepth: number) {}
+  /** `lines`: when given, the line of every key and item is kept in it (locatePlain). */
+  constructor(private readonly text: string, private readonly maxDepth: number, private readonly lines?: PlainLines) {}
+
+  private keyLine(obj: Record<string, unknown>, key: string, line: number): void {
+    let m = this.lines!.get(obj) as Record<string, number> | undefined;
+    if (!m) this.lines!.set(obj, (m = {}));
+    m[key] = line;
+  }
+
+  private itemLine(arr: unknown[], line: number): void {
+    let m = this.lines!.get(arr) as number[] | undefined;
+    if (!m) this.lines!.set(arr, (m = []));
+    m.push(line);
+  }
 
   documents(maxDocuments: number): PlainDocument[] {
     const { text } = this;
@@ -184,6 +242,7 @@ class PlainReader {
       if (colon < 0) throw BAIL;
       const key = this.key(p, colon);
       if (key === '__proto__' || Object.prototype.hasOwnProperty.call(obj, key)) throw BAIL;
+      if (this.lines) this.keyLine(obj, key, this.lineNumber[i]!);
       let v = colon + 1;
       while (v < end && text.charCodeAt(v) === SPACE) v++;
       let value: unknown;
@@ -217,8 +276,14 @@ class PlainReader {
       while (p < end && text.charCodeAt(p) === SPACE) p++;
       if (p === end || text.charCodeAt(p) === HASH) {
         this.i++;
-        arr.push(this.i < this.to && this.indent(this.i) > n ? this.block(depth + 1) : null);
-      } else if (text.charCodeAt(p) === DASH && (p + 1 === end || text.charCodeAt(p + 1) === SPACE)) {
+        const below = this.i < this.to && this.indent(this.i) > n;
+        // An item below its dash starts on its own line (yaml's range); an empty one at the dash.
+        if (this.lines) this.itemLine(arr, this.lineNumber[below ? this.i : i]!);
+        arr.push(below ? this.block(depth + 1) : null);
+        continue;
+      }
+      if (this.lines) this.itemLine(arr, this.lineNumber[i]!);
+      if (text.charCodeAt(p) === DASH && (p + 1 === end || text.charCodeAt(p + 1) === SPACE)) {
         throw BAIL; // `- - x`
       } else if (this.keyEnd(p, end) >= 0) {
         arr.push(this.mapping(p - this.lineStart[i]!, p, depth + 1));
@@ -373,9 +438,11 @@ class PlainReader {
         }
         if (key === '__proto__' || Object.prototype.hasOwnProperty.call(obj, key)) throw BAIL;
         j = this.skip(j, end);
+        if (this.lines) this.keyLine(obj, key, this.lineNumber[this.i]!);
         obj[key] = this.flowNode(j, end, depth + 1);
         j = this.at;
       } else {
+        if (this.lines) this.itemLine(arr, this.lineNumber[this.i]!);
         arr.push(this.flowNode(j, end, depth + 1));
         j = this.at;
         if (text.charCodeAt(j) === COLON) throw BAIL; // `[a: b]`

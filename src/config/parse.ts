@@ -17,7 +17,7 @@ import type * as YamlLib from 'yaml';
 import type { LineCounter, Node, Document, ParseOptions, DocumentOptions, SchemaOptions } from 'yaml';
 import { parseEvents, constructFromEvents } from 'js-yaml';
 import type { Diagnostic } from '../api/types.js';
-import { parsePlainYaml } from './parse-plain.js';
+import { locatePlain, parsePlainYaml, plainLineOfPath, type PlainLocator } from './parse-plain.js';
 
 // The `yaml` library is loaded on first use: plain files never need it
 // (js-yaml reads them), and loading it costs each thread about 20 ms.
@@ -271,13 +271,16 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
  * `['spec','http',0,'route',1,'weight']`. Re-parses the text: only used when
  * reporting, so nothing is kept in memory for the happy path.
  */
-export interface ParsedText {
-  docs: Document.Parsed[];
-  lineCounter: LineCounter;
-}
+/** A file read once so that many paths can be located in it: by parse-plain.ts when it is in its subset, else by `yaml`. */
+export type ParsedText = { docs: Document.Parsed[]; lineCounter: LineCounter } | { plain: PlainLocator };
 
 /** Parses a file's text once so that many paths can be located in it. */
 export function parseForLocate(text: string): ParsedText | undefined {
+  // The files parseFast reads with parse-plain.ts, save Lists (located by item in the yaml tree).
+  if (!FLOW_COLON.test(text)) {
+    const plain = locatePlain(text, DEFAULT_LIMITS.maxDepth);
+    if (plain && !plain.documents.some((d) => isList(d.value))) return { plain };
+  }
   const lineCounter = new (Y().LineCounter)();
   try {
     const docs = Y().parseAllDocuments(text, { lineCounter, ...KUBE_YAML });
@@ -297,6 +300,7 @@ export function parseForLocate(text: string): ParsedText | undefined {
 export function lineOfPath(text: string | ParsedText | undefined, docLine: number, path: readonly (string | number)[], listIndex?: number): number {
   const parsed = typeof text === 'string' ? parseForLocate(text) : text;
   if (!parsed) return docLine;
+  if ('plain' in parsed) return listIndex === undefined ? plainLineOfPath(parsed.plain, docLine, path) : docLine;
   const { docs, lineCounter } = parsed;
   for (const doc of docs) {
     if (!doc.contents?.range) continue;

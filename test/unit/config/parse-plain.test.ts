@@ -9,9 +9,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { dump } from 'js-yaml';
-import { stringify } from 'yaml';
-import { parsePlainYaml } from '../../../src/config/parse-plain.js';
-import { DEFAULT_LIMITS, parseConfigText, parseFast, parseWithJsYaml, type ParsedDocument } from '../../../src/config/parse.js';
+import { LineCounter, parseAllDocuments, stringify, type Document } from 'yaml';
+import { locatePlain, parsePlainYaml, plainLineOfPath } from '../../../src/config/parse-plain.js';
+import { DEFAULT_LIMITS, lineOfPath, parseConfigText, parseFast, parseForLocate, parseWithJsYaml, type ParsedDocument } from '../../../src/config/parse.js';
 
 const isList = (d: ParsedDocument) => typeof (d.value as { kind?: unknown }).kind === 'string' && ((d.value as { kind: string }).kind).endsWith('List');
 
@@ -209,4 +209,49 @@ test('mutated copies of real files read as js-yaml reads them whenever they are 
     if (r.taken) taken++;
   }
   t.true(taken > 300, `${taken} taken`);
+});
+
+test('a path is located on the line yaml\'s document tree gives, for every path of every file read here', (t) => {
+  const rnd = random(5);
+  const corpus = repositoryYaml().filter((s) => s.length < 20_000);
+  const bits = [' ', ':', '-', '#', '"', '\n', '[', ']', '{', '}', ',', '  ', '- ', ': ', '\n- x', '\n  - ', '\n    k: v', '-\n', '-\n  a: 1\n', 'x: []\n'];
+  const mutate = (s: string): string => {
+    const p = rnd(s.length + 1);
+    return rnd(4) === 0 ? s.slice(0, p) + s.slice(p + 1 + rnd(3)) : s.slice(0, p) + bits[rnd(bits.length)] + s.slice(p);
+  };
+  function* paths(v: unknown, pre: (string | number)[], depth: number): Generator<(string | number)[]> {
+    yield pre;
+    if (depth > 8) return;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) yield* paths(v[i], [...pre, i], depth + 1);
+      yield [...pre, v.length];
+    } else if (v !== null && typeof v === 'object') {
+      for (const k of Object.keys(v)) yield* paths((v as Record<string, unknown>)[k], [...pre, k], depth + 1);
+      yield [...pre, 'nope'];
+    }
+  }
+  let files = 0;
+  let checked = 0;
+  for (let n = 0; n < corpus.length + 1500; n++) {
+    let text = corpus[n % corpus.length]!;
+    if (n >= corpus.length) for (let m = 1 + rnd(3); m > 0; m--) text = mutate(text);
+    const plain = locatePlain(text, DEFAULT_LIMITS.maxDepth);
+    const fast = parseFast(text, DEFAULT_LIMITS);
+    if (!plain || !fast) continue;
+    const lineCounter = new LineCounter();
+    const tree = { docs: parseAllDocuments(text, { lineCounter, version: '1.1' }) as Document.Parsed[], lineCounter };
+    files++;
+    for (const d of fast.documents) {
+      for (const path of paths(d.value, [], 0)) {
+        checked++;
+        const here = plainLineOfPath(plain, d.line, path);
+        const there = lineOfPath(tree, d.line, path);
+        if (here !== there) t.fail(`${JSON.stringify(path)}: line ${here} here, ${there} in yaml's tree, in ${JSON.stringify(text)}`);
+      }
+    }
+  }
+  t.true(files > 200 && checked > 10_000, `${files} files, ${checked} paths`);
+  // parseForLocate hands such a file to the plain locator
+  t.true('plain' in parseForLocate('a:\n  b: [1, 2]\n')!);
+  t.is(lineOfPath('a:\n  b:\n  - 1\n  - x: 2\n', 1, ['a', 'b', 1, 'x']), 4);
 });
