@@ -34,10 +34,12 @@ import { grpcBootstrap } from '../agent/bootstrap.js';
 import { UserError } from './exit.js';
 import { parseDuration } from './ca.js';
 import { rolloutFlags, wireRollouts, type RolloutFlags } from '../rollout/wire.js';
-import { KubernetesRegistry, parseClusterFlags } from '../registry/kubernetes/index.js';
+// The Kubernetes modules (and @kubernetes/client-node, ~0.6 s and ~45 MiB of heap to load) only with a cluster.
+import type { KubernetesRegistry } from '../registry/kubernetes/index.js';
+import { parseClusterFlags } from '../registry/kubernetes/flags.js';
 import { buildServiceIndex } from '../registry/config.js';
-import { ClusterWiring, type ClusterFlags } from '../cluster/wire.js';
-import { ownNamespace } from '../cluster/kube.js';
+import type { ClusterWiring } from '../cluster/wire.js';
+import { checkClusterFlags, ownNamespace, type ClusterFlags } from '../cluster/flags.js';
 import { wireDashboard } from '../dashboard/wire.js';
 import { registerRepoRoutes } from './repo-routes.js';
 
@@ -198,13 +200,15 @@ export function registerServe(program: Command): void {
       try {
         const clusters = parseClusterFlags(opts.kubeconfig, !!opts.inCluster, opts.clusterId);
         if (opts.remoteSecrets && !clusters.length) throw new Error('--remote-secrets: needs a cluster (--kubeconfig or --in-cluster) to read the Secrets from');
-        if (clusters.length) kube = new KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain, ...(opts.remoteSecrets ? { remoteSecrets: { namespace: ownNamespace(opts.namespace) } } : {}) });
+        if (clusters.length) kube = new (await import('../registry/kubernetes/index.js')).KubernetesRegistry({ clusters, clusterDomain: opts.clusterDomain, ...(opts.remoteSecrets ? { remoteSecrets: { namespace: ownNamespace(opts.namespace) } } : {}) });
       } catch (err) {
         throw new UserError((err as Error).message);
       }
-      let cluster: ClusterWiring;
+      let cluster: ClusterWiring | undefined;
       try {
-        cluster = new ClusterWiring({ ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] }, kube);
+        const clusterFlags = { ...opts, tokenAudience: opts.tokenAudience.length ? opts.tokenAudience : ['istio-ca'] };
+        checkClusterFlags(clusterFlags, kube !== undefined);
+        if (kube) cluster = new (await import('../cluster/wire.js')).ClusterWiring(clusterFlags, kube);
       } catch (err) {
         throw new UserError((err as Error).message);
       }
@@ -236,13 +240,13 @@ export function registerServe(program: Command): void {
       registerXdsDebugRoutes(admin, xdsDebugSource(server, cache));
       let ca: EmbeddedCa | undefined;
       if (opts.ca) {
-        const secretDir = await cluster.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
+        const secretDir = await cluster?.caPluginDir(opts.stateDir, { rootKey: opts.rootKey as 'rsa' | 'ec', trustDomain: opts.trustDomain }).catch((err: Error) => {
           throw new UserError(`--ca-secret: ${err.message}`);
         });
         if (secretDir) opts.caPluginDir = secretDir;
         try {
           ca = await openEmbeddedCa({
-            authenticators: cluster.authenticators(),
+            authenticators: cluster?.authenticators() ?? [],
             stateDir: opts.stateDir,
             trustDomain: opts.trustDomain,
             rootKeyAlgorithm: opts.rootKey as 'rsa' | 'ec',
@@ -275,7 +279,7 @@ export function registerServe(program: Command): void {
           lastUpdate = { inputs, id };
           // Built in slices from the next tick; proxies get their push class by class.
           cache.update(withKube(inputs), id);
-        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster.rolloutOptions(),
+        }, ...(opts.prometheus ? { prometheus: opts.prometheus } : {}), ...flags, ...cluster?.rolloutOptions(),
         // Config canaries (issue 13): the cache's second revision for a cohort, and the server's ACK/NACK per proxy.
         canary: { setCanary: (c, inCohort) => cache.setCanary(c && { id: c.id, inputs: withKube(c.inputs) }, inCohort), affected: () => cache.affected(), proxies: () => cache.proxies(), refused: (id) => cache.status().flatMap((c) => (c.error?.revision === id ? c.error.errors : [])), subscribe: (events) => xdsEvents.subscribe(events) },
         refreshSource: (name) => void reconciler.refresh(name).catch((err: Error) => log.warn({ source: name, err: err.message }, 'cannot fetch the source after a write-back')),
@@ -320,7 +324,7 @@ export function registerServe(program: Command): void {
       });
       reconciler.on('notice', (e: NoticeEvent) => process.stdout.write(`notice: source ${e.source}: ${e.message}\n`));
 
-      cluster.attach({
+      cluster?.attach({
         ...(ca ? { onTrustBundle: (fn: (pem: string) => void) => void ca!.onTrustBundle((b) => fn(b.rootsPem.join(''))) } : {}),
         setCredentials: (byNamespace) => builder.setCredentials(byNamespace),
         runner: rollouts.runner,
@@ -421,7 +425,7 @@ export function registerServe(program: Command): void {
           void (async () => {
             await reconciler.stop();
             await kube?.stop();
-            await cluster.stop();
+            await cluster?.stop();
             rollouts.stop();
             dashboard.close();
             await credentialsWatcher?.close();

@@ -2,21 +2,11 @@
 // clients of one kubeconfig, server-side apply as field manager `meshcd`, and
 // the HTTP status of a failed call.
 
-import { existsSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
+export { ownNamespace } from './flags.js';
 
 export const FIELD_MANAGER = 'meshcd';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meshcd' } as const;
-const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-/** `--namespace`, else $POD_NAMESPACE, else the pod's service-account namespace, else `meshcd-system`. */
-export function ownNamespace(flag?: string): string {
-  const ns = flag || process.env.POD_NAMESPACE || (existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : '') || 'meshcd-system';
-  if (!DNS_LABEL.test(ns)) throw new Error(`--namespace: "${ns.slice(0, 70)}" is not a namespace name`);
-  return ns;
-}
-
 /** The HTTP status of a failed client-node call (404, 409, …), if it has one. */
 export function httpStatus(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown };

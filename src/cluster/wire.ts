@@ -22,28 +22,16 @@ import type { KubernetesRegistry } from '../registry/kubernetes/index.js';
 import { logger } from '../util/log.js';
 import { caFromSecret, type CaSecretHandle } from './ca-secret.js';
 import { GatewaySecrets } from './gateway-secrets.js';
-import { ClusterClient, ownNamespace } from './kube.js';
+import { checkClusterFlags, ownNamespace, type ClusterFlags } from './flags.js';
+import { ClusterClient } from './kube.js';
 import { LeaderElector } from './lease.js';
 import { RootCertPublisher, ROOT_CERT_CONFIGMAP } from './root-cert.js';
 import { RolloutStatusWriter } from './rollout-status.js';
 import { ConfigMapStateStore } from './state-store.js';
 import { tokenReviewAuthenticator } from './tokenreview.js';
 
-export interface ClusterFlags {
-  namespace?: string;
-  tokenReview?: boolean;
-  tokenAudience: string[];
-  caSecret?: string;
-  publishRootCert?: string | boolean;
-  gatewaySecrets?: boolean;
-  rolloutStatus?: boolean;
-  leaderElect?: boolean;
-  leaseName: string;
-  /** Seconds; the renew deadline is 2/3 of it and the retry period 2/15 (client-go's 15 s / 10 s / 2 s). */
-  leaseDuration: string;
-}
+export type { ClusterFlags } from './flags.js';
 
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export class ClusterWiring {
   readonly client: ClusterClient | undefined;
@@ -57,15 +45,7 @@ export class ClusterWiring {
 
   /** Checks the flags (errors name the flag); nothing is written yet. */
   constructor(private readonly flags: ClusterFlags, private readonly kube: KubernetesRegistry | undefined) {
-    const asked = (['tokenReview', 'caSecret', 'publishRootCert', 'gatewaySecrets', 'rolloutStatus', 'leaderElect'] as const).filter((k) => flags[k]);
-    const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    if (asked.length && !kube) throw new Error(`${asked.map(flagName).join(', ')}: needs a cluster (--kubeconfig or --in-cluster)`);
-    for (const [flag, v] of [['--ca-secret', flags.caSecret], ['--publish-root-cert', typeof flags.publishRootCert === 'string' ? flags.publishRootCert : undefined], ['--lease-name', flags.leaseName]] as const) {
-      if (v !== undefined && !NAME.test(v)) throw new Error(`${flag}: "${v.slice(0, 60)}" is not a Kubernetes object name`);
-    }
-    if (flags.tokenAudience.some((a) => !a || a.length > 256)) throw new Error('--token-audience: an audience is 1–256 characters');
-    const seconds = Number(flags.leaseDuration);
-    if (!/^\d{1,4}$/.test(flags.leaseDuration) || seconds < 3) throw new Error(`--lease-duration: "${flags.leaseDuration.slice(0, 20)}" is not a whole number of seconds ≥ 3`);
+    const { asked, seconds } = checkClusterFlags(flags, kube !== undefined);
     if (!kube || !asked.length) return;
     this.client = new ClusterClient(kube.discoveries[0]!.kubeConfig, ownNamespace(flags.namespace));
     if (flags.leaderElect) {

@@ -20,35 +20,10 @@ export { KubeDiscovery, describeKubeError } from './discovery.js';
 export { MergedServiceIndex } from './merged.js';
 export { buildClusterView, inferProtocol, localityOf, serviceHostname } from './view.js';
 export { parseRemoteKubeconfig, remoteClustersOf, MULTICLUSTER_LABEL } from './remote.js';
+export { parseClusterFlags, type ClusterSpec } from './flags.js';
+import type { ClusterSpec } from './flags.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-const CLUSTER_ID = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-
-/** One cluster to discover: a kubeconfig file (its current context) or the pod's own service account. */
-export interface ClusterSpec {
-  id: string;
-  kubeconfig?: string;
-  inCluster?: boolean;
-  /** Where it came from, for errors (`--kubeconfig east=/x`). */
-  flag: string;
-}
-
-/** `--kubeconfig [id=]file`: without an id the first is `defaultId`, the others are named by their file's current context. */
-export function parseClusterFlags(kubeconfigs: readonly string[], inCluster: boolean, defaultId: string): ClusterSpec[] {
-  const out: ClusterSpec[] = [];
-  if (inCluster) out.push({ id: defaultId, inCluster: true, flag: '--in-cluster' });
-  for (const v of kubeconfigs) {
-    const m = /^([^=/]+)=(.+)$/.exec(v);
-    const flag = `--kubeconfig ${v}`;
-    const id = m ? m[1]! : out.length === 0 ? defaultId : '';
-    const file = m ? m[2]! : v;
-    if (id && !CLUSTER_ID.test(id)) throw new Error(`${flag}: "${id}" is not a cluster id (letters, digits, -_. ; up to 63)`);
-    out.push({ id, kubeconfig: file, flag });
-  }
-  if (!CLUSTER_ID.test(defaultId)) throw new Error(`--cluster-id: "${defaultId}" is not a cluster id (letters, digits, -_. ; up to 63)`);
-  return out;
-}
-
 /** A KubeConfig for a cluster; errors name the flag and the file, never a credential. */
 export function loadKubeConfig(spec: ClusterSpec): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
