@@ -4,7 +4,7 @@
 // every YAML file in the repository, on generated documents written by both
 // YAML libraries in many styles, and on randomly mutated copies of both.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -32,6 +32,17 @@ function agrees(text: string): { taken: boolean; ok: boolean; why?: string } {
   return isDeepStrictEqual(plain, js.documents) ? { taken: true, ok: true } : { taken: true, ok: false, why: `${JSON.stringify(plain).slice(0, 300)} vs ${JSON.stringify(js.documents).slice(0, 300)}` };
 }
 
+/** Every text agrees with js-yaml, and more than `least` of them are read here. */
+function agreeOn(t: ExecutionContext, texts: Iterable<string>, least: number): void {
+  let taken = 0;
+  for (const text of texts) {
+    const r = agrees(text);
+    if (!r.ok) t.fail(`${JSON.stringify(text)}: ${r.why}`);
+    if (r.taken) taken++;
+  }
+  t.true(taken > least, `${taken} taken`);
+}
+
 function repositoryYaml(): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -53,6 +64,21 @@ function random(seed: number): (n: number) => number {
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+/** Random edits of a text: a piece from `bits` inserted, a few characters deleted, a line repeated, indented or dedented. */
+function mutator(rnd: (n: number) => number, bits: readonly string[]): (s: string) => string {
+  return (s) => {
+    const k = rnd(6);
+    const p = rnd(s.length + 1);
+    if (k <= 2) return s.slice(0, p) + bits[rnd(bits.length)] + s.slice(p);
+    if (k === 3) return s.slice(0, p) + s.slice(p + 1 + rnd(3));
+    const lines = s.split('\n');
+    const i = rnd(lines.length);
+    if (k === 4) lines.splice(i, 0, lines[rnd(lines.length)]!);
+    else lines[i] = rnd(2) ? `  ${lines[i]}` : lines[i]!.replace(/^ {1,2}/, '');
+    return lines.join('\n');
   };
 }
 
@@ -171,54 +197,39 @@ test('generated documents written by js-yaml and by yaml in many styles read as 
     if (k === 3) return Array.from({ length: rnd(4) }, () => value(d + 1));
     return Object.fromEntries(Array.from({ length: rnd(5) }, () => [keys[rnd(keys.length)]!, value(d + 1)]));
   };
-  let taken = 0;
-  for (let n = 0; n < 3000; n++) {
-    const docs = Array.from({ length: 1 + rnd(3) }, () => Object.fromEntries(Array.from({ length: 1 + rnd(5) }, () => [keys[rnd(keys.length)]!, value(1)])));
-    let text = rnd(2)
-      ? docs.map((d) => dump(d, { flowLevel: rnd(5) - 1, quoteStyle: rnd(2) ? 'double' : 'single', forceQuotes: rnd(4) === 0, lineWidth: -1, indent: 1 + rnd(4), seqNoIndent: rnd(2) === 0, seqInlineFirst: rnd(2) === 0, flowBracketPadding: rnd(2) === 0, flowSkipCommaSpace: rnd(3) === 0, flowSkipColonSpace: rnd(3) === 0, quoteFlowKeys: rnd(3) === 0 })).join('---\n')
-      : docs.map((d) => stringify(d, { collectionStyle: (['any', 'flow', 'block'] as const)[rnd(3)], defaultStringType: (['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const)[rnd(3)], indent: 1 + rnd(4), indentSeq: rnd(2) === 0, lineWidth: 0, flowCollectionPadding: rnd(2) === 0 })).join('---\n');
-    if (rnd(3) === 0) text = text.replace(/\n/g, (m) => (rnd(8) === 0 ? '\n# c\n' : rnd(8) === 0 ? ' # c\n' : m));
-    const r = agrees(text);
-    if (!r.ok) t.fail(`${JSON.stringify(text)}: ${r.why}`);
-    if (r.taken) taken++;
+  function* texts(): Generator<string> {
+    for (let n = 0; n < 3000; n++) {
+      const docs = Array.from({ length: 1 + rnd(3) }, () => Object.fromEntries(Array.from({ length: 1 + rnd(5) }, () => [keys[rnd(keys.length)]!, value(1)])));
+      let text = rnd(2)
+        ? docs.map((d) => dump(d, { flowLevel: rnd(5) - 1, quoteStyle: rnd(2) ? 'double' : 'single', forceQuotes: rnd(4) === 0, lineWidth: -1, indent: 1 + rnd(4), seqNoIndent: rnd(2) === 0, seqInlineFirst: rnd(2) === 0, flowBracketPadding: rnd(2) === 0, flowSkipCommaSpace: rnd(3) === 0, flowSkipColonSpace: rnd(3) === 0, quoteFlowKeys: rnd(3) === 0 })).join('---\n')
+        : docs.map((d) => stringify(d, { collectionStyle: (['any', 'flow', 'block'] as const)[rnd(3)], defaultStringType: (['PLAIN', 'QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const)[rnd(3)], indent: 1 + rnd(4), indentSeq: rnd(2) === 0, lineWidth: 0, flowCollectionPadding: rnd(2) === 0 })).join('---\n');
+      if (rnd(3) === 0) text = text.replace(/\n/g, (m) => (rnd(8) === 0 ? '\n# c\n' : rnd(8) === 0 ? ' # c\n' : m));
+      yield text;
+    }
   }
-  t.true(taken > 300, `${taken} taken`);
+  agreeOn(t, texts(), 300);
 });
 
 test('mutated copies of real files read as js-yaml reads them whenever they are read here', (t) => {
   const rnd = random(11);
   const corpus = repositoryYaml().filter((s) => s.length < 20_000);
   const bits = [' ', ':', '-', '#', '"', "'", '\n', '[', ']', '{', '}', ',', '  ', '- ', ': ', '|', '&a ', '*a', '!', '?', '...', '---\n', '~', '0', 'true', 'null', '\\', '\\n', '\\u00e9', "''", ' #x', '1.5', '-1', 'a: b', '\n- x', '\n  - ', '\n    k: v', '.inf', '0x1f', '1e3', '__proto__: 1\n', 'é', '%'];
-  const mutate = (s: string): string => {
-    const k = rnd(6);
-    const p = rnd(s.length + 1);
-    if (k <= 2) return s.slice(0, p) + bits[rnd(bits.length)] + s.slice(p);
-    if (k === 3) return s.slice(0, p) + s.slice(p + 1 + rnd(3));
-    const lines = s.split('\n');
-    const i = rnd(lines.length);
-    if (k === 4) lines.splice(i, 0, lines[rnd(lines.length)]!);
-    else lines[i] = rnd(2) ? `  ${lines[i]}` : lines[i]!.replace(/^ {1,2}/, '');
-    return lines.join('\n');
-  };
-  let taken = 0;
-  for (let n = 0; n < 3000; n++) {
-    let text = corpus[rnd(corpus.length)]!;
-    for (let m = 1 + rnd(3); m > 0; m--) text = mutate(text);
-    const r = agrees(text);
-    if (!r.ok) t.fail(`${JSON.stringify(text)}: ${r.why}`);
-    if (r.taken) taken++;
+  const mutate = mutator(rnd, bits);
+  function* texts(): Generator<string> {
+    for (let n = 0; n < 3000; n++) {
+      let text = corpus[rnd(corpus.length)]!;
+      for (let m = 1 + rnd(3); m > 0; m--) text = mutate(text);
+      yield text;
+    }
   }
-  t.true(taken > 300, `${taken} taken`);
+  agreeOn(t, texts(), 300);
 });
 
 test('a path is located on the line yaml\'s document tree gives, for every path of every file read here', (t) => {
   const rnd = random(5);
   const corpus = repositoryYaml().filter((s) => s.length < 20_000);
   const bits = [' ', ':', '-', '#', '"', '\n', '[', ']', '{', '}', ',', '  ', '- ', ': ', '\n- x', '\n  - ', '\n    k: v', '-\n', '-\n  a: 1\n', 'x: []\n'];
-  const mutate = (s: string): string => {
-    const p = rnd(s.length + 1);
-    return rnd(4) === 0 ? s.slice(0, p) + s.slice(p + 1 + rnd(3)) : s.slice(0, p) + bits[rnd(bits.length)] + s.slice(p);
-  };
+  const mutate = mutator(rnd, bits);
   function* paths(v: unknown, pre: (string | number)[], depth: number): Generator<(string | number)[]> {
     yield pre;
     if (depth > 8) return;
