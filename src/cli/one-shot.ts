@@ -21,7 +21,7 @@ export function tuneForOneShot(): void {
 }
 
 /** Bytes of bytecode run before a function is considered for optimization (V8's default is 132 KiB). */
-export const ONE_SHOT_INTERRUPT_BUDGET = 512 * 1024;
+const ONE_SHOT_INTERRUPT_BUDGET = 512 * 1024;
 
 /** The old generation's starting size, in MB (V8's default depends on the machine's memory; a few MB at start here). */
-export const ONE_SHOT_INITIAL_OLD_SPACE_MB = 100;
+const ONE_SHOT_INITIAL_OLD_SPACE_MB = 100;

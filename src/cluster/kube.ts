@@ -3,7 +3,6 @@
 // the HTTP status of a failed call.
 
 import * as k8s from '@kubernetes/client-node';
-export { ownNamespace } from './flags.js';
 
 export const FIELD_MANAGER = 'meshcd';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'meshcd' } as const;

@@ -76,14 +76,9 @@ export interface PlainLocator {
 
 /** The text read again keeping the line of every key and item, or undefined outside the subset. */
 export function locatePlain(text: string, maxDepth: number): PlainLocator | undefined {
-  if (OUTSIDE.test(text)) return undefined;
   const lines: PlainLines = new Map();
-  try {
-    return { documents: new PlainReader(text, maxDepth, lines).documents(Number.MAX_SAFE_INTEGER), lines };
-  } catch (err) {
-    if (err === BAIL) return undefined;
-    throw err;
-  }
+  const documents = read(text, maxDepth, Number.MAX_SAFE_INTEGER, lines);
+  return documents && { documents, lines };
 }
 
 /** The line `path` reaches inside the document starting at `docLine` (its last key or item found), as lineOfPath gives it. */
@@ -116,9 +111,13 @@ export function plainLineOfPath(located: PlainLocator, docLine: number, path: re
  * of documents, empty ones included (past either the caller's parser decides).
  */
 export function parsePlainYaml(text: string, maxDepth: number, maxDocuments: number): PlainDocument[] | undefined {
+  return read(text, maxDepth, maxDocuments);
+}
+
+function read(text: string, maxDepth: number, maxDocuments: number, lines?: PlainLines): PlainDocument[] | undefined {
   if (OUTSIDE.test(text)) return undefined;
   try {
-    return new PlainReader(text, maxDepth).documents(maxDocuments);
+    return new PlainReader(text, maxDepth, lines).documents(maxDocuments);
   } catch (err) {
     if (err === BAIL) return undefined;
     throw err;

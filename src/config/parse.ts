@@ -97,7 +97,7 @@ export function parseFast(text: string, limits: ParseLimits): ParsedFile | undef
   return { documents: plain, diagnostics: [] };
 }
 
-const isList = (value: unknown): boolean => isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
+const isList = (value: unknown): value is Record<string, unknown> & { items: unknown[] } => isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items);
 
 /** parseFast's js-yaml reader, for text that passed its checks for values Kubernetes reads differently. */
 export function parseWithJsYaml(text: string, limits: ParseLimits): ParsedFile | undefined {
@@ -249,7 +249,7 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
       continue;
     }
     // Kubernetes List: unwrap items, each with its own line.
-    if (isRecord(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items) && Y().isMap(doc.contents)) {
+    if (isList(value) && Y().isMap(doc.contents)) {
       const itemsNode = doc.contents.get('items', true);
       value.items.forEach((item: unknown, i: number) => {
         let line = startLine;
@@ -266,11 +266,6 @@ export function parseThorough(file: string, text: string, limits: ParseLimits): 
   return { documents, diagnostics };
 }
 
-/**
- * The 1-based line of a path inside a document of a file, e.g.
- * `['spec','http',0,'route',1,'weight']`. Re-parses the text: only used when
- * reporting, so nothing is kept in memory for the happy path.
- */
 /** A file read once so that many paths can be located in it: by parse-plain.ts when it is in its subset, else by `yaml`. */
 export type ParsedText = { docs: Document.Parsed[]; lineCounter: LineCounter } | { plain: PlainLocator };
 
